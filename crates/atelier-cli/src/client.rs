@@ -1,0 +1,99 @@
+//! The CLI's HTTP client for the native API: finds the server and the token by itself on the
+//! server's machine, and turns error bodies into one clear line.
+
+use crate::ClientArgs;
+use anyhow::{Context, bail};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+fn read_trimmed(path: &std::path::Path) -> Option<String> {
+    std::fs::read_to_string(path).ok().map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())
+}
+
+impl Client {
+    pub fn new(args: &ClientArgs) -> anyhow::Result<Self> {
+        let home = crate::server::home_folder(args.home.clone())?;
+        let base = args
+            .url
+            .clone()
+            .or_else(|| read_trimmed(&home.join("url")))
+            .unwrap_or_else(|| "http://127.0.0.1:7420".to_owned());
+        let token = match args.token.clone().or_else(|| read_trimmed(&home.join("token"))) {
+            Some(token) => token,
+            None => bail!(
+                "no API token: set ATELIER_TOKEN or --token (the server writes one to {} at first start)",
+                home.join("token").display()
+            ),
+        };
+        let http = reqwest::Client::builder().build().context("cannot build the HTTP client")?;
+        Ok(Client { http, base: base.trim_end_matches('/').to_owned(), token })
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Atelier server at {}", self.base))?;
+        let status = response.status();
+        let body = response.bytes().await.context("cannot read the server's response")?;
+        let value: Value =
+            if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap_or(Value::Null) };
+        if !status.is_success() {
+            let message = value
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+            let code = value.get("error_code").and_then(Value::as_str).unwrap_or("");
+            bail!("{message} ({code}, HTTP {})", status.as_u16());
+        }
+        Ok(value)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<T> {
+        let value = self.send(self.http.get(self.url(path)).query(query)).await?;
+        serde_json::from_value(value).context("unexpected response from the server")
+    }
+
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> anyhow::Result<T> {
+        let value = self.send(self.http.post(self.url(path)).json(body)).await?;
+        serde_json::from_value(value).context("unexpected response from the server")
+    }
+
+    pub async fn patch<T: DeserializeOwned>(&self, path: &str, body: &Value) -> anyhow::Result<T> {
+        let value = self.send(self.http.patch(self.url(path)).json(body)).await?;
+        serde_json::from_value(value).context("unexpected response from the server")
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> anyhow::Result<()> {
+        self.send(self.http.put(self.url(path)).json(body)).await.map(|_| ())
+    }
+
+    pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
+        self.send(self.http.delete(self.url(path))).await.map(|_| ())
+    }
+}
+
+/// Percent-encodes one path segment.
+pub fn segment(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}

@@ -1,0 +1,560 @@
+//! The client commands: `workspace`, `experiment`, `run`, `user`, `token` and `role`. Each one
+//! calls the native API and prints a table or JSON.
+
+use crate::client::{Client, segment};
+use crate::{ClientArgs, OutputFormat};
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
+
+#[derive(Subcommand)]
+pub enum WorkspaceCommand {
+    /// List the workspaces you can see.
+    List,
+    /// Show one workspace.
+    Show { name: String },
+    /// Create a workspace (server administrators).
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// A tag as KEY=VALUE; repeatable.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// Update a workspace's description or tags (Owners).
+    Update {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// Replace the tags with these KEY=VALUE pairs; repeatable.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// Delete a workspace and everything in it (Owners).
+    Delete { name: String },
+}
+
+#[derive(Subcommand)]
+pub enum ExperimentCommand {
+    /// List experiments.
+    List {
+        #[arg(short = 'w', long, env = "ATELIER_WORKSPACE", default_value = "default")]
+        workspace: String,
+        /// active, deleted or all.
+        #[arg(long, default_value = "active")]
+        view: String,
+        /// MLflow filter, e.g. "name LIKE 'exp%'".
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Show an experiment by id or name.
+    Show {
+        experiment: String,
+        #[arg(short = 'w', long, env = "ATELIER_WORKSPACE", default_value = "default")]
+        workspace: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RunCommand {
+    /// List the runs of an experiment with their latest metrics and params.
+    List {
+        /// Experiment name (or id).
+        #[arg(long, short = 'e')]
+        experiment: String,
+        #[arg(short = 'w', long, env = "ATELIER_WORKSPACE", default_value = "default")]
+        workspace: String,
+        /// MLflow filter, e.g. "metrics.acc > 0.9 and params.lr = '0.01'".
+        #[arg(long)]
+        filter: Option<String>,
+        /// Ordering, e.g. "metrics.acc DESC"; repeatable.
+        #[arg(long = "order-by")]
+        order_by: Vec<String>,
+        #[arg(long, default_value_t = 100)]
+        max_results: i64,
+    },
+    /// Show one run.
+    Show {
+        run_id: String,
+        #[arg(short = 'w', long, env = "ATELIER_WORKSPACE", default_value = "default")]
+        workspace: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// List users.
+    List,
+    /// Create a user.
+    Create {
+        name: String,
+        /// The password for signing in (at least 8 characters); without one, tokens only.
+        #[arg(long, env = "ATELIER_NEW_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Make the user a server administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token (for another user: administrators only). The token is shown once.
+    Create {
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+    },
+    /// List tokens.
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a token by id.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum RoleCommand {
+    /// Assign a role (Owner, Contributor, Reader) to a user on a workspace.
+    Assign {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long, short = 'w')]
+        workspace: String,
+    },
+    /// Remove a user's role from a workspace.
+    Remove {
+        #[arg(long)]
+        user: String,
+        #[arg(long, short = 'w')]
+        workspace: String,
+    },
+    /// List the role assignments of a workspace.
+    List {
+        #[arg(long, short = 'w')]
+        workspace: String,
+    },
+}
+
+fn print_json(value: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn time_text(value: &Value) -> String {
+    value.as_i64().map(format_millis).unwrap_or_default()
+}
+
+/// Formats epoch milliseconds as `YYYY-MM-DD HH:MM:SS` UTC.
+fn format_millis(millis: i64) -> String {
+    let seconds = millis.div_euclid(1000);
+    let days = seconds.div_euclid(86_400);
+    let second_of_day = seconds.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60
+    )
+}
+
+fn duration_text(start: &Value, end: &Value) -> String {
+    match (start.as_i64(), end.as_i64()) {
+        (Some(start), Some(end)) if end >= start => {
+            let seconds = (end - start) / 1000;
+            if seconds >= 3600 {
+                format!("{}h{:02}m", seconds / 3600, seconds % 3600 / 60)
+            } else if seconds >= 60 {
+                format!("{}m{:02}s", seconds / 60, seconds % 60)
+            } else {
+                format!("{:.1}s", (end - start) as f64 / 1000.0)
+            }
+        }
+        _ => String::new(),
+    }
+}
+
+fn new_table(header: Vec<String>) -> Table {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED).set_header(header);
+    table
+}
+
+fn parse_tags(pairs: &[String]) -> anyhow::Result<Map<String, Value>> {
+    let mut tags = Map::new();
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=') else { bail!("invalid tag '{pair}': expected KEY=VALUE") };
+        tags.insert(key.to_owned(), Value::String(value.to_owned()));
+    }
+    Ok(tags)
+}
+
+fn workspace_table(workspaces: &[Value]) -> Table {
+    let mut table = new_table(vec!["name".into(), "description".into(), "tags".into(), "created".into()]);
+    for workspace in workspaces {
+        let tags = workspace["tags"].as_object().map(|tags| {
+            tags.iter().map(|(key, value)| format!("{key}={}", text(value))).collect::<Vec<_>>().join(", ")
+        });
+        table.add_row(vec![
+            text(&workspace["name"]),
+            text(&workspace["description"]),
+            tags.unwrap_or_default(),
+            time_text(&workspace["created_at"]),
+        ]);
+    }
+    table
+}
+
+pub async fn workspace(command: WorkspaceCommand, args: ClientArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args)?;
+    let json_output = args.output == OutputFormat::Json;
+    match command {
+        WorkspaceCommand::List => {
+            let workspaces: Vec<Value> = client.get("/workspaces", &[]).await?;
+            if json_output {
+                print_json(&Value::Array(workspaces))
+            } else {
+                println!("{}", workspace_table(&workspaces));
+                Ok(())
+            }
+        }
+        WorkspaceCommand::Show { name } => {
+            let workspace: Value = client.get(&format!("/workspaces/{}", segment(&name)), &[]).await?;
+            if json_output {
+                print_json(&workspace)
+            } else {
+                println!("{}", workspace_table(&[workspace]));
+                Ok(())
+            }
+        }
+        WorkspaceCommand::Create { name, description, tags } => {
+            let body = json!({ "name": name, "description": description, "tags": parse_tags(&tags)? });
+            let workspace: Value = client.post("/workspaces", &body).await?;
+            if json_output {
+                print_json(&workspace)
+            } else {
+                println!("{}", workspace_table(&[workspace]));
+                Ok(())
+            }
+        }
+        WorkspaceCommand::Update { name, description, tags } => {
+            let mut body = Map::new();
+            if let Some(description) = description {
+                body.insert("description".into(), Value::String(description));
+            }
+            if !tags.is_empty() {
+                body.insert("tags".into(), Value::Object(parse_tags(&tags)?));
+            }
+            let workspace: Value =
+                client.patch(&format!("/workspaces/{}", segment(&name)), &Value::Object(body)).await?;
+            if json_output {
+                print_json(&workspace)
+            } else {
+                println!("{}", workspace_table(&[workspace]));
+                Ok(())
+            }
+        }
+        WorkspaceCommand::Delete { name } => {
+            client.delete(&format!("/workspaces/{}", segment(&name))).await?;
+            if json_output {
+                print_json(&json!({ "deleted": name }))
+            } else {
+                println!("deleted workspace '{name}'");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn experiment_table(experiments: &[Value]) -> Table {
+    let mut table = new_table(vec!["id".into(), "name".into(), "stage".into(), "created".into(), "last update".into()]);
+    for experiment in experiments {
+        table.add_row(vec![
+            text(&experiment["experiment_id"]),
+            text(&experiment["name"]),
+            text(&experiment["lifecycle_stage"]),
+            time_text(&experiment["creation_time"]),
+            time_text(&experiment["last_update_time"]),
+        ]);
+    }
+    table
+}
+
+pub async fn experiment(command: ExperimentCommand, args: ClientArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args)?;
+    let json_output = args.output == OutputFormat::Json;
+    match command {
+        ExperimentCommand::List { workspace, view, filter } => {
+            let mut experiments = Vec::new();
+            let mut page_token: Option<String> = None;
+            loop {
+                let mut query = vec![("view", view.clone()), ("max_results", "1000".to_owned())];
+                if let Some(filter) = &filter {
+                    query.push(("filter", filter.clone()));
+                }
+                if let Some(token) = &page_token {
+                    query.push(("page_token", token.clone()));
+                }
+                let page: Value =
+                    client.get(&format!("/workspaces/{}/experiments", segment(&workspace)), &query).await?;
+                experiments.extend(page["items"].as_array().cloned().unwrap_or_default());
+                page_token = page["next_page_token"].as_str().map(str::to_owned);
+                if page_token.is_none() {
+                    break;
+                }
+            }
+            if json_output {
+                print_json(&Value::Array(experiments))
+            } else {
+                println!("{}", experiment_table(&experiments));
+                Ok(())
+            }
+        }
+        ExperimentCommand::Show { experiment, workspace } => {
+            let experiment: Value = client
+                .get(&format!("/workspaces/{}/experiments/{}", segment(&workspace), segment(&experiment)), &[])
+                .await?;
+            if json_output {
+                print_json(&experiment)
+            } else {
+                println!("{}", experiment_table(&[experiment]));
+                Ok(())
+            }
+        }
+    }
+}
+
+fn run_table(runs: &[Value]) -> Table {
+    let metric_keys: BTreeSet<String> =
+        runs.iter().filter_map(|run| run["metrics"].as_object()).flat_map(|metrics| metrics.keys().cloned()).collect();
+    let param_keys: BTreeSet<String> =
+        runs.iter().filter_map(|run| run["params"].as_object()).flat_map(|params| params.keys().cloned()).collect();
+    let mut header: Vec<String> =
+        vec!["run id".into(), "name".into(), "status".into(), "start".into(), "duration".into(), "user".into()];
+    header.extend(metric_keys.iter().map(|key| format!("metrics.{key}")));
+    header.extend(param_keys.iter().map(|key| format!("params.{key}")));
+    let mut table = new_table(header);
+    for run in runs {
+        let mut row = vec![
+            text(&run["run_id"]),
+            text(&run["run_name"]),
+            text(&run["status"]),
+            time_text(&run["start_time"]),
+            duration_text(&run["start_time"], &run["end_time"]),
+            text(&run["user_id"]),
+        ];
+        row.extend(metric_keys.iter().map(|key| text(&run["metrics"][key])));
+        row.extend(param_keys.iter().map(|key| text(&run["params"][key])));
+        table.add_row(row);
+    }
+    table
+}
+
+pub async fn run(command: RunCommand, args: ClientArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args)?;
+    let json_output = args.output == OutputFormat::Json;
+    match command {
+        RunCommand::List { experiment, workspace, filter, order_by, max_results } => {
+            let found: Value = client
+                .get(&format!("/workspaces/{}/experiments/{}", segment(&workspace), segment(&experiment)), &[])
+                .await?;
+            let experiment_id = text(&found["experiment_id"]);
+            let mut query = vec![("experiment_id", experiment_id), ("max_results", max_results.to_string())];
+            if let Some(filter) = filter {
+                query.push(("filter", filter));
+            }
+            for order in order_by {
+                query.push(("order_by", order));
+            }
+            let page: Value = client.get(&format!("/workspaces/{}/runs", segment(&workspace)), &query).await?;
+            let runs = page["items"].as_array().cloned().unwrap_or_default();
+            if json_output {
+                print_json(&Value::Array(runs))
+            } else {
+                println!("{}", run_table(&runs));
+                if page["next_page_token"].is_string() {
+                    println!("(showing the first {max_results} runs; use --max-results to see more)");
+                }
+                Ok(())
+            }
+        }
+        RunCommand::Show { run_id, workspace } => {
+            let run: Value = client
+                .get(&format!("/workspaces/{}/runs/{}", segment(&workspace), segment(&run_id)), &[])
+                .await
+                .with_context(|| format!("cannot show run '{run_id}'"))?;
+            if json_output {
+                return print_json(&run);
+            }
+            println!("{}", run_table(std::slice::from_ref(&run)));
+            if let Some(tags) = run["tags"].as_object().filter(|tags| !tags.is_empty()) {
+                let mut table = new_table(vec!["tag".into(), "value".into()]);
+                for (key, value) in tags {
+                    table.add_row(vec![key.clone(), text(value)]);
+                }
+                println!("{table}");
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn user(command: UserCommand, args: ClientArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args)?;
+    let json_output = args.output == OutputFormat::Json;
+    let users: Vec<Value> = match command {
+        UserCommand::List => client.get("/users", &[]).await?,
+        UserCommand::Create { name, password, admin } => {
+            vec![client.post("/users", &json!({ "name": name, "password": password, "is_admin": admin })).await?]
+        }
+    };
+    if json_output {
+        return print_json(&Value::Array(users));
+    }
+    let mut table = new_table(vec!["name".into(), "admin".into(), "created".into()]);
+    for user in &users {
+        table.add_row(vec![text(&user["name"]), text(&user["is_admin"]), time_text(&user["created_at"])]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+pub async fn token(command: TokenCommand, args: ClientArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args)?;
+    let json_output = args.output == OutputFormat::Json;
+    match command {
+        TokenCommand::Create { user, description, expires_in_days } => {
+            let created: Value = client
+                .post(
+                    "/tokens",
+                    &json!({ "user": user, "description": description, "expires_in_days": expires_in_days }),
+                )
+                .await?;
+            if json_output {
+                return print_json(&created);
+            }
+            println!(
+                "token id {} for user {} (shown once; keep it secret):",
+                text(&created["id"]),
+                text(&created["user"])
+            );
+            println!("{}", text(&created["token"]));
+            Ok(())
+        }
+        TokenCommand::List { user } => {
+            let query: Vec<(&str, String)> = user.map(|user| vec![("user", user)]).unwrap_or_default();
+            let tokens: Vec<Value> = client.get("/tokens", &query).await?;
+            if json_output {
+                return print_json(&Value::Array(tokens));
+            }
+            let mut table =
+                new_table(vec!["id".into(), "user".into(), "description".into(), "created".into(), "expires".into()]);
+            for token in &tokens {
+                table.add_row(vec![
+                    text(&token["id"]),
+                    text(&token["user"]),
+                    text(&token["description"]),
+                    time_text(&token["created_at"]),
+                    time_text(&token["expires_at"]),
+                ]);
+            }
+            println!("{table}");
+            Ok(())
+        }
+        TokenCommand::Revoke { id } => {
+            client.delete(&format!("/tokens/{}", segment(&id))).await?;
+            if json_output {
+                print_json(&json!({ "revoked": id }))
+            } else {
+                println!("revoked token {id}");
+                Ok(())
+            }
+        }
+    }
+}
+
+pub async fn role(command: RoleCommand, args: ClientArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args)?;
+    let json_output = args.output == OutputFormat::Json;
+    match command {
+        RoleCommand::Assign { user, role, workspace } => {
+            client
+                .put(&format!("/workspaces/{}/roles", segment(&workspace)), &json!({ "user": user, "role": role }))
+                .await?;
+            if json_output {
+                print_json(&json!({ "workspace": workspace, "user": user, "role": role }))
+            } else {
+                println!("assigned {role} on workspace '{workspace}' to {user}");
+                Ok(())
+            }
+        }
+        RoleCommand::Remove { user, workspace } => {
+            client.delete(&format!("/workspaces/{}/roles/{}", segment(&workspace), segment(&user))).await?;
+            if json_output {
+                print_json(&json!({ "workspace": workspace, "user": user, "removed": true }))
+            } else {
+                println!("removed {user}'s role on workspace '{workspace}'");
+                Ok(())
+            }
+        }
+        RoleCommand::List { workspace } => {
+            let roles: Vec<Value> = client.get(&format!("/workspaces/{}/roles", segment(&workspace)), &[]).await?;
+            if json_output {
+                return print_json(&Value::Array(roles));
+            }
+            let mut table = new_table(vec!["user".into(), "role".into()]);
+            for role in &roles {
+                table.add_row(vec![text(&role["user"]), text(&role["role"])]);
+            }
+            println!("{table}");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_times_in_utc() {
+        assert_eq!(format_millis(0), "1970-01-01 00:00:00");
+        assert_eq!(format_millis(1_764_115_200_000), "2025-11-26 00:00:00");
+        assert_eq!(format_millis(951_782_400_000 + 3_723_000), "2000-02-29 01:02:03");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_text(&json!(0), &json!(1500)), "1.5s");
+        assert_eq!(duration_text(&json!(0), &json!(125_000)), "2m05s");
+        assert_eq!(duration_text(&json!(0), &json!(3_725_000)), "1h02m");
+        assert_eq!(duration_text(&json!(0), &Value::Null), "");
+    }
+}

@@ -1,0 +1,124 @@
+//! `atelier`: the one binary. `atelier server` runs the workspace server; every other command is
+//! a client of a running server, shaped like `az ml`.
+//!
+//! This crate is glue, not a library: flags, wiring and printing.
+
+mod client;
+mod commands;
+mod server;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "atelier", version, about = "Atelier: a self-hosted machine-learning workspace")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
+}
+
+/// Options every client command shares.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ClientArgs {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table, global = true)]
+    pub output: OutputFormat,
+    /// The server's URL (default: the URL the local server recorded, else http://127.0.0.1:7420).
+    #[arg(long, env = "ATELIER_URL", global = true)]
+    pub url: Option<String>,
+    /// The API token (default: the token the local server created at $ATELIER_HOME/token).
+    #[arg(long, env = "ATELIER_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Where the local server keeps its files.
+    #[arg(long, env = "ATELIER_HOME", global = true)]
+    pub home: Option<std::path::PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Atelier server.
+    Server(server::ServerArgs),
+    /// Manage workspaces.
+    Workspace {
+        #[command(subcommand)]
+        command: commands::WorkspaceCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Inspect experiments.
+    Experiment {
+        #[command(subcommand)]
+        command: commands::ExperimentCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Inspect runs.
+    Run {
+        #[command(subcommand)]
+        command: commands::RunCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Manage users (server administrators).
+    User {
+        #[command(subcommand)]
+        command: commands::UserCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: commands::TokenCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Manage role assignments on workspaces.
+    Role {
+        #[command(subcommand)]
+        command: commands::RoleCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Server(args) => server::run(args).await,
+            Command::Workspace { command, client } => commands::workspace(command, client).await,
+            Command::Experiment { command, client } => commands::experiment(command, client).await,
+            Command::Run { command, client } => commands::run(command, client).await,
+            Command::User { command, client } => commands::user(command, client).await,
+            Command::Token { command, client } => commands::token(command, client).await,
+            Command::Role { command, client } => commands::role(command, client).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if error.chain().any(|cause| {
+                cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `atelier server`: wires the store, the blob store, the service and the HTTP router, creates
+//! the first-start secrets, and shuts down gracefully on SIGTERM or SIGINT.
+
+use anyhow::Context;
+use atelier_blob::BlobStore;
+use atelier_http::AppState;
+use atelier_service::Service;
+use atelier_store::SqlStore;
+use axum::serve::ListenerExt;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+#[derive(clap::Args, Debug)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ATELIER_ADDR", default_value = "127.0.0.1:7420")]
+    addr: String,
+    /// Where Atelier keeps its files (default: ~/.atelier).
+    #[arg(long, env = "ATELIER_HOME")]
+    home: Option<PathBuf>,
+    /// Metadata store URL: sqlite://PATH or postgres://USER@HOST/DB (default: SQLite under home).
+    #[arg(long, env = "ATELIER_STORE", hide_env_values = true)]
+    store: Option<String>,
+    /// Blob store: a folder, or s3://BUCKET/PREFIX, az://CONTAINER/PREFIX, gs://BUCKET/PREFIX
+    /// (default: the folder blobs/ under home).
+    #[arg(long, env = "ATELIER_BLOBS")]
+    blobs: Option<String>,
+}
+
+/// The home folder: `--home`, `$ATELIER_HOME` or `~/.atelier`.
+pub fn home_folder(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(home) = explicit {
+        return Ok(home);
+    }
+    let user_home = std::env::var_os("HOME").context("cannot find the home folder: set --home or ATELIER_HOME")?;
+    Ok(PathBuf::from(user_home).join(".atelier"))
+}
+
+/// Writes a secret file readable by its owner only.
+fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    Ok(())
+}
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ATELIER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let home = home_folder(args.home)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&home)
+        .with_context(|| format!("cannot create the home folder {}", home.display()))?;
+    let store_url = match args.store {
+        Some(url) => url,
+        None => format!("sqlite://{}?mode=rwc", home.join("atelier.db").display()),
+    };
+    let blobs_location = args.blobs.unwrap_or_else(|| home.join("blobs").display().to_string());
+
+    let store = SqlStore::connect(&store_url)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot open the metadata store: {error}"))?;
+    let blobs = BlobStore::open(&blobs_location).context("cannot open the blob store")?;
+    tracing::info!(dialect = ?store.dialect(), blobs = ?blobs, "stores open");
+    let service = Arc::new(Service::new(Arc::new(store.clone()), blobs));
+
+    if let Some(secrets) =
+        service.bootstrap().await.map_err(|error| anyhow::anyhow!("first-start setup failed: {error}"))?
+    {
+        write_secret(&home.join("admin-password"), &secrets.admin_password)?;
+        write_secret(&home.join("token"), &secrets.admin_token)?;
+        // Printed once, at first start; afterwards the files are the only copy.
+        println!("Atelier created workspace 'default' and user 'admin'.");
+        println!("  admin password: {}   (saved in {})", secrets.admin_password, home.join("admin-password").display());
+        println!("  API token:      {}   (saved in {})", secrets.admin_token, home.join("token").display());
+    }
+
+    let listener =
+        tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
+    let local = listener.local_addr()?;
+    let url = format!("http://{local}");
+    std::fs::write(home.join("url"), format!("{url}\n"))
+        .with_context(|| format!("cannot write {}", home.join("url").display()))?;
+    println!("Atelier is listening on {url} (MLflow tracking URI: {url})");
+
+    let state = AppState::new(service);
+    let ready = state.ready.clone();
+    let app = atelier_http::router(state);
+    // Small responses go out at once instead of waiting on the client's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "cannot set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            ready.store(false, Ordering::SeqCst);
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
+        .await
+        .context("the server failed")?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(stream) => stream,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGTERM");
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

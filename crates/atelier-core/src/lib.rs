@@ -1,0 +1,15 @@
+//! Atelier's domain core: the types every layer shares, the rules that validate them, the
+//! MLflow search-filter language, and the closed table of API error codes.
+//!
+//! The one decision that shaped this crate: it does no I/O and knows no async runtime, SQL or
+//! HTTP. Everything here is a pure function of its inputs, so the store, the service layer and
+//! the HTTP adapters can agree on meaning without agreeing on transport.
+
+pub mod authz;
+pub mod error;
+pub mod filter;
+pub mod limits;
+pub mod model;
+pub mod names;
+
+pub use error::{Error, ErrorCode, Result};

@@ -1,0 +1,88 @@
+//! Atelier's HTTP layer: one [`router`] with the health endpoints, the native API under
+//! `/api/v1`, the MLflow-compatible tracking API and the `mlflow-artifacts` proxy.
+//!
+//! The decision that shaped this crate: handlers are thin. Each one extracts its input, calls one
+//! service operation and maps the result to its wire format; MLflow's JSON quirks live in
+//! [`mlflow`], the native JSON in [`native`], and neither knows SQL or decides permissions.
+//!
+//! Workspaces: the server root serves workspace `default`; `/ws/<name>/...` serves the same
+//! routes for workspace `<name>`, so `http://host:7420/ws/<name>` is that workspace's MLflow
+//! tracking URI.
+
+mod artifacts;
+mod auth;
+mod error;
+mod mlflow;
+pub mod native;
+mod wire;
+
+use atelier_service::Service;
+use axum::Router;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use error::ApiError;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Arc<Service>,
+    /// False once shutdown has begun, so that `/readyz` tells load balancers to stop sending.
+    pub ready: Arc<AtomicBool>,
+}
+
+impl AppState {
+    pub fn new(service: Arc<Service>) -> Self {
+        AppState { service, ready: Arc::new(AtomicBool::new(true)) }
+    }
+}
+
+/// The routes one workspace serves: MLflow tracking (also under `/ajax-api`, as MLflow's UI
+/// uses it) and the artifact proxy.
+fn workspace_routes() -> Router<AppState> {
+    Router::new()
+        .nest("/api/2.0/mlflow", mlflow::routes())
+        .nest("/ajax-api/2.0/mlflow", mlflow::routes())
+        .nest("/api/2.0/mlflow-artifacts", artifacts::routes())
+        .nest("/ajax-api/2.0/mlflow-artifacts", artifacts::routes())
+        .route("/api/3.0/mlflow/server-info", get(mlflow::server_info))
+        .route("/ajax-api/3.0/mlflow/server-info", get(mlflow::server_info))
+}
+
+/// Builds the whole application.
+pub fn router(state: AppState) -> Router {
+    let authenticated = Router::new()
+        .merge(workspace_routes())
+        .nest("/ws/{workspace}", workspace_routes())
+        .nest("/api/v1", native::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_principal));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/health", get(|| async { "OK" }))
+        .route("/version", get(|| async { env!("CARGO_PKG_VERSION") }))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/openapi.json", get(native::openapi_json))
+        .merge(authenticated)
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    if state.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+    }
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError(atelier_core::Error::new(
+        atelier_core::ErrorCode::ResourceDoesNotExist,
+        format!("no such endpoint: {} {}", request.method(), request.uri().path()),
+    ))
+}

@@ -1,0 +1,366 @@
+//! Identity: first-start bootstrap, sign-in with tokens or passwords, users, API tokens, role
+//! assignments and workspaces. Secrets are generated here, shown once and stored only as hashes.
+
+use crate::{Principal, Service, now_millis};
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use atelier_core::authz::{Action, Role};
+use atelier_core::model::{TokenInfo, User, Workspace};
+use atelier_core::names::{UserName, WorkspaceName};
+use atelier_core::{Error, ErrorCode, Result};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// The prefix of every API token, so that a leaked token is recognisable in a scan.
+const TOKEN_PREFIX: &str = "atl_";
+/// How long a verified basic-auth password is trusted without running argon2 again.
+const PASSWORD_CACHE_TTL: Duration = Duration::from_secs(300);
+pub(crate) const ARTIFACT_ROOT: &str = "mlflow-artifacts:";
+
+/// The admin's credentials, returned once by the first start.
+#[derive(Debug, Clone)]
+pub struct BootstrapSecrets {
+    pub admin_password: String,
+    pub admin_token: String,
+}
+
+/// A token as created: its public record and the secret, which is never shown again.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub info: TokenInfo,
+    pub secret: String,
+}
+
+fn random_secret(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    for chunk in buffer.chunks_mut(32) {
+        let random: [u8; 32] = rand::random();
+        chunk.copy_from_slice(&random[..chunk.len()]);
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
+}
+
+fn token_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn hash_password(password: &str) -> Result<String> {
+    let salt: [u8; 16] = rand::random();
+    Argon2::default()
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|error| Error::internal(format!("hashing the password failed: {error}")))
+}
+
+fn validate_password(password: &str) -> Result<()> {
+    if password.chars().count() < 8 {
+        return Err(Error::invalid("password is too short: use at least 8 characters"));
+    }
+    Ok(())
+}
+
+impl Service {
+    /// Creates workspace `default`, user `admin` (a server administrator, Owner of `default`)
+    /// and an API token for it, if the store has no users yet. Returns the new secrets the first
+    /// time and `None` afterwards.
+    pub async fn bootstrap(&self) -> Result<Option<BootstrapSecrets>> {
+        let default = WorkspaceName::default_workspace();
+        let now = now_millis();
+        match self.store.get_workspace(&default).await {
+            Ok(_) => {}
+            Err(error) if error.code == ErrorCode::ResourceDoesNotExist => {
+                let workspace = Workspace {
+                    name: default.clone(),
+                    description: "The default workspace".to_owned(),
+                    tags: BTreeMap::new(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                self.store.create_workspace(&workspace, ARTIFACT_ROOT).await?;
+            }
+            Err(error) => return Err(error),
+        }
+        if !self.store.list_users().await?.is_empty() {
+            return Ok(None);
+        }
+        let admin_name = UserName::parse("admin")?;
+        let admin_password = random_secret(18);
+        let password_hash = hash_password(&admin_password)?;
+        let admin = User { name: admin_name.clone(), is_admin: true, created_at: now };
+        self.store.create_user(&admin, Some(&password_hash)).await?;
+        self.store.assign_role(&default, &admin_name, Role::Owner).await?;
+        let token = self.issue_token(&admin_name, "created at first start", None).await?;
+        Ok(Some(BootstrapSecrets { admin_password, admin_token: token.secret }))
+    }
+
+    /// Resolves an API token to its user.
+    #[tracing::instrument(skip_all)]
+    pub async fn authenticate_token(&self, secret: &str) -> Result<Principal> {
+        if !secret.starts_with(TOKEN_PREFIX) {
+            return Err(Error::unauthenticated("invalid or expired token"));
+        }
+        match self.store.find_token(&token_hash(secret), now_millis()).await? {
+            Some((_, user)) => Ok(Principal { user: user.name, is_admin: user.is_admin }),
+            None => Err(Error::unauthenticated("invalid or expired token")),
+        }
+    }
+
+    /// Checks a user name and password (HTTP basic auth, the studio's sign-in).
+    #[tracing::instrument(skip_all)]
+    pub async fn authenticate_password(&self, user: &str, password: &str) -> Result<Principal> {
+        let failure = || Error::unauthenticated("invalid user name or password");
+        let name = UserName::parse(user).map_err(|_| failure())?;
+        let record = match self.store.get_user(&name).await {
+            Ok(record) => record,
+            Err(error) if error.code == ErrorCode::ResourceDoesNotExist => return Err(failure()),
+            Err(error) => return Err(error),
+        };
+        let principal = Principal { user: record.user.name.clone(), is_admin: record.user.is_admin };
+        let fingerprint: [u8; 32] = Sha256::digest(format!("{user}\0{password}").as_bytes()).into();
+        if let Ok(cache) = self.password_cache.lock() {
+            if let Some((cached, verified_at)) = cache.get(user) {
+                if *cached == fingerprint && verified_at.elapsed() < PASSWORD_CACHE_TTL {
+                    return Ok(principal);
+                }
+            }
+        }
+        let Some(stored_hash) = record.password_hash else { return Err(failure()) };
+        let password = password.to_owned();
+        // argon2 is deliberately slow; it runs off the async threads.
+        let verified = tokio::task::spawn_blocking(move || {
+            Argon2::default().verify_password(password.as_bytes(), stored_hash.as_str()).is_ok()
+        })
+        .await
+        .map_err(|error| Error::internal(format!("password check failed: {error}")))?;
+        if !verified {
+            return Err(failure());
+        }
+        if let Ok(mut cache) = self.password_cache.lock() {
+            cache.insert(user.to_owned(), (fingerprint, Instant::now()));
+        }
+        Ok(principal)
+    }
+
+    async fn issue_token(&self, user: &UserName, description: &str, expires_at: Option<i64>) -> Result<NewToken> {
+        let secret = format!("{TOKEN_PREFIX}{}", random_secret(32));
+        let id_bytes: [u8; 6] = rand::random();
+        let info = TokenInfo {
+            id: hex::encode(id_bytes),
+            user: user.clone(),
+            description: description.to_owned(),
+            created_at: now_millis(),
+            expires_at,
+        };
+        self.store.create_token(&info, &token_hash(&secret)).await?;
+        Ok(NewToken { info, secret })
+    }
+
+    // Users.
+
+    pub async fn create_user(
+        &self,
+        principal: &Principal,
+        name: &str,
+        password: Option<&str>,
+        is_admin: bool,
+    ) -> Result<User> {
+        self.authorize_server(principal, Action::ServerAdmin)?;
+        let name = UserName::parse(name)?;
+        let password_hash = match password {
+            Some(password) => {
+                validate_password(password)?;
+                Some(hash_password(password)?)
+            }
+            None => None,
+        };
+        let user = User { name, is_admin, created_at: now_millis() };
+        self.store.create_user(&user, password_hash.as_deref()).await?;
+        Ok(user)
+    }
+
+    pub async fn list_users(&self, principal: &Principal) -> Result<Vec<User>> {
+        self.authorize_server(principal, Action::ServerAdmin)?;
+        self.store.list_users().await
+    }
+
+    /// Sets a password: a user may set their own, an admin anyone's.
+    pub async fn set_password(&self, principal: &Principal, name: &str, password: &str) -> Result<()> {
+        let name = UserName::parse(name)?;
+        if name != principal.user {
+            self.authorize_server(principal, Action::ServerAdmin)?;
+        }
+        validate_password(password)?;
+        self.store.set_password(&name, &hash_password(password)?).await?;
+        if let Ok(mut cache) = self.password_cache.lock() {
+            cache.remove(name.as_str());
+        }
+        Ok(())
+    }
+
+    // Tokens.
+
+    /// Creates a token for `user` (default: the caller). Only admins create tokens for others.
+    pub async fn create_token(
+        &self,
+        principal: &Principal,
+        user: Option<&str>,
+        description: &str,
+        expires_in_days: Option<i64>,
+    ) -> Result<NewToken> {
+        let user = match user {
+            Some(name) => UserName::parse(name)?,
+            None => principal.user.clone(),
+        };
+        if user != principal.user {
+            self.authorize_server(principal, Action::ServerAdmin)?;
+        }
+        self.store.get_user(&user).await?;
+        let expires_at = match expires_in_days {
+            None => None,
+            Some(days) if days > 0 && days <= 3650 => Some(now_millis() + days * 86_400_000),
+            Some(days) => return Err(Error::invalid(format!("invalid expiry of {days} days: expected 1 to 3650"))),
+        };
+        self.issue_token(&user, description, expires_at).await
+    }
+
+    /// Lists tokens: the caller's own, or (for admins) anyone's.
+    pub async fn list_tokens(&self, principal: &Principal, user: Option<&str>) -> Result<Vec<TokenInfo>> {
+        match user {
+            Some(name) => {
+                let name = UserName::parse(name)?;
+                if name != principal.user {
+                    self.authorize_server(principal, Action::ServerAdmin)?;
+                }
+                self.store.list_tokens(Some(&name)).await
+            }
+            None if principal.is_admin => self.store.list_tokens(None).await,
+            None => self.store.list_tokens(Some(&principal.user)).await,
+        }
+    }
+
+    pub async fn revoke_token(&self, principal: &Principal, id: &str) -> Result<()> {
+        let token = self.store.get_token(id).await?;
+        if token.user != principal.user {
+            self.authorize_server(principal, Action::ServerAdmin)?;
+        }
+        self.store.delete_token(id).await
+    }
+
+    // Roles.
+
+    pub async fn assign_role(&self, principal: &Principal, workspace: &str, user: &str, role: &str) -> Result<()> {
+        let workspace = WorkspaceName::parse(workspace)?;
+        self.authorize(principal, &workspace, Action::WorkspaceManage).await?;
+        let user = UserName::parse(user)?;
+        let role = Role::parse(role)?;
+        self.store.get_user(&user).await?;
+        self.store.assign_role(&workspace, &user, role).await
+    }
+
+    pub async fn remove_role(&self, principal: &Principal, workspace: &str, user: &str) -> Result<()> {
+        let workspace = WorkspaceName::parse(workspace)?;
+        self.authorize(principal, &workspace, Action::WorkspaceManage).await?;
+        self.store.remove_role(&workspace, &UserName::parse(user)?).await
+    }
+
+    pub async fn list_roles(&self, principal: &Principal, workspace: &str) -> Result<Vec<(UserName, Role)>> {
+        let workspace = WorkspaceName::parse(workspace)?;
+        self.authorize(principal, &workspace, Action::WorkspaceRead).await?;
+        self.store.list_roles(&workspace).await
+    }
+
+    // Workspaces.
+
+    /// Creates a workspace; the creator becomes its Owner.
+    pub async fn create_workspace(
+        &self,
+        principal: &Principal,
+        name: &str,
+        description: &str,
+        tags: BTreeMap<String, String>,
+    ) -> Result<Workspace> {
+        self.authorize_server(principal, Action::ServerAdmin)?;
+        let name = WorkspaceName::parse(name)?;
+        let now = now_millis();
+        let workspace = Workspace {
+            name: name.clone(),
+            description: description.to_owned(),
+            tags,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.create_workspace(&workspace, ARTIFACT_ROOT).await?;
+        self.store.assign_role(&name, &principal.user, Role::Owner).await?;
+        Ok(workspace)
+    }
+
+    /// Lists the workspaces the caller can see: all for admins, else those they have a role on.
+    pub async fn list_workspaces(&self, principal: &Principal) -> Result<Vec<Workspace>> {
+        let all = self.store.list_workspaces().await?;
+        if principal.is_admin {
+            return Ok(all);
+        }
+        let mut visible = Vec::new();
+        for workspace in all {
+            if self.store.get_role(&workspace.name, &principal.user).await?.is_some() {
+                visible.push(workspace);
+            }
+        }
+        Ok(visible)
+    }
+
+    pub async fn get_workspace(&self, principal: &Principal, name: &str) -> Result<Workspace> {
+        let name = WorkspaceName::parse(name)?;
+        self.authorize(principal, &name, Action::WorkspaceRead).await?;
+        self.store.get_workspace(&name).await
+    }
+
+    pub async fn update_workspace(
+        &self,
+        principal: &Principal,
+        name: &str,
+        description: Option<&str>,
+        tags: Option<&BTreeMap<String, String>>,
+    ) -> Result<Workspace> {
+        let name = WorkspaceName::parse(name)?;
+        self.authorize(principal, &name, Action::WorkspaceUpdate).await?;
+        self.store.update_workspace(&name, description, tags, now_millis()).await
+    }
+
+    /// Deletes a workspace with everything in it, artifacts included. `default` stays.
+    pub async fn delete_workspace(&self, principal: &Principal, name: &str) -> Result<()> {
+        let name = WorkspaceName::parse(name)?;
+        self.authorize(principal, &name, Action::WorkspaceManage).await?;
+        if name == WorkspaceName::default_workspace() {
+            return Err(Error::invalid("the default workspace cannot be deleted"));
+        }
+        self.store.delete_workspace(&name).await?;
+        let prefix = crate::tracking::workspace_blob_prefix(&name);
+        if let Err(error) = self.blobs().delete(&prefix).await {
+            tracing::warn!(workspace = %name, error = %error, "deleting the workspace's artifacts failed");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(Argon2::default().verify_password(b"correct horse", hash.as_str()).is_ok());
+        assert!(Argon2::default().verify_password(b"wrong", hash.as_str()).is_err());
+    }
+
+    #[test]
+    fn secrets_are_random_and_url_safe() {
+        let first = random_secret(32);
+        assert_ne!(first, random_secret(32));
+        assert_eq!(first.len(), 43);
+        assert!(first.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+}

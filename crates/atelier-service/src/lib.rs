@@ -1,0 +1,110 @@
+//! Atelier's service layer: every operation the APIs, the CLI and the studio perform, and the one
+//! place where authorization is decided.
+//!
+//! The decision that shaped this crate: an operation takes the caller ([`Principal`]) and the
+//! workspace it acts in, names its [`Action`], and calls [`Service::authorize`] before it reads or
+//! writes anything. Handlers never check permissions themselves, and the MLflow adapter and the
+//! native API call the same functions, so they cannot disagree.
+
+mod auth;
+mod names;
+mod tracking;
+
+pub use auth::{BootstrapSecrets, NewToken};
+pub use tracking::{ArtifactEntry, ExperimentSearch, LoggedRun, RunSearch, parse_experiment_id};
+
+use atelier_blob::BlobStore;
+use atelier_core::authz::{Action, role_permits};
+use atelier_core::model::Millis;
+use atelier_core::names::{UserName, WorkspaceName};
+use atelier_core::{Error, Result};
+use atelier_store::Store;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Who is calling: a signed-in user. Server admins may do anything; everyone else acts through
+/// their role on each workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user: UserName,
+    pub is_admin: bool,
+}
+
+/// The service: the store, the blob store, and small caches.
+pub struct Service {
+    store: Arc<dyn Store>,
+    blobs: BlobStore,
+    /// Recently verified basic-auth credentials, keyed by user, holding a SHA-256 of the
+    /// password, so that argon2 runs once per user every few minutes and not on every request.
+    password_cache: Mutex<HashMap<String, ([u8; 32], Instant)>>,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|duration| duration.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, blobs: BlobStore) -> Self {
+        Service { store, blobs, password_cache: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Decides whether `principal` may perform `action` on `workspace`. Every operation calls
+    /// this before touching data; it is the only place a permission is decided.
+    ///
+    /// A workspace that does not exist is reported as not found to those allowed to know, and as
+    /// forbidden to others, so that names of workspaces do not leak.
+    pub async fn authorize(&self, principal: &Principal, workspace: &WorkspaceName, action: Action) -> Result<()> {
+        if principal.is_admin {
+            if action != Action::ServerAdmin {
+                self.store.get_workspace(workspace).await?;
+            }
+            return Ok(());
+        }
+        if action == Action::ServerAdmin {
+            return Err(Error::permission_denied(format!(
+                "user '{}' may not perform '{}': it needs a server administrator",
+                principal.user,
+                action.as_str()
+            )));
+        }
+        let role = self.store.get_role(workspace, &principal.user).await?;
+        match role {
+            Some(role) if role_permits(role, action) => Ok(()),
+            Some(role) => Err(Error::permission_denied(format!(
+                "user '{}' has role {} on workspace '{workspace}', which does not permit '{}'",
+                principal.user,
+                role.as_str(),
+                action.as_str()
+            ))),
+            None => Err(Error::permission_denied(format!(
+                "user '{}' has no role on workspace '{workspace}'",
+                principal.user
+            ))),
+        }
+    }
+
+    /// Authorizes a server-wide action (not tied to a workspace).
+    pub fn authorize_server(&self, principal: &Principal, action: Action) -> Result<()> {
+        if principal.is_admin {
+            return Ok(());
+        }
+        Err(Error::permission_denied(format!(
+            "user '{}' may not perform '{}': it needs a server administrator",
+            principal.user,
+            action.as_str()
+        )))
+    }
+
+    pub(crate) fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+}

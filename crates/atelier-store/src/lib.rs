@@ -1,0 +1,160 @@
+//! Atelier's metadata store: the [`Store`] trait and its one SQL implementation, [`SqlStore`],
+//! which serves SQLite and PostgreSQL from the same portable SQL.
+//!
+//! The decision that shaped this crate: one code path for both dialects through sqlx's
+//! `AnyPool`, with `$N` placeholders, integer flags, TEXT ids and epoch-millisecond times, and
+//! one folder of plain, forward-only migrations per dialect. Where SQLite needs care (it has one
+//! writer at a time), the store gives it a single-connection write pool, so concurrent requests
+//! queue inside the process and never see "database is locked".
+//!
+//! This is the only crate that knows SQL.
+
+mod search;
+mod sql;
+
+use async_trait::async_trait;
+use atelier_core::Result;
+use atelier_core::authz::Role;
+use atelier_core::filter::{Comparison, OrderBy};
+use atelier_core::model::*;
+use atelier_core::names::{UserName, WorkspaceName};
+use std::collections::BTreeMap;
+
+pub use sql::SqlStore;
+
+/// A user's stored record, with the password hash the service checks sign-ins against.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+/// What `log_batch` writes. Values are already validated and truncated by the service.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub metrics: Vec<Metric>,
+    pub params: Vec<Param>,
+    pub tags: Vec<Tag>,
+    /// Set when a tag renames the run (`mlflow.runName`), so the rename is part of the batch.
+    pub new_run_name: Option<String>,
+}
+
+/// A run search: which experiments, which runs, in which order, which page.
+#[derive(Debug, Clone)]
+pub struct RunQuery<'a> {
+    pub workspace: &'a WorkspaceName,
+    pub experiment_ids: &'a [ExperimentId],
+    pub filter: &'a [Comparison],
+    pub view: ViewType,
+    pub order_by: &'a [OrderBy],
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// An experiment search.
+#[derive(Debug, Clone)]
+pub struct ExperimentQuery<'a> {
+    pub workspace: &'a WorkspaceName,
+    pub filter: &'a [Comparison],
+    pub view: ViewType,
+    pub order_by: &'a [OrderBy],
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Changes to a run's info; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct RunUpdate {
+    pub status: Option<RunStatus>,
+    pub end_time: Option<Millis>,
+    pub run_name: Option<String>,
+}
+
+/// The metadata store. Every method is one transaction: it commits whole or not at all.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // Workspaces.
+    /// Creates a workspace together with its `Default` experiment (id 0).
+    async fn create_workspace(&self, workspace: &Workspace, artifact_root: &str) -> Result<()>;
+    async fn get_workspace(&self, name: &WorkspaceName) -> Result<Workspace>;
+    async fn list_workspaces(&self) -> Result<Vec<Workspace>>;
+    async fn update_workspace(
+        &self,
+        name: &WorkspaceName,
+        description: Option<&str>,
+        tags: Option<&BTreeMap<String, String>>,
+        now: Millis,
+    ) -> Result<Workspace>;
+    /// Deletes a workspace and everything in it.
+    async fn delete_workspace(&self, name: &WorkspaceName) -> Result<()>;
+
+    // Users, tokens and roles.
+    async fn create_user(&self, user: &User, password_hash: Option<&str>) -> Result<()>;
+    async fn get_user(&self, name: &UserName) -> Result<UserRecord>;
+    async fn list_users(&self) -> Result<Vec<User>>;
+    async fn set_password(&self, name: &UserName, password_hash: &str) -> Result<()>;
+    async fn create_token(&self, token: &TokenInfo, token_hash: &str) -> Result<()>;
+    /// Finds the live token with this hash and its user; expired tokens are not found.
+    async fn find_token(&self, token_hash: &str, now: Millis) -> Result<Option<(TokenInfo, User)>>;
+    async fn list_tokens(&self, user: Option<&UserName>) -> Result<Vec<TokenInfo>>;
+    async fn get_token(&self, id: &str) -> Result<TokenInfo>;
+    async fn delete_token(&self, id: &str) -> Result<()>;
+    async fn assign_role(&self, workspace: &WorkspaceName, user: &UserName, role: Role) -> Result<()>;
+    async fn remove_role(&self, workspace: &WorkspaceName, user: &UserName) -> Result<()>;
+    async fn get_role(&self, workspace: &WorkspaceName, user: &UserName) -> Result<Option<Role>>;
+    async fn list_roles(&self, workspace: &WorkspaceName) -> Result<Vec<(UserName, Role)>>;
+
+    // Experiments.
+    /// Creates an experiment; its artifact location is `<artifact_root>/<id>`.
+    async fn create_experiment(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        artifact_root: &str,
+        tags: &[Tag],
+        now: Millis,
+    ) -> Result<ExperimentId>;
+    async fn get_experiment(&self, workspace: &WorkspaceName, id: ExperimentId) -> Result<Experiment>;
+    async fn get_experiment_by_name(&self, workspace: &WorkspaceName, name: &str) -> Result<Experiment>;
+    async fn search_experiments(&self, query: &ExperimentQuery<'_>) -> Result<Vec<Experiment>>;
+    async fn rename_experiment(
+        &self,
+        workspace: &WorkspaceName,
+        id: ExperimentId,
+        name: &str,
+        now: Millis,
+    ) -> Result<()>;
+    /// Marks an experiment and its runs deleted or active again.
+    async fn set_experiment_stage(
+        &self,
+        workspace: &WorkspaceName,
+        id: ExperimentId,
+        stage: LifecycleStage,
+        now: Millis,
+    ) -> Result<()>;
+    async fn set_experiment_tag(&self, workspace: &WorkspaceName, id: ExperimentId, tag: &Tag) -> Result<()>;
+    async fn delete_experiment_tag(&self, workspace: &WorkspaceName, id: ExperimentId, key: &str) -> Result<()>;
+
+    // Runs.
+    async fn create_run(&self, info: &RunInfo, tags: &[Tag]) -> Result<()>;
+    /// Loads a run with its latest metrics, params, tags and inputs.
+    async fn get_run(&self, run_id: &RunId) -> Result<Run>;
+    /// Loads only a run's info, for checks before writes.
+    async fn get_run_info(&self, run_id: &RunId) -> Result<RunInfo>;
+    async fn update_run(&self, run_id: &RunId, update: &RunUpdate) -> Result<RunInfo>;
+    async fn set_run_stage(&self, run_id: &RunId, stage: LifecycleStage, now: Millis) -> Result<()>;
+    /// Writes metrics, params and tags all-or-nothing. Fails, writing nothing, when the run is
+    /// not active or a param already has a different value.
+    async fn log_batch(&self, run_id: &RunId, batch: &Batch) -> Result<()>;
+    async fn delete_run_tag(&self, run_id: &RunId, key: &str) -> Result<()>;
+    async fn log_inputs(&self, run_id: &RunId, inputs: &[DatasetInput]) -> Result<()>;
+    /// One page of a metric's history, ordered by step, then timestamp, then insertion.
+    async fn get_metric_history(
+        &self,
+        run_id: &RunId,
+        key: &str,
+        limit: Option<i64>,
+        offset: i64,
+    ) -> Result<Vec<Metric>>;
+    async fn search_runs(&self, query: &RunQuery<'_>) -> Result<Vec<Run>>;
+}

@@ -1,0 +1,306 @@
+//! Renders parsed search filters and orderings (from `atelier_core::filter`) to parameterised
+//! SQL. Every user-supplied value is a bind parameter; identifiers in the SQL text come only from
+//! fixed tables in this module, never from the request.
+
+use crate::{ExperimentQuery, RunQuery};
+use atelier_core::filter::{Comparison, Entity, Op, Value};
+use atelier_core::model::{LifecycleStage, ViewType};
+use atelier_core::{Error, Result};
+
+/// A bind parameter of a dynamically built statement.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Bind {
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+/// Accumulates SQL text and its binds, numbering placeholders `$1, $2, …`.
+struct SqlBuilder {
+    binds: Vec<Bind>,
+}
+
+impl SqlBuilder {
+    fn new() -> Self {
+        SqlBuilder { binds: Vec::new() }
+    }
+
+    fn push(&mut self, bind: Bind) -> String {
+        self.binds.push(bind);
+        format!("${}", self.binds.len())
+    }
+}
+
+fn run_attribute_column(key: &str) -> Result<(&'static str, bool)> {
+    // (column, is_numeric)
+    Ok(match key {
+        "run_id" => ("r.run_uuid", false),
+        "run_name" => ("r.name", false),
+        "status" => ("r.status", false),
+        "start_time" => ("r.start_time", true),
+        "end_time" => ("r.end_time", true),
+        "artifact_uri" => ("r.artifact_uri", false),
+        "user_id" => ("r.user_id", false),
+        "lifecycle_stage" => ("r.lifecycle_stage", false),
+        other => return Err(Error::invalid(format!("invalid attribute key '{other}'"))),
+    })
+}
+
+fn experiment_attribute_column(key: &str) -> Result<(&'static str, bool)> {
+    Ok(match key {
+        "name" => ("e.name", false),
+        "experiment_id" => ("e.experiment_id", true),
+        "creation_time" => ("e.creation_time", true),
+        "last_update_time" => ("e.last_update_time", true),
+        other => return Err(Error::invalid(format!("invalid attribute key '{other}'"))),
+    })
+}
+
+/// Renders `column op value` for one comparison. `numeric` says whether the column is a number.
+fn render_predicate(builder: &mut SqlBuilder, column: &str, numeric: bool, op: Op, value: &Value) -> Result<String> {
+    let operand = |builder: &mut SqlBuilder, value: &Value| -> Result<String> {
+        match value {
+            Value::Number(number) if numeric => {
+                if number.fract() == 0.0 && number.abs() < 9.0e15 {
+                    Ok(builder.push(Bind::Int(*number as i64)))
+                } else {
+                    Ok(builder.push(Bind::Float(*number)))
+                }
+            }
+            Value::String(text) if !numeric => Ok(builder.push(Bind::Text(text.clone()))),
+            Value::String(text) if numeric => {
+                let number: f64 = text
+                    .parse()
+                    .map_err(|_| Error::invalid(format!("expected a number to compare with, got '{text}'")))?;
+                Ok(builder.push(Bind::Float(number)))
+            }
+            Value::Number(number) => Ok(builder.push(Bind::Text(number.to_string()))),
+            other => Err(Error::invalid(format!("unexpected comparison value {other:?}"))),
+        }
+    };
+    Ok(match op {
+        Op::Eq => format!("{column} = {}", operand(builder, value)?),
+        Op::Ne => format!("{column} <> {}", operand(builder, value)?),
+        Op::Lt => format!("{column} < {}", operand(builder, value)?),
+        Op::Le => format!("{column} <= {}", operand(builder, value)?),
+        Op::Gt => format!("{column} > {}", operand(builder, value)?),
+        Op::Ge => format!("{column} >= {}", operand(builder, value)?),
+        Op::Like => format!("{column} LIKE {}", operand(builder, value)?),
+        Op::ILike => format!("LOWER({column}) LIKE LOWER({})", operand(builder, value)?),
+        Op::In | Op::NotIn => {
+            let Value::List(items) = value else {
+                return Err(Error::invalid("IN expects a parenthesised list of quoted strings"));
+            };
+            let placeholders: Vec<String> = items.iter().map(|item| builder.push(Bind::Text(item.clone()))).collect();
+            let keyword = if op == Op::In { "IN" } else { "NOT IN" };
+            if placeholders.is_empty() {
+                // `x IN ()` is not valid SQL; an empty list matches nothing (or everything).
+                return Ok(if op == Op::In { "1 = 0".to_owned() } else { "1 = 1".to_owned() });
+            }
+            format!("{column} {keyword} ({})", placeholders.join(", "))
+        }
+        Op::IsNull => format!("{column} IS NULL"),
+        Op::IsNotNull => format!("{column} IS NOT NULL"),
+    })
+}
+
+/// A condition on a key/value child table (`params`, `tags`, `latest_metrics`) of a run.
+fn render_keyed(
+    builder: &mut SqlBuilder,
+    table: &str,
+    owner: &str,
+    comparison: &Comparison,
+    numeric: bool,
+) -> Result<String> {
+    let key = builder.push(Bind::Text(comparison.key.clone()));
+    match comparison.op {
+        Op::IsNull => {
+            return Ok(format!("NOT EXISTS (SELECT 1 FROM {table} x WHERE x.run_uuid = {owner} AND x.key = {key})"));
+        }
+        Op::IsNotNull => {
+            return Ok(format!("EXISTS (SELECT 1 FROM {table} x WHERE x.run_uuid = {owner} AND x.key = {key})"));
+        }
+        _ => {}
+    }
+    let nan_guard = if table == "latest_metrics" { " AND x.is_nan = 0" } else { "" };
+    let predicate = render_predicate(builder, "x.value", numeric, comparison.op, &comparison.value)?;
+    Ok(format!(
+        "EXISTS (SELECT 1 FROM {table} x WHERE x.run_uuid = {owner} AND x.key = {key}{nan_guard} AND {predicate})"
+    ))
+}
+
+fn render_run_comparison(builder: &mut SqlBuilder, comparison: &Comparison) -> Result<String> {
+    match comparison.entity {
+        Entity::Metric => render_keyed(builder, "latest_metrics", "r.run_uuid", comparison, true),
+        Entity::Param => render_keyed(builder, "params", "r.run_uuid", comparison, false),
+        Entity::Tag => render_keyed(builder, "tags", "r.run_uuid", comparison, false),
+        Entity::Attribute => {
+            let (column, numeric) = run_attribute_column(&comparison.key)?;
+            render_predicate(builder, column, numeric, comparison.op, &comparison.value)
+        }
+        Entity::Dataset => {
+            let column = match comparison.key.as_str() {
+                "name" => "d.name",
+                "digest" => "d.digest",
+                "context" => "it.value",
+                other => {
+                    return Err(Error::invalid(format!(
+                        "invalid dataset key '{other}': expected name, digest or context"
+                    )));
+                }
+            };
+            let predicate = render_predicate(builder, column, false, comparison.op, &comparison.value)?;
+            let context_join = if comparison.key == "context" {
+                " JOIN input_tags it ON it.input_uuid = ri.input_uuid AND it.key = 'mlflow.data.context'"
+            } else {
+                ""
+            };
+            Ok(format!(
+                "EXISTS (SELECT 1 FROM run_inputs ri JOIN datasets d ON d.dataset_uuid = ri.dataset_uuid{context_join} \
+                 WHERE ri.run_uuid = r.run_uuid AND {predicate})"
+            ))
+        }
+    }
+}
+
+fn lifecycle_condition(builder: &mut SqlBuilder, column: &str, view: ViewType) -> Option<String> {
+    match view {
+        ViewType::All => None,
+        ViewType::ActiveOnly => {
+            Some(format!("{column} = {}", builder.push(Bind::Text(LifecycleStage::Active.as_str().to_owned()))))
+        }
+        ViewType::DeletedOnly => {
+            Some(format!("{column} = {}", builder.push(Bind::Text(LifecycleStage::Deleted.as_str().to_owned()))))
+        }
+    }
+}
+
+/// Builds the `SELECT` of a run search: the page of run rows in the requested order.
+pub(crate) fn run_search_sql(query: &RunQuery<'_>) -> Result<(String, Vec<Bind>)> {
+    let mut builder = SqlBuilder::new();
+    let mut joins = String::new();
+    let mut conditions = Vec::new();
+    let workspace = builder.push(Bind::Text(query.workspace.as_str().to_owned()));
+    conditions.push(format!("r.workspace = {workspace}"));
+    if query.experiment_ids.is_empty() {
+        conditions.push("1 = 0".to_owned());
+    } else {
+        let ids: Vec<String> = query.experiment_ids.iter().map(|id| builder.push(Bind::Int(*id))).collect();
+        conditions.push(format!("r.experiment_id IN ({})", ids.join(", ")));
+    }
+    if let Some(condition) = lifecycle_condition(&mut builder, "r.lifecycle_stage", query.view) {
+        conditions.push(condition);
+    }
+    for comparison in query.filter {
+        conditions.push(render_run_comparison(&mut builder, comparison)?);
+    }
+    let mut order_terms = Vec::new();
+    for (index, order) in query.order_by.iter().enumerate() {
+        let direction = if order.ascending { "ASC" } else { "DESC" };
+        let expression = match order.entity {
+            Entity::Attribute => run_attribute_column(&order.key)?.0.to_owned(),
+            Entity::Metric | Entity::Param | Entity::Tag => {
+                let table = match order.entity {
+                    Entity::Metric => "latest_metrics",
+                    Entity::Param => "params",
+                    _ => "tags",
+                };
+                let alias = format!("o{index}");
+                let key = builder.push(Bind::Text(order.key.clone()));
+                joins.push_str(&format!(
+                    " LEFT JOIN {table} {alias} ON {alias}.run_uuid = r.run_uuid AND {alias}.key = {key}"
+                ));
+                if order.entity == Entity::Metric {
+                    // NaN sorts after every number, as in MLflow.
+                    order_terms.push(format!("(CASE WHEN {alias}.is_nan = 1 THEN 1 ELSE 0 END)"));
+                }
+                format!("{alias}.value")
+            }
+            Entity::Dataset => return Err(Error::invalid("cannot order runs by a dataset field")),
+        };
+        // Runs without the value sort last, whichever the direction.
+        order_terms.push(format!("(CASE WHEN {expression} IS NULL THEN 1 ELSE 0 END)"));
+        order_terms.push(format!("{expression} {direction}"));
+    }
+    order_terms.push("r.start_time DESC".to_owned());
+    order_terms.push("r.run_uuid ASC".to_owned());
+    let limit = builder.push(Bind::Int(query.limit));
+    let offset = builder.push(Bind::Int(query.offset));
+    let sql = format!(
+        "SELECT r.run_uuid, r.workspace, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time, \
+                r.lifecycle_stage, r.artifact_uri \
+         FROM runs r{joins} WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+        conditions.join(" AND "),
+        order_terms.join(", ")
+    );
+    Ok((sql, builder.binds))
+}
+
+/// Builds the `SELECT` of an experiment search.
+pub(crate) fn experiment_search_sql(query: &ExperimentQuery<'_>) -> Result<(String, Vec<Bind>)> {
+    let mut builder = SqlBuilder::new();
+    let mut conditions = Vec::new();
+    let mut joins = String::new();
+    let workspace = builder.push(Bind::Text(query.workspace.as_str().to_owned()));
+    conditions.push(format!("e.workspace = {workspace}"));
+    if let Some(condition) = lifecycle_condition(&mut builder, "e.lifecycle_stage", query.view) {
+        conditions.push(condition);
+    }
+    for comparison in query.filter {
+        let condition = match comparison.entity {
+            Entity::Attribute => {
+                let (column, numeric) = experiment_attribute_column(&comparison.key)?;
+                render_predicate(&mut builder, column, numeric, comparison.op, &comparison.value)?
+            }
+            Entity::Tag => {
+                let key = builder.push(Bind::Text(comparison.key.clone()));
+                let owner = "x.workspace = e.workspace AND x.experiment_id = e.experiment_id";
+                match comparison.op {
+                    Op::IsNull => {
+                        format!("NOT EXISTS (SELECT 1 FROM experiment_tags x WHERE {owner} AND x.key = {key})")
+                    }
+                    Op::IsNotNull => {
+                        format!("EXISTS (SELECT 1 FROM experiment_tags x WHERE {owner} AND x.key = {key})")
+                    }
+                    op => {
+                        let predicate = render_predicate(&mut builder, "x.value", false, op, &comparison.value)?;
+                        format!(
+                            "EXISTS (SELECT 1 FROM experiment_tags x WHERE {owner} AND x.key = {key} AND {predicate})"
+                        )
+                    }
+                }
+            }
+            _ => return Err(Error::invalid("experiments can be filtered by attributes and tags only")),
+        };
+        conditions.push(condition);
+    }
+    let mut order_terms = Vec::new();
+    for (index, order) in query.order_by.iter().enumerate() {
+        let direction = if order.ascending { "ASC" } else { "DESC" };
+        let expression = match order.entity {
+            Entity::Attribute => experiment_attribute_column(&order.key)?.0.to_owned(),
+            Entity::Tag => {
+                let alias = format!("o{index}");
+                let key = builder.push(Bind::Text(order.key.clone()));
+                joins.push_str(&format!(
+                    " LEFT JOIN experiment_tags {alias} ON {alias}.workspace = e.workspace AND {alias}.experiment_id = e.experiment_id AND {alias}.key = {key}"
+                ));
+                format!("{alias}.value")
+            }
+            _ => return Err(Error::invalid("experiments can be ordered by attributes and tags only")),
+        };
+        order_terms.push(format!("(CASE WHEN {expression} IS NULL THEN 1 ELSE 0 END)"));
+        order_terms.push(format!("{expression} {direction}"));
+    }
+    // MLflow's default: newest first, then by id.
+    order_terms.push("e.creation_time DESC".to_owned());
+    order_terms.push("e.experiment_id ASC".to_owned());
+    let limit = builder.push(Bind::Int(query.limit));
+    let offset = builder.push(Bind::Int(query.offset));
+    let sql = format!(
+        "SELECT e.* FROM experiments e{joins} WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+        conditions.join(" AND "),
+        order_terms.join(", ")
+    );
+    Ok((sql, builder.binds))
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# test-e2e.sh - the end-to-end suite (tests/e2e) for each mlflow client x metadata store:
+#   mlflow 2.22.4 | mlflow 3.17.2   x   sqlite | postgres
+# Runs every combination even when one fails, prints pytest's closing line for each, and
+# exits non-zero if any combination failed. Full output of each run goes to
+# .test-artifacts/e2e/<combination>.out (server logs of failed runs are saved beside it).
+#
+# Usage: scripts/test-e2e.sh [extra pytest arguments, e.g. -k search -x]
+#
+# Environment (all optional):
+#   ATELIER_BIN      server binary (default: target/debug/atelier; it must exist: this script
+#                    does not build it unless ATELIER_E2E_BUILD=1, which runs `cargo build`)
+#   E2E_MLFLOW       which clients, space-separated (default: "mlflow2 mlflow3")
+#   E2E_STORES       which stores, space-separated (default: "sqlite postgres")
+#   ATELIER_TEST_PG_URL  an already running PostgreSQL; when unset, scripts/postgres-up.sh
+#                    starts the local one (root needed) and its URL is used
+#   PG_FAST          passed to postgres-up.sh (default here: 1, test-only speedups)
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+log() { echo "test-e2e: $*" >&2; }
+die() { echo "test-e2e: ERROR: $*" >&2; exit 2; }
+
+E2E_MLFLOW=${E2E_MLFLOW:-mlflow2 mlflow3}
+E2E_STORES=${E2E_STORES:-sqlite postgres}
+
+export ATELIER_BIN=${ATELIER_BIN:-target/debug/atelier}
+case "$ATELIER_BIN" in /*) ;; *) ATELIER_BIN="$ROOT/$ATELIER_BIN" ;; esac
+if [ "${ATELIER_E2E_BUILD:-0}" = 1 ]; then
+  log "building the server (cargo build --bin atelier)"
+  cargo build --bin atelier >&2 || die "cargo build failed"
+fi
+[ -x "$ATELIER_BIN" ] || die "$ATELIER_BIN not found or not executable; build it (cargo build) or set ATELIER_BIN"
+
+# shellcheck disable=SC2086  # word splitting of the lists is intended
+"$ROOT/scripts/python-env.sh" $E2E_MLFLOW >/dev/null || die "python environments failed"
+
+if [[ " $E2E_STORES " == *" postgres "* ]] && [ -z "${ATELIER_TEST_PG_URL:-}" ]; then
+  ATELIER_TEST_PG_URL=$(PG_FAST=${PG_FAST:-1} "$ROOT/scripts/postgres-up.sh") \
+    || die "postgres-up.sh failed"
+fi
+export ATELIER_TEST_PG_URL=${ATELIER_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/atelier_test}
+
+OUT_DIR="$ROOT/.test-artifacts/e2e"
+mkdir -p "$OUT_DIR"
+export ATELIER_E2E_ARTIFACTS="$OUT_DIR"
+
+failed=()
+summary=()
+for client in $E2E_MLFLOW; do
+  python="$ROOT/.venv-$client/bin/python"
+  for store in $E2E_STORES; do
+    combo="$client-$store"
+    out="$OUT_DIR/$combo.out"
+    log "running $combo"
+    started=$(date +%s)
+    ATELIER_E2E_STORE=$store "$python" -m pytest "$ROOT/tests/e2e" -q -rfEs \
+      -p no:cacheprovider --color=no "$@" >"$out" 2>&1
+    code=$?
+    elapsed=$(( $(date +%s) - started ))
+    # pytest's closing line, e.g. "===== 120 passed, 2 skipped in 61.02s (0:01:01) ====="
+    closing=$(grep -E '^=+ .*(passed|failed|error|skipped|no tests ran|deselected).* =+$' "$out" | tail -1)
+    [ -n "$closing" ] || closing="(no pytest summary; exit $code; see $out)"
+    if [ "$code" -ne 0 ]; then
+      failed+=("$combo")
+      # Show what failed, so CI logs are useful without the artifacts.
+      grep -E '^(FAILED|ERROR) ' "$out" | head -50 >&2 || true
+      tail -30 "$out" >&2
+    fi
+    summary+=("$combo (${elapsed}s, exit $code):" "$closing")
+  done
+done
+
+echo
+echo "end-to-end results:"
+# Pairs: a label line, then pytest's closing line as pytest printed it.
+for ((i = 0; i < ${#summary[@]}; i += 2)); do
+  echo "${summary[i]}"
+  echo "${summary[i + 1]}"
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "test-e2e: FAILED: ${failed[*]} (output in $OUT_DIR)"
+  exit 1
+fi
+echo "test-e2e: all $(( ${#summary[@]} / 2 )) combinations passed"
