@@ -172,6 +172,19 @@ pub fn parse_experiment_filter(input: &str) -> Result<Vec<Comparison>, FilterErr
     parse_filter(input, &EXPERIMENTS)
 }
 
+/// Parses a `search_logged_models` filter: attributes (`name`, `model_id`, `model_type`,
+/// `status`, `source_run_id`, `creation_timestamp`, `last_updated_timestamp`), params and tags.
+pub fn parse_logged_model_filter(input: &str) -> Result<Vec<Comparison>, FilterError> {
+    parse_filter(input, &LOGGED_MODELS)
+}
+
+/// Checks one logged-model ordering field (MLflow sends them as structured messages).
+pub fn parse_logged_model_order_by(field: &str, ascending: bool) -> Result<OrderBy, FilterError> {
+    let mut order = parse_order_by(field, &LOGGED_MODELS)?;
+    order.ascending = ascending;
+    Ok(order)
+}
+
 /// Parses one `search_runs` `order_by` clause, e.g. `metrics.acc DESC`.
 pub fn parse_run_order_by(input: &str) -> Result<OrderBy, FilterError> {
     parse_order_by(input, &RUNS)
@@ -282,6 +295,35 @@ const EXPERIMENTS: Schema = Schema {
     order_attrs: EXPERIMENT_ORDER_ATTRS,
     orderable: &[Entity::Attribute],
     orderable_help: "experiments can only be ordered by attributes",
+    attr_lists: false,
+};
+
+const LOGGED_MODEL_SEARCH_ATTRS: &[AttrDef] = &[
+    attr("name", "name", false),
+    attr("model_id", "model_id", false),
+    attr("model_type", "model_type", false),
+    attr("status", "status", false),
+    attr("source_run_id", "source_run_id", false),
+    attr("creation_timestamp", "creation_timestamp", true),
+    attr("creation_time", "creation_timestamp", true),
+    attr("last_updated_timestamp", "last_updated_timestamp", true),
+];
+
+/// MLflow 3's logged models (`search_logged_models`): attributes, params and tags.
+const LOGGED_MODELS: Schema = Schema {
+    prefixes: &[
+        ("param", Entity::Param),
+        ("params", Entity::Param),
+        ("tag", Entity::Tag),
+        ("tags", Entity::Tag),
+        ("attribute", Entity::Attribute),
+        ("attributes", Entity::Attribute),
+    ],
+    prefixes_help: "param(s), tag(s), attribute(s)",
+    search_attrs: LOGGED_MODEL_SEARCH_ATTRS,
+    order_attrs: LOGGED_MODEL_SEARCH_ATTRS,
+    orderable: &[Entity::Attribute],
+    orderable_help: "logged models can only be ordered by attributes",
     attr_lists: false,
 };
 

@@ -217,6 +217,7 @@ pub struct Run {
     pub params: Vec<Param>,
     pub tags: Vec<Tag>,
     pub inputs: Vec<DatasetInput>,
+    pub outputs: Vec<ModelOutput>,
 }
 
 /// One page of a listing, with the token that fetches the next page.
@@ -250,3 +251,36 @@ pub const PARENT_RUN_ID_TAG: &str = "mlflow.parentRunId";
 pub const RUN_NAME_TAG: &str = "mlflow.runName";
 /// The tag MLflow mirrors a run's user into.
 pub const USER_TAG: &str = "mlflow.user";
+
+/// The states of an MLflow 3 logged model, spelled as on the wire.
+pub const LOGGED_MODEL_STATUSES: [&str; 3] =
+    ["LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"];
+
+/// An MLflow 3 logged model: a model's files and metadata, made by a run (`log_model`) and
+/// kept under the experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedModel {
+    pub model_id: String,
+    pub workspace: WorkspaceName,
+    pub experiment_id: ExperimentId,
+    pub name: String,
+    pub artifact_location: String,
+    pub creation_time: Millis,
+    pub last_updated_time: Millis,
+    /// One of [`LOGGED_MODEL_STATUSES`].
+    pub status: String,
+    pub status_message: String,
+    pub lifecycle_stage: LifecycleStage,
+    pub model_type: String,
+    pub source_run_id: Option<String>,
+    pub creator: String,
+    pub tags: Vec<Tag>,
+    pub params: Vec<Param>,
+}
+
+/// A run's output: a logged model, at a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelOutput {
+    pub model_id: String,
+    pub step: i64,
+}

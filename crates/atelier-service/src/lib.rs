@@ -7,10 +7,12 @@
 //! native API call the same functions, so they cannot disagree.
 
 mod auth;
+mod logged_models;
 mod names;
 mod tracking;
 
 pub use auth::{BootstrapSecrets, NewToken};
+pub use logged_models::{LoggedModelSearch, NewLoggedModel};
 pub use tracking::{ArtifactEntry, ExperimentSearch, LoggedRun, RunSearch, parse_experiment_id};
 
 use atelier_blob::BlobStore;

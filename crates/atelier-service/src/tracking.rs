@@ -83,7 +83,7 @@ fn encode_page_token(offset: i64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("offset:{offset}"))
 }
 
-fn decode_page_token(token: Option<&str>) -> Result<i64> {
+pub(crate) fn decode_page_token(token: Option<&str>) -> Result<i64> {
     let Some(token) = token.filter(|token| !token.is_empty()) else { return Ok(0) };
     let invalid = || Error::invalid(format!("invalid page token '{token}'"));
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
@@ -95,7 +95,7 @@ fn decode_page_token(token: Option<&str>) -> Result<i64> {
     Ok(offset)
 }
 
-fn next_token(returned: usize, limit: i64, offset: i64) -> Option<String> {
+pub(crate) fn next_token(returned: usize, limit: i64, offset: i64) -> Option<String> {
     (returned as i64 == limit).then(|| encode_page_token(offset + limit))
 }
 
@@ -176,7 +176,7 @@ fn prepare_batch(metrics: Vec<Metric>, params: Vec<Param>, tags: Vec<Tag>) -> Re
 impl Service {
     /// Authorizes `action` on `workspace` and loads a run of that workspace. A run of another
     /// workspace is reported as not found, so that workspaces never mix.
-    async fn run_in_workspace(
+    pub(crate) async fn run_in_workspace(
         &self,
         principal: &Principal,
         workspace: &WorkspaceName,

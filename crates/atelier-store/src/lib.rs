@@ -62,6 +62,17 @@ pub struct ExperimentQuery<'a> {
     pub offset: i64,
 }
 
+/// A logged-model search.
+#[derive(Debug, Clone)]
+pub struct LoggedModelQuery<'a> {
+    pub workspace: &'a WorkspaceName,
+    pub experiment_ids: &'a [ExperimentId],
+    pub filter: &'a [Comparison],
+    pub order_by: &'a [OrderBy],
+    pub limit: i64,
+    pub offset: i64,
+}
+
 /// Changes to a run's info; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct RunUpdate {
@@ -157,4 +168,17 @@ pub trait Store: Send + Sync + 'static {
         offset: i64,
     ) -> Result<Vec<Metric>>;
     async fn search_runs(&self, query: &RunQuery<'_>) -> Result<Vec<Run>>;
+    /// Links logged models to a run as its outputs.
+    async fn log_outputs(&self, run_id: &RunId, outputs: &[ModelOutput]) -> Result<()>;
+
+    // Logged models (MLflow 3).
+    async fn create_logged_model(&self, model: &LoggedModel) -> Result<()>;
+    async fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel>;
+    async fn set_logged_model_status(&self, model_id: &str, status: &str, now: Millis) -> Result<()>;
+    async fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag], now: Millis) -> Result<()>;
+    async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()>;
+    async fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()>;
+    /// Marks a logged model deleted; it no longer appears in searches.
+    async fn delete_logged_model(&self, model_id: &str, now: Millis) -> Result<()>;
+    async fn search_logged_models(&self, query: &LoggedModelQuery<'_>) -> Result<Vec<LoggedModel>>;
 }

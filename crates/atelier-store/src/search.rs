@@ -2,7 +2,7 @@
 //! SQL. Every user-supplied value is a bind parameter; identifiers in the SQL text come only from
 //! fixed tables in this module, never from the request.
 
-use crate::{ExperimentQuery, RunQuery};
+use crate::{ExperimentQuery, LoggedModelQuery, RunQuery};
 use atelier_core::filter::{Comparison, Entity, Op, Value};
 use atelier_core::model::{LifecycleStage, ViewType};
 use atelier_core::{Error, Result};
@@ -299,6 +299,76 @@ pub(crate) fn experiment_search_sql(query: &ExperimentQuery<'_>) -> Result<(Stri
     let offset = builder.push(Bind::Int(query.offset));
     let sql = format!(
         "SELECT e.* FROM experiments e{joins} WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+        conditions.join(" AND "),
+        order_terms.join(", ")
+    );
+    Ok((sql, builder.binds))
+}
+
+fn logged_model_attribute_column(key: &str) -> Result<(&'static str, bool)> {
+    Ok(match key {
+        "name" => ("m.name", false),
+        "model_id" => ("m.model_id", false),
+        "model_type" => ("m.model_type", false),
+        "status" => ("m.status", false),
+        "source_run_id" => ("m.source_run_id", false),
+        "creation_timestamp" => ("m.creation_time", true),
+        "last_updated_timestamp" => ("m.last_updated_time", true),
+        other => return Err(Error::invalid(format!("invalid attribute key '{other}'"))),
+    })
+}
+
+/// Builds the `SELECT` of a logged-model search.
+pub(crate) fn logged_model_search_sql(query: &LoggedModelQuery<'_>) -> Result<(String, Vec<Bind>)> {
+    let mut builder = SqlBuilder::new();
+    let mut conditions = Vec::new();
+    let workspace = builder.push(Bind::Text(query.workspace.as_str().to_owned()));
+    conditions.push(format!("m.workspace = {workspace}"));
+    conditions.push("m.lifecycle_stage = 'active'".to_owned());
+    if !query.experiment_ids.is_empty() {
+        let ids: Vec<String> = query.experiment_ids.iter().map(|id| builder.push(Bind::Int(*id))).collect();
+        conditions.push(format!("m.experiment_id IN ({})", ids.join(", ")));
+    }
+    for comparison in query.filter {
+        let condition = match comparison.entity {
+            Entity::Attribute => {
+                let (column, numeric) = logged_model_attribute_column(&comparison.key)?;
+                render_predicate(&mut builder, column, numeric, comparison.op, &comparison.value)?
+            }
+            Entity::Tag | Entity::Param => {
+                let table = if comparison.entity == Entity::Tag { "logged_model_tags" } else { "logged_model_params" };
+                let key = builder.push(Bind::Text(comparison.key.clone()));
+                match comparison.op {
+                    Op::IsNull => {
+                        format!("NOT EXISTS (SELECT 1 FROM {table} x WHERE x.model_id = m.model_id AND x.key = {key})")
+                    }
+                    Op::IsNotNull => {
+                        format!("EXISTS (SELECT 1 FROM {table} x WHERE x.model_id = m.model_id AND x.key = {key})")
+                    }
+                    op => {
+                        let predicate = render_predicate(&mut builder, "x.value", false, op, &comparison.value)?;
+                        format!(
+                            "EXISTS (SELECT 1 FROM {table} x WHERE x.model_id = m.model_id AND x.key = {key} AND {predicate})"
+                        )
+                    }
+                }
+            }
+            _ => return Err(Error::invalid("logged models can be filtered by attributes, params and tags only")),
+        };
+        conditions.push(condition);
+    }
+    let mut order_terms = Vec::new();
+    for order in query.order_by {
+        let direction = if order.ascending { "ASC" } else { "DESC" };
+        let (column, _) = logged_model_attribute_column(&order.key)?;
+        order_terms.push(format!("{column} {direction}"));
+    }
+    order_terms.push("m.creation_time DESC".to_owned());
+    order_terms.push("m.model_id ASC".to_owned());
+    let limit = builder.push(Bind::Int(query.limit));
+    let offset = builder.push(Bind::Int(query.offset));
+    let sql = format!(
+        "SELECT m.* FROM logged_models m WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
         conditions.join(" AND "),
         order_terms.join(", ")
     );

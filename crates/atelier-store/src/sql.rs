@@ -1,7 +1,7 @@
 //! [`SqlStore`]: the [`Store`] over sqlx's `AnyPool`, for SQLite and PostgreSQL.
 
 use crate::search::{self, Bind};
-use crate::{Batch, ExperimentQuery, RunQuery, RunUpdate, Store, UserRecord};
+use crate::{Batch, ExperimentQuery, LoggedModelQuery, RunQuery, RunUpdate, Store, UserRecord};
 use async_trait::async_trait;
 use atelier_core::authz::Role;
 use atelier_core::model::*;
@@ -284,6 +284,7 @@ impl SqlStore {
         let mut tags: HashMap<String, Vec<Tag>> = HashMap::new();
         let mut metrics: HashMap<String, Vec<Metric>> = HashMap::new();
         let mut inputs: HashMap<String, Vec<DatasetInput>> = HashMap::new();
+        let mut outputs: HashMap<String, Vec<ModelOutput>> = HashMap::new();
 
         let bind_all = |sql: String| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -322,6 +323,18 @@ impl SqlStore {
         .map_err(db_error)?;
         for row in rows {
             metrics.entry(row.try_get("run_uuid").map_err(db_error)?).or_default().push(metric_from_row(&row)?);
+        }
+        let rows = bind_all(format!(
+            "SELECT run_uuid, model_id, step FROM run_model_outputs WHERE run_uuid IN ({in_list}) ORDER BY step, model_id"
+        ))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        for row in rows {
+            outputs.entry(row.try_get("run_uuid").map_err(db_error)?).or_default().push(ModelOutput {
+                model_id: row.try_get("model_id").map_err(db_error)?,
+                step: row.try_get("step").map_err(db_error)?,
+            });
         }
         let rows = bind_all(format!(
             "SELECT ri.run_uuid, ri.input_uuid, d.name, d.digest, d.source_type, d.source, d.dataset_schema, d.profile \
@@ -387,9 +400,44 @@ impl SqlStore {
                     params: params.remove(&key).unwrap_or_default(),
                     tags: tags.remove(&key).unwrap_or_default(),
                     inputs: inputs.remove(&key).unwrap_or_default(),
+                    outputs: outputs.remove(&key).unwrap_or_default(),
                 }
             })
             .collect())
+    }
+}
+
+impl SqlStore {
+    /// Loads tags and params for a set of logged models.
+    async fn hydrate_logged_models(&self, mut models: Vec<LoggedModel>) -> Result<Vec<LoggedModel>> {
+        if models.is_empty() {
+            return Ok(models);
+        }
+        let placeholders: Vec<String> = (0..models.len()).map(|index| format!("${}", index + 1)).collect();
+        let in_list = placeholders.join(", ");
+        for table in ["logged_model_tags", "logged_model_params"] {
+            let sql = format!("SELECT model_id, key, value FROM {table} WHERE model_id IN ({in_list}) ORDER BY key");
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for model in &models {
+                query = query.bind(model.model_id.clone());
+            }
+            let mut by_model: HashMap<String, Vec<(String, String)>> = HashMap::new();
+            for row in query.fetch_all(&self.read).await.map_err(db_error)? {
+                by_model
+                    .entry(row.try_get("model_id").map_err(db_error)?)
+                    .or_default()
+                    .push((row.try_get("key").map_err(db_error)?, row.try_get("value").map_err(db_error)?));
+            }
+            for model in &mut models {
+                let pairs = by_model.remove(&model.model_id).unwrap_or_default();
+                if table == "logged_model_tags" {
+                    model.tags = pairs.into_iter().map(|(key, value)| Tag { key, value }).collect();
+                } else {
+                    model.params = pairs.into_iter().map(|(key, value)| Param { key, value }).collect();
+                }
+            }
+        }
+        Ok(models)
     }
 }
 
@@ -1275,6 +1323,215 @@ impl Store for SqlStore {
         let infos = rows.iter().map(row_to_run_info).collect::<Result<Vec<_>>>()?;
         self.hydrate_runs(infos).await
     }
+
+    async fn log_outputs(&self, run_id: &RunId, outputs: &[ModelOutput]) -> Result<()> {
+        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        require_active_run(&mut transaction, run_id).await?;
+        for output in outputs {
+            let exists = sqlx::query("SELECT 1 FROM logged_models WHERE model_id = $1")
+                .bind(output.model_id.as_str())
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(db_error)?;
+            if exists.is_none() {
+                return Err(Error::not_found(format!("logged model with id '{}' not found", output.model_id)));
+            }
+            sqlx::query(
+                "INSERT INTO run_model_outputs (run_uuid, model_id, step) VALUES ($1, $2, $3) \
+                 ON CONFLICT (run_uuid, model_id) DO UPDATE SET step = excluded.step",
+            )
+            .bind(run_id.as_str())
+            .bind(output.model_id.as_str())
+            .bind(output.step)
+            .execute(&mut *transaction)
+            .await
+            .map_err(db_error)?;
+        }
+        transaction.commit().await.map_err(db_error)
+    }
+
+    async fn create_logged_model(&self, model: &LoggedModel) -> Result<()> {
+        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let row = sqlx::query("SELECT lifecycle_stage FROM experiments WHERE workspace = $1 AND experiment_id = $2")
+            .bind(model.workspace.as_str())
+            .bind(model.experiment_id)
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| Error::not_found(format!("no experiment with id={} exists", model.experiment_id)))?;
+        let stage: String = row.try_get("lifecycle_stage").map_err(db_error)?;
+        if stage != "active" {
+            return Err(Error::invalid(format!(
+                "the experiment {} must be in the 'active' state; current state is {stage}",
+                model.experiment_id
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO logged_models (model_id, workspace, experiment_id, name, artifact_location, creation_time, \
+             last_updated_time, status, status_message, lifecycle_stage, model_type, creator, source_run_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(model.model_id.as_str())
+        .bind(model.workspace.as_str())
+        .bind(model.experiment_id)
+        .bind(model.name.as_str())
+        .bind(model.artifact_location.as_str())
+        .bind(model.creation_time)
+        .bind(model.last_updated_time)
+        .bind(model.status.as_str())
+        .bind(model.status_message.as_str())
+        .bind(model.lifecycle_stage.as_str())
+        .bind(model.model_type.as_str())
+        .bind(model.creator.as_str())
+        .bind(model.source_run_id.as_deref())
+        .execute(&mut *transaction)
+        .await
+        .map_err(db_error)?;
+        for tag in &model.tags {
+            upsert_model_child(&mut transaction, "logged_model_tags", &model.model_id, &tag.key, &tag.value).await?;
+        }
+        for param in &model.params {
+            upsert_model_child(&mut transaction, "logged_model_params", &model.model_id, &param.key, &param.value)
+                .await?;
+        }
+        transaction.commit().await.map_err(db_error)
+    }
+
+    async fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
+        let row = sqlx::query("SELECT * FROM logged_models WHERE model_id = $1")
+            .bind(model_id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| Error::not_found(format!("logged model with id '{model_id}' not found")))?;
+        let mut models = self.hydrate_logged_models(vec![row_to_logged_model(&row)?]).await?;
+        models.pop().ok_or_else(|| Error::internal("logged model disappeared while loading"))
+    }
+
+    async fn set_logged_model_status(&self, model_id: &str, status: &str, now: Millis) -> Result<()> {
+        let result = sqlx::query("UPDATE logged_models SET status = $2, last_updated_time = $3 WHERE model_id = $1")
+            .bind(model_id)
+            .bind(status)
+            .bind(now)
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        if result.rows_affected() == 0 {
+            return Err(Error::not_found(format!("logged model with id '{model_id}' not found")));
+        }
+        Ok(())
+    }
+
+    async fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag], now: Millis) -> Result<()> {
+        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let result = sqlx::query("UPDATE logged_models SET last_updated_time = $2 WHERE model_id = $1")
+            .bind(model_id)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await
+            .map_err(db_error)?;
+        if result.rows_affected() == 0 {
+            return Err(Error::not_found(format!("logged model with id '{model_id}' not found")));
+        }
+        for tag in tags {
+            upsert_model_child(&mut transaction, "logged_model_tags", model_id, &tag.key, &tag.value).await?;
+        }
+        transaction.commit().await.map_err(db_error)
+    }
+
+    async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()> {
+        let result = sqlx::query("DELETE FROM logged_model_tags WHERE model_id = $1 AND key = $2")
+            .bind(model_id)
+            .bind(key)
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        if result.rows_affected() == 0 {
+            return Err(Error::not_found(format!("no tag with key '{key}' on logged model '{model_id}'")));
+        }
+        Ok(())
+    }
+
+    async fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()> {
+        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let exists = sqlx::query("SELECT 1 FROM logged_models WHERE model_id = $1")
+            .bind(model_id)
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(db_error)?;
+        if exists.is_none() {
+            return Err(Error::not_found(format!("logged model with id '{model_id}' not found")));
+        }
+        for param in params {
+            upsert_model_child(&mut transaction, "logged_model_params", model_id, &param.key, &param.value).await?;
+        }
+        transaction.commit().await.map_err(db_error)
+    }
+
+    async fn delete_logged_model(&self, model_id: &str, now: Millis) -> Result<()> {
+        let result = sqlx::query(
+            "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_time = $2 WHERE model_id = $1",
+        )
+        .bind(model_id)
+        .bind(now)
+        .execute(&self.write)
+        .await
+        .map_err(db_error)?;
+        if result.rows_affected() == 0 {
+            return Err(Error::not_found(format!("logged model with id '{model_id}' not found")));
+        }
+        Ok(())
+    }
+
+    async fn search_logged_models(&self, query: &LoggedModelQuery<'_>) -> Result<Vec<LoggedModel>> {
+        let (sql, binds) = search::logged_model_search_sql(query)?;
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).fetch_all(&self.read).await.map_err(db_error)?;
+        let models = rows.iter().map(row_to_logged_model).collect::<Result<Vec<_>>>()?;
+        self.hydrate_logged_models(models).await
+    }
+}
+
+/// Inserts or replaces a key/value row of a logged model's `table` (tags or params). The table
+/// name comes from the two callers' constants, never from a request.
+async fn upsert_model_child(
+    connection: &mut sqlx::AnyConnection,
+    table: &'static str,
+    model_id: &str,
+    key: &str,
+    value: &str,
+) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO {table} (model_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value"
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(model_id)
+        .bind(key)
+        .bind(value)
+        .execute(&mut *connection)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+fn row_to_logged_model(row: &AnyRow) -> Result<LoggedModel> {
+    let stage: String = row.try_get("lifecycle_stage").map_err(db_error)?;
+    Ok(LoggedModel {
+        model_id: row.try_get("model_id").map_err(db_error)?,
+        workspace: workspace_name(row.try_get("workspace").map_err(db_error)?)?,
+        experiment_id: row.try_get("experiment_id").map_err(db_error)?,
+        name: row.try_get("name").map_err(db_error)?,
+        artifact_location: row.try_get("artifact_location").map_err(db_error)?,
+        creation_time: row.try_get("creation_time").map_err(db_error)?,
+        last_updated_time: row.try_get("last_updated_time").map_err(db_error)?,
+        status: row.try_get("status").map_err(db_error)?,
+        status_message: row.try_get("status_message").map_err(db_error)?,
+        lifecycle_stage: stage_from(&stage)?,
+        model_type: row.try_get("model_type").map_err(db_error)?,
+        source_run_id: row.try_get("source_run_id").map_err(db_error)?,
+        creator: row.try_get("creator").map_err(db_error)?,
+        tags: Vec::new(),
+        params: Vec::new(),
+    })
 }
 
 fn metric_is_later(metric: &Metric, than: &Metric) -> bool {

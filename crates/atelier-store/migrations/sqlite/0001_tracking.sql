@@ -146,6 +146,7 @@ CREATE TABLE logged_models (
     status_message TEXT NOT NULL DEFAULT '',
     lifecycle_stage TEXT NOT NULL,
     model_type TEXT NOT NULL DEFAULT '',
+    creator TEXT NOT NULL DEFAULT '',
     source_run_id TEXT,
     FOREIGN KEY (workspace, experiment_id) REFERENCES experiments(workspace, experiment_id) ON DELETE CASCADE
 );
