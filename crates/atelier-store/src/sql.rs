@@ -101,6 +101,30 @@ impl SqlStore {
         Ok(store)
     }
 
+    /// Every `(table, column)` of the schema, sorted; the test suite checks that both dialects'
+    /// migrations produce the same logical schema.
+    pub async fn table_columns(&self) -> Result<Vec<(String, String)>> {
+        let sql = match self.dialect {
+            Dialect::Sqlite => {
+                "SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'"
+            }
+            Dialect::Postgres => {
+                "SELECT CAST(table_name AS TEXT) AS table_name, CAST(column_name AS TEXT) AS column_name \
+                 FROM information_schema.columns WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%'"
+            }
+        };
+        let rows = sqlx::query(sql).fetch_all(&self.read).await.map_err(db_error)?;
+        let mut columns = rows
+            .iter()
+            .map(|row| {
+                Ok((row.try_get("table_name").map_err(db_error)?, row.try_get("column_name").map_err(db_error)?))
+            })
+            .collect::<Result<Vec<(String, String)>>>()?;
+        columns.sort();
+        Ok(columns)
+    }
+
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }

@@ -1,0 +1,458 @@
+//! One suite, two backends. `conformance!` expands every test once per backend.
+
+use crate::common::*;
+use atelier_core::ErrorCode;
+use atelier_core::authz::Role;
+use atelier_core::filter::{Comparison, OrderBy, parse_experiment_filter, parse_run_filter, parse_run_order_by};
+use atelier_core::model::*;
+use atelier_core::names::{UserName, WorkspaceName};
+use atelier_store::{Batch, ExperimentQuery, LoggedModelQuery, RunQuery, RunUpdate, SqlStore, Store};
+use std::collections::BTreeMap;
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(store) = crate::common::sqlite().await {
+                        super::$name(&store).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(store) = crate::common::postgres().await {
+                        super::$name(&store).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    workspaces_round_trip,
+    experiment_ids_are_per_workspace,
+    experiment_lifecycle_cascades_to_runs,
+    run_update_and_rename,
+    log_batch_is_all_or_nothing,
+    latest_metric_is_highest_step_and_nan_round_trips,
+    metric_history_pages_in_step_order,
+    search_runs_filters_orders_and_pages,
+    search_runs_never_mixes_workspaces,
+    search_experiments_filters_and_orders,
+    users_tokens_and_roles,
+    concurrent_writers_never_fail,
+    dataset_inputs_are_deduplicated,
+    logged_models_and_run_outputs,
+);
+
+async fn workspaces_round_trip(store: &SqlStore) {
+    let name = with_workspace(store, "team-a").await;
+    let workspace = store.get_workspace(&name).await.unwrap();
+    assert_eq!(workspace.description, "");
+    let duplicate = Workspace {
+        name: name.clone(),
+        description: String::new(),
+        tags: BTreeMap::new(),
+        created_at: 2,
+        updated_at: 2,
+    };
+    assert_eq!(
+        store.create_workspace(&duplicate, ARTIFACT_ROOT).await.unwrap_err().code,
+        ErrorCode::ResourceAlreadyExists
+    );
+    let default_experiment = store.get_experiment(&name, DEFAULT_EXPERIMENT_ID).await.unwrap();
+    assert_eq!(default_experiment.name, DEFAULT_EXPERIMENT_NAME);
+    assert_eq!(default_experiment.artifact_location, "mlflow-artifacts:/0");
+    let tags = BTreeMap::from([("team".to_owned(), "vision".to_owned())]);
+    let updated = store.update_workspace(&name, Some("new"), Some(&tags), 5).await.unwrap();
+    assert_eq!((updated.description.as_str(), updated.tags.clone(), updated.updated_at), ("new", tags, 5));
+    assert_eq!(store.list_workspaces().await.unwrap().len(), 1);
+    store.delete_workspace(&name).await.unwrap();
+    assert_eq!(store.get_workspace(&name).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    assert_eq!(store.get_experiment(&name, 0).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+}
+
+async fn experiment_ids_are_per_workspace(store: &SqlStore) {
+    let first = with_workspace(store, "first").await;
+    let second = with_workspace(store, "second").await;
+    let a = store.create_experiment(&first, "exp", ARTIFACT_ROOT, &[], 10).await.unwrap();
+    let b = store.create_experiment(&second, "exp", ARTIFACT_ROOT, &[], 10).await.unwrap();
+    assert_eq!((a, b), (1, 1));
+    let c = store.create_experiment(&first, "other", ARTIFACT_ROOT, &[Tag::new("k", "v")], 11).await.unwrap();
+    assert_eq!(c, 2);
+    let error = store.create_experiment(&first, "exp", ARTIFACT_ROOT, &[], 12).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::ResourceAlreadyExists);
+    let other = store.get_experiment_by_name(&first, "other").await.unwrap();
+    assert_eq!(other.tags, vec![Tag::new("k", "v")]);
+    assert_eq!(other.artifact_location, "mlflow-artifacts:/2");
+    let error = store.rename_experiment(&first, 2, "exp", 13).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::ResourceAlreadyExists);
+    store.rename_experiment(&first, 2, "renamed", 13).await.unwrap();
+    assert_eq!(store.get_experiment(&first, 2).await.unwrap().name, "renamed");
+    assert_eq!(
+        store.get_experiment_by_name(&second, "renamed").await.unwrap_err().code,
+        ErrorCode::ResourceDoesNotExist
+    );
+}
+
+async fn experiment_lifecycle_cascades_to_runs(store: &SqlStore) {
+    let workspace = with_workspace(store, "life").await;
+    let id = store.create_experiment(&workspace, "e", ARTIFACT_ROOT, &[], 1).await.unwrap();
+    let info = run_info(&workspace, id, 1, "r", 100);
+    store.create_run(&info, &[]).await.unwrap();
+    store.set_experiment_stage(&workspace, id, LifecycleStage::Deleted, 2).await.unwrap();
+    assert_eq!(store.get_run_info(&info.run_id).await.unwrap().lifecycle_stage, LifecycleStage::Deleted);
+    let error = store.create_run(&run_info(&workspace, id, 2, "r2", 100), &[]).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::InvalidParameterValue);
+    let error = store.create_experiment(&workspace, "e", ARTIFACT_ROOT, &[], 3).await.unwrap_err();
+    assert!(error.message.contains("deleted"), "{}", error.message);
+    store.set_experiment_stage(&workspace, id, LifecycleStage::Active, 4).await.unwrap();
+    assert_eq!(store.get_run_info(&info.run_id).await.unwrap().lifecycle_stage, LifecycleStage::Active);
+}
+
+async fn run_update_and_rename(store: &SqlStore) {
+    let workspace = with_workspace(store, "runs").await;
+    let info = run_info(&workspace, 0, 3, "first", 100);
+    store.create_run(&info, &[Tag::new(RUN_NAME_TAG, "first")]).await.unwrap();
+    let update = RunUpdate { status: Some(RunStatus::Finished), end_time: Some(200), run_name: Some("second".into()) };
+    let updated = store.update_run(&info.run_id, &update).await.unwrap();
+    assert_eq!(
+        (updated.status, updated.end_time, updated.run_name.as_str()),
+        (RunStatus::Finished, Some(200), "second")
+    );
+    let run = store.get_run(&info.run_id).await.unwrap();
+    assert!(run.tags.contains(&Tag::new(RUN_NAME_TAG, "second")));
+    store.set_run_stage(&info.run_id, LifecycleStage::Deleted, 300).await.unwrap();
+    let batch = Batch { tags: vec![Tag::new("a", "b")], ..Batch::default() };
+    let error = store.log_batch(&info.run_id, &batch).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::InvalidParameterValue);
+    assert!(error.message.contains("active"), "{}", error.message);
+    let missing = RunId::from_random([0xee; 16]);
+    assert_eq!(store.get_run(&missing).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+}
+
+async fn log_batch_is_all_or_nothing(store: &SqlStore) {
+    let workspace = with_workspace(store, "atomic").await;
+    let info = run_info(&workspace, 0, 4, "r", 100);
+    store.create_run(&info, &[]).await.unwrap();
+    let first = Batch { params: vec![Param { key: "lr".into(), value: "0.1".into() }], ..Batch::default() };
+    store.log_batch(&info.run_id, &first).await.unwrap();
+    // Logging the same value again is accepted.
+    store.log_batch(&info.run_id, &first).await.unwrap();
+    let conflicting = Batch {
+        metrics: vec![metric("loss", 1.0, 0, 1)],
+        params: vec![Param { key: "lr".into(), value: "0.2".into() }],
+        tags: vec![Tag::new("t", "v")],
+        new_run_name: Some("renamed".into()),
+    };
+    let error = store.log_batch(&info.run_id, &conflicting).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::InvalidParameterValue);
+    let run = store.get_run(&info.run_id).await.unwrap();
+    assert!(run.metrics.is_empty(), "the batch's metric must not be written");
+    assert!(run.tags.is_empty(), "the batch's tag must not be written");
+    assert_eq!(run.info.run_name, "r");
+    assert_eq!(run.params, vec![Param { key: "lr".into(), value: "0.1".into() }]);
+}
+
+async fn latest_metric_is_highest_step_and_nan_round_trips(store: &SqlStore) {
+    let workspace = with_workspace(store, "latest").await;
+    let info = run_info(&workspace, 0, 5, "r", 100);
+    store.create_run(&info, &[]).await.unwrap();
+    let batch = Batch {
+        metrics: vec![
+            metric("acc", 0.5, 5, 1000),
+            metric("acc", 0.9, 10, 10),
+            metric("acc", 0.1, 2, 5000),
+            metric("n", f64::NAN, 0, 1),
+        ],
+        ..Batch::default()
+    };
+    store.log_batch(&info.run_id, &batch).await.unwrap();
+    // A later batch with a lower step does not replace the latest value.
+    store
+        .log_batch(&info.run_id, &Batch { metrics: vec![metric("acc", 0.3, 3, 9000)], ..Batch::default() })
+        .await
+        .unwrap();
+    let run = store.get_run(&info.run_id).await.unwrap();
+    let acc = run.metrics.iter().find(|m| m.key == "acc").unwrap();
+    assert_eq!((acc.value, acc.step), (0.9, 10));
+    let nan = run.metrics.iter().find(|m| m.key == "n").unwrap();
+    assert!(nan.value.is_nan());
+    let history = store.get_metric_history(&info.run_id, "n", None, 0).await.unwrap();
+    assert!(history[0].value.is_nan());
+    let big =
+        Batch { metrics: vec![metric("big", f64::MAX, 0, 1), metric("big", -f64::MAX, 1, 1)], ..Batch::default() };
+    store.log_batch(&info.run_id, &big).await.unwrap();
+    let values: Vec<f64> =
+        store.get_metric_history(&info.run_id, "big", None, 0).await.unwrap().iter().map(|m| m.value).collect();
+    assert_eq!(values, vec![f64::MAX, -f64::MAX]);
+}
+
+async fn metric_history_pages_in_step_order(store: &SqlStore) {
+    let workspace = with_workspace(store, "history").await;
+    let info = run_info(&workspace, 0, 6, "r", 100);
+    store.create_run(&info, &[]).await.unwrap();
+    let metrics: Vec<Metric> = (0..1000).rev().map(|step| metric("loss", step as f64, step, 1000 - step)).collect();
+    store.log_batch(&info.run_id, &Batch { metrics, ..Batch::default() }).await.unwrap();
+    let all = store.get_metric_history(&info.run_id, "loss", None, 0).await.unwrap();
+    assert_eq!(all.len(), 1000);
+    assert!(all.windows(2).all(|pair| pair[0].step < pair[1].step));
+    let page = store.get_metric_history(&info.run_id, "loss", Some(300), 900).await.unwrap();
+    assert_eq!(page.iter().map(|m| m.step).collect::<Vec<_>>(), (900..1000).collect::<Vec<_>>());
+    assert!(store.get_metric_history(&info.run_id, "missing", None, 0).await.unwrap().is_empty());
+}
+
+fn filter(text: &str) -> Vec<Comparison> {
+    parse_run_filter(text).unwrap()
+}
+
+async fn search(
+    store: &SqlStore,
+    workspace: &WorkspaceName,
+    filter: &[Comparison],
+    order: &[OrderBy],
+    limit: i64,
+    offset: i64,
+) -> Vec<String> {
+    let query = RunQuery {
+        workspace,
+        experiment_ids: &[0],
+        filter,
+        view: ViewType::ActiveOnly,
+        order_by: order,
+        limit,
+        offset,
+    };
+    store.search_runs(&query).await.unwrap().into_iter().map(|run| run.info.run_name).collect()
+}
+
+async fn search_runs_filters_orders_and_pages(store: &SqlStore) {
+    let workspace = with_workspace(store, "search").await;
+    for (index, (name, acc, lr, team)) in [
+        ("a", Some(0.9), "0.01", "Vision"),
+        ("b", Some(0.5), "0.1", "nlp"),
+        ("c", None, "0.01", "vision"),
+        ("d", Some(0.7), "1", ""),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let info = run_info(&workspace, 0, 10 + index as u8, name, 1000 + index as i64);
+        store.create_run(&info, &[]).await.unwrap();
+        let mut batch = Batch { params: vec![Param { key: "lr".into(), value: lr.into() }], ..Batch::default() };
+        if let Some(acc) = acc {
+            batch.metrics.push(metric("acc", acc, 0, 1));
+        }
+        if !team.is_empty() {
+            batch.tags.push(Tag::new("team", team));
+        }
+        store.log_batch(&info.run_id, &batch).await.unwrap();
+    }
+    // Default order: newest start first.
+    assert_eq!(search(store, &workspace, &[], &[], 100, 0).await, ["d", "c", "b", "a"]);
+    assert_eq!(search(store, &workspace, &filter("metrics.acc > 0.6"), &[], 100, 0).await, ["d", "a"]);
+    assert_eq!(search(store, &workspace, &filter("params.lr = '0.01'"), &[], 100, 0).await, ["c", "a"]);
+    assert_eq!(search(store, &workspace, &filter("tags.team LIKE 'v%'"), &[], 100, 0).await, ["c"]);
+    assert_eq!(search(store, &workspace, &filter("tags.team ILIKE 'v%'"), &[], 100, 0).await, ["c", "a"]);
+    assert_eq!(search(store, &workspace, &filter("tags.team IS NULL"), &[], 100, 0).await, ["d"]);
+    assert_eq!(
+        search(store, &workspace, &filter("params.lr = '0.01' and metrics.acc >= 0.9"), &[], 100, 0).await,
+        ["a"]
+    );
+    assert_eq!(search(store, &workspace, &filter("attributes.start_time >= 1002"), &[], 100, 0).await, ["d", "c"]);
+    assert_eq!(search(store, &workspace, &filter("attributes.status = 'RUNNING'"), &[], 100, 0).await.len(), 4);
+    let by_acc = [parse_run_order_by("metrics.acc DESC").unwrap()];
+    assert_eq!(search(store, &workspace, &[], &by_acc, 100, 0).await, ["a", "d", "b", "c"]);
+    let by_acc_ascending = [parse_run_order_by("metrics.acc").unwrap()];
+    assert_eq!(search(store, &workspace, &[], &by_acc_ascending, 100, 0).await, ["b", "d", "a", "c"]);
+    let by_name = [parse_run_order_by("attributes.run_name ASC").unwrap()];
+    assert_eq!(search(store, &workspace, &[], &by_name, 2, 0).await, ["a", "b"]);
+    assert_eq!(search(store, &workspace, &[], &by_name, 2, 2).await, ["c", "d"]);
+    assert!(search(store, &workspace, &[], &by_name, 2, 4).await.is_empty());
+}
+
+async fn search_runs_never_mixes_workspaces(store: &SqlStore) {
+    let first = with_workspace(store, "one").await;
+    let second = with_workspace(store, "two").await;
+    store.create_run(&run_info(&first, 0, 20, "mine", 1), &[]).await.unwrap();
+    store.create_run(&run_info(&second, 0, 21, "theirs", 1), &[]).await.unwrap();
+    assert_eq!(search(store, &first, &[], &[], 100, 0).await, ["mine"]);
+    assert_eq!(search(store, &second, &[], &[], 100, 0).await, ["theirs"]);
+}
+
+async fn experiments(
+    store: &SqlStore,
+    workspace: &WorkspaceName,
+    filter_text: &str,
+    view: ViewType,
+    order: Vec<OrderBy>,
+) -> Vec<String> {
+    let filter = parse_experiment_filter(filter_text).unwrap();
+    let query = ExperimentQuery { workspace, filter: &filter, view, order_by: &order, limit: 100, offset: 0 };
+    store.search_experiments(&query).await.unwrap().into_iter().map(|e| e.name).collect()
+}
+
+async fn search_experiments_filters_and_orders(store: &SqlStore) {
+    let workspace = with_workspace(store, "experiments").await;
+    store.create_experiment(&workspace, "alpha", ARTIFACT_ROOT, &[Tag::new("owner", "ann")], 10).await.unwrap();
+    store.create_experiment(&workspace, "beta", ARTIFACT_ROOT, &[], 20).await.unwrap();
+    let id = store.create_experiment(&workspace, "gamma", ARTIFACT_ROOT, &[], 30).await.unwrap();
+    store.set_experiment_stage(&workspace, id, LifecycleStage::Deleted, 40).await.unwrap();
+    assert_eq!(experiments(store, &workspace, "", ViewType::ActiveOnly, vec![]).await, ["beta", "alpha", "Default"]);
+    assert_eq!(experiments(store, &workspace, "", ViewType::DeletedOnly, vec![]).await, ["gamma"]);
+    assert_eq!(experiments(store, &workspace, "", ViewType::All, vec![]).await.len(), 4);
+    assert_eq!(
+        experiments(store, &workspace, "name LIKE '%a'", ViewType::All, vec![]).await,
+        ["gamma", "beta", "alpha"]
+    );
+    assert_eq!(experiments(store, &workspace, "tags.owner = 'ann'", ViewType::ActiveOnly, vec![]).await, ["alpha"]);
+    let by_name = vec![atelier_core::filter::parse_experiment_order_by("name ASC").unwrap()];
+    assert_eq!(experiments(store, &workspace, "", ViewType::ActiveOnly, by_name).await, ["Default", "alpha", "beta"]);
+}
+
+async fn users_tokens_and_roles(store: &SqlStore) {
+    let workspace = with_workspace(store, "people").await;
+    let alice = UserName::parse("alice").unwrap();
+    store.create_user(&User { name: alice.clone(), is_admin: false, created_at: 1 }, Some("hash")).await.unwrap();
+    let error =
+        store.create_user(&User { name: alice.clone(), is_admin: false, created_at: 1 }, None).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::ResourceAlreadyExists);
+    assert_eq!(store.get_user(&alice).await.unwrap().password_hash.as_deref(), Some("hash"));
+    let token = TokenInfo {
+        id: "t1".into(),
+        user: alice.clone(),
+        description: "ci".into(),
+        created_at: 1,
+        expires_at: Some(100),
+    };
+    store.create_token(&token, "abc").await.unwrap();
+    let (found, user) = store.find_token("abc", 50).await.unwrap().unwrap();
+    assert_eq!((found.id.as_str(), user.name.as_str()), ("t1", "alice"));
+    assert!(store.find_token("abc", 100).await.unwrap().is_none(), "an expired token must not be found");
+    assert!(store.find_token("nope", 50).await.unwrap().is_none());
+    assert_eq!(store.list_tokens(Some(&alice)).await.unwrap().len(), 1);
+    store.delete_token("t1").await.unwrap();
+    assert!(store.find_token("abc", 50).await.unwrap().is_none());
+    assert_eq!(store.get_role(&workspace, &alice).await.unwrap(), None);
+    store.assign_role(&workspace, &alice, Role::Reader).await.unwrap();
+    store.assign_role(&workspace, &alice, Role::Contributor).await.unwrap();
+    assert_eq!(store.get_role(&workspace, &alice).await.unwrap(), Some(Role::Contributor));
+    assert_eq!(store.list_roles(&workspace).await.unwrap(), vec![(alice.clone(), Role::Contributor)]);
+    store.remove_role(&workspace, &alice).await.unwrap();
+    assert_eq!(store.remove_role(&workspace, &alice).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+}
+
+async fn concurrent_writers_never_fail(store: &SqlStore) {
+    let workspace = with_workspace(store, "busy").await;
+    let mut run_ids = Vec::new();
+    for index in 0..4u8 {
+        let info = run_info(&workspace, 0, 40 + index, "r", 1);
+        store.create_run(&info, &[]).await.unwrap();
+        run_ids.push(info.run_id);
+    }
+    let mut tasks = Vec::new();
+    for writer in 0..16usize {
+        let store = store.clone();
+        let run_id = run_ids[writer % run_ids.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            for round in 0..25i64 {
+                let metrics =
+                    (0..20).map(|i| metric(&format!("m{}", i % 3), i as f64, round * 100 + i, round)).collect();
+                let tags = vec![Tag::new(format!("writer{writer}"), round.to_string())];
+                store.log_batch(&run_id, &Batch { metrics, tags, ..Batch::default() }).await?;
+            }
+            Ok::<_, atelier_core::Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let mut total = 0;
+    for run_id in &run_ids {
+        for key in ["m0", "m1", "m2"] {
+            total += store.get_metric_history(run_id, key, None, 0).await.unwrap().len();
+        }
+    }
+    assert_eq!(total, 16 * 25 * 20, "every acknowledged metric is stored");
+}
+
+async fn dataset_inputs_are_deduplicated(store: &SqlStore) {
+    let workspace = with_workspace(store, "data").await;
+    let info = run_info(&workspace, 0, 50, "r", 1);
+    store.create_run(&info, &[]).await.unwrap();
+    let input = DatasetInput {
+        tags: vec![Tag::new("mlflow.data.context", "training")],
+        dataset: Dataset {
+            name: "iris".into(),
+            digest: "abc123".into(),
+            source_type: "local".into(),
+            source: "{}".into(),
+            schema: Some("{\"cols\": 4}".into()),
+            profile: None,
+        },
+    };
+    store.log_inputs(&info.run_id, std::slice::from_ref(&input)).await.unwrap();
+    store.log_inputs(&info.run_id, std::slice::from_ref(&input)).await.unwrap();
+    let run = store.get_run(&info.run_id).await.unwrap();
+    assert_eq!(run.inputs, vec![input]);
+    assert_eq!(search(store, &workspace, &filter("datasets.name = 'iris'"), &[], 10, 0).await, ["r"]);
+    assert_eq!(search(store, &workspace, &filter("datasets.context = 'training'"), &[], 10, 0).await, ["r"]);
+    assert!(search(store, &workspace, &filter("datasets.digest = 'other'"), &[], 10, 0).await.is_empty());
+}
+
+async fn logged_models_and_run_outputs(store: &SqlStore) {
+    let workspace = with_workspace(store, "models").await;
+    let info = run_info(&workspace, 0, 60, "r", 1);
+    store.create_run(&info, &[]).await.unwrap();
+    let model = LoggedModel {
+        model_id: "m-1".into(),
+        workspace: workspace.clone(),
+        experiment_id: 0,
+        name: "clf".into(),
+        artifact_location: "mlflow-artifacts:/0/models/m-1/artifacts".into(),
+        creation_time: 5,
+        last_updated_time: 5,
+        status: "LOGGED_MODEL_PENDING".into(),
+        status_message: String::new(),
+        lifecycle_stage: LifecycleStage::Active,
+        model_type: "sklearn".into(),
+        source_run_id: Some(info.run_id.to_string()),
+        creator: "tester".into(),
+        tags: vec![Tag::new("flavor", "sklearn")],
+        params: vec![Param { key: "C".into(), value: "1.0".into() }],
+    };
+    store.create_logged_model(&model).await.unwrap();
+    store.set_logged_model_status("m-1", "LOGGED_MODEL_READY", 6).await.unwrap();
+    store.log_outputs(&info.run_id, &[ModelOutput { model_id: "m-1".into(), step: 3 }]).await.unwrap();
+    let loaded = store.get_logged_model("m-1").await.unwrap();
+    assert_eq!((loaded.status.as_str(), loaded.tags.len(), loaded.params.len()), ("LOGGED_MODEL_READY", 1, 1));
+    let run = store.get_run(&info.run_id).await.unwrap();
+    assert_eq!(run.outputs, vec![ModelOutput { model_id: "m-1".into(), step: 3 }]);
+    let by_name = atelier_core::filter::parse_logged_model_filter("name = 'clf'").unwrap();
+    let query = LoggedModelQuery {
+        workspace: &workspace,
+        experiment_ids: &[0],
+        filter: &by_name,
+        order_by: &[],
+        limit: 10,
+        offset: 0,
+    };
+    assert_eq!(store.search_logged_models(&query).await.unwrap().len(), 1);
+    store.delete_logged_model("m-1", 7).await.unwrap();
+    assert!(store.search_logged_models(&query).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_dialects_migrate_to_the_same_logical_schema() {
+    let Some(postgres) = crate::common::postgres().await else { return };
+    let sqlite = crate::common::sqlite().await.unwrap();
+    let sqlite_columns = sqlite.table_columns().await.unwrap();
+    assert!(sqlite_columns.len() > 50, "{sqlite_columns:?}");
+    assert_eq!(sqlite_columns, postgres.table_columns().await.unwrap());
+}
