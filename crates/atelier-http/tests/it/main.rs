@@ -1,0 +1,5 @@
+//! The HTTP layer driven in-process with `oneshot`: authentication, the role matrix, MLflow's
+//! error codes for bad input, artifact paths, workspaces and the OpenAPI document.
+
+mod common;
+mod http;
