@@ -118,12 +118,13 @@ impl Service {
         };
         let principal = Principal { user: record.user.name.clone(), is_admin: record.user.is_admin };
         let fingerprint: [u8; 32] = Sha256::digest(format!("{user}\0{password}").as_bytes()).into();
-        if let Ok(cache) = self.password_cache.lock() {
-            if let Some((cached, verified_at)) = cache.get(user) {
-                if *cached == fingerprint && verified_at.elapsed() < PASSWORD_CACHE_TTL {
-                    return Ok(principal);
-                }
-            }
+        let recently_verified = self.password_cache.lock().ok().is_some_and(|cache| {
+            cache.get(user).is_some_and(|(cached, verified_at)| {
+                *cached == fingerprint && verified_at.elapsed() < PASSWORD_CACHE_TTL
+            })
+        });
+        if recently_verified {
+            return Ok(principal);
         }
         let Some(stored_hash) = record.password_hash else { return Err(failure()) };
         let password = password.to_owned();

@@ -36,10 +36,10 @@ impl std::fmt::Debug for SqlStore {
 }
 
 fn db_error(error: sqlx::Error) -> Error {
-    if let sqlx::Error::Database(database_error) = &error {
-        if database_error.is_unique_violation() {
-            return Error::already_exists(format!("already exists: {}", database_error.message()));
-        }
+    if let sqlx::Error::Database(database_error) = &error
+        && database_error.is_unique_violation()
+    {
+        return Error::already_exists(format!("already exists: {}", database_error.message()));
     }
     tracing::error!(error = %error, "database error");
     Error::internal(format!("database error: {error}"))
@@ -406,10 +406,8 @@ impl SqlStore {
             let mut positions: HashMap<String, usize> = HashMap::new();
             for (run_uuid, input_uuid) in &input_ids {
                 let position = positions.entry(run_uuid.clone()).or_default();
-                if let Some(run_inputs) = inputs.get_mut(run_uuid) {
-                    if let Some(input) = run_inputs.get_mut(*position) {
-                        input.tags = input_tags.remove(input_uuid).unwrap_or_default();
-                    }
+                if let Some(input) = inputs.get_mut(run_uuid).and_then(|run_inputs| run_inputs.get_mut(*position)) {
+                    input.tags = input_tags.remove(input_uuid).unwrap_or_default();
                 }
                 *position += 1;
             }
@@ -1104,13 +1102,13 @@ impl Store for SqlStore {
                 .map(|row| Ok((row.try_get("key").map_err(db_error)?, row.try_get("value").map_err(db_error)?)))
                 .collect::<Result<_>>()?;
             for param in &batch.params {
-                if let Some(old_value) = existing.get(&param.key) {
-                    if *old_value != param.value {
-                        return Err(Error::invalid(format!(
-                            "changing param values is not allowed. param with key='{}' was already logged with value='{}' for run ID='{run_id}'. attempted logging new value '{}'",
-                            param.key, old_value, param.value
-                        )));
-                    }
+                if let Some(old_value) = existing.get(&param.key)
+                    && *old_value != param.value
+                {
+                    return Err(Error::invalid(format!(
+                        "changing param values is not allowed. param with key='{}' was already logged with value='{}' for run ID='{run_id}'. attempted logging new value '{}'",
+                        param.key, old_value, param.value
+                    )));
                 }
             }
             let mut sql = String::from("INSERT INTO params (run_uuid, key, value) VALUES ");
