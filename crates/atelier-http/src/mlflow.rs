@@ -41,6 +41,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/runs/log-inputs", post(log_inputs))
         .route("/metrics/get-history", get(get_metric_history))
         .route("/runs/outputs", post(log_outputs))
+        .route("/runs/log-model", post(log_model))
+        .route("/metrics/get-history-bulk-interval", get(get_metric_history_bulk_interval))
+        .route("/artifacts/list", get(list_run_artifacts))
         .route("/logged-models", post(create_logged_model))
         .route("/logged-models/search", post(search_logged_models))
         .route(
@@ -981,4 +984,104 @@ async fn log_outputs(
         .collect::<Result<Vec<_>, Error>>()?;
     state.service.log_outputs(&principal, &workspace, &run_id, outputs).await?;
     Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+struct LogModelRequest {
+    #[serde(default)]
+    run_id: Option<String>,
+    #[serde(default)]
+    model_json: Option<String>,
+}
+
+async fn log_model(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Ws(workspace): Ws,
+    MlflowJson(request): MlflowJson<LogModelRequest>,
+) -> ApiResult<Json<Value>> {
+    let run_id = run_id_of(request.run_id, None)?;
+    let model_json = required(request.model_json, "model_json")?;
+    state.service.record_logged_model(&principal, &workspace, &run_id, &model_json).await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+struct BulkIntervalQuery {
+    #[serde(default, deserialize_with = "string_list")]
+    run_ids: Vec<String>,
+    metric_key: Option<String>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    start_step: Option<i64>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    end_step: Option<i64>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    max_results: Option<i64>,
+}
+
+async fn get_metric_history_bulk_interval(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Ws(workspace): Ws,
+    MultiQuery(query): MultiQuery<BulkIntervalQuery>,
+) -> ApiResult<Json<Value>> {
+    let key = required(query.metric_key, "metric_key")?;
+    let points = state
+        .service
+        .get_metric_history_bulk_interval(
+            &principal,
+            &workspace,
+            &query.run_ids,
+            &key,
+            query.start_step,
+            query.end_step,
+            query.max_results,
+        )
+        .await?;
+    let metrics: Vec<Value> = points
+        .iter()
+        .map(|(run_id, metric)| {
+            let mut value = metric_json(metric);
+            value["run_id"] = json!(run_id.as_str());
+            value
+        })
+        .collect();
+    Ok(Json(json!({ "metrics": metrics })))
+}
+
+#[derive(Deserialize)]
+struct ListArtifactsQuery {
+    #[serde(default)]
+    run_id: Option<String>,
+    #[serde(default)]
+    run_uuid: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+}
+
+/// `artifacts/list`: a run's artifacts by run id, with paths relative to the run's root.
+async fn list_run_artifacts(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Ws(workspace): Ws,
+    MultiQuery(query): MultiQuery<ListArtifactsQuery>,
+) -> ApiResult<Json<Value>> {
+    let run_id = run_id_of(query.run_id, query.run_uuid)?;
+    let run = state.service.get_run(&principal, &workspace, &run_id).await?;
+    let root = atelier_service::Service::run_artifact_root(&run.info)?;
+    let folder = atelier_core::limits::normalize_artifact_path(query.path.as_deref().unwrap_or_default())?;
+    let listed = if folder.is_empty() { root.clone() } else { format!("{root}/{folder}") };
+    let entries = state.service.list_artifacts(&principal, &workspace, &listed).await?;
+    let files: Vec<Value> = entries
+        .iter()
+        .map(|entry| {
+            let path = if folder.is_empty() { entry.name.clone() } else { format!("{folder}/{}", entry.name) };
+            let mut file = json!({ "path": path, "is_dir": entry.is_dir });
+            if let Some(size) = entry.size {
+                file["file_size"] = json!(size);
+            }
+            file
+        })
+        .collect();
+    Ok(Json(json!({ "root_uri": run.info.artifact_uri, "files": files })))
 }

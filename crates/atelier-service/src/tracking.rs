@@ -631,3 +631,123 @@ mod tests {
         assert_eq!(infinite.metrics[0].value, f64::MAX);
     }
 }
+
+/// The largest number of runs `get-history-bulk-interval` accepts, as in MLflow.
+pub const BULK_INTERVAL_MAX_RUNS: usize = 100;
+/// The default and largest number of points per run of `get-history-bulk-interval`.
+pub const BULK_INTERVAL_DEFAULT_POINTS: i64 = 320;
+pub const BULK_INTERVAL_MAX_POINTS: i64 = 1000;
+
+/// Picks at most `count` steps from `steps` (sorted, distinct), evenly spread and always keeping
+/// the first and the last, as MLflow's bulk-interval endpoint does.
+fn sample_steps(steps: &[i64], count: usize) -> Vec<i64> {
+    if steps.len() <= count {
+        return steps.to_vec();
+    }
+    if count < 2 {
+        return steps.last().copied().into_iter().collect();
+    }
+    let last = steps.len() - 1;
+    let mut picked: Vec<i64> = (0..count).map(|index| steps[index * last / (count - 1)]).collect();
+    picked.dedup();
+    picked
+}
+
+impl Service {
+    /// The history of one metric for several runs, sampled to at most `max_results` steps per
+    /// run between `start_step` and `end_step` (MLflow's `get-history-bulk-interval`, used by
+    /// charts). Every point of a picked step is returned, tagged with its run id.
+    pub async fn get_metric_history_bulk_interval(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        run_ids: &[String],
+        key: &str,
+        start_step: Option<i64>,
+        end_step: Option<i64>,
+        max_results: Option<i64>,
+    ) -> Result<Vec<(RunId, Metric)>> {
+        if run_ids.is_empty() {
+            return Err(Error::invalid("get-history-bulk-interval needs at least one run_id"));
+        }
+        if run_ids.len() > BULK_INTERVAL_MAX_RUNS {
+            return Err(Error::invalid(format!(
+                "get-history-bulk-interval accepts at most {BULK_INTERVAL_MAX_RUNS} run ids; got {}",
+                run_ids.len()
+            )));
+        }
+        let points =
+            validate_max_results(max_results, BULK_INTERVAL_DEFAULT_POINTS, BULK_INTERVAL_MAX_POINTS)? as usize;
+        if let (Some(start), Some(end)) = (start_step, end_step)
+            && start > end
+        {
+            return Err(Error::invalid(format!("end_step ({end}) must be at least start_step ({start})")));
+        }
+        let mut result = Vec::new();
+        for run_id in run_ids {
+            let info = self.run_in_workspace(principal, workspace, run_id, Action::WorkspaceRead).await?;
+            let history: Vec<Metric> = self
+                .store
+                .get_metric_history(&info.run_id, key, None, 0)
+                .await?
+                .into_iter()
+                .filter(|metric| {
+                    start_step.is_none_or(|start| metric.step >= start) && end_step.is_none_or(|end| metric.step <= end)
+                })
+                .collect();
+            let mut steps: Vec<i64> = history.iter().map(|metric| metric.step).collect();
+            steps.dedup();
+            let picked = sample_steps(&steps, points);
+            result.extend(
+                history
+                    .into_iter()
+                    .filter(|metric| picked.binary_search(&metric.step).is_ok())
+                    .map(|metric| (info.run_id.clone(), metric)),
+            );
+        }
+        Ok(result)
+    }
+
+    /// Records a model in the run's `mlflow.log-model.history` tag (MLflow's legacy
+    /// `runs/log-model`, sent by MLflow 2 clients).
+    pub async fn record_logged_model(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        run_id: &str,
+        model_json: &str,
+    ) -> Result<()> {
+        let model: serde_json::Value = serde_json::from_str(model_json)
+            .map_err(|error| Error::invalid(format!("'model_json' is not valid JSON: {error}")))?;
+        let info = self.run_in_workspace(principal, workspace, run_id, Action::TrackingWrite).await?;
+        let run = self.store.get_run(&info.run_id).await?;
+        let mut history: Vec<serde_json::Value> = run
+            .tags
+            .iter()
+            .find(|tag| tag.key == LOG_MODEL_HISTORY_TAG)
+            .and_then(|tag| serde_json::from_str(&tag.value).ok())
+            .unwrap_or_default();
+        history.push(model);
+        let value = serde_json::to_string(&history).map_err(|error| Error::internal(error.to_string()))?;
+        let batch = atelier_store::Batch { tags: vec![Tag::new(LOG_MODEL_HISTORY_TAG, value)], ..Default::default() };
+        self.store.log_batch(&info.run_id, &batch).await
+    }
+}
+
+/// The run tag where MLflow keeps the models a run logged.
+pub const LOG_MODEL_HISTORY_TAG: &str = "mlflow.log-model.history";
+
+#[cfg(test)]
+mod sampling_tests {
+    use super::sample_steps;
+
+    #[test]
+    fn samples_keep_first_and_last_and_stay_bounded() {
+        let steps: Vec<i64> = (0..1000).collect();
+        let picked = sample_steps(&steps, 10);
+        assert_eq!(picked.len(), 10);
+        assert_eq!((picked[0], picked[9]), (0, 999));
+        assert_eq!(sample_steps(&[1, 2, 3], 10), vec![1, 2, 3]);
+        assert!(sample_steps(&[], 10).is_empty());
+    }
+}

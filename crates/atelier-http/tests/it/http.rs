@@ -284,3 +284,58 @@ async fn revoked_tokens_stop_working() {
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
     assert_eq!(server.get("/api/v1/whoami", &secret).await.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn bulk_interval_history_samples_steps_per_run() {
+    let server = server().await;
+    let token = server.admin_token.clone();
+    let mut run_ids = Vec::new();
+    for _ in 0..2 {
+        let run = server.post(&format!("{MLFLOW}/runs/create"), &token, json!({ "experiment_id": "0" })).await;
+        let run_id = run.body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+        let metrics: Vec<_> =
+            (0..100).map(|step| json!({ "key": "loss", "value": step, "timestamp": 1, "step": step })).collect();
+        server.post(&format!("{MLFLOW}/runs/log-batch"), &token, json!({ "run_id": run_id, "metrics": metrics })).await;
+        run_ids.push(run_id);
+    }
+    let uri = format!(
+        "{MLFLOW}/metrics/get-history-bulk-interval?run_ids={}&run_ids={}&metric_key=loss&max_results=10&start_step=10&end_step=59",
+        run_ids[0], run_ids[1]
+    );
+    let response = server.get(&uri, &token).await;
+    let metrics = response.body["metrics"].as_array().unwrap();
+    assert_eq!(metrics.len(), 20, "{:?}", response.body);
+    for run_id in &run_ids {
+        let steps: Vec<i64> =
+            metrics.iter().filter(|m| m["run_id"] == run_id.as_str()).map(|m| m["step"].as_i64().unwrap()).collect();
+        assert_eq!((steps.first(), steps.last()), (Some(&10), Some(&59)));
+    }
+}
+
+#[tokio::test]
+async fn run_artifact_listing_by_run_id_and_legacy_log_model() {
+    let server = server().await;
+    let token = server.admin_token.clone();
+    let run = server.post(&format!("{MLFLOW}/runs/create"), &token, json!({ "experiment_id": "0" })).await;
+    let info = run.body["run"]["info"].clone();
+    let run_id = info["run_id"].as_str().unwrap().to_owned();
+    let root = info["artifact_uri"].as_str().unwrap().strip_prefix("mlflow-artifacts:/").unwrap().to_owned();
+    server.put_raw(&format!("/api/2.0/mlflow-artifacts/artifacts/{root}/model/MLmodel"), &token, b"flavors: {}").await;
+    let listed = server.get(&format!("{MLFLOW}/artifacts/list?run_id={run_id}&path=model"), &token).await;
+    assert_eq!(listed.body["files"], json!([{ "path": "model/MLmodel", "is_dir": false, "file_size": 11 }]));
+    let model_json = json!({ "artifact_path": "model", "flavors": {} }).to_string();
+    for _ in 0..2 {
+        let logged = server
+            .post(&format!("{MLFLOW}/runs/log-model"), &token, json!({ "run_id": run_id, "model_json": model_json }))
+            .await;
+        assert_eq!(logged.status, StatusCode::OK, "{:?}", logged.body);
+    }
+    let fetched = server.get(&format!("{MLFLOW}/runs/get?run_id={run_id}"), &token).await;
+    let tags = fetched.body["run"]["data"]["tags"].as_array().unwrap();
+    let history = tags.iter().find(|tag| tag["key"] == "mlflow.log-model.history").unwrap();
+    let history: Vec<serde_json::Value> = serde_json::from_str(history["value"].as_str().unwrap()).unwrap();
+    assert_eq!(history.len(), 2);
+    let broken =
+        server.post(&format!("{MLFLOW}/runs/log-model"), &token, json!({ "run_id": run_id, "model_json": "{" })).await;
+    assert_eq!(broken.body["error_code"], "INVALID_PARAMETER_VALUE");
+}
