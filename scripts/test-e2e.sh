@@ -58,14 +58,14 @@ for client in $E2E_MLFLOW; do
       -p no:cacheprovider --color=no "$@" >"$out" 2>&1
     code=$?
     elapsed=$(( $(date +%s) - started ))
-    # pytest's closing line, e.g. "===== 120 passed, 2 skipped in 61.02s (0:01:01) ====="
-    closing=$(grep -E '^=+ .*(passed|failed|error|skipped|no tests ran|deselected).* =+$' "$out" | tail -1)
+    # pytest's closing line: "120 passed, 2 skipped in 61.02s (0:01:01)" (with -q), or the
+    # same between rows of "=" without -q.
+    closing=$(grep -E '^(=+ )?(no tests ran|[0-9]+ (passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?))\b.* in [0-9.]+s( \([0-9:]+\))?( =+)?$' "$out" | tail -1)
     [ -n "$closing" ] || closing="(no pytest summary; exit $code; see $out)"
     if [ "$code" -ne 0 ]; then
       failed+=("$combo")
       # Show what failed, so CI logs are useful without the artifacts.
-      grep -E '^(FAILED|ERROR) ' "$out" | head -50 >&2 || true
-      tail -30 "$out" >&2
+      grep -E '^(FAILED|ERROR) ' "$out" | head -25 >&2 || true
     fi
     summary+=("$combo (${elapsed}s, exit $code):" "$closing")
   done

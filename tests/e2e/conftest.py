@@ -55,10 +55,16 @@ import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 from urllib.parse import urlparse, urlunparse  # noqa: E402
 
-import mlflow  # noqa: E402
+import warnings  # noqa: E402
+
 import pytest  # noqa: E402
 import requests  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
+
+with warnings.catch_warnings():
+    # mlflow 2.22's import-time pydantic/protobuf deprecation noise is not ours to fix.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import mlflow  # noqa: E402
+    from mlflow import MlflowClient  # noqa: E402
 
 from e2e_util import REPO_ROOT, ServerProcess, reference_mlflow_server, unique  # noqa: E402
 
@@ -109,6 +115,10 @@ CONFIG = _load_config()
 
 
 def pytest_configure(config):
+    # The mlflow clients' own deprecation noise (protobuf label(), pydantic) is not ours.
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:mlflow")
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:mlflow.*")
+    config.addinivalue_line("filterwarnings", "ignore::FutureWarning:mlflow.*")
     config.addinivalue_line(
         "markers",
         "atelier_only: needs an Atelier feature that plain MLflow lacks (auth, CLI, workspaces, "
@@ -245,7 +255,11 @@ def _new_server(tmp_root: Path, databases: Databases | None) -> ServerProcess:
 def server(tmp_path_factory, databases, request):
     """The session's server: started once, SIGTERMed at the end (and it must exit 0)."""
     srv = _new_server(tmp_path_factory.mktemp("session-server"), databases)
-    srv.start()
+    try:
+        srv.start()
+    except BaseException:
+        print(f"\natelier e2e: server log saved to {save_server_log(srv, 'session-server')}")
+        raise
     # Session-wide defaults, so module-scoped fixtures can use the client too; the autouse
     # fixture below re-applies them around every test.
     os.environ["MLFLOW_TRACKING_URI"] = srv.url

@@ -23,11 +23,13 @@ PROTECTED = [
     ("GET", f"{API}/metrics/get-history?run_id=abc&metric_key=m", None),
     ("GET", f"{ARTIFACTS_API}?path=0", None),
     ("POST", "/ajax-api/2.0/mlflow/experiments/search", {"max_results": 1}),
-    ("GET", "/api/3.0/mlflow/server-info", None),
+    ("PUT", f"{ARTIFACTS_API}/0/x/artifacts/f.txt", None),
 ]
 
 
 def _send(server, method, path, body, headers):
+    if method == "PUT":  # artifact upload: a raw body
+        return requests.put(server.url + path, data=b"x", headers=headers, timeout=30)
     return requests.request(method, server.url + path, json=body, headers=headers, timeout=30)
 
 

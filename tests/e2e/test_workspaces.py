@@ -7,6 +7,7 @@ import mlflow.artifacts
 import pytest
 import requests
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from e2e_util import API, ARTIFACTS_API, raises_mlflow, unique, unique_ident
 
@@ -26,18 +27,30 @@ def use(uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=uri)
 
 
+def assert_not_visible(client: MlflowClient, experiment_id: str, owner: str) -> None:
+    """``client`` must not show the experiment ``experiment_id`` of workspace ``owner``."""
+    try:
+        experiment = client.get_experiment(experiment_id)
+    except MlflowException as error:
+        assert error.error_code == "RESOURCE_DOES_NOT_EXIST", error
+        return
+    assert experiment.tags.get("workspace") != owner, (
+        f"experiment {experiment_id} of workspace {owner} is visible from another workspace"
+    )
+
+
 def test_runs_do_not_cross_workspaces(server, teamb):
     name = unique("ws-isolation")  # the same experiment name in both workspaces
 
     root = use(server.url)
-    root_experiment = root.create_experiment(name)
+    root_experiment = root.create_experiment(name, tags={"workspace": "default"})
     with mlflow.start_run(experiment_id=root_experiment, run_name="root-run") as active:
         mlflow.log_metric("where", 0.0)
         mlflow.log_param("workspace", "default")
     root_run = active.info.run_id
 
     ws = use(teamb)
-    ws_experiment = ws.create_experiment(name)  # no clash: another workspace
+    ws_experiment = ws.create_experiment(name, tags={"workspace": "teamb"})  # no clash
     with mlflow.start_run(experiment_id=ws_experiment, run_name="teamb-run") as active:
         mlflow.log_metric("where", 1.0)
         mlflow.log_param("workspace", "teamb")
@@ -65,12 +78,10 @@ def test_runs_do_not_cross_workspaces(server, teamb):
         root.log_metric(ws_run, "sneaky", 1.0)
     with raises_mlflow("RESOURCE_DOES_NOT_EXIST"):
         ws.set_tag(root_run, "sneaky", "1")
-    if ws_experiment != root_experiment:
-        # Experiment ids may or may not be global; where they differ, neither side sees the other's.
-        with raises_mlflow("RESOURCE_DOES_NOT_EXIST"):
-            root.get_experiment(ws_experiment)
-        with raises_mlflow("RESOURCE_DOES_NOT_EXIST"):
-            ws.get_experiment(root_experiment)
+    # Experiment ids may be global or per workspace: asking one side for the other side's id
+    # finds nothing, or finds an unrelated experiment of its own, never the other's.
+    assert_not_visible(root, ws_experiment, "teamb")
+    assert_not_visible(ws, root_experiment, "default")
 
     # Searching the other side's experiment id from here never returns the other's runs.
     leaked = root.search_runs([ws_experiment, root_experiment], "params.workspace = 'teamb'")
@@ -106,9 +117,11 @@ def test_workspace_experiment_ids_and_artifacts(server, teamb, tmp_path):
                                                                        "folder/nested"}
     assert mlflow.artifacts.load_text(f"runs:/{run_id}/notes/t.txt") == "teamb text"
     assert mlflow.artifacts.load_dict(f"runs:/{run_id}/d.json") == {"ws": "teamb"}
-    local = ws.download_artifacts(run_id, "folder", str(tmp_path))
-    assert (tmp_path / "folder" / "top.txt").read_text() == "top"
-    assert (tmp_path / "folder" / "nested" / "inner.bin").read_bytes() == bytes(range(200))
+    destination = tmp_path / "download"
+    destination.mkdir()
+    local = ws.download_artifacts(run_id, "folder", str(destination))
+    assert (destination / "folder" / "top.txt").read_text() == "top"
+    assert (destination / "folder" / "nested" / "inner.bin").read_bytes() == bytes(range(200))
     assert local.rstrip("/").endswith("folder")
 
     # The same artifact path asked of the root workspace does not leak teamb's file.

@@ -11,6 +11,7 @@ use atelier_core::model::*;
 use atelier_service::{ExperimentSearch, LoggedModelSearch, LoggedRun, NewLoggedModel, RunSearch};
 use axum::extract::Path;
 use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -714,18 +715,59 @@ async fn get_metric_history(
     Caller(principal): Caller,
     Ws(workspace): Ws,
     MultiQuery(query): MultiQuery<MetricHistoryQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<axum::response::Response> {
     let run_id = run_id_of(query.run_id, query.run_uuid)?;
     let key = required(query.metric_key, "metric_key")?;
     let page = state
         .service
         .get_metric_history(&principal, &workspace, &run_id, &key, query.max_results, query.page_token.as_deref())
         .await?;
-    let mut body = json!({ "metrics": page.items.iter().map(metric_json).collect::<Vec<_>>() });
-    if let Some(token) = page.next_page_token {
-        body["next_page_token"] = json!(token);
+    // Histories run to hundreds of thousands of points, so they are written with typed
+    // serialisation rather than through `serde_json::Value`.
+    let body = HistoryPage {
+        metrics: page
+            .items
+            .iter()
+            .map(|metric| MetricOut {
+                key: &metric.key,
+                value: Double(metric.value),
+                timestamp: metric.timestamp,
+                step: metric.step,
+            })
+            .collect(),
+        next_page_token: page.next_page_token,
+    };
+    Ok(Json(body).into_response())
+}
+
+/// A double as MLflow's JSON writes it: NaN and infinities as strings.
+struct Double(f64);
+
+impl serde::Serialize for Double {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_nan() {
+            serializer.serialize_str("NaN")
+        } else if self.0.is_infinite() {
+            serializer.serialize_str(if self.0 > 0.0 { "Infinity" } else { "-Infinity" })
+        } else {
+            serializer.serialize_f64(self.0)
+        }
     }
-    Ok(Json(body))
+}
+
+#[derive(serde::Serialize)]
+struct MetricOut<'a> {
+    key: &'a str,
+    value: Double,
+    timestamp: i64,
+    step: i64,
+}
+
+#[derive(serde::Serialize)]
+struct HistoryPage<'a> {
+    metrics: Vec<MetricOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
 }
 
 /// MLflow 3's capability probe. Multipart uploads are not offered: uploads stream through the

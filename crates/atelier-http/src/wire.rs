@@ -7,6 +7,8 @@ use atelier_core::Error;
 use atelier_core::names::WorkspaceName;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
+use axum::http::Method;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer};
@@ -56,6 +58,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for MlflowJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // As MLflow: a body-carrying request must say it is JSON. This also keeps browsers'
+        // cross-site form posts (which cannot send application/json) out.
+        if matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH) {
+            let content_type =
+                request.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
+            let essence = content_type.split(';').next().unwrap_or_default().trim();
+            if !essence.eq_ignore_ascii_case("application/json") {
+                return Err(bad_request(format!(
+                    "bad request: Content-Type must be application/json (got '{content_type}')"
+                )));
+            }
+        }
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|error| bad_request(format!("could not read the request body: {error}")))?;

@@ -56,52 +56,98 @@ fn experiment_attribute_column(key: &str) -> Result<(&'static str, bool)> {
     })
 }
 
-/// Renders `column op value` for one comparison. `numeric` says whether the column is a number.
-fn render_predicate(builder: &mut SqlBuilder, column: &str, numeric: bool, op: Op, value: &Value) -> Result<String> {
-    let operand = |builder: &mut SqlBuilder, value: &Value| -> Result<String> {
+/// How a numeric column stores its values. Each column binds one parameter type only: PostgreSQL
+/// fixes a prepared statement's parameter types the first time it runs, so one SQL text must
+/// never be bound with an integer once and a float another time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Text,
+    /// Doubles (metric values): bound as floats.
+    Float,
+    /// Integers (times): bound as integers, with fractional bounds rounded so that the
+    /// comparison means the same.
+    Integer,
+}
+
+/// Renders `column op value` for one comparison.
+fn render_predicate(builder: &mut SqlBuilder, column: &str, kind: Column, op: Op, value: &Value) -> Result<String> {
+    let number = |value: &Value| -> Result<f64> {
         match value {
-            Value::Number(number) if numeric => {
-                if number.fract() == 0.0 && number.abs() < 9.0e15 {
-                    Ok(builder.push(Bind::Int(*number as i64)))
-                } else {
-                    Ok(builder.push(Bind::Float(*number)))
-                }
-            }
-            Value::String(text) if !numeric => Ok(builder.push(Bind::Text(text.clone()))),
-            Value::String(text) if numeric => {
-                let number: f64 = text
-                    .parse()
-                    .map_err(|_| Error::invalid(format!("expected a number to compare with, got '{text}'")))?;
-                Ok(builder.push(Bind::Float(number)))
-            }
-            Value::Number(number) => Ok(builder.push(Bind::Text(number.to_string()))),
+            Value::Number(number) => Ok(*number),
+            Value::String(text) => text
+                .trim()
+                .parse()
+                .map_err(|_| Error::invalid(format!("expected a number to compare with, got '{text}'"))),
             other => Err(Error::invalid(format!("unexpected comparison value {other:?}"))),
         }
     };
-    Ok(match op {
-        Op::Eq => format!("{column} = {}", operand(builder, value)?),
-        Op::Ne => format!("{column} <> {}", operand(builder, value)?),
-        Op::Lt => format!("{column} < {}", operand(builder, value)?),
-        Op::Le => format!("{column} <= {}", operand(builder, value)?),
-        Op::Gt => format!("{column} > {}", operand(builder, value)?),
-        Op::Ge => format!("{column} >= {}", operand(builder, value)?),
-        Op::Like => format!("{column} LIKE {}", operand(builder, value)?),
-        Op::ILike => format!("LOWER({column}) LIKE LOWER({})", operand(builder, value)?),
-        Op::In | Op::NotIn => {
+    let comparison = |op: Op| match op {
+        Op::Eq => "=",
+        Op::Ne => "<>",
+        Op::Lt => "<",
+        Op::Le => "<=",
+        Op::Gt => ">",
+        _ => ">=",
+    };
+    match (kind, op) {
+        (_, Op::IsNull) => return Ok(format!("{column} IS NULL")),
+        (_, Op::IsNotNull) => return Ok(format!("{column} IS NOT NULL")),
+        (_, Op::In | Op::NotIn) => {
             let Value::List(items) = value else {
                 return Err(Error::invalid("IN expects a parenthesised list of quoted strings"));
             };
-            let placeholders: Vec<String> = items.iter().map(|item| builder.push(Bind::Text(item.clone()))).collect();
-            let keyword = if op == Op::In { "IN" } else { "NOT IN" };
-            if placeholders.is_empty() {
+            if items.is_empty() {
                 // `x IN ()` is not valid SQL; an empty list matches nothing (or everything).
                 return Ok(if op == Op::In { "1 = 0".to_owned() } else { "1 = 1".to_owned() });
             }
-            format!("{column} {keyword} ({})", placeholders.join(", "))
+            let placeholders: Vec<String> = items.iter().map(|item| builder.push(Bind::Text(item.clone()))).collect();
+            let keyword = if op == Op::In { "IN" } else { "NOT IN" };
+            return Ok(format!("{column} {keyword} ({})", placeholders.join(", ")));
         }
-        Op::IsNull => format!("{column} IS NULL"),
-        Op::IsNotNull => format!("{column} IS NOT NULL"),
-    })
+        (Column::Text, Op::Like) | (Column::Text, Op::ILike) => {
+            let Value::String(text) = value else { return Err(Error::invalid("LIKE expects a quoted string")) };
+            let placeholder = builder.push(Bind::Text(text.clone()));
+            return Ok(if op == Op::Like {
+                format!("{column} LIKE {placeholder}")
+            } else {
+                format!("LOWER({column}) LIKE LOWER({placeholder})")
+            });
+        }
+        (_, Op::Like | Op::ILike) => return Err(Error::invalid("LIKE and ILIKE compare strings, not numbers")),
+        _ => {}
+    }
+    match kind {
+        Column::Text => {
+            let text = match value {
+                Value::String(text) => text.clone(),
+                Value::Number(number) => number.to_string(),
+                other => return Err(Error::invalid(format!("unexpected comparison value {other:?}"))),
+            };
+            Ok(format!("{column} {} {}", comparison(op), builder.push(Bind::Text(text))))
+        }
+        Column::Float => Ok(format!("{column} {} {}", comparison(op), builder.push(Bind::Float(number(value)?)))),
+        Column::Integer => {
+            let bound = number(value)?;
+            if bound.fract() == 0.0 || !bound.is_finite() {
+                let bound = bound.clamp(i64::MIN as f64, i64::MAX as f64) as i64;
+                return Ok(format!("{column} {} {}", comparison(op), builder.push(Bind::Int(bound))));
+            }
+            // x > 1.5 is x > 1; x >= 1.5 is x >= 2; x < 1.5 is x < 2; x <= 1.5 is x <= 1.
+            let (floor, ceil) = (bound.floor() as i64, bound.ceil() as i64);
+            Ok(match op {
+                Op::Gt => format!("{column} > {}", builder.push(Bind::Int(floor))),
+                Op::Le => format!("{column} <= {}", builder.push(Bind::Int(floor))),
+                Op::Ge => format!("{column} >= {}", builder.push(Bind::Int(ceil))),
+                Op::Lt => format!("{column} < {}", builder.push(Bind::Int(ceil))),
+                Op::Eq => "1 = 0".to_owned(),
+                _ => format!("{column} IS NOT NULL"),
+            })
+        }
+    }
+}
+
+fn column_kind(numeric: bool) -> Column {
+    if numeric { Column::Integer } else { Column::Text }
 }
 
 /// A condition on a key/value child table (`params`, `tags`, `latest_metrics`) of a run.
@@ -110,7 +156,7 @@ fn render_keyed(
     table: &str,
     owner: &str,
     comparison: &Comparison,
-    numeric: bool,
+    kind: Column,
 ) -> Result<String> {
     let key = builder.push(Bind::Text(comparison.key.clone()));
     match comparison.op {
@@ -123,7 +169,7 @@ fn render_keyed(
         _ => {}
     }
     let nan_guard = if table == "latest_metrics" { " AND x.is_nan = 0" } else { "" };
-    let predicate = render_predicate(builder, "x.value", numeric, comparison.op, &comparison.value)?;
+    let predicate = render_predicate(builder, "x.value", kind, comparison.op, &comparison.value)?;
     Ok(format!(
         "EXISTS (SELECT 1 FROM {table} x WHERE x.run_uuid = {owner} AND x.key = {key}{nan_guard} AND {predicate})"
     ))
@@ -131,12 +177,12 @@ fn render_keyed(
 
 fn render_run_comparison(builder: &mut SqlBuilder, comparison: &Comparison) -> Result<String> {
     match comparison.entity {
-        Entity::Metric => render_keyed(builder, "latest_metrics", "r.run_uuid", comparison, true),
-        Entity::Param => render_keyed(builder, "params", "r.run_uuid", comparison, false),
-        Entity::Tag => render_keyed(builder, "tags", "r.run_uuid", comparison, false),
+        Entity::Metric => render_keyed(builder, "latest_metrics", "r.run_uuid", comparison, Column::Float),
+        Entity::Param => render_keyed(builder, "params", "r.run_uuid", comparison, Column::Text),
+        Entity::Tag => render_keyed(builder, "tags", "r.run_uuid", comparison, Column::Text),
         Entity::Attribute => {
             let (column, numeric) = run_attribute_column(&comparison.key)?;
-            render_predicate(builder, column, numeric, comparison.op, &comparison.value)
+            render_predicate(builder, column, column_kind(numeric), comparison.op, &comparison.value)
         }
         Entity::Dataset => {
             let column = match comparison.key.as_str() {
@@ -149,7 +195,7 @@ fn render_run_comparison(builder: &mut SqlBuilder, comparison: &Comparison) -> R
                     )));
                 }
             };
-            let predicate = render_predicate(builder, column, false, comparison.op, &comparison.value)?;
+            let predicate = render_predicate(builder, column, Column::Text, comparison.op, &comparison.value)?;
             let context_join = if comparison.key == "context" {
                 " JOIN input_tags it ON it.input_uuid = ri.input_uuid AND it.key = 'mlflow.data.context'"
             } else {
@@ -250,7 +296,7 @@ pub(crate) fn experiment_search_sql(query: &ExperimentQuery<'_>) -> Result<(Stri
         let condition = match comparison.entity {
             Entity::Attribute => {
                 let (column, numeric) = experiment_attribute_column(&comparison.key)?;
-                render_predicate(&mut builder, column, numeric, comparison.op, &comparison.value)?
+                render_predicate(&mut builder, column, column_kind(numeric), comparison.op, &comparison.value)?
             }
             Entity::Tag => {
                 let key = builder.push(Bind::Text(comparison.key.clone()));
@@ -263,7 +309,7 @@ pub(crate) fn experiment_search_sql(query: &ExperimentQuery<'_>) -> Result<(Stri
                         format!("EXISTS (SELECT 1 FROM experiment_tags x WHERE {owner} AND x.key = {key})")
                     }
                     op => {
-                        let predicate = render_predicate(&mut builder, "x.value", false, op, &comparison.value)?;
+                        let predicate = render_predicate(&mut builder, "x.value", Column::Text, op, &comparison.value)?;
                         format!(
                             "EXISTS (SELECT 1 FROM experiment_tags x WHERE {owner} AND x.key = {key} AND {predicate})"
                         )
@@ -333,7 +379,7 @@ pub(crate) fn logged_model_search_sql(query: &LoggedModelQuery<'_>) -> Result<(S
         let condition = match comparison.entity {
             Entity::Attribute => {
                 let (column, numeric) = logged_model_attribute_column(&comparison.key)?;
-                render_predicate(&mut builder, column, numeric, comparison.op, &comparison.value)?
+                render_predicate(&mut builder, column, column_kind(numeric), comparison.op, &comparison.value)?
             }
             Entity::Tag | Entity::Param => {
                 let table = if comparison.entity == Entity::Tag { "logged_model_tags" } else { "logged_model_params" };
@@ -346,7 +392,7 @@ pub(crate) fn logged_model_search_sql(query: &LoggedModelQuery<'_>) -> Result<(S
                         format!("EXISTS (SELECT 1 FROM {table} x WHERE x.model_id = m.model_id AND x.key = {key})")
                     }
                     op => {
-                        let predicate = render_predicate(&mut builder, "x.value", false, op, &comparison.value)?;
+                        let predicate = render_predicate(&mut builder, "x.value", Column::Text, op, &comparison.value)?;
                         format!(
                             "EXISTS (SELECT 1 FROM {table} x WHERE x.model_id = m.model_id AND x.key = {key} AND {predicate})"
                         )

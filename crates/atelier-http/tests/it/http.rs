@@ -339,3 +339,25 @@ async fn run_artifact_listing_by_run_id_and_legacy_log_model() {
         server.post(&format!("{MLFLOW}/runs/log-model"), &token, json!({ "run_id": run_id, "model_json": "{" })).await;
     assert_eq!(broken.body["error_code"], "INVALID_PARAMETER_VALUE");
 }
+
+#[tokio::test]
+async fn json_endpoints_require_a_json_content_type() {
+    let server = server().await;
+    let request = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("{MLFLOW}/experiments/create"))
+        .header("authorization", server.bearer())
+        .header("content-type", "text/plain")
+        .body(Body::from(json!({ "name": "x" }).to_string()))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(server.app.clone(), request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let with_charset = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("{MLFLOW}/experiments/create"))
+        .header("authorization", server.bearer())
+        .header("content-type", "application/json; charset=utf-8")
+        .body(Body::from(json!({ "name": "x" }).to_string()))
+        .unwrap();
+    assert_eq!(tower::ServiceExt::oneshot(server.app.clone(), with_charset).await.unwrap().status(), StatusCode::OK);
+}

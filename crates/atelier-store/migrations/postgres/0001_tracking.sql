@@ -93,7 +93,7 @@ CREATE TABLE metrics (
     value DOUBLE PRECISION NOT NULL,
     is_nan BIGINT NOT NULL
 );
-CREATE INDEX metrics_by_run_key ON metrics (run_uuid, key, step, timestamp);
+CREATE INDEX metrics_by_run_key ON metrics (run_uuid, key, step, timestamp, id);
 
 CREATE TABLE latest_metrics (
     run_uuid TEXT NOT NULL REFERENCES runs(run_uuid) ON DELETE CASCADE,

@@ -49,6 +49,7 @@ conformance!(
     concurrent_writers_never_fail,
     dataset_inputs_are_deduplicated,
     logged_models_and_run_outputs,
+    regression_integer_then_fractional_bounds_on_one_connection,
 );
 
 async fn workspaces_round_trip(store: &SqlStore) {
@@ -455,4 +456,27 @@ async fn both_dialects_migrate_to_the_same_logical_schema() {
     let sqlite_columns = sqlite.table_columns().await.unwrap();
     assert!(sqlite_columns.len() > 50, "{sqlite_columns:?}");
     assert_eq!(sqlite_columns, postgres.table_columns().await.unwrap());
+}
+
+/// PostgreSQL fixes a prepared statement's parameter types when it first runs; a filter bound as
+/// an integer (`> 0`) once and as a float (`> 0.7`) later used to return nothing on a reused
+/// connection.
+async fn regression_integer_then_fractional_bounds_on_one_connection(store: &SqlStore) {
+    let workspace = with_workspace(store, "bounds").await;
+    for (index, acc) in [0.5, 0.9].into_iter().enumerate() {
+        let info = run_info(&workspace, 0, 70 + index as u8, &format!("r{index}"), 10 + index as i64);
+        store.create_run(&info, &[]).await.unwrap();
+        store
+            .log_batch(&info.run_id, &Batch { metrics: vec![metric("acc", acc, 0, 1)], ..Batch::default() })
+            .await
+            .unwrap();
+    }
+    for _ in 0..20 {
+        assert_eq!(search(store, &workspace, &filter("metrics.acc > 0"), &[], 10, 0).await.len(), 2);
+        assert_eq!(search(store, &workspace, &filter("metrics.acc > 0.7"), &[], 10, 0).await, ["r1"]);
+        assert_eq!(search(store, &workspace, &filter("attributes.start_time > 10"), &[], 10, 0).await, ["r1"]);
+        assert_eq!(search(store, &workspace, &filter("attributes.start_time > 9.5"), &[], 10, 0).await, ["r1", "r0"]);
+        assert_eq!(search(store, &workspace, &filter("attributes.start_time >= 10.5"), &[], 10, 0).await, ["r1"]);
+        assert!(search(store, &workspace, &filter("attributes.start_time = 10.5"), &[], 10, 0).await.is_empty());
+    }
 }

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Atelier vs `mlflow server`: the same scenarios against both servers, one after the other, on this
+# machine, in one run. Usage: bash bench/run.sh   (see bench/README.md)
+#
+# Knobs (environment): BENCH_DURATION (measured seconds of log-batch, default 15),
+# BENCH_SHORT_DURATION (log-metric, search, history; default 10), BENCH_WARMUP (default 2),
+# BENCH_SEARCH_RUNS (2000), BENCH_HISTORY_POINTS (100000), BENCH_VENV (MLflow venv, default
+# bench/.venv), BENCH_SKIP_BUILD=1 (use the release binaries already built).
+set -euo pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH/.." && pwd)
+DURATION=${BENCH_DURATION:-15}
+SHORT=${BENCH_SHORT_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+SEARCH_RUNS=${BENCH_SEARCH_RUNS:-2000}
+HISTORY_POINTS=${BENCH_HISTORY_POINTS:-100000}
+MLFLOW_VERSION=3.17.2
+VENV=${BENCH_VENV:-$BENCH/.venv}
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET_DIR/release
+export UV_PYTHON_DOWNLOADS=never
+LOADGEN_CLK_TCK=$(getconf CLK_TCK)
+export LOADGEN_CLK_TCK
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# 1. MLflow, pinned, in its own venv (3.18.0 does not install from the registry here).
+if "$VENV/bin/python" -c "import mlflow, sys; sys.exit(mlflow.__version__ != '$MLFLOW_VERSION')" 2>/dev/null; then
+    log "MLflow $MLFLOW_VERSION already in $VENV"
+else
+    log "installing mlflow==$MLFLOW_VERSION into $VENV with uv"
+    if command -v uv >/dev/null 2>&1; then UV=(uv); else
+        python3 -m pip install --quiet uv
+        UV=(python3 -m uv)
+    fi
+    "${UV[@]}" venv --quiet --allow-existing --python python3 "$VENV"
+    "${UV[@]}" pip install --quiet --python "$VENV/bin/python" "mlflow==$MLFLOW_VERSION"
+fi
+"$VENV/bin/python" -c "import mlflow; print('mlflow', mlflow.__version__)" >&2
+
+# 2. Release builds of the server and the load generator.
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+    log "cargo build --release -p atelier-cli -p atelier-loadgen"
+    (cd "$ROOT" && cargo build --release -p atelier-cli -p atelier-loadgen)
+fi
+[[ -x "$BIN/atelier" && -x "$BIN/loadgen" ]] || die "missing $BIN/atelier or $BIN/loadgen"
+BENCH_GIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || true)
+export BENCH_GIT
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/atelier-bench.XXXXXX")
+RUN_DIR=$BENCH/results/run-$(date +%Y%m%dT%H%M%S)
+mkdir -p "$RUN_DIR"
+SERVER_PID=""
+SAMPLER_PID=""
+
+stop_server() {
+    [[ -n "$SERVER_PID" ]] || return 0
+    # The server runs in its own session (setsid): signal its whole process group, which holds
+    # MLflow's uvicorn workers too, and nothing else.
+    local pgid
+    pgid=$(ps -o pgid= -p "$SERVER_PID" 2>/dev/null | tr -d ' ' || true)
+    if [[ "$pgid" == "$SERVER_PID" ]]; then kill -TERM -- "-$SERVER_PID" 2>/dev/null || true
+    else kill -TERM "$SERVER_PID" 2>/dev/null || true; fi
+    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        if [[ "$pgid" == "$SERVER_PID" ]]; then kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
+        else kill -KILL "$SERVER_PID" 2>/dev/null || true; fi
+    fi
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+cleanup() {
+    [[ -n "$SAMPLER_PID" ]] && kill -TERM "$SAMPLER_PID" 2>/dev/null || true
+    stop_server
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_healthy() { # URL LOGFILE
+    for _ in $(seq 1 600); do
+        if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+        kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 30 "$2" >&2; die "server exited during start"; }
+        sleep 0.2
+    done
+    tail -n 30 "$2" >&2
+    die "server not healthy after 120 s"
+}
+
+# Reads a field of a JSON file: jfield FILE KEY  (run_ids lists come out comma-separated).
+jfield() {
+    python3 -c 'import json, sys
+value = json.load(open(sys.argv[1]))[sys.argv[2]]
+print(",".join(value) if isinstance(value, list) else value)' "$1" "$2"
+}
+
+start_atelier() {
+    local port
+    port=$(free_port)
+    URL=http://127.0.0.1:$port
+    setsid "$BIN/atelier" server --addr "127.0.0.1:$port" --home "$WORK/atelier-home" >"$WORK/atelier.log" 2>&1 &
+    SERVER_PID=$!
+    wait_healthy "$URL/healthz" "$WORK/atelier.log"
+    for _ in $(seq 1 50); do [[ -s "$WORK/atelier-home/token" ]] && break; sleep 0.1; done
+    LOADGEN_TOKEN=$(tr -d '[:space:]' <"$WORK/atelier-home/token")
+    export LOADGEN_TOKEN
+}
+
+start_mlflow() {
+    local port
+    port=$(free_port)
+    URL=http://127.0.0.1:$port
+    mkdir -p "$WORK/mlflow"
+    # Default workers (4 uvicorn processes), SQLite backend, proxied artifacts.
+    (cd "$WORK/mlflow" && exec setsid "$VENV/bin/mlflow" server \
+        --backend-store-uri "sqlite:///$WORK/mlflow/mlflow.db" \
+        --serve-artifacts --artifacts-destination "$WORK/mlflow/artifacts" \
+        --host 127.0.0.1 --port "$port") >"$WORK/mlflow.log" 2>&1 &
+    SERVER_PID=$!
+    wait_healthy "$URL/health" "$WORK/mlflow.log"
+    # /health answers as soon as the first worker is up; wait for all of them (default 4).
+    for _ in $(seq 1 600); do
+        (( $(grep -c "Application startup complete" "$WORK/mlflow.log" || true) >= 4 )) && break
+        sleep 0.2
+    done
+    LOADGEN_TOKEN=""
+    export LOADGEN_TOKEN
+}
+
+lg() { "$BIN/loadgen" --url "$URL" "$@"; }
+
+rss_once() { python3 "$BENCH/procstat.py" once "$SERVER_PID"; }
+
+check_alive() { # NAME SCENARIO
+    kill -0 "$SERVER_PID" 2>/dev/null && return 0
+    tail -n 40 "$WORK/$1.log" >&2
+    die "$1 died during $2 (the last lines of its log are above)"
+}
+
+bench_server() { # NAME
+    local name=$1 out=$RUN_DIR/$1
+    mkdir -p "$out"
+    sleep 3
+    rss_once >"$out/rss_idle_start.json"
+    log "$name: idle RSS at start $(jfield "$out/rss_idle_start.json" rss_kb) kB"
+
+    log "$name: setup: $SEARCH_RUNS runs for search, $HISTORY_POINTS points for history"
+    lg setup-search --experiment bench-search --runs "$SEARCH_RUNS" --clients 8 >"$out/setup_search.json"
+    lg setup-history --experiment bench-history --points "$HISTORY_POINTS" --clients 4 >"$out/setup_history.json"
+    lg create-runs --experiment bench-ingest --count 4 >"$out/runs_ingest.json"
+    lg create-runs --experiment bench-metric-1 --count 1 >"$out/runs_metric_1.json"
+    lg create-runs --experiment bench-metric-8 --count 4 >"$out/runs_metric_8.json"
+    log "$name: setup took $(jfield "$out/setup_search.json" setup_s) s + $(jfield "$out/setup_history.json" setup_s) s"
+    sleep 3
+    rss_once >"$out/rss_idle_setup.json"
+
+    log "$name: (a) log-batch, 8 clients, 1,000 metrics a batch, ${DURATION} s"
+    python3 "$BENCH/procstat.py" sample "$SERVER_PID" "$out/rss_ingest.json" &
+    SAMPLER_PID=$!
+    lg log-batch --runs "$(jfield "$out/runs_ingest.json" run_ids)" --clients 8 --batch 1000 --keys 10 \
+        --duration "$DURATION" --warmup "$WARMUP" >"$out/log_batch.json"
+    kill -TERM "$SAMPLER_PID"; wait "$SAMPLER_PID" || true; SAMPLER_PID=""
+    check_alive "$name" log-batch
+    lg count --runs "$(jfield "$out/runs_ingest.json" run_ids)" --keys m0,m1,m2,m3,m4,m5,m6,m7,m8,m9 \
+        >"$out/log_batch_count.json"
+
+    for clients in 1 8; do
+        log "$name: (b) log-metric, $clients client(s), ${SHORT} s"
+        lg log-metric --runs "$(jfield "$out/runs_metric_$clients.json" run_ids)" --clients "$clients" \
+            --duration "$SHORT" --warmup "$WARMUP" >"$out/log_metric_$clients.json"
+        check_alive "$name" log-metric
+        lg count --runs "$(jfield "$out/runs_metric_$clients.json" run_ids)" --keys single \
+            >"$out/log_metric_${clients}_count.json"
+    done
+
+    log "$name: (c) search-runs over $SEARCH_RUNS runs, filter + order_by, ${SHORT} s"
+    lg search --experiment-id "$(jfield "$out/setup_search.json" experiment_id)" \
+        --filter "metrics.acc > 0.5 and params.lr = '0.01'" --order-by "metrics.acc DESC" \
+        --clients 1 --duration "$SHORT" --warmup 1 >"$out/search.json"
+    check_alive "$name" search
+
+    log "$name: (d) get-history of $HISTORY_POINTS points (pages of 25,000), ${SHORT} s"
+    lg history --run-id "$(jfield "$out/setup_history.json" run_id)" --key hist \
+        --clients 1 --duration "$SHORT" --warmup 1 --max-requests 5000 >"$out/history.json"
+    check_alive "$name" history
+
+    rss_once >"$out/rss_end.json"
+}
+
+log "results in $RUN_DIR"
+log "starting Atelier"
+start_atelier
+bench_server atelier
+cp "$WORK/atelier.log" "$RUN_DIR/atelier/server.log"
+stop_server
+
+log "starting mlflow server $MLFLOW_VERSION"
+start_mlflow
+bench_server mlflow
+cp "$WORK/mlflow.log" "$RUN_DIR/mlflow/server.log"
+stop_server
+
+python3 "$BENCH/report.py" "$RUN_DIR" "$BENCH/results/latest.json"
