@@ -186,16 +186,13 @@ impl BlobStore {
     /// Deletes a blob, or everything under a folder. Returns how many blobs were deleted.
     pub async fn delete(&self, path: &str) -> Result<usize> {
         let location = object_path(path)?;
-        let mut deleted = 0;
-        match self.store.delete(&location).await {
-            Ok(()) => deleted += 1,
-            Err(object_store::Error::NotFound { .. }) => {}
-            Err(error) => return Err(error.into()),
-        }
         let children: Vec<ObjectPath> =
             self.store.list(Some(&location)).map_ok(|meta| meta.location).try_collect().await?;
-        for child in children {
-            match self.store.delete(&child).await {
+        // A path with blobs under it is a folder (a local folder cannot be deleted as a file).
+        let targets = if children.is_empty() { vec![location] } else { children };
+        let mut deleted = 0;
+        for target in targets {
+            match self.store.delete(&target).await {
                 Ok(()) => deleted += 1,
                 Err(object_store::Error::NotFound { .. }) => {}
                 Err(error) => return Err(error.into()),

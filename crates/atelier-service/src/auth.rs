@@ -100,8 +100,19 @@ impl Service {
         if !secret.starts_with(TOKEN_PREFIX) {
             return Err(Error::unauthenticated("invalid or expired token"));
         }
-        match self.store.find_token(&token_hash(secret), now_millis()).await? {
-            Some((_, user)) => Ok(Principal { user: user.name, is_admin: user.is_admin }),
+        let hash = token_hash(secret);
+        let now = now_millis();
+        if let Some((principal, expires_at)) = self.auth_cache.tokens.get(&hash)
+            && expires_at.is_none_or(|expires_at| expires_at > now)
+        {
+            return Ok(principal);
+        }
+        match self.store.find_token(&hash, now).await? {
+            Some((token, user)) => {
+                let principal = Principal { user: user.name, is_admin: user.is_admin };
+                self.auth_cache.tokens.insert(hash, (principal.clone(), token.expires_at));
+                Ok(principal)
+            }
             None => Err(Error::unauthenticated("invalid or expired token")),
         }
     }
@@ -245,7 +256,9 @@ impl Service {
         if token.user != principal.user {
             self.authorize_server(principal, Action::ServerAdmin)?;
         }
-        self.store.delete_token(id).await
+        self.store.delete_token(id).await?;
+        self.auth_cache.tokens.clear();
+        Ok(())
     }
 
     // Roles.
@@ -256,13 +269,17 @@ impl Service {
         let user = UserName::parse(user)?;
         let role = Role::parse(role)?;
         self.store.get_user(&user).await?;
-        self.store.assign_role(&workspace, &user, role).await
+        self.store.assign_role(&workspace, &user, role).await?;
+        self.forget_access();
+        Ok(())
     }
 
     pub async fn remove_role(&self, principal: &Principal, workspace: &str, user: &str) -> Result<()> {
         let workspace = WorkspaceName::parse(workspace)?;
         self.authorize(principal, &workspace, Action::WorkspaceManage).await?;
-        self.store.remove_role(&workspace, &UserName::parse(user)?).await
+        self.store.remove_role(&workspace, &UserName::parse(user)?).await?;
+        self.forget_access();
+        Ok(())
     }
 
     pub async fn list_roles(&self, principal: &Principal, workspace: &str) -> Result<Vec<(UserName, Role)>> {
@@ -293,6 +310,7 @@ impl Service {
         };
         self.store.create_workspace(&workspace, ARTIFACT_ROOT).await?;
         self.store.assign_role(&name, &principal.user, Role::Owner).await?;
+        self.forget_access();
         Ok(workspace)
     }
 
@@ -337,6 +355,7 @@ impl Service {
             return Err(Error::invalid("the default workspace cannot be deleted"));
         }
         self.store.delete_workspace(&name).await?;
+        self.forget_access();
         let prefix = crate::tracking::workspace_blob_prefix(&name);
         if let Err(error) = self.blobs().delete(&prefix).await {
             tracing::warn!(workspace = %name, error = %error, "deleting the workspace's artifacts failed");

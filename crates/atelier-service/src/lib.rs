@@ -40,6 +40,54 @@ pub struct Service {
     /// Recently verified basic-auth credentials, keyed by user, holding a SHA-256 of the
     /// password, so that argon2 runs once per user every few minutes and not on every request.
     password_cache: Mutex<HashMap<String, ([u8; 32], Instant)>>,
+    /// Short-lived answers of the store to the questions every request asks.
+    auth_cache: AuthCache,
+}
+
+/// How long an answer about tokens, roles and workspaces is reused. Changes made through this
+/// server clear the cache at once; with several replicas on one PostgreSQL, another replica's
+/// change (a revoked token, a removed role) takes effect here within this time.
+const AUTH_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+const AUTH_CACHE_MAX_ENTRIES: usize = 10_000;
+
+/// A map whose entries expire after [`AUTH_CACHE_TTL`].
+struct TtlMap<K, V> {
+    entries: Mutex<HashMap<K, (V, Instant)>>,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> TtlMap<K, V> {
+    fn new() -> Self {
+        TtlMap { entries: Mutex::new(HashMap::new()) }
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        let entries = self.entries.lock().ok()?;
+        entries.get(key).filter(|(_, stored_at)| stored_at.elapsed() < AUTH_CACHE_TTL).map(|(value, _)| value.clone())
+    }
+
+    fn insert(&self, key: K, value: V) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= AUTH_CACHE_MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key, (value, Instant::now()));
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+}
+
+struct AuthCache {
+    /// Token hash → (principal, expiry).
+    tokens: TtlMap<String, (Principal, Option<Millis>)>,
+    /// (workspace, user) → role.
+    roles: TtlMap<(String, String), Option<atelier_core::authz::Role>>,
+    /// Workspaces known to exist.
+    workspaces: TtlMap<String, ()>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -52,7 +100,12 @@ pub fn now_millis() -> Millis {
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, blobs: BlobStore) -> Self {
-        Service { store, blobs, password_cache: Mutex::new(HashMap::new()) }
+        Service {
+            store,
+            blobs,
+            password_cache: Mutex::new(HashMap::new()),
+            auth_cache: AuthCache { tokens: TtlMap::new(), roles: TtlMap::new(), workspaces: TtlMap::new() },
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -66,8 +119,9 @@ impl Service {
     /// forbidden to others, so that names of workspaces do not leak.
     pub async fn authorize(&self, principal: &Principal, workspace: &WorkspaceName, action: Action) -> Result<()> {
         if principal.is_admin {
-            if action != Action::ServerAdmin {
+            if action != Action::ServerAdmin && self.auth_cache.workspaces.get(&workspace.to_string()).is_none() {
                 self.store.get_workspace(workspace).await?;
+                self.auth_cache.workspaces.insert(workspace.to_string(), ());
             }
             return Ok(());
         }
@@ -78,7 +132,15 @@ impl Service {
                 action.as_str()
             )));
         }
-        let role = self.store.get_role(workspace, &principal.user).await?;
+        let cache_key = (workspace.to_string(), principal.user.to_string());
+        let role = match self.auth_cache.roles.get(&cache_key) {
+            Some(role) => role,
+            None => {
+                let role = self.store.get_role(workspace, &principal.user).await?;
+                self.auth_cache.roles.insert(cache_key, role);
+                role
+            }
+        };
         match role {
             Some(role) if role_permits(role, action) => Ok(()),
             Some(role) => Err(Error::permission_denied(format!(
@@ -104,6 +166,12 @@ impl Service {
             principal.user,
             action.as_str()
         )))
+    }
+
+    /// Forgets cached answers about roles and workspaces, after they change.
+    pub(crate) fn forget_access(&self) {
+        self.auth_cache.roles.clear();
+        self.auth_cache.workspaces.clear();
     }
 
     pub(crate) fn blobs(&self) -> &BlobStore {

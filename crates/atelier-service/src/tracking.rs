@@ -413,8 +413,11 @@ impl Service {
         tags: Vec<Tag>,
     ) -> Result<()> {
         let batch = prepare_batch(metrics, params, tags)?;
-        let info = self.run_in_workspace(principal, workspace, run_id, Action::TrackingWrite).await?;
-        self.store.log_batch(&info.run_id, &batch).await
+        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        // The store checks, inside the write transaction, that the run is in this workspace
+        // and active; this path is the hottest one and saves a read.
+        let run_id = RunId::parse(run_id).map_err(|_| Error::not_found(format!("run with id={run_id} not found")))?;
+        self.store.log_batch(workspace, &run_id, &batch).await
     }
 
     pub async fn delete_run_tag(
@@ -730,7 +733,7 @@ impl Service {
         history.push(model);
         let value = serde_json::to_string(&history).map_err(|error| Error::internal(error.to_string()))?;
         let batch = atelier_store::Batch { tags: vec![Tag::new(LOG_MODEL_HISTORY_TAG, value)], ..Default::default() };
-        self.store.log_batch(&info.run_id, &batch).await
+        self.store.log_batch(workspace, &info.run_id, &batch).await
     }
 }
 

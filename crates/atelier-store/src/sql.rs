@@ -163,6 +163,37 @@ pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
     sqlx::migrate::Migrator::with_migrations(migrations)
 }
 
+/// The placeholder of the `index`-th (1-based) parameter of a statement whose parameters appear
+/// in its text in bind order. SQLite gets anonymous `?`: sqlx resolves each named `$N` through
+/// `sqlite3_bind_parameter_name`, which scans every named parameter, so a 6,000-parameter insert
+/// spent most of its time there. PostgreSQL needs `$N`.
+fn placeholder(dialect: Dialect, index: usize) -> String {
+    match dialect {
+        Dialect::Sqlite => "?".to_owned(),
+        Dialect::Postgres => format!("${index}"),
+    }
+}
+
+/// `count` placeholders, comma-separated, numbered from `first`.
+fn placeholder_list(dialect: Dialect, first: usize, count: usize) -> String {
+    (first..first + count).map(|index| placeholder(dialect, index)).collect::<Vec<_>>().join(", ")
+}
+
+/// `rows` parenthesised tuples of `columns` placeholders each, numbered from 1, for multi-row
+/// `VALUES`.
+fn values_rows(dialect: Dialect, rows: usize, columns: usize) -> String {
+    let mut text = String::with_capacity(rows * columns * 4);
+    for row in 0..rows {
+        if row > 0 {
+            text.push_str(", ");
+        }
+        text.push('(');
+        text.push_str(&placeholder_list(dialect, row * columns + 1, columns));
+        text.push(')');
+    }
+    text
+}
+
 fn bool_to_int(flag: bool) -> i64 {
     i64::from(flag)
 }
@@ -277,10 +308,10 @@ impl SqlStore {
         if ids.is_empty() {
             return Ok(by_experiment);
         }
-        let placeholders: Vec<String> = (0..ids.len()).map(|index| format!("${}", index + 2)).collect();
         let sql = format!(
-            "SELECT experiment_id, key, value FROM experiment_tags WHERE workspace = $1 AND experiment_id IN ({}) ORDER BY key",
-            placeholders.join(", ")
+            "SELECT experiment_id, key, value FROM experiment_tags WHERE workspace = {} AND experiment_id IN ({}) ORDER BY key",
+            placeholder(self.dialect, 1),
+            placeholder_list(self.dialect, 2, ids.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(workspace.as_str());
         for id in ids {
@@ -302,8 +333,7 @@ impl SqlStore {
             return Ok(Vec::new());
         }
         let ids: Vec<&str> = infos.iter().map(|info| info.run_id.as_str()).collect();
-        let in_list: Vec<String> = (0..ids.len()).map(|index| format!("${}", index + 1)).collect();
-        let in_list = in_list.join(", ");
+        let in_list = placeholder_list(self.dialect, 1, ids.len());
         let mut params: HashMap<String, Vec<Param>> = HashMap::new();
         let mut tags: HashMap<String, Vec<Tag>> = HashMap::new();
         let mut metrics: HashMap<String, Vec<Metric>> = HashMap::new();
@@ -386,10 +416,9 @@ impl SqlStore {
             });
         }
         if !input_ids.is_empty() {
-            let placeholders: Vec<String> = (0..input_ids.len()).map(|index| format!("${}", index + 1)).collect();
             let sql = format!(
                 "SELECT input_uuid, key, value FROM input_tags WHERE input_uuid IN ({}) ORDER BY key",
-                placeholders.join(", ")
+                placeholder_list(self.dialect, 1, input_ids.len())
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for (_, input_uuid) in &input_ids {
@@ -435,8 +464,7 @@ impl SqlStore {
         if models.is_empty() {
             return Ok(models);
         }
-        let placeholders: Vec<String> = (0..models.len()).map(|index| format!("${}", index + 1)).collect();
-        let in_list = placeholders.join(", ");
+        let in_list = placeholder_list(self.dialect, 1, models.len());
         for table in ["logged_model_tags", "logged_model_params"] {
             let sql = format!("SELECT model_id, key, value FROM {table} WHERE model_id IN ({in_list}) ORDER BY key");
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -464,8 +492,8 @@ impl SqlStore {
 }
 
 /// Fails unless the run exists and is active; used inside write transactions.
-async fn require_active_run(connection: &mut sqlx::AnyConnection, run_id: &RunId) -> Result<()> {
-    let row = sqlx::query("SELECT lifecycle_stage FROM runs WHERE run_uuid = $1")
+async fn require_active_run(connection: &mut sqlx::AnyConnection, run_id: &RunId) -> Result<String> {
+    let row = sqlx::query("SELECT lifecycle_stage, workspace FROM runs WHERE run_uuid = $1")
         .bind(run_id.as_str())
         .fetch_optional(&mut *connection)
         .await
@@ -479,7 +507,7 @@ async fn require_active_run(connection: &mut sqlx::AnyConnection, run_id: &RunId
             "the run {run_id} must be in the 'active' state; current state is {stage}"
         )));
     }
-    Ok(())
+    row.try_get("workspace").map_err(db_error)
 }
 
 #[async_trait]
@@ -1081,15 +1109,20 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn log_batch(&self, run_id: &RunId, batch: &Batch) -> Result<()> {
+    async fn log_batch(&self, workspace: &WorkspaceName, run_id: &RunId, batch: &Batch) -> Result<()> {
         let mut transaction = self.write.begin().await.map_err(db_error)?;
-        require_active_run(&mut transaction, run_id).await?;
+        let run_workspace = require_active_run(&mut transaction, run_id).await?;
+        if run_workspace != workspace.as_str() {
+            return Err(Error::not_found(format!("run with id={run_id} not found")));
+        }
 
         if !batch.params.is_empty() {
             // A param may be logged again only with the same value.
-            let placeholders: Vec<String> = (0..batch.params.len()).map(|index| format!("${}", index + 2)).collect();
-            let sql =
-                format!("SELECT key, value FROM params WHERE run_uuid = $1 AND key IN ({})", placeholders.join(", "));
+            let sql = format!(
+                "SELECT key, value FROM params WHERE run_uuid = {} AND key IN ({})",
+                placeholder(self.dialect, 1),
+                placeholder_list(self.dialect, 2, batch.params.len())
+            );
             let mut query = sqlx::query(AssertSqlSafe(sql)).bind(run_id.as_str());
             for param in &batch.params {
                 query = query.bind(param.key.as_str());
@@ -1111,14 +1144,12 @@ impl Store for SqlStore {
                     )));
                 }
             }
-            let mut sql = String::from("INSERT INTO params (run_uuid, key, value) VALUES ");
+            let mut sql = format!(
+                "INSERT INTO params (run_uuid, key, value) VALUES {}",
+                values_rows(self.dialect, batch.params.len(), 3)
+            );
             let mut binds = Vec::with_capacity(batch.params.len() * 3);
-            for (index, param) in batch.params.iter().enumerate() {
-                if index > 0 {
-                    sql.push_str(", ");
-                }
-                let base = index * 3;
-                sql.push_str(&format!("(${}, ${}, ${})", base + 1, base + 2, base + 3));
+            for param in &batch.params {
                 binds.push(Bind::Text(run_id.as_str().to_owned()));
                 binds.push(Bind::Text(param.key.clone()));
                 binds.push(Bind::Text(param.value.clone()));
@@ -1136,14 +1167,12 @@ impl Store for SqlStore {
                     None => last_values.push((tag.key.as_str(), tag.value.as_str())),
                 }
             }
-            let mut sql = String::from("INSERT INTO tags (run_uuid, key, value) VALUES ");
+            let mut sql = format!(
+                "INSERT INTO tags (run_uuid, key, value) VALUES {}",
+                values_rows(self.dialect, last_values.len(), 3)
+            );
             let mut binds = Vec::with_capacity(last_values.len() * 3);
-            for (index, (key, value)) in last_values.iter().enumerate() {
-                if index > 0 {
-                    sql.push_str(", ");
-                }
-                let base = index * 3;
-                sql.push_str(&format!("(${}, ${}, ${})", base + 1, base + 2, base + 3));
+            for (key, value) in &last_values {
                 binds.push(Bind::Text(run_id.as_str().to_owned()));
                 binds.push(Bind::Text((*key).to_owned()));
                 binds.push(Bind::Text((*value).to_owned()));
@@ -1162,22 +1191,12 @@ impl Store for SqlStore {
         }
 
         if !batch.metrics.is_empty() {
-            let mut sql = String::from("INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES ");
+            let sql = format!(
+                "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES {}",
+                values_rows(self.dialect, batch.metrics.len(), 6)
+            );
             let mut binds = Vec::with_capacity(batch.metrics.len() * 6);
-            for (index, metric) in batch.metrics.iter().enumerate() {
-                if index > 0 {
-                    sql.push_str(", ");
-                }
-                let base = index * 6;
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${})",
-                    base + 1,
-                    base + 2,
-                    base + 3,
-                    base + 4,
-                    base + 5,
-                    base + 6
-                ));
+            for metric in &batch.metrics {
                 push_metric_binds(&mut binds, run_id, metric);
             }
             bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
@@ -1195,23 +1214,12 @@ impl Store for SqlStore {
                     None => latest.push(metric),
                 }
             }
-            let mut sql =
-                String::from("INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES ");
+            let mut sql = format!(
+                "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES {}",
+                values_rows(self.dialect, latest.len(), 6)
+            );
             let mut binds = Vec::with_capacity(latest.len() * 6);
-            for (index, metric) in latest.iter().enumerate() {
-                if index > 0 {
-                    sql.push_str(", ");
-                }
-                let base = index * 6;
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${})",
-                    base + 1,
-                    base + 2,
-                    base + 3,
-                    base + 4,
-                    base + 5,
-                    base + 6
-                ));
+            for metric in &latest {
                 push_metric_binds(&mut binds, run_id, metric);
             }
             sql.push_str(
