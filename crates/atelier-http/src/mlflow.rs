@@ -83,56 +83,159 @@ pub(crate) fn metric_json(metric: &Metric) -> Value {
 }
 
 pub(crate) fn run_info_json(info: &RunInfo) -> Value {
-    let mut value = json!({
-        "run_id": info.run_id.as_str(),
-        "run_uuid": info.run_id.as_str(),
-        "run_name": info.run_name,
-        "experiment_id": info.experiment_id.to_string(),
-        "user_id": info.user_id,
-        "status": info.status.as_str(),
-        "artifact_uri": info.artifact_uri,
-        "lifecycle_stage": info.lifecycle_stage.as_str(),
-    });
-    if let Some(start_time) = info.start_time {
-        value["start_time"] = json!(start_time);
-    }
-    if let Some(end_time) = info.end_time {
-        value["end_time"] = json!(end_time);
-    }
-    value
+    serde_json::to_value(RunInfoOut::from(info)).unwrap_or(Value::Null)
 }
 
 pub(crate) fn run_json(run: &Run) -> Value {
-    let inputs: Vec<Value> = run
-        .inputs
-        .iter()
-        .map(|input| {
-            let dataset = &input.dataset;
-            let mut dataset_json = json!({
-                "name": dataset.name, "digest": dataset.digest,
-                "source_type": dataset.source_type, "source": dataset.source,
-            });
-            if let Some(schema) = &dataset.schema {
-                dataset_json["schema"] = json!(schema);
-            }
-            if let Some(profile) = &dataset.profile {
-                dataset_json["profile"] = json!(profile);
-            }
-            json!({ "tags": tags_json(&input.tags), "dataset": dataset_json })
-        })
-        .collect();
-    json!({
-        "info": run_info_json(&run.info),
-        "data": {
-            "metrics": run.metrics.iter().map(metric_json).collect::<Vec<_>>(),
-            "params": run.params.iter().map(|param| json!({ "key": param.key, "value": param.value })).collect::<Vec<_>>(),
-            "tags": tags_json(&run.tags),
-        },
-        "inputs": { "dataset_inputs": inputs },
-        "outputs": {
-            "model_outputs": run.outputs.iter().map(|output| json!({ "model_id": output.model_id, "step": output.step })).collect::<Vec<_>>(),
-        },
-    })
+    serde_json::to_value(RunOut::from(run)).unwrap_or(Value::Null)
+}
+
+// Typed views of runs for serialisation: a search returns thousands of these, and building
+// them as `serde_json::Value` maps cost more than the query.
+
+#[derive(serde::Serialize)]
+struct KeyValueOut<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+fn tags_out(tags: &[Tag]) -> Vec<KeyValueOut<'_>> {
+    tags.iter().map(|tag| KeyValueOut { key: &tag.key, value: &tag.value }).collect()
+}
+
+#[derive(serde::Serialize)]
+struct RunInfoOut<'a> {
+    run_id: &'a str,
+    run_uuid: &'a str,
+    run_name: &'a str,
+    experiment_id: String,
+    user_id: &'a str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_time: Option<i64>,
+    artifact_uri: &'a str,
+    lifecycle_stage: &'static str,
+}
+
+impl<'a> From<&'a RunInfo> for RunInfoOut<'a> {
+    fn from(info: &'a RunInfo) -> Self {
+        RunInfoOut {
+            run_id: info.run_id.as_str(),
+            run_uuid: info.run_id.as_str(),
+            run_name: &info.run_name,
+            experiment_id: info.experiment_id.to_string(),
+            user_id: &info.user_id,
+            status: info.status.as_str(),
+            start_time: info.start_time,
+            end_time: info.end_time,
+            artifact_uri: &info.artifact_uri,
+            lifecycle_stage: info.lifecycle_stage.as_str(),
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct RunDataOut<'a> {
+    metrics: Vec<MetricOut<'a>>,
+    params: Vec<KeyValueOut<'a>>,
+    tags: Vec<KeyValueOut<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct DatasetOut<'a> {
+    name: &'a str,
+    digest: &'a str,
+    source_type: &'a str,
+    source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schema: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct DatasetInputOut<'a> {
+    tags: Vec<KeyValueOut<'a>>,
+    dataset: DatasetOut<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct RunInputsOut<'a> {
+    dataset_inputs: Vec<DatasetInputOut<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ModelOutputOut<'a> {
+    model_id: &'a str,
+    step: i64,
+}
+
+#[derive(serde::Serialize)]
+struct RunOutputsOut<'a> {
+    model_outputs: Vec<ModelOutputOut<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct RunOut<'a> {
+    info: RunInfoOut<'a>,
+    data: RunDataOut<'a>,
+    inputs: RunInputsOut<'a>,
+    outputs: RunOutputsOut<'a>,
+}
+
+impl<'a> From<&'a Run> for RunOut<'a> {
+    fn from(run: &'a Run) -> Self {
+        RunOut {
+            info: RunInfoOut::from(&run.info),
+            data: RunDataOut {
+                metrics: run
+                    .metrics
+                    .iter()
+                    .map(|metric| MetricOut {
+                        key: &metric.key,
+                        value: Double(metric.value),
+                        timestamp: metric.timestamp,
+                        step: metric.step,
+                    })
+                    .collect(),
+                params: run.params.iter().map(|param| KeyValueOut { key: &param.key, value: &param.value }).collect(),
+                tags: tags_out(&run.tags),
+            },
+            inputs: RunInputsOut {
+                dataset_inputs: run
+                    .inputs
+                    .iter()
+                    .map(|input| DatasetInputOut {
+                        tags: tags_out(&input.tags),
+                        dataset: DatasetOut {
+                            name: &input.dataset.name,
+                            digest: &input.dataset.digest,
+                            source_type: &input.dataset.source_type,
+                            source: &input.dataset.source,
+                            schema: input.dataset.schema.as_deref(),
+                            profile: input.dataset.profile.as_deref(),
+                        },
+                    })
+                    .collect(),
+            },
+            outputs: RunOutputsOut {
+                model_outputs: run
+                    .outputs
+                    .iter()
+                    .map(|output| ModelOutputOut { model_id: &output.model_id, step: output.step })
+                    .collect(),
+            },
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct SearchRunsOut<'a> {
+    runs: Vec<RunOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
 }
 
 fn view_type(text: Option<&str>) -> Result<ViewType, Error> {
@@ -488,7 +591,7 @@ async fn search_runs(
     Caller(principal): Caller,
     Ws(workspace): Ws,
     MlflowJson(request): MlflowJson<SearchRuns>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<axum::response::Response> {
     let search = RunSearch {
         experiment_ids: request.experiment_ids,
         filter: request.filter,
@@ -498,11 +601,9 @@ async fn search_runs(
         page_token: request.page_token,
     };
     let page = state.service.search_runs(&principal, &workspace, &search).await?;
-    let mut body = json!({ "runs": page.items.iter().map(run_json).collect::<Vec<_>>() });
-    if let Some(token) = page.next_page_token {
-        body["next_page_token"] = json!(token);
-    }
-    Ok(Json(body))
+    let body =
+        SearchRunsOut { runs: page.items.iter().map(RunOut::from).collect(), next_page_token: page.next_page_token };
+    Ok(Json(body).into_response())
 }
 
 #[derive(Deserialize)]

@@ -91,7 +91,9 @@ CREATE TABLE metrics (
     step BIGINT NOT NULL,
     timestamp BIGINT NOT NULL,
     value DOUBLE PRECISION NOT NULL,
-    is_nan BIGINT NOT NULL
+    is_nan BIGINT NOT NULL,
+    -- The exact IEEE 754 bits of the value (NaN included), read back without a lossy float-to-text step.
+    value_bits BIGINT NOT NULL
 );
 CREATE INDEX metrics_by_run_key ON metrics (run_uuid, key, step, timestamp, id);
 
@@ -102,6 +104,7 @@ CREATE TABLE latest_metrics (
     timestamp BIGINT NOT NULL,
     value DOUBLE PRECISION NOT NULL,
     is_nan BIGINT NOT NULL,
+    value_bits BIGINT NOT NULL,
     PRIMARY KEY (run_uuid, key)
 );
 
