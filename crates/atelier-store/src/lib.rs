@@ -11,6 +11,7 @@
 
 mod search;
 mod sql;
+mod writer;
 
 use async_trait::async_trait;
 use atelier_core::Result;

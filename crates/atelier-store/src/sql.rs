@@ -1,6 +1,7 @@
 //! [`SqlStore`]: the [`Store`] over sqlx's `AnyPool`, for SQLite and PostgreSQL.
 
 use crate::search::{self, Bind};
+use crate::writer::BatchWriter;
 use crate::{Batch, ExperimentQuery, LoggedModelQuery, RunQuery, RunUpdate, Store, UserRecord};
 use async_trait::async_trait;
 use atelier_core::authz::Role;
@@ -26,6 +27,8 @@ pub struct SqlStore {
     read: AnyPool,
     write: AnyPool,
     dialect: Dialect,
+    /// Groups concurrent `log_batch` requests into shared transactions.
+    writer: BatchWriter,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -35,7 +38,7 @@ impl std::fmt::Debug for SqlStore {
     }
 }
 
-fn db_error(error: sqlx::Error) -> Error {
+pub(crate) fn db_error(error: sqlx::Error) -> Error {
     if let sqlx::Error::Database(database_error) = &error
         && database_error.is_unique_violation()
     {
@@ -89,7 +92,7 @@ impl SqlStore {
                 // before any reader opens it.
                 let write = sqlite_options(1).connect(url).await.map_err(db_error)?;
                 let read = sqlite_options(8).connect(url).await.map_err(db_error)?;
-                SqlStore { read, write, dialect }
+                SqlStore { read, writer: BatchWriter::start(write.clone(), dialect), write, dialect }
             }
             Dialect::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -98,7 +101,7 @@ impl SqlStore {
                     .connect(url)
                     .await
                     .map_err(db_error)?;
-                SqlStore { read: pool.clone(), write: pool, dialect }
+                SqlStore { read: pool.clone(), writer: BatchWriter::start(pool.clone(), dialect), write: pool, dialect }
             }
         };
         migrator(dialect).run(&store.write).await.map_err(migrate_error)?;
@@ -179,13 +182,13 @@ fn placeholder(dialect: Dialect, index: usize) -> String {
 }
 
 /// `count` placeholders, comma-separated, numbered from `first`.
-fn placeholder_list(dialect: Dialect, first: usize, count: usize) -> String {
+pub(crate) fn placeholder_list(dialect: Dialect, first: usize, count: usize) -> String {
     (first..first + count).map(|index| placeholder(dialect, index)).collect::<Vec<_>>().join(", ")
 }
 
 /// `rows` parenthesised tuples of `columns` placeholders each, numbered from 1, for multi-row
 /// `VALUES`.
-fn values_rows(dialect: Dialect, rows: usize, columns: usize) -> String {
+pub(crate) fn values_rows(dialect: Dialect, rows: usize, columns: usize) -> String {
     let mut text = String::with_capacity(rows * columns * 4);
     for row in 0..rows {
         if row > 0 {
@@ -1139,128 +1142,7 @@ impl Store for SqlStore {
     }
 
     async fn log_batch(&self, workspace: &WorkspaceName, run_id: &RunId, batch: &Batch) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
-        let run_workspace = require_active_run(&mut transaction, run_id).await?;
-        if run_workspace != workspace.as_str() {
-            return Err(Error::not_found(format!("run with id={run_id} not found")));
-        }
-
-        if !batch.params.is_empty() {
-            // A param may be logged again only with the same value.
-            let sql = format!(
-                "SELECT key, value FROM params WHERE run_uuid = {} AND key IN ({})",
-                placeholder(self.dialect, 1),
-                placeholder_list(self.dialect, 2, batch.params.len())
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(run_id.as_str());
-            for param in &batch.params {
-                query = query.bind(param.key.as_str());
-            }
-            let existing: HashMap<String, String> = query
-                .fetch_all(&mut *transaction)
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(|row| Ok((row.try_get("key").map_err(db_error)?, row.try_get("value").map_err(db_error)?)))
-                .collect::<Result<_>>()?;
-            for param in &batch.params {
-                if let Some(old_value) = existing.get(&param.key)
-                    && *old_value != param.value
-                {
-                    return Err(Error::invalid(format!(
-                        "changing param values is not allowed. param with key='{}' was already logged with value='{}' for run ID='{run_id}'. attempted logging new value '{}'",
-                        param.key, old_value, param.value
-                    )));
-                }
-            }
-            let mut sql = format!(
-                "INSERT INTO params (run_uuid, key, value) VALUES {}",
-                values_rows(self.dialect, batch.params.len(), 3)
-            );
-            let mut binds = Vec::with_capacity(batch.params.len() * 3);
-            for param in &batch.params {
-                binds.push(Bind::Text(run_id.as_str().to_owned()));
-                binds.push(Bind::Text(param.key.clone()));
-                binds.push(Bind::Text(param.value.clone()));
-            }
-            sql.push_str(" ON CONFLICT (run_uuid, key) DO NOTHING");
-            bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
-        }
-
-        if !batch.tags.is_empty() {
-            // The last value of a key in the batch wins, as if the tags were set one by one.
-            let mut last_values: Vec<(&str, &str)> = Vec::new();
-            for tag in &batch.tags {
-                match last_values.iter_mut().find(|(key, _)| *key == tag.key) {
-                    Some(entry) => entry.1 = tag.value.as_str(),
-                    None => last_values.push((tag.key.as_str(), tag.value.as_str())),
-                }
-            }
-            let mut sql = format!(
-                "INSERT INTO tags (run_uuid, key, value) VALUES {}",
-                values_rows(self.dialect, last_values.len(), 3)
-            );
-            let mut binds = Vec::with_capacity(last_values.len() * 3);
-            for (key, value) in &last_values {
-                binds.push(Bind::Text(run_id.as_str().to_owned()));
-                binds.push(Bind::Text((*key).to_owned()));
-                binds.push(Bind::Text((*value).to_owned()));
-            }
-            sql.push_str(" ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value");
-            bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
-        }
-
-        if let Some(name) = &batch.new_run_name {
-            sqlx::query("UPDATE runs SET name = $2 WHERE run_uuid = $1")
-                .bind(run_id.as_str())
-                .bind(name.as_str())
-                .execute(&mut *transaction)
-                .await
-                .map_err(db_error)?;
-        }
-
-        if !batch.metrics.is_empty() {
-            let sql = format!(
-                "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, value_bits) VALUES {}",
-                values_rows(self.dialect, batch.metrics.len(), 7)
-            );
-            let mut binds = Vec::with_capacity(batch.metrics.len() * 7);
-            for metric in &batch.metrics {
-                push_metric_binds(&mut binds, run_id, metric);
-            }
-            bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
-
-            // One candidate per key (the batch's highest step, then timestamp, then value), so
-            // that the upsert touches each row once.
-            let mut latest: Vec<&Metric> = Vec::new();
-            for metric in &batch.metrics {
-                match latest.iter_mut().find(|candidate| candidate.key == metric.key) {
-                    Some(candidate) => {
-                        if metric_is_later(metric, candidate) {
-                            *candidate = metric;
-                        }
-                    }
-                    None => latest.push(metric),
-                }
-            }
-            let mut sql = format!(
-                "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, value_bits) VALUES {}",
-                values_rows(self.dialect, latest.len(), 7)
-            );
-            let mut binds = Vec::with_capacity(latest.len() * 7);
-            for metric in &latest {
-                push_metric_binds(&mut binds, run_id, metric);
-            }
-            sql.push_str(
-                " ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, \
-                 value = excluded.value, is_nan = excluded.is_nan, value_bits = excluded.value_bits \
-                 WHERE excluded.step > latest_metrics.step \
-                    OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
-                    OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp AND excluded.value > latest_metrics.value)",
-            );
-            bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
-        }
-        transaction.commit().await.map_err(db_error)
+        self.writer.submit(workspace, run_id, batch).await
     }
 
     async fn delete_run_tag(&self, run_id: &RunId, key: &str) -> Result<()> {
@@ -1603,12 +1485,7 @@ fn row_to_logged_model(row: &AnyRow) -> Result<LoggedModel> {
     })
 }
 
-fn metric_is_later(metric: &Metric, than: &Metric) -> bool {
-    (metric.step, metric.timestamp) > (than.step, than.timestamp)
-        || ((metric.step, metric.timestamp) == (than.step, than.timestamp) && metric.value > than.value)
-}
-
-fn push_metric_binds(binds: &mut Vec<Bind>, run_id: &RunId, metric: &Metric) {
+pub(crate) fn push_metric_binds(binds: &mut Vec<Bind>, run_id: &RunId, metric: &Metric) {
     let is_nan = metric.value.is_nan();
     binds.push(Bind::Text(run_id.as_str().to_owned()));
     binds.push(Bind::Text(metric.key.clone()));

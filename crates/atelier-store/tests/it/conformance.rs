@@ -50,6 +50,7 @@ conformance!(
     dataset_inputs_are_deduplicated,
     logged_models_and_run_outputs,
     regression_integer_then_fractional_bounds_on_one_connection,
+    concurrent_requests_fail_alone,
 );
 
 async fn workspaces_round_trip(store: &SqlStore) {
@@ -492,4 +493,71 @@ async fn regression_integer_then_fractional_bounds_on_one_connection(store: &Sql
         assert_eq!(search(store, &workspace, &filter("attributes.start_time >= 10.5"), &[], 10, 0).await, ["r1"]);
         assert!(search(store, &workspace, &filter("attributes.start_time = 10.5"), &[], 10, 0).await.is_empty());
     }
+}
+
+/// Concurrent `log_batch` requests are written in shared transactions; a request that fails its
+/// checks fails alone and writes nothing, and two requests that set one param to different
+/// values cannot both succeed.
+async fn concurrent_requests_fail_alone(store: &SqlStore) {
+    let workspace = with_workspace(store, "groups").await;
+    let other = with_workspace(store, "group-other").await;
+    let live = run_info(&workspace, 0, 80, "live", 1);
+    let deleted = run_info(&workspace, 0, 81, "deleted", 1);
+    let foreign = run_info(&other, 0, 82, "foreign", 1);
+    for info in [&live, &deleted, &foreign] {
+        store.create_run(info, &[]).await.unwrap();
+    }
+    store.set_run_stage(&deleted.run_id, LifecycleStage::Deleted, 2).await.unwrap();
+    let mut tasks = Vec::new();
+    for request in 0..30i64 {
+        let store = store.clone();
+        let workspace = workspace.clone();
+        let (run_id, batch, kind) = match request % 5 {
+            0 => (
+                deleted.run_id.clone(),
+                Batch { metrics: vec![metric("m", 1.0, request, 1)], ..Batch::default() },
+                "deleted",
+            ),
+            1 => (
+                foreign.run_id.clone(),
+                Batch { metrics: vec![metric("m", 1.0, request, 1)], ..Batch::default() },
+                "foreign",
+            ),
+            2 => (
+                live.run_id.clone(),
+                Batch {
+                    metrics: vec![metric("m", 1.0, request, 1)],
+                    params: vec![Param { key: "p".into(), value: request.to_string() }],
+                    ..Batch::default()
+                },
+                "param",
+            ),
+            _ => {
+                (live.run_id.clone(), Batch { metrics: vec![metric("m", 1.0, request, 1)], ..Batch::default() }, "good")
+            }
+        };
+        tasks.push(tokio::spawn(async move { (kind, store.log_batch(&workspace, &run_id, &batch).await) }));
+    }
+    let mut param_successes = 0;
+    let mut good_successes = 0;
+    for task in tasks {
+        let (kind, outcome) = task.await.unwrap();
+        match kind {
+            "deleted" => assert_eq!(outcome.unwrap_err().code, ErrorCode::InvalidParameterValue),
+            "foreign" => assert_eq!(outcome.unwrap_err().code, ErrorCode::ResourceDoesNotExist),
+            "param" => match outcome {
+                Ok(()) => param_successes += 1,
+                Err(error) => assert_eq!(error.code, ErrorCode::InvalidParameterValue),
+            },
+            _ => {
+                outcome.unwrap();
+                good_successes += 1;
+            }
+        }
+    }
+    assert_eq!((param_successes, good_successes), (1, 12));
+    let stored = store.get_metric_history(&live.run_id, "m", None, 0).await.unwrap().len();
+    assert_eq!(stored, 13, "the good requests and the one accepted param request wrote their metric");
+    assert!(store.get_metric_history(&deleted.run_id, "m", None, 0).await.unwrap().is_empty());
+    assert!(store.get_metric_history(&foreign.run_id, "m", None, 0).await.unwrap().is_empty());
 }

@@ -1,0 +1,313 @@
+//! The batch writer: one task takes every `log_batch` and writes the requests that arrived
+//! together in one transaction.
+//!
+//! Logging is the hot path of a tracking server: many clients each send small batches. Writing
+//! each request in its own transaction costs a handful of statement round trips per request on
+//! SQLite's single writer connection. The writer drains what is waiting, checks every request
+//! against the state (its run exists in its workspace and is active; its params do not change a
+//! value, counting the requests before it in the group), and writes the accepted ones with one
+//! multi-row insert per table. A request that fails its checks gets its own error and writes
+//! nothing; the others in the group are unaffected. If the group's transaction fails as a whole
+//! (a database error), every request is retried alone, so one request cannot fail another.
+
+use crate::Batch;
+use crate::search::Bind;
+use crate::sql::{Dialect, bind_all, db_error, placeholder_list, push_metric_binds, values_rows};
+use atelier_core::model::{LifecycleStage, Metric, RunId};
+use atelier_core::names::WorkspaceName;
+use atelier_core::{Error, Result};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
+use std::collections::HashMap;
+use tokio::sync::{mpsc, oneshot};
+
+/// The most requests written in one transaction.
+const MAX_GROUP_REQUESTS: usize = 64;
+/// A group stops growing once it holds this many metrics.
+const MAX_GROUP_METRICS: usize = 20_000;
+/// Rows per multi-row insert: 7 parameters a row stays under SQLite's 32,766 parameters.
+const MAX_ROWS_PER_INSERT: usize = 4_000;
+/// Requests waiting for the writer; senders wait when it is full.
+const QUEUE_CAPACITY: usize = 1_024;
+
+struct Job {
+    workspace: WorkspaceName,
+    run_id: RunId,
+    batch: Batch,
+    reply: oneshot::Sender<Result<()>>,
+}
+
+#[derive(Clone)]
+pub(crate) struct BatchWriter {
+    sender: mpsc::Sender<Job>,
+}
+
+impl BatchWriter {
+    /// Starts the writer task on the current tokio runtime.
+    pub(crate) fn start(pool: AnyPool, dialect: Dialect) -> Self {
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        tokio::spawn(run(pool, dialect, receiver));
+        BatchWriter { sender }
+    }
+
+    /// Writes one request's batch; returns when it is committed (or refused).
+    pub(crate) async fn submit(&self, workspace: &WorkspaceName, run_id: &RunId, batch: &Batch) -> Result<()> {
+        let (reply, outcome) = oneshot::channel();
+        let job = Job { workspace: workspace.clone(), run_id: run_id.clone(), batch: batch.clone(), reply };
+        self.sender.send(job).await.map_err(|_| Error::internal("the metadata store is shutting down"))?;
+        outcome.await.map_err(|_| Error::internal("the metadata store's writer stopped"))?
+    }
+}
+
+async fn run(pool: AnyPool, dialect: Dialect, mut receiver: mpsc::Receiver<Job>) {
+    while let Some(first) = receiver.recv().await {
+        let mut metrics = first.batch.metrics.len();
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP_REQUESTS && metrics < MAX_GROUP_METRICS {
+            match receiver.try_recv() {
+                Ok(job) => {
+                    metrics += job.batch.metrics.len();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        match write_group(&pool, dialect, &group).await {
+            Ok(outcomes) => {
+                for (job, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(outcome);
+                }
+            }
+            Err(error) if group.len() == 1 => {
+                for job in group {
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+            }
+            Err(error) => {
+                tracing::warn!(requests = group.len(), %error, "a grouped write failed; writing its requests one by one");
+                for job in group {
+                    let outcome = match write_group(&pool, dialect, std::slice::from_ref(&job)).await {
+                        Ok(mut outcomes) => outcomes.pop().unwrap_or(Ok(())),
+                        Err(error) => Err(error),
+                    };
+                    let _ = job.reply.send(outcome);
+                }
+            }
+        }
+    }
+}
+
+/// A run as the checks need it.
+struct RunState {
+    workspace: String,
+    stage: String,
+}
+
+/// Checks every request of the group and writes the accepted ones in one transaction. Returns
+/// each request's outcome; an `Err` of the whole means nothing was written.
+async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<Vec<Result<()>>> {
+    let mut transaction = pool.begin().await.map_err(db_error)?;
+
+    let mut run_ids: Vec<&str> = jobs.iter().map(|job| job.run_id.as_str()).collect();
+    run_ids.sort_unstable();
+    run_ids.dedup();
+    let sql = format!(
+        "SELECT run_uuid, workspace, lifecycle_stage FROM runs WHERE run_uuid IN ({})",
+        placeholder_list(dialect, 1, run_ids.len())
+    );
+    let binds: Vec<Bind> = run_ids.iter().map(|id| Bind::Text((*id).to_owned())).collect();
+    let mut runs: HashMap<String, RunState> = HashMap::new();
+    for row in bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).fetch_all(&mut *transaction).await.map_err(db_error)? {
+        runs.insert(
+            row.try_get("run_uuid").map_err(db_error)?,
+            RunState {
+                workspace: row.try_get("workspace").map_err(db_error)?,
+                stage: row.try_get("lifecycle_stage").map_err(db_error)?,
+            },
+        );
+    }
+
+    // Params already stored for the keys this group logs.
+    let mut known_params: HashMap<(String, String), String> = HashMap::new();
+    let mut param_keys: Vec<&str> =
+        jobs.iter().flat_map(|job| job.batch.params.iter().map(|param| param.key.as_str())).collect();
+    if !param_keys.is_empty() {
+        param_keys.sort_unstable();
+        param_keys.dedup();
+        let sql = format!(
+            "SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({}) AND key IN ({})",
+            placeholder_list(dialect, 1, run_ids.len()),
+            placeholder_list(dialect, run_ids.len() + 1, param_keys.len())
+        );
+        let binds: Vec<Bind> =
+            run_ids.iter().chain(param_keys.iter()).map(|text| Bind::Text((*text).to_owned())).collect();
+        for row in
+            bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).fetch_all(&mut *transaction).await.map_err(db_error)?
+        {
+            known_params.insert(
+                (row.try_get("run_uuid").map_err(db_error)?, row.try_get("key").map_err(db_error)?),
+                row.try_get("value").map_err(db_error)?,
+            );
+        }
+    }
+
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut accepted: Vec<&Job> = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match check(job, &runs, &known_params) {
+            Ok(()) => {
+                for param in &job.batch.params {
+                    known_params.insert((job.run_id.to_string(), param.key.clone()), param.value.clone());
+                }
+                accepted.push(job);
+                outcomes.push(Ok(()));
+            }
+            Err(error) => outcomes.push(Err(error)),
+        }
+    }
+    if accepted.is_empty() {
+        return Ok(outcomes);
+    }
+
+    // Params: the first value of a key wins (later ones are equal, or were refused above).
+    let mut params: Vec<(&str, &str, &str)> = Vec::new();
+    let mut seen: HashMap<(&str, &str), ()> = HashMap::new();
+    for job in &accepted {
+        for param in &job.batch.params {
+            if seen.insert((job.run_id.as_str(), param.key.as_str()), ()).is_none() {
+                params.push((job.run_id.as_str(), &param.key, &param.value));
+            }
+        }
+    }
+    for chunk in params.chunks(MAX_ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO params (run_uuid, key, value) VALUES {} ON CONFLICT (run_uuid, key) DO NOTHING",
+            values_rows(dialect, chunk.len(), 3)
+        );
+        let binds: Vec<Bind> = chunk
+            .iter()
+            .flat_map(|(run, key, value)| [*run, *key, *value].map(|text| Bind::Text(text.to_owned())))
+            .collect();
+        bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
+    }
+
+    // Tags: the last value of a key wins, as if the requests had been written one by one.
+    let mut tag_positions: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut tags: Vec<(&str, &str, &str)> = Vec::new();
+    for job in &accepted {
+        for tag in &job.batch.tags {
+            let key = (job.run_id.as_str(), tag.key.as_str());
+            match tag_positions.get(&key) {
+                Some(position) => tags[*position].2 = &tag.value,
+                None => {
+                    tag_positions.insert(key, tags.len());
+                    tags.push((job.run_id.as_str(), &tag.key, &tag.value));
+                }
+            }
+        }
+    }
+    for chunk in tags.chunks(MAX_ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO tags (run_uuid, key, value) VALUES {} ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
+            values_rows(dialect, chunk.len(), 3)
+        );
+        let binds: Vec<Bind> = chunk
+            .iter()
+            .flat_map(|(run, key, value)| [*run, *key, *value].map(|text| Bind::Text(text.to_owned())))
+            .collect();
+        bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
+    }
+
+    for job in &accepted {
+        if let Some(name) = &job.batch.new_run_name {
+            sqlx::query("UPDATE runs SET name = $2 WHERE run_uuid = $1")
+                .bind(job.run_id.as_str())
+                .bind(name.as_str())
+                .execute(&mut *transaction)
+                .await
+                .map_err(db_error)?;
+        }
+    }
+
+    let metrics: Vec<(&RunId, &Metric)> =
+        accepted.iter().flat_map(|job| job.batch.metrics.iter().map(move |metric| (&job.run_id, metric))).collect();
+    for chunk in metrics.chunks(MAX_ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, value_bits) VALUES {}",
+            values_rows(dialect, chunk.len(), 7)
+        );
+        let mut binds = Vec::with_capacity(chunk.len() * 7);
+        for (run_id, metric) in chunk {
+            push_metric_binds(&mut binds, run_id, metric);
+        }
+        bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
+    }
+
+    // One candidate per (run, key): the highest step, then timestamp, then value, so that the
+    // upsert touches each row once.
+    let mut latest_positions: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut latest: Vec<(&RunId, &Metric)> = Vec::new();
+    for (run_id, metric) in &metrics {
+        let key = (run_id.as_str(), metric.key.as_str());
+        match latest_positions.get(&key) {
+            Some(position) => {
+                if metric_is_later(metric, latest[*position].1) {
+                    latest[*position].1 = metric;
+                }
+            }
+            None => {
+                latest_positions.insert(key, latest.len());
+                latest.push((run_id, metric));
+            }
+        }
+    }
+    for chunk in latest.chunks(MAX_ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, value_bits) VALUES {} \
+             ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, \
+             value = excluded.value, is_nan = excluded.is_nan, value_bits = excluded.value_bits \
+             WHERE excluded.step > latest_metrics.step \
+                OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
+                OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp AND excluded.value > latest_metrics.value)",
+            values_rows(dialect, chunk.len(), 7)
+        );
+        let mut binds = Vec::with_capacity(chunk.len() * 7);
+        for (run_id, metric) in chunk {
+            push_metric_binds(&mut binds, run_id, metric);
+        }
+        bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
+    }
+
+    transaction.commit().await.map_err(db_error)?;
+    Ok(outcomes)
+}
+
+/// Checks one request against the runs and the params known so far.
+fn check(job: &Job, runs: &HashMap<String, RunState>, known_params: &HashMap<(String, String), String>) -> Result<()> {
+    let run_id = &job.run_id;
+    let Some(run) = runs.get(run_id.as_str()).filter(|run| run.workspace == job.workspace.as_str()) else {
+        return Err(Error::not_found(format!("run with id={run_id} not found")));
+    };
+    if run.stage != LifecycleStage::Active.as_str() {
+        return Err(Error::invalid(format!(
+            "the run {run_id} must be in the 'active' state; current state is {}",
+            run.stage
+        )));
+    }
+    for param in &job.batch.params {
+        if let Some(old_value) = known_params.get(&(run_id.to_string(), param.key.clone()))
+            && *old_value != param.value
+        {
+            return Err(Error::invalid(format!(
+                "changing param values is not allowed. param with key='{}' was already logged with value='{}' for run ID='{run_id}'. attempted logging new value '{}'",
+                param.key, old_value, param.value
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `metric` replaces `than` as a run's latest value of its key.
+pub(crate) fn metric_is_later(metric: &Metric, than: &Metric) -> bool {
+    (metric.step, metric.timestamp) > (than.step, than.timestamp)
+        || ((metric.step, metric.timestamp) == (than.step, than.timestamp) && metric.value > than.value)
+}
