@@ -1176,9 +1176,11 @@ async fn get_metric_history_bulk_interval(
             &workspace,
             &query.run_ids,
             &key,
-            query.start_step,
-            query.end_step,
-            query.max_results,
+            atelier_service::StepInterval {
+                start_step: query.start_step,
+                end_step: query.end_step,
+                max_results: query.max_results,
+            },
         )
         .await?;
     let metrics: Vec<Value> = points

@@ -13,7 +13,7 @@ mod tracking;
 
 pub use auth::{BootstrapSecrets, NewToken};
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
-pub use tracking::{ArtifactEntry, ExperimentSearch, LoggedRun, RunSearch, parse_experiment_id};
+pub use tracking::{ArtifactEntry, ExperimentSearch, LoggedRun, RunSearch, StepInterval, parse_experiment_id};
 
 use atelier_blob::BlobStore;
 use atelier_core::authz::{Action, role_permits};

@@ -635,6 +635,14 @@ mod tests {
     }
 }
 
+/// The steps and the number of points `get-history-bulk-interval` asks for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepInterval {
+    pub start_step: Option<i64>,
+    pub end_step: Option<i64>,
+    pub max_results: Option<i64>,
+}
+
 /// The largest number of runs `get-history-bulk-interval` accepts, as in MLflow.
 pub const BULK_INTERVAL_MAX_RUNS: usize = 100;
 /// The default and largest number of points per run of `get-history-bulk-interval`.
@@ -666,10 +674,9 @@ impl Service {
         workspace: &WorkspaceName,
         run_ids: &[String],
         key: &str,
-        start_step: Option<i64>,
-        end_step: Option<i64>,
-        max_results: Option<i64>,
+        interval: StepInterval,
     ) -> Result<Vec<(RunId, Metric)>> {
+        let StepInterval { start_step, end_step, max_results } = interval;
         if run_ids.is_empty() {
             return Err(Error::invalid("get-history-bulk-interval needs at least one run_id"));
         }
