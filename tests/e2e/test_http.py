@@ -332,3 +332,40 @@ def test_safe_artifact_names_still_work(server, artifact_base):
     assert status == 200
     status, content = raw_request(server, "GET", f"{ARTIFACTS_API}/{artifact_base}/{name}")
     assert (status, content) == (200, b"ok")
+
+
+@atelier_only
+def test_upload_cut_off_midway_stores_nothing(server, artifact_base):
+    """A client that disconnects mid-upload leaves no file, not even a partial one."""
+    import socket
+    import time
+
+    path = f"{ARTIFACTS_API}/{artifact_base}/partial/big.bin"
+    declared = 20 * 1024 * 1024
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        head = (
+            f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {declared}\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(7):  # more than one 5 MiB multipart part, less than declared
+            sock.sendall(chunk)
+    # Give the server time to notice the disconnect and abort the upload.
+    time.sleep(1.5)
+    status, _ = raw_request(server, "GET", path)
+    listing = requests.get(
+        server.url + ARTIFACTS_API,
+        params={"path": f"{artifact_base}/partial"},
+        headers={"Authorization": f"Bearer {server.token}"},
+        timeout=30,
+    )
+    assert status == 404, "a cut-off upload must not leave a file behind"
+    assert listing.json().get("files", []) == []
+    # Nor a staging file on disk (the blob store is the folder blobs/ under the home).
+    leftovers = [str(found) for found in (server.home / "blobs").rglob("big.bin*")]
+    assert leftovers == [], leftovers
+    # The same path still accepts a complete upload afterwards.
+    status, _ = raw_request(server, "PUT", path, b"complete")
+    assert status == 200
+    assert raw_request(server, "GET", path) == (200, b"complete")
