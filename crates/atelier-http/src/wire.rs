@@ -73,12 +73,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for MlflowJson<T> {
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|error| bad_request(format!("could not read the request body: {error}")))?;
-        let mut value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
-            Value::Object(Map::new())
-        } else {
-            serde_json::from_slice(&bytes)
-                .map_err(|error| bad_request(format!("malformed JSON in the request body: {error}")))?
-        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(MlflowJson(from_json_value(Value::Object(Map::new()))?));
+        }
+        // The common case decodes straight into `T`; only a failure looks closer, to accept a
+        // body that is itself a JSON-encoded string and to name what is wrong.
+        let is_object = bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{');
+        if is_object && let Ok(decoded) = serde_json::from_slice::<T>(&bytes) {
+            return Ok(MlflowJson(decoded));
+        }
+        let mut value: Value = serde_json::from_slice(&bytes)
+            .map_err(|error| bad_request(format!("malformed JSON in the request body: {error}")))?;
         if let Value::String(inner) = &value {
             value = serde_json::from_str(inner)
                 .map_err(|error| bad_request(format!("malformed JSON in the request body: {error}")))?;

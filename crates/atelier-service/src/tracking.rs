@@ -417,7 +417,7 @@ impl Service {
         // The store checks, inside the write transaction, that the run is in this workspace
         // and active; this path is the hottest one and saves a read.
         let run_id = RunId::parse(run_id).map_err(|_| Error::not_found(format!("run with id={run_id} not found")))?;
-        self.store.log_batch(workspace, &run_id, &batch).await
+        self.store.log_batch(workspace, &run_id, batch).await
     }
 
     pub async fn delete_run_tag(
@@ -740,7 +740,7 @@ impl Service {
         history.push(model);
         let value = serde_json::to_string(&history).map_err(|error| Error::internal(error.to_string()))?;
         let batch = atelier_store::Batch { tags: vec![Tag::new(LOG_MODEL_HISTORY_TAG, value)], ..Default::default() };
-        self.store.log_batch(workspace, &info.run_id, &batch).await
+        self.store.log_batch(workspace, &info.run_id, batch).await
     }
 }
 

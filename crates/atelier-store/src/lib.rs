@@ -157,7 +157,7 @@ pub trait Store: Send + Sync + 'static {
     async fn set_run_stage(&self, run_id: &RunId, stage: LifecycleStage, now: Millis) -> Result<()>;
     /// Writes metrics, params and tags all-or-nothing. Fails, writing nothing, when the run is
     /// not in `workspace` (not found), not active, or a param already has a different value.
-    async fn log_batch(&self, workspace: &WorkspaceName, run_id: &RunId, batch: &Batch) -> Result<()>;
+    async fn log_batch(&self, workspace: &WorkspaceName, run_id: &RunId, batch: Batch) -> Result<()>;
     async fn delete_run_tag(&self, run_id: &RunId, key: &str) -> Result<()>;
     async fn log_inputs(&self, run_id: &RunId, inputs: &[DatasetInput]) -> Result<()>;
     /// One page of a metric's history, ordered by step, then timestamp, then insertion.

@@ -9,15 +9,22 @@ use atelier_core::{Error, Result};
 
 /// A bind parameter of a dynamically built statement.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Bind {
-    Text(String),
+pub(crate) enum Bind<'a> {
+    /// Borrowed where the value outlives the statement (the hot batch inserts), owned otherwise.
+    Text(std::borrow::Cow<'a, str>),
     Int(i64),
     Float(f64),
 }
 
+impl<'a> Bind<'a> {
+    pub(crate) fn text(value: impl Into<std::borrow::Cow<'a, str>>) -> Self {
+        Bind::Text(value.into())
+    }
+}
+
 /// Accumulates SQL text and its binds, numbering placeholders `$1, $2, …`.
 struct SqlBuilder {
-    binds: Vec<Bind>,
+    binds: Vec<Bind<'static>>,
 }
 
 impl SqlBuilder {
@@ -25,7 +32,7 @@ impl SqlBuilder {
         SqlBuilder { binds: Vec::new() }
     }
 
-    fn push(&mut self, bind: Bind) -> String {
+    fn push(&mut self, bind: Bind<'static>) -> String {
         self.binds.push(bind);
         format!("${}", self.binds.len())
     }
@@ -100,13 +107,13 @@ fn render_predicate(builder: &mut SqlBuilder, column: &str, kind: Column, op: Op
                 // `x IN ()` is not valid SQL; an empty list matches nothing (or everything).
                 return Ok(if op == Op::In { "1 = 0".to_owned() } else { "1 = 1".to_owned() });
             }
-            let placeholders: Vec<String> = items.iter().map(|item| builder.push(Bind::Text(item.clone()))).collect();
+            let placeholders: Vec<String> = items.iter().map(|item| builder.push(Bind::text(item.clone()))).collect();
             let keyword = if op == Op::In { "IN" } else { "NOT IN" };
             return Ok(format!("{column} {keyword} ({})", placeholders.join(", ")));
         }
         (Column::Text, Op::Like) | (Column::Text, Op::ILike) => {
             let Value::String(text) = value else { return Err(Error::invalid("LIKE expects a quoted string")) };
-            let placeholder = builder.push(Bind::Text(text.clone()));
+            let placeholder = builder.push(Bind::text(text.clone()));
             return Ok(if op == Op::Like {
                 format!("{column} LIKE {placeholder}")
             } else {
@@ -123,7 +130,7 @@ fn render_predicate(builder: &mut SqlBuilder, column: &str, kind: Column, op: Op
                 Value::Number(number) => number.to_string(),
                 other => return Err(Error::invalid(format!("unexpected comparison value {other:?}"))),
             };
-            Ok(format!("{column} {} {}", comparison(op), builder.push(Bind::Text(text))))
+            Ok(format!("{column} {} {}", comparison(op), builder.push(Bind::text(text))))
         }
         Column::Float => Ok(format!("{column} {} {}", comparison(op), builder.push(Bind::Float(number(value)?)))),
         Column::Integer => {
@@ -158,7 +165,7 @@ fn render_keyed(
     comparison: &Comparison,
     kind: Column,
 ) -> Result<String> {
-    let key = builder.push(Bind::Text(comparison.key.clone()));
+    let key = builder.push(Bind::text(comparison.key.clone()));
     match comparison.op {
         Op::IsNull => {
             return Ok(format!("NOT EXISTS (SELECT 1 FROM {table} x WHERE x.run_uuid = {owner} AND x.key = {key})"));
@@ -213,20 +220,20 @@ fn lifecycle_condition(builder: &mut SqlBuilder, column: &str, view: ViewType) -
     match view {
         ViewType::All => None,
         ViewType::ActiveOnly => {
-            Some(format!("{column} = {}", builder.push(Bind::Text(LifecycleStage::Active.as_str().to_owned()))))
+            Some(format!("{column} = {}", builder.push(Bind::text(LifecycleStage::Active.as_str().to_owned()))))
         }
         ViewType::DeletedOnly => {
-            Some(format!("{column} = {}", builder.push(Bind::Text(LifecycleStage::Deleted.as_str().to_owned()))))
+            Some(format!("{column} = {}", builder.push(Bind::text(LifecycleStage::Deleted.as_str().to_owned()))))
         }
     }
 }
 
 /// Builds the `SELECT` of a run search: the page of run rows in the requested order.
-pub(crate) fn run_search_sql(query: &RunQuery<'_>) -> Result<(String, Vec<Bind>)> {
+pub(crate) fn run_search_sql(query: &RunQuery<'_>) -> Result<(String, Vec<Bind<'static>>)> {
     let mut builder = SqlBuilder::new();
     let mut joins = String::new();
     let mut conditions = Vec::new();
-    let workspace = builder.push(Bind::Text(query.workspace.as_str().to_owned()));
+    let workspace = builder.push(Bind::text(query.workspace.as_str().to_owned()));
     conditions.push(format!("r.workspace = {workspace}"));
     if query.experiment_ids.is_empty() {
         conditions.push("1 = 0".to_owned());
@@ -252,7 +259,7 @@ pub(crate) fn run_search_sql(query: &RunQuery<'_>) -> Result<(String, Vec<Bind>)
                     _ => "tags",
                 };
                 let alias = format!("o{index}");
-                let key = builder.push(Bind::Text(order.key.clone()));
+                let key = builder.push(Bind::text(order.key.clone()));
                 joins.push_str(&format!(
                     " LEFT JOIN {table} {alias} ON {alias}.run_uuid = r.run_uuid AND {alias}.key = {key}"
                 ));
@@ -283,11 +290,11 @@ pub(crate) fn run_search_sql(query: &RunQuery<'_>) -> Result<(String, Vec<Bind>)
 }
 
 /// Builds the `SELECT` of an experiment search.
-pub(crate) fn experiment_search_sql(query: &ExperimentQuery<'_>) -> Result<(String, Vec<Bind>)> {
+pub(crate) fn experiment_search_sql(query: &ExperimentQuery<'_>) -> Result<(String, Vec<Bind<'static>>)> {
     let mut builder = SqlBuilder::new();
     let mut conditions = Vec::new();
     let mut joins = String::new();
-    let workspace = builder.push(Bind::Text(query.workspace.as_str().to_owned()));
+    let workspace = builder.push(Bind::text(query.workspace.as_str().to_owned()));
     conditions.push(format!("e.workspace = {workspace}"));
     if let Some(condition) = lifecycle_condition(&mut builder, "e.lifecycle_stage", query.view) {
         conditions.push(condition);
@@ -299,7 +306,7 @@ pub(crate) fn experiment_search_sql(query: &ExperimentQuery<'_>) -> Result<(Stri
                 render_predicate(&mut builder, column, column_kind(numeric), comparison.op, &comparison.value)?
             }
             Entity::Tag => {
-                let key = builder.push(Bind::Text(comparison.key.clone()));
+                let key = builder.push(Bind::text(comparison.key.clone()));
                 let owner = "x.workspace = e.workspace AND x.experiment_id = e.experiment_id";
                 match comparison.op {
                     Op::IsNull => {
@@ -327,7 +334,7 @@ pub(crate) fn experiment_search_sql(query: &ExperimentQuery<'_>) -> Result<(Stri
             Entity::Attribute => experiment_attribute_column(&order.key)?.0.to_owned(),
             Entity::Tag => {
                 let alias = format!("o{index}");
-                let key = builder.push(Bind::Text(order.key.clone()));
+                let key = builder.push(Bind::text(order.key.clone()));
                 joins.push_str(&format!(
                     " LEFT JOIN experiment_tags {alias} ON {alias}.workspace = e.workspace AND {alias}.experiment_id = e.experiment_id AND {alias}.key = {key}"
                 ));
@@ -365,10 +372,10 @@ fn logged_model_attribute_column(key: &str) -> Result<(&'static str, bool)> {
 }
 
 /// Builds the `SELECT` of a logged-model search.
-pub(crate) fn logged_model_search_sql(query: &LoggedModelQuery<'_>) -> Result<(String, Vec<Bind>)> {
+pub(crate) fn logged_model_search_sql(query: &LoggedModelQuery<'_>) -> Result<(String, Vec<Bind<'static>>)> {
     let mut builder = SqlBuilder::new();
     let mut conditions = Vec::new();
-    let workspace = builder.push(Bind::Text(query.workspace.as_str().to_owned()));
+    let workspace = builder.push(Bind::text(query.workspace.as_str().to_owned()));
     conditions.push(format!("m.workspace = {workspace}"));
     conditions.push("m.lifecycle_stage = 'active'".to_owned());
     if !query.experiment_ids.is_empty() {
@@ -383,7 +390,7 @@ pub(crate) fn logged_model_search_sql(query: &LoggedModelQuery<'_>) -> Result<(S
             }
             Entity::Tag | Entity::Param => {
                 let table = if comparison.entity == Entity::Tag { "logged_model_tags" } else { "logged_model_params" };
-                let key = builder.push(Bind::Text(comparison.key.clone()));
+                let key = builder.push(Bind::text(comparison.key.clone()));
                 match comparison.op {
                     Op::IsNull => {
                         format!("NOT EXISTS (SELECT 1 FROM {table} x WHERE x.model_id = m.model_id AND x.key = {key})")

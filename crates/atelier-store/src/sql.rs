@@ -308,7 +308,7 @@ impl SqlStore {
         inner: &str,
         columns: &[&str],
         order: &str,
-        binds: &[Bind],
+        binds: &[Bind<'_>],
     ) -> Result<Vec<T>> {
         let array = columns.join(", ");
         let sql = match self.dialect {
@@ -366,7 +366,7 @@ impl SqlStore {
         let mut inputs: HashMap<String, Vec<DatasetInput>> = HashMap::new();
         let mut outputs: HashMap<String, Vec<ModelOutput>> = HashMap::new();
 
-        let id_binds: Vec<Bind> = ids.iter().map(|id| Bind::Text((*id).to_owned())).collect();
+        let id_binds: Vec<Bind> = ids.iter().map(|id| Bind::text((*id).to_owned())).collect();
         let bind_all = |sql: String| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for id in &ids {
@@ -521,6 +521,28 @@ impl SqlStore {
         }
         Ok(models)
     }
+}
+
+/// Fails unless the experiment exists and is active; used inside write transactions.
+async fn require_active_experiment(
+    connection: &mut sqlx::AnyConnection,
+    workspace: &WorkspaceName,
+    id: ExperimentId,
+) -> Result<()> {
+    let row = sqlx::query("SELECT lifecycle_stage FROM experiments WHERE workspace = $1 AND experiment_id = $2")
+        .bind(workspace.as_str())
+        .bind(id)
+        .fetch_optional(&mut *connection)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| Error::not_found(format!("no experiment with id={id} exists")))?;
+    let stage: String = row.try_get("lifecycle_stage").map_err(db_error)?;
+    if stage != LifecycleStage::Active.as_str() {
+        return Err(Error::invalid(format!(
+            "the experiment {id} must be in the 'active' state; current state is {stage}"
+        )));
+    }
+    Ok(())
 }
 
 /// Fails unless the run exists and is active; used inside write transactions.
@@ -990,19 +1012,7 @@ impl Store for SqlStore {
 
     async fn set_experiment_tag(&self, workspace: &WorkspaceName, id: ExperimentId, tag: &Tag) -> Result<()> {
         let mut transaction = self.write.begin().await.map_err(db_error)?;
-        let row = sqlx::query("SELECT lifecycle_stage FROM experiments WHERE workspace = $1 AND experiment_id = $2")
-            .bind(workspace.as_str())
-            .bind(id)
-            .fetch_optional(&mut *transaction)
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| Error::not_found(format!("no experiment with id={id} exists")))?;
-        let stage: String = row.try_get("lifecycle_stage").map_err(db_error)?;
-        if stage != "active" {
-            return Err(Error::invalid(format!(
-                "the experiment {id} must be in the 'active' state; current state is {stage}"
-            )));
-        }
+        require_active_experiment(&mut transaction, workspace, id).await?;
         sqlx::query(
             "INSERT INTO experiment_tags (workspace, experiment_id, key, value) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (workspace, experiment_id, key) DO UPDATE SET value = excluded.value",
@@ -1035,20 +1045,7 @@ impl Store for SqlStore {
 
     async fn create_run(&self, info: &RunInfo, tags: &[Tag]) -> Result<()> {
         let mut transaction = self.write.begin().await.map_err(db_error)?;
-        let row = sqlx::query("SELECT lifecycle_stage FROM experiments WHERE workspace = $1 AND experiment_id = $2")
-            .bind(info.workspace.as_str())
-            .bind(info.experiment_id)
-            .fetch_optional(&mut *transaction)
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| Error::not_found(format!("no experiment with id={} exists", info.experiment_id)))?;
-        let stage: String = row.try_get("lifecycle_stage").map_err(db_error)?;
-        if stage != "active" {
-            return Err(Error::invalid(format!(
-                "the experiment {} must be in the 'active' state; current state is {stage}",
-                info.experiment_id
-            )));
-        }
+        require_active_experiment(&mut transaction, &info.workspace, info.experiment_id).await?;
         let sql = format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
         sqlx::query(AssertSqlSafe(sql))
             .bind(info.run_id.as_str())
@@ -1141,7 +1138,7 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn log_batch(&self, workspace: &WorkspaceName, run_id: &RunId, batch: &Batch) -> Result<()> {
+    async fn log_batch(&self, workspace: &WorkspaceName, run_id: &RunId, batch: Batch) -> Result<()> {
         self.writer.submit(workspace, run_id, batch).await
     }
 
@@ -1250,8 +1247,8 @@ impl Store for SqlStore {
         let inner = "SELECT step, timestamp, value_bits, id FROM metrics WHERE run_uuid = $1 AND key = $2 \
                      ORDER BY step, timestamp, id LIMIT $3 OFFSET $4";
         let binds = [
-            Bind::Text(run_id.as_str().to_owned()),
-            Bind::Text(key.to_owned()),
+            Bind::text(run_id.as_str().to_owned()),
+            Bind::text(key.to_owned()),
             Bind::Int(limit.unwrap_or(i64::MAX)),
             Bind::Int(offset),
         ];
@@ -1303,20 +1300,7 @@ impl Store for SqlStore {
 
     async fn create_logged_model(&self, model: &LoggedModel) -> Result<()> {
         let mut transaction = self.write.begin().await.map_err(db_error)?;
-        let row = sqlx::query("SELECT lifecycle_stage FROM experiments WHERE workspace = $1 AND experiment_id = $2")
-            .bind(model.workspace.as_str())
-            .bind(model.experiment_id)
-            .fetch_optional(&mut *transaction)
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| Error::not_found(format!("no experiment with id={} exists", model.experiment_id)))?;
-        let stage: String = row.try_get("lifecycle_stage").map_err(db_error)?;
-        if stage != "active" {
-            return Err(Error::invalid(format!(
-                "the experiment {} must be in the 'active' state; current state is {stage}",
-                model.experiment_id
-            )));
-        }
+        require_active_experiment(&mut transaction, &model.workspace, model.experiment_id).await?;
         sqlx::query(
             "INSERT INTO logged_models (model_id, workspace, experiment_id, name, artifact_location, creation_time, \
              last_updated_time, status, status_message, lifecycle_stage, model_type, creator, source_run_id) \
@@ -1485,10 +1469,10 @@ fn row_to_logged_model(row: &AnyRow) -> Result<LoggedModel> {
     })
 }
 
-pub(crate) fn push_metric_binds(binds: &mut Vec<Bind>, run_id: &RunId, metric: &Metric) {
+pub(crate) fn push_metric_binds<'a>(binds: &mut Vec<Bind<'a>>, run_id: &'a RunId, metric: &'a Metric) {
     let is_nan = metric.value.is_nan();
-    binds.push(Bind::Text(run_id.as_str().to_owned()));
-    binds.push(Bind::Text(metric.key.clone()));
+    binds.push(Bind::text(run_id.as_str()));
+    binds.push(Bind::text(metric.key.as_str()));
     binds.push(Bind::Int(metric.step));
     binds.push(Bind::Int(metric.timestamp));
     // SQLite stores NaN as NULL, so NaN is kept as a flag with a zero value, as MLflow does.
@@ -1499,11 +1483,11 @@ pub(crate) fn push_metric_binds(binds: &mut Vec<Bind>, run_id: &RunId, metric: &
 
 pub(crate) fn bind_all<'q>(
     mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    binds: &'q [Bind],
+    binds: &'q [Bind<'q>],
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
     for bind in binds {
         query = match bind {
-            Bind::Text(text) => query.bind(text.as_str()),
+            Bind::Text(text) => query.bind(text.as_ref()),
             Bind::Int(number) => query.bind(*number),
             Bind::Float(number) => query.bind(*number),
         };

@@ -50,9 +50,9 @@ impl BatchWriter {
     }
 
     /// Writes one request's batch; returns when it is committed (or refused).
-    pub(crate) async fn submit(&self, workspace: &WorkspaceName, run_id: &RunId, batch: &Batch) -> Result<()> {
+    pub(crate) async fn submit(&self, workspace: &WorkspaceName, run_id: &RunId, batch: Batch) -> Result<()> {
         let (reply, outcome) = oneshot::channel();
-        let job = Job { workspace: workspace.clone(), run_id: run_id.clone(), batch: batch.clone(), reply };
+        let job = Job { workspace: workspace.clone(), run_id: run_id.clone(), batch, reply };
         self.sender.send(job).await.map_err(|_| Error::internal("the metadata store is shutting down"))?;
         outcome.await.map_err(|_| Error::internal("the metadata store's writer stopped"))?
     }
@@ -114,7 +114,7 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
         "SELECT run_uuid, workspace, lifecycle_stage FROM runs WHERE run_uuid IN ({})",
         placeholder_list(dialect, 1, run_ids.len())
     );
-    let binds: Vec<Bind> = run_ids.iter().map(|id| Bind::Text((*id).to_owned())).collect();
+    let binds: Vec<Bind> = run_ids.iter().map(|id| Bind::text((*id).to_owned())).collect();
     let mut runs: HashMap<String, RunState> = HashMap::new();
     for row in bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).fetch_all(&mut *transaction).await.map_err(db_error)? {
         runs.insert(
@@ -138,8 +138,7 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
             placeholder_list(dialect, 1, run_ids.len()),
             placeholder_list(dialect, run_ids.len() + 1, param_keys.len())
         );
-        let binds: Vec<Bind> =
-            run_ids.iter().chain(param_keys.iter()).map(|text| Bind::Text((*text).to_owned())).collect();
+        let binds: Vec<Bind> = run_ids.iter().chain(param_keys.iter()).map(|text| Bind::text(*text)).collect();
         for row in
             bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).fetch_all(&mut *transaction).await.map_err(db_error)?
         {
@@ -178,17 +177,7 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
             }
         }
     }
-    for chunk in params.chunks(MAX_ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO params (run_uuid, key, value) VALUES {} ON CONFLICT (run_uuid, key) DO NOTHING",
-            values_rows(dialect, chunk.len(), 3)
-        );
-        let binds: Vec<Bind> = chunk
-            .iter()
-            .flat_map(|(run, key, value)| [*run, *key, *value].map(|text| Bind::Text(text.to_owned())))
-            .collect();
-        bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
-    }
+    insert_key_values(&mut transaction, dialect, "INSERT INTO params", &params, "DO NOTHING").await?;
 
     // Tags: the last value of a key wins, as if the requests had been written one by one.
     let mut tag_positions: HashMap<(&str, &str), usize> = HashMap::new();
@@ -205,17 +194,8 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
             }
         }
     }
-    for chunk in tags.chunks(MAX_ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO tags (run_uuid, key, value) VALUES {} ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
-            values_rows(dialect, chunk.len(), 3)
-        );
-        let binds: Vec<Bind> = chunk
-            .iter()
-            .flat_map(|(run, key, value)| [*run, *key, *value].map(|text| Bind::Text(text.to_owned())))
-            .collect();
-        bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
-    }
+    insert_key_values(&mut transaction, dialect, "INSERT INTO tags", &tags, "DO UPDATE SET value = excluded.value")
+        .await?;
 
     for job in &accepted {
         if let Some(name) = &job.batch.new_run_name {
@@ -279,6 +259,27 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
 
     transaction.commit().await.map_err(db_error)?;
     Ok(outcomes)
+}
+
+/// Inserts `(run_uuid, key, value)` rows into a run's key/value table (`insert` names it; both
+/// callers pass constants) in chunks, resolving conflicts on `(run_uuid, key)` with `on_conflict`.
+async fn insert_key_values(
+    connection: &mut sqlx::AnyConnection,
+    dialect: Dialect,
+    insert: &'static str,
+    rows: &[(&str, &str, &str)],
+    on_conflict: &'static str,
+) -> Result<()> {
+    for chunk in rows.chunks(MAX_ROWS_PER_INSERT) {
+        let sql = format!(
+            "{insert} (run_uuid, key, value) VALUES {} ON CONFLICT (run_uuid, key) {on_conflict}",
+            values_rows(dialect, chunk.len(), 3)
+        );
+        let binds: Vec<Bind> =
+            chunk.iter().flat_map(|(run, key, value)| [*run, *key, *value].map(Bind::text)).collect();
+        bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *connection).await.map_err(db_error)?;
+    }
+    Ok(())
 }
 
 /// Checks one request against the runs and the params known so far.

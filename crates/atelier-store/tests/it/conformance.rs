@@ -132,7 +132,7 @@ async fn run_update_and_rename(store: &SqlStore) {
     assert!(run.tags.contains(&Tag::new(RUN_NAME_TAG, "second")));
     store.set_run_stage(&info.run_id, LifecycleStage::Deleted, 300).await.unwrap();
     let batch = Batch { tags: vec![Tag::new("a", "b")], ..Batch::default() };
-    let error = store.log_batch(&workspace, &info.run_id, &batch).await.unwrap_err();
+    let error = store.log_batch(&workspace, &info.run_id, batch.clone()).await.unwrap_err();
     assert_eq!(error.code, ErrorCode::InvalidParameterValue);
     assert!(error.message.contains("active"), "{}", error.message);
     let missing = RunId::from_random([0xee; 16]);
@@ -144,19 +144,19 @@ async fn log_batch_is_all_or_nothing(store: &SqlStore) {
     let info = run_info(&workspace, 0, 4, "r", 100);
     store.create_run(&info, &[]).await.unwrap();
     let other = with_workspace(store, "elsewhere").await;
-    let error = store.log_batch(&other, &info.run_id, &Batch::default()).await.unwrap_err();
+    let error = store.log_batch(&other, &info.run_id, Batch::default()).await.unwrap_err();
     assert_eq!(error.code, ErrorCode::ResourceDoesNotExist, "a run is not found through another workspace");
     let first = Batch { params: vec![Param { key: "lr".into(), value: "0.1".into() }], ..Batch::default() };
-    store.log_batch(&workspace, &info.run_id, &first).await.unwrap();
+    store.log_batch(&workspace, &info.run_id, first.clone()).await.unwrap();
     // Logging the same value again is accepted.
-    store.log_batch(&workspace, &info.run_id, &first).await.unwrap();
+    store.log_batch(&workspace, &info.run_id, first.clone()).await.unwrap();
     let conflicting = Batch {
         metrics: vec![metric("loss", 1.0, 0, 1)],
         params: vec![Param { key: "lr".into(), value: "0.2".into() }],
         tags: vec![Tag::new("t", "v")],
         new_run_name: Some("renamed".into()),
     };
-    let error = store.log_batch(&workspace, &info.run_id, &conflicting).await.unwrap_err();
+    let error = store.log_batch(&workspace, &info.run_id, conflicting.clone()).await.unwrap_err();
     assert_eq!(error.code, ErrorCode::InvalidParameterValue);
     let run = store.get_run(&info.run_id).await.unwrap();
     assert!(run.metrics.is_empty(), "the batch's metric must not be written");
@@ -178,10 +178,10 @@ async fn latest_metric_is_highest_step_and_nan_round_trips(store: &SqlStore) {
         ],
         ..Batch::default()
     };
-    store.log_batch(&workspace, &info.run_id, &batch).await.unwrap();
+    store.log_batch(&workspace, &info.run_id, batch.clone()).await.unwrap();
     // A later batch with a lower step does not replace the latest value.
     store
-        .log_batch(&workspace, &info.run_id, &Batch { metrics: vec![metric("acc", 0.3, 3, 9000)], ..Batch::default() })
+        .log_batch(&workspace, &info.run_id, Batch { metrics: vec![metric("acc", 0.3, 3, 9000)], ..Batch::default() })
         .await
         .unwrap();
     let run = store.get_run(&info.run_id).await.unwrap();
@@ -193,14 +193,14 @@ async fn latest_metric_is_highest_step_and_nan_round_trips(store: &SqlStore) {
     assert!(history[0].value.is_nan());
     let big =
         Batch { metrics: vec![metric("big", f64::MAX, 0, 1), metric("big", -f64::MAX, 1, 1)], ..Batch::default() };
-    store.log_batch(&workspace, &info.run_id, &big).await.unwrap();
+    store.log_batch(&workspace, &info.run_id, big.clone()).await.unwrap();
     let values: Vec<f64> =
         store.get_metric_history(&info.run_id, "big", None, 0).await.unwrap().iter().map(|m| m.value).collect();
     assert_eq!(values, vec![f64::MAX, -f64::MAX]);
     // Values survive exactly, to the last bit.
     let exact = [0.1 + 0.2, 1e-300, -123456.78901234568, 2.0f64.powi(60) + 1.0];
     let points = exact.iter().enumerate().map(|(step, value)| metric("exact", *value, step as i64, 1)).collect();
-    store.log_batch(&workspace, &info.run_id, &Batch { metrics: points, ..Batch::default() }).await.unwrap();
+    store.log_batch(&workspace, &info.run_id, Batch { metrics: points, ..Batch::default() }).await.unwrap();
     let stored: Vec<f64> =
         store.get_metric_history(&info.run_id, "exact", None, 0).await.unwrap().iter().map(|m| m.value).collect();
     assert_eq!(stored, exact);
@@ -213,7 +213,7 @@ async fn metric_history_pages_in_step_order(store: &SqlStore) {
     let info = run_info(&workspace, 0, 6, "r", 100);
     store.create_run(&info, &[]).await.unwrap();
     let metrics: Vec<Metric> = (0..1000).rev().map(|step| metric("loss", step as f64, step, 1000 - step)).collect();
-    store.log_batch(&workspace, &info.run_id, &Batch { metrics, ..Batch::default() }).await.unwrap();
+    store.log_batch(&workspace, &info.run_id, Batch { metrics, ..Batch::default() }).await.unwrap();
     let all = store.get_metric_history(&info.run_id, "loss", None, 0).await.unwrap();
     assert_eq!(all.len(), 1000);
     assert!(all.windows(2).all(|pair| pair[0].step < pair[1].step));
@@ -266,7 +266,7 @@ async fn search_runs_filters_orders_and_pages(store: &SqlStore) {
         if !team.is_empty() {
             batch.tags.push(Tag::new("team", team));
         }
-        store.log_batch(&workspace, &info.run_id, &batch).await.unwrap();
+        store.log_batch(&workspace, &info.run_id, batch.clone()).await.unwrap();
     }
     // Default order: newest start first.
     assert_eq!(search(store, &workspace, &[], &[], 100, 0).await, ["d", "c", "b", "a"]);
@@ -380,7 +380,7 @@ async fn concurrent_writers_never_fail(store: &SqlStore) {
                 let metrics =
                     (0..20).map(|i| metric(&format!("m{}", i % 3), i as f64, round * 100 + i, round)).collect();
                 let tags = vec![Tag::new(format!("writer{writer}"), round.to_string())];
-                store.log_batch(&workspace, &run_id, &Batch { metrics, tags, ..Batch::default() }).await?;
+                store.log_batch(&workspace, &run_id, Batch { metrics, tags, ..Batch::default() }).await?;
             }
             Ok::<_, atelier_core::Error>(())
         }));
@@ -481,7 +481,7 @@ async fn regression_integer_then_fractional_bounds_on_one_connection(store: &Sql
         let info = run_info(&workspace, 0, 70 + index as u8, &format!("r{index}"), 10 + index as i64);
         store.create_run(&info, &[]).await.unwrap();
         store
-            .log_batch(&workspace, &info.run_id, &Batch { metrics: vec![metric("acc", acc, 0, 1)], ..Batch::default() })
+            .log_batch(&workspace, &info.run_id, Batch { metrics: vec![metric("acc", acc, 0, 1)], ..Batch::default() })
             .await
             .unwrap();
     }
@@ -536,7 +536,7 @@ async fn concurrent_requests_fail_alone(store: &SqlStore) {
                 (live.run_id.clone(), Batch { metrics: vec![metric("m", 1.0, request, 1)], ..Batch::default() }, "good")
             }
         };
-        tasks.push(tokio::spawn(async move { (kind, store.log_batch(&workspace, &run_id, &batch).await) }));
+        tasks.push(tokio::spawn(async move { (kind, store.log_batch(&workspace, &run_id, batch.clone()).await) }));
     }
     let mut param_successes = 0;
     let mut good_successes = 0;
