@@ -54,10 +54,11 @@ fn migrate_error(error: sqlx::migrate::MigrateError) -> Error {
 
 /// WAL with `synchronous = NORMAL`: a commit survives the process being killed (the WAL is
 /// written before the commit returns); only an operating-system crash can lose the last
-/// commits. Reads go through a memory map, which saves a copy per page.
+/// commits. The page cache is capped at 8 MiB a connection and the file is not memory-mapped,
+/// which keeps the resident size small; a map bought no measurable speed here.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-     PRAGMA busy_timeout = 30000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -16384; \
-     PRAGMA mmap_size = 268435456;";
+     PRAGMA busy_timeout = 30000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -8192; \
+     PRAGMA mmap_size = 0;";
 
 impl SqlStore {
     /// Connects to `sqlite://…` or `postgres://…` and applies the dialect's migrations.
