@@ -54,6 +54,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/logged-models/{model_id}/tags", axum::routing::patch(set_logged_model_tags))
         .route("/logged-models/{model_id}/tags/{tag_key}", axum::routing::delete(delete_logged_model_tag))
         .route("/logged-models/{model_id}/params", post(log_logged_model_params))
+        .route("/logged-models/{model_id}/artifacts/directories", get(list_logged_model_artifacts))
 }
 
 // Conversions to MLflow's JSON.
@@ -1213,11 +1214,24 @@ async fn list_run_artifacts(
 ) -> ApiResult<Json<Value>> {
     let run_id = run_id_of(query.run_id, query.run_uuid)?;
     let run = state.service.get_run(&principal, &workspace, &run_id).await?;
-    let root = atelier_service::Service::run_artifact_root(&run.info)?;
-    let folder = atelier_core::limits::normalize_artifact_path(query.path.as_deref().unwrap_or_default())?;
-    let listed = if folder.is_empty() { root.clone() } else { format!("{root}/{folder}") };
-    let entries = state.service.list_artifacts(&principal, &workspace, &listed).await?;
-    let files: Vec<Value> = entries
+    let files = list_under_root(&state, &principal, &workspace, &run.info.artifact_uri, query.path.as_deref()).await?;
+    Ok(Json(json!({ "root_uri": run.info.artifact_uri, "files": files })))
+}
+
+/// Lists a folder under a `mlflow-artifacts:` root, with paths relative to that root, as
+/// `artifacts/list` and `logged-models/{id}/artifacts/directories` answer.
+async fn list_under_root(
+    state: &AppState,
+    principal: &atelier_service::Principal,
+    workspace: &atelier_core::names::WorkspaceName,
+    root_uri: &str,
+    folder: Option<&str>,
+) -> Result<Vec<Value>, Error> {
+    let root = atelier_service::Service::artifact_root_path(root_uri)?;
+    let folder = atelier_core::limits::normalize_artifact_path(folder.unwrap_or_default())?;
+    let listed = if folder.is_empty() { root } else { format!("{root}/{folder}") };
+    let entries = state.service.list_artifacts(principal, workspace, &listed).await?;
+    Ok(entries
         .iter()
         .map(|entry| {
             let path = if folder.is_empty() { entry.name.clone() } else { format!("{folder}/{}", entry.name) };
@@ -1227,6 +1241,31 @@ async fn list_run_artifacts(
             }
             file
         })
-        .collect();
-    Ok(Json(json!({ "root_uri": run.info.artifact_uri, "files": files })))
+        .collect())
+}
+
+#[derive(Deserialize)]
+struct ModelArtifactsQuery {
+    #[serde(default)]
+    artifact_directory_path: Option<String>,
+}
+
+/// `logged-models/{id}/artifacts/directories`: a logged model's files.
+async fn list_logged_model_artifacts(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Ws(workspace): Ws,
+    Path(path): Path<ModelIdPath>,
+    MultiQuery(query): MultiQuery<ModelArtifactsQuery>,
+) -> ApiResult<Json<Value>> {
+    let model = state.service.get_logged_model(&principal, &workspace, &path.model_id).await?;
+    let files = list_under_root(
+        &state,
+        &principal,
+        &workspace,
+        &model.artifact_location,
+        query.artifact_directory_path.as_deref(),
+    )
+    .await?;
+    Ok(Json(json!({ "root_uri": model.artifact_location, "files": files })))
 }

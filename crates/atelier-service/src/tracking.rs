@@ -576,9 +576,14 @@ impl Service {
 
     /// The artifact-root-relative folder of a run's artifacts (`<exp>/<run>/artifacts`).
     pub fn run_artifact_root(info: &RunInfo) -> Result<String> {
-        info.artifact_uri.strip_prefix(ARTIFACT_ROOT).map(|rest| rest.trim_start_matches('/').to_owned()).ok_or_else(
-            || Error::internal(format!("run artifact uri '{}' is not served by this server", info.artifact_uri)),
-        )
+        Self::artifact_root_path(&info.artifact_uri)
+    }
+
+    /// The artifact-root-relative path of a `mlflow-artifacts:/...` URI.
+    pub fn artifact_root_path(uri: &str) -> Result<String> {
+        uri.strip_prefix(ARTIFACT_ROOT)
+            .map(|rest| rest.trim_start_matches('/').to_owned())
+            .ok_or_else(|| Error::internal(format!("artifact uri '{uri}' is not served by this server")))
     }
 }
 

@@ -361,3 +361,26 @@ async fn json_endpoints_require_a_json_content_type() {
         .unwrap();
     assert_eq!(tower::ServiceExt::oneshot(server.app.clone(), with_charset).await.unwrap().status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn logged_model_files_are_listed_under_its_root() {
+    let server = server().await;
+    let token = server.admin_token.clone();
+    let created =
+        server.post(&format!("{MLFLOW}/logged-models"), &token, json!({ "experiment_id": "0", "name": "clf" })).await;
+    let model = created.body["model"]["info"].clone();
+    let model_id = model["model_id"].as_str().unwrap().to_owned();
+    let root = model["artifact_uri"].as_str().unwrap().strip_prefix("mlflow-artifacts:/").unwrap().to_owned();
+    server.put_raw(&format!("/api/2.0/mlflow-artifacts/artifacts/{root}/MLmodel"), &token, b"flavors: {}").await;
+    let listed = server.get(&format!("{MLFLOW}/logged-models/{model_id}/artifacts/directories"), &token).await;
+    assert_eq!(
+        listed.body["files"],
+        json!([{ "path": "MLmodel", "is_dir": false, "file_size": 11 }]),
+        "{:?}",
+        listed.body
+    );
+    let escape = server
+        .get(&format!("{MLFLOW}/logged-models/{model_id}/artifacts/directories?artifact_directory_path=../.."), &token)
+        .await;
+    assert_eq!(escape.status, StatusCode::BAD_REQUEST);
+}
