@@ -159,46 +159,11 @@ fn text(value: &Value) -> String {
 }
 
 fn time_text(value: &Value) -> String {
-    value.as_i64().map(format_millis).unwrap_or_default()
-}
-
-/// Formats epoch milliseconds as `YYYY-MM-DD HH:MM:SS` UTC.
-fn format_millis(millis: i64) -> String {
-    let seconds = millis.div_euclid(1000);
-    let days = seconds.div_euclid(86_400);
-    let second_of_day = seconds.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        second_of_day / 3600,
-        second_of_day % 3600 / 60,
-        second_of_day % 60
-    )
+    value.as_i64().map(atelier_core::time::format_utc).unwrap_or_default()
 }
 
 fn duration_text(start: &Value, end: &Value) -> String {
-    match (start.as_i64(), end.as_i64()) {
-        (Some(start), Some(end)) if end >= start => {
-            let seconds = (end - start) / 1000;
-            if seconds >= 3600 {
-                format!("{}h{:02}m", seconds / 3600, seconds % 3600 / 60)
-            } else if seconds >= 60 {
-                format!("{}m{:02}s", seconds / 60, seconds % 60)
-            } else {
-                format!("{:.1}s", (end - start) as f64 / 1000.0)
-            }
-        }
-        _ => String::new(),
-    }
+    atelier_core::time::format_duration(start.as_i64(), end.as_i64())
 }
 
 fn new_table(header: Vec<String>) -> Table {
@@ -536,25 +501,5 @@ pub async fn role(command: RoleCommand, args: ClientArgs) -> anyhow::Result<()> 
             println!("{table}");
             Ok(())
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_times_in_utc() {
-        assert_eq!(format_millis(0), "1970-01-01 00:00:00");
-        assert_eq!(format_millis(1_764_115_200_000), "2025-11-26 00:00:00");
-        assert_eq!(format_millis(951_782_400_000 + 3_723_000), "2000-02-29 01:02:03");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(duration_text(&json!(0), &json!(1500)), "1.5s");
-        assert_eq!(duration_text(&json!(0), &json!(125_000)), "2m05s");
-        assert_eq!(duration_text(&json!(0), &json!(3_725_000)), "1h02m");
-        assert_eq!(duration_text(&json!(0), &Value::Null), "");
     }
 }

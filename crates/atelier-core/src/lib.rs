@@ -11,5 +11,6 @@ pub mod filter;
 pub mod limits;
 pub mod model;
 pub mod names;
+pub mod time;
 
 pub use error::{Error, ErrorCode, Result};

@@ -32,7 +32,7 @@ pub struct NewToken {
     pub secret: String,
 }
 
-fn random_secret(bytes: usize) -> String {
+pub(crate) fn random_secret(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
     for chunk in buffer.chunks_mut(32) {
         let random: [u8; 32] = rand::random();
@@ -41,7 +41,7 @@ fn random_secret(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
 }
 
-fn token_hash(secret: &str) -> String {
+pub(crate) fn token_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 

@@ -9,10 +9,12 @@
 mod auth;
 mod logged_models;
 mod names;
+mod sessions;
 mod tracking;
 
 pub use auth::{BootstrapSecrets, NewToken};
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
+pub use sessions::{ExperimentSummary, NewSession, SESSION_LIFETIME_MILLIS, StudioSession};
 pub use tracking::{ArtifactEntry, ExperimentSearch, LoggedRun, RunSearch, StepInterval, parse_experiment_id};
 
 use atelier_blob::BlobStore;

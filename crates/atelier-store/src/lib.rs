@@ -30,6 +30,24 @@ pub struct UserRecord {
     pub password_hash: Option<String>,
 }
 
+/// A studio sign-in session. The cookie's secret is never stored, only its hash.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id_hash: String,
+    pub user: UserName,
+    pub csrf_token: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
+/// How many active runs an experiment has and when the newest started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExperimentStats {
+    pub experiment_id: ExperimentId,
+    pub runs: i64,
+    pub last_run_start: Option<Millis>,
+}
+
 /// What `log_batch` writes. Values are already validated and truncated by the service.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
@@ -111,6 +129,10 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tokens(&self, user: Option<&UserName>) -> Result<Vec<TokenInfo>>;
     async fn get_token(&self, id: &str) -> Result<TokenInfo>;
     async fn delete_token(&self, id: &str) -> Result<()>;
+    async fn create_session(&self, session: &Session) -> Result<()>;
+    /// Finds a live session and its user; expired sessions are not found.
+    async fn find_session(&self, id_hash: &str, now: Millis) -> Result<Option<(Session, User)>>;
+    async fn delete_session(&self, id_hash: &str) -> Result<()>;
     async fn assign_role(&self, workspace: &WorkspaceName, user: &UserName, role: Role) -> Result<()>;
     async fn remove_role(&self, workspace: &WorkspaceName, user: &UserName) -> Result<()>;
     async fn get_role(&self, workspace: &WorkspaceName, user: &UserName) -> Result<Option<Role>>;
@@ -129,6 +151,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_experiment(&self, workspace: &WorkspaceName, id: ExperimentId) -> Result<Experiment>;
     async fn get_experiment_by_name(&self, workspace: &WorkspaceName, name: &str) -> Result<Experiment>;
     async fn search_experiments(&self, query: &ExperimentQuery<'_>) -> Result<Vec<Experiment>>;
+    /// Active-run counts and latest run starts of a workspace's experiments (those with runs).
+    async fn experiment_stats(&self, workspace: &WorkspaceName) -> Result<Vec<ExperimentStats>>;
     async fn rename_experiment(
         &self,
         workspace: &WorkspaceName,

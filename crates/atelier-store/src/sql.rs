@@ -2,7 +2,9 @@
 
 use crate::search::{self, Bind};
 use crate::writer::BatchWriter;
-use crate::{Batch, ExperimentQuery, LoggedModelQuery, RunQuery, RunUpdate, Store, UserRecord};
+use crate::{
+    Batch, ExperimentQuery, ExperimentStats, LoggedModelQuery, RunQuery, RunUpdate, Session, Store, UserRecord,
+};
 use async_trait::async_trait;
 use atelier_core::authz::Role;
 use atelier_core::model::*;
@@ -146,10 +148,14 @@ impl SqlStore {
 
 /// The migrations of each dialect, embedded in the binary. Plain SQL, forward only; a new
 /// migration is a new file and a new line in each list.
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "tracking", include_str!("../migrations/sqlite/0001_tracking.sql"))];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "tracking", include_str!("../migrations/sqlite/0001_tracking.sql")),
+    (2, "sessions", include_str!("../migrations/sqlite/0002_sessions.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
+    (2, "sessions", include_str!("../migrations/postgres/0002_sessions.sql")),
+];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
     let list = match dialect {
@@ -226,6 +232,15 @@ fn row_to_workspace(row: &AnyRow) -> Result<Workspace> {
         tags: serde_json::from_str(&tags_json).unwrap_or_default(),
         created_at: row.try_get("created_at").map_err(db_error)?,
         updated_at: row.try_get("updated_at").map_err(db_error)?,
+    })
+}
+
+fn row_to_user_columns(row: &AnyRow, created_column: &str) -> Result<User> {
+    let name: String = row.try_get("name").map_err(db_error)?;
+    Ok(User {
+        name: UserName::parse(&name).map_err(|_| Error::internal(format!("stored user name '{name}' is invalid")))?,
+        is_admin: row.try_get::<i64, _>("is_admin").map_err(db_error)? != 0,
+        created_at: row.try_get(created_column).map_err(db_error)?,
     })
 }
 
@@ -771,6 +786,79 @@ impl Store for SqlStore {
             return Err(Error::not_found(format!("token '{id}' does not exist")));
         }
         Ok(())
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<()> {
+        // Expired sessions are swept as new ones are made.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(session.created_at)
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_name, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(session.id_hash.as_str())
+        .bind(session.user.as_str())
+        .bind(session.csrf_token.as_str())
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .execute(&self.write)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn find_session(&self, id_hash: &str, now: Millis) -> Result<Option<(Session, User)>> {
+        let row = sqlx::query(
+            "SELECT s.id_hash, s.user_name, s.csrf_token, s.created_at, s.expires_at, u.name, u.is_admin, \
+                    u.created_at AS user_created_at \
+             FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.id_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let user = row_to_user_columns(&row, "user_created_at")?;
+        let session = Session {
+            id_hash: row.try_get("id_hash").map_err(db_error)?,
+            user: user.name.clone(),
+            csrf_token: row.try_get("csrf_token").map_err(db_error)?,
+            created_at: row.try_get("created_at").map_err(db_error)?,
+            expires_at: row.try_get("expires_at").map_err(db_error)?,
+        };
+        Ok(Some((session, user)))
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn experiment_stats(&self, workspace: &WorkspaceName) -> Result<Vec<ExperimentStats>> {
+        let rows = sqlx::query(
+            "SELECT experiment_id, COUNT(*) AS runs, MAX(start_time) AS last_start FROM runs \
+             WHERE workspace = $1 AND lifecycle_stage = 'active' GROUP BY experiment_id",
+        )
+        .bind(workspace.as_str())
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(ExperimentStats {
+                    experiment_id: row.try_get("experiment_id").map_err(db_error)?,
+                    runs: row.try_get("runs").map_err(db_error)?,
+                    last_run_start: row.try_get("last_start").map_err(db_error)?,
+                })
+            })
+            .collect()
     }
 
     async fn assign_role(&self, workspace: &WorkspaceName, user: &UserName, role: Role) -> Result<()> {

@@ -6,7 +6,9 @@ use atelier_core::authz::Role;
 use atelier_core::filter::{Comparison, OrderBy, parse_experiment_filter, parse_run_filter, parse_run_order_by};
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
-use atelier_store::{Batch, ExperimentQuery, LoggedModelQuery, RunQuery, RunUpdate, SqlStore, Store};
+use atelier_store::{
+    Batch, ExperimentQuery, ExperimentStats, LoggedModelQuery, RunQuery, RunUpdate, Session, SqlStore, Store,
+};
 use std::collections::BTreeMap;
 
 macro_rules! conformance {
@@ -51,6 +53,8 @@ conformance!(
     logged_models_and_run_outputs,
     regression_integer_then_fractional_bounds_on_one_connection,
     concurrent_requests_fail_alone,
+    sessions_expire_and_end,
+    experiment_stats_count_active_runs,
 );
 
 async fn workspaces_round_trip(store: &SqlStore) {
@@ -560,4 +564,34 @@ async fn concurrent_requests_fail_alone(store: &SqlStore) {
     assert_eq!(stored, 13, "the good requests and the one accepted param request wrote their metric");
     assert!(store.get_metric_history(&deleted.run_id, "m", None, 0).await.unwrap().is_empty());
     assert!(store.get_metric_history(&foreign.run_id, "m", None, 0).await.unwrap().is_empty());
+}
+
+async fn sessions_expire_and_end(store: &SqlStore) {
+    let bob = UserName::parse("bob").unwrap();
+    store.create_user(&User { name: bob.clone(), is_admin: false, created_at: 1 }, Some("hash")).await.unwrap();
+    let session =
+        Session { id_hash: "h1".into(), user: bob.clone(), csrf_token: "c1".into(), created_at: 10, expires_at: 100 };
+    store.create_session(&session).await.unwrap();
+    let (found, user) = store.find_session("h1", 50).await.unwrap().unwrap();
+    assert_eq!((found.csrf_token.as_str(), user.name.as_str()), ("c1", "bob"));
+    assert!(store.find_session("h1", 100).await.unwrap().is_none(), "an expired session is not found");
+    assert!(store.find_session("other", 50).await.unwrap().is_none());
+    // Making a session later sweeps the expired one.
+    let later = Session { id_hash: "h2".into(), user: bob, csrf_token: "c2".into(), created_at: 200, expires_at: 300 };
+    store.create_session(&later).await.unwrap();
+    assert!(store.find_session("h1", 50).await.unwrap().is_none());
+    store.delete_session("h2").await.unwrap();
+    assert!(store.find_session("h2", 250).await.unwrap().is_none());
+}
+
+async fn experiment_stats_count_active_runs(store: &SqlStore) {
+    let workspace = with_workspace(store, "stats").await;
+    let id = store.create_experiment(&workspace, "e", ARTIFACT_ROOT, &[], 1).await.unwrap();
+    store.create_run(&run_info(&workspace, id, 90, "a", 100), &[]).await.unwrap();
+    store.create_run(&run_info(&workspace, id, 91, "b", 300), &[]).await.unwrap();
+    let deleted = run_info(&workspace, id, 92, "c", 500);
+    store.create_run(&deleted, &[]).await.unwrap();
+    store.set_run_stage(&deleted.run_id, LifecycleStage::Deleted, 600).await.unwrap();
+    let stats = store.experiment_stats(&workspace).await.unwrap();
+    assert_eq!(stats, vec![ExperimentStats { experiment_id: id, runs: 2, last_run_start: Some(300) }]);
 }
