@@ -7,7 +7,8 @@
 #   3. the Rust suites (unit, in-process HTTP, and the store conformance suite against SQLite
 #      and PostgreSQL);
 #   4. the end-to-end suite: the real mlflow clients against a running `atelier server`, for
-#      each client x store (mlflow2/mlflow3 x sqlite/postgres).
+#      each client x store (mlflow2/mlflow3 x sqlite/postgres);
+#   5. the studio's browser tests: headless Debian Chromium driven by Playwright.
 #
 # Exits non-zero if any step fails. CARGO_TARGET_DIR is honoured.
 set -euo pipefail
@@ -15,8 +16,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 log() { echo "== test: $*" >&2; }
 
-log "python environments (uv, mlflow 2.22.4 and 3.17.2)"
+log "python environments (uv, mlflow 2.22.4 and 3.17.2) and the browser (chromium, playwright)"
 scripts/python-env.sh >/dev/null
+scripts/browser-env.sh >/dev/null
 
 log "postgresql"
 ATELIER_TEST_PG_URL=$(PG_FAST=1 scripts/postgres-up.sh)
@@ -36,3 +38,6 @@ log "end-to-end tests with the real mlflow clients"
 cargo build --bin atelier --quiet
 export ATELIER_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/atelier"
 scripts/test-e2e.sh
+
+log "studio tests in a real browser"
+scripts/test-studio.sh

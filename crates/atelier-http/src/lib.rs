@@ -5,6 +5,8 @@
 //! service operation and maps the result to its wire format; MLflow's JSON quirks live in
 //! [`mlflow`], the native JSON in [`native`], and neither knows SQL or decides permissions.
 //!
+//! The studio (`studio`) is served by the same router: HTML pages at `/`, `/w/<workspace>/...`.
+//!
 //! Workspaces: the server root serves workspace `default`; `/ws/<name>/...` serves the same
 //! routes for workspace `<name>`, so `http://host:7420/ws/<name>` is that workspace's MLflow
 //! tracking URI.
@@ -14,6 +16,7 @@ mod auth;
 mod error;
 mod mlflow;
 pub mod native;
+mod studio;
 mod wire;
 
 use atelier_service::Service;
@@ -67,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(|| async { env!("CARGO_PKG_VERSION") }))
         .route("/readyz", get(readyz))
         .route("/api/v1/openapi.json", get(native::openapi_json))
+        .merge(studio::routes())
         .merge(authenticated)
         .fallback(not_found)
         .with_state(state)

@@ -1,0 +1,37 @@
+//! The studio: server-rendered HTML pages over the same service operations as the APIs.
+//!
+//! The decision that shaped it: no JavaScript build step. Pages are askama templates, charts are
+//! SVG drawn by the server (`atelier-charts`), every view has a URL with its filters and sort in
+//! the query string, and pages read fine without JavaScript. Sign-in opens a session held in an
+//! HttpOnly, SameSite cookie; every form carries the session's CSRF token.
+
+mod pages;
+mod session;
+
+use crate::AppState;
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::workspaces))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/workspaces", post(pages::create_workspace))
+        .route("/w/{ws}", get(pages::workspace))
+        .route("/w/{ws}/experiments/{id}", get(pages::runs))
+        .route("/w/{ws}/runs/{run_id}", get(pages::run))
+        .route("/w/{ws}/runs/{run_id}/artifacts/{*path}", get(pages::artifact))
+        .route("/static/studio.css", get(stylesheet))
+        .route("/static/studio.js", get(script))
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../static/studio.css"))
+}
+
+async fn script() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../../static/studio.js"))
+}

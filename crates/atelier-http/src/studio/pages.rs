@@ -1,0 +1,658 @@
+//! The studio's pages: workspaces, a workspace's home, an experiment's runs table, and a run.
+//! Each handler calls service operations and fills a template; nothing here decides access.
+
+use super::session::{Browser, Crumb, Layout, forged_form, render, urlencode};
+use crate::AppState;
+use askama::Template;
+use atelier_charts::{LineChart, Point, Scale, Series, downsample_envelope, render_line_chart, smooth_ema};
+use atelier_core::model::{PARENT_RUN_ID_TAG, Run, ViewType};
+use atelier_core::names::WorkspaceName;
+use atelier_core::time::{format_duration, format_utc};
+use atelier_core::{Error, ErrorCode};
+use atelier_service::{RunSearch, Service};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use futures::TryStreamExt;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+/// Runs per page of the runs table.
+const RUNS_PER_PAGE: i64 = 100;
+/// Metric and param columns shown at most (the first ones by name).
+const MAX_VALUE_COLUMNS: usize = 12;
+/// Buckets of the min/max envelope a chart is drawn from.
+const CHART_BUCKETS: usize = 500;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    heading: String,
+    message: String,
+}
+
+/// Shows an error as a page with the status its code maps to.
+fn error_page(browser: &Browser, error: Error) -> Response {
+    let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let heading = match error.code {
+        ErrorCode::ResourceDoesNotExist => "Not found",
+        ErrorCode::PermissionDenied => "Not allowed",
+        _ => "Something went wrong",
+    };
+    render(
+        ErrorPage {
+            layout: Layout::for_browser(browser, Vec::new()),
+            heading: heading.to_owned(),
+            message: error.message,
+        },
+        status,
+    )
+}
+
+fn crumb(label: impl Into<String>, href: impl Into<String>) -> Crumb {
+    Crumb { label: label.into(), href: href.into() }
+}
+
+fn when(millis: Option<i64>) -> String {
+    millis.map(format_utc).unwrap_or_default()
+}
+
+/// A compact, exact-enough rendering of a metric value for tables.
+fn metric_text(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".to_owned()
+    } else if value != 0.0 && (value.abs() >= 1e6 || value.abs() < 1e-4) {
+        format!("{value:.4e}")
+    } else {
+        let text = format!("{value:.6}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+// Workspaces.
+
+struct WorkspaceRow {
+    name: String,
+    description: String,
+    tracking_uri: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "workspaces.html")]
+struct WorkspacesPage {
+    layout: Layout,
+    workspaces: Vec<WorkspaceRow>,
+    can_create: bool,
+    error: Option<String>,
+}
+
+fn server_url(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("127.0.0.1:7420");
+    format!("http://{host}")
+}
+
+async fn workspaces_page(state: &AppState, browser: &Browser, headers: &HeaderMap, error: Option<String>) -> Response {
+    let workspaces = match state.service.list_workspaces(&browser.session.principal).await {
+        Ok(workspaces) => workspaces,
+        Err(error) => return error_page(browser, error),
+    };
+    let base = server_url(headers);
+    let rows = workspaces
+        .into_iter()
+        .map(|workspace| WorkspaceRow {
+            tracking_uri: if workspace.name == WorkspaceName::default_workspace() {
+                base.clone()
+            } else {
+                format!("{base}/ws/{}", workspace.name)
+            },
+            name: workspace.name.to_string(),
+            description: workspace.description,
+            created: format_utc(workspace.created_at),
+        })
+        .collect();
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let page = WorkspacesPage {
+        layout: Layout::for_browser(browser, Vec::new()),
+        workspaces: rows,
+        can_create: browser.session.principal.is_admin,
+        error,
+    };
+    render(page, status)
+}
+
+pub(crate) async fn workspaces(State(state): State<AppState>, browser: Browser, headers: HeaderMap) -> Response {
+    workspaces_page(&state, &browser, &headers, None).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NewWorkspaceForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+pub(crate) async fn create_workspace(
+    State(state): State<AppState>,
+    browser: Browser,
+    headers: HeaderMap,
+    Form(form): Form<NewWorkspaceForm>,
+) -> Response {
+    if !browser.csrf_matches(&form.csrf) {
+        return forged_form();
+    }
+    let name = form.name.trim();
+    match state
+        .service
+        .create_workspace(&browser.session.principal, name, form.description.trim(), Default::default())
+        .await
+    {
+        Ok(workspace) => Redirect::to(&format!("/w/{}", workspace.name)).into_response(),
+        Err(error) => workspaces_page(&state, &browser, &headers, Some(error.message)).await,
+    }
+}
+
+// A workspace's home.
+
+struct ExperimentRow {
+    id: i64,
+    name: String,
+    runs: i64,
+    last_activity: String,
+    created: String,
+}
+
+struct RecentRun {
+    id: String,
+    name: String,
+    experiment: String,
+    status: &'static str,
+    start: String,
+    user: String,
+}
+
+#[derive(Template)]
+#[template(path = "workspace.html")]
+struct WorkspacePage {
+    layout: Layout,
+    workspace: String,
+    description: String,
+    experiment_count: usize,
+    run_count: i64,
+    experiments: Vec<ExperimentRow>,
+    recent: Vec<RecentRun>,
+}
+
+pub(crate) async fn workspace(State(state): State<AppState>, browser: Browser, Path(ws): Path<String>) -> Response {
+    let principal = &browser.session.principal;
+    let result = async {
+        let details = state.service.get_workspace(principal, &ws).await?;
+        let workspace = details.name.clone();
+        let summaries = state.service.experiment_summaries(principal, &workspace).await?;
+        let search = RunSearch {
+            experiment_ids: summaries.iter().map(|summary| summary.experiment.experiment_id.to_string()).collect(),
+            max_results: Some(10),
+            ..RunSearch::default()
+        };
+        let recent = state.service.search_runs(principal, &workspace, &search).await?.items;
+        Ok::<_, Error>((details, summaries, recent))
+    }
+    .await;
+    let (details, summaries, recent) = match result {
+        Ok(found) => found,
+        Err(error) => return error_page(&browser, error),
+    };
+    let experiment_name = |id: i64| {
+        summaries
+            .iter()
+            .find(|summary| summary.experiment.experiment_id == id)
+            .map(|summary| summary.experiment.name.clone())
+    };
+    let recent = recent
+        .iter()
+        .map(|run| RecentRun {
+            id: run.info.run_id.to_string(),
+            name: run.info.run_name.clone(),
+            experiment: experiment_name(run.info.experiment_id).unwrap_or_default(),
+            status: run.info.status.as_str(),
+            start: when(run.info.start_time),
+            user: run.info.user_id.clone(),
+        })
+        .collect();
+    let page = WorkspacePage {
+        layout: Layout::for_browser(&browser, vec![crumb(details.name.to_string(), format!("/w/{}", details.name))]),
+        workspace: details.name.to_string(),
+        description: details.description,
+        experiment_count: summaries.len(),
+        run_count: summaries.iter().map(|summary| summary.runs).sum(),
+        experiments: summaries
+            .iter()
+            .map(|summary| ExperimentRow {
+                id: summary.experiment.experiment_id,
+                name: summary.experiment.name.clone(),
+                runs: summary.runs,
+                last_activity: when(summary.last_run_start.or(Some(summary.experiment.last_update_time))),
+                created: format_utc(summary.experiment.creation_time),
+            })
+            .collect(),
+        recent,
+    };
+    render(page, StatusCode::OK)
+}
+
+// An experiment's runs.
+
+struct Column {
+    label: String,
+    sort_href: String,
+    sorted: bool,
+    arrow: &'static str,
+}
+
+struct RunRow {
+    id: String,
+    name: String,
+    status: &'static str,
+    start: String,
+    duration: String,
+    user: String,
+    metrics: Vec<String>,
+    params: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "runs.html")]
+struct RunsPage {
+    layout: Layout,
+    workspace: String,
+    experiment_id: i64,
+    experiment_name: String,
+    run_count: i64,
+    filter: String,
+    order_by: String,
+    error: Option<String>,
+    columns: Vec<Column>,
+    rows: Vec<RunRow>,
+    first_page: bool,
+    first_href: String,
+    next_href: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct RunsQuery {
+    #[serde(default)]
+    filter: String,
+    #[serde(default)]
+    order_by: String,
+    #[serde(default)]
+    page_token: String,
+}
+
+/// Quotes a metric or param key for the filter language when it needs it.
+fn quoted_key(key: &str) -> String {
+    if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') { key.to_owned() } else { format!("`{key}`") }
+}
+
+fn runs_href(filter: &str, order_by: &str, page_token: &str) -> String {
+    let mut href = format!("?filter={}&order_by={}", urlencode(filter), urlencode(order_by));
+    if !page_token.is_empty() {
+        href.push_str(&format!("&page_token={}", urlencode(page_token)));
+    }
+    href
+}
+
+fn sort_column(label: String, sort_key: String, query: &RunsQuery) -> Column {
+    let current = query.order_by.trim();
+    let ascending_now =
+        current.eq_ignore_ascii_case(&sort_key) || current.eq_ignore_ascii_case(&format!("{sort_key} ASC"));
+    let descending_now = current.eq_ignore_ascii_case(&format!("{sort_key} DESC"));
+    let next_order = if ascending_now { format!("{sort_key} DESC") } else { format!("{sort_key} ASC") };
+    Column {
+        label,
+        sort_href: runs_href(&query.filter, &next_order, ""),
+        sorted: ascending_now || descending_now,
+        arrow: if descending_now { "↓" } else { "↑" },
+    }
+}
+
+pub(crate) async fn runs(
+    State(state): State<AppState>,
+    browser: Browser,
+    Path((ws, id)): Path<(String, String)>,
+    Query(query): Query<RunsQuery>,
+) -> Response {
+    let principal = &browser.session.principal;
+    let workspace = match WorkspaceName::parse(&ws) {
+        Ok(workspace) => workspace,
+        Err(error) => return error_page(&browser, Error::not_found(error.message)),
+    };
+    let experiment = match state.service.get_experiment(principal, &workspace, &id).await {
+        Ok(experiment) => experiment,
+        Err(error) => return error_page(&browser, error),
+    };
+    let run_count = match state.service.experiment_summaries(principal, &workspace).await {
+        Ok(summaries) => summaries
+            .iter()
+            .find(|summary| summary.experiment.experiment_id == experiment.experiment_id)
+            .map_or(0, |s| s.runs),
+        Err(error) => return error_page(&browser, error),
+    };
+    let search = RunSearch {
+        experiment_ids: vec![experiment.experiment_id.to_string()],
+        filter: Some(query.filter.clone()).filter(|filter| !filter.trim().is_empty()),
+        view: ViewType::ActiveOnly,
+        order_by: Some(query.order_by.clone()).filter(|order| !order.trim().is_empty()).into_iter().collect(),
+        max_results: Some(RUNS_PER_PAGE),
+        page_token: Some(query.page_token.clone()).filter(|token| !token.is_empty()),
+    };
+    // A bad filter is shown next to the search box, not as a failed page.
+    let (runs, next_token, error) = match state.service.search_runs(principal, &workspace, &search).await {
+        Ok(page) => (page.items, page.next_page_token, None),
+        Err(error) if error.code == ErrorCode::InvalidParameterValue => (Vec::new(), None, Some(error.message)),
+        Err(error) => return error_page(&browser, error),
+    };
+    let metric_keys: Vec<String> = runs
+        .iter()
+        .flat_map(|run| run.metrics.iter().map(|metric| metric.key.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .take(MAX_VALUE_COLUMNS)
+        .collect();
+    let param_keys: Vec<String> = runs
+        .iter()
+        .flat_map(|run| run.params.iter().map(|param| param.key.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .take(MAX_VALUE_COLUMNS)
+        .collect();
+    let mut columns = vec![
+        sort_column("Name".into(), "attributes.run_name".into(), &query),
+        sort_column("Status".into(), "attributes.status".into(), &query),
+        sort_column("Started".into(), "attributes.start_time".into(), &query),
+        sort_column("Duration".into(), "attributes.end_time".into(), &query),
+        sort_column("User".into(), "attributes.user_id".into(), &query),
+    ];
+    columns
+        .extend(metric_keys.iter().map(|key| sort_column(key.clone(), format!("metrics.{}", quoted_key(key)), &query)));
+    columns
+        .extend(param_keys.iter().map(|key| sort_column(key.clone(), format!("params.{}", quoted_key(key)), &query)));
+    let rows = runs
+        .iter()
+        .map(|run| RunRow {
+            id: run.info.run_id.to_string(),
+            name: run.info.run_name.clone(),
+            status: run.info.status.as_str(),
+            start: when(run.info.start_time),
+            duration: format_duration(run.info.start_time, run.info.end_time),
+            user: run.info.user_id.clone(),
+            metrics: metric_keys
+                .iter()
+                .map(|key| {
+                    run.metrics
+                        .iter()
+                        .find(|metric| &metric.key == key)
+                        .map(|metric| metric_text(metric.value))
+                        .unwrap_or_default()
+                })
+                .collect(),
+            params: param_keys
+                .iter()
+                .map(|key| {
+                    run.params
+                        .iter()
+                        .find(|param| &param.key == key)
+                        .map(|param| param.value.clone())
+                        .unwrap_or_default()
+                })
+                .collect(),
+        })
+        .collect();
+    let page = RunsPage {
+        layout: Layout::for_browser(
+            &browser,
+            vec![
+                crumb(workspace.to_string(), format!("/w/{workspace}")),
+                crumb(experiment.name.clone(), format!("/w/{workspace}/experiments/{}", experiment.experiment_id)),
+            ],
+        ),
+        workspace: workspace.to_string(),
+        experiment_id: experiment.experiment_id,
+        experiment_name: experiment.name,
+        run_count,
+        first_page: query.page_token.is_empty(),
+        first_href: runs_href(&query.filter, &query.order_by, ""),
+        next_href: next_token.map(|token| runs_href(&query.filter, &query.order_by, &token)),
+        filter: query.filter,
+        order_by: query.order_by,
+        error,
+        columns,
+        rows,
+    };
+    render(page, StatusCode::OK)
+}
+
+// A run.
+
+struct Chart {
+    key: String,
+    svg: String,
+}
+
+struct ArtifactRow {
+    name: String,
+    path: String,
+    is_dir: bool,
+    size: String,
+}
+
+#[derive(Template)]
+#[template(path = "run.html")]
+struct RunPage {
+    layout: Layout,
+    workspace: String,
+    id: String,
+    name: String,
+    status: &'static str,
+    experiment_id: i64,
+    experiment_name: String,
+    start: String,
+    end: String,
+    duration: String,
+    user: String,
+    artifact_uri: String,
+    parent: Option<String>,
+    children: Vec<(String, String)>,
+    params: Vec<(String, String)>,
+    tags: Vec<(String, String)>,
+    inputs: Vec<(String, String, String, String)>,
+    charts: Vec<Chart>,
+    x_axis: String,
+    smooth: String,
+    log_scale: bool,
+    artifacts: Vec<ArtifactRow>,
+    artifact_path: String,
+    artifact_parent: String,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct RunQuery {
+    #[serde(default)]
+    x: String,
+    #[serde(default)]
+    smooth: Option<f64>,
+    #[serde(default)]
+    log: Option<String>,
+    #[serde(default)]
+    path: String,
+}
+
+async fn metric_chart(
+    service: &Service,
+    browser: &Browser,
+    workspace: &WorkspaceName,
+    run: &Run,
+    key: &str,
+    query: &RunQuery,
+) -> Result<Chart, Error> {
+    let history = service
+        .get_metric_history(&browser.session.principal, workspace, run.info.run_id.as_str(), key, None, None)
+        .await?
+        .items;
+    let by_time = query.x == "time";
+    let origin = history.iter().map(|metric| metric.timestamp).min().unwrap_or(0);
+    let mut points: Vec<Point> = history
+        .iter()
+        .map(|metric| Point {
+            x: if by_time { (metric.timestamp - origin) as f64 / 1000.0 } else { metric.step as f64 },
+            y: metric.value,
+        })
+        .collect();
+    points.sort_by(|left, right| left.x.total_cmp(&right.x));
+    let mut points = downsample_envelope(&points, CHART_BUCKETS);
+    let weight = query.smooth.unwrap_or(0.0).clamp(0.0, 0.99);
+    if weight > 0.0 {
+        points = smooth_ema(&points, weight);
+    }
+    let chart = LineChart {
+        title: key.to_owned(),
+        x_label: if by_time { "seconds".to_owned() } else { "step".to_owned() },
+        y_label: key.to_owned(),
+        y_scale: if query.log.is_some() { Scale::Log } else { Scale::Linear },
+        series: vec![Series { label: run.info.run_name.clone(), points }],
+        width: 560,
+        height: 300,
+    };
+    Ok(Chart { key: key.to_owned(), svg: render_line_chart(&chart) })
+}
+
+pub(crate) async fn run(
+    State(state): State<AppState>,
+    browser: Browser,
+    Path((ws, run_id)): Path<(String, String)>,
+    Query(query): Query<RunQuery>,
+) -> Response {
+    let principal = &browser.session.principal;
+    let workspace = match WorkspaceName::parse(&ws) {
+        Ok(workspace) => workspace,
+        Err(error) => return error_page(&browser, Error::not_found(error.message)),
+    };
+    let loaded = async {
+        let run = state.service.get_run(principal, &workspace, &run_id).await?;
+        let experiment =
+            state.service.get_experiment(principal, &workspace, &run.info.experiment_id.to_string()).await?;
+        let children = RunSearch {
+            experiment_ids: vec![run.info.experiment_id.to_string()],
+            filter: Some(format!("tags.`{PARENT_RUN_ID_TAG}` = '{}'", run.info.run_id)),
+            max_results: Some(100),
+            ..RunSearch::default()
+        };
+        let children = state.service.search_runs(principal, &workspace, &children).await?.items;
+        let mut charts = Vec::new();
+        let mut keys: Vec<&str> = run.metrics.iter().map(|metric| metric.key.as_str()).collect();
+        keys.sort_unstable();
+        for key in keys {
+            charts.push(metric_chart(&state.service, &browser, &workspace, &run, key, &query).await?);
+        }
+        let root = Service::run_artifact_root(&run.info)?;
+        let folder = atelier_core::limits::normalize_artifact_path(&query.path)?;
+        let listed = if folder.is_empty() { root } else { format!("{root}/{folder}") };
+        let artifacts = state.service.list_artifacts(principal, &workspace, &listed).await?;
+        Ok::<_, Error>((run, experiment, children, charts, folder, artifacts))
+    }
+    .await;
+    let (run, experiment, children, charts, folder, artifacts) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => return error_page(&browser, error),
+    };
+    let info = &run.info;
+    let tag = |key: &str| run.tags.iter().find(|tag| tag.key == key).map(|tag| tag.value.clone());
+    let page = RunPage {
+        layout: Layout::for_browser(
+            &browser,
+            vec![
+                crumb(workspace.to_string(), format!("/w/{workspace}")),
+                crumb(experiment.name.clone(), format!("/w/{workspace}/experiments/{}", experiment.experiment_id)),
+                crumb(info.run_name.clone(), format!("/w/{workspace}/runs/{}", info.run_id)),
+            ],
+        ),
+        workspace: workspace.to_string(),
+        id: info.run_id.to_string(),
+        name: info.run_name.clone(),
+        status: info.status.as_str(),
+        experiment_id: experiment.experiment_id,
+        experiment_name: experiment.name.clone(),
+        start: when(info.start_time),
+        end: when(info.end_time),
+        duration: format_duration(info.start_time, info.end_time),
+        user: info.user_id.clone(),
+        artifact_uri: info.artifact_uri.clone(),
+        parent: tag(PARENT_RUN_ID_TAG),
+        children: children.iter().map(|child| (child.info.run_id.to_string(), child.info.run_name.clone())).collect(),
+        params: run.params.iter().map(|param| (param.key.clone(), param.value.clone())).collect(),
+        tags: run.tags.iter().map(|tag| (tag.key.clone(), tag.value.clone())).collect(),
+        inputs: run
+            .inputs
+            .iter()
+            .map(|input| {
+                let context = input
+                    .tags
+                    .iter()
+                    .find(|tag| tag.key == "mlflow.data.context")
+                    .map(|tag| tag.value.clone())
+                    .unwrap_or_default();
+                (input.dataset.name.clone(), input.dataset.digest.clone(), context, input.dataset.source_type.clone())
+            })
+            .collect(),
+        charts,
+        x_axis: if query.x == "time" { "time".to_owned() } else { "step".to_owned() },
+        smooth: format!("{:.2}", query.smooth.unwrap_or(0.0).clamp(0.0, 0.99)),
+        log_scale: query.log.is_some(),
+        artifact_parent: folder.rsplit_once('/').map(|(parent, _)| parent.to_owned()).unwrap_or_default(),
+        artifacts: artifacts
+            .into_iter()
+            .map(|entry| ArtifactRow {
+                path: if folder.is_empty() { entry.name.clone() } else { format!("{folder}/{}", entry.name) },
+                name: entry.name,
+                is_dir: entry.is_dir,
+                size: entry.size.map(|size| size.to_string()).unwrap_or_default(),
+            })
+            .collect(),
+        artifact_path: folder,
+    };
+    render(page, StatusCode::OK)
+}
+
+/// Downloads one artifact file of a run, for the signed-in browser.
+pub(crate) async fn artifact(
+    State(state): State<AppState>,
+    browser: Browser,
+    Path((ws, run_id, path)): Path<(String, String, String)>,
+) -> Response {
+    let principal = &browser.session.principal;
+    let result = async {
+        let workspace = WorkspaceName::parse(&ws).map_err(|error| Error::not_found(error.message))?;
+        let run = state.service.get_run(principal, &workspace, &run_id).await?;
+        let root = Service::run_artifact_root(&run.info)?;
+        let relative = atelier_core::limits::normalize_artifact_path(&path)?;
+        state.service.download_artifact(principal, &workspace, &format!("{root}/{relative}")).await
+    }
+    .await;
+    match result {
+        Ok(download) => {
+            let file_name = path.rsplit('/').next().unwrap_or("artifact").replace('"', "");
+            let body = axum::body::Body::from_stream(download.stream.map_err(std::io::Error::other));
+            let mut response = body.into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(download.size));
+            if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+                headers.insert(header::CONTENT_DISPOSITION, value);
+            }
+            response
+        }
+        Err(error) => error_page(&browser, error),
+    }
+}

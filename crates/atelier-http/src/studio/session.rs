@@ -1,0 +1,183 @@
+//! Studio sign-in and sign-out, the signed-in browser as an extractor, and CSRF checks.
+
+use crate::AppState;
+use askama::Template;
+use atelier_service::StudioSession;
+use axum::extract::{Form, FromRequestParts, OriginalUri, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+pub(crate) const COOKIE_NAME: &str = "atelier_session";
+
+/// What every page's layout shows: who is signed in, the CSRF token for forms, breadcrumbs.
+pub(crate) struct Layout {
+    pub user: Option<String>,
+    pub csrf: String,
+    pub crumbs: Vec<Crumb>,
+}
+
+pub(crate) struct Crumb {
+    pub label: String,
+    pub href: String,
+}
+
+impl Layout {
+    pub(crate) fn for_browser(browser: &Browser, crumbs: Vec<Crumb>) -> Self {
+        Layout {
+            user: Some(browser.session.principal.user.to_string()),
+            csrf: browser.session.csrf_token.clone(),
+            crumbs,
+        }
+    }
+}
+
+/// Renders a template as a page, or a plain error when rendering fails.
+pub(crate) fn render(template: impl Template, status: StatusCode) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "rendering a page failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered").into_response()
+        }
+    }
+}
+
+fn cookie_secret(headers: &HeaderMap) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|value| value.to_str().ok()).find_map(|cookies| {
+        cookies.split(';').find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == COOKIE_NAME && !value.is_empty()).then(|| value.to_owned())
+        })
+    })
+}
+
+/// A signed-in browser. Pages that take it send anonymous visitors to the sign-in page and
+/// back afterwards.
+pub(crate) struct Browser {
+    pub session: StudioSession,
+    secret: String,
+}
+
+impl Browser {
+    /// Whether a form's CSRF token is the session's, compared in constant time.
+    pub(crate) fn csrf_matches(&self, token: &str) -> bool {
+        let expected = self.session.csrf_token.as_bytes();
+        let given = token.as_bytes();
+        expected.len() == given.len() && expected.iter().zip(given).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+}
+
+/// The answer to a form whose CSRF token does not match its session.
+pub(crate) fn forged_form() -> Response {
+    (StatusCode::FORBIDDEN, "the form is out of date or did not come from this site: reload the page and try again")
+        .into_response()
+}
+
+impl FromRequestParts<AppState> for Browser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let target =
+            parts.extensions.get::<OriginalUri>().map(|uri| uri.0.to_string()).unwrap_or_else(|| parts.uri.to_string());
+        let to_login = || Redirect::to(&format!("/login?next={}", urlencode(&target))).into_response();
+        let Some(secret) = cookie_secret(&parts.headers) else { return Err(to_login()) };
+        match state.service.session(&secret).await {
+            Ok(session) => Ok(Browser { session, secret }),
+            Err(_) => Err(to_login()),
+        }
+    }
+}
+
+pub(crate) fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Only same-site paths are followed after sign-in.
+fn safe_next(next: &str) -> String {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    next: String,
+    user: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NextQuery {
+    next: Option<String>,
+}
+
+pub(crate) async fn login_page(axum::extract::Query(query): axum::extract::Query<NextQuery>) -> Response {
+    let page = LoginPage {
+        layout: Layout { user: None, csrf: String::new(), crumbs: Vec::new() },
+        next: safe_next(query.next.as_deref().unwrap_or("/")),
+        user: String::new(),
+        error: None,
+    };
+    render(page, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    user: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+pub(crate) async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    match state.service.sign_in(&form.user, &form.password).await {
+        Ok(new_session) => {
+            let cookie = format!(
+                "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
+                new_session.secret,
+                atelier_service::SESSION_LIFETIME_MILLIS / 1000
+            );
+            let mut response = Redirect::to(&safe_next(&form.next)).into_response();
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Err(error) => {
+            let page = LoginPage {
+                layout: Layout { user: None, csrf: String::new(), crumbs: Vec::new() },
+                next: safe_next(&form.next),
+                user: form.user,
+                error: Some(error.message),
+            };
+            render(page, StatusCode::UNAUTHORIZED)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub(crate) async fn logout(State(state): State<AppState>, browser: Browser, Form(form): Form<CsrfForm>) -> Response {
+    if !browser.csrf_matches(&form.csrf) {
+        return forged_form();
+    }
+    if let Err(error) = state.service.sign_out(&browser.secret).await {
+        tracing::warn!(%error, "ending a session failed");
+    }
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("atelier_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    response
+}

@@ -1,0 +1,85 @@
+//! The studio's pages in-process: sign-in, cookies, CSRF, and HTML that escapes what users type.
+
+use crate::common::*;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::json;
+use tower::ServiceExt;
+
+async fn send(server: &TestServer, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = server.app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    (status, headers, body)
+}
+
+async fn sign_in(server: &TestServer) -> String {
+    let form = format!(
+        "user=admin&password={}&next=%2F",
+        form_urlencoded::byte_serialize(server.admin_password.as_bytes()).collect::<String>()
+    );
+    let request = Request::post("/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .unwrap();
+    let (status, headers, _) = send(server, request).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = headers.get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn page(server: &TestServer, cookie: &str, uri: &str) -> (StatusCode, String) {
+    let request = Request::get(uri).header("cookie", cookie).body(Body::empty()).unwrap();
+    let (status, _, body) = send(server, request).await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn anonymous_visitors_are_sent_to_sign_in_and_back() {
+    let server = server().await;
+    let request = Request::get("/w/default?x=1").body(Body::empty()).unwrap();
+    let (status, headers, _) = send(&server, request).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers.get("location").unwrap(), "/login?next=%2Fw%2Fdefault%3Fx%3D1");
+    // Only same-site paths are followed after sign-in.
+    let (_, body) = page(&server, "", "/login?next=https://evil.example/").await;
+    assert!(body.contains(r#"name="next" value="/""#), "{body}");
+}
+
+#[tokio::test]
+async fn pages_escape_what_users_type() {
+    let server = server().await;
+    let name = "<script>alert(1)</script>";
+    let created = server.post("/api/2.0/mlflow/experiments/create", &server.admin_token, json!({ "name": name })).await;
+    let id = created.body["experiment_id"].as_str().unwrap().to_owned();
+    let cookie = sign_in(&server).await;
+    let (status, body) = page(&server, &cookie, "/w/default").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!body.contains(name), "{body}");
+    assert!(body.contains("&#60;script&#62;") || body.contains("&lt;script&gt;"), "{body}");
+    let (status, body) = page(&server, &cookie, &format!("/w/default/experiments/{id}?filter=metrics.x%20%3E")).await;
+    assert_eq!(status, StatusCode::OK, "a bad filter is shown on the page");
+    assert!(body.contains(r#"data-testid="filter-error""#));
+    let (status, _) = page(&server, &cookie, "/w/default/runs/ffffffffffffffffffffffffffffffff").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn forms_without_the_session_token_are_refused() {
+    let server = server().await;
+    let cookie = sign_in(&server).await;
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/workspaces")
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("name=forged&csrf=nope"))
+        .unwrap();
+    let (status, _, _) = send(&server, request).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let missing = server.get("/api/v1/workspaces/forged", &server.admin_token).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,126 @@
+"""The studio in a real browser: sign in, workspaces, the runs table (filter, sort), a run's
+charts, roles (a Reader sees no write actions), sign out. Screenshots of the main pages go to
+.test-artifacts/studio/."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import screenshot
+
+
+def sign_in(page, server, user: str, password: str) -> None:
+    page.goto(server.url + "/")
+    assert "/login" in page.url, "an anonymous visitor is sent to the sign-in page"
+    page.fill("#user", user)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+def test_sign_in_rejects_a_wrong_password(page, server):
+    sign_in(page, server, "admin", "not-the-password")
+    assert "/login" in page.url
+    assert page.locator("[role=alert]").inner_text() != ""
+
+
+def test_workspaces_and_creating_one(page, server):
+    sign_in(page, server, "admin", server.password)
+    assert page.locator("[data-testid=signed-in-user]").inner_text() == "admin"
+    names = page.locator("[data-testid=workspaces] tbody td:first-child").all_inner_texts()
+    assert "default" in names
+    screenshot(page, "workspaces")
+    page.fill("input[name=name]", "studio-team")
+    page.fill("input[name=description]", "made in the browser")
+    page.click("text=Create workspace")
+    page.wait_for_load_state()
+    assert page.url.endswith("/w/studio-team")
+    assert page.locator("h1").inner_text() == "studio-team"
+    # A bad name is shown on the page, not as a crash.
+    page.goto(server.url + "/")
+    page.fill("input[name=name]", "x")
+    page.click("text=Create workspace")
+    assert "3 to 33" in page.locator("[role=alert]").inner_text()
+
+
+def test_runs_table_filters_and_sorts(page, server, logged):
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default")
+    page.click("text=studio-e2e")
+    page.wait_for_load_state()
+    rows = page.locator("[data-testid=runs] tbody tr")
+    assert rows.count() == 3
+    headers = page.locator("[data-testid=runs] thead th").all_inner_texts()
+    assert any("loss" in header for header in headers) and any("lr" in header for header in headers)
+    screenshot(page, "runs-table")
+
+    page.fill("input[name=filter]", "params.lr = '0.1'")
+    page.click("text=Filter")
+    page.wait_for_load_state()
+    assert rows.count() == 1
+    assert "filter=params.lr" in page.url, "the filter is part of the page's URL"
+
+    page.fill("input[name=filter]", "metrics.loss >")
+    page.click("text=Filter")
+    page.wait_for_load_state()
+    assert page.locator("[data-testid=filter-error]").is_visible()
+    assert rows.count() == 0
+
+    page.goto(f"{server.url}/w/default/experiments/{logged}")
+    page.click("[data-testid=runs] thead th a:text-is('accuracy')")
+    page.wait_for_load_state()
+    ascending = page.locator("[data-testid=runs] tbody td:first-child").all_inner_texts()
+    page.click("[data-testid=runs] thead th a:has-text('accuracy')")
+    page.wait_for_load_state()
+    descending = page.locator("[data-testid=runs] tbody td:first-child").all_inner_texts()
+    assert ascending == ["slowest", "slow", "fast"]
+    assert descending == list(reversed(ascending))
+
+
+def test_run_page_draws_one_chart_per_metric(page, server, logged):
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default/experiments/{logged}")
+    page.click("text=fast")
+    page.wait_for_load_state()
+    charts = page.locator("[data-testid=charts] .chart")
+    assert charts.count() == 2  # accuracy and loss
+    assert page.locator("[data-metric=loss] svg path.series").count() == 1
+    assert "lr" in page.locator("[data-testid=params]").inner_text()
+    assert "notes" in page.locator("[data-testid=artifacts]").inner_text()
+    screenshot(page, "run")
+    with page.expect_navigation():
+        page.check("input[name=log]")
+    assert "log=1" in page.url, "chart settings are part of the page's URL"
+    assert page.locator("[data-metric=loss] svg path.series").count() == 1
+
+
+def test_reader_sees_no_write_actions_and_sign_out(page, server, logged):
+    assert server.api("POST", "/api/v1/users", json={"name": "reader1", "password": "reader-password"}).status_code == 201
+    assigned = server.api("PUT", "/api/v1/workspaces/default/roles", json={"user": "reader1", "role": "Reader"})
+    assert assigned.status_code == 204
+    sign_in(page, server, "reader1", "reader-password")
+    assert page.locator("text=Create workspace").count() == 0
+    names = page.locator("[data-testid=workspaces] tbody td:first-child").all_inner_texts()
+    assert names == ["default"], "a Reader sees only the workspaces it has a role on"
+    page.goto(f"{server.url}/w/default/experiments/{logged}")
+    assert page.locator("[data-testid=runs] tbody tr").count() == 3
+    server.api("POST", "/api/v1/workspaces", json={"name": "hidden-from-reader"})
+    page.goto(f"{server.url}/w/hidden-from-reader")
+    assert re.search("not allowed|no role", page.content(), re.IGNORECASE)
+    page.goto(server.url + "/")
+    page.click("text=Sign out")
+    page.wait_for_load_state()
+    assert "/login" in page.url
+    page.goto(server.url + "/")
+    assert "/login" in page.url, "the session has ended"
+
+
+def test_forms_need_the_csrf_token(server):
+    import requests
+
+    session = requests.Session()
+    signed_in = session.post(server.url + "/login", data={"user": "admin", "password": server.password, "next": "/"})
+    assert signed_in.status_code == 200
+    forged = session.post(server.url + "/workspaces", data={"name": "forged-ws", "csrf": "wrong"})
+    assert forged.status_code == 403
+    assert server.api("GET", "/api/v1/workspaces/forged-ws").status_code == 404
