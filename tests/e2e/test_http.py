@@ -340,7 +340,8 @@ def test_upload_cut_off_midway_stores_nothing(server, artifact_base):
     import socket
     import time
 
-    path = f"{ARTIFACTS_API}/{artifact_base}/partial/big.bin"
+    file_name = f"{unique('cut-off')}.bin"
+    path = f"{ARTIFACTS_API}/{artifact_base}/partial/{file_name}"
     declared = 20 * 1024 * 1024
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
         head = (
@@ -363,7 +364,7 @@ def test_upload_cut_off_midway_stores_nothing(server, artifact_base):
     assert status == 404, "a cut-off upload must not leave a file behind"
     assert listing.json().get("files", []) == []
     # Nor a staging file on disk (the blob store is the folder blobs/ under the home).
-    leftovers = [str(found) for found in (server.home / "blobs").rglob("big.bin*")]
+    leftovers = [str(found) for found in (server.home / "blobs").rglob(f"{file_name}*")]
     assert leftovers == [], leftovers
     # The same path still accepts a complete upload afterwards.
     status, _ = raw_request(server, "PUT", path, b"complete")

@@ -100,6 +100,11 @@ def test_reader_sees_no_write_actions_and_sign_out(page, server, logged):
     assert assigned.status_code == 204
     sign_in(page, server, "reader1", "reader-password")
     assert page.locator("text=Create workspace").count() == 0
+    page.goto(f"{server.url}/w/default")
+    assert page.locator("button:has-text('Delete')").count() == 0
+    assert page.locator("button:has-text('Rename')").count() == 0
+    assert page.locator("text=Members and roles").count() == 0
+    page.goto(server.url + "/")
     names = page.locator("[data-testid=workspaces] tbody td:first-child").all_inner_texts()
     assert names == ["default"], "a Reader sees only the workspaces it has a role on"
     page.goto(f"{server.url}/w/default/experiments/{logged}")
@@ -124,3 +129,54 @@ def test_forms_need_the_csrf_token(server):
     forged = session.post(server.url + "/workspaces", data={"name": "forged-ws", "csrf": "wrong"})
     assert forged.status_code == 403
     assert server.api("GET", "/api/v1/workspaces/forged-ws").status_code == 404
+
+
+def test_rename_delete_and_restore_an_experiment(page, server):
+    created = server.api("POST", "/api/2.0/mlflow/experiments/create", json={"name": "to-rename"})
+    experiment_id = created.json()["experiment_id"]
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default")
+    page.fill("input[aria-label='New name of to-rename']", "renamed-in-studio")
+    page.click("input[aria-label='New name of to-rename'] + button")
+    page.wait_for_load_state()
+    names = page.locator("[data-testid=experiments] tbody td:first-child").all_inner_texts()
+    assert "renamed-in-studio" in names and "to-rename" not in names
+    row = page.locator("[data-testid=experiments] tbody tr", has_text="renamed-in-studio")
+    row.locator("text=Delete").click()
+    page.wait_for_load_state()
+    assert "renamed-in-studio" not in page.locator("[data-testid=experiments]").inner_text()
+    page.click("text=Show deleted experiments")
+    page.wait_for_load_state()
+    row = page.locator("[data-testid=experiments] tbody tr", has_text="renamed-in-studio")
+    row.locator("text=Restore").click()
+    page.wait_for_load_state()
+    fetched = server.api("GET", f"/api/2.0/mlflow/experiments/get?experiment_id={experiment_id}").json()
+    assert fetched["experiment"]["lifecycle_stage"] == "active"
+    # Renaming onto a taken name is shown on the page.
+    page.goto(f"{server.url}/w/default")
+    page.fill("input[aria-label='New name of renamed-in-studio']", "Default")
+    page.click("input[aria-label='New name of renamed-in-studio'] + button")
+    page.wait_for_load_state()
+    assert "already exists" in page.locator("[role=alert]").inner_text()
+
+
+def test_owners_manage_members(page, server):
+    server.api("POST", "/api/v1/users", json={"name": "member1", "password": "member-password"})
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default")
+    page.click("text=Members and roles")
+    page.wait_for_load_state()
+    page.fill("input[name=user]", "member1")
+    page.select_option("select[name=role]", "Contributor")
+    page.click("text=Assign role")
+    page.wait_for_load_state()
+    row = page.locator("[data-testid=roles] tbody tr", has_text="member1")
+    assert "Contributor" in row.inner_text()
+    screenshot(page, "members")
+    row.locator("text=Remove").click()
+    page.wait_for_load_state()
+    assert "member1" not in page.locator("[data-testid=roles]").inner_text()
+    page.fill("input[name=user]", "nobody-here")
+    page.click("text=Assign role")
+    page.wait_for_load_state()
+    assert "does not exist" in page.locator("[role=alert]").inner_text()

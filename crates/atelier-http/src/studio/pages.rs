@@ -180,28 +180,61 @@ struct WorkspacePage {
     layout: Layout,
     workspace: String,
     description: String,
+    error: Option<String>,
+    can_write: bool,
+    can_manage: bool,
+    showing_deleted: bool,
     experiment_count: usize,
     run_count: i64,
     experiments: Vec<ExperimentRow>,
     recent: Vec<RecentRun>,
 }
 
-pub(crate) async fn workspace(State(state): State<AppState>, browser: Browser, Path(ws): Path<String>) -> Response {
+#[derive(Deserialize, Default)]
+pub(crate) struct WorkspaceQuery {
+    #[serde(default)]
+    view: String,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+pub(crate) async fn workspace(
+    State(state): State<AppState>,
+    browser: Browser,
+    Path(ws): Path<String>,
+    Query(query): Query<WorkspaceQuery>,
+) -> Response {
     let principal = &browser.session.principal;
+    let showing_deleted = query.view == "deleted";
     let result = async {
         let details = state.service.get_workspace(principal, &ws).await?;
         let workspace = details.name.clone();
-        let summaries = state.service.experiment_summaries(principal, &workspace).await?;
+        let mut summaries = state.service.experiment_summaries(principal, &workspace).await?;
+        let active_count = summaries.len();
+        let active_runs: i64 = summaries.iter().map(|summary| summary.runs).sum();
+        if showing_deleted {
+            let search = atelier_service::ExperimentSearch { view: ViewType::DeletedOnly, ..Default::default() };
+            summaries = state
+                .service
+                .search_experiments(principal, &workspace, &search)
+                .await?
+                .items
+                .into_iter()
+                .map(|experiment| atelier_service::ExperimentSummary { experiment, runs: 0, last_run_start: None })
+                .collect();
+        }
         let search = RunSearch {
             experiment_ids: summaries.iter().map(|summary| summary.experiment.experiment_id.to_string()).collect(),
             max_results: Some(10),
             ..RunSearch::default()
         };
         let recent = state.service.search_runs(principal, &workspace, &search).await?.items;
-        Ok::<_, Error>((details, summaries, recent))
+        let can_write = state.service.may(principal, &workspace, atelier_core::authz::Action::TrackingWrite).await;
+        let can_manage = state.service.may(principal, &workspace, atelier_core::authz::Action::WorkspaceManage).await;
+        Ok::<_, Error>((details, summaries, recent, active_count, active_runs, can_write, can_manage))
     }
     .await;
-    let (details, summaries, recent) = match result {
+    let (details, summaries, recent, active_count, active_runs, can_write, can_manage) = match result {
         Ok(found) => found,
         Err(error) => return error_page(&browser, error),
     };
@@ -226,8 +259,12 @@ pub(crate) async fn workspace(State(state): State<AppState>, browser: Browser, P
         layout: Layout::for_browser(&browser, vec![crumb(details.name.to_string(), format!("/w/{}", details.name))]),
         workspace: details.name.to_string(),
         description: details.description,
-        experiment_count: summaries.len(),
-        run_count: summaries.iter().map(|summary| summary.runs).sum(),
+        error: query.error,
+        can_write,
+        can_manage,
+        showing_deleted,
+        experiment_count: active_count,
+        run_count: active_runs,
         experiments: summaries
             .iter()
             .map(|summary| ExperimentRow {
@@ -655,4 +692,139 @@ pub(crate) async fn artifact(
         }
         Err(error) => error_page(&browser, error),
     }
+}
+
+// Experiment actions (rename, delete, restore) and members.
+
+#[derive(Deserialize)]
+pub(crate) struct ExperimentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// After a form: back to the workspace page, with the error (if any) shown there.
+fn back_to_workspace(ws: &str, outcome: Result<(), Error>, view: &str) -> Response {
+    let mut target = format!("/w/{}", urlencode(ws));
+    let mut separator = '?';
+    if !view.is_empty() {
+        target.push_str(&format!("{separator}view={view}"));
+        separator = '&';
+    }
+    if let Err(error) = outcome {
+        target.push_str(&format!("{separator}error={}", urlencode(&error.message)));
+    }
+    Redirect::to(&target).into_response()
+}
+
+pub(crate) async fn experiment_action(
+    State(state): State<AppState>,
+    browser: Browser,
+    Path((ws, id, action)): Path<(String, String, String)>,
+    Form(form): Form<ExperimentForm>,
+) -> Response {
+    if !browser.csrf_matches(&form.csrf) {
+        return forged_form();
+    }
+    let principal = &browser.session.principal;
+    let workspace = match WorkspaceName::parse(&ws) {
+        Ok(workspace) => workspace,
+        Err(error) => return error_page(&browser, Error::not_found(error.message)),
+    };
+    let outcome = match action.as_str() {
+        "rename" => state.service.rename_experiment(principal, &workspace, &id, form.name.trim()).await,
+        "delete" => state.service.delete_experiment(principal, &workspace, &id).await,
+        "restore" => state.service.restore_experiment(principal, &workspace, &id).await,
+        other => Err(Error::not_found(format!("no experiment action '{other}'"))),
+    };
+    back_to_workspace(&ws, outcome, if action == "restore" { "deleted" } else { "" })
+}
+
+#[derive(Template)]
+#[template(path = "roles.html")]
+struct RolesPage {
+    layout: Layout,
+    workspace: String,
+    members: Vec<(String, &'static str)>,
+    can_manage: bool,
+    error: Option<String>,
+}
+
+pub(crate) async fn roles(
+    State(state): State<AppState>,
+    browser: Browser,
+    Path(ws): Path<String>,
+    Query(query): Query<WorkspaceQuery>,
+) -> Response {
+    let principal = &browser.session.principal;
+    let loaded = async {
+        let workspace = WorkspaceName::parse(&ws).map_err(|error| Error::not_found(error.message))?;
+        let members = state.service.list_roles(principal, &ws).await?;
+        let can_manage = state.service.may(principal, &workspace, atelier_core::authz::Action::WorkspaceManage).await;
+        Ok::<_, Error>((workspace, members, can_manage))
+    }
+    .await;
+    let (workspace, members, can_manage) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => return error_page(&browser, error),
+    };
+    let page = RolesPage {
+        layout: Layout::for_browser(
+            &browser,
+            vec![
+                crumb(workspace.to_string(), format!("/w/{workspace}")),
+                crumb("members", format!("/w/{workspace}/roles")),
+            ],
+        ),
+        workspace: workspace.to_string(),
+        members: members.into_iter().map(|(user, role)| (user.to_string(), role.as_str())).collect(),
+        can_manage,
+        error: query.error,
+    };
+    render(page, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RoleForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    role: String,
+}
+
+fn back_to_roles(ws: &str, outcome: Result<(), Error>) -> Response {
+    let mut target = format!("/w/{}/roles", urlencode(ws));
+    if let Err(error) = outcome {
+        target.push_str(&format!("?error={}", urlencode(&error.message)));
+    }
+    Redirect::to(&target).into_response()
+}
+
+pub(crate) async fn assign_role(
+    State(state): State<AppState>,
+    browser: Browser,
+    Path(ws): Path<String>,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    if !browser.csrf_matches(&form.csrf) {
+        return forged_form();
+    }
+    let outcome = state.service.assign_role(&browser.session.principal, &ws, form.user.trim(), &form.role).await;
+    back_to_roles(&ws, outcome)
+}
+
+pub(crate) async fn remove_role(
+    State(state): State<AppState>,
+    browser: Browser,
+    Path((ws, user)): Path<(String, String)>,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    if !browser.csrf_matches(&form.csrf) {
+        return forged_form();
+    }
+    let outcome = state.service.remove_role(&browser.session.principal, &ws, &user).await;
+    back_to_roles(&ws, outcome)
 }
