@@ -69,10 +69,10 @@ def test_runs_table_filters_and_sorts(page, server, logged):
     page.goto(f"{server.url}/w/default/experiments/{logged}")
     page.click("[data-testid=runs] thead th a:text-is('accuracy')")
     page.wait_for_load_state()
-    ascending = page.locator("[data-testid=runs] tbody td:first-child").all_inner_texts()
+    ascending = page.locator("[data-testid=runs] tbody td:nth-child(2)").all_inner_texts()
     page.click("[data-testid=runs] thead th a:has-text('accuracy')")
     page.wait_for_load_state()
-    descending = page.locator("[data-testid=runs] tbody td:first-child").all_inner_texts()
+    descending = page.locator("[data-testid=runs] tbody td:nth-child(2)").all_inner_texts()
     assert ascending == ["slowest", "slow", "fast"]
     assert descending == list(reversed(ascending))
 
@@ -180,3 +180,24 @@ def test_owners_manage_members(page, server):
     page.click("text=Assign role")
     page.wait_for_load_state()
     assert "does not exist" in page.locator("[role=alert]").inner_text()
+
+
+def test_compare_two_runs(page, server, logged):
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default/experiments/{logged}")
+    page.check("input[aria-label='Select fast']")
+    page.check("input[aria-label='Select slow']")
+    page.click("[data-testid=compare]")
+    page.wait_for_load_state()
+    assert "/compare?" in page.url and page.url.count("runs=") == 2, "the comparison is in the URL"
+    assert page.locator("[data-metric=loss] svg path.series").count() == 2, "one series per run"
+    assert page.locator("[data-metric=loss] svg .legend-item").count() == 2
+    lr_row = page.locator("[data-testid=param-diff] tbody tr", has_text="lr")
+    optimizer_row = page.locator("[data-testid=param-diff] tbody tr", has_text="optimizer")
+    assert "differs" in (lr_row.get_attribute("class") or "")
+    assert "differs" not in (optimizer_row.get_attribute("class") or "")
+    assert page.locator("[data-testid=parallel] svg path.run").count() == 2
+    screenshot(page, "compare")
+    # One run is not a comparison: the page says what to do.
+    page.goto(f"{server.url}/w/default/compare?runs=abc")
+    assert "two or more runs" in page.locator("[role=alert]").inner_text()

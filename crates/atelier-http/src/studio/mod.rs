@@ -23,6 +23,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{ws}", get(pages::workspace))
         .route("/w/{ws}/experiments/{id}", get(pages::runs))
         .route("/w/{ws}/experiments/{id}/{action}", post(pages::experiment_action))
+        .route("/w/{ws}/compare", get(pages::compare))
         .route("/w/{ws}/roles", get(pages::roles).post(pages::assign_role))
         .route("/w/{ws}/roles/{user}/remove", post(pages::remove_role))
         .route("/w/{ws}/runs/{run_id}", get(pages::run))

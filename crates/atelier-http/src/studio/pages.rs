@@ -4,7 +4,10 @@
 use super::session::{Browser, Crumb, Layout, forged_form, render, urlencode};
 use crate::AppState;
 use askama::Template;
-use atelier_charts::{LineChart, Point, Scale, Series, downsample_envelope, render_line_chart, smooth_ema};
+use atelier_charts::{
+    AxisValue, LineChart, ParallelAxis, ParallelCoordinates, Point, Scale, Series, downsample_envelope,
+    render_line_chart, render_parallel_coordinates, smooth_ema,
+};
 use atelier_core::model::{PARENT_RUN_ID_TAG, Run, ViewType};
 use atelier_core::names::WorkspaceName;
 use atelier_core::time::{format_duration, format_utc};
@@ -827,4 +830,170 @@ pub(crate) async fn remove_role(
     }
     let outcome = state.service.remove_role(&browser.session.principal, &ws, &user).await;
     back_to_roles(&ws, outcome)
+}
+
+// Comparing runs.
+
+/// The most runs one comparison shows.
+const MAX_COMPARED_RUNS: usize = 10;
+
+struct ParamRow {
+    key: String,
+    values: Vec<String>,
+    differs: bool,
+}
+
+#[derive(Template)]
+#[template(path = "compare.html")]
+struct ComparePage {
+    layout: Layout,
+    workspace: String,
+    runs: Vec<(String, String)>,
+    error: Option<String>,
+    charts: Vec<(String, String)>,
+    params: Vec<ParamRow>,
+    metric_keys: Vec<String>,
+    metric: String,
+    parallel: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CompareQuery {
+    #[serde(default, deserialize_with = "crate::wire::string_list")]
+    runs: Vec<String>,
+    #[serde(default)]
+    metric: Option<String>,
+}
+
+pub(crate) async fn compare(
+    State(state): State<AppState>,
+    browser: Browser,
+    Path(ws): Path<String>,
+    crate::wire::MultiQuery(query): crate::wire::MultiQuery<CompareQuery>,
+) -> Response {
+    let principal = &browser.session.principal;
+    let mut run_ids = query.runs.clone();
+    run_ids.dedup();
+    let loaded = async {
+        let workspace = WorkspaceName::parse(&ws).map_err(|error| Error::not_found(error.message))?;
+        if run_ids.len() < 2 {
+            return Err(Error::invalid("select two or more runs to compare"));
+        }
+        if run_ids.len() > MAX_COMPARED_RUNS {
+            return Err(Error::invalid(format!(
+                "compare at most {MAX_COMPARED_RUNS} runs at a time; {} were selected",
+                run_ids.len()
+            )));
+        }
+        let mut runs = Vec::with_capacity(run_ids.len());
+        for run_id in &run_ids {
+            runs.push(state.service.get_run(principal, &workspace, run_id).await?);
+        }
+        let keys: Vec<String> = runs
+            .iter()
+            .flat_map(|run| run.metrics.iter().map(|metric| metric.key.clone()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut charts = Vec::with_capacity(keys.len());
+        for key in &keys {
+            let mut series = Vec::with_capacity(runs.len());
+            for run in &runs {
+                let history = state
+                    .service
+                    .get_metric_history(principal, &workspace, run.info.run_id.as_str(), key, None, None)
+                    .await?
+                    .items;
+                let mut points: Vec<Point> =
+                    history.iter().map(|metric| Point { x: metric.step as f64, y: metric.value }).collect();
+                points.sort_by(|left, right| left.x.total_cmp(&right.x));
+                series.push(Series {
+                    label: run.info.run_name.clone(),
+                    points: downsample_envelope(&points, CHART_BUCKETS),
+                });
+            }
+            let chart = LineChart {
+                title: key.clone(),
+                x_label: "step".to_owned(),
+                y_label: key.clone(),
+                y_scale: Scale::Linear,
+                series,
+                width: 560,
+                height: 320,
+            };
+            charts.push((key.clone(), render_line_chart(&chart)));
+        }
+        Ok::<_, Error>((workspace, runs, keys, charts))
+    }
+    .await;
+    let (workspace, runs, metric_keys, charts) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => return error_page(&browser, error),
+    };
+    let param_keys: Vec<String> = runs
+        .iter()
+        .flat_map(|run| run.params.iter().map(|param| param.key.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let param_value =
+        |run: &Run, key: &str| run.params.iter().find(|param| param.key == key).map(|param| param.value.clone());
+    let params = param_keys
+        .iter()
+        .map(|key| {
+            let values: Vec<Option<String>> = runs.iter().map(|run| param_value(run, key)).collect();
+            let differs = values.windows(2).any(|pair| pair[0] != pair[1]);
+            ParamRow { key: key.clone(), values: values.into_iter().map(Option::unwrap_or_default).collect(), differs }
+        })
+        .collect();
+    let metric = query
+        .metric
+        .filter(|metric| metric_keys.contains(metric))
+        .or_else(|| metric_keys.first().cloned())
+        .unwrap_or_default();
+    let mut axes: Vec<ParallelAxis> = param_keys
+        .iter()
+        .map(|key| ParallelAxis {
+            label: key.clone(),
+            values: runs
+                .iter()
+                .map(|run| match param_value(run, key) {
+                    None => AxisValue::Missing,
+                    Some(text) => text.parse::<f64>().map(AxisValue::Number).unwrap_or(AxisValue::Text(text)),
+                })
+                .collect(),
+        })
+        .collect();
+    axes.push(ParallelAxis {
+        label: metric.clone(),
+        values: runs
+            .iter()
+            .map(|run| {
+                run.metrics.iter().find(|m| m.key == metric).map_or(AxisValue::Missing, |m| AxisValue::Number(m.value))
+            })
+            .collect(),
+    });
+    let color_by = axes.len() - 1;
+    let parallel = render_parallel_coordinates(&ParallelCoordinates {
+        axes,
+        run_labels: runs.iter().map(|run| run.info.run_name.clone()).collect(),
+        color_by,
+        width: 1100,
+        height: 360,
+    });
+    let page = ComparePage {
+        layout: Layout::for_browser(
+            &browser,
+            vec![crumb(workspace.to_string(), format!("/w/{workspace}")), crumb("compare", "")],
+        ),
+        workspace: workspace.to_string(),
+        runs: runs.iter().map(|run| (run.info.run_id.to_string(), run.info.run_name.clone())).collect(),
+        error: None,
+        charts,
+        params,
+        metric_keys,
+        metric,
+        parallel,
+    };
+    render(page, StatusCode::OK)
 }
