@@ -201,3 +201,21 @@ def test_compare_two_runs(page, server, logged):
     # One run is not a comparison: the page says what to do.
     page.goto(f"{server.url}/w/default/compare?runs=abc")
     assert "two or more runs" in page.locator("[role=alert]").inner_text()
+
+
+def test_choosing_the_runs_table_columns(page, server, logged):
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default/experiments/{logged}")
+    page.click("[data-testid=column-picker] summary")
+    for label in ("metric accuracy", "param lr", "param optimizer"):
+        page.uncheck(f"[data-testid=column-picker] label:has-text('{label}') input")
+    page.click("text=Show these columns")
+    page.wait_for_load_state()
+    headers = [header.strip() for header in page.locator("[data-testid=runs] thead th").all_inner_texts()]
+    assert "loss" in headers
+    assert "lr" not in headers and "accuracy" not in headers
+    assert "col=metrics.loss" in page.url, "the chosen columns are in the URL"
+    # Sorting keeps the choice.
+    page.click("[data-testid=runs] thead th a:text-is('loss')")
+    page.wait_for_load_state()
+    assert "col=metrics.loss" in page.url

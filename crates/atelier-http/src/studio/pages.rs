@@ -319,6 +319,8 @@ struct RunsPage {
     first_page: bool,
     first_href: String,
     next_href: Option<String>,
+    column_choices: Vec<ColumnChoice>,
+    chosen_columns: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -329,6 +331,15 @@ pub(crate) struct RunsQuery {
     order_by: String,
     #[serde(default)]
     page_token: String,
+    /// Chosen value columns, as `metrics.<key>` or `params.<key>`; none means the defaults.
+    #[serde(default, deserialize_with = "crate::wire::string_list")]
+    col: Vec<String>,
+}
+
+struct ColumnChoice {
+    value: String,
+    label: String,
+    shown: bool,
 }
 
 /// Quotes a metric or param key for the filter language when it needs it.
@@ -336,8 +347,11 @@ fn quoted_key(key: &str) -> String {
     if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') { key.to_owned() } else { format!("`{key}`") }
 }
 
-fn runs_href(filter: &str, order_by: &str, page_token: &str) -> String {
-    let mut href = format!("?filter={}&order_by={}", urlencode(filter), urlencode(order_by));
+fn runs_href(query: &RunsQuery, order_by: &str, page_token: &str) -> String {
+    let mut href = format!("?filter={}&order_by={}", urlencode(&query.filter), urlencode(order_by));
+    for column in &query.col {
+        href.push_str(&format!("&col={}", urlencode(column)));
+    }
     if !page_token.is_empty() {
         href.push_str(&format!("&page_token={}", urlencode(page_token)));
     }
@@ -352,7 +366,7 @@ fn sort_column(label: String, sort_key: String, query: &RunsQuery) -> Column {
     let next_order = if ascending_now { format!("{sort_key} DESC") } else { format!("{sort_key} ASC") };
     Column {
         label,
-        sort_href: runs_href(&query.filter, &next_order, ""),
+        sort_href: runs_href(query, &next_order, ""),
         sorted: ascending_now || descending_now,
         arrow: if descending_now { "↓" } else { "↑" },
     }
@@ -362,7 +376,7 @@ pub(crate) async fn runs(
     State(state): State<AppState>,
     browser: Browser,
     Path((ws, id)): Path<(String, String)>,
-    Query(query): Query<RunsQuery>,
+    crate::wire::MultiQuery(query): crate::wire::MultiQuery<RunsQuery>,
 ) -> Response {
     let principal = &browser.session.principal;
     let workspace = match WorkspaceName::parse(&ws) {
@@ -394,19 +408,34 @@ pub(crate) async fn runs(
         Err(error) if error.code == ErrorCode::InvalidParameterValue => (Vec::new(), None, Some(error.message)),
         Err(error) => return error_page(&browser, error),
     };
-    let metric_keys: Vec<String> = runs
+    let all_metric_keys: BTreeSet<String> =
+        runs.iter().flat_map(|run| run.metrics.iter().map(|metric| metric.key.clone())).collect();
+    let all_param_keys: BTreeSet<String> =
+        runs.iter().flat_map(|run| run.params.iter().map(|param| param.key.clone())).collect();
+    // Chosen columns win; without a choice, the first keys of each kind by name.
+    let (metric_keys, param_keys): (Vec<String>, Vec<String>) = if query.col.is_empty() {
+        (
+            all_metric_keys.iter().take(MAX_VALUE_COLUMNS).cloned().collect(),
+            all_param_keys.iter().take(MAX_VALUE_COLUMNS).cloned().collect(),
+        )
+    } else {
+        (
+            query.col.iter().filter_map(|column| column.strip_prefix("metrics.")).map(str::to_owned).collect(),
+            query.col.iter().filter_map(|column| column.strip_prefix("params.")).map(str::to_owned).collect(),
+        )
+    };
+    let column_choices: Vec<ColumnChoice> = all_metric_keys
         .iter()
-        .flat_map(|run| run.metrics.iter().map(|metric| metric.key.clone()))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .take(MAX_VALUE_COLUMNS)
-        .collect();
-    let param_keys: Vec<String> = runs
-        .iter()
-        .flat_map(|run| run.params.iter().map(|param| param.key.clone()))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .take(MAX_VALUE_COLUMNS)
+        .map(|key| ColumnChoice {
+            value: format!("metrics.{key}"),
+            label: format!("metric {key}"),
+            shown: metric_keys.contains(key),
+        })
+        .chain(all_param_keys.iter().map(|key| ColumnChoice {
+            value: format!("params.{key}"),
+            label: format!("param {key}"),
+            shown: param_keys.contains(key),
+        }))
         .collect();
     let mut columns = vec![
         sort_column("Name".into(), "attributes.run_name".into(), &query),
@@ -463,8 +492,10 @@ pub(crate) async fn runs(
         experiment_name: experiment.name,
         run_count,
         first_page: query.page_token.is_empty(),
-        first_href: runs_href(&query.filter, &query.order_by, ""),
-        next_href: next_token.map(|token| runs_href(&query.filter, &query.order_by, &token)),
+        first_href: runs_href(&query, &query.order_by, ""),
+        next_href: next_token.map(|token| runs_href(&query, &query.order_by, &token)),
+        column_choices,
+        chosen_columns: query.col.clone(),
         filter: query.filter,
         order_by: query.order_by,
         error,
