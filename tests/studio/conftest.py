@@ -67,7 +67,7 @@ def server(tmp_path_factory):
     assert srv.stop() == 0
 
 
-LOGGING_SCRIPT = """
+LOGGING_SCRIPT = r"""
 import math, os, mlflow
 mlflow.set_experiment("studio-e2e")
 for lr, name in ((0.1, "fast"), (0.01, "slow"), (0.001, "slowest")):
@@ -78,6 +78,16 @@ for lr, name in ((0.1, "fast"), (0.01, "slow"), (0.001, "slowest")):
             mlflow.log_metric("loss", math.exp(-lr * step * 10) + 0.01 * (step % 3), step=step)
         mlflow.log_metric("accuracy", 1 - math.exp(-lr * 100))
         mlflow.log_text("hello from " + name, "notes/readme.txt")
+        if name == "fast":
+            mlflow.log_text('step,loss,note\n0,1.0,"start, slowly"\n1,0.5,done\n', "tables/metrics.csv")
+            mlflow.log_dict({"lr": lr, "layers": [64, 32]}, "config.json")
+            import base64
+            png = base64.b64decode(
+                "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+            )
+            with open("/tmp/atelier-studio-pixel.png", "wb") as handle:
+                handle.write(png)
+            mlflow.log_artifact("/tmp/atelier-studio-pixel.png", "plots")
 print(mlflow.get_experiment_by_name("studio-e2e").experiment_id)
 """
 

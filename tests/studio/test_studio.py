@@ -219,3 +219,32 @@ def test_choosing_the_runs_table_columns(page, server, logged):
     page.click("[data-testid=runs] thead th a:text-is('loss')")
     page.wait_for_load_state()
     assert "col=metrics.loss" in page.url
+
+
+def test_artifact_previews(page, server, logged):
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default/experiments/{logged}")
+    page.click("[data-testid=runs] a:text-is('fast')")
+    page.wait_for_load_state()
+    run_url = page.url.split("?")[0]
+
+    page.click("[data-testid=artifacts] a:text-is('config.json')")
+    page.wait_for_load_state()
+    preview = page.locator("[data-testid=preview]")
+    assert preview.get_attribute("data-kind") == "text"
+    assert '"layers"' in preview.inner_text()
+
+    page.goto(run_url + "?path=tables")
+    page.click("[data-testid=artifacts] a:text-is('metrics.csv')")
+    page.wait_for_load_state()
+    assert preview.get_attribute("data-kind") == "table"
+    assert preview.locator("th").all_inner_texts() == ["step", "loss", "note"]
+    assert "start, slowly" in preview.locator("tbody").inner_text()
+
+    page.goto(run_url + "?path=plots")
+    page.click("[data-testid=artifacts] a:text-is('atelier-studio-pixel.png')")
+    page.wait_for_load_state()
+    image = preview.locator("img")
+    assert image.count() == 1
+    assert page.evaluate("(img) => img.complete && img.naturalWidth", image.element_handle()) == 1
+    screenshot(page, "artifact-preview")

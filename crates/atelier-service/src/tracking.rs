@@ -549,6 +549,28 @@ impl Service {
         self.blobs().get(&blob_key(workspace, &relative)).await.map_err(blob_error)
     }
 
+    /// Reads up to `limit` bytes from the start of an artifact (for previews); returns them and
+    /// the file's whole size.
+    pub async fn read_artifact_prefix(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        path: &str,
+        limit: usize,
+    ) -> Result<(Vec<u8>, u64)> {
+        use futures::StreamExt;
+        let mut download = self.download_artifact(principal, workspace, path).await?;
+        let mut bytes = Vec::with_capacity(limit.min(download.size as usize));
+        while bytes.len() < limit {
+            match download.stream.next().await {
+                Some(Ok(chunk)) => bytes.extend_from_slice(&chunk[..chunk.len().min(limit - bytes.len())]),
+                Some(Err(error)) => return Err(blob_error(error)),
+                None => break,
+            }
+        }
+        Ok((bytes, download.size))
+    }
+
     pub async fn list_artifacts(
         &self,
         principal: &Principal,

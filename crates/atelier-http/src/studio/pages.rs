@@ -546,6 +546,7 @@ struct RunPage {
     artifacts: Vec<ArtifactRow>,
     artifact_path: String,
     artifact_parent: String,
+    preview: Option<PreviewView>,
 }
 
 #[derive(Deserialize, Default)]
@@ -558,6 +559,132 @@ pub(crate) struct RunQuery {
     log: Option<String>,
     #[serde(default)]
     path: String,
+    #[serde(default)]
+    preview: String,
+}
+
+/// The most bytes of an artifact a preview reads.
+const PREVIEW_BYTES: usize = 256 * 1024;
+/// The most rows of a CSV preview.
+const PREVIEW_ROWS: usize = 50;
+
+/// What the run page shows of one artifact file.
+struct PreviewView {
+    path: String,
+    kind: &'static str,
+    text: String,
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+    image_src: String,
+    note: String,
+}
+
+fn extension(path: &str) -> String {
+    path.rsplit('/')
+        .next()
+        .and_then(|name| name.rsplit_once('.'))
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Image types shown inline; anything else (SVG included, which can carry scripts) downloads.
+fn inline_image_type(path: &str) -> Option<&'static str> {
+    match extension(path).as_str() {
+        "png" => Some("image/png"),
+        "jpg" | "jpeg" => Some("image/jpeg"),
+        "gif" => Some("image/gif"),
+        "webp" => Some("image/webp"),
+        _ => None,
+    }
+}
+
+/// Splits CSV text into rows of fields, honouring double-quoted fields (with `""` for a quote).
+fn parse_csv(text: &str, separator: char, max_rows: usize) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    field.push('"');
+                    chars.next();
+                }
+                '"' => quoted = false,
+                other => field.push(other),
+            }
+            continue;
+        }
+        match c {
+            '"' if field.is_empty() => quoted = true,
+            '\r' => {}
+            '\n' => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+                if rows.len() > max_rows {
+                    return rows;
+                }
+            }
+            c if c == separator => row.push(std::mem::take(&mut field)),
+            other => field.push(other),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
+fn preview_of(workspace: &str, run_id: &str, path: &str, bytes: Vec<u8>, size: u64) -> PreviewView {
+    let mut view = PreviewView {
+        path: path.to_owned(),
+        kind: "none",
+        text: String::new(),
+        header: Vec::new(),
+        rows: Vec::new(),
+        image_src: String::new(),
+        note: String::new(),
+    };
+    let truncated = (bytes.len() as u64) < size;
+    if inline_image_type(path).is_some() {
+        view.kind = "image";
+        view.image_src = format!("/w/{workspace}/runs/{run_id}/artifacts/{path}?inline=1");
+        return view;
+    }
+    let Ok(text) = String::from_utf8(bytes) else {
+        view.note = "no preview: this file is not text".to_owned();
+        return view;
+    };
+    if truncated {
+        view.note = format!("showing the first {} KiB of {} bytes", PREVIEW_BYTES / 1024, size);
+    }
+    match extension(path).as_str() {
+        "csv" | "tsv" => {
+            let separator = if extension(path) == "tsv" { '\t' } else { ',' };
+            let mut rows = parse_csv(&text, separator, PREVIEW_ROWS);
+            if !rows.is_empty() {
+                view.kind = "table";
+                view.header = rows.remove(0);
+                rows.truncate(PREVIEW_ROWS);
+                view.rows = rows;
+                return view;
+            }
+        }
+        "json" if !truncated => {
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+                view.kind = "text";
+                view.text = serde_json::to_string_pretty(&value).unwrap_or(text);
+                return view;
+            }
+        }
+        _ => {}
+    }
+    view.kind = "text";
+    view.text = text;
+    view
 }
 
 async fn metric_chart(
@@ -631,10 +758,21 @@ pub(crate) async fn run(
         let folder = atelier_core::limits::normalize_artifact_path(&query.path)?;
         let listed = if folder.is_empty() { root } else { format!("{root}/{folder}") };
         let artifacts = state.service.list_artifacts(principal, &workspace, &listed).await?;
-        Ok::<_, Error>((run, experiment, children, charts, folder, artifacts))
+        let preview = if query.preview.is_empty() {
+            None
+        } else {
+            let relative = atelier_core::limits::normalize_artifact_path(&query.preview)?;
+            let artifact_root = Service::run_artifact_root(&run.info)?;
+            let (bytes, size) = state
+                .service
+                .read_artifact_prefix(principal, &workspace, &format!("{artifact_root}/{relative}"), PREVIEW_BYTES)
+                .await?;
+            Some(preview_of(workspace.as_str(), run.info.run_id.as_str(), &relative, bytes, size))
+        };
+        Ok::<_, Error>((run, experiment, children, charts, folder, artifacts, preview))
     }
     .await;
-    let (run, experiment, children, charts, folder, artifacts) = match loaded {
+    let (run, experiment, children, charts, folder, artifacts, preview) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return error_page(&browser, error),
     };
@@ -692,15 +830,23 @@ pub(crate) async fn run(
             })
             .collect(),
         artifact_path: folder,
+        preview,
     };
     render(page, StatusCode::OK)
 }
 
 /// Downloads one artifact file of a run, for the signed-in browser.
+#[derive(Deserialize, Default)]
+pub(crate) struct ArtifactQuery {
+    #[serde(default)]
+    inline: Option<String>,
+}
+
 pub(crate) async fn artifact(
     State(state): State<AppState>,
     browser: Browser,
     Path((ws, run_id, path)): Path<(String, String, String)>,
+    Query(query): Query<ArtifactQuery>,
 ) -> Response {
     let principal = &browser.session.principal;
     let result = async {
@@ -717,9 +863,17 @@ pub(crate) async fn artifact(
             let body = axum::body::Body::from_stream(download.stream.map_err(std::io::Error::other));
             let mut response = body.into_response();
             let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(download.size));
-            if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            // Only known image types are shown inline; everything else is a download, so that
+            // nothing a user uploaded runs as a page of this site.
+            let inline_type = query.inline.as_ref().and(inline_image_type(&path));
+            let (content_type, disposition) = match inline_type {
+                Some(image_type) => (image_type, "inline"),
+                None => ("application/octet-stream", "attachment"),
+            };
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            if let Ok(value) = HeaderValue::from_str(&format!("{disposition}; filename=\"{file_name}\"")) {
                 headers.insert(header::CONTENT_DISPOSITION, value);
             }
             response
@@ -1027,4 +1181,35 @@ pub(crate) async fn compare(
         parallel,
     };
     render(page, StatusCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_keep_quoted_commas_and_quotes() {
+        let rows = parse_csv("a,b\n\"x, y\",\"say \"\"hi\"\"\"\r\n3,4", ',', 10);
+        assert_eq!(rows, vec![vec!["a", "b"], vec!["x, y", "say \"hi\""], vec!["3", "4"]]);
+        assert_eq!(parse_csv("1\n2\n3\n4\n", ',', 2).len(), 3, "reading stops after the header and max rows");
+    }
+
+    #[test]
+    fn previews_by_kind() {
+        let json = preview_of("ws", "r", "dir/config.json", br#"{"a":1}"#.to_vec(), 7);
+        assert_eq!((json.kind, json.text.contains("\"a\": 1")), ("text", true));
+        let table = preview_of("ws", "r", "m.csv", b"step,loss\n0,1.5\n".to_vec(), 16);
+        assert_eq!(
+            (table.kind, table.header.clone(), table.rows.len()),
+            ("table", vec!["step".to_owned(), "loss".to_owned()], 1)
+        );
+        let image = preview_of("ws", "r", "plots/roc.png", vec![0x89, b'P'], 2);
+        assert_eq!((image.kind, image.image_src.as_str()), ("image", "/w/ws/runs/r/artifacts/plots/roc.png?inline=1"));
+        let binary = preview_of("ws", "r", "model.bin", vec![0xff, 0xfe, 0x00], 3);
+        assert_eq!(binary.kind, "none");
+        let svg = preview_of("ws", "r", "chart.svg", b"<svg/>".to_vec(), 6);
+        assert_eq!(svg.kind, "text", "SVG is shown as text, never rendered inline");
+        let cut = preview_of("ws", "r", "log.txt", b"abc".to_vec(), 1_000_000);
+        assert!(cut.note.contains("first"), "{}", cut.note);
+    }
 }
