@@ -183,6 +183,22 @@ impl BlobStore {
         Ok(entries)
     }
 
+    /// Every blob under a folder, at any depth: paths relative to the folder, with sizes, sorted.
+    pub async fn list_recursive(&self, folder: &str) -> Result<Vec<(String, u64)>> {
+        let prefix = if folder.is_empty() { None } else { Some(object_path(folder)?) };
+        let metas: Vec<object_store::ObjectMeta> = self.store.list(prefix.as_ref()).try_collect().await?;
+        let strip = if folder.is_empty() { String::new() } else { format!("{folder}/") };
+        let mut files: Vec<(String, u64)> = metas
+            .into_iter()
+            .filter_map(|meta| {
+                let path = meta.location.to_string();
+                path.strip_prefix(&strip).map(|relative| (relative.to_owned(), meta.size))
+            })
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
     /// Deletes a blob, or everything under a folder. Returns how many blobs were deleted.
     pub async fn delete(&self, path: &str) -> Result<usize> {
         let location = object_path(path)?;
@@ -236,6 +252,10 @@ mod tests {
             ]
         );
         assert!(store.list("missing").await.unwrap().is_empty());
+        assert_eq!(
+            store.list_recursive("a").await.unwrap(),
+            vec![("b/file.txt".to_owned(), 11), ("top.txt".to_owned(), 1)]
+        );
         assert_eq!(store.delete("a").await.unwrap(), 2);
         assert!(store.list("a").await.unwrap().is_empty());
     }

@@ -571,6 +571,18 @@ impl Service {
         Ok((bytes, download.size))
     }
 
+    /// Every file under an artifact folder, at any depth, with sizes (for folder downloads).
+    pub async fn list_artifact_files(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        path: &str,
+    ) -> Result<Vec<(String, u64)>> {
+        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        let relative = normalize_artifact_path(path)?;
+        self.blobs().list_recursive(&blob_key(workspace, &relative)).await.map_err(blob_error)
+    }
+
     pub async fn list_artifacts(
         &self,
         principal: &Principal,

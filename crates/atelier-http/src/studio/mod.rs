@@ -28,6 +28,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{ws}/roles/{user}/remove", post(pages::remove_role))
         .route("/w/{ws}/runs/{run_id}", get(pages::run))
         .route("/w/{ws}/runs/{run_id}/artifacts/{*path}", get(pages::artifact))
+        .route("/w/{ws}/runs/{run_id}/folder", get(pages::folder_download))
         .route("/static/studio.css", get(stylesheet))
         .route("/static/studio.js", get(script))
 }

@@ -16,7 +16,7 @@ use atelier_service::{RunSearch, Service};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
@@ -1181,6 +1181,110 @@ pub(crate) async fn compare(
         parallel,
     };
     render(page, StatusCode::OK)
+}
+
+// Folder downloads: a tar stream written as the files are read.
+
+#[derive(Deserialize, Default)]
+pub(crate) struct FolderQuery {
+    #[serde(default)]
+    path: String,
+}
+
+const TAR_BLOCK: usize = 512;
+
+fn padding(size: u64) -> bytes::Bytes {
+    let rest = (size % TAR_BLOCK as u64) as usize;
+    bytes::Bytes::from(if rest == 0 { Vec::new() } else { vec![0u8; TAR_BLOCK - rest] })
+}
+
+/// The tar header block(s) of one file: a GNU long-name entry first when the name does not fit.
+fn tar_headers(name: &str, size: u64, mtime: u64) -> Result<Vec<u8>, Error> {
+    let fail = |error: std::io::Error| Error::internal(format!("cannot write a tar header for '{name}': {error}"));
+    let mut blocks = Vec::with_capacity(3 * TAR_BLOCK);
+    let mut header = tar::Header::new_gnu();
+    if header.set_path(name).is_err() {
+        let mut long = tar::Header::new_gnu();
+        long.set_entry_type(tar::EntryType::GNULongName);
+        long.set_path("././@LongLink").map_err(fail)?;
+        long.set_size(name.len() as u64 + 1);
+        long.set_mode(0o644);
+        long.set_cksum();
+        blocks.extend_from_slice(long.as_bytes());
+        blocks.extend_from_slice(name.as_bytes());
+        blocks.push(0);
+        blocks.extend_from_slice(&padding(name.len() as u64 + 1));
+        let short: String = name.chars().rev().take(90).collect::<Vec<_>>().into_iter().rev().collect();
+        header.set_path(short.trim_start_matches('/')).map_err(fail)?;
+    }
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_mtime(mtime);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    blocks.extend_from_slice(header.as_bytes());
+    Ok(blocks)
+}
+
+/// Downloads a folder of a run's artifacts (the whole run with an empty path) as a tar file.
+pub(crate) async fn folder_download(
+    State(state): State<AppState>,
+    browser: Browser,
+    Path((ws, run_id)): Path<(String, String)>,
+    Query(query): Query<FolderQuery>,
+) -> Response {
+    let principal = browser.session.principal.clone();
+    let listed = async {
+        let workspace = WorkspaceName::parse(&ws).map_err(|error| Error::not_found(error.message))?;
+        let run = state.service.get_run(&principal, &workspace, &run_id).await?;
+        let folder = atelier_core::limits::normalize_artifact_path(&query.path)?;
+        let root = Service::run_artifact_root(&run.info)?;
+        let base = if folder.is_empty() { root } else { format!("{root}/{folder}") };
+        let files = state.service.list_artifact_files(&principal, &workspace, &base).await?;
+        let mut entries = Vec::with_capacity(files.len());
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        for (relative, size) in files {
+            entries.push((tar_headers(&relative, size, now)?, format!("{base}/{relative}"), size));
+        }
+        let name = if folder.is_empty() {
+            format!("{}-artifacts", run.info.run_name)
+        } else {
+            folder.rsplit('/').next().unwrap_or("artifacts").to_owned()
+        };
+        Ok::<_, Error>((workspace, entries, name))
+    }
+    .await;
+    let (workspace, entries, name) = match listed {
+        Ok(listed) => listed,
+        Err(error) => return error_page(&browser, error),
+    };
+    let service = state.service.clone();
+    let files = futures::stream::iter(entries).then(move |(headers, path, size)| {
+        let service = service.clone();
+        let principal = principal.clone();
+        let workspace = workspace.clone();
+        async move {
+            let download = service
+                .download_artifact(&principal, &workspace, &path)
+                .await
+                .map_err(|error| std::io::Error::other(error.message))?;
+            let body = download.stream.map_err(std::io::Error::other);
+            let parts = futures::stream::once(async move { Ok(bytes::Bytes::from(headers)) })
+                .chain(body)
+                .chain(futures::stream::once(async move { Ok(padding(size)) }));
+            Ok::<_, std::io::Error>(parts)
+        }
+    });
+    let end = futures::stream::once(async { Ok::<_, std::io::Error>(bytes::Bytes::from(vec![0u8; 2 * TAR_BLOCK])) });
+    let body = axum::body::Body::from_stream(files.try_flatten().chain(end));
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
+    let file_name = name.replace(['"', '/', '\\'], "_");
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}.tar\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
 }
 
 #[cfg(test)]

@@ -83,3 +83,64 @@ async fn forms_without_the_session_token_are_refused() {
     let missing = server.get("/api/v1/workspaces/forged", &server.admin_token).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_run_folder_downloads_as_a_tar_of_every_file() {
+    let server = server().await;
+    let token = server.admin_token.clone();
+    let run =
+        server.post("/api/2.0/mlflow/runs/create", &token, json!({ "experiment_id": "0", "run_name": "tarred" })).await;
+    let info = run.body["run"]["info"].clone();
+    let run_id = info["run_id"].as_str().unwrap().to_owned();
+    let root = info["artifact_uri"].as_str().unwrap().strip_prefix("mlflow-artifacts:/").unwrap().to_owned();
+    let long_name = format!("deep/{}.txt", "n".repeat(120));
+    for (path, body) in [
+        ("model/MLmodel", &b"flavors: {}"[..]),
+        ("model/data/weights.bin", &[7u8; 1000][..]),
+        (long_name.as_str(), &b"long"[..]),
+    ] {
+        let request = Request::put(format!("/api/2.0/mlflow-artifacts/artifacts/{root}/{path}"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::from(body.to_vec()))
+            .unwrap();
+        assert_eq!(send(&server, request).await.0, StatusCode::OK);
+    }
+    let cookie = sign_in(&server).await;
+    let request = Request::get(format!("/w/default/runs/{run_id}/folder?path="))
+        .header("cookie", &cookie)
+        .body(Body::empty())
+        .unwrap();
+    let response = server.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers().get("content-type").unwrap(), "application/x-tar");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let mut archive = tar::Archive::new(&bytes[..]);
+    let mut found = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut contents = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut contents).unwrap();
+        found.push((path, contents.len()));
+    }
+    found.sort();
+    assert_eq!(
+        found,
+        vec![(long_name.clone(), 4), ("model/MLmodel".to_owned(), 11), ("model/data/weights.bin".to_owned(), 1000)]
+    );
+    // A sub-folder holds only its own files, with paths relative to it.
+    let request = Request::get(format!("/w/default/runs/{run_id}/folder?path=model/data"))
+        .header("cookie", &cookie)
+        .body(Body::empty())
+        .unwrap();
+    let bytes = server.app.clone().oneshot(request).await.unwrap().into_body().collect().await.unwrap().to_bytes();
+    let mut archive = tar::Archive::new(&bytes[..]);
+    let names: Vec<String> =
+        archive.entries().unwrap().map(|entry| entry.unwrap().path().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, vec!["weights.bin".to_owned()]);
+    let escape = Request::get(format!("/w/default/runs/{run_id}/folder?path=../.."))
+        .header("cookie", &cookie)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&server, escape).await.0, StatusCode::BAD_REQUEST);
+}
