@@ -85,6 +85,8 @@ def test_run_page_draws_one_chart_per_metric(page, server, logged):
     charts = page.locator("[data-testid=charts] .chart")
     assert charts.count() == 2  # accuracy and loss
     assert page.locator("[data-metric=loss] svg path.series").count() == 1
+    hover = page.locator("[data-metric=loss] svg .points circle title").first.text_content()
+    assert re.search(r"step 0: [\d.]+\n\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", hover), "hover shows step, value and time"
     assert "lr" in page.locator("[data-testid=params]").inner_text()
     assert "notes" in page.locator("[data-testid=artifacts]").inner_text()
     screenshot(page, "run")

@@ -39,6 +39,9 @@ const HOVER_DIGITS: usize = 6;
 pub struct Series {
     pub label: String,
     pub points: Vec<Point>,
+    /// An optional extra line for each point's hover title (for example its wall-clock time),
+    /// aligned with `points`; empty for none.
+    pub notes: Vec<String>,
 }
 
 /// How the y axis maps values to heights.
@@ -475,14 +478,15 @@ fn write_hover_points(svg: &mut SvgWriter, index: usize, series: &Series, x_name
     let title_start = title_start.finish();
     let mut next_pick = 0;
     let mut ordinal = 0;
-    for point in &series.points {
+    for (position, point) in series.points.iter().enumerate() {
         if next_pick >= picks {
             break;
         }
         let placement = Placement::of(*point, mapping.scale);
         let Some(y) = mapping.y(placement) else { continue };
         if ordinal == ordinal_of_pick(next_pick) {
-            write_hover_circle(svg, &title_start, *point, (mapping.x(point.x), y));
+            let note = series.notes.get(position).map(String::as_str).unwrap_or_default();
+            write_hover_circle(svg, &title_start, *point, (mapping.x(point.x), y), note);
             next_pick += 1;
         }
         ordinal += 1;
@@ -491,7 +495,7 @@ fn write_hover_points(svg: &mut SvgWriter, index: usize, series: &Series, x_name
 }
 
 /// Writes one hover circle; `title_start` is already escaped.
-fn write_hover_circle(svg: &mut SvgWriter, title_start: &str, point: Point, at: (f64, f64)) {
+fn write_hover_circle(svg: &mut SvgWriter, title_start: &str, point: Point, at: (f64, f64), note: &str) {
     svg.raw(r#"<circle cx=""#);
     svg.coordinate(at.0);
     svg.raw(r#"" cy=""#);
@@ -507,6 +511,10 @@ fn write_hover_circle(svg: &mut SvgWriter, title_start: &str, point: Point, at: 
     svg.exact(point.x);
     svg.raw(": ");
     svg.significant(point.y, HOVER_DIGITS);
+    if !note.is_empty() {
+        svg.raw("\n");
+        svg.text(note);
+    }
     svg.raw("</title></circle>");
 }
 

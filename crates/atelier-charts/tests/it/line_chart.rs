@@ -7,7 +7,7 @@ use atelier_charts::{
 use proptest::prelude::*;
 
 fn series(label: &str, points: Vec<Point>) -> Series {
-    Series { label: label.to_owned(), points }
+    Series { label: label.to_owned(), points, notes: Vec::new() }
 }
 
 fn chart(series: Vec<Series>) -> LineChart {
@@ -313,7 +313,7 @@ proptest! {
         height in 0u32..1000,
     ) {
         let all: Vec<Series> =
-            labels.iter().zip(data).map(|(label, points)| Series { label: label.clone(), points }).collect();
+            labels.iter().zip(data).map(|(label, points)| Series { label: label.clone(), points, notes: Vec::new() }).collect();
         let count = all.len();
         let chart = LineChart {
             title: title.clone(),
@@ -335,4 +335,13 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn hover_titles_carry_each_points_note() {
+    let mut noted = series("run", steps(&[1.0, 2.0]));
+    noted.notes = vec!["2026-01-01 00:00:00".to_owned(), "<later>".to_owned()];
+    let (svg, _) = render(&chart(vec![noted]));
+    assert!(svg.contains("step 0: 1\n2026-01-01 00:00:00</title>"), "{svg}");
+    assert!(svg.contains("&lt;later&gt;</title>"), "notes are escaped");
 }

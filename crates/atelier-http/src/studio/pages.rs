@@ -687,6 +687,28 @@ fn preview_of(workspace: &str, run_id: &str, path: &str, bytes: Vec<u8>, size: u
     view
 }
 
+/// The hover line each drawn point gets besides its x and y: the wall-clock time of a step, or
+/// the step logged at a time.
+fn hover_notes(history: &[atelier_core::model::Metric], points: &[Point], by_time: bool, origin: i64) -> Vec<String> {
+    use std::collections::HashMap;
+    if by_time {
+        let steps: HashMap<i64, i64> = history.iter().rev().map(|metric| (metric.timestamp, metric.step)).collect();
+        points
+            .iter()
+            .map(|point| {
+                let timestamp = origin + (point.x * 1000.0).round() as i64;
+                steps.get(&timestamp).map(|step| format!("step {step}")).unwrap_or_default()
+            })
+            .collect()
+    } else {
+        let times: HashMap<i64, i64> = history.iter().rev().map(|metric| (metric.step, metric.timestamp)).collect();
+        points
+            .iter()
+            .map(|point| times.get(&(point.x as i64)).map(|time| format_utc(*time)).unwrap_or_default())
+            .collect()
+    }
+}
+
 async fn metric_chart(
     service: &Service,
     browser: &Browser,
@@ -714,12 +736,13 @@ async fn metric_chart(
     if weight > 0.0 {
         points = smooth_ema(&points, weight);
     }
+    let notes = hover_notes(&history, &points, by_time, origin);
     let chart = LineChart {
         title: key.to_owned(),
         x_label: if by_time { "seconds".to_owned() } else { "step".to_owned() },
         y_label: key.to_owned(),
         y_scale: if query.log.is_some() { Scale::Log } else { Scale::Linear },
-        series: vec![Series { label: run.info.run_name.clone(), points }],
+        series: vec![Series { label: run.info.run_name.clone(), points, notes }],
         width: 560,
         height: 300,
     };
@@ -1092,10 +1115,9 @@ pub(crate) async fn compare(
                 let mut points: Vec<Point> =
                     history.iter().map(|metric| Point { x: metric.step as f64, y: metric.value }).collect();
                 points.sort_by(|left, right| left.x.total_cmp(&right.x));
-                series.push(Series {
-                    label: run.info.run_name.clone(),
-                    points: downsample_envelope(&points, CHART_BUCKETS),
-                });
+                let points = downsample_envelope(&points, CHART_BUCKETS);
+                let notes = hover_notes(&history, &points, false, 0);
+                series.push(Series { label: run.info.run_name.clone(), points, notes });
             }
             let chart = LineChart {
                 title: key.clone(),
