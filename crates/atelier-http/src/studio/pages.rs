@@ -690,21 +690,35 @@ fn preview_of(workspace: &str, run_id: &str, path: &str, bytes: Vec<u8>, size: u
 /// The hover line each drawn point gets besides its x and y: the wall-clock time of a step, or
 /// the step logged at a time.
 fn hover_notes(history: &[atelier_core::model::Metric], points: &[Point], by_time: bool, origin: i64) -> Vec<String> {
-    use std::collections::HashMap;
     if by_time {
-        let steps: HashMap<i64, i64> = history.iter().rev().map(|metric| (metric.timestamp, metric.step)).collect();
+        // Sorting the (timestamp, step) pairs once is cheaper than hashing a million of them.
+        let mut steps: Vec<(i64, i64)> = history.iter().map(|metric| (metric.timestamp, metric.step)).collect();
+        steps.sort_unstable();
         points
             .iter()
             .map(|point| {
                 let timestamp = origin + (point.x * 1000.0).round() as i64;
-                steps.get(&timestamp).map(|step| format!("step {step}")).unwrap_or_default()
+                let at = steps.partition_point(|(time, _)| *time < timestamp);
+                steps
+                    .get(at)
+                    .filter(|(time, _)| *time == timestamp)
+                    .map(|(_, step)| format!("step {step}"))
+                    .unwrap_or_default()
             })
             .collect()
     } else {
-        let times: HashMap<i64, i64> = history.iter().rev().map(|metric| (metric.step, metric.timestamp)).collect();
+        // The history is ordered by step, so each point's time is found by binary search.
         points
             .iter()
-            .map(|point| times.get(&(point.x as i64)).map(|time| format_utc(*time)).unwrap_or_default())
+            .map(|point| {
+                let step = point.x as i64;
+                let at = history.partition_point(|metric| metric.step < step);
+                history
+                    .get(at)
+                    .filter(|metric| metric.step == step)
+                    .map(|metric| format_utc(metric.timestamp))
+                    .unwrap_or_default()
+            })
             .collect()
     }
 }
