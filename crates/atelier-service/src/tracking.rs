@@ -464,25 +464,6 @@ impl Service {
         self.store.log_inputs(&info.run_id, &inputs).await
     }
 
-    /// The points a chart of a metric against its step needs: the whole history of a short
-    /// series, or, past [`CHART_SUMMARY_THRESHOLD`] points, the minimum and maximum of every
-    /// 128-step bucket (which the store keeps as it writes), so that a million-point series costs
-    /// a few thousand rows and no spike is lost.
-    pub async fn metric_chart_points(
-        &self,
-        principal: &Principal,
-        workspace: &WorkspaceName,
-        run_id: &str,
-        key: &str,
-    ) -> Result<Vec<Metric>> {
-        let info = self.run_in_workspace(principal, workspace, run_id, Action::WorkspaceRead).await?;
-        let (total, extremes) = self.store.metric_extremes(&info.run_id, key).await?;
-        if total >= CHART_SUMMARY_THRESHOLD {
-            return Ok(extremes);
-        }
-        self.store.get_metric_history(&info.run_id, key, None, 0).await
-    }
-
     pub async fn get_metric_history(
         &self,
         principal: &Principal,
@@ -692,11 +673,6 @@ mod tests {
         assert_eq!(infinite.metrics[0].value, f64::MAX);
     }
 }
-
-/// How many points a series needs before charts read its bucket summaries instead of every point.
-/// Summaries cover 128 steps each, so past 64,000 points they give at least the 500 buckets a
-/// chart's envelope has anyway.
-pub const CHART_SUMMARY_THRESHOLD: i64 = 64_000;
 
 /// The steps and the number of points `get-history-bulk-interval` asks for.
 #[derive(Debug, Clone, Copy, Default)]

@@ -193,9 +193,6 @@ pub trait Store: Send + Sync + 'static {
         offset: i64,
     ) -> Result<Vec<Metric>>;
     async fn search_runs(&self, query: &RunQuery<'_>) -> Result<Vec<Run>>;
-    /// A metric's summary for long charts: how many (non-NaN) points it has, and the points with
-    /// the smallest and largest value in each bucket of 128 steps, ordered by step.
-    async fn metric_extremes(&self, run_id: &RunId, key: &str) -> Result<(i64, Vec<Metric>)>;
     /// Links logged models to a run as its outputs.
     async fn log_outputs(&self, run_id: &RunId, outputs: &[ModelOutput]) -> Result<()>;
 

@@ -151,12 +151,10 @@ impl SqlStore {
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/sqlite/0001_tracking.sql")),
     (2, "sessions", include_str!("../migrations/sqlite/0002_sessions.sql")),
-    (3, "metric buckets", include_str!("../migrations/sqlite/0003_metric_buckets.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
     (2, "sessions", include_str!("../migrations/postgres/0002_sessions.sql")),
-    (3, "metric buckets", include_str!("../migrations/postgres/0003_metric_buckets.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
@@ -1354,47 +1352,6 @@ impl Store for SqlStore {
                 step,
             })
             .collect())
-    }
-
-    async fn metric_extremes(&self, run_id: &RunId, key: &str) -> Result<(i64, Vec<Metric>)> {
-        let inner = "SELECT bucket, points, min_step, min_timestamp, min_bits, max_step, max_timestamp, max_bits \
-                     FROM metric_buckets WHERE run_uuid = $1 AND key = $2 ORDER BY bucket";
-        let binds = [Bind::text(run_id.as_str()), Bind::text(key)];
-        let rows: Vec<(i64, i64, i64, i64, i64, i64, i64, i64)> = self
-            .fetch_packed(
-                inner,
-                &["bucket", "points", "min_step", "min_timestamp", "min_bits", "max_step", "max_timestamp", "max_bits"],
-                "bucket",
-                &binds,
-            )
-            .await?;
-        let mut total = 0;
-        let mut points = Vec::with_capacity(rows.len() * 2);
-        for (_, count, min_step, min_timestamp, min_bits, max_step, max_timestamp, max_bits) in rows {
-            total += count;
-            let low = Metric {
-                key: key.to_owned(),
-                value: f64::from_bits(min_bits as u64),
-                timestamp: min_timestamp,
-                step: min_step,
-            };
-            let high = Metric {
-                key: key.to_owned(),
-                value: f64::from_bits(max_bits as u64),
-                timestamp: max_timestamp,
-                step: max_step,
-            };
-            let (first, second) =
-                if (low.step, low.timestamp) <= (high.step, high.timestamp) { (low, high) } else { (high, low) };
-            let same = first.step == second.step
-                && first.timestamp == second.timestamp
-                && first.value.to_bits() == second.value.to_bits();
-            points.push(first);
-            if !same {
-                points.push(second);
-            }
-        }
-        Ok((total, points))
     }
 
     async fn search_runs(&self, query: &RunQuery<'_>) -> Result<Vec<Run>> {

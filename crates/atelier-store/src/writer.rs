@@ -222,8 +222,6 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
         bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
     }
 
-    write_bucket_summaries(&mut transaction, dialect, &metrics).await?;
-
     // One candidate per (run, key): the highest step, then timestamp, then value, so that the
     // upsert touches each row once.
     let mut latest_positions: HashMap<(&str, &str), usize> = HashMap::new();
@@ -279,98 +277,6 @@ async fn insert_key_values(
         );
         let binds: Vec<Bind> =
             chunk.iter().flat_map(|(run, key, value)| [*run, *key, *value].map(Bind::text)).collect();
-        bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *connection).await.map_err(db_error)?;
-    }
-    Ok(())
-}
-
-/// Steps per summary bucket, as a shift: 128 steps.
-pub(crate) const BUCKET_SHIFT: u32 = 7;
-
-/// One bucket's summary of a group's points.
-struct BucketSummary<'a> {
-    run_id: &'a RunId,
-    key: &'a str,
-    bucket: i64,
-    points: i64,
-    low: &'a Metric,
-    high: &'a Metric,
-}
-
-/// Folds a group's (non-NaN) points into the per-bucket min/max summaries that long charts
-/// read; one upsert row per (run, key, bucket).
-async fn write_bucket_summaries(
-    connection: &mut sqlx::AnyConnection,
-    dialect: Dialect,
-    metrics: &[(&RunId, &Metric)],
-) -> Result<()> {
-    let mut positions: HashMap<(&str, &str, i64), usize> = HashMap::new();
-    let mut summaries: Vec<BucketSummary<'_>> = Vec::new();
-    for (run_id, metric) in metrics {
-        if metric.value.is_nan() {
-            continue;
-        }
-        let bucket = metric.step >> BUCKET_SHIFT;
-        // Points of one key and bucket usually arrive together: try the last summary first.
-        let position = match summaries.last() {
-            Some(last) if last.bucket == bucket && last.key == metric.key && last.run_id == *run_id => {
-                Some(summaries.len() - 1)
-            }
-            _ => positions.get(&(run_id.as_str(), metric.key.as_str(), bucket)).copied(),
-        };
-        match position.as_ref() {
-            Some(position) => {
-                let summary = &mut summaries[*position];
-                summary.points += 1;
-                if metric.value < summary.low.value {
-                    summary.low = metric;
-                }
-                if metric.value > summary.high.value {
-                    summary.high = metric;
-                }
-            }
-            None => {
-                positions.insert((run_id.as_str(), metric.key.as_str(), bucket), summaries.len());
-                summaries.push(BucketSummary {
-                    run_id,
-                    key: &metric.key,
-                    bucket,
-                    points: 1,
-                    low: metric,
-                    high: metric,
-                });
-            }
-        }
-    }
-    const COLUMNS: usize = 12;
-    for chunk in summaries.chunks(MAX_ROWS_PER_INSERT / 2) {
-        let sql = format!(
-            "INSERT INTO metric_buckets (run_uuid, key, bucket, points, min_step, min_timestamp, min_value, min_bits, \
-             max_step, max_timestamp, max_value, max_bits) VALUES {} \
-             ON CONFLICT (run_uuid, key, bucket) DO UPDATE SET points = metric_buckets.points + excluded.points, \
-             min_step = CASE WHEN excluded.min_value < metric_buckets.min_value THEN excluded.min_step ELSE metric_buckets.min_step END, \
-             min_timestamp = CASE WHEN excluded.min_value < metric_buckets.min_value THEN excluded.min_timestamp ELSE metric_buckets.min_timestamp END, \
-             min_bits = CASE WHEN excluded.min_value < metric_buckets.min_value THEN excluded.min_bits ELSE metric_buckets.min_bits END, \
-             min_value = CASE WHEN excluded.min_value < metric_buckets.min_value THEN excluded.min_value ELSE metric_buckets.min_value END, \
-             max_step = CASE WHEN excluded.max_value > metric_buckets.max_value THEN excluded.max_step ELSE metric_buckets.max_step END, \
-             max_timestamp = CASE WHEN excluded.max_value > metric_buckets.max_value THEN excluded.max_timestamp ELSE metric_buckets.max_timestamp END, \
-             max_bits = CASE WHEN excluded.max_value > metric_buckets.max_value THEN excluded.max_bits ELSE metric_buckets.max_bits END, \
-             max_value = CASE WHEN excluded.max_value > metric_buckets.max_value THEN excluded.max_value ELSE metric_buckets.max_value END",
-            values_rows(dialect, chunk.len(), COLUMNS)
-        );
-        let mut binds = Vec::with_capacity(chunk.len() * COLUMNS);
-        for summary in chunk {
-            binds.push(Bind::text(summary.run_id.as_str()));
-            binds.push(Bind::text(summary.key));
-            binds.push(Bind::Int(summary.bucket));
-            binds.push(Bind::Int(summary.points));
-            for point in [summary.low, summary.high] {
-                binds.push(Bind::Int(point.step));
-                binds.push(Bind::Int(point.timestamp));
-                binds.push(Bind::Float(point.value));
-                binds.push(Bind::Int(point.value.to_bits() as i64));
-            }
-        }
         bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *connection).await.map_err(db_error)?;
     }
     Ok(())

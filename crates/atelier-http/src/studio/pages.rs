@@ -731,15 +731,11 @@ async fn metric_chart(
     key: &str,
     query: &RunQuery,
 ) -> Result<Chart, Error> {
+    let history = service
+        .get_metric_history(&browser.session.principal, workspace, run.info.run_id.as_str(), key, None, None)
+        .await?
+        .items;
     let by_time = query.x == "time";
-    // Against steps, long series are drawn from the store's bucket summaries; against time, from
-    // the whole history.
-    let principal = &browser.session.principal;
-    let history = if by_time {
-        service.get_metric_history(principal, workspace, run.info.run_id.as_str(), key, None, None).await?.items
-    } else {
-        service.metric_chart_points(principal, workspace, run.info.run_id.as_str(), key).await?
-    };
     let origin = history.iter().map(|metric| metric.timestamp).min().unwrap_or(0);
     let mut points: Vec<Point> = history
         .iter()
@@ -1125,8 +1121,11 @@ pub(crate) async fn compare(
         for key in &keys {
             let mut series = Vec::with_capacity(runs.len());
             for run in &runs {
-                let history =
-                    state.service.metric_chart_points(principal, &workspace, run.info.run_id.as_str(), key).await?;
+                let history = state
+                    .service
+                    .get_metric_history(principal, &workspace, run.info.run_id.as_str(), key, None, None)
+                    .await?
+                    .items;
                 let mut points: Vec<Point> =
                     history.iter().map(|metric| Point { x: metric.step as f64, y: metric.value }).collect();
                 points.sort_by(|left, right| left.x.total_cmp(&right.x));

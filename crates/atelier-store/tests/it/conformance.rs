@@ -55,7 +55,6 @@ conformance!(
     concurrent_requests_fail_alone,
     sessions_expire_and_end,
     experiment_stats_count_active_runs,
-    bucket_summaries_hold_every_buckets_extremes,
 );
 
 async fn workspaces_round_trip(store: &SqlStore) {
@@ -595,37 +594,4 @@ async fn experiment_stats_count_active_runs(store: &SqlStore) {
     store.set_run_stage(&deleted.run_id, LifecycleStage::Deleted, 600).await.unwrap();
     let stats = store.experiment_stats(&workspace).await.unwrap();
     assert_eq!(stats, vec![ExperimentStats { experiment_id: id, runs: 2, last_run_start: Some(300) }]);
-}
-
-/// The per-bucket summaries that long charts read agree with the full history, across batches
-/// that widen a bucket's extremes, and leave NaN out.
-async fn bucket_summaries_hold_every_buckets_extremes(store: &SqlStore) {
-    let workspace = with_workspace(store, "buckets").await;
-    let info = run_info(&workspace, 0, 95, "long", 1);
-    store.create_run(&info, &[]).await.unwrap();
-    let wave = |step: i64| ((step as f64) * 0.37).sin() * 10.0 + (step % 7) as f64;
-    for chunk in (0..3000i64).collect::<Vec<_>>().chunks(700) {
-        let metrics = chunk.iter().map(|step| metric("loss", wave(*step), *step, 1000 + step)).collect();
-        store.log_batch(&workspace, &info.run_id, Batch { metrics, ..Batch::default() }).await.unwrap();
-    }
-    // A later batch makes a new minimum and maximum inside an existing bucket, and logs a NaN.
-    let late =
-        vec![metric("loss", -99.0, 130, 5000), metric("loss", 99.0, 131, 5001), metric("loss", f64::NAN, 132, 5002)];
-    store.log_batch(&workspace, &info.run_id, Batch { metrics: late, ..Batch::default() }).await.unwrap();
-    let (total, extremes) = store.metric_extremes(&info.run_id, "loss").await.unwrap();
-    assert_eq!(total, 3002, "every non-NaN point is counted");
-    let history = store.get_metric_history(&info.run_id, "loss", None, 0).await.unwrap();
-    let mut buckets: std::collections::BTreeMap<i64, (f64, f64)> = std::collections::BTreeMap::new();
-    for point in history.iter().filter(|point| !point.value.is_nan()) {
-        let entry = buckets.entry(point.step >> 7).or_insert((f64::INFINITY, f64::NEG_INFINITY));
-        entry.0 = entry.0.min(point.value);
-        entry.1 = entry.1.max(point.value);
-    }
-    for (bucket, (low, high)) in &buckets {
-        let inside: Vec<f64> =
-            extremes.iter().filter(|point| point.step >> 7 == *bucket).map(|point| point.value).collect();
-        assert!(inside.contains(low) && inside.contains(high), "bucket {bucket}: {inside:?} vs {low} {high}");
-    }
-    assert!(extremes.windows(2).all(|pair| pair[0].step <= pair[1].step), "ordered by step");
-    assert!(extremes.iter().any(|point| point.value == -99.0) && extremes.iter().any(|point| point.value == 99.0));
 }
