@@ -1227,9 +1227,8 @@ async fn list_under_root(
     root_uri: &str,
     folder: Option<&str>,
 ) -> Result<Vec<Value>, Error> {
-    let root = atelier_service::Service::artifact_root_path(root_uri)?;
     let folder = atelier_core::limits::normalize_artifact_path(folder.unwrap_or_default())?;
-    let listed = if folder.is_empty() { root } else { format!("{root}/{folder}") };
+    let listed = atelier_service::Service::artifact_path_under(root_uri, &folder)?;
     let entries = state.service.list_artifacts(principal, workspace, &listed).await?;
     Ok(entries
         .iter()

@@ -8,6 +8,7 @@ use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::wire::{MultiQuery, double_json, opt_i64, string_list};
 use atelier_core::Error;
+use atelier_core::authz::Action;
 use atelier_core::model::*;
 use atelier_core::names::WorkspaceName;
 use atelier_service::{ExperimentSearch, LoggedRun, RunSearch, Service};
@@ -923,16 +924,6 @@ struct ArtifactListQuery {
     path: Option<String>,
 }
 
-async fn run_artifact_root(
-    state: &AppState,
-    principal: &atelier_service::Principal,
-    ws: &WorkspaceName,
-    run_id: &str,
-) -> Result<String, Error> {
-    let run = state.service.get_run(principal, ws, run_id).await?;
-    Service::run_artifact_root(&run.info)
-}
-
 fn join_path(root: &str, path: &str) -> String {
     if path.is_empty() { root.to_owned() } else { format!("{root}/{path}") }
 }
@@ -947,9 +938,9 @@ async fn list_run_artifacts(
     MultiQuery(query): MultiQuery<ArtifactListQuery>,
 ) -> ApiResult<Json<Vec<ArtifactDto>>> {
     let ws = workspace(&ws)?;
-    let root = run_artifact_root(&state, &principal, &ws, &run_id).await?;
     let folder = atelier_core::limits::normalize_artifact_path(query.path.as_deref().unwrap_or_default())?;
-    let entries = state.service.list_artifacts(&principal, &ws, &join_path(&root, &folder)).await?;
+    let (_, listed) = state.service.run_artifact_path(&principal, &ws, &run_id, &folder, Action::WorkspaceRead).await?;
+    let entries = state.service.list_artifacts(&principal, &ws, &listed).await?;
     Ok(Json(
         entries
             .into_iter()
@@ -967,9 +958,8 @@ async fn download_run_artifact(
     Path((ws, run_id, path)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     let ws = workspace(&ws)?;
-    let root = run_artifact_root(&state, &principal, &ws, &run_id).await?;
-    let relative = atelier_core::limits::normalize_artifact_path(&path)?;
-    download_response(&state, &principal, &ws, &join_path(&root, &relative)).await
+    let (_, file) = state.service.run_artifact_path(&principal, &ws, &run_id, &path, Action::WorkspaceRead).await?;
+    download_response(&state, &principal, &ws, &file).await
 }
 
 /// Uploads one file to a run's artifacts (the body is the file, streamed).
@@ -982,11 +972,10 @@ async fn upload_run_artifact(
     body: Body,
 ) -> ApiResult<StatusCode> {
     let ws = workspace(&ws)?;
-    let root = run_artifact_root(&state, &principal, &ws, &run_id).await?;
-    let relative = atelier_core::limits::normalize_artifact_path(&path)?;
-    if relative.is_empty() {
+    if atelier_core::limits::normalize_artifact_path(&path)?.is_empty() {
         return Err(Error::invalid("an artifact upload needs a file path").into());
     }
-    upload_body(&state, &principal, &ws, &join_path(&root, &relative), body).await?;
+    let (_, file) = state.service.run_artifact_path(&principal, &ws, &run_id, &path, Action::TrackingWrite).await?;
+    upload_body(&state, &principal, &ws, &file, body).await?;
     Ok(StatusCode::NO_CONTENT)
 }

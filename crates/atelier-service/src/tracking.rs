@@ -608,16 +608,34 @@ impl Service {
         Ok(())
     }
 
-    /// The artifact-root-relative folder of a run's artifacts (`<exp>/<run>/artifacts`).
-    pub fn run_artifact_root(info: &RunInfo) -> Result<String> {
-        Self::artifact_root_path(&info.artifact_uri)
-    }
-
     /// The artifact-root-relative path of a `mlflow-artifacts:/...` URI.
-    pub fn artifact_root_path(uri: &str) -> Result<String> {
+    fn artifact_root_path(uri: &str) -> Result<String> {
         uri.strip_prefix(ARTIFACT_ROOT)
             .map(|rest| rest.trim_start_matches('/').to_owned())
             .ok_or_else(|| Error::internal(format!("artifact uri '{uri}' is not served by this server")))
+    }
+
+    /// The artifact-root-relative path of `relative` inside the root `uri` names, checked to stay
+    /// inside it; an empty `relative` is the root itself.
+    pub fn artifact_path_under(uri: &str, relative: &str) -> Result<String> {
+        let root = Self::artifact_root_path(uri)?;
+        let relative = normalize_artifact_path(relative)?;
+        Ok(if relative.is_empty() { root } else { format!("{root}/{relative}") })
+    }
+
+    /// Loads a run of `workspace` (authorizing `action`) and resolves `relative` inside its
+    /// artifacts, for the APIs and pages that address artifacts by run.
+    pub async fn run_artifact_path(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        run_id: &str,
+        relative: &str,
+        action: Action,
+    ) -> Result<(RunInfo, String)> {
+        let info = self.run_in_workspace(principal, workspace, run_id, action).await?;
+        let path = Self::artifact_path_under(&info.artifact_uri, relative)?;
+        Ok((info, path))
     }
 }
 

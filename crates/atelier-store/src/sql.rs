@@ -40,6 +40,14 @@ impl std::fmt::Debug for SqlStore {
     }
 }
 
+/// Turns "no row was affected" into a not-found error with the message `missing` makes.
+fn found(rows_affected: u64, missing: impl FnOnce() -> String) -> Result<()> {
+    if rows_affected == 0 {
+        return Err(Error::not_found(missing()));
+    }
+    Ok(())
+}
+
 pub(crate) fn db_error(error: sqlx::Error) -> Error {
     if let sqlx::Error::Database(database_error) = &error
         && database_error.is_unique_violation()
@@ -666,10 +674,7 @@ impl Store for SqlStore {
             .execute(&self.write)
             .await
             .map_err(db_error)?;
-        if result.rows_affected() == 0 {
-            return Err(Error::not_found(format!("workspace '{name}' does not exist")));
-        }
-        Ok(())
+        found(result.rows_affected(), || format!("workspace '{name}' does not exist"))
     }
 
     async fn create_user(&self, user: &User, password_hash: Option<&str>) -> Result<()> {
@@ -711,10 +716,7 @@ impl Store for SqlStore {
             .execute(&self.write)
             .await
             .map_err(db_error)?;
-        if result.rows_affected() == 0 {
-            return Err(Error::not_found(format!("user '{name}' does not exist")));
-        }
-        Ok(())
+        found(result.rows_affected(), || format!("user '{name}' does not exist"))
     }
 
     async fn create_token(&self, token: &TokenInfo, token_hash: &str) -> Result<()> {
@@ -784,10 +786,7 @@ impl Store for SqlStore {
             .execute(&self.write)
             .await
             .map_err(db_error)?;
-        if result.rows_affected() == 0 {
-            return Err(Error::not_found(format!("token '{id}' does not exist")));
-        }
-        Ok(())
+        found(result.rows_affected(), || format!("token '{id}' does not exist"))
     }
 
     async fn create_session(&self, session: &Session) -> Result<()> {
@@ -884,10 +883,7 @@ impl Store for SqlStore {
             .execute(&self.write)
             .await
             .map_err(db_error)?;
-        if result.rows_affected() == 0 {
-            return Err(Error::not_found(format!("user '{user}' has no role on workspace '{workspace}'")));
-        }
-        Ok(())
+        found(result.rows_affected(), || format!("user '{user}' has no role on workspace '{workspace}'"))
     }
 
     async fn get_role(&self, workspace: &WorkspaceName, user: &UserName) -> Result<Option<Role>> {
@@ -1128,10 +1124,7 @@ impl Store for SqlStore {
                 .execute(&self.write)
                 .await
                 .map_err(db_error)?;
-        if result.rows_affected() == 0 {
-            return Err(Error::not_found(format!("no tag with name: {key} in experiment with id {id}")));
-        }
-        Ok(())
+        found(result.rows_affected(), || format!("no tag with name: {key} in experiment with id {id}"))
     }
 
     async fn create_run(&self, info: &RunInfo, tags: &[Tag]) -> Result<()> {
@@ -1223,10 +1216,7 @@ impl Store for SqlStore {
             .execute(&self.write)
             .await
             .map_err(db_error)?;
-        if result.rows_affected() == 0 {
-            return Err(Error::not_found(format!("run with id={run_id} not found")));
-        }
-        Ok(())
+        found(result.rows_affected(), || format!("run with id={run_id} not found"))
     }
 
     async fn log_batch(&self, workspace: &WorkspaceName, run_id: &RunId, batch: Batch) -> Result<()> {
@@ -1442,10 +1432,7 @@ impl Store for SqlStore {
             .execute(&self.write)
             .await
             .map_err(db_error)?;
-        if result.rows_affected() == 0 {
-            return Err(Error::not_found(format!("logged model with id '{model_id}' not found")));
-        }
-        Ok(())
+        found(result.rows_affected(), || format!("logged model with id '{model_id}' not found"))
     }
 
     async fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag], now: Millis) -> Result<()> {
@@ -1472,10 +1459,7 @@ impl Store for SqlStore {
             .execute(&self.write)
             .await
             .map_err(db_error)?;
-        if result.rows_affected() == 0 {
-            return Err(Error::not_found(format!("no tag with key '{key}' on logged model '{model_id}'")));
-        }
-        Ok(())
+        found(result.rows_affected(), || format!("no tag with key '{key}' on logged model '{model_id}'"))
     }
 
     async fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()> {
@@ -1503,10 +1487,7 @@ impl Store for SqlStore {
         .execute(&self.write)
         .await
         .map_err(db_error)?;
-        if result.rows_affected() == 0 {
-            return Err(Error::not_found(format!("logged model with id '{model_id}' not found")));
-        }
-        Ok(())
+        found(result.rows_affected(), || format!("logged model with id '{model_id}' not found"))
     }
 
     async fn search_logged_models(&self, query: &LoggedModelQuery<'_>) -> Result<Vec<LoggedModel>> {

@@ -791,19 +791,15 @@ pub(crate) async fn run(
         for key in keys {
             charts.push(metric_chart(&state.service, &browser, &workspace, &run, key, &query).await?);
         }
-        let root = Service::run_artifact_root(&run.info)?;
         let folder = atelier_core::limits::normalize_artifact_path(&query.path)?;
-        let listed = if folder.is_empty() { root } else { format!("{root}/{folder}") };
+        let listed = Service::artifact_path_under(&run.info.artifact_uri, &folder)?;
         let artifacts = state.service.list_artifacts(principal, &workspace, &listed).await?;
         let preview = if query.preview.is_empty() {
             None
         } else {
             let relative = atelier_core::limits::normalize_artifact_path(&query.preview)?;
-            let artifact_root = Service::run_artifact_root(&run.info)?;
-            let (bytes, size) = state
-                .service
-                .read_artifact_prefix(principal, &workspace, &format!("{artifact_root}/{relative}"), PREVIEW_BYTES)
-                .await?;
+            let file = Service::artifact_path_under(&run.info.artifact_uri, &relative)?;
+            let (bytes, size) = state.service.read_artifact_prefix(principal, &workspace, &file, PREVIEW_BYTES).await?;
             Some(preview_of(workspace.as_str(), run.info.run_id.as_str(), &relative, bytes, size))
         };
         Ok::<_, Error>((run, experiment, children, charts, folder, artifacts, preview))
@@ -888,10 +884,11 @@ pub(crate) async fn artifact(
     let principal = &browser.session.principal;
     let result = async {
         let workspace = WorkspaceName::parse(&ws).map_err(|error| Error::not_found(error.message))?;
-        let run = state.service.get_run(principal, &workspace, &run_id).await?;
-        let root = Service::run_artifact_root(&run.info)?;
-        let relative = atelier_core::limits::normalize_artifact_path(&path)?;
-        state.service.download_artifact(principal, &workspace, &format!("{root}/{relative}")).await
+        let (_, file) = state
+            .service
+            .run_artifact_path(principal, &workspace, &run_id, &path, atelier_core::authz::Action::WorkspaceRead)
+            .await?;
+        state.service.download_artifact(principal, &workspace, &file).await
     }
     .await;
     match result {
@@ -1272,10 +1269,11 @@ pub(crate) async fn folder_download(
     let principal = browser.session.principal.clone();
     let listed = async {
         let workspace = WorkspaceName::parse(&ws).map_err(|error| Error::not_found(error.message))?;
-        let run = state.service.get_run(&principal, &workspace, &run_id).await?;
         let folder = atelier_core::limits::normalize_artifact_path(&query.path)?;
-        let root = Service::run_artifact_root(&run.info)?;
-        let base = if folder.is_empty() { root } else { format!("{root}/{folder}") };
+        let (run, base) = state
+            .service
+            .run_artifact_path(&principal, &workspace, &run_id, &folder, atelier_core::authz::Action::WorkspaceRead)
+            .await?;
         let files = state.service.list_artifact_files(&principal, &workspace, &base).await?;
         let mut entries = Vec::with_capacity(files.len());
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
@@ -1283,7 +1281,7 @@ pub(crate) async fn folder_download(
             entries.push((tar_headers(&relative, size, now)?, format!("{base}/{relative}"), size));
         }
         let name = if folder.is_empty() {
-            format!("{}-artifacts", run.info.run_name)
+            format!("{}-artifacts", run.run_name)
         } else {
             folder.rsplit('/').next().unwrap_or("artifacts").to_owned()
         };
