@@ -15,6 +15,11 @@
 #   PG_FAST=1    test-only speedups: fsync, synchronous_commit and full_page_writes off
 #                (data may be lost if PostgreSQL itself crashes; a killed client loses nothing)
 set -euo pipefail
+# Only the URL goes to stdout. Every command's own output (pg_ctlcluster prints "Removed stale
+# pid file." on stdout, for one) goes to stderr, and the body runs with the saved stdout (fd 3)
+# closed so that a daemon it starts cannot hold the caller's $(...) open.
+exec 3>&1 1>&2
+{
 DB=${PG_DB:-atelier_test}
 CLUSTER=${PG_CLUSTER:-main}
 log() { echo "postgres-up: $*" >&2; }
@@ -86,4 +91,5 @@ if [ "$(psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -tAc "SELECT 1 FROM
   createdb -h 127.0.0.1 -p "$PORT" -U postgres "$DB"
   log "created database $DB"
 fi
-echo "postgres://postgres@127.0.0.1:$PORT/$DB"
+} 3>&-
+echo "postgres://postgres@127.0.0.1:$PORT/$DB" >&3

@@ -22,6 +22,11 @@ scripts/browser-env.sh >/dev/null
 
 log "postgresql"
 ATELIER_TEST_PG_URL=$(PG_FAST=1 scripts/postgres-up.sh)
+case "$ATELIER_TEST_PG_URL" in
+  *$'\n'*) echo "== test: postgres-up.sh printed more than one line: '$ATELIER_TEST_PG_URL'" >&2; exit 1 ;;
+  postgres://*) ;;
+  *) echo "== test: postgres-up.sh printed '$ATELIER_TEST_PG_URL', not one postgres:// URL" >&2; exit 1 ;;
+esac
 export ATELIER_TEST_PG_URL
 # The PostgreSQL half of the conformance suite refuses to skip itself when CI is set.
 export CI=${CI:-true}

@@ -61,7 +61,9 @@ pub async fn postgres() -> Option<TestStore> {
     let database = format!("atelier_t_{random:016x}");
     {
         use sqlx::Connection;
-        let mut connection = sqlx::AnyConnection::connect(&admin_url).await.unwrap();
+        let mut connection = sqlx::AnyConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect to ATELIER_TEST_PG_URL={admin_url:?}: {error}"));
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}"))).execute(&mut connection).await.unwrap();
     }
     let (base, _) = admin_url.rsplit_once('/').unwrap();
