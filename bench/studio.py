@@ -11,6 +11,9 @@ Pages:
   runs table   an experiment with 10,000 runs and 20 metrics each, first page (100 rows)
   run page     a run whose metric has 1,000,000 points
   compare      10 runs with 100,000 points each
+
+"first" is the first view after the data was loaded (long series are read whole and summarised
+then); p50 and p99 are over the views after it.
 """
 
 from __future__ import annotations
@@ -96,18 +99,22 @@ def main() -> int:
             "run page (1,000,000 points)": f"/w/default/runs/{big_run}",
             "compare (10 runs x 100,000 points)": "/w/default/compare?" + "&".join(f"runs={run}" for run in compared),
         }
-        print(f"{'page':42} {'p50 ms':>9} {'p99 ms':>9} {'bytes':>9}")
+        print(f"{'page':42} {'first ms':>9} {'p50 ms':>9} {'p99 ms':>9} {'bytes':>9}")
         for name, path in pages.items():
             samples = []
             size = 0
-            browser.get(url + path, timeout=120)  # warm-up
+            # The first view of a long series reads it whole and summarises it; later views read
+            # only its point count (and what was written since). Both are reported.
+            began = time.perf_counter()
+            browser.get(url + path, timeout=120).raise_for_status()
+            first = (time.perf_counter() - began) * 1000
             for _ in range(args.samples):
                 began = time.perf_counter()
                 response = browser.get(url + path, timeout=120)
                 samples.append((time.perf_counter() - began) * 1000)
                 response.raise_for_status()
                 size = len(response.content)
-            print(f"{name:42} {statistics.median(samples):9.1f} {percentile(samples, 0.99):9.1f} {size:9d}")
+            print(f"{name:42} {first:9.1f} {statistics.median(samples):9.1f} {percentile(samples, 0.99):9.1f} {size:9d}")
     finally:
         server.terminate()
         server.wait(timeout=30)

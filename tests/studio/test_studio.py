@@ -250,3 +250,58 @@ def test_artifact_previews(page, server, logged):
     assert image.count() == 1
     assert page.evaluate("(img) => img.complete && img.naturalWidth", image.element_handle()) == 1
     screenshot(page, "artifact-preview")
+
+
+def test_drag_zooms_a_chart_and_double_click_resets(page, server, logged):
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default/experiments/{logged}")
+    page.click("text=fast")
+    page.wait_for_load_state()
+    area = page.locator("[data-metric=loss] svg rect.plot-area")
+    box = area.bounding_box()
+    y = box["y"] + box["height"] / 2
+    with page.expect_navigation():
+        page.mouse.move(box["x"] + box["width"] * 0.25, y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+        page.mouse.move(box["x"] + box["width"] * 0.75, y, steps=5)
+        page.mouse.up()
+    match = re.search(r"xmin=(\d+)&xmax=(\d+)", page.url)
+    assert match, f"the zoom is in the URL: {page.url}"
+    low, high = int(match.group(1)), int(match.group(2))
+    assert 8 <= low <= 16 and 33 <= high <= 41, (low, high)  # a quarter to three quarters of steps 0..49
+    zoomed = page.locator("[data-metric=loss] svg rect.plot-area")
+    assert float(zoomed.get_attribute("data-x-low")) >= low
+    assert float(zoomed.get_attribute("data-x-high")) <= high
+    assert f"steps {low} to {high}" in page.locator("[data-testid=zoom]").inner_text()
+    screenshot(page, "run-zoomed")
+    with page.expect_navigation():
+        page.locator("[data-metric=loss] svg").dblclick()
+    assert "xmin" not in page.url
+    assert page.locator("[data-testid=zoom]").count() == 0
+
+
+def test_a_running_run_refreshes_live(page, server):
+    created = server.api("POST", "/api/2.0/mlflow/runs/create", json={"experiment_id": "0", "run_name": "live-one"})
+    run_id = created.json()["run"]["info"]["run_id"]
+
+    def log(steps):
+        metrics = [{"key": "loss", "value": 1.0 / (step + 1), "timestamp": 1_700_000_000_000 + step, "step": step}
+                   for step in steps]
+        assert server.api("POST", "/api/2.0/mlflow/runs/log-batch",
+                          json={"run_id": run_id, "metrics": metrics}).status_code == 200
+
+    log(range(5))
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default/runs/{run_id}")
+    assert page.locator("[data-live]").count() == 1
+    assert page.locator("[data-metric=loss]").get_attribute("data-points") == "5"
+    url = page.url
+    log(range(5, 12))
+    # The page fetches itself every 5 seconds; the chart updates without a navigation.
+    page.wait_for_function("document.querySelector('[data-metric=loss]').dataset.points === '12'", timeout=20_000)
+    assert page.url == url
+    assert server.api("POST", "/api/2.0/mlflow/runs/update",
+                      json={"run_id": run_id, "status": "FINISHED"}).status_code == 200
+    page.wait_for_function("document.querySelector('[data-live]') === null", timeout=20_000)
+    assert "FINISHED" in page.locator("h1").inner_text()

@@ -80,6 +80,8 @@ pub struct LineChart {
 ///   <g class="axis axis-x"> <g class="tick"><line class="tick-mark"/><text class="tick-label"/></g> …
 ///     <line class="axis-line"/> </g>
 ///   <text class="axis-label axis-label-x">, <text class="axis-label axis-label-y">
+///   <rect class="plot-area" fill="none" x y width height data-x-low="…" data-x-high="…"/>
+///                                       (the x values at the plot's left and right edges)
 ///   <path class="series series-N" data-series="I" fill="none" d="M…L…"><title>label</title></path> …
 ///   <g class="points series-N" data-series="I">
 ///     <circle cx cy r="3" data-x="…" data-y="…"><title>label⏎step X: Y</title></circle> …
@@ -131,6 +133,7 @@ pub fn render_line_chart(chart: &LineChart) -> String {
     write_y_axis(&mut svg, &mapping);
     write_x_axis(&mut svg, &mapping, width);
     write_axis_labels(&mut svg, chart, &frame);
+    write_plot_area(&mut svg, &frame, &x_axis);
     for (index, series) in chart.series.iter().enumerate() {
         write_series_path(&mut svg, index, series, &mapping);
     }
@@ -366,6 +369,24 @@ fn write_y_axis(svg: &mut SvgWriter, mapping: &Mapping<'_>) {
     }
     svg.line("axis-line", (frame.left, frame.top), (frame.left, frame.bottom()));
     svg.raw("</g>\n");
+}
+
+/// The plot's rectangle with the x values at its left and right edges, so that a script can
+/// turn a dragged span of pixels into a range of steps or seconds (the studio's zoom).
+fn write_plot_area(svg: &mut SvgWriter, frame: &Frame, x_axis: &XAxis) {
+    svg.raw(r#"<rect class="plot-area" fill="none" x=""#);
+    svg.coordinate(frame.left);
+    svg.raw(r#"" y=""#);
+    svg.coordinate(frame.top);
+    svg.raw(r#"" width=""#);
+    svg.coordinate(frame.width);
+    svg.raw(r#"" height=""#);
+    svg.coordinate(frame.height);
+    svg.raw(r#"" data-x-low=""#);
+    svg.exact(x_axis.domain.low);
+    svg.raw(r#"" data-x-high=""#);
+    svg.exact(x_axis.domain.high);
+    svg.raw(r#""/>"#);
 }
 
 fn write_x_axis(svg: &mut SvgWriter, mapping: &Mapping<'_>, width: f64) {

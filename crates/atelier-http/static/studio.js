@@ -15,3 +15,108 @@ document.addEventListener("mouseover", (event) => {
   const title = point.querySelector("title");
   readout.textContent = title ? title.textContent.replace(/\n/g, " · ") : "";
 });
+
+// Zoom: drag across a chart's plot to show that x range (the page is re-rendered by the
+// server with xmin/xmax in its URL, so a zoomed view is a link); double-click to reset.
+(() => {
+  let drag = null;
+  const plotOf = (svg) => svg && svg.querySelector("rect.plot-area");
+  const toSvgX = (svg, clientX, clientY) => {
+    const matrix = svg.getScreenCTM();
+    if (!matrix) return null;
+    const point = svg.createSVGPoint();
+    point.x = clientX;
+    point.y = clientY;
+    return point.matrixTransform(matrix.inverse()).x;
+  };
+  const zoomTo = (low, high) => {
+    const url = new URL(window.location.href);
+    if (low === null) {
+      url.searchParams.delete("xmin");
+      url.searchParams.delete("xmax");
+    } else {
+      url.searchParams.set("xmin", String(low));
+      url.searchParams.set("xmax", String(high));
+    }
+    window.location.assign(url.toString());
+  };
+  document.addEventListener("mousedown", (event) => {
+    if (event.button !== 0) return;
+    const svg = event.target.closest && event.target.closest(".chart svg.line-chart");
+    const area = plotOf(svg);
+    if (!area) return;
+    const x = toSvgX(svg, event.clientX, event.clientY);
+    const left = Number(area.getAttribute("x"));
+    const width = Number(area.getAttribute("width"));
+    if (x === null || x < left || x > left + width) return;
+    event.preventDefault();
+    const band = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+    band.setAttribute("class", "zoom-band");
+    band.setAttribute("y", area.getAttribute("y"));
+    band.setAttribute("height", area.getAttribute("height"));
+    band.setAttribute("x", String(x));
+    band.setAttribute("width", "0");
+    svg.appendChild(band);
+    drag = { svg, area, band, start: x, left, width };
+  });
+  document.addEventListener("mousemove", (event) => {
+    if (!drag) return;
+    const x = toSvgX(drag.svg, event.clientX, event.clientY);
+    if (x === null) return;
+    const clamped = Math.min(Math.max(x, drag.left), drag.left + drag.width);
+    drag.band.setAttribute("x", String(Math.min(drag.start, clamped)));
+    drag.band.setAttribute("width", String(Math.abs(clamped - drag.start)));
+  });
+  document.addEventListener("mouseup", () => {
+    if (!drag) return;
+    const { area, band, left, width } = drag;
+    drag = null;
+    const from = Number(band.getAttribute("x"));
+    const span = Number(band.getAttribute("width"));
+    band.remove();
+    if (span < 4) return;
+    const low = Number(area.dataset.xLow);
+    const high = Number(area.dataset.xHigh);
+    const at = (px) => low + ((px - left) / width) * (high - low);
+    // Steps are whole numbers; seconds keep millisecond precision.
+    const axis = document.querySelector("select[name=x]");
+    const steps = !(axis && axis.value === "time");
+    const round = (value) => (steps ? Math.round(value) : Math.round(value * 1000) / 1000);
+    let a = round(at(from));
+    let b = round(at(from + span));
+    if (b <= a) b = a + (steps ? 1 : 0.001);
+    zoomTo(a, b);
+  });
+  document.addEventListener("dblclick", (event) => {
+    const svg = event.target.closest && event.target.closest(".chart svg.line-chart");
+    if (svg && new URL(window.location.href).searchParams.has("xmin")) zoomTo(null, null);
+  });
+})();
+
+// Live refresh: while a run is running its page reloads its title, overview and charts every
+// few seconds (only while the tab is visible), and stops once the run has ended.
+(() => {
+  if (!document.querySelector("[data-live]")) return;
+  const every = 5000;
+  const refresh = async () => {
+    if (document.visibilityState !== "visible") return true;
+    const response = await fetch(window.location.href, { credentials: "same-origin" });
+    if (!response.ok) return true;
+    const next = new DOMParser().parseFromString(await response.text(), "text/html");
+    for (const part of document.querySelectorAll("[data-refresh]")) {
+      const fresh = next.querySelector(`[data-refresh="${part.dataset.refresh}"]`);
+      if (fresh) part.replaceWith(document.importNode(fresh, true));
+    }
+    return next.querySelector("[data-live]") !== null;
+  };
+  const loop = async () => {
+    let again = true;
+    try {
+      again = await refresh();
+    } catch (error) {
+      again = true;
+    }
+    if (again) window.setTimeout(loop, every);
+  };
+  window.setTimeout(loop, every);
+})();

@@ -9,11 +9,13 @@
 mod auth;
 mod logged_models;
 mod names;
+mod series;
 mod sessions;
 mod tracking;
 
 pub use auth::{BootstrapSecrets, NewToken};
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
+pub use series::{EXACT_POINTS, MetricView, ZOOM_EXACT_POINTS};
 pub use sessions::{ExperimentSummary, NewSession, SESSION_LIFETIME_MILLIS, StudioSession};
 pub use tracking::{ArtifactEntry, ExperimentSearch, LoggedRun, RunSearch, StepInterval, parse_experiment_id};
 
@@ -44,6 +46,8 @@ pub struct Service {
     password_cache: Mutex<HashMap<String, ([u8; 32], Instant)>>,
     /// Short-lived answers of the store to the questions every request asks.
     auth_cache: AuthCache,
+    /// Summaries of long metric series, for charts.
+    series_cache: series::SeriesCache,
 }
 
 /// How long an answer about tokens, roles and workspaces is reused. Changes made through this
@@ -107,6 +111,7 @@ impl Service {
             blobs,
             password_cache: Mutex::new(HashMap::new()),
             auth_cache: AuthCache { tokens: TtlMap::new(), roles: TtlMap::new(), workspaces: TtlMap::new() },
+            series_cache: series::SeriesCache::default(),
         }
     }
 

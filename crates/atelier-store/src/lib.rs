@@ -49,6 +49,18 @@ pub struct ExperimentStats {
 }
 
 /// What `log_batch` writes. Values are already validated and truncated by the service.
+/// What [`Store::metric_points_after`] read of a metric series.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeriesRead {
+    /// How many points the series has, read in the same snapshot as `samples`.
+    pub total: i64,
+    /// The highest insertion mark among `samples` (0 when there are none); pass it as `after`
+    /// to read only what was written since.
+    pub last_mark: i64,
+    /// The points, in step order, then time, then insertion.
+    pub samples: Vec<atelier_core::series::Sample>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub metrics: Vec<Metric>,
@@ -192,6 +204,20 @@ pub trait Store: Send + Sync + 'static {
         limit: Option<i64>,
         offset: i64,
     ) -> Result<Vec<Metric>>;
+    /// How many points a metric series has; `None` when the run has no such metric.
+    async fn metric_points(&self, run_id: &RunId, key: &str) -> Result<Option<i64>>;
+    /// The points of a metric series inserted after the mark `after` (0 for all), and the
+    /// series' point count in the same snapshot: when `total` is the points already held plus
+    /// those read, nothing was missed.
+    async fn metric_points_after(&self, run_id: &RunId, key: &str, after: i64) -> Result<SeriesRead>;
+    /// The points of a metric series whose steps lie in `first..=last`, in step order.
+    async fn metric_points_between(
+        &self,
+        run_id: &RunId,
+        key: &str,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<atelier_core::series::Sample>>;
     async fn search_runs(&self, query: &RunQuery<'_>) -> Result<Vec<Run>>;
     /// Links logged models to a run as its outputs.
     async fn log_outputs(&self, run_id: &RunId, outputs: &[ModelOutput]) -> Result<()>;

@@ -3,12 +3,14 @@
 use crate::search::{self, Bind};
 use crate::writer::BatchWriter;
 use crate::{
-    Batch, ExperimentQuery, ExperimentStats, LoggedModelQuery, RunQuery, RunUpdate, Session, Store, UserRecord,
+    Batch, ExperimentQuery, ExperimentStats, LoggedModelQuery, RunQuery, RunUpdate, SeriesRead, Session, Store,
+    UserRecord,
 };
 use async_trait::async_trait;
 use atelier_core::authz::Role;
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
+use atelier_core::series::Sample;
 use atelier_core::{Error, Result};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
@@ -161,10 +163,12 @@ impl SqlStore {
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/sqlite/0001_tracking.sql")),
     (2, "sessions", include_str!("../migrations/sqlite/0002_sessions.sql")),
+    (3, "series points", include_str!("../migrations/sqlite/0003_series_points.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
     (2, "sessions", include_str!("../migrations/postgres/0002_sessions.sql")),
+    (3, "series points", include_str!("../migrations/postgres/0003_series_points.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
@@ -1343,6 +1347,70 @@ impl Store for SqlStore {
                 timestamp,
                 step,
             })
+            .collect())
+    }
+
+    async fn metric_points(&self, run_id: &RunId, key: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT points FROM latest_metrics WHERE run_uuid = $1 AND key = $2")
+            .bind(run_id.as_str())
+            .bind(key)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
+        row.map(|row| row.try_get::<i64, _>("points").map_err(db_error)).transpose()
+    }
+
+    async fn metric_points_after(&self, run_id: &RunId, key: &str, after: i64) -> Result<SeriesRead> {
+        // One statement, so that the count and the points come from one snapshot; the points
+        // cross from the database packed into one JSON text, as in `fetch_packed`.
+        let inner = "SELECT id, step, timestamp, value_bits FROM metrics \
+                     WHERE run_uuid = $1 AND key = $2 AND id > $3 ORDER BY step, timestamp, id";
+        let packed = match self.dialect {
+            Dialect::Sqlite => {
+                format!("SELECT json_group_array(json_array(id, step, timestamp, value_bits)) FROM ({inner})")
+            }
+            Dialect::Postgres => format!(
+                "SELECT CAST(json_agg(json_build_array(id, step, timestamp, value_bits) ORDER BY step, timestamp, id) AS TEXT) \
+                 FROM ({inner}) AS packed_rows"
+            ),
+        };
+        let sql = format!(
+            "SELECT (SELECT points FROM latest_metrics WHERE run_uuid = $1 AND key = $2) AS total, ({packed}) AS packed"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(run_id.as_str())
+            .bind(key)
+            .bind(after)
+            .fetch_one(&self.read)
+            .await
+            .map_err(db_error)?;
+        let total: Option<i64> = row.try_get("total").map_err(db_error)?;
+        let text: Option<String> = row.try_get("packed").map_err(db_error)?;
+        let rows: Vec<(i64, i64, i64, i64)> = match text.as_deref() {
+            None | Some("") => Vec::new(),
+            Some(text) => serde_json::from_str(text)
+                .map_err(|error| Error::internal(format!("unpacking metric points failed: {error}")))?,
+        };
+        Ok(SeriesRead {
+            total: total.unwrap_or(0),
+            last_mark: rows.iter().map(|row| row.0).max().unwrap_or(0),
+            samples: rows
+                .into_iter()
+                .map(|(_, step, timestamp, bits)| Sample { step, timestamp, value: f64::from_bits(bits as u64) })
+                .collect(),
+        })
+    }
+
+    async fn metric_points_between(&self, run_id: &RunId, key: &str, first: i64, last: i64) -> Result<Vec<Sample>> {
+        let inner = "SELECT step, timestamp, value_bits, id FROM metrics \
+                     WHERE run_uuid = $1 AND key = $2 AND step >= $3 AND step <= $4 ORDER BY step, timestamp, id";
+        let binds =
+            [Bind::text(run_id.as_str().to_owned()), Bind::text(key.to_owned()), Bind::Int(first), Bind::Int(last)];
+        let points: Vec<(i64, i64, i64)> =
+            self.fetch_packed(inner, &["step", "timestamp", "value_bits"], "step, timestamp, id", &binds).await?;
+        Ok(points
+            .into_iter()
+            .map(|(step, timestamp, bits)| Sample { step, timestamp, value: f64::from_bits(bits as u64) })
             .collect())
     }
 

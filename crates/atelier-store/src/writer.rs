@@ -223,36 +223,46 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
     }
 
     // One candidate per (run, key): the highest step, then timestamp, then value, so that the
-    // upsert touches each row once.
+    // upsert touches each row once; with it, how many points the batch adds to that series.
     let mut latest_positions: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut latest: Vec<(&RunId, &Metric)> = Vec::new();
+    let mut latest: Vec<(&RunId, &Metric, i64)> = Vec::new();
     for (run_id, metric) in &metrics {
         let key = (run_id.as_str(), metric.key.as_str());
         match latest_positions.get(&key) {
             Some(position) => {
-                if metric_is_later(metric, latest[*position].1) {
-                    latest[*position].1 = metric;
+                let candidate = &mut latest[*position];
+                candidate.2 += 1;
+                if metric_is_later(metric, candidate.1) {
+                    candidate.1 = metric;
                 }
             }
             None => {
                 latest_positions.insert(key, latest.len());
-                latest.push((run_id, metric));
+                latest.push((run_id, metric, 1));
             }
         }
     }
+    // The point count always grows; the latest value changes only for a later point. (Every
+    // SET expression reads the row as it was before the update.)
+    const LATER: &str = "(excluded.step > latest_metrics.step \
+        OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
+        OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp \
+            AND excluded.value > latest_metrics.value))";
     for chunk in latest.chunks(MAX_ROWS_PER_INSERT) {
         let sql = format!(
-            "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, value_bits) VALUES {} \
-             ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, \
-             value = excluded.value, is_nan = excluded.is_nan, value_bits = excluded.value_bits \
-             WHERE excluded.step > latest_metrics.step \
-                OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
-                OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp AND excluded.value > latest_metrics.value)",
-            values_rows(dialect, chunk.len(), 7)
+            "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, value_bits, points) VALUES {} \
+             ON CONFLICT (run_uuid, key) DO UPDATE SET points = latest_metrics.points + excluded.points, \
+             step = CASE WHEN {LATER} THEN excluded.step ELSE latest_metrics.step END, \
+             timestamp = CASE WHEN {LATER} THEN excluded.timestamp ELSE latest_metrics.timestamp END, \
+             value = CASE WHEN {LATER} THEN excluded.value ELSE latest_metrics.value END, \
+             is_nan = CASE WHEN {LATER} THEN excluded.is_nan ELSE latest_metrics.is_nan END, \
+             value_bits = CASE WHEN {LATER} THEN excluded.value_bits ELSE latest_metrics.value_bits END",
+            values_rows(dialect, chunk.len(), 8)
         );
-        let mut binds = Vec::with_capacity(chunk.len() * 7);
-        for (run_id, metric) in chunk {
+        let mut binds = Vec::with_capacity(chunk.len() * 8);
+        for (run_id, metric, points) in chunk {
             push_metric_binds(&mut binds, run_id, metric);
+            binds.push(Bind::Int(*points));
         }
         bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
     }

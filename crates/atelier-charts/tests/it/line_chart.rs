@@ -345,3 +345,18 @@ fn hover_titles_carry_each_points_note() {
     assert!(svg.contains("step 0: 1\n2026-01-01 00:00:00</title>"), "{svg}");
     assert!(svg.contains("&lt;later&gt;</title>"), "notes are escaped");
 }
+
+#[test]
+fn the_plot_area_maps_its_edges_to_the_x_range_for_zooming() {
+    let points = (0..50).map(|step| Point::new(100.0 + step as f64 * 2.0, step as f64)).collect();
+    let (_, document) = render(&chart(vec![series("a", points)]));
+    let areas = document.with_class("rect", "plot-area");
+    assert_eq!(areas.len(), 1);
+    let area = areas[0];
+    assert_eq!((area.number("data-x-low"), area.number("data-x-high")), (100.0, 198.0));
+    // The first and last points of the line sit on the area's left and right edges.
+    let line = &series_subpaths(&document)[0][0];
+    let (left, width) = (area.number("x"), area.number("width"));
+    assert!((line[0].0 - left).abs() < 0.01, "{line:?} starts at the left edge {left}");
+    assert!((line[line.len() - 1].0 - (left + width)).abs() < 0.01);
+}

@@ -8,11 +8,12 @@ use atelier_charts::{
     AxisValue, LineChart, ParallelAxis, ParallelCoordinates, Point, Scale, Series, downsample_envelope,
     render_line_chart, render_parallel_coordinates, smooth_ema,
 };
-use atelier_core::model::{PARENT_RUN_ID_TAG, Run, ViewType};
+use atelier_core::model::{PARENT_RUN_ID_TAG, Run, RunStatus, ViewType};
 use atelier_core::names::WorkspaceName;
+use atelier_core::series::{Axis, Range as SampleRange, Sample};
 use atelier_core::time::{format_duration, format_utc};
 use atelier_core::{Error, ErrorCode};
-use atelier_service::{RunSearch, Service};
+use atelier_service::{Principal, RunSearch, Service};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -510,6 +511,10 @@ pub(crate) async fn runs(
 struct Chart {
     key: String,
     svg: String,
+    /// How many points the series has in all.
+    points: u64,
+    /// Whether a zoom left none of them to draw.
+    none_in_zoom: bool,
 }
 
 struct ArtifactRow {
@@ -543,6 +548,12 @@ struct RunPage {
     x_axis: String,
     smooth: String,
     log_scale: bool,
+    /// The zoomed x range, as the query gave it.
+    zoom: Option<(String, String)>,
+    /// The page without its zoom.
+    zoom_reset: String,
+    /// Whether the run is running, so that the page refreshes itself.
+    live: bool,
     artifacts: Vec<ArtifactRow>,
     artifact_path: String,
     artifact_parent: String,
@@ -557,6 +568,10 @@ pub(crate) struct RunQuery {
     smooth: Option<f64>,
     #[serde(default)]
     log: Option<String>,
+    #[serde(default)]
+    xmin: Option<String>,
+    #[serde(default)]
+    xmax: Option<String>,
     #[serde(default)]
     path: String,
     #[serde(default)]
@@ -687,40 +702,77 @@ fn preview_of(workspace: &str, run_id: &str, path: &str, bytes: Vec<u8>, size: u
     view
 }
 
-/// The hover line each drawn point gets besides its x and y: the wall-clock time of a step, or
-/// the step logged at a time.
-fn hover_notes(history: &[atelier_core::model::Metric], points: &[Point], by_time: bool, origin: i64) -> Vec<String> {
-    if by_time {
-        // Sorting the (timestamp, step) pairs once is cheaper than hashing a million of them.
-        let mut steps: Vec<(i64, i64)> = history.iter().map(|metric| (metric.timestamp, metric.step)).collect();
-        steps.sort_unstable();
-        points
-            .iter()
-            .map(|point| {
-                let timestamp = origin + (point.x * 1000.0).round() as i64;
-                let at = steps.partition_point(|(time, _)| *time < timestamp);
-                steps
-                    .get(at)
-                    .filter(|(time, _)| *time == timestamp)
-                    .map(|(_, step)| format!("step {step}"))
-                    .unwrap_or_default()
-            })
-            .collect()
-    } else {
-        // The history is ordered by step, so each point's time is found by binary search.
-        points
-            .iter()
-            .map(|point| {
-                let step = point.x as i64;
-                let at = history.partition_point(|metric| metric.step < step);
-                history
-                    .get(at)
-                    .filter(|metric| metric.step == step)
-                    .map(|metric| format_utc(metric.timestamp))
-                    .unwrap_or_default()
-            })
-            .collect()
+/// The zoomed x range of a page's charts, from its `xmin` and `xmax` (in steps, or in seconds
+/// since the run started); anything but two finite numbers in order means no zoom.
+fn zoom_of(low: &Option<String>, high: &Option<String>) -> Option<(f64, f64)> {
+    let parse = |text: &Option<String>| text.as_deref().and_then(|text| text.trim().parse::<f64>().ok());
+    match (parse(low), parse(high)) {
+        (Some(low), Some(high)) if low.is_finite() && high.is_finite() && low < high => Some((low, high)),
+        _ => None,
     }
+}
+
+/// How a page draws metric series: on steps or on seconds since `origin`, zoomed or whole,
+/// smoothed or not.
+struct ChartWindow {
+    by_time: bool,
+    /// Milliseconds since the Unix epoch that the time axis counts from (the run's start).
+    origin: i64,
+    zoom: Option<(f64, f64)>,
+    smooth: f64,
+}
+
+impl ChartWindow {
+    fn x_of(&self, sample: &Sample) -> f64 {
+        if self.by_time { (sample.timestamp - self.origin) as f64 / 1000.0 } else { sample.step as f64 }
+    }
+
+    fn range(&self) -> Option<SampleRange> {
+        self.zoom.map(|(low, high)| match self.by_time {
+            true => SampleRange {
+                axis: Axis::Time,
+                low: self.origin as f64 + low * 1000.0,
+                high: self.origin as f64 + high * 1000.0,
+            },
+            false => SampleRange { axis: Axis::Step, low, high },
+        })
+    }
+}
+
+/// One run's series of a metric, ready to draw: at most a few thousand points (an envelope that
+/// keeps every bucket's extremes), smoothed if asked, each with the other axis in its hover
+/// line. Returns it with the series' point count.
+async fn chart_series(
+    service: &Service,
+    principal: &Principal,
+    workspace: &WorkspaceName,
+    run: &Run,
+    key: &str,
+    window: &ChartWindow,
+) -> Result<(Series, u64), Error> {
+    let view = service.metric_view(principal, workspace, run.info.run_id.as_str(), key, window.range()).await?;
+    let mut samples = view.samples;
+    if window.by_time {
+        samples.sort_by_key(|sample| (sample.timestamp, sample.step));
+    }
+    let points: Vec<Point> = samples.iter().map(|sample| Point { x: window.x_of(sample), y: sample.value }).collect();
+    let mut points = downsample_envelope(&points, CHART_BUCKETS);
+    if window.smooth > 0.0 {
+        points = smooth_ema(&points, window.smooth);
+    }
+    // The samples are in x order, so each drawn point's sample is found by binary search.
+    let notes = points
+        .iter()
+        .map(|point| {
+            let at = samples.partition_point(|sample| window.x_of(sample) < point.x);
+            match samples.get(at) {
+                Some(sample) if window.by_time => format!("step {}", sample.step),
+                Some(sample) => format_utc(sample.timestamp),
+                None => String::new(),
+            }
+        })
+        .collect();
+    Ok((Series { label: run.info.run_name.clone(), points, notes }, view.total))
 }
 
 async fn metric_chart(
@@ -731,36 +783,24 @@ async fn metric_chart(
     key: &str,
     query: &RunQuery,
 ) -> Result<Chart, Error> {
-    let history = service
-        .get_metric_history(&browser.session.principal, workspace, run.info.run_id.as_str(), key, None, None)
-        .await?
-        .items;
-    let by_time = query.x == "time";
-    let origin = history.iter().map(|metric| metric.timestamp).min().unwrap_or(0);
-    let mut points: Vec<Point> = history
-        .iter()
-        .map(|metric| Point {
-            x: if by_time { (metric.timestamp - origin) as f64 / 1000.0 } else { metric.step as f64 },
-            y: metric.value,
-        })
-        .collect();
-    points.sort_by(|left, right| left.x.total_cmp(&right.x));
-    let mut points = downsample_envelope(&points, CHART_BUCKETS);
-    let weight = query.smooth.unwrap_or(0.0).clamp(0.0, 0.99);
-    if weight > 0.0 {
-        points = smooth_ema(&points, weight);
-    }
-    let notes = hover_notes(&history, &points, by_time, origin);
+    let window = ChartWindow {
+        by_time: query.x == "time",
+        origin: run.info.start_time.unwrap_or(0),
+        zoom: zoom_of(&query.xmin, &query.xmax),
+        smooth: query.smooth.unwrap_or(0.0).clamp(0.0, 0.99),
+    };
+    let (series, points) = chart_series(service, &browser.session.principal, workspace, run, key, &window).await?;
+    let none_in_zoom = window.zoom.is_some() && series.points.is_empty();
     let chart = LineChart {
         title: key.to_owned(),
-        x_label: if by_time { "seconds".to_owned() } else { "step".to_owned() },
+        x_label: if window.by_time { "seconds".to_owned() } else { "step".to_owned() },
         y_label: key.to_owned(),
         y_scale: if query.log.is_some() { Scale::Log } else { Scale::Linear },
-        series: vec![Series { label: run.info.run_name.clone(), points, notes }],
+        series: vec![series],
         width: 560,
         height: 300,
     };
-    Ok(Chart { key: key.to_owned(), svg: render_line_chart(&chart) })
+    Ok(Chart { key: key.to_owned(), svg: render_line_chart(&chart), points, none_in_zoom })
 }
 
 pub(crate) async fn run(
@@ -852,6 +892,14 @@ pub(crate) async fn run(
         x_axis: if query.x == "time" { "time".to_owned() } else { "step".to_owned() },
         smooth: format!("{:.2}", query.smooth.unwrap_or(0.0).clamp(0.0, 0.99)),
         log_scale: query.log.is_some(),
+        zoom: zoom_of(&query.xmin, &query.xmax).map(|(low, high)| (low.to_string(), high.to_string())),
+        zoom_reset: format!(
+            "?x={}&smooth={:.2}{}",
+            if query.x == "time" { "time" } else { "step" },
+            query.smooth.unwrap_or(0.0).clamp(0.0, 0.99),
+            if query.log.is_some() { "&log=1" } else { "" }
+        ),
+        live: info.status == RunStatus::Running,
         artifact_parent: folder.rsplit_once('/').map(|(parent, _)| parent.to_owned()).unwrap_or_default(),
         artifacts: artifacts
             .into_iter()
@@ -1074,6 +1122,8 @@ struct ComparePage {
     metric_keys: Vec<String>,
     metric: String,
     parallel: String,
+    zoom: Option<(String, String)>,
+    zoom_reset: String,
 }
 
 #[derive(Deserialize)]
@@ -1082,6 +1132,10 @@ pub(crate) struct CompareQuery {
     runs: Vec<String>,
     #[serde(default)]
     metric: Option<String>,
+    #[serde(default)]
+    xmin: Option<String>,
+    #[serde(default)]
+    xmax: Option<String>,
 }
 
 pub(crate) async fn compare(
@@ -1108,6 +1162,8 @@ pub(crate) async fn compare(
         for run_id in &run_ids {
             runs.push(state.service.get_run(principal, &workspace, run_id).await?);
         }
+        // Runs started at different times: the compare charts share the step axis.
+        let window = ChartWindow { by_time: false, origin: 0, zoom: zoom_of(&query.xmin, &query.xmax), smooth: 0.0 };
         let keys: Vec<String> = runs
             .iter()
             .flat_map(|run| run.metrics.iter().map(|metric| metric.key.clone()))
@@ -1118,17 +1174,8 @@ pub(crate) async fn compare(
         for key in &keys {
             let mut series = Vec::with_capacity(runs.len());
             for run in &runs {
-                let history = state
-                    .service
-                    .get_metric_history(principal, &workspace, run.info.run_id.as_str(), key, None, None)
-                    .await?
-                    .items;
-                let mut points: Vec<Point> =
-                    history.iter().map(|metric| Point { x: metric.step as f64, y: metric.value }).collect();
-                points.sort_by(|left, right| left.x.total_cmp(&right.x));
-                let points = downsample_envelope(&points, CHART_BUCKETS);
-                let notes = hover_notes(&history, &points, false, 0);
-                series.push(Series { label: run.info.run_name.clone(), points, notes });
+                let (drawn, _) = chart_series(&state.service, principal, &workspace, run, key, &window).await?;
+                series.push(drawn);
             }
             let chart = LineChart {
                 title: key.clone(),
@@ -1209,6 +1256,12 @@ pub(crate) async fn compare(
         error: None,
         charts,
         params,
+        zoom: zoom_of(&query.xmin, &query.xmax).map(|(low, high)| (low.to_string(), high.to_string())),
+        zoom_reset: format!(
+            "?{}&metric={}",
+            runs.iter().map(|run| format!("runs={}", run.info.run_id)).collect::<Vec<_>>().join("&"),
+            urlencode(&metric)
+        ),
         metric_keys,
         metric,
         parallel,

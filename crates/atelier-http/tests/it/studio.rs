@@ -144,3 +144,76 @@ async fn a_run_folder_downloads_as_a_tar_of_every_file() {
         .unwrap();
     assert_eq!(send(&server, escape).await.0, StatusCode::BAD_REQUEST);
 }
+
+/// The y-axis tick labels of the first chart on a page.
+fn y_ticks(body: &str) -> Vec<String> {
+    let axis = body.split(r#"<g class="axis axis-y">"#).nth(1).unwrap_or("");
+    let axis = axis.split(r#"<g class="axis axis-x">"#).next().unwrap_or("");
+    axis.split(r#"class="tick-label""#)
+        .skip(1)
+        .filter_map(|rest| rest.split_once('>').and_then(|(_, text)| text.split_once("</text>")))
+        .map(|(label, _)| label.to_owned())
+        .collect()
+}
+
+fn attribute(body: &str, marker: &str, name: &str) -> f64 {
+    let element = body.split(marker).nth(1).unwrap_or_else(|| panic!("no {marker} in the page"));
+    let value = element.split(&format!(r#"{name}=""#)).nth(1).and_then(|rest| rest.split('"').next()).unwrap();
+    value.parse().unwrap()
+}
+
+#[tokio::test]
+async fn long_series_are_summarised_grow_with_the_run_and_zoom_to_exact_points() {
+    let server = server().await;
+    let token = server.admin_token.clone();
+    let created = server.post("/api/2.0/mlflow/runs/create", &token, json!({ "experiment_id": "0" })).await;
+    let run_id = created.body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+    let log = |from: i64, to: i64, spike: (i64, f64)| {
+        let metrics: Vec<_> = (from..to)
+            .map(|step| {
+                let value = if step == spike.0 { spike.1 } else { 1.0 + (step % 7) as f64 / 10.0 };
+                json!({ "key": "loss", "value": value, "timestamp": 1_700_000_000_000_i64 + step, "step": step })
+            })
+            .collect();
+        json!({ "run_id": run_id, "metrics": metrics })
+    };
+    // 30,000 points (more than are drawn exactly), with one spike of 50 at step 12,345.
+    for from in (0..30_000).step_by(1_000) {
+        let response =
+            server.post("/api/2.0/mlflow/runs/log-batch", &token, log(from, from + 1_000, (12_345, 50.0))).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    }
+    let cookie = sign_in(&server).await;
+    let uri = format!("/w/default/runs/{run_id}");
+    let (status, body) = page(&server, &cookie, &uri).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(r#"data-points="30000""#), "the chart counts every point");
+    assert!(y_ticks(&body).contains(&"50".to_owned()), "the spike is drawn: {:?}", y_ticks(&body));
+    assert!(body.contains("data-live"), "a running run's page refreshes itself");
+
+    // The run goes on: the next view has the new points, a spike of 80 among them.
+    let response = server.post("/api/2.0/mlflow/runs/log-batch", &token, log(30_000, 31_000, (30_500, 80.0))).await;
+    assert_eq!(response.status, StatusCode::OK);
+    let (_, body) = page(&server, &cookie, &uri).await;
+    assert!(body.contains(r#"data-points="31000""#));
+    assert!(y_ticks(&body).contains(&"80".to_owned()), "{:?}", y_ticks(&body));
+
+    // Zoomed to steps 12,000 to 12,600: the axis spans that range and the points there are
+    // drawn exactly, the spike of 50 the highest (and not the later 80).
+    let (_, zoomed) = page(&server, &cookie, &format!("{uri}?xmin=12000&xmax=12600")).await;
+    let low = attribute(&zoomed, r#"class="plot-area""#, "data-x-low");
+    let high = attribute(&zoomed, r#"class="plot-area""#, "data-x-high");
+    assert_eq!((low, high), (12_000.0, 12_600.0));
+    let ticks = y_ticks(&zoomed);
+    assert!(ticks.contains(&"50".to_owned()) && !ticks.contains(&"80".to_owned()), "{ticks:?}");
+    assert!(zoomed.contains(r#"data-testid="reset-zoom""#));
+    // A zoom that is not two ordered numbers is no zoom.
+    let (status, unzoomed) = page(&server, &cookie, &format!("{uri}?xmin=9&xmax=oops")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!unzoomed.contains(r#"data-testid="reset-zoom""#));
+
+    let update = json!({ "run_id": run_id, "status": "FINISHED", "end_time": 1_700_000_100_000_i64 });
+    assert_eq!(server.post("/api/2.0/mlflow/runs/update", &token, update).await.status, StatusCode::OK);
+    let (_, body) = page(&server, &cookie, &uri).await;
+    assert!(!body.contains("data-live"), "a finished run's page stays still");
+}

@@ -6,8 +6,10 @@ use atelier_core::authz::Role;
 use atelier_core::filter::{Comparison, OrderBy, parse_experiment_filter, parse_run_filter, parse_run_order_by};
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
+use atelier_core::series::Sample;
 use atelier_store::{
-    Batch, ExperimentQuery, ExperimentStats, LoggedModelQuery, RunQuery, RunUpdate, Session, SqlStore, Store,
+    Batch, ExperimentQuery, ExperimentStats, LoggedModelQuery, RunQuery, RunUpdate, SeriesRead, Session, SqlStore,
+    Store,
 };
 use std::collections::BTreeMap;
 
@@ -44,6 +46,7 @@ conformance!(
     log_batch_is_all_or_nothing,
     latest_metric_is_highest_step_and_nan_round_trips,
     metric_history_pages_in_step_order,
+    series_points_are_counted_and_read_after_a_mark,
     search_runs_filters_orders_and_pages,
     search_runs_never_mixes_workspaces,
     search_experiments_filters_and_orders,
@@ -224,6 +227,43 @@ async fn metric_history_pages_in_step_order(store: &SqlStore) {
     let page = store.get_metric_history(&info.run_id, "loss", Some(300), 900).await.unwrap();
     assert_eq!(page.iter().map(|m| m.step).collect::<Vec<_>>(), (900..1000).collect::<Vec<_>>());
     assert!(store.get_metric_history(&info.run_id, "missing", None, 0).await.unwrap().is_empty());
+}
+
+async fn series_points_are_counted_and_read_after_a_mark(store: &SqlStore) {
+    let workspace = with_workspace(store, "series").await;
+    let info = run_info(&workspace, 0, 7, "r", 100);
+    store.create_run(&info, &[]).await.unwrap();
+    assert_eq!(store.metric_points(&info.run_id, "loss").await.unwrap(), None);
+    assert_eq!(store.metric_points_after(&info.run_id, "loss", 0).await.unwrap(), SeriesRead::default());
+
+    // Steps 100..200 in reverse, then a second batch that adds a late point at step 5 (not the
+    // latest) and later points: the count moves with every point, the latest only forward.
+    let first: Vec<Metric> = (100..200).rev().map(|step| metric("loss", step as f64, step, 1_000 + step)).collect();
+    store.log_batch(&workspace, &info.run_id, Batch { metrics: first, ..Batch::default() }).await.unwrap();
+    let read = store.metric_points_after(&info.run_id, "loss", 0).await.unwrap();
+    assert_eq!(read.total, 100);
+    assert_eq!(read.samples.len(), 100);
+    assert_eq!(read.samples.iter().map(|sample| sample.step).collect::<Vec<_>>(), (100..200).collect::<Vec<_>>());
+    assert!(read.last_mark > 0);
+
+    let mut second = vec![metric("loss", -1.0, 5, 1), metric("loss", f64::NAN, 250, 3_000)];
+    second.extend((200..210).map(|step| metric("loss", step as f64, step, 2_000 + step)));
+    store.log_batch(&workspace, &info.run_id, Batch { metrics: second, ..Batch::default() }).await.unwrap();
+    assert_eq!(store.metric_points(&info.run_id, "loss").await.unwrap(), Some(112));
+    let since = store.metric_points_after(&info.run_id, "loss", read.last_mark).await.unwrap();
+    assert_eq!(since.total, 112);
+    assert_eq!(since.samples.len(), 12, "only the points written after the mark");
+    assert_eq!(since.samples[0], Sample { step: 5, timestamp: 1, value: -1.0 });
+    assert!(since.samples[11].value.is_nan());
+    let latest = store.get_run(&info.run_id).await.unwrap().metrics;
+    assert_eq!(latest.iter().find(|metric| metric.key == "loss").map(|metric| metric.step), Some(250));
+    let nothing = store.metric_points_after(&info.run_id, "loss", since.last_mark).await.unwrap();
+    assert_eq!((nothing.total, nothing.samples.len(), nothing.last_mark), (112, 0, 0));
+
+    let window = store.metric_points_between(&info.run_id, "loss", 150, 204).await.unwrap();
+    assert_eq!(window.iter().map(|sample| sample.step).collect::<Vec<_>>(), (150..205).collect::<Vec<_>>());
+    assert_eq!(window[0].timestamp, 1_150);
+    assert!(store.metric_points_between(&info.run_id, "loss", 300, 400).await.unwrap().is_empty());
 }
 
 fn filter(text: &str) -> Vec<Comparison> {
