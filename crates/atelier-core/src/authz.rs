@@ -36,6 +36,8 @@ pub enum Action {
     WorkspaceRead,
     /// Create or change experiments, runs, metrics, params, tags and artifacts.
     TrackingWrite,
+    /// Create or change versioned assets: registered models and their versions.
+    AssetWrite,
     /// Change the workspace's own description and tags.
     WorkspaceUpdate,
     /// Assign and remove roles on the workspace, and delete it.
@@ -49,6 +51,7 @@ impl Action {
         match self {
             Action::WorkspaceRead => "workspace/read",
             Action::TrackingWrite => "tracking/write",
+            Action::AssetWrite => "assets/write",
             Action::WorkspaceUpdate => "workspace/update",
             Action::WorkspaceManage => "workspace/manage",
             Action::ServerAdmin => "server/admin",
@@ -60,7 +63,7 @@ impl Action {
 pub fn role_permits(role: Role, action: Action) -> bool {
     match action {
         Action::WorkspaceRead => true,
-        Action::TrackingWrite => matches!(role, Role::Contributor | Role::Owner),
+        Action::TrackingWrite | Action::AssetWrite => matches!(role, Role::Contributor | Role::Owner),
         Action::WorkspaceUpdate | Action::WorkspaceManage => role == Role::Owner,
         Action::ServerAdmin => false,
     }
@@ -74,13 +77,14 @@ mod tests {
     #[test]
     fn role_matrix() {
         let expected = [
-            (Role::Reader, [true, false, false, false, false]),
-            (Role::Contributor, [true, true, false, false, false]),
-            (Role::Owner, [true, true, true, true, false]),
+            (Role::Reader, [true, false, false, false, false, false]),
+            (Role::Contributor, [true, true, true, false, false, false]),
+            (Role::Owner, [true, true, true, true, true, false]),
         ];
         let actions = [
             Action::WorkspaceRead,
             Action::TrackingWrite,
+            Action::AssetWrite,
             Action::WorkspaceUpdate,
             Action::WorkspaceManage,
             Action::ServerAdmin,

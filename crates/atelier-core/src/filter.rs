@@ -185,6 +185,28 @@ pub fn parse_logged_model_order_by(field: &str, ascending: bool) -> Result<Order
     Ok(order)
 }
 
+/// Parses a `search_registered_models` filter: `name` and tags, e.g.
+/// ``name LIKE 'fraud%' AND tag.`team` = 'risk'``.
+pub fn parse_registered_model_filter(input: &str) -> Result<Vec<Comparison>, FilterError> {
+    parse_filter(input, &REGISTERED_MODELS)
+}
+
+/// Parses one `search_registered_models` `order_by` clause, e.g. `last_updated_timestamp DESC`.
+pub fn parse_registered_model_order_by(input: &str) -> Result<OrderBy, FilterError> {
+    parse_order_by(input, &REGISTERED_MODELS)
+}
+
+/// Parses a `search_model_versions` filter: `name`, `version_number`, `run_id` (also with
+/// `IN`), `source_path` and tags.
+pub fn parse_model_version_filter(input: &str) -> Result<Vec<Comparison>, FilterError> {
+    parse_filter(input, &MODEL_VERSIONS)
+}
+
+/// Parses one `search_model_versions` `order_by` clause, e.g. `version_number DESC`.
+pub fn parse_model_version_order_by(input: &str) -> Result<OrderBy, FilterError> {
+    parse_order_by(input, &MODEL_VERSIONS)
+}
+
 /// Parses one `search_runs` `order_by` clause, e.g. `metrics.acc DESC`.
 pub fn parse_run_order_by(input: &str) -> Result<OrderBy, FilterError> {
     parse_order_by(input, &RUNS)
@@ -325,6 +347,52 @@ const LOGGED_MODELS: Schema = Schema {
     orderable: &[Entity::Attribute],
     orderable_help: "logged models can only be ordered by attributes",
     attr_lists: false,
+};
+
+const REGISTERED_MODEL_SEARCH_ATTRS: &[AttrDef] = &[attr("name", "name", false)];
+
+const REGISTERED_MODEL_ORDER_ATTRS: &[AttrDef] = &[
+    attr("name", "name", false),
+    attr("timestamp", "last_updated_timestamp", true),
+    attr("last_updated_timestamp", "last_updated_timestamp", true),
+    attr("creation_timestamp", "creation_timestamp", true),
+];
+
+/// The model registry's registered models: `name` and tags.
+const REGISTERED_MODELS: Schema = Schema {
+    prefixes: &[("tag", Entity::Tag), ("tags", Entity::Tag), ("attribute", Entity::Attribute)],
+    prefixes_help: "tag(s), attribute",
+    search_attrs: REGISTERED_MODEL_SEARCH_ATTRS,
+    order_attrs: REGISTERED_MODEL_ORDER_ATTRS,
+    orderable: &[Entity::Attribute],
+    orderable_help: "registered models can only be ordered by attributes",
+    attr_lists: false,
+};
+
+const MODEL_VERSION_SEARCH_ATTRS: &[AttrDef] = &[
+    attr("name", "name", false),
+    attr("version_number", "version_number", true),
+    attr("run_id", "run_id", false),
+    attr("source_path", "source_path", false),
+];
+
+const MODEL_VERSION_ORDER_ATTRS: &[AttrDef] = &[
+    attr("name", "name", false),
+    attr("version_number", "version_number", true),
+    attr("creation_timestamp", "creation_timestamp", true),
+    attr("timestamp", "last_updated_timestamp", true),
+    attr("last_updated_timestamp", "last_updated_timestamp", true),
+];
+
+/// The model registry's versions: attributes and tags.
+const MODEL_VERSIONS: Schema = Schema {
+    prefixes: &[("tag", Entity::Tag), ("tags", Entity::Tag), ("attribute", Entity::Attribute)],
+    prefixes_help: "tag(s), attribute",
+    search_attrs: MODEL_VERSION_SEARCH_ATTRS,
+    order_attrs: MODEL_VERSION_ORDER_ATTRS,
+    orderable: &[Entity::Attribute],
+    orderable_help: "model versions can only be ordered by attributes",
+    attr_lists: true,
 };
 
 const NUMERIC_OPS: &[Op] = &[Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge];

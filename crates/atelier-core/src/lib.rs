@@ -11,6 +11,7 @@ pub mod filter;
 pub mod limits;
 pub mod model;
 pub mod names;
+pub mod registry;
 pub mod series;
 pub mod time;
 

@@ -15,6 +15,7 @@ mod artifacts;
 mod auth;
 mod error;
 mod mlflow;
+mod mlflow_registry;
 pub mod native;
 mod studio;
 mod wire;

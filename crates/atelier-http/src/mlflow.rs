@@ -55,6 +55,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/logged-models/{model_id}/tags/{tag_key}", axum::routing::delete(delete_logged_model_tag))
         .route("/logged-models/{model_id}/params", post(log_logged_model_params))
         .route("/logged-models/{model_id}/artifacts/directories", get(list_logged_model_artifacts))
+        .merge(crate::mlflow_registry::routes())
 }
 
 // Conversions to MLflow's JSON.

@@ -95,6 +95,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for MlflowJson<T> {
     }
 }
 
+/// The arguments of an MLflow request wherever its method puts them: the query string of a GET,
+/// the JSON body of a POST or PATCH, and for a DELETE the body, or the query string when the
+/// body is empty (clients send both forms).
+pub(crate) struct MlflowArgs<T>(pub T);
+
+/// The largest request body of an MLflow registry call.
+const MAX_ARGS_BODY: usize = 16 * 1024 * 1024;
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for MlflowArgs<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        if parts.method == Method::GET {
+            return MultiQuery::from_request_parts(&mut parts, state).await.map(|MultiQuery(args)| MlflowArgs(args));
+        }
+        let bytes = axum::body::to_bytes(body, MAX_ARGS_BODY)
+            .await
+            .map_err(|error| bad_request(format!("could not read the request body: {error}")))?;
+        if parts.method == Method::DELETE && bytes.iter().all(u8::is_ascii_whitespace) {
+            return MultiQuery::from_request_parts(&mut parts, state).await.map(|MultiQuery(args)| MlflowArgs(args));
+        }
+        let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+        MlflowJson::from_request(request, state).await.map(|MlflowJson(args)| MlflowArgs(args))
+    }
+}
+
 /// A query string decoded into `T`; a key given more than once becomes a list.
 pub(crate) struct MultiQuery<T>(pub T);
 

@@ -9,6 +9,7 @@
 //!
 //! This is the only crate that knows SQL.
 
+mod registry;
 mod search;
 mod sql;
 mod writer;
@@ -19,6 +20,7 @@ use atelier_core::authz::Role;
 use atelier_core::filter::{Comparison, OrderBy};
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
+use atelier_core::registry::{ModelVersion, RegisteredModel};
 use std::collections::BTreeMap;
 
 pub use sql::SqlStore;
@@ -104,6 +106,16 @@ pub struct LoggedModelQuery<'a> {
     pub offset: i64,
 }
 
+/// A search of registered models or of model versions.
+#[derive(Debug, Clone)]
+pub struct RegistryQuery<'a> {
+    pub workspace: &'a WorkspaceName,
+    pub filter: &'a [Comparison],
+    pub order_by: &'a [OrderBy],
+    pub limit: i64,
+    pub offset: i64,
+}
+
 /// Changes to a run's info; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct RunUpdate {
@@ -112,9 +124,75 @@ pub struct RunUpdate {
     pub run_name: Option<String>,
 }
 
+/// The model registry's part of the store. Every method is one transaction.
+#[async_trait]
+pub trait RegistryStore: Send + Sync {
+    /// Fails with `RESOURCE_ALREADY_EXISTS` when the workspace has a model of that name.
+    async fn create_registered_model(&self, model: &RegisteredModel) -> Result<()>;
+    /// A registered model with its tags, aliases and the newest version of each stage.
+    async fn get_registered_model(&self, workspace: &WorkspaceName, name: &str) -> Result<RegisteredModel>;
+    /// Renames a model; its versions, tags and aliases follow.
+    async fn rename_registered_model(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        new_name: &str,
+        now: Millis,
+    ) -> Result<()>;
+    async fn update_registered_model(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        description: &str,
+        now: Millis,
+    ) -> Result<()>;
+    /// Deletes a model with all its versions, tags and aliases.
+    async fn delete_registered_model(&self, workspace: &WorkspaceName, name: &str) -> Result<()>;
+    async fn search_registered_models(&self, query: &RegistryQuery<'_>) -> Result<Vec<RegisteredModel>>;
+    async fn set_registered_model_tag(&self, workspace: &WorkspaceName, name: &str, tag: &Tag) -> Result<()>;
+    async fn delete_registered_model_tag(&self, workspace: &WorkspaceName, name: &str, key: &str) -> Result<()>;
+    /// Points an alias at a version, moving it if it pointed elsewhere.
+    async fn set_model_alias(&self, workspace: &WorkspaceName, name: &str, alias: &str, version: i64) -> Result<()>;
+    async fn delete_model_alias(&self, workspace: &WorkspaceName, name: &str, alias: &str) -> Result<()>;
+    /// Creates a version numbered one past the model's highest ever, and returns it.
+    async fn create_model_version(&self, version: &ModelVersion) -> Result<ModelVersion>;
+    async fn get_model_version(&self, workspace: &WorkspaceName, name: &str, version: i64) -> Result<ModelVersion>;
+    async fn update_model_version(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: i64,
+        description: &str,
+        now: Millis,
+    ) -> Result<()>;
+    /// Moves a version to `stage`; with `archive_existing`, the model's other versions in that
+    /// stage move to `Archived`.
+    async fn set_model_version_stage(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: i64,
+        stage: &str,
+        archive_existing: bool,
+        now: Millis,
+    ) -> Result<()>;
+    /// Deletes a version with its tags and the aliases that point at it.
+    async fn delete_model_version(&self, workspace: &WorkspaceName, name: &str, version: i64) -> Result<()>;
+    async fn search_model_versions(&self, query: &RegistryQuery<'_>) -> Result<Vec<ModelVersion>>;
+    async fn set_model_version_tag(&self, workspace: &WorkspaceName, name: &str, version: i64, tag: &Tag)
+    -> Result<()>;
+    async fn delete_model_version_tag(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: i64,
+        key: &str,
+    ) -> Result<()>;
+}
+
 /// The metadata store. Every method is one transaction: it commits whole or not at all.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: RegistryStore + Send + Sync + 'static {
     // Workspaces.
     /// Creates a workspace together with its `Default` experiment (id 0).
     async fn create_workspace(&self, workspace: &Workspace, artifact_root: &str) -> Result<()>;

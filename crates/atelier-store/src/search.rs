@@ -2,7 +2,7 @@
 //! SQL. Every user-supplied value is a bind parameter; identifiers in the SQL text come only from
 //! fixed tables in this module, never from the request.
 
-use crate::{ExperimentQuery, LoggedModelQuery, RunQuery};
+use crate::{ExperimentQuery, LoggedModelQuery, RegistryQuery, RunQuery};
 use atelier_core::filter::{Comparison, Entity, Op, Value};
 use atelier_core::model::{LifecycleStage, ViewType};
 use atelier_core::{Error, Result};
@@ -422,6 +422,122 @@ pub(crate) fn logged_model_search_sql(query: &LoggedModelQuery<'_>) -> Result<(S
     let offset = builder.push(Bind::Int(query.offset));
     let sql = format!(
         "SELECT m.* FROM logged_models m WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+        conditions.join(" AND "),
+        order_terms.join(", ")
+    );
+    Ok((sql, builder.binds))
+}
+
+/// A tag condition of the registry's searches. `!=` means "has no such tag with that value", so
+/// that MLflow's client, which appends `` tag.`mlflow.prompt.is_prompt` != 'true' `` to every
+/// registered-model search, still finds the models without that tag.
+fn registry_tag_condition(
+    builder: &mut SqlBuilder,
+    comparison: &Comparison,
+    table: &str,
+    join: &str,
+) -> Result<String> {
+    let key = builder.push(Bind::text(comparison.key.clone()));
+    Ok(match comparison.op {
+        Op::IsNull => format!("NOT EXISTS (SELECT 1 FROM {table} x WHERE {join} AND x.key = {key})"),
+        Op::IsNotNull => format!("EXISTS (SELECT 1 FROM {table} x WHERE {join} AND x.key = {key})"),
+        Op::Ne => {
+            let predicate = render_predicate(builder, "x.value", Column::Text, Op::Eq, &comparison.value)?;
+            format!("NOT EXISTS (SELECT 1 FROM {table} x WHERE {join} AND x.key = {key} AND {predicate})")
+        }
+        op => {
+            let predicate = render_predicate(builder, "x.value", Column::Text, op, &comparison.value)?;
+            format!("EXISTS (SELECT 1 FROM {table} x WHERE {join} AND x.key = {key} AND {predicate})")
+        }
+    })
+}
+
+fn registered_model_column(key: &str) -> Result<(&'static str, bool)> {
+    Ok(match key {
+        "name" => ("m.name", false),
+        "last_updated_timestamp" => ("m.last_updated_time", true),
+        "creation_timestamp" => ("m.creation_time", true),
+        other => return Err(Error::invalid(format!("invalid attribute key '{other}' for registered models"))),
+    })
+}
+
+pub(crate) fn registered_model_search_sql(query: &RegistryQuery<'_>) -> Result<(String, Vec<Bind<'static>>)> {
+    let mut builder = SqlBuilder::new();
+    let workspace = builder.push(Bind::text(query.workspace.as_str().to_owned()));
+    let mut conditions = vec![format!("m.workspace = {workspace}")];
+    for comparison in query.filter {
+        conditions.push(match comparison.entity {
+            Entity::Attribute => {
+                let (column, numeric) = registered_model_column(&comparison.key)?;
+                render_predicate(&mut builder, column, column_kind(numeric), comparison.op, &comparison.value)?
+            }
+            Entity::Tag => registry_tag_condition(
+                &mut builder,
+                comparison,
+                "registered_model_tags",
+                "x.workspace = m.workspace AND x.name = m.name",
+            )?,
+            _ => return Err(Error::invalid("registered models can be filtered by name and tags only")),
+        });
+    }
+    let mut order_terms = Vec::new();
+    for order in query.order_by {
+        let (column, _) = registered_model_column(&order.key)?;
+        order_terms.push(format!("{column} {}", if order.ascending { "ASC" } else { "DESC" }));
+    }
+    order_terms.push("m.name ASC".to_owned());
+    let limit = builder.push(Bind::Int(query.limit));
+    let offset = builder.push(Bind::Int(query.offset));
+    let sql = format!(
+        "SELECT m.* FROM registered_models m WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+        conditions.join(" AND "),
+        order_terms.join(", ")
+    );
+    Ok((sql, builder.binds))
+}
+
+fn model_version_column(key: &str) -> Result<(&'static str, bool)> {
+    Ok(match key {
+        "name" => ("mv.name", false),
+        "version_number" => ("mv.version", true),
+        "run_id" => ("mv.run_id", false),
+        "source_path" => ("mv.source", false),
+        "creation_timestamp" => ("mv.creation_time", true),
+        "last_updated_timestamp" => ("mv.last_updated_time", true),
+        other => return Err(Error::invalid(format!("invalid attribute key '{other}' for model versions"))),
+    })
+}
+
+pub(crate) fn model_version_search_sql(query: &RegistryQuery<'_>) -> Result<(String, Vec<Bind<'static>>)> {
+    let mut builder = SqlBuilder::new();
+    let workspace = builder.push(Bind::text(query.workspace.as_str().to_owned()));
+    let mut conditions = vec![format!("mv.workspace = {workspace}")];
+    for comparison in query.filter {
+        conditions.push(match comparison.entity {
+            Entity::Attribute => {
+                let (column, numeric) = model_version_column(&comparison.key)?;
+                render_predicate(&mut builder, column, column_kind(numeric), comparison.op, &comparison.value)?
+            }
+            Entity::Tag => registry_tag_condition(
+                &mut builder,
+                comparison,
+                "model_version_tags",
+                "x.workspace = mv.workspace AND x.name = mv.name AND x.version = mv.version",
+            )?,
+            _ => return Err(Error::invalid("model versions can be filtered by attributes and tags only")),
+        });
+    }
+    let mut order_terms = Vec::new();
+    for order in query.order_by {
+        let (column, _) = model_version_column(&order.key)?;
+        order_terms.push(format!("{column} {}", if order.ascending { "ASC" } else { "DESC" }));
+    }
+    order_terms.push("mv.name ASC".to_owned());
+    order_terms.push("mv.version DESC".to_owned());
+    let limit = builder.push(Bind::Int(query.limit));
+    let offset = builder.push(Bind::Int(query.offset));
+    let sql = format!(
+        "SELECT mv.* FROM model_versions mv WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
         conditions.join(" AND "),
         order_terms.join(", ")
     );

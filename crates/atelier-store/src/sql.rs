@@ -28,8 +28,8 @@ pub enum Dialect {
 /// connection so that writers queue in the process instead of failing with "database is locked".
 #[derive(Clone)]
 pub struct SqlStore {
-    read: AnyPool,
-    write: AnyPool,
+    pub(crate) read: AnyPool,
+    pub(crate) write: AnyPool,
     dialect: Dialect,
     /// Groups concurrent `log_batch` requests into shared transactions.
     writer: BatchWriter,
@@ -43,7 +43,7 @@ impl std::fmt::Debug for SqlStore {
 }
 
 /// Turns "no row was affected" into a not-found error with the message `missing` makes.
-fn found(rows_affected: u64, missing: impl FnOnce() -> String) -> Result<()> {
+pub(crate) fn found(rows_affected: u64, missing: impl FnOnce() -> String) -> Result<()> {
     if rows_affected == 0 {
         return Err(Error::not_found(missing()));
     }
@@ -164,11 +164,13 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/sqlite/0001_tracking.sql")),
     (2, "sessions", include_str!("../migrations/sqlite/0002_sessions.sql")),
     (3, "series points", include_str!("../migrations/sqlite/0003_series_points.sql")),
+    (4, "registry", include_str!("../migrations/sqlite/0004_registry.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
     (2, "sessions", include_str!("../migrations/postgres/0002_sessions.sql")),
     (3, "series points", include_str!("../migrations/postgres/0003_series_points.sql")),
+    (4, "registry", include_str!("../migrations/postgres/0004_registry.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

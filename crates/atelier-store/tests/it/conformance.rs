@@ -6,10 +6,11 @@ use atelier_core::authz::Role;
 use atelier_core::filter::{Comparison, OrderBy, parse_experiment_filter, parse_run_filter, parse_run_order_by};
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
+use atelier_core::registry::{ModelVersion, RegisteredModel};
 use atelier_core::series::Sample;
 use atelier_store::{
-    Batch, ExperimentQuery, ExperimentStats, LoggedModelQuery, RunQuery, RunUpdate, SeriesRead, Session, SqlStore,
-    Store,
+    Batch, ExperimentQuery, ExperimentStats, LoggedModelQuery, RegistryQuery, RegistryStore, RunQuery, RunUpdate,
+    SeriesRead, Session, SqlStore, Store,
 };
 use std::collections::BTreeMap;
 
@@ -47,6 +48,8 @@ conformance!(
     latest_metric_is_highest_step_and_nan_round_trips,
     metric_history_pages_in_step_order,
     series_points_are_counted_and_read_after_a_mark,
+    registry_models_versions_stages_and_aliases,
+    registry_rename_search_and_delete,
     search_runs_filters_orders_and_pages,
     search_runs_never_mixes_workspaces,
     search_experiments_filters_and_orders,
@@ -264,6 +267,170 @@ async fn series_points_are_counted_and_read_after_a_mark(store: &SqlStore) {
     assert_eq!(window.iter().map(|sample| sample.step).collect::<Vec<_>>(), (150..205).collect::<Vec<_>>());
     assert_eq!(window[0].timestamp, 1_150);
     assert!(store.metric_points_between(&info.run_id, "loss", 300, 400).await.unwrap().is_empty());
+}
+
+fn registered(workspace: &WorkspaceName, name: &str, tags: &[(&str, &str)]) -> RegisteredModel {
+    RegisteredModel {
+        workspace: workspace.clone(),
+        name: name.to_owned(),
+        description: String::new(),
+        creation_time: 10,
+        last_updated_time: 10,
+        tags: tags.iter().map(|(key, value)| Tag::new(*key, *value)).collect(),
+        aliases: Vec::new(),
+        latest_versions: Vec::new(),
+    }
+}
+
+fn new_version(workspace: &WorkspaceName, name: &str, run_id: &str, tags: &[(&str, &str)]) -> ModelVersion {
+    ModelVersion {
+        workspace: workspace.clone(),
+        name: name.to_owned(),
+        version: 0,
+        creation_time: 20,
+        last_updated_time: 20,
+        description: String::new(),
+        user_id: "alice".to_owned(),
+        current_stage: "None".to_owned(),
+        source: format!("runs:/{run_id}/model"),
+        run_id: Some(run_id.to_owned()),
+        run_link: String::new(),
+        status: "READY".to_owned(),
+        status_message: String::new(),
+        model_id: None,
+        tags: tags.iter().map(|(key, value)| Tag::new(*key, *value)).collect(),
+        aliases: Vec::new(),
+    }
+}
+
+async fn registry_models_versions_stages_and_aliases(store: &SqlStore) {
+    let workspace = with_workspace(store, "registry").await;
+    store.create_registered_model(&registered(&workspace, "fraud", &[("team", "risk")])).await.unwrap();
+    let duplicate = store.create_registered_model(&registered(&workspace, "fraud", &[])).await.unwrap_err();
+    assert_eq!(duplicate.code, ErrorCode::ResourceAlreadyExists);
+    assert!(duplicate.message.contains("fraud"), "{}", duplicate.message);
+
+    let first = store.create_model_version(&new_version(&workspace, "fraud", "r1", &[("k", "v")])).await.unwrap();
+    let second = store.create_model_version(&new_version(&workspace, "fraud", "r2", &[])).await.unwrap();
+    let third = store.create_model_version(&new_version(&workspace, "fraud", "r3", &[])).await.unwrap();
+    assert_eq!((first.version, second.version, third.version), (1, 2, 3));
+    let missing = store.create_model_version(&new_version(&workspace, "nope", "r1", &[])).await.unwrap_err();
+    assert_eq!(missing.code, ErrorCode::ResourceDoesNotExist);
+
+    store.set_model_version_stage(&workspace, "fraud", 1, "Production", false, 30).await.unwrap();
+    store.set_model_version_stage(&workspace, "fraud", 2, "Production", true, 31).await.unwrap();
+    assert_eq!(store.get_model_version(&workspace, "fraud", 1).await.unwrap().current_stage, "Archived");
+    store.set_model_alias(&workspace, "fraud", "champion", 2).await.unwrap();
+    store.set_model_alias(&workspace, "fraud", "challenger", 3).await.unwrap();
+    store.set_model_alias(&workspace, "fraud", "challenger", 1).await.unwrap();
+    let no_version = store.set_model_alias(&workspace, "fraud", "x", 9).await.unwrap_err();
+    assert_eq!(no_version.code, ErrorCode::ResourceDoesNotExist);
+
+    let model = store.get_registered_model(&workspace, "fraud").await.unwrap();
+    assert_eq!(model.tags, vec![Tag::new("team", "risk")]);
+    let aliases: Vec<(&str, i64)> = model.aliases.iter().map(|alias| (alias.alias.as_str(), alias.version)).collect();
+    assert_eq!(aliases, vec![("challenger", 1), ("champion", 2)]);
+    let latest: Vec<(i64, &str)> =
+        model.latest_versions.iter().map(|version| (version.version, version.current_stage.as_str())).collect();
+    assert_eq!(latest, vec![(1, "Archived"), (2, "Production"), (3, "None")]);
+    let version = store.get_model_version(&workspace, "fraud", 1).await.unwrap();
+    assert_eq!(version.tags, vec![Tag::new("k", "v")]);
+    assert_eq!(version.aliases, vec!["challenger".to_owned()]);
+    assert_eq!(version.source, "runs:/r1/model");
+
+    // Deleting a version takes its aliases; its number is never given again.
+    store.delete_model_version(&workspace, "fraud", 1).await.unwrap();
+    assert_eq!(
+        store.get_model_version(&workspace, "fraud", 1).await.unwrap_err().code,
+        ErrorCode::ResourceDoesNotExist
+    );
+    let model = store.get_registered_model(&workspace, "fraud").await.unwrap();
+    assert_eq!(model.aliases.len(), 1);
+    assert_eq!(store.create_model_version(&new_version(&workspace, "fraud", "r4", &[])).await.unwrap().version, 4);
+    store.update_model_version(&workspace, "fraud", 4, "better", 40).await.unwrap();
+    assert_eq!(store.get_model_version(&workspace, "fraud", 4).await.unwrap().description, "better");
+    store.set_model_version_tag(&workspace, "fraud", 4, &Tag::new("a", "1")).await.unwrap();
+    store.delete_model_version_tag(&workspace, "fraud", 4, "a").await.unwrap();
+    assert_eq!(
+        store.delete_model_version_tag(&workspace, "fraud", 4, "a").await.unwrap_err().code,
+        ErrorCode::ResourceDoesNotExist
+    );
+}
+
+async fn registry_rename_search_and_delete(store: &SqlStore) {
+    let workspace = with_workspace(store, "reg-search").await;
+    let other = with_workspace(store, "reg-other").await;
+    for (name, tags) in
+        [("alpha", vec![("team", "a")]), ("beta", vec![("mlflow.prompt.is_prompt", "true")]), ("gamma", vec![])]
+    {
+        store.create_registered_model(&registered(&workspace, name, &tags)).await.unwrap();
+    }
+    store.create_registered_model(&registered(&other, "alpha", &[])).await.unwrap();
+    store.create_model_version(&new_version(&workspace, "alpha", "run-a", &[("stage", "qa")])).await.unwrap();
+    store.create_model_version(&new_version(&workspace, "alpha", "run-b", &[])).await.unwrap();
+    store.create_model_version(&new_version(&workspace, "gamma", "run-a", &[])).await.unwrap();
+    store.set_model_alias(&workspace, "alpha", "champion", 2).await.unwrap();
+
+    let names = |models: Vec<RegisteredModel>| models.into_iter().map(|model| model.name).collect::<Vec<_>>();
+    let search = |filter: &str, order: &str| {
+        let filter = atelier_core::filter::parse_registered_model_filter(filter).unwrap();
+        let order_by: Vec<OrderBy> = if order.is_empty() {
+            Vec::new()
+        } else {
+            vec![atelier_core::filter::parse_registered_model_order_by(order).unwrap()]
+        };
+        (filter, order_by)
+    };
+    let (filter, order_by) = search("tag.`mlflow.prompt.is_prompt` != 'true'", "name DESC");
+    let query = RegistryQuery { workspace: &workspace, filter: &filter, order_by: &order_by, limit: 10, offset: 0 };
+    assert_eq!(names(store.search_registered_models(&query).await.unwrap()), vec!["gamma", "alpha"]);
+    let (filter, order_by) = search("name LIKE '%a' AND tags.team = 'a'", "");
+    let query = RegistryQuery { workspace: &workspace, filter: &filter, order_by: &order_by, limit: 10, offset: 0 };
+    let found = store.search_registered_models(&query).await.unwrap();
+    assert_eq!(names(found.clone()), vec!["alpha"]);
+    assert_eq!(found[0].latest_versions.len(), 1, "one stage: None, newest version 2");
+    let (filter, order_by) = search("", "");
+    let query = RegistryQuery { workspace: &workspace, filter: &filter, order_by: &order_by, limit: 2, offset: 2 };
+    assert_eq!(names(store.search_registered_models(&query).await.unwrap()), vec!["gamma"]);
+
+    let filter = atelier_core::filter::parse_model_version_filter("run_id IN ('run-a', 'run-z')").unwrap();
+    let query = RegistryQuery { workspace: &workspace, filter: &filter, order_by: &[], limit: 100, offset: 0 };
+    let found: Vec<(String, i64)> = store
+        .search_model_versions(&query)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|version| (version.name, version.version))
+        .collect();
+    assert_eq!(found, vec![("alpha".to_owned(), 1), ("gamma".to_owned(), 1)]);
+    let filter = atelier_core::filter::parse_model_version_filter(
+        "name = 'alpha' AND version_number >= 2 AND tags.stage IS NULL",
+    )
+    .unwrap();
+    let query = RegistryQuery { workspace: &workspace, filter: &filter, order_by: &[], limit: 100, offset: 0 };
+    assert_eq!(store.search_model_versions(&query).await.unwrap().len(), 1);
+
+    // A rename carries the versions, their tags and the aliases along.
+    store.rename_registered_model(&workspace, "alpha", "delta", 50).await.unwrap();
+    let taken = store.rename_registered_model(&workspace, "delta", "gamma", 51).await.unwrap_err();
+    assert_eq!(taken.code, ErrorCode::ResourceAlreadyExists);
+    assert_eq!(
+        store.get_registered_model(&workspace, "alpha").await.unwrap_err().code,
+        ErrorCode::ResourceDoesNotExist
+    );
+    let renamed = store.get_registered_model(&workspace, "delta").await.unwrap();
+    assert_eq!(renamed.aliases.len(), 1);
+    assert_eq!(store.get_model_version(&workspace, "delta", 1).await.unwrap().tags, vec![Tag::new("stage", "qa")]);
+    assert_eq!(store.get_registered_model(&other, "alpha").await.unwrap().latest_versions.len(), 0);
+
+    store.delete_registered_model(&workspace, "delta").await.unwrap();
+    assert_eq!(
+        store.get_model_version(&workspace, "delta", 1).await.unwrap_err().code,
+        ErrorCode::ResourceDoesNotExist
+    );
+    assert!(store.get_registered_model(&other, "alpha").await.is_ok(), "the other workspace keeps its model");
+    store.create_registered_model(&registered(&workspace, "delta", &[])).await.unwrap();
+    assert_eq!(store.create_model_version(&new_version(&workspace, "delta", "r", &[])).await.unwrap().version, 1);
 }
 
 fn filter(text: &str) -> Vec<Comparison> {

@@ -1,0 +1,447 @@
+//! The model registry: registered models, versions, stages, aliases and tags, as MLflow's model
+//! registry API and (later) `atelier model` use them.
+
+use crate::tracking::{decode_page_token, next_token};
+use crate::{Principal, Service, now_millis};
+use atelier_core::authz::Action;
+use atelier_core::filter::{self, OrderBy};
+use atelier_core::limits::{self, validate_max_results};
+use atelier_core::model::{Page, Tag};
+use atelier_core::names::WorkspaceName;
+use atelier_core::registry::{self, ModelVersion, RegisteredModel};
+use atelier_core::{Error, Result};
+use atelier_store::RegistryQuery;
+
+const SEARCH_MODELS_DEFAULT_MAX_RESULTS: i64 = 100;
+const SEARCH_MODELS_MAX_RESULTS: i64 = 1_000;
+const SEARCH_VERSIONS_DEFAULT_MAX_RESULTS: i64 = 10_000;
+const SEARCH_VERSIONS_MAX_RESULTS: i64 = 200_000;
+const MAX_REGISTRY_TAG_VALUE_LENGTH: usize = 100_000;
+const MAX_DESCRIPTION_LENGTH: usize = 100_000;
+
+/// A new model version, as `model-versions/create` describes it.
+#[derive(Debug, Clone, Default)]
+pub struct NewModelVersion {
+    pub name: String,
+    pub source: String,
+    pub run_id: Option<String>,
+    pub run_link: Option<String>,
+    pub description: Option<String>,
+    pub model_id: Option<String>,
+    pub tags: Vec<Tag>,
+}
+
+/// Parameters of a registry search.
+#[derive(Debug, Clone, Default)]
+pub struct RegistrySearch {
+    pub filter: Option<String>,
+    pub max_results: Option<i64>,
+    pub order_by: Vec<String>,
+    pub page_token: Option<String>,
+}
+
+fn validate_tag(tag: &Tag) -> Result<()> {
+    limits::validate_key("tag", &tag.key)?;
+    limits::validate_length("tag value", &tag.value, MAX_REGISTRY_TAG_VALUE_LENGTH)
+}
+
+/// Where a model version's files may be: a URI the client can download from. Local paths and
+/// `..` segments are refused, so that a source never names files outside what the server and
+/// its clients store.
+fn validate_source(source: &str) -> Result<()> {
+    if source.trim().is_empty() {
+        return Err(Error::invalid("Missing value for required parameter 'source'."));
+    }
+    let invalid = |why: &str| Err(Error::invalid(format!("Invalid model version source: '{source}'. {why}")));
+    let Some((scheme, rest)) = source.split_once(':') else {
+        return invalid(
+            "Expected a URI such as runs:/<run_id>/<path>, models:/<model_id> or mlflow-artifacts:/<path>.",
+        );
+    };
+    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) {
+        return invalid(
+            "Expected a URI such as runs:/<run_id>/<path>, models:/<model_id> or mlflow-artifacts:/<path>.",
+        );
+    }
+    if scheme.eq_ignore_ascii_case("file") || scheme.len() == 1 {
+        return invalid("Local paths are not accepted as model version sources.");
+    }
+    if rest.split(['/', '\\']).any(|segment| segment == "..") || rest.contains("%2e%2e") || rest.contains("%2E%2E") {
+        return invalid("A source cannot contain '..' path segments.");
+    }
+    Ok(())
+}
+
+fn parse_orders(
+    order_by: &[String],
+    parse: fn(&str) -> std::result::Result<OrderBy, filter::FilterError>,
+) -> Result<Vec<OrderBy>> {
+    order_by
+        .iter()
+        .filter(|clause| !clause.trim().is_empty())
+        .map(|clause| parse(clause).map_err(|error| Error::invalid(error.message)))
+        .collect()
+}
+
+impl Service {
+    async fn read_registry(&self, principal: &Principal, workspace: &WorkspaceName) -> Result<()> {
+        self.authorize(principal, workspace, Action::WorkspaceRead).await
+    }
+
+    async fn write_registry(&self, principal: &Principal, workspace: &WorkspaceName) -> Result<()> {
+        self.authorize(principal, workspace, Action::AssetWrite).await
+    }
+
+    pub async fn create_registered_model(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        description: Option<&str>,
+        tags: Vec<Tag>,
+    ) -> Result<RegisteredModel> {
+        self.write_registry(principal, workspace).await?;
+        registry::validate_model_name(name)?;
+        let description = description.unwrap_or_default();
+        limits::validate_length("description", description, MAX_DESCRIPTION_LENGTH)?;
+        for tag in &tags {
+            validate_tag(tag)?;
+        }
+        let now = now_millis();
+        let model = RegisteredModel {
+            workspace: workspace.clone(),
+            name: name.to_owned(),
+            description: description.to_owned(),
+            creation_time: now,
+            last_updated_time: now,
+            tags,
+            aliases: Vec::new(),
+            latest_versions: Vec::new(),
+        };
+        self.store.create_registered_model(&model).await?;
+        self.store.get_registered_model(workspace, name).await
+    }
+
+    pub async fn get_registered_model(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+    ) -> Result<RegisteredModel> {
+        self.read_registry(principal, workspace).await?;
+        registry::validate_model_name(name)?;
+        self.store.get_registered_model(workspace, name).await
+    }
+
+    pub async fn rename_registered_model(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        new_name: &str,
+    ) -> Result<RegisteredModel> {
+        self.write_registry(principal, workspace).await?;
+        registry::validate_model_name(name)?;
+        registry::validate_model_name(new_name)?;
+        self.store.rename_registered_model(workspace, name, new_name, now_millis()).await?;
+        self.store.get_registered_model(workspace, new_name).await
+    }
+
+    pub async fn update_registered_model(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        description: &str,
+    ) -> Result<RegisteredModel> {
+        self.write_registry(principal, workspace).await?;
+        limits::validate_length("description", description, MAX_DESCRIPTION_LENGTH)?;
+        self.store.update_registered_model(workspace, name, description, now_millis()).await?;
+        self.store.get_registered_model(workspace, name).await
+    }
+
+    pub async fn delete_registered_model(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+    ) -> Result<()> {
+        self.write_registry(principal, workspace).await?;
+        self.store.delete_registered_model(workspace, name).await
+    }
+
+    pub async fn search_registered_models(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        search: &RegistrySearch,
+    ) -> Result<Page<RegisteredModel>> {
+        self.read_registry(principal, workspace).await?;
+        let limit =
+            validate_max_results(search.max_results, SEARCH_MODELS_DEFAULT_MAX_RESULTS, SEARCH_MODELS_MAX_RESULTS)?;
+        let filter = filter::parse_registered_model_filter(search.filter.as_deref().unwrap_or_default())
+            .map_err(|error| Error::invalid(error.message))?;
+        let order_by = parse_orders(&search.order_by, filter::parse_registered_model_order_by)?;
+        let offset = decode_page_token(search.page_token.as_deref())?;
+        let query = RegistryQuery { workspace, filter: &filter, order_by: &order_by, limit, offset };
+        let items = self.store.search_registered_models(&query).await?;
+        let next_page_token = next_token(items.len(), limit, offset);
+        Ok(Page { items, next_page_token })
+    }
+
+    /// The newest version in each of `stages` (every stage when empty), in version order.
+    pub async fn get_latest_versions(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        stages: &[String],
+    ) -> Result<Vec<ModelVersion>> {
+        self.read_registry(principal, workspace).await?;
+        let stages = stages.iter().map(|stage| registry::parse_stage(stage)).collect::<Result<Vec<_>>>()?;
+        let model = self.store.get_registered_model(workspace, name).await?;
+        Ok(model
+            .latest_versions
+            .into_iter()
+            .filter(|version| stages.is_empty() || stages.contains(&version.current_stage.as_str()))
+            .collect())
+    }
+
+    pub async fn set_registered_model_tag(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        tag: Tag,
+    ) -> Result<()> {
+        self.write_registry(principal, workspace).await?;
+        validate_tag(&tag)?;
+        self.store.set_registered_model_tag(workspace, name, &tag).await
+    }
+
+    pub async fn delete_registered_model_tag(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        key: &str,
+    ) -> Result<()> {
+        self.write_registry(principal, workspace).await?;
+        self.store.delete_registered_model_tag(workspace, name, key).await
+    }
+
+    pub async fn set_model_alias(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        alias: &str,
+        version: &str,
+    ) -> Result<()> {
+        self.write_registry(principal, workspace).await?;
+        registry::validate_alias(alias)?;
+        let version = registry::parse_version(version)?;
+        self.store.set_model_alias(workspace, name, alias, version).await
+    }
+
+    pub async fn delete_model_alias(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        alias: &str,
+    ) -> Result<()> {
+        self.write_registry(principal, workspace).await?;
+        self.store.delete_model_alias(workspace, name, alias).await
+    }
+
+    /// The version an alias points at. A missing alias is an invalid parameter, as in MLflow.
+    pub async fn get_model_version_by_alias(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        alias: &str,
+    ) -> Result<ModelVersion> {
+        self.read_registry(principal, workspace).await?;
+        let model = self.store.get_registered_model(workspace, name).await?;
+        let Some(target) = model.aliases.iter().find(|candidate| candidate.alias == alias) else {
+            return Err(Error::invalid(format!("Registered model alias {alias} not found.")));
+        };
+        self.store.get_model_version(workspace, name, target.version).await
+    }
+
+    pub async fn create_model_version(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        new_version: NewModelVersion,
+    ) -> Result<ModelVersion> {
+        self.write_registry(principal, workspace).await?;
+        registry::validate_model_name(&new_version.name)?;
+        validate_source(&new_version.source)?;
+        let description = new_version.description.unwrap_or_default();
+        limits::validate_length("description", &description, MAX_DESCRIPTION_LENGTH)?;
+        for tag in &new_version.tags {
+            validate_tag(tag)?;
+        }
+        // MLflow 3 registers a logged model (`models:/m-…`): the version takes the logged model's
+        // run when the request names none, so its lineage reaches the run.
+        let model_id = new_version.model_id.filter(|id| !id.is_empty()).or_else(|| {
+            new_version
+                .source
+                .strip_prefix("models:/")
+                .filter(|rest| rest.starts_with("m-") && !rest.contains('/'))
+                .map(str::to_owned)
+        });
+        let mut run_id = new_version.run_id.filter(|id| !id.is_empty());
+        if let Some(model_id) = &model_id {
+            let logged = self.store.get_logged_model(model_id).await?;
+            if logged.workspace != *workspace {
+                return Err(Error::not_found(format!("logged model with id '{model_id}' not found")));
+            }
+            run_id = run_id.or(logged.source_run_id);
+        }
+        let now = now_millis();
+        let version = ModelVersion {
+            workspace: workspace.clone(),
+            name: new_version.name,
+            version: 0,
+            creation_time: now,
+            last_updated_time: now,
+            description,
+            user_id: principal.user.to_string(),
+            current_stage: "None".to_owned(),
+            source: new_version.source,
+            run_id,
+            run_link: new_version.run_link.unwrap_or_default(),
+            status: "READY".to_owned(),
+            status_message: String::new(),
+            model_id,
+            tags: new_version.tags,
+            aliases: Vec::new(),
+        };
+        let created = self.store.create_model_version(&version).await?;
+        self.store.get_model_version(workspace, &created.name, created.version).await
+    }
+
+    pub async fn get_model_version(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: &str,
+    ) -> Result<ModelVersion> {
+        self.read_registry(principal, workspace).await?;
+        let version = registry::parse_version(version)?;
+        self.store.get_model_version(workspace, name, version).await
+    }
+
+    pub async fn update_model_version(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: &str,
+        description: &str,
+    ) -> Result<ModelVersion> {
+        self.write_registry(principal, workspace).await?;
+        let version = registry::parse_version(version)?;
+        limits::validate_length("description", description, MAX_DESCRIPTION_LENGTH)?;
+        self.store.update_model_version(workspace, name, version, description, now_millis()).await?;
+        self.store.get_model_version(workspace, name, version).await
+    }
+
+    pub async fn transition_model_version_stage(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: &str,
+        stage: &str,
+        archive_existing_versions: bool,
+    ) -> Result<ModelVersion> {
+        self.write_registry(principal, workspace).await?;
+        let version = registry::parse_version(version)?;
+        let stage = registry::parse_stage(stage)?;
+        // Only versions entering Staging or Production push others out, as in MLflow.
+        let archive = archive_existing_versions && matches!(stage, "Staging" | "Production");
+        self.store.set_model_version_stage(workspace, name, version, stage, archive, now_millis()).await?;
+        self.store.get_model_version(workspace, name, version).await
+    }
+
+    pub async fn delete_model_version(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: &str,
+    ) -> Result<()> {
+        self.write_registry(principal, workspace).await?;
+        let version = registry::parse_version(version)?;
+        self.store.delete_model_version(workspace, name, version).await
+    }
+
+    pub async fn search_model_versions(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        search: &RegistrySearch,
+    ) -> Result<Page<ModelVersion>> {
+        self.read_registry(principal, workspace).await?;
+        let limit =
+            validate_max_results(search.max_results, SEARCH_VERSIONS_DEFAULT_MAX_RESULTS, SEARCH_VERSIONS_MAX_RESULTS)?;
+        let filter = filter::parse_model_version_filter(search.filter.as_deref().unwrap_or_default())
+            .map_err(|error| Error::invalid(error.message))?;
+        let order_by = parse_orders(&search.order_by, filter::parse_model_version_order_by)?;
+        let offset = decode_page_token(search.page_token.as_deref())?;
+        let query = RegistryQuery { workspace, filter: &filter, order_by: &order_by, limit, offset };
+        let items = self.store.search_model_versions(&query).await?;
+        let next_page_token = next_token(items.len(), limit, offset);
+        Ok(Page { items, next_page_token })
+    }
+
+    pub async fn set_model_version_tag(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: &str,
+        tag: Tag,
+    ) -> Result<()> {
+        self.write_registry(principal, workspace).await?;
+        let version = registry::parse_version(version)?;
+        validate_tag(&tag)?;
+        self.store.set_model_version_tag(workspace, name, version, &tag).await
+    }
+
+    pub async fn delete_model_version_tag(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: &str,
+        key: &str,
+    ) -> Result<()> {
+        self.write_registry(principal, workspace).await?;
+        let version = registry::parse_version(version)?;
+        self.store.delete_model_version_tag(workspace, name, version, key).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_source;
+
+    #[test]
+    fn sources_are_uris_without_local_paths_or_parent_segments() {
+        for good in ["runs:/0123/model", "models:/m-abc", "mlflow-artifacts:/1/abc/artifacts/model", "s3://bucket/m"] {
+            assert!(validate_source(good).is_ok(), "{good}");
+        }
+        for bad in
+            ["", "/etc/passwd", "model", "file:///tmp/m", "C:\\models\\m", "runs:/0123/../../etc", "s3://b/%2e%2e/x"]
+        {
+            assert!(validate_source(bad).is_err(), "{bad}");
+        }
+    }
+}
