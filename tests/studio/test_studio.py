@@ -305,3 +305,41 @@ def test_a_running_run_refreshes_live(page, server):
                       json={"run_id": run_id, "status": "FINISHED"}).status_code == 200
     page.wait_for_function("document.querySelector('[data-live]') === null", timeout=20_000)
     assert "FINISHED" in page.locator("h1").inner_text()
+
+
+def test_model_registry_pages_show_versions_and_lineage(page, server, logged):
+    runs = server.api("POST", "/api/2.0/mlflow/runs/search",
+                      json={"experiment_ids": [logged], "filter": "attributes.run_name = 'fast'"}).json()["runs"]
+    run_id = runs[0]["info"]["run_id"]
+    name = "fraud-detector"
+    assert server.api("POST", "/api/2.0/mlflow/registered-models/create",
+                      json={"name": name, "description": "scores card payments",
+                            "tags": [{"key": "team", "value": "risk"}]}).status_code == 200
+    for _ in range(2):
+        created = server.api("POST", "/api/2.0/mlflow/model-versions/create",
+                             json={"name": name, "source": f"runs:/{run_id}/model", "run_id": run_id})
+        assert created.status_code == 200, created.text
+    assert server.api("POST", "/api/2.0/mlflow/registered-models/alias",
+                      json={"name": name, "alias": "champion", "version": "2"}).status_code == 200
+    assert server.api("POST", "/api/2.0/mlflow/model-versions/transition-stage",
+                      json={"name": name, "version": "2", "stage": "Production"}).status_code == 200
+
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default")
+    page.click("[data-testid=models-link]")
+    page.wait_for_load_state()
+    row = page.locator("[data-testid=models] tbody tr", has_text=name)
+    assert "@champion → v2" in row.inner_text()
+    screenshot(page, "models")
+    page.click(f"text={name}")
+    page.wait_for_load_state()
+    assert page.locator("[data-testid=versions] tbody tr").count() == 2
+    newest = page.locator("[data-testid=versions] tr[data-version='2']")
+    assert "Production" in newest.inner_text() and "@champion" in newest.inner_text()
+    screenshot(page, "model")
+    newest.locator("[data-testid=lineage-run]").click()
+    page.wait_for_load_state()
+    assert f"/runs/{run_id}" in page.url, "a version links to the run that produced it"
+    # A search that matches nothing says so.
+    page.goto(f"{server.url}/w/default/models?q=no-such-model")
+    assert page.locator("[data-testid=no-models]").count() == 1

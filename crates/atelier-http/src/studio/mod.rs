@@ -5,6 +5,7 @@
 //! the query string, and pages read fine without JavaScript. Sign-in opens a session held in an
 //! HttpOnly, SameSite cookie; every form carries the session's CSRF token.
 
+mod models;
 mod pages;
 mod session;
 
@@ -26,6 +27,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{ws}/compare", get(pages::compare))
         .route("/w/{ws}/roles", get(pages::roles).post(pages::assign_role))
         .route("/w/{ws}/roles/{user}/remove", post(pages::remove_role))
+        .route("/w/{ws}/models", get(models::models))
+        .route("/w/{ws}/models/{name}", get(models::model))
         .route("/w/{ws}/runs/{run_id}", get(pages::run))
         .route("/w/{ws}/runs/{run_id}/artifacts/{*path}", get(pages::artifact))
         .route("/w/{ws}/runs/{run_id}/folder", get(pages::folder_download))

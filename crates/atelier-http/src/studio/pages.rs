@@ -37,7 +37,7 @@ struct ErrorPage {
 }
 
 /// Shows an error as a page with the status its code maps to.
-fn error_page(browser: &Browser, error: Error) -> Response {
+pub(super) fn error_page(browser: &Browser, error: Error) -> Response {
     let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let heading = match error.code {
         ErrorCode::ResourceDoesNotExist => "Not found",
@@ -54,11 +54,11 @@ fn error_page(browser: &Browser, error: Error) -> Response {
     )
 }
 
-fn crumb(label: impl Into<String>, href: impl Into<String>) -> Crumb {
+pub(super) fn crumb(label: impl Into<String>, href: impl Into<String>) -> Crumb {
     Crumb { label: label.into(), href: href.into() }
 }
 
-fn when(millis: Option<i64>) -> String {
+pub(super) fn when(millis: Option<i64>) -> String {
     millis.map(format_utc).unwrap_or_default()
 }
 

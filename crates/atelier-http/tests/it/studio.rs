@@ -217,3 +217,26 @@ async fn long_series_are_summarised_grow_with_the_run_and_zoom_to_exact_points()
     let (_, body) = page(&server, &cookie, &uri).await;
     assert!(!body.contains("data-live"), "a finished run's page stays still");
 }
+
+#[tokio::test]
+async fn model_pages_list_versions_and_escape_names() {
+    let server = server().await;
+    let token = server.admin_token.clone();
+    let name = "<b>scorer";
+    let created = server.post("/api/2.0/mlflow/registered-models/create", &token, json!({ "name": name })).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let version = json!({ "name": name, "source": "mlflow-artifacts:/0/abc/artifacts/model" });
+    assert_eq!(server.post("/api/2.0/mlflow/model-versions/create", &token, version).await.status, StatusCode::OK);
+    let cookie = sign_in(&server).await;
+    let (status, body) = page(&server, &cookie, "/w/default/models").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!body.contains(name), "{body}");
+    assert!(body.contains("&#60;b&#62;scorer") || body.contains("&lt;b&gt;scorer"), "{body}");
+    let encoded = form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>().replace('+', "%20");
+    let (status, body) = page(&server, &cookie, &format!("/w/default/models/{encoded}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(r#"data-version="1""#));
+    assert!(body.contains("mlflow-artifacts:/0/abc/artifacts/model"));
+    let (status, _) = page(&server, &cookie, "/w/default/models/nothing-here").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

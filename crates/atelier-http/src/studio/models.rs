@@ -1,0 +1,193 @@
+//! The studio's model registry pages: a workspace's registered models, and one model with its
+//! versions (stage, aliases, where its files are, and the run that produced it).
+
+use super::pages::{crumb, error_page, when};
+use super::session::{Browser, Layout, render, urlencode};
+use crate::AppState;
+use askama::Template;
+use atelier_core::Error;
+use atelier_core::names::WorkspaceName;
+use atelier_service::RegistrySearch;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+/// Models per page of the list.
+const MODELS_PER_PAGE: i64 = 50;
+
+struct ModelRow {
+    name: String,
+    latest_version: String,
+    aliases: Vec<(String, i64)>,
+    tags: Vec<(String, String)>,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "models.html")]
+struct ModelsPage {
+    layout: Layout,
+    workspace: String,
+    query: String,
+    models: Vec<ModelRow>,
+    next_page: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct ModelsQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<String>,
+}
+
+/// A name search as a filter: a substring of the name, any case.
+fn name_filter(query: &str) -> Option<String> {
+    let query = query.trim();
+    (!query.is_empty()).then(|| format!("name ILIKE '%{}%'", query.replace('\'', "''")))
+}
+
+pub(crate) async fn models(
+    State(state): State<AppState>,
+    browser: Browser,
+    Path(ws): Path<String>,
+    Query(query): Query<ModelsQuery>,
+) -> Response {
+    let principal = &browser.session.principal;
+    let workspace = match WorkspaceName::parse(&ws) {
+        Ok(workspace) => workspace,
+        Err(error) => return error_page(&browser, Error::not_found(error.message)),
+    };
+    let search = RegistrySearch {
+        filter: name_filter(&query.q),
+        max_results: Some(MODELS_PER_PAGE),
+        order_by: vec!["last_updated_timestamp DESC".to_owned()],
+        page_token: query.page.clone(),
+    };
+    let (models, next_page, error) = match state.service.search_registered_models(principal, &workspace, &search).await
+    {
+        Ok(page) => (page.items, page.next_page_token, None),
+        // A name the filter language cannot take is shown on the page, not as an error page.
+        Err(error) if error.code == atelier_core::ErrorCode::InvalidParameterValue => {
+            (Vec::new(), None, Some(error.message))
+        }
+        Err(error) => return error_page(&browser, error),
+    };
+    let page = ModelsPage {
+        layout: Layout::for_browser(
+            &browser,
+            vec![
+                crumb(workspace.to_string(), format!("/w/{workspace}")),
+                crumb("models", format!("/w/{workspace}/models")),
+            ],
+        ),
+        workspace: workspace.to_string(),
+        models: models
+            .into_iter()
+            .map(|model| ModelRow {
+                latest_version: model
+                    .latest_versions
+                    .iter()
+                    .map(|version| version.version)
+                    .max()
+                    .map(|version| version.to_string())
+                    .unwrap_or_default(),
+                aliases: model.aliases.iter().map(|alias| (alias.alias.clone(), alias.version)).collect(),
+                tags: model.tags.iter().map(|tag| (tag.key.clone(), tag.value.clone())).collect(),
+                updated: when(Some(model.last_updated_time)),
+                name: model.name,
+            })
+            .collect(),
+        next_page: next_page.map(|token| format!("?q={}&page={}", urlencode(&query.q), urlencode(&token))),
+        query: query.q,
+        error,
+    };
+    render(page, StatusCode::OK)
+}
+
+struct VersionRow {
+    version: i64,
+    stage: String,
+    aliases: Vec<String>,
+    source: String,
+    run_id: Option<String>,
+    model_id: Option<String>,
+    user: String,
+    created: String,
+    description: String,
+    tags: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "model.html")]
+struct ModelPage {
+    layout: Layout,
+    workspace: String,
+    name: String,
+    description: String,
+    created: String,
+    updated: String,
+    tags: Vec<(String, String)>,
+    aliases: Vec<(String, i64)>,
+    versions: Vec<VersionRow>,
+}
+
+pub(crate) async fn model(
+    State(state): State<AppState>,
+    browser: Browser,
+    Path((ws, name)): Path<(String, String)>,
+) -> Response {
+    let principal = &browser.session.principal;
+    let loaded = async {
+        let workspace = WorkspaceName::parse(&ws).map_err(|error| Error::not_found(error.message))?;
+        let model = state.service.get_registered_model(principal, &workspace, &name).await?;
+        let search = RegistrySearch {
+            filter: Some(format!("name = '{}'", name.replace('\'', "''"))),
+            max_results: Some(1_000),
+            order_by: vec!["version_number DESC".to_owned()],
+            page_token: None,
+        };
+        let versions = state.service.search_model_versions(principal, &workspace, &search).await?.items;
+        Ok::<_, Error>((workspace, model, versions))
+    }
+    .await;
+    let (workspace, model, versions) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => return error_page(&browser, error),
+    };
+    let page = ModelPage {
+        layout: Layout::for_browser(
+            &browser,
+            vec![
+                crumb(workspace.to_string(), format!("/w/{workspace}")),
+                crumb("models", format!("/w/{workspace}/models")),
+                crumb(model.name.clone(), format!("/w/{workspace}/models/{}", urlencode(&model.name))),
+            ],
+        ),
+        workspace: workspace.to_string(),
+        description: model.description.clone(),
+        created: when(Some(model.creation_time)),
+        updated: when(Some(model.last_updated_time)),
+        tags: model.tags.iter().map(|tag| (tag.key.clone(), tag.value.clone())).collect(),
+        aliases: model.aliases.iter().map(|alias| (alias.alias.clone(), alias.version)).collect(),
+        versions: versions
+            .into_iter()
+            .map(|version| VersionRow {
+                version: version.version,
+                stage: version.current_stage,
+                aliases: version.aliases,
+                source: version.source,
+                run_id: version.run_id,
+                model_id: version.model_id,
+                user: version.user_id,
+                created: when(Some(version.creation_time)),
+                description: version.description,
+                tags: version.tags.into_iter().map(|tag| (tag.key, tag.value)).collect(),
+            })
+            .collect(),
+        name: model.name,
+    };
+    render(page, StatusCode::OK)
+}
