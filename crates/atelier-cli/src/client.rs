@@ -80,6 +80,69 @@ impl Client {
         self.send(self.http.put(self.url(path)).json(body)).await.map(|_| ())
     }
 
+    /// Uploads a local file as the body of a PUT, streamed in 1 MiB chunks.
+    pub async fn put_file<T: DeserializeOwned>(&self, path: &str, file: &std::path::Path) -> anyhow::Result<T> {
+        let opened = tokio::fs::File::open(file).await.with_context(|| format!("cannot open {}", file.display()))?;
+        let length = opened.metadata().await.with_context(|| format!("cannot read {}", file.display()))?.len();
+        let chunks = futures::stream::unfold(opened, |mut opened| async move {
+            use tokio::io::AsyncReadExt;
+            let mut buffer = vec![0u8; 1 << 20];
+            match opened.read(&mut buffer).await {
+                Ok(0) => None,
+                Ok(read) => {
+                    buffer.truncate(read);
+                    Some((Ok::<_, std::io::Error>(buffer), opened))
+                }
+                Err(error) => Some((Err(error), opened)),
+            }
+        });
+        let request = self
+            .http
+            .put(self.url(path))
+            .header(reqwest::header::CONTENT_LENGTH, length)
+            .body(reqwest::Body::wrap_stream(chunks));
+        let value = self.send(request).await?;
+        serde_json::from_value(value).context("unexpected response from the server")
+    }
+
+    /// Downloads a GET's body into a new file, streamed; the file appears only when complete.
+    pub async fn get_to_file(&self, path: &str, file: &std::path::Path) -> anyhow::Result<u64> {
+        use futures::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Atelier server at {}", self.base))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let message = body.get("message").and_then(Value::as_str).unwrap_or("download failed");
+            bail!("{message} (HTTP {})", status.as_u16());
+        }
+        if let Some(parent) = file.parent() {
+            tokio::fs::create_dir_all(parent).await.with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let mut partial = file.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = std::path::PathBuf::from(partial);
+        let mut out =
+            tokio::fs::File::create(&partial).await.with_context(|| format!("cannot create {}", partial.display()))?;
+        let mut written = 0u64;
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.context("the download broke off")?;
+            out.write_all(&chunk).await.with_context(|| format!("cannot write {}", partial.display()))?;
+            written += chunk.len() as u64;
+        }
+        out.flush().await?;
+        drop(out);
+        tokio::fs::rename(&partial, file).await.with_context(|| format!("cannot write {}", file.display()))?;
+        Ok(written)
+    }
+
     pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
         self.send(self.http.delete(self.url(path))).await.map(|_| ())
     }

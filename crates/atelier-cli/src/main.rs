@@ -5,6 +5,7 @@
 
 mod client;
 mod commands;
+mod models;
 mod server;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -80,6 +81,13 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Manage model assets (registered model versions).
+    Model {
+        #[command(subcommand)]
+        command: models::ModelCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Manage role assignments on workspaces.
     Role {
         #[command(subcommand)]
@@ -107,6 +115,7 @@ fn main() -> ExitCode {
             Command::User { command, client } => commands::user(command, client).await,
             Command::Token { command, client } => commands::token(command, client).await,
             Command::Role { command, client } => commands::role(command, client).await,
+            Command::Model { command, client } => models::model(command, client).await,
         }
     });
     match result {

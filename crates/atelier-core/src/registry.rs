@@ -4,6 +4,7 @@
 use crate::model::{Millis, Tag};
 use crate::names::WorkspaceName;
 use crate::{Error, Result};
+use std::collections::BTreeMap;
 
 /// A named model in a workspace, with its versions numbered from 1.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +50,22 @@ pub struct ModelVersion {
     pub model_id: Option<String>,
     pub tags: Vec<Tag>,
     pub aliases: Vec<String>,
+    /// The storage format, one of [`MODEL_TYPES`].
+    pub model_type: String,
+    /// Free-form properties (Azure ML's `properties`).
+    pub properties: BTreeMap<String, String>,
+    /// Archived versions are hidden from lists but still load.
+    pub archived: bool,
+}
+
+/// The storage formats of a model asset, as Azure ML names them.
+pub const MODEL_TYPES: [&str; 3] = ["custom_model", "mlflow_model", "triton_model"];
+
+/// Checks a model type.
+pub fn parse_model_type(text: &str) -> Result<&'static str> {
+    MODEL_TYPES.into_iter().find(|kind| *kind == text).ok_or_else(|| {
+        Error::invalid(format!("invalid model type '{text}': expected one of {}", MODEL_TYPES.join(", ")))
+    })
 }
 
 /// The stages of a model version, in MLflow's spelling.

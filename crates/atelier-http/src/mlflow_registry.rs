@@ -309,6 +309,7 @@ async fn create_model_version(
         description: args.description,
         model_id: args.model_id,
         tags: tags_in(args.tags)?,
+        ..NewModelVersion::default()
     };
     let version = state.service.create_model_version(&principal, &workspace, new_version).await?;
     Ok(Json(json!({ "model_version": model_version_json(&version) })))

@@ -46,6 +46,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/workspaces/{ws}/runs/{run_id}/metrics/{key}", get(metric_history))
         .route("/workspaces/{ws}/runs/{run_id}/artifacts", get(list_run_artifacts))
         .route("/workspaces/{ws}/runs/{run_id}/artifacts/{*path}", get(download_run_artifact).put(upload_run_artifact))
+        .route("/workspaces/{ws}/models", get(list_models).post(create_model))
+        .route("/workspaces/{ws}/models/{name}/versions", get(list_model_versions))
+        .route("/workspaces/{ws}/models/{name}/versions/{version}", get(get_model_version).patch(update_model_version))
+        .route("/workspaces/{ws}/models/{name}/versions/{version}/archive", post(archive_model_version))
+        .route("/workspaces/{ws}/models/{name}/versions/{version}/restore", post(restore_model_version))
+        .route("/workspaces/{ws}/models/{name}/versions/{version}/files", get(list_model_files))
+        .route("/workspaces/{ws}/models/{name}/versions/{version}/files/{*path}", get(download_model_file))
+        .route("/workspaces/{ws}/models/{name}/uploads/{upload}/{*path}", axum::routing::put(upload_model_file))
 }
 
 #[derive(OpenApi)]
@@ -86,6 +94,16 @@ pub(crate) fn routes() -> Router<AppState> {
         list_run_artifacts,
         download_run_artifact,
         upload_run_artifact,
+        list_models,
+        create_model,
+        list_model_versions,
+        get_model_version,
+        update_model_version,
+        archive_model_version,
+        restore_model_version,
+        list_model_files,
+        download_model_file,
+        upload_model_file,
     ),
     components(schemas(
         WorkspaceDto,
@@ -112,6 +130,10 @@ pub(crate) fn routes() -> Router<AppState> {
         ArtifactDto,
         ErrorBody,
         DatasetInputDto,
+        ModelVersionDto,
+        NewModelAsset,
+        ModelVersionPatch,
+        UploadedDto,
     ))
 )]
 struct ApiDoc;
@@ -978,4 +1000,316 @@ async fn upload_run_artifact(
     let (_, file) = state.service.run_artifact_path(&principal, &ws, &run_id, &path, Action::TrackingWrite).await?;
     upload_body(&state, &principal, &ws, &file, body).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+// Models: registered model versions as Azure ML model assets.
+
+/// A model version as an asset.
+#[derive(Serialize, ToSchema)]
+pub struct ModelVersionDto {
+    name: String,
+    version: i64,
+    /// `custom_model`, `mlflow_model` or `triton_model`.
+    model_type: String,
+    /// Where the files are: `mlflow-artifacts:/…`, `runs:/<run>/<path>` or `models:/m-…`.
+    path: String,
+    description: String,
+    tags: BTreeMap<String, String>,
+    properties: BTreeMap<String, String>,
+    /// `None`, `Staging`, `Production` or `Archived`.
+    stage: String,
+    aliases: Vec<String>,
+    /// The run that produced it, when known.
+    run_id: Option<String>,
+    created_by: String,
+    created_at: i64,
+    updated_at: i64,
+    archived: bool,
+}
+
+impl From<atelier_core::registry::ModelVersion> for ModelVersionDto {
+    fn from(version: atelier_core::registry::ModelVersion) -> Self {
+        ModelVersionDto {
+            name: version.name,
+            version: version.version,
+            model_type: version.model_type,
+            path: version.source,
+            description: version.description,
+            tags: version.tags.into_iter().map(|tag| (tag.key, tag.value)).collect(),
+            properties: version.properties,
+            stage: version.current_stage,
+            aliases: version.aliases,
+            run_id: version.run_id,
+            created_by: version.user_id,
+            created_at: version.creation_time,
+            updated_at: version.last_updated_time,
+            archived: version.archived,
+        }
+    }
+}
+
+/// A model version to register. `path` is a URI the server stores or can reach
+/// (`mlflow-artifacts:/…`, `runs:/<run>/<path>`, `models:/m-…`); local files are uploaded first
+/// with `PUT …/models/{name}/uploads/{upload}/{path}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewModelAsset {
+    name: String,
+    /// A number; the next free one when absent.
+    #[serde(default, deserialize_with = "opt_i64")]
+    version: Option<i64>,
+    #[serde(default, rename = "type")]
+    model_type: Option<String>,
+    path: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    #[serde(default)]
+    properties: BTreeMap<String, String>,
+    #[serde(default)]
+    stage: Option<String>,
+}
+
+/// Changes to a model version; absent fields are left as they are.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelVersionPatch {
+    #[serde(default)]
+    description: Option<String>,
+    /// Tags to set; other tags are kept.
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    /// Properties to set; other properties are kept.
+    #[serde(default)]
+    properties: BTreeMap<String, String>,
+    #[serde(default)]
+    stage: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ArchivedQuery {
+    #[serde(default)]
+    archived: Option<String>,
+}
+
+impl ArchivedQuery {
+    fn include(&self) -> bool {
+        matches!(self.archived.as_deref(), Some("true" | "1"))
+    }
+}
+
+/// The newest version of each model (archived ones with `archived=true`).
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/models",
+    params(("ws" = String, Path), ("archived" = Option<bool>, Query)), responses((status = 200, body = Vec<ModelVersionDto>)))]
+async fn list_models(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(ws): Path<String>,
+    MultiQuery(query): MultiQuery<ArchivedQuery>,
+) -> ApiResult<Json<Vec<ModelVersionDto>>> {
+    let ws = workspace(&ws)?;
+    let versions = state.service.list_model_assets(&principal, &ws, query.include()).await?;
+    Ok(Json(versions.into_iter().map(ModelVersionDto::from).collect()))
+}
+
+/// Registers a model version, creating the model if it is new.
+#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/models", params(("ws" = String, Path)),
+    request_body = NewModelAsset, responses((status = 201, body = ModelVersionDto), (status = 400, body = ErrorBody)))]
+async fn create_model(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(ws): Path<String>,
+    Json(request): Json<NewModelAsset>,
+) -> ApiResult<(StatusCode, Json<ModelVersionDto>)> {
+    let ws = workspace(&ws)?;
+    let new_version = atelier_service::NewModelVersion {
+        name: request.name,
+        source: request.path,
+        tags: request.tags.into_iter().map(|(key, value)| Tag::new(key, value)).collect(),
+        version: request.version,
+        model_type: Some(request.model_type.unwrap_or_else(|| "custom_model".to_owned())),
+        properties: request.properties,
+        stage: request.stage,
+        ..atelier_service::NewModelVersion::default()
+    };
+    let version =
+        state.service.create_model_asset(&principal, &ws, request.description.as_deref(), new_version).await?;
+    Ok((StatusCode::CREATED, Json(version.into())))
+}
+
+/// The versions of a model, newest first.
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/models/{name}/versions",
+    params(("ws" = String, Path), ("name" = String, Path), ("archived" = Option<bool>, Query)),
+    responses((status = 200, body = Vec<ModelVersionDto>)))]
+async fn list_model_versions(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((ws, name)): Path<(String, String)>,
+    MultiQuery(query): MultiQuery<ArchivedQuery>,
+) -> ApiResult<Json<Vec<ModelVersionDto>>> {
+    let ws = workspace(&ws)?;
+    let versions = state.service.list_model_versions(&principal, &ws, &name, query.include()).await?;
+    Ok(Json(versions.into_iter().map(ModelVersionDto::from).collect()))
+}
+
+/// One version: by number, `latest`, or `@alias`.
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/models/{name}/versions/{version}",
+    params(("ws" = String, Path), ("name" = String, Path), ("version" = String, Path)),
+    responses((status = 200, body = ModelVersionDto), (status = 404, body = ErrorBody)))]
+async fn get_model_version(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((ws, name, version)): Path<(String, String, String)>,
+) -> ApiResult<Json<ModelVersionDto>> {
+    let ws = workspace(&ws)?;
+    Ok(Json(state.service.resolve_model_version(&principal, &ws, &name, &version).await?.into()))
+}
+
+/// Changes a version's description, tags, properties or stage.
+#[utoipa::path(patch, path = "/api/v1/workspaces/{ws}/models/{name}/versions/{version}",
+    params(("ws" = String, Path), ("name" = String, Path), ("version" = String, Path)),
+    request_body = ModelVersionPatch, responses((status = 200, body = ModelVersionDto)))]
+async fn update_model_version(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((ws, name, version)): Path<(String, String, String)>,
+    Json(patch): Json<ModelVersionPatch>,
+) -> ApiResult<Json<ModelVersionDto>> {
+    let ws = workspace(&ws)?;
+    let resolved = state.service.resolve_model_version(&principal, &ws, &name, &version).await?;
+    let update = atelier_service::ModelVersionUpdate {
+        description: patch.description,
+        tags: patch.tags.into_iter().map(|(key, value)| Tag::new(key, value)).collect(),
+        properties: patch.properties,
+        stage: patch.stage,
+    };
+    let updated =
+        state.service.update_model_asset(&principal, &ws, &name, &resolved.version.to_string(), update).await?;
+    Ok(Json(updated.into()))
+}
+
+async fn set_archived(
+    state: &AppState,
+    principal: &atelier_service::Principal,
+    ws: &str,
+    name: &str,
+    version: &str,
+    archived: bool,
+) -> ApiResult<Json<ModelVersionDto>> {
+    let ws = workspace(ws)?;
+    let resolved = state.service.resolve_model_version(principal, &ws, name, version).await?;
+    let changed =
+        state.service.set_model_version_archived(principal, &ws, name, &resolved.version.to_string(), archived).await?;
+    Ok(Json(changed.into()))
+}
+
+/// Archives a version: it leaves lists but still loads.
+#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/models/{name}/versions/{version}/archive",
+    params(("ws" = String, Path), ("name" = String, Path), ("version" = String, Path)),
+    responses((status = 200, body = ModelVersionDto)))]
+async fn archive_model_version(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((ws, name, version)): Path<(String, String, String)>,
+) -> ApiResult<Json<ModelVersionDto>> {
+    set_archived(&state, &principal, &ws, &name, &version, true).await
+}
+
+/// Restores an archived version.
+#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/models/{name}/versions/{version}/restore",
+    params(("ws" = String, Path), ("name" = String, Path), ("version" = String, Path)),
+    responses((status = 200, body = ModelVersionDto)))]
+async fn restore_model_version(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((ws, name, version)): Path<(String, String, String)>,
+) -> ApiResult<Json<ModelVersionDto>> {
+    set_archived(&state, &principal, &ws, &name, &version, false).await
+}
+
+/// The folder that holds a version's files (or its one file), and the name the files are listed
+/// under: a version registered from the folder `model/` lists `model/MLmodel`, `model/…`.
+fn split_root(root: &str) -> (&str, &str) {
+    root.rsplit_once('/').unwrap_or(("", root))
+}
+
+/// Every file of a version, with paths that start with the name of the folder (or file) it was
+/// registered from.
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/models/{name}/versions/{version}/files",
+    params(("ws" = String, Path), ("name" = String, Path), ("version" = String, Path)),
+    responses((status = 200, body = Vec<ArtifactDto>)))]
+async fn list_model_files(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((ws, name, version)): Path<(String, String, String)>,
+) -> ApiResult<Json<Vec<ArtifactDto>>> {
+    let ws = workspace(&ws)?;
+    let resolved = state.service.resolve_model_version(&principal, &ws, &name, &version).await?;
+    let root = state.service.model_version_artifact_path(&principal, &ws, &resolved).await?;
+    let (parent, base) = split_root(&root);
+    let mut files: Vec<ArtifactDto> = state
+        .service
+        .list_artifact_files(&principal, &ws, &root)
+        .await?
+        .into_iter()
+        .map(|(path, size)| ArtifactDto { path: join_path(base, &path), is_dir: false, size: Some(size) })
+        .collect();
+    if files.is_empty() {
+        // A version registered from one file.
+        let siblings = state.service.list_artifacts(&principal, &ws, parent).await?;
+        files = siblings
+            .into_iter()
+            .filter(|entry| !entry.is_dir && entry.name == base)
+            .map(|entry| ArtifactDto { path: entry.name, is_dir: false, size: entry.size })
+            .collect();
+    }
+    Ok(Json(files))
+}
+
+/// Downloads one file of a version, by a path from its file list.
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/models/{name}/versions/{version}/files/{path}",
+    params(("ws" = String, Path), ("name" = String, Path), ("version" = String, Path), ("path" = String, Path)),
+    responses((status = 200, content_type = "application/octet-stream")))]
+async fn download_model_file(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((ws, name, version, path)): Path<(String, String, String, String)>,
+) -> ApiResult<Response> {
+    let ws = workspace(&ws)?;
+    let resolved = state.service.resolve_model_version(&principal, &ws, &name, &version).await?;
+    let root = state.service.model_version_artifact_path(&principal, &ws, &resolved).await?;
+    let (parent, base) = split_root(&root);
+    let relative = atelier_core::limits::normalize_artifact_path(&path)?;
+    // Only the version's own files: its folder (or its one file), never a sibling.
+    if relative != base && !relative.starts_with(&format!("{base}/")) {
+        return Err(
+            Error::not_found(format!("model {name} version {} has no file '{relative}'", resolved.version)).into()
+        );
+    }
+    download_response(&state, &principal, &ws, &join_path(parent, &relative)).await
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UploadedDto {
+    /// The `mlflow-artifacts:` URI of the uploaded file.
+    uri: String,
+    size: u64,
+}
+
+/// Uploads one local file of a model before it is registered (the body is the file, streamed).
+#[utoipa::path(put, path = "/api/v1/workspaces/{ws}/models/{name}/uploads/{upload}/{path}",
+    params(("ws" = String, Path), ("name" = String, Path), ("upload" = String, Path), ("path" = String, Path)),
+    responses((status = 200, body = UploadedDto)))]
+async fn upload_model_file(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((ws, name, upload, path)): Path<(String, String, String, String)>,
+    body: Body,
+) -> ApiResult<Json<UploadedDto>> {
+    use futures::{StreamExt, TryStreamExt};
+    let ws = workspace(&ws)?;
+    let stream = body.into_data_stream().map_err(|error| error.to_string()).boxed();
+    let (stored, size) = state.service.upload_model_file(&principal, &ws, &name, &upload, &path, stream).await?;
+    Ok(Json(UploadedDto { uri: format!("mlflow-artifacts:/{stored}"), size }))
 }

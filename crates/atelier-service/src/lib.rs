@@ -16,7 +16,7 @@ mod tracking;
 
 pub use auth::{BootstrapSecrets, NewToken};
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
-pub use registry::{NewModelVersion, RegistrySearch};
+pub use registry::{ModelVersionUpdate, NewModelVersion, RegistrySearch};
 pub use series::{EXACT_POINTS, MetricView, ZOOM_EXACT_POINTS};
 pub use sessions::{ExperimentSummary, NewSession, SESSION_LIFETIME_MILLIS, StudioSession};
 pub use tracking::{ArtifactEntry, ExperimentSearch, LoggedRun, RunSearch, StepInterval, parse_experiment_id};

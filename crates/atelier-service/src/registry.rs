@@ -11,6 +11,7 @@ use atelier_core::names::WorkspaceName;
 use atelier_core::registry::{self, ModelVersion, RegisteredModel};
 use atelier_core::{Error, Result};
 use atelier_store::RegistryQuery;
+use std::collections::BTreeMap;
 
 const SEARCH_MODELS_DEFAULT_MAX_RESULTS: i64 = 100;
 const SEARCH_MODELS_MAX_RESULTS: i64 = 1_000;
@@ -19,7 +20,7 @@ const SEARCH_VERSIONS_MAX_RESULTS: i64 = 200_000;
 const MAX_REGISTRY_TAG_VALUE_LENGTH: usize = 100_000;
 const MAX_DESCRIPTION_LENGTH: usize = 100_000;
 
-/// A new model version, as `model-versions/create` describes it.
+/// A new model version, as `model-versions/create` or a model asset file describes it.
 #[derive(Debug, Clone, Default)]
 pub struct NewModelVersion {
     pub name: String,
@@ -29,6 +30,24 @@ pub struct NewModelVersion {
     pub description: Option<String>,
     pub model_id: Option<String>,
     pub tags: Vec<Tag>,
+    /// A number the caller chose (Azure ML's `version`); `None` takes the next one.
+    pub version: Option<i64>,
+    /// One of `MODEL_TYPES`; `None` is `mlflow_model` (what MLflow's API registers).
+    pub model_type: Option<String>,
+    pub properties: BTreeMap<String, String>,
+    /// A stage to put the new version in (`None` stays in `None`).
+    pub stage: Option<String>,
+}
+
+/// Changes to a model version as an asset; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ModelVersionUpdate {
+    pub description: Option<String>,
+    /// Tags to set (others are kept).
+    pub tags: Vec<Tag>,
+    /// Properties to set (others are kept).
+    pub properties: BTreeMap<String, String>,
+    pub stage: Option<String>,
 }
 
 /// Parameters of a registry search.
@@ -285,6 +304,16 @@ impl Service {
         for tag in &new_version.tags {
             validate_tag(tag)?;
         }
+        for (key, value) in &new_version.properties {
+            validate_tag(&Tag::new(key.clone(), value.clone()))?;
+        }
+        let model_type = registry::parse_model_type(new_version.model_type.as_deref().unwrap_or("mlflow_model"))?;
+        let stage = new_version.stage.as_deref().map(registry::parse_stage).transpose()?;
+        if let Some(number) = new_version.version
+            && number <= 0
+        {
+            return Err(Error::invalid(format!("Model version must be a positive integer, got '{number}'")));
+        }
         // MLflow 3 registers a logged model (`models:/m-…`): the version takes the logged model's
         // run when the request names none, so its lineage reaches the run.
         let model_id = new_version.model_id.filter(|id| !id.is_empty()).or_else(|| {
@@ -294,7 +323,15 @@ impl Service {
                 .filter(|rest| rest.starts_with("m-") && !rest.contains('/'))
                 .map(str::to_owned)
         });
-        let mut run_id = new_version.run_id.filter(|id| !id.is_empty());
+        // A `runs:/<run>/…` source names its run.
+        let mut run_id = new_version.run_id.filter(|id| !id.is_empty()).or_else(|| {
+            new_version
+                .source
+                .strip_prefix("runs:/")
+                .and_then(|rest| rest.split('/').next())
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned)
+        });
         if let Some(model_id) = &model_id {
             let logged = self.store.get_logged_model(model_id).await?;
             if logged.workspace != *workspace {
@@ -306,7 +343,7 @@ impl Service {
         let version = ModelVersion {
             workspace: workspace.clone(),
             name: new_version.name,
-            version: 0,
+            version: new_version.version.unwrap_or(0),
             creation_time: now,
             last_updated_time: now,
             description,
@@ -320,8 +357,14 @@ impl Service {
             model_id,
             tags: new_version.tags,
             aliases: Vec::new(),
+            model_type: model_type.to_owned(),
+            properties: new_version.properties,
+            archived: false,
         };
         let created = self.store.create_model_version(&version).await?;
+        if let Some(stage) = stage {
+            self.store.set_model_version_stage(workspace, &created.name, created.version, stage, false, now).await?;
+        }
         self.store.get_model_version(workspace, &created.name, created.version).await
     }
 
@@ -426,6 +469,234 @@ impl Service {
         self.write_registry(principal, workspace).await?;
         let version = registry::parse_version(version)?;
         self.store.delete_model_version_tag(workspace, name, version, key).await
+    }
+}
+
+/// Model versions as Azure ML model assets (`atelier model ...` and the native API).
+impl Service {
+    /// Registers a model asset: the model is created if it is new, then the version.
+    pub async fn create_model_asset(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        description: Option<&str>,
+        new_version: NewModelVersion,
+    ) -> Result<ModelVersion> {
+        self.write_registry(principal, workspace).await?;
+        registry::validate_model_name(&new_version.name)?;
+        match self.store.get_registered_model(workspace, &new_version.name).await {
+            Ok(_) => {}
+            Err(error) if error.code == atelier_core::ErrorCode::ResourceDoesNotExist => {
+                let created =
+                    self.create_registered_model(principal, workspace, &new_version.name, None, Vec::new()).await;
+                match created {
+                    Ok(_) => {}
+                    // Another request created it in between: register the version under it.
+                    Err(error) if error.code == atelier_core::ErrorCode::ResourceAlreadyExists => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            Err(error) => return Err(error),
+        }
+        let new_version = NewModelVersion { description: description.map(str::to_owned), ..new_version };
+        self.create_model_version(principal, workspace, new_version).await
+    }
+
+    /// A version by number, by `latest` (the highest version that is not archived) or by
+    /// `@alias`.
+    pub async fn resolve_model_version(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        reference: &str,
+    ) -> Result<ModelVersion> {
+        self.read_registry(principal, workspace).await?;
+        if let Some(alias) = reference.strip_prefix('@') {
+            return self.get_model_version_by_alias(principal, workspace, name, alias).await;
+        }
+        if reference == "latest" {
+            let versions = self.list_model_versions(principal, workspace, name, false).await?;
+            return versions
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::not_found(format!("model '{name}' has no version that is not archived")));
+        }
+        self.get_model_version(principal, workspace, name, reference).await
+    }
+
+    /// The versions of one model, newest first; archived ones only when asked.
+    pub async fn list_model_versions(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        include_archived: bool,
+    ) -> Result<Vec<ModelVersion>> {
+        self.read_registry(principal, workspace).await?;
+        self.store.get_registered_model(workspace, name).await?;
+        let filter = filter::parse_model_version_filter(&format!("name = '{}'", name.replace('\'', "''")))
+            .map_err(|error| Error::invalid(error.message))?;
+        let order_by = [filter::parse_model_version_order_by("version_number DESC")
+            .map_err(|error| Error::invalid(error.message))?];
+        let query = RegistryQuery {
+            workspace,
+            filter: &filter,
+            order_by: &order_by,
+            limit: SEARCH_VERSIONS_MAX_RESULTS,
+            offset: 0,
+        };
+        let versions = self.store.search_model_versions(&query).await?;
+        Ok(versions.into_iter().filter(|version| include_archived || !version.archived).collect())
+    }
+
+    /// The newest version of every model of the workspace that has one (archived versions only
+    /// when asked), by model name.
+    pub async fn list_model_assets(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        include_archived: bool,
+    ) -> Result<Vec<ModelVersion>> {
+        self.read_registry(principal, workspace).await?;
+        let order_by =
+            [filter::parse_model_version_order_by("name ASC").map_err(|error| Error::invalid(error.message))?];
+        let query = RegistryQuery {
+            workspace,
+            filter: &[],
+            order_by: &order_by,
+            limit: SEARCH_VERSIONS_MAX_RESULTS,
+            offset: 0,
+        };
+        let mut newest: Vec<ModelVersion> = Vec::new();
+        for version in self.store.search_model_versions(&query).await? {
+            if version.archived && !include_archived {
+                continue;
+            }
+            // Versions come by name, then newest first: the first of each name is its newest.
+            if newest.last().is_none_or(|last| last.name != version.name) {
+                newest.push(version);
+            }
+        }
+        Ok(newest)
+    }
+
+    pub async fn set_model_version_archived(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: &str,
+        archived: bool,
+    ) -> Result<ModelVersion> {
+        self.write_registry(principal, workspace).await?;
+        let version = registry::parse_version(version)?;
+        self.store.set_model_version_archived(workspace, name, version, archived, now_millis()).await?;
+        self.store.get_model_version(workspace, name, version).await
+    }
+
+    /// Changes a version's description, tags, properties or stage, all checked before any is
+    /// written.
+    pub async fn update_model_asset(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: &str,
+        update: ModelVersionUpdate,
+    ) -> Result<ModelVersion> {
+        self.write_registry(principal, workspace).await?;
+        let number = registry::parse_version(version)?;
+        let current = self.store.get_model_version(workspace, name, number).await?;
+        if let Some(description) = &update.description {
+            limits::validate_length("description", description, MAX_DESCRIPTION_LENGTH)?;
+        }
+        for tag in &update.tags {
+            validate_tag(tag)?;
+        }
+        for (key, value) in &update.properties {
+            validate_tag(&Tag::new(key.clone(), value.clone()))?;
+        }
+        let stage = update.stage.as_deref().map(registry::parse_stage).transpose()?;
+        let now = now_millis();
+        if let Some(description) = &update.description {
+            self.store.update_model_version(workspace, name, number, description, now).await?;
+        }
+        for tag in &update.tags {
+            self.store.set_model_version_tag(workspace, name, number, tag).await?;
+        }
+        if !update.properties.is_empty() {
+            let mut properties = current.properties.clone();
+            properties.extend(update.properties);
+            self.store.set_model_version_properties(workspace, name, number, &properties, now).await?;
+        }
+        if let Some(stage) = stage {
+            self.store.set_model_version_stage(workspace, name, number, stage, false, now).await?;
+        }
+        self.store.get_model_version(workspace, name, number).await
+    }
+
+    /// Stores one file of a model about to be registered from local files, at
+    /// `models/<name>/<upload>/<path>` under the workspace's artifact root (what
+    /// `mlflow-artifacts:/models/<name>/<upload>/…` names); returns that path and the size.
+    /// `upload` is a fresh id the client chose (32 hexadecimal characters), so that a failed or
+    /// repeated registration never mixes files with another.
+    pub async fn upload_model_file(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        upload: &str,
+        path: &str,
+        body: futures::stream::BoxStream<'_, std::result::Result<bytes::Bytes, String>>,
+    ) -> Result<(String, u64)> {
+        self.write_registry(principal, workspace).await?;
+        registry::validate_model_name(name)?;
+        if upload.len() != 32 || !upload.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(Error::invalid(format!("upload id '{upload}' must be 32 hexadecimal characters")));
+        }
+        let relative = limits::normalize_artifact_path(path)?;
+        if relative.is_empty() {
+            return Err(Error::invalid("a model file upload needs a file path"));
+        }
+        let stored = limits::normalize_artifact_path(&format!("models/{name}/{upload}/{relative}"))?;
+        let size = self
+            .blobs()
+            .put_stream(&crate::tracking::blob_key(workspace, &stored), body)
+            .await
+            .map_err(crate::tracking::blob_error)?;
+        Ok((stored, size))
+    }
+
+    /// Where a version's files are in the workspace's artifact store (a path relative to its
+    /// root, as `mlflow-artifacts:/` names it), for downloads: `mlflow-artifacts:/…` sources
+    /// directly, `runs:/<run>/<path>` inside the run's artifacts, `models:/m-…` in the logged
+    /// model's folder.
+    pub async fn model_version_artifact_path(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        version: &ModelVersion,
+    ) -> Result<String> {
+        self.read_registry(principal, workspace).await?;
+        let source = version.source.as_str();
+        if let Some(rest) = source.strip_prefix("runs:/") {
+            let (run_id, relative) = rest.split_once('/').unwrap_or((rest, ""));
+            let (_, path) =
+                self.run_artifact_path(principal, workspace, run_id, relative, Action::WorkspaceRead).await?;
+            return Ok(path);
+        }
+        if let Some(model_id) = source.strip_prefix("models:/").filter(|rest| rest.starts_with("m-")) {
+            let logged = self.get_logged_model(principal, workspace, model_id).await?;
+            return Service::artifact_path_under(&logged.artifact_location, "");
+        }
+        if source.starts_with("mlflow-artifacts:") {
+            return limits::normalize_artifact_path(&Service::artifact_path_under(source, "")?);
+        }
+        Err(Error::invalid(format!(
+            "the files of model {} version {} are at '{source}', which this server does not store; fetch them from there",
+            version.name, version.version
+        )))
     }
 }
 

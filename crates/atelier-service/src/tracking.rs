@@ -61,7 +61,7 @@ pub(crate) fn workspace_blob_prefix(workspace: &WorkspaceName) -> String {
     format!("workspaces/{workspace}/artifacts")
 }
 
-fn blob_key(workspace: &WorkspaceName, relative: &str) -> String {
+pub(crate) fn blob_key(workspace: &WorkspaceName, relative: &str) -> String {
     if relative.is_empty() {
         workspace_blob_prefix(workspace)
     } else {
@@ -69,7 +69,7 @@ fn blob_key(workspace: &WorkspaceName, relative: &str) -> String {
     }
 }
 
-fn blob_error(error: BlobError) -> Error {
+pub(crate) fn blob_error(error: BlobError) -> Error {
     match error {
         BlobError::NotFound(path) => Error::not_found(format!("artifact '{path}' does not exist")),
         BlobError::InvalidPath(path) => Error::invalid(format!("invalid artifact path '{path}'")),

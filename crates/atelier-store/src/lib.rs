@@ -154,8 +154,26 @@ pub trait RegistryStore: Send + Sync {
     /// Points an alias at a version, moving it if it pointed elsewhere.
     async fn set_model_alias(&self, workspace: &WorkspaceName, name: &str, alias: &str, version: i64) -> Result<()>;
     async fn delete_model_alias(&self, workspace: &WorkspaceName, name: &str, alias: &str) -> Result<()>;
-    /// Creates a version numbered one past the model's highest ever, and returns it.
+    /// Creates a version and returns it: numbered `version.version` when that is positive (and
+    /// free, else `RESOURCE_ALREADY_EXISTS`), else one past the model's highest number ever.
     async fn create_model_version(&self, version: &ModelVersion) -> Result<ModelVersion>;
+    async fn set_model_version_properties(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: i64,
+        properties: &BTreeMap<String, String>,
+        now: Millis,
+    ) -> Result<()>;
+    /// Archives (hides from lists) or restores a version.
+    async fn set_model_version_archived(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: i64,
+        archived: bool,
+        now: Millis,
+    ) -> Result<()>;
     async fn get_model_version(&self, workspace: &WorkspaceName, name: &str, version: i64) -> Result<ModelVersion>;
     async fn update_model_version(
         &self,

@@ -10,7 +10,7 @@ use atelier_core::registry::{ModelAlias, ModelVersion, RegisteredModel};
 use atelier_core::{Error, ErrorCode, Result};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 fn model_missing(name: &str) -> String {
     format!("Registered Model with name={name} not found")
@@ -38,6 +38,10 @@ fn row_to_version(row: &AnyRow, workspace: &WorkspaceName) -> Result<ModelVersio
         model_id: row.try_get("model_id").map_err(db_error)?,
         tags: Vec::new(),
         aliases: Vec::new(),
+        model_type: row.try_get("model_type").map_err(db_error)?,
+        properties: serde_json::from_str(&row.try_get::<String, _>("properties").map_err(db_error)?)
+            .map_err(|error| Error::internal(format!("model version properties are not a JSON object: {error}")))?,
+        archived: row.try_get::<i64, _>("archived").map_err(db_error)? != 0,
     })
 }
 
@@ -377,22 +381,33 @@ impl RegistryStore for SqlStore {
     async fn create_model_version(&self, version: &ModelVersion) -> Result<ModelVersion> {
         let workspace = &version.workspace;
         let mut transaction = self.write.begin().await.map_err(db_error)?;
+        // An explicit number (Azure ML's `version: "3"`) must be free; the counter moves past it
+        // so that a later automatic number never collides.
         let row = sqlx::query(
-            "UPDATE registered_models SET next_version = next_version + 1, last_updated_time = $3 \
+            "UPDATE registered_models SET last_updated_time = $3, next_version = CASE \
+             WHEN $4 = 0 THEN next_version + 1 WHEN next_version > $4 THEN next_version ELSE $4 + 1 END \
              WHERE workspace = $1 AND name = $2 RETURNING next_version",
         )
         .bind(workspace.as_str())
         .bind(version.name.as_str())
         .bind(version.creation_time)
+        .bind(version.version.max(0))
         .fetch_optional(&mut *transaction)
         .await
         .map_err(db_error)?
         .ok_or_else(|| Error::not_found(model_missing(&version.name)))?;
-        let number: i64 = row.try_get::<i64, _>("next_version").map_err(db_error)? - 1;
+        let number: i64 = if version.version > 0 {
+            version.version
+        } else {
+            row.try_get::<i64, _>("next_version").map_err(db_error)? - 1
+        };
+        let properties = serde_json::to_string(&version.properties)
+            .map_err(|error| Error::internal(format!("encoding properties failed: {error}")))?;
         sqlx::query(
             "INSERT INTO model_versions (workspace, name, version, creation_time, last_updated_time, description, \
-             user_id, current_stage, source, run_id, run_link, status, status_message, model_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             user_id, current_stage, source, run_id, run_link, status, status_message, model_id, model_type, \
+             properties, archived) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(workspace.as_str())
         .bind(version.name.as_str())
@@ -408,9 +423,18 @@ impl RegistryStore for SqlStore {
         .bind(version.status.as_str())
         .bind(version.status_message.as_str())
         .bind(version.model_id.as_deref())
+        .bind(version.model_type.as_str())
+        .bind(properties)
+        .bind(i64::from(version.archived))
         .execute(&mut *transaction)
         .await
-        .map_err(db_error)?;
+        .map_err(|error| match db_error(error) {
+            error if error.code == ErrorCode::ResourceAlreadyExists => Error::already_exists(format!(
+                "Model Version (name={}, version={number}) already exists.",
+                version.name
+            )),
+            error => error,
+        })?;
         for tag in &version.tags {
             sqlx::query(
                 "INSERT INTO model_version_tags (workspace, name, version, key, value) VALUES ($1, $2, $3, $4, $5) \
@@ -460,6 +484,54 @@ impl RegistryStore for SqlStore {
         .bind(name)
         .bind(version)
         .bind(description)
+        .bind(now)
+        .execute(&self.write)
+        .await
+        .map_err(db_error)?;
+        found(done.rows_affected(), || version_missing(name, version))
+    }
+
+    async fn set_model_version_properties(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: i64,
+        properties: &BTreeMap<String, String>,
+        now: Millis,
+    ) -> Result<()> {
+        let properties = serde_json::to_string(properties)
+            .map_err(|error| Error::internal(format!("encoding properties failed: {error}")))?;
+        let done = sqlx::query(
+            "UPDATE model_versions SET properties = $4, last_updated_time = $5 \
+             WHERE workspace = $1 AND name = $2 AND version = $3",
+        )
+        .bind(workspace.as_str())
+        .bind(name)
+        .bind(version)
+        .bind(properties)
+        .bind(now)
+        .execute(&self.write)
+        .await
+        .map_err(db_error)?;
+        found(done.rows_affected(), || version_missing(name, version))
+    }
+
+    async fn set_model_version_archived(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: i64,
+        archived: bool,
+        now: Millis,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE model_versions SET archived = $4, last_updated_time = $5 \
+             WHERE workspace = $1 AND name = $2 AND version = $3",
+        )
+        .bind(workspace.as_str())
+        .bind(name)
+        .bind(version)
+        .bind(i64::from(archived))
         .bind(now)
         .execute(&self.write)
         .await

@@ -300,6 +300,9 @@ fn new_version(workspace: &WorkspaceName, name: &str, run_id: &str, tags: &[(&st
         model_id: None,
         tags: tags.iter().map(|(key, value)| Tag::new(*key, *value)).collect(),
         aliases: Vec::new(),
+        model_type: "custom_model".to_owned(),
+        properties: BTreeMap::new(),
+        archived: false,
     }
 }
 
@@ -347,6 +350,27 @@ async fn registry_models_versions_stages_and_aliases(store: &SqlStore) {
     let model = store.get_registered_model(&workspace, "fraud").await.unwrap();
     assert_eq!(model.aliases.len(), 1);
     assert_eq!(store.create_model_version(&new_version(&workspace, "fraud", "r4", &[])).await.unwrap().version, 4);
+    // An explicit number must be free; the counter moves past it.
+    let mut explicit = new_version(&workspace, "fraud", "r5", &[]);
+    explicit.version = 9;
+    explicit.model_type = "mlflow_model".to_owned();
+    explicit.properties = BTreeMap::from([("framework".to_owned(), "sklearn".to_owned())]);
+    assert_eq!(store.create_model_version(&explicit).await.unwrap().version, 9);
+    let taken = store.create_model_version(&explicit).await.unwrap_err();
+    assert_eq!(taken.code, ErrorCode::ResourceAlreadyExists);
+    assert!(taken.message.contains("version=9"), "{}", taken.message);
+    assert_eq!(store.create_model_version(&new_version(&workspace, "fraud", "r6", &[])).await.unwrap().version, 10);
+    let nine = store.get_model_version(&workspace, "fraud", 9).await.unwrap();
+    assert_eq!(
+        (nine.model_type.as_str(), nine.properties.get("framework").map(String::as_str)),
+        ("mlflow_model", Some("sklearn"))
+    );
+    let properties = BTreeMap::from([("owner".to_owned(), "ana".to_owned())]);
+    store.set_model_version_properties(&workspace, "fraud", 9, &properties, 41).await.unwrap();
+    store.set_model_version_archived(&workspace, "fraud", 9, true, 42).await.unwrap();
+    let nine = store.get_model_version(&workspace, "fraud", 9).await.unwrap();
+    assert!(nine.archived);
+    assert_eq!(nine.properties, properties);
     store.update_model_version(&workspace, "fraud", 4, "better", 40).await.unwrap();
     assert_eq!(store.get_model_version(&workspace, "fraud", 4).await.unwrap().description, "better");
     store.set_model_version_tag(&workspace, "fraud", 4, &Tag::new("a", "1")).await.unwrap();
