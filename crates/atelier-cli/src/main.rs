@@ -5,6 +5,7 @@
 
 mod client;
 mod commands;
+mod data;
 mod models;
 mod server;
 
@@ -81,6 +82,13 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Manage data assets.
+    Data {
+        #[command(subcommand)]
+        command: data::DataCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Manage model assets (registered model versions).
     Model {
         #[command(subcommand)]
@@ -116,6 +124,7 @@ fn main() -> ExitCode {
             Command::Token { command, client } => commands::token(command, client).await,
             Command::Role { command, client } => commands::role(command, client).await,
             Command::Model { command, client } => models::model(command, client).await,
+            Command::Data { command, client } => data::data(command, client).await,
         }
     });
     match result {

@@ -153,7 +153,7 @@ struct ModelFile {
 /// A YAML scalar read as text: `version: 3` and `version: "3"` mean the same.
 #[derive(Deserialize, Debug, Clone)]
 #[serde(untagged)]
-enum Scalar {
+pub(crate) enum Scalar {
     Text(String),
     Integer(i64),
     Float(f64),
@@ -161,7 +161,7 @@ enum Scalar {
 }
 
 impl Scalar {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         match self {
             Scalar::Text(text) => text.clone(),
             Scalar::Integer(number) => number.to_string(),
@@ -177,7 +177,7 @@ fn read_model_file(file: &Path) -> anyhow::Result<ModelFile> {
 }
 
 /// Splits `FIELD=VALUE`.
-fn assignment(text: &str) -> anyhow::Result<(&str, &str)> {
+pub(crate) fn assignment(text: &str) -> anyhow::Result<(&str, &str)> {
     text.split_once('=').filter(|(field, _)| !field.is_empty()).with_context(|| {
         format!("'--set {text}' must be FIELD=VALUE, e.g. description=\"better model\" or tags.team=risk")
     })
@@ -185,7 +185,7 @@ fn assignment(text: &str) -> anyhow::Result<(&str, &str)> {
 
 /// The files under a local folder (or the file itself), as (path relative to the folder's
 /// parent, so that the folder keeps its name; local path).
-fn local_files(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
+pub(crate) fn local_files(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     let base = root.file_name().map(|name| name.to_string_lossy().into_owned()).context("the path has no name")?;
     if root.is_file() {
         return Ok(vec![(base, root.to_path_buf())]);

@@ -7,6 +7,7 @@
 //! native API call the same functions, so they cannot disagree.
 
 mod auth;
+mod data;
 mod logged_models;
 mod names;
 mod registry;
@@ -15,6 +16,7 @@ mod sessions;
 mod tracking;
 
 pub use auth::{BootstrapSecrets, NewToken};
+pub use data::{DataAssetUpdate, NewDataAsset};
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
 pub use registry::{ModelVersionUpdate, NewModelVersion, RegistrySearch};
 pub use series::{EXACT_POINTS, MetricView, ZOOM_EXACT_POINTS};

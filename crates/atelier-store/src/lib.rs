@@ -9,6 +9,7 @@
 //!
 //! This is the only crate that knows SQL.
 
+mod assets;
 mod registry;
 mod search;
 mod sql;
@@ -17,6 +18,7 @@ mod writer;
 use async_trait::async_trait;
 use atelier_core::Result;
 use atelier_core::authz::Role;
+use atelier_core::data::DataAsset;
 use atelier_core::filter::{Comparison, OrderBy};
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
@@ -208,9 +210,37 @@ pub trait RegistryStore: Send + Sync {
     ) -> Result<()>;
 }
 
+/// Data assets. Every method is one transaction.
+#[async_trait]
+pub trait AssetStore: Send + Sync {
+    /// Creates a data asset version: `asset.version`, or when it is empty one past the highest
+    /// numeric version of that name. A taken version is `RESOURCE_ALREADY_EXISTS`. Returns the
+    /// stored asset.
+    async fn create_data_asset(&self, asset: &DataAsset) -> Result<DataAsset>;
+    async fn get_data_asset(&self, workspace: &WorkspaceName, name: &str, version: &str) -> Result<DataAsset>;
+    /// The versions of one name (newest first), or the newest version of every name; archived
+    /// versions only when asked.
+    async fn list_data_assets(
+        &self,
+        workspace: &WorkspaceName,
+        name: Option<&str>,
+        include_archived: bool,
+    ) -> Result<Vec<DataAsset>>;
+    /// Replaces a version's description, tags and properties.
+    async fn update_data_asset(&self, asset: &DataAsset, now: Millis) -> Result<()>;
+    async fn set_data_asset_archived(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: &str,
+        archived: bool,
+        now: Millis,
+    ) -> Result<()>;
+}
+
 /// The metadata store. Every method is one transaction: it commits whole or not at all.
 #[async_trait]
-pub trait Store: RegistryStore + Send + Sync + 'static {
+pub trait Store: RegistryStore + AssetStore + Send + Sync + 'static {
     // Workspaces.
     /// Creates a workspace together with its `Default` experiment (id 0).
     async fn create_workspace(&self, workspace: &Workspace, artifact_root: &str) -> Result<()>;

@@ -166,6 +166,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "series points", include_str!("../migrations/sqlite/0003_series_points.sql")),
     (4, "registry", include_str!("../migrations/sqlite/0004_registry.sql")),
     (5, "model assets", include_str!("../migrations/sqlite/0005_model_assets.sql")),
+    (6, "data assets", include_str!("../migrations/sqlite/0006_data_assets.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
@@ -173,6 +174,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "series points", include_str!("../migrations/postgres/0003_series_points.sql")),
     (4, "registry", include_str!("../migrations/postgres/0004_registry.sql")),
     (5, "model assets", include_str!("../migrations/postgres/0005_model_assets.sql")),
+    (6, "data assets", include_str!("../migrations/postgres/0006_data_assets.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

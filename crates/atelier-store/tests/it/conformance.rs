@@ -3,14 +3,15 @@
 use crate::common::*;
 use atelier_core::ErrorCode;
 use atelier_core::authz::Role;
+use atelier_core::data::DataAsset;
 use atelier_core::filter::{Comparison, OrderBy, parse_experiment_filter, parse_run_filter, parse_run_order_by};
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
 use atelier_core::registry::{ModelVersion, RegisteredModel};
 use atelier_core::series::Sample;
 use atelier_store::{
-    Batch, ExperimentQuery, ExperimentStats, LoggedModelQuery, RegistryQuery, RegistryStore, RunQuery, RunUpdate,
-    SeriesRead, Session, SqlStore, Store,
+    AssetStore, Batch, ExperimentQuery, ExperimentStats, LoggedModelQuery, RegistryQuery, RegistryStore, RunQuery,
+    RunUpdate, SeriesRead, Session, SqlStore, Store,
 };
 use std::collections::BTreeMap;
 
@@ -50,6 +51,7 @@ conformance!(
     series_points_are_counted_and_read_after_a_mark,
     registry_models_versions_stages_and_aliases,
     registry_rename_search_and_delete,
+    data_assets_version_list_archive_and_update,
     search_runs_filters_orders_and_pages,
     search_runs_never_mixes_workspaces,
     search_experiments_filters_and_orders,
@@ -455,6 +457,66 @@ async fn registry_rename_search_and_delete(store: &SqlStore) {
     assert!(store.get_registered_model(&other, "alpha").await.is_ok(), "the other workspace keeps its model");
     store.create_registered_model(&registered(&workspace, "delta", &[])).await.unwrap();
     assert_eq!(store.create_model_version(&new_version(&workspace, "delta", "r", &[])).await.unwrap().version, 1);
+}
+
+fn data_asset(workspace: &WorkspaceName, name: &str, version: &str, at: i64) -> DataAsset {
+    DataAsset {
+        workspace: workspace.clone(),
+        name: name.to_owned(),
+        version: version.to_owned(),
+        data_type: "uri_folder".to_owned(),
+        path: format!("azureml://datastores/workspaceblobstore/paths/{name}/{at}/"),
+        description: String::new(),
+        tags: BTreeMap::from([("source".to_owned(), "test".to_owned())]),
+        properties: BTreeMap::new(),
+        mltable_paths: vec![("pattern".to_owned(), "./*.csv".to_owned())],
+        archived: false,
+        created_by: "alice".to_owned(),
+        creation_time: at,
+        last_updated_time: at,
+    }
+}
+
+async fn data_assets_version_list_archive_and_update(store: &SqlStore) {
+    let workspace = with_workspace(store, "data").await;
+    let other = with_workspace(store, "data-other").await;
+    assert_eq!(store.create_data_asset(&data_asset(&workspace, "iris", "", 10)).await.unwrap().version, "1");
+    assert_eq!(store.create_data_asset(&data_asset(&workspace, "iris", "", 11)).await.unwrap().version, "2");
+    assert_eq!(
+        store.create_data_asset(&data_asset(&workspace, "iris", "2024.01", 12)).await.unwrap().version,
+        "2024.01"
+    );
+    assert_eq!(store.create_data_asset(&data_asset(&workspace, "iris", "", 13)).await.unwrap().version, "3");
+    let taken = store.create_data_asset(&data_asset(&workspace, "iris", "2", 14)).await.unwrap_err();
+    assert_eq!(taken.code, ErrorCode::ResourceAlreadyExists);
+    store.create_data_asset(&data_asset(&workspace, "titanic", "", 15)).await.unwrap();
+    store.create_data_asset(&data_asset(&other, "iris", "", 16)).await.unwrap();
+
+    let stored = store.get_data_asset(&workspace, "iris", "2024.01").await.unwrap();
+    assert_eq!(stored, data_asset(&workspace, "iris", "2024.01", 12));
+    let versions: Vec<String> =
+        store.list_data_assets(&workspace, Some("iris"), false).await.unwrap().into_iter().map(|a| a.version).collect();
+    assert_eq!(versions, vec!["3", "2024.01", "2", "1"], "newest first");
+    let newest: Vec<(String, String)> = store
+        .list_data_assets(&workspace, None, false)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.name, a.version))
+        .collect();
+    assert_eq!(newest, vec![("iris".to_owned(), "3".to_owned()), ("titanic".to_owned(), "1".to_owned())]);
+
+    store.set_data_asset_archived(&workspace, "iris", "3", true, 20).await.unwrap();
+    assert_eq!(store.list_data_assets(&workspace, None, false).await.unwrap()[0].version, "2024.01");
+    assert_eq!(store.list_data_assets(&workspace, Some("iris"), true).await.unwrap().len(), 4);
+    let mut changed = store.get_data_asset(&workspace, "iris", "1").await.unwrap();
+    changed.description = "first cut".to_owned();
+    changed.tags.insert("team".to_owned(), "vision".to_owned());
+    store.update_data_asset(&changed, 21).await.unwrap();
+    let reread = store.get_data_asset(&workspace, "iris", "1").await.unwrap();
+    assert_eq!((reread.description.as_str(), reread.tags.len(), reread.last_updated_time), ("first cut", 2, 21));
+    assert_eq!(store.get_data_asset(&workspace, "iris", "9").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    assert_eq!(store.list_data_assets(&other, None, false).await.unwrap().len(), 1, "workspaces never mix");
 }
 
 fn filter(text: &str) -> Vec<Comparison> {
