@@ -15,6 +15,8 @@
 #   ATELIER_TEST_PG_URL  an already running PostgreSQL; when unset, scripts/postgres-up.sh
 #                    starts the local one (root needed) and its URL is used
 #   PG_FAST          passed to postgres-up.sh (default here: 1, test-only speedups)
+#   ATELIER_TEST_S3_ENDPOINT, ATELIER_TEST_S3_DIR, ATELIER_TEST_AZURITE_ENDPOINT  object stores
+#                    already running; when unset, scripts/storage-up.sh starts s3s-fs and Azurite
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -40,6 +42,14 @@ if [[ " $E2E_STORES " == *" postgres "* ]] && [ -z "${ATELIER_TEST_PG_URL:-}" ];
     || die "postgres-up.sh failed"
 fi
 export ATELIER_TEST_PG_URL=${ATELIER_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/atelier_test}
+
+# Real object stores for the datastore tests: s3s-fs (S3) and Azurite (Azure Blob) on loopback.
+if [ -z "${ATELIER_TEST_S3_ENDPOINT:-}" ]; then
+  storage_env=$("$ROOT/scripts/storage-up.sh") || die "storage-up.sh failed"
+  while IFS= read -r line; do
+    case "$line" in ATELIER_TEST_*=*) export "${line?}" ;; esac
+  done <<<"$storage_env"
+fi
 
 OUT_DIR="$ROOT/.test-artifacts/e2e"
 mkdir -p "$OUT_DIR"

@@ -99,6 +99,48 @@ impl BlobStore {
         Ok(BlobStore { store, description })
     }
 
+    /// Opens an `s3://`, `az://` or `gs://` store with exactly the given `object_store` options
+    /// (for example `aws_access_key_id`, `aws_endpoint`, `azure_storage_account_key`), and none
+    /// from the environment: a user's datastore never borrows the server's own credentials.
+    pub fn open_with_options(location: &str, options: Vec<(String, String)>) -> Result<Self> {
+        let invalid = |reason: String| BlobError::InvalidUrl { url: location.to_owned(), reason };
+        let url = url::Url::parse(location).map_err(|error| invalid(error.to_string()))?;
+        if !matches!(url.scheme(), "s3" | "az" | "gs") {
+            return Err(invalid("expected s3://, az:// or gs://".to_owned()));
+        }
+        let (store, prefix) =
+            object_store::parse_url_opts(&url, options).map_err(|error| invalid(error.to_string()))?;
+        let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+            Arc::from(store)
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+        };
+        let description = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
+        Ok(BlobStore { store, description })
+    }
+
+    /// Opens an existing local folder without creating it.
+    pub fn open_existing_folder(folder: &str) -> Result<Self> {
+        let invalid = |reason: String| BlobError::InvalidUrl { url: folder.to_owned(), reason };
+        if !std::path::Path::new(folder).is_dir() {
+            return Err(invalid("not an existing folder".to_owned()));
+        }
+        let store = object_store::local::LocalFileSystem::new_with_prefix(folder)
+            .map_err(|error| invalid(error.to_string()))?;
+        Ok(BlobStore { store: Arc::new(store), description: folder.to_owned() })
+    }
+
+    /// Checks that the store answers with the credentials it was opened with: lists the first
+    /// page of its root.
+    pub async fn probe(&self) -> Result<()> {
+        use futures::StreamExt;
+        let mut listing = self.store.list(None);
+        match listing.next().await {
+            None | Some(Ok(_)) => Ok(()),
+            Some(Err(error)) => Err(error.into()),
+        }
+    }
+
     /// Writes a blob from a stream of chunks. The blob appears only when the whole stream has
     /// been written; if the stream fails, the upload is aborted and nothing is left behind.
     pub async fn put_stream<E: std::fmt::Display>(

@@ -6,6 +6,7 @@
 mod client;
 mod commands;
 mod data;
+mod datastores;
 mod models;
 mod server;
 
@@ -82,6 +83,13 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Manage datastores.
+    Datastore {
+        #[command(subcommand)]
+        command: datastores::DatastoreCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Manage data assets.
     Data {
         #[command(subcommand)]
@@ -125,6 +133,7 @@ fn main() -> ExitCode {
             Command::Role { command, client } => commands::role(command, client).await,
             Command::Model { command, client } => models::model(command, client).await,
             Command::Data { command, client } => data::data(command, client).await,
+            Command::Datastore { command, client } => datastores::datastore(command, client).await,
         }
     });
     match result {

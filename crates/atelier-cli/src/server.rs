@@ -40,6 +40,32 @@ pub fn home_folder(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 }
 
 /// Writes a secret file readable by its owner only.
+/// The key that seals datastore credentials: `ATELIER_MASTER_KEY` (32 bytes, base64), else the
+/// file `$ATELIER_HOME/master-key`, created with mode 0600 at first start. Losing it makes the
+/// stored credentials unreadable (datastores must then be registered again).
+fn master_key(home: &Path) -> anyhow::Result<[u8; 32]> {
+    use base64::Engine;
+    let decode = |text: &str, from: &str| -> anyhow::Result<[u8; 32]> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .with_context(|| format!("{from} is not base64"))?;
+        bytes.try_into().map_err(|_| anyhow::anyhow!("{from} must hold exactly 32 bytes"))
+    };
+    if let Ok(text) = std::env::var("ATELIER_MASTER_KEY") {
+        return decode(&text, "ATELIER_MASTER_KEY");
+    }
+    let path = home.join("master-key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => decode(&text, &path.display().to_string()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let key: [u8; 32] = rand::random();
+            write_secret(&path, &base64::engine::general_purpose::STANDARD.encode(key))?;
+            Ok(key)
+        }
+        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
 fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -80,7 +106,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .map_err(|error| anyhow::anyhow!("cannot open the metadata store: {error}"))?;
     let blobs = BlobStore::open(&blobs_location).context("cannot open the blob store")?;
     tracing::info!(dialect = ?store.dialect(), blobs = ?blobs, "stores open");
-    let service = Arc::new(Service::new(Arc::new(store.clone()), blobs));
+    let master_key = master_key(&home)?;
+    let service = Arc::new(Service::new(Arc::new(store.clone()), blobs).with_master_key(master_key));
 
     if let Some(secrets) =
         service.bootstrap().await.map_err(|error| anyhow::anyhow!("first-start setup failed: {error}"))?

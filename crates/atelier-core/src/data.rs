@@ -34,6 +34,29 @@ pub struct DataAsset {
     pub last_updated_time: Millis,
 }
 
+/// A named datastore: where a workspace's data lives outside the server's own store. Its
+/// credentials are not here: the store keeps them encrypted and no API returns them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Datastore {
+    pub workspace: WorkspaceName,
+    pub name: String,
+    /// One of [`DATASTORE_TYPES`].
+    pub kind: String,
+    pub description: String,
+    pub tags: BTreeMap<String, String>,
+    /// The non-secret settings of its kind (account, container, bucket, endpoint, …).
+    pub settings: BTreeMap<String, String>,
+    /// Which kind of credentials it holds (`account_key`, `sas_token`, `access_key`,
+    /// `service_account_key`), if any.
+    pub credential_kind: Option<String>,
+    pub created_by: String,
+    pub creation_time: Millis,
+}
+
+/// The kinds of named datastore: Azure ML's `azure_blob`, and `s3` (also S3-compatible servers
+/// by endpoint), `gcs` and `local` (a folder on the server).
+pub const DATASTORE_TYPES: [&str; 4] = ["azure_blob", "s3", "gcs", "local"];
+
 /// Checks a data type.
 pub fn parse_data_type(text: &str) -> Result<&'static str> {
     DATA_TYPES

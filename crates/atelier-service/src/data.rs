@@ -7,7 +7,7 @@
 
 use crate::tracking::blob_error;
 use crate::{Principal, Service, now_millis};
-use atelier_blob::Download;
+use atelier_blob::{BlobStore, Download};
 use atelier_core::authz::Action;
 use atelier_core::data::{self, DEFAULT_DATASTORE, DataAsset};
 use atelier_core::limits::{self, normalize_artifact_path};
@@ -91,6 +91,22 @@ fn mltable_paths(text: &str) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// Reads up to `limit` bytes from the start of a blob.
+async fn read_prefix(store: &BlobStore, key: &str, limit: usize) -> Result<Vec<u8>> {
+    use futures::StreamExt;
+    let mut download = store.get(key).await.map_err(blob_error)?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = download.stream.next().await {
+        let chunk = chunk.map_err(blob_error)?;
+        let room = limit.saturating_sub(bytes.len());
+        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if bytes.len() >= limit {
+            break;
+        }
+    }
+    Ok(bytes)
+}
+
 impl Service {
     /// Stores one local file on the workspace's default datastore at
     /// `LocalUpload/<upload>/<path>` (`upload`: 32 hexadecimal characters the client chose) and
@@ -116,14 +132,17 @@ impl Service {
         Ok((datastore_uri(&stored), size))
     }
 
-    /// The path on the default datastore that an asset's `path` names; an error for other
-    /// datastores and for URIs the server does not read.
-    fn default_datastore_path(path: &str) -> Result<String> {
+    /// The store and key of the data an asset's `path` names: the default datastore (the
+    /// server's blob store) or a named one; an error for URIs the server does not read.
+    async fn data_location(&self, workspace: &WorkspaceName, path: &str) -> Result<(BlobStore, String)> {
         match data::parse_datastore_uri(path) {
-            Some((DEFAULT_DATASTORE, inner)) => normalize_artifact_path(inner),
-            Some((other, _)) => Err(Error::not_found(format!(
-                "datastore '{other}' not found: this workspace has the default datastore '{DEFAULT_DATASTORE}'"
-            ))),
+            Some((DEFAULT_DATASTORE, inner)) => {
+                Ok((self.blobs().clone(), datastore_key(workspace, &normalize_artifact_path(inner)?)))
+            }
+            Some((name, inner)) => {
+                let inner = normalize_artifact_path(inner)?;
+                Ok((self.open_datastore(workspace, name).await?, inner))
+            }
             None => Err(Error::invalid(format!(
                 "the data at '{path}' is not on a datastore of this server, so it cannot be read here"
             ))),
@@ -162,16 +181,18 @@ impl Service {
                     "invalid data path '{path}': expected azureml://datastores/<datastore>/paths/<path> or an https, wasbs, abfss, s3 or gs URI (local paths are uploaded by the CLI)"
                 )));
             }
-            let inner = Self::default_datastore_path(&path)?;
-            let key = datastore_key(workspace, &inner);
+            let (store, key) = self.data_location(workspace, &path).await?;
+            let unreadable = |error: atelier_blob::BlobError| {
+                Error::invalid(format!("the data at '{path}' cannot be read: {error}"))
+            };
             match data_type {
                 "uri_file" => {
-                    if inner.is_empty() || !self.blobs().exists(&key).await.map_err(blob_error)? {
+                    if key.is_empty() || !store.exists(&key).await.map_err(unreadable)? {
                         return Err(Error::invalid(format!("no file at '{path}' (a uri_file names one file)")));
                     }
                 }
                 _ => {
-                    let files = self.blobs().list_recursive(&key).await.map_err(blob_error)?;
+                    let files = store.list_recursive(&key).await.map_err(unreadable)?;
                     if files.is_empty() {
                         return Err(Error::invalid(format!("no files under '{path}' (a {data_type} names a folder)")));
                     }
@@ -182,9 +203,8 @@ impl Service {
                         if *size as usize > MAX_MLTABLE_BYTES {
                             return Err(Error::invalid("the MLTable file is larger than 1 MiB"));
                         }
-                        let (bytes, _) = self
-                            .read_datastore_prefix(workspace, &format!("{inner}/MLTable"), MAX_MLTABLE_BYTES)
-                            .await?;
+                        let table_key = if key.is_empty() { "MLTable".to_owned() } else { format!("{key}/MLTable") };
+                        let bytes = read_prefix(&store, &table_key, MAX_MLTABLE_BYTES).await?;
                         let text = String::from_utf8(bytes)
                             .map_err(|_| Error::invalid("the MLTable file is not UTF-8 text"))?;
                         mltable = mltable_paths(&text)?;
@@ -209,26 +229,6 @@ impl Service {
             last_updated_time: now,
         };
         self.store.create_data_asset(&asset).await
-    }
-
-    async fn read_datastore_prefix(
-        &self,
-        workspace: &WorkspaceName,
-        path: &str,
-        limit: usize,
-    ) -> Result<(Vec<u8>, u64)> {
-        use futures::StreamExt;
-        let mut download = self.blobs().get(&datastore_key(workspace, path)).await.map_err(blob_error)?;
-        let mut bytes = Vec::new();
-        while let Some(chunk) = download.stream.next().await {
-            let chunk = chunk.map_err(blob_error)?;
-            let room = limit.saturating_sub(bytes.len());
-            bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if bytes.len() >= limit {
-                break;
-            }
-        }
-        Ok((bytes, download.size))
     }
 
     /// A version by its name, or `latest`: the newest version that is not archived.
@@ -307,13 +307,13 @@ impl Service {
         asset: &DataAsset,
     ) -> Result<Vec<(String, u64)>> {
         self.authorize(principal, workspace, Action::WorkspaceRead).await?;
-        let inner = Self::default_datastore_path(&asset.path)?;
-        let base = inner.rsplit('/').next().unwrap_or_default().to_owned();
+        let (store, key) = self.data_location(workspace, &asset.path).await?;
+        let base = key.rsplit('/').next().unwrap_or_default().to_owned();
         if asset.data_type == "uri_file" {
-            let download = self.blobs().get(&datastore_key(workspace, &inner)).await.map_err(blob_error)?;
+            let download = store.get(&key).await.map_err(blob_error)?;
             return Ok(vec![(base, download.size)]);
         }
-        let files = self.blobs().list_recursive(&datastore_key(workspace, &inner)).await.map_err(blob_error)?;
+        let files = store.list_recursive(&key).await.map_err(blob_error)?;
         Ok(files
             .into_iter()
             .map(|(path, size)| (if base.is_empty() { path } else { format!("{base}/{path}") }, size))
@@ -329,9 +329,9 @@ impl Service {
         relative: &str,
     ) -> Result<Download> {
         self.authorize(principal, workspace, Action::WorkspaceRead).await?;
-        let inner = Self::default_datastore_path(&asset.path)?;
+        let (store, key) = self.data_location(workspace, &asset.path).await?;
         let relative = normalize_artifact_path(relative)?;
-        let (parent, base) = inner.rsplit_once('/').unwrap_or(("", inner.as_str()));
+        let (parent, base) = key.rsplit_once('/').unwrap_or(("", key.as_str()));
         let inside = if base.is_empty() {
             !relative.is_empty()
         } else if asset.data_type == "uri_file" {
@@ -345,8 +345,8 @@ impl Service {
                 asset.name, asset.version
             )));
         }
-        let key = if parent.is_empty() { relative.clone() } else { format!("{parent}/{relative}") };
-        self.blobs().get(&datastore_key(workspace, &key)).await.map_err(blob_error)
+        let file = if parent.is_empty() { relative.clone() } else { format!("{parent}/{relative}") };
+        store.get(&file).await.map_err(blob_error)
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod auth;
 mod data;
+mod datastores;
 mod logged_models;
 mod names;
 mod registry;
@@ -17,6 +18,7 @@ mod tracking;
 
 pub use auth::{BootstrapSecrets, NewToken};
 pub use data::{DataAssetUpdate, NewDataAsset};
+pub use datastores::NewDatastore;
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
 pub use registry::{ModelVersionUpdate, NewModelVersion, RegistrySearch};
 pub use series::{EXACT_POINTS, MetricView, ZOOM_EXACT_POINTS};
@@ -52,6 +54,8 @@ pub struct Service {
     auth_cache: AuthCache,
     /// Summaries of long metric series, for charts.
     series_cache: series::SeriesCache,
+    /// The key that seals datastore credentials; without one, credentials are refused.
+    master_key: Option<[u8; 32]>,
 }
 
 /// How long an answer about tokens, roles and workspaces is reused. Changes made through this
@@ -116,7 +120,14 @@ impl Service {
             password_cache: Mutex::new(HashMap::new()),
             auth_cache: AuthCache { tokens: TtlMap::new(), roles: TtlMap::new(), workspaces: TtlMap::new() },
             series_cache: series::SeriesCache::default(),
+            master_key: None,
         }
+    }
+
+    /// Gives the service the key that seals datastore credentials.
+    pub fn with_master_key(mut self, key: [u8; 32]) -> Self {
+        self.master_key = Some(key);
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -18,7 +18,7 @@ mod writer;
 use async_trait::async_trait;
 use atelier_core::Result;
 use atelier_core::authz::Role;
-use atelier_core::data::DataAsset;
+use atelier_core::data::{DataAsset, Datastore};
 use atelier_core::filter::{Comparison, OrderBy};
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
@@ -236,6 +236,13 @@ pub trait AssetStore: Send + Sync {
         archived: bool,
         now: Millis,
     ) -> Result<()>;
+    /// Registers a datastore with its sealed credentials (see the service); a taken name is
+    /// `RESOURCE_ALREADY_EXISTS`.
+    async fn create_datastore(&self, datastore: &Datastore, sealed_credentials: Option<&str>) -> Result<()>;
+    /// A datastore and its sealed credentials.
+    async fn get_datastore(&self, workspace: &WorkspaceName, name: &str) -> Result<(Datastore, Option<String>)>;
+    async fn list_datastores(&self, workspace: &WorkspaceName) -> Result<Vec<Datastore>>;
+    async fn delete_datastore(&self, workspace: &WorkspaceName, name: &str) -> Result<()>;
 }
 
 /// The metadata store. Every method is one transaction: it commits whole or not at all.

@@ -167,6 +167,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "registry", include_str!("../migrations/sqlite/0004_registry.sql")),
     (5, "model assets", include_str!("../migrations/sqlite/0005_model_assets.sql")),
     (6, "data assets", include_str!("../migrations/sqlite/0006_data_assets.sql")),
+    (7, "datastores", include_str!("../migrations/sqlite/0007_datastores.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
@@ -175,6 +176,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "registry", include_str!("../migrations/postgres/0004_registry.sql")),
     (5, "model assets", include_str!("../migrations/postgres/0005_model_assets.sql")),
     (6, "data assets", include_str!("../migrations/postgres/0006_data_assets.sql")),
+    (7, "datastores", include_str!("../migrations/postgres/0007_datastores.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
