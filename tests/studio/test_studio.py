@@ -343,3 +343,39 @@ def test_model_registry_pages_show_versions_and_lineage(page, server, logged):
     # A search that matches nothing says so.
     page.goto(f"{server.url}/w/default/models?q=no-such-model")
     assert page.locator("[data-testid=no-models]").count() == 1
+
+
+def test_data_pages_list_assets_preview_csv_and_datastores(page, server):
+    import uuid
+
+    upload = uuid.uuid4().hex
+    csv = "species,petal_length\nsetosa,1.4\nversicolor,4.7\nvirginica,6.0\n"
+    put = server.api("PUT", f"/api/v1/workspaces/default/data-uploads/{upload}/iris/iris.csv", data=csv.encode())
+    assert put.status_code == 200, put.text
+    folder = put.json()["uri"].rsplit("/", 1)[0] + "/"
+    for _ in range(2):
+        created = server.api("POST", "/api/v1/workspaces/default/data",
+                             json={"name": "iris", "type": "uri_folder", "path": folder,
+                                   "description": "the iris flowers", "tags": {"source": "uci"}})
+        assert created.status_code == 201, created.text
+
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default")
+    page.click("[data-testid=data-link]")
+    page.wait_for_load_state()
+    row = page.locator("[data-testid=data-assets] tbody tr", has_text="iris")
+    assert "uri_folder" in row.inner_text() and "2" in row.inner_text()
+    page.click("text=iris")
+    page.wait_for_load_state()
+    assert page.locator("[data-testid=data-versions] tr[data-version]").count() == 2
+    assert "iris/iris.csv" in page.locator("[data-testid=data-files]").inner_text()
+    preview = page.locator("[data-testid=data-preview]")
+    assert preview.locator("thead th").all_inner_texts() == ["species", "petal_length"]
+    assert preview.locator("tbody tr").count() == 3
+    screenshot(page, "data-asset")
+    page.click("[data-version='1'] a")
+    page.wait_for_load_state()
+    assert "version=1" in page.url and "version 1" in page.locator("h1").inner_text()
+
+    page.goto(f"{server.url}/w/default/datastores")
+    assert "workspaceblobstore" in page.locator("[data-testid=datastores]").inner_text()

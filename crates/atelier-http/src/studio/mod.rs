@@ -5,6 +5,7 @@
 //! the query string, and pages read fine without JavaScript. Sign-in opens a session held in an
 //! HttpOnly, SameSite cookie; every form carries the session's CSRF token.
 
+mod assets;
 mod models;
 mod pages;
 mod session;
@@ -27,6 +28,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{ws}/compare", get(pages::compare))
         .route("/w/{ws}/roles", get(pages::roles).post(pages::assign_role))
         .route("/w/{ws}/roles/{user}/remove", post(pages::remove_role))
+        .route("/w/{ws}/data", get(assets::data_assets))
+        .route("/w/{ws}/data/{name}", get(assets::data_asset))
+        .route("/w/{ws}/datastores", get(assets::datastores))
         .route("/w/{ws}/models", get(models::models))
         .route("/w/{ws}/models/{name}", get(models::model))
         .route("/w/{ws}/runs/{run_id}", get(pages::run))

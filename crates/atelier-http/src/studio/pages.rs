@@ -614,7 +614,7 @@ fn inline_image_type(path: &str) -> Option<&'static str> {
 }
 
 /// Splits CSV text into rows of fields, honouring double-quoted fields (with `""` for a quote).
-fn parse_csv(text: &str, separator: char, max_rows: usize) -> Vec<Vec<String>> {
+pub(super) fn parse_csv(text: &str, separator: char, max_rows: usize) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     let mut row = Vec::new();
     let mut field = String::new();
