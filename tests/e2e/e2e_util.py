@@ -171,6 +171,8 @@ class ServerProcess:
         ]
         if self.store_url:
             command += ["--store", self.store_url]
+        # Extra flags a test sets before start(), e.g. ["--refuse-images"].
+        command += list(getattr(self, "extra_args", []))
         return command
 
     def _env(self) -> dict:

@@ -51,7 +51,8 @@ class Server:
 
     def api(self, method: str, path: str, **kwargs):
         headers = {"Authorization": f"Bearer {self.token}"}
-        return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
+        kwargs.setdefault("timeout", 30)
+        return requests.request(method, self.url + path, headers=headers, **kwargs)
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)

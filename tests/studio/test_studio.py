@@ -379,3 +379,25 @@ def test_data_pages_list_assets_preview_csv_and_datastores(page, server):
 
     page.goto(f"{server.url}/w/default/datastores")
     assert "workspaceblobstore" in page.locator("[data-testid=datastores]").inner_text()
+
+
+def test_environment_pages_show_the_spec_and_the_build(page, server):
+    headers_body = {"name": "tiny", "python": "3.11", "requirements": ["six==1.16.0"],
+                    "image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest", "description": "one package"}
+    assert server.api("POST", "/api/v1/workspaces/default/environments", json=headers_body).status_code == 201
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default")
+    page.click("[data-testid=environments-link]")
+    page.wait_for_load_state()
+    assert "tiny" in page.locator("[data-testid=environments]").inner_text()
+    page.click("text=tiny")
+    page.wait_for_load_state()
+    assert page.locator("[data-testid=build-state]").inner_text() == "not built"
+    assert "six==1.16.0" in page.locator("[data-testid=environment-spec]").inner_text()
+    assert "no container runtime" in page.locator("[data-testid=build-warning]").inner_text()
+    built = server.api("POST", "/api/v1/workspaces/default/environments/tiny/versions/1/build", timeout=300)
+    assert built.status_code == 200 and built.json()["state"] == "ready", built.text
+    page.reload()
+    assert page.locator("[data-testid=build-state]").inner_text() == "ready"
+    assert "six" in page.locator("[data-testid=build-log]").inner_text()
+    screenshot(page, "environment")

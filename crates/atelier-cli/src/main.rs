@@ -7,6 +7,7 @@ mod client;
 mod commands;
 mod data;
 mod datastores;
+mod environments;
 mod models;
 mod server;
 
@@ -83,6 +84,13 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Manage environments.
+    Environment {
+        #[command(subcommand)]
+        command: environments::EnvironmentCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Manage datastores.
     Datastore {
         #[command(subcommand)]
@@ -134,6 +142,7 @@ fn main() -> ExitCode {
             Command::Model { command, client } => models::model(command, client).await,
             Command::Data { command, client } => data::data(command, client).await,
             Command::Datastore { command, client } => datastores::datastore(command, client).await,
+            Command::Environment { command, client } => environments::environment(command, client).await,
         }
     });
     match result {

@@ -28,6 +28,13 @@ pub struct ServerArgs {
     /// (default: the folder blobs/ under home).
     #[arg(long, env = "ATELIER_BLOBS")]
     blobs: Option<String>,
+    /// The uv that builds environments (a path, or a name looked up on PATH).
+    #[arg(long, env = "ATELIER_UV", default_value = "uv")]
+    uv: PathBuf,
+    /// Refuse to build environments that name a container image (no container runtime is
+    /// configured) instead of running them on the host with a warning.
+    #[arg(long, env = "ATELIER_REFUSE_IMAGES")]
+    refuse_images: bool,
 }
 
 /// The home folder: `--home`, `$ATELIER_HOME` or `~/.atelier`.
@@ -107,7 +114,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let blobs = BlobStore::open(&blobs_location).context("cannot open the blob store")?;
     tracing::info!(dialect = ?store.dialect(), blobs = ?blobs, "stores open");
     let master_key = master_key(&home)?;
-    let service = Arc::new(Service::new(Arc::new(store.clone()), blobs).with_master_key(master_key));
+    let builder = atelier_service::EnvironmentBuilder::new(home.join("envs"), args.uv.clone());
+    let service = Arc::new(
+        Service::new(Arc::new(store.clone()), blobs)
+            .with_master_key(master_key)
+            .with_environment_builder(builder)
+            .refusing_images(args.refuse_images),
+    );
 
     if let Some(secrets) =
         service.bootstrap().await.map_err(|error| anyhow::anyhow!("first-start setup failed: {error}"))?

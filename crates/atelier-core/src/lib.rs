@@ -7,6 +7,7 @@
 
 pub mod authz;
 pub mod data;
+pub mod environment;
 pub mod error;
 pub mod filter;
 pub mod limits;

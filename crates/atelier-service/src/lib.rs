@@ -9,6 +9,7 @@
 mod auth;
 mod data;
 mod datastores;
+mod environments;
 mod logged_models;
 mod names;
 mod registry;
@@ -19,6 +20,7 @@ mod tracking;
 pub use auth::{BootstrapSecrets, NewToken};
 pub use data::{DataAssetUpdate, NewDataAsset};
 pub use datastores::NewDatastore;
+pub use environments::{EnvironmentBuild, EnvironmentBuilder, NewEnvironment};
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
 pub use registry::{ModelVersionUpdate, NewModelVersion, RegistrySearch};
 pub use series::{EXACT_POINTS, MetricView, ZOOM_EXACT_POINTS};
@@ -56,6 +58,10 @@ pub struct Service {
     series_cache: series::SeriesCache,
     /// The key that seals datastore credentials; without one, credentials are refused.
     master_key: Option<[u8; 32]>,
+    /// Builds environments; without one, builds are refused.
+    environments: Option<environments::EnvironmentBuilder>,
+    /// Whether an environment with an image is refused rather than run on the host.
+    refuse_images: bool,
 }
 
 /// How long an answer about tokens, roles and workspaces is reused. Changes made through this
@@ -121,7 +127,22 @@ impl Service {
             auth_cache: AuthCache { tokens: TtlMap::new(), roles: TtlMap::new(), workspaces: TtlMap::new() },
             series_cache: series::SeriesCache::default(),
             master_key: None,
+            environments: None,
+            refuse_images: false,
         }
+    }
+
+    /// Gives the service an environment builder.
+    pub fn with_environment_builder(mut self, builder: environments::EnvironmentBuilder) -> Self {
+        self.environments = Some(builder);
+        self
+    }
+
+    /// Makes environments that name an image fail to build, instead of running on the host
+    /// with a warning (no container runtime is configured).
+    pub fn refusing_images(mut self, refuse: bool) -> Self {
+        self.refuse_images = refuse;
+        self
     }
 
     /// Gives the service the key that seals datastore credentials.

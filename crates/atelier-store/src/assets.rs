@@ -4,6 +4,7 @@ use crate::AssetStore;
 use crate::sql::{SqlStore, db_error, found};
 use async_trait::async_trait;
 use atelier_core::data::{DataAsset, Datastore};
+use atelier_core::environment::{Environment, EnvironmentSpec};
 use atelier_core::model::Millis;
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, ErrorCode, Result};
@@ -44,6 +45,44 @@ fn row_to_asset(row: &AnyRow, workspace: &WorkspaceName) -> Result<DataAsset> {
     })
 }
 
+/// An environment spec as stored (JSON).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredSpec {
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    python: Option<String>,
+    #[serde(default)]
+    requirements: Vec<String>,
+    #[serde(default)]
+    channels: Vec<String>,
+}
+
+fn row_to_environment(row: &AnyRow, workspace: &WorkspaceName) -> Result<Environment> {
+    let spec: StoredSpec = from_json(row, "spec")?;
+    Ok(Environment {
+        workspace: workspace.clone(),
+        name: row.try_get("name").map_err(db_error)?,
+        version: row.try_get("version").map_err(db_error)?,
+        spec: EnvironmentSpec {
+            image: spec.image,
+            python: spec.python,
+            requirements: spec.requirements,
+            channels: spec.channels,
+        },
+        description: row.try_get("description").map_err(db_error)?,
+        tags: from_json(row, "tags")?,
+        archived: row.try_get::<i64, _>("archived").map_err(db_error)? != 0,
+        created_by: row.try_get("created_by").map_err(db_error)?,
+        creation_time: row.try_get("creation_time").map_err(db_error)?,
+    })
+}
+
+/// One past the highest numeric version among `taken`.
+fn next_numeric_version(taken: impl IntoIterator<Item = String>) -> String {
+    (taken.into_iter().filter_map(|version| version.parse::<u64>().ok()).max().unwrap_or(0) + 1).to_string()
+}
+
 fn row_to_datastore(row: &AnyRow, workspace: &WorkspaceName) -> Result<Datastore> {
     Ok(Datastore {
         workspace: workspace.clone(),
@@ -70,14 +109,9 @@ impl AssetStore for SqlStore {
                 .fetch_all(&mut *transaction)
                 .await
                 .map_err(db_error)?;
-            let mut highest = 0u64;
-            for row in rows {
-                let taken: String = row.try_get("version").map_err(db_error)?;
-                if let Ok(number) = taken.parse::<u64>() {
-                    highest = highest.max(number);
-                }
-            }
-            version = (highest + 1).to_string();
+            let taken =
+                rows.iter().map(|row| row.try_get::<String, _>("version")).collect::<std::result::Result<Vec<_>, _>>();
+            version = next_numeric_version(taken.map_err(db_error)?);
         }
         sqlx::query(
             "INSERT INTO data_assets (workspace, name, version, data_type, path, description, tags, properties, \
@@ -253,5 +287,117 @@ impl AssetStore for SqlStore {
             .await
             .map_err(db_error)?;
         found(done.rows_affected(), || format!("datastore '{name}' not found"))
+    }
+
+    async fn create_environment(&self, environment: &Environment) -> Result<Environment> {
+        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut version = environment.version.clone();
+        if version.is_empty() {
+            let rows = sqlx::query("SELECT version FROM environments WHERE workspace = $1 AND name = $2")
+                .bind(environment.workspace.as_str())
+                .bind(environment.name.as_str())
+                .fetch_all(&mut *transaction)
+                .await
+                .map_err(db_error)?;
+            let taken =
+                rows.iter().map(|row| row.try_get::<String, _>("version")).collect::<std::result::Result<Vec<_>, _>>();
+            version = next_numeric_version(taken.map_err(db_error)?);
+        }
+        let spec = StoredSpec {
+            image: environment.spec.image.clone(),
+            python: environment.spec.python.clone(),
+            requirements: environment.spec.requirements.clone(),
+            channels: environment.spec.channels.clone(),
+        };
+        sqlx::query(
+            "INSERT INTO environments (workspace, name, version, spec, description, tags, archived, created_by, creation_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(environment.workspace.as_str())
+        .bind(environment.name.as_str())
+        .bind(version.as_str())
+        .bind(json_text(&spec)?)
+        .bind(environment.description.as_str())
+        .bind(json_text(&environment.tags)?)
+        .bind(i64::from(environment.archived))
+        .bind(environment.created_by.as_str())
+        .bind(environment.creation_time)
+        .execute(&mut *transaction)
+        .await
+        .map_err(|error| match db_error(error) {
+            error if error.code == ErrorCode::ResourceAlreadyExists => Error::already_exists(format!(
+                "environment {} version {version} already exists; versions cannot be changed, register a new one",
+                environment.name
+            )),
+            error => error,
+        })?;
+        transaction.commit().await.map_err(db_error)?;
+        Ok(Environment { version, ..environment.clone() })
+    }
+
+    async fn get_environment(&self, workspace: &WorkspaceName, name: &str, version: &str) -> Result<Environment> {
+        let row = sqlx::query("SELECT * FROM environments WHERE workspace = $1 AND name = $2 AND version = $3")
+            .bind(workspace.as_str())
+            .bind(name)
+            .bind(version)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| Error::not_found(format!("environment {name} version {version} not found")))?;
+        row_to_environment(&row, workspace)
+    }
+
+    async fn list_environments(
+        &self,
+        workspace: &WorkspaceName,
+        name: Option<&str>,
+        include_archived: bool,
+    ) -> Result<Vec<Environment>> {
+        let archived = if include_archived { "" } else { " AND archived = 0" };
+        let rows = match name {
+            Some(name) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT * FROM environments WHERE workspace = $1 AND name = $2{archived} ORDER BY creation_time DESC, version DESC"
+            )))
+            .bind(workspace.as_str())
+            .bind(name)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_error)?,
+            None => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT * FROM environments WHERE workspace = $1{archived} ORDER BY name, creation_time DESC, version DESC"
+            )))
+            .bind(workspace.as_str())
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_error)?,
+        };
+        let mut environments: Vec<Environment> = Vec::new();
+        for row in &rows {
+            let environment = row_to_environment(row, workspace)?;
+            if name.is_none() && environments.last().is_some_and(|last| last.name == environment.name) {
+                continue;
+            }
+            environments.push(environment);
+        }
+        Ok(environments)
+    }
+
+    async fn set_environment_archived(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: &str,
+        archived: bool,
+    ) -> Result<()> {
+        let done =
+            sqlx::query("UPDATE environments SET archived = $4 WHERE workspace = $1 AND name = $2 AND version = $3")
+                .bind(workspace.as_str())
+                .bind(name)
+                .bind(version)
+                .bind(i64::from(archived))
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+        found(done.rows_affected(), || format!("environment {name} version {version} not found"))
     }
 }

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use atelier_core::Result;
 use atelier_core::authz::Role;
 use atelier_core::data::{DataAsset, Datastore};
+use atelier_core::environment::Environment;
 use atelier_core::filter::{Comparison, OrderBy};
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
@@ -243,6 +244,24 @@ pub trait AssetStore: Send + Sync {
     async fn get_datastore(&self, workspace: &WorkspaceName, name: &str) -> Result<(Datastore, Option<String>)>;
     async fn list_datastores(&self, workspace: &WorkspaceName) -> Result<Vec<Datastore>>;
     async fn delete_datastore(&self, workspace: &WorkspaceName, name: &str) -> Result<()>;
+    /// Creates an environment version (`environment.version`, or when empty one past the
+    /// highest numeric version); a taken version is `RESOURCE_ALREADY_EXISTS`.
+    async fn create_environment(&self, environment: &Environment) -> Result<Environment>;
+    async fn get_environment(&self, workspace: &WorkspaceName, name: &str, version: &str) -> Result<Environment>;
+    /// The versions of one name (newest first), or the newest version of every name.
+    async fn list_environments(
+        &self,
+        workspace: &WorkspaceName,
+        name: Option<&str>,
+        include_archived: bool,
+    ) -> Result<Vec<Environment>>;
+    async fn set_environment_archived(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: &str,
+        archived: bool,
+    ) -> Result<()>;
 }
 
 /// The metadata store. Every method is one transaction: it commits whole or not at all.

@@ -168,6 +168,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "model assets", include_str!("../migrations/sqlite/0005_model_assets.sql")),
     (6, "data assets", include_str!("../migrations/sqlite/0006_data_assets.sql")),
     (7, "datastores", include_str!("../migrations/sqlite/0007_datastores.sql")),
+    (8, "environments", include_str!("../migrations/sqlite/0008_environments.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
@@ -177,6 +178,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "model assets", include_str!("../migrations/postgres/0005_model_assets.sql")),
     (6, "data assets", include_str!("../migrations/postgres/0006_data_assets.sql")),
     (7, "datastores", include_str!("../migrations/postgres/0007_datastores.sql")),
+    (8, "environments", include_str!("../migrations/postgres/0008_environments.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

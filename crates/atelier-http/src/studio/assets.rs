@@ -239,3 +239,119 @@ pub(crate) async fn datastores(State(state): State<AppState>, browser: Browser, 
     };
     render(page, StatusCode::OK)
 }
+
+struct EnvironmentRow {
+    name: String,
+    version: String,
+    python: String,
+    image: String,
+    requirements: usize,
+}
+
+#[derive(Template)]
+#[template(path = "environments.html")]
+struct EnvironmentsPage {
+    layout: Layout,
+    workspace: String,
+    environments: Vec<EnvironmentRow>,
+}
+
+pub(crate) async fn environments(State(state): State<AppState>, browser: Browser, Path(ws): Path<String>) -> Response {
+    let principal = &browser.session.principal;
+    let loaded = async {
+        let workspace = workspace_of(&ws)?;
+        let environments = state.service.list_environments(principal, &workspace, None, false).await?;
+        Ok::<_, Error>((workspace, environments))
+    }
+    .await;
+    let (workspace, environments) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => return error_page(&browser, error),
+    };
+    let page = EnvironmentsPage {
+        layout: Layout::for_browser(
+            &browser,
+            vec![
+                crumb(workspace.to_string(), format!("/w/{workspace}")),
+                crumb("environments", format!("/w/{workspace}/environments")),
+            ],
+        ),
+        workspace: workspace.to_string(),
+        environments: environments
+            .into_iter()
+            .map(|environment| EnvironmentRow {
+                python: environment.spec.python.clone().unwrap_or_else(|| "the machine's".to_owned()),
+                image: environment.spec.image.clone().unwrap_or_default(),
+                requirements: environment.spec.requirements.len(),
+                name: environment.name,
+                version: environment.version,
+            })
+            .collect(),
+    };
+    render(page, StatusCode::OK)
+}
+
+#[derive(Template)]
+#[template(path = "environment.html")]
+struct EnvironmentPage {
+    layout: Layout,
+    workspace: String,
+    environment: atelier_core::environment::Environment,
+    versions: Vec<(String, bool)>,
+    created: String,
+    build_state: &'static str,
+    /// The state as a CSS class word.
+    build_class: &'static str,
+    build_log: String,
+    warnings: Vec<String>,
+}
+
+pub(crate) async fn environment(
+    State(state): State<AppState>,
+    browser: Browser,
+    Path((ws, name)): Path<(String, String)>,
+    Query(query): Query<VersionQuery>,
+) -> Response {
+    let principal = &browser.session.principal;
+    let loaded = async {
+        let workspace = workspace_of(&ws)?;
+        let versions = state.service.list_environments(principal, &workspace, Some(&name), true).await?;
+        let Some(newest) = versions.iter().find(|environment| !environment.archived).or(versions.first()).cloned()
+        else {
+            return Err(Error::not_found(format!("environment {name} not found")));
+        };
+        let environment = match &query.version {
+            Some(version) => state.service.get_environment(principal, &workspace, &name, version).await?,
+            None => newest,
+        };
+        let build = state.service.environment_build_status(principal, &workspace, &name, &environment.version).await?;
+        Ok::<_, Error>((workspace, versions, environment, build))
+    }
+    .await;
+    let (workspace, versions, environment, build) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => return error_page(&browser, error),
+    };
+    let page = EnvironmentPage {
+        layout: Layout::for_browser(
+            &browser,
+            vec![
+                crumb(workspace.to_string(), format!("/w/{workspace}")),
+                crumb("environments", format!("/w/{workspace}/environments")),
+                crumb(
+                    environment.name.clone(),
+                    format!("/w/{workspace}/environments/{}", urlencode(&environment.name)),
+                ),
+            ],
+        ),
+        workspace: workspace.to_string(),
+        versions: versions.iter().map(|version| (version.version.clone(), version.archived)).collect(),
+        created: when(Some(environment.creation_time)),
+        build_state: build.state,
+        build_class: if build.state == "not built" { "not-built" } else { build.state },
+        build_log: build.log.unwrap_or_default(),
+        warnings: build.warnings,
+        environment,
+    };
+    render(page, StatusCode::OK)
+}

@@ -31,6 +31,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{ws}/data", get(assets::data_assets))
         .route("/w/{ws}/data/{name}", get(assets::data_asset))
         .route("/w/{ws}/datastores", get(assets::datastores))
+        .route("/w/{ws}/environments", get(assets::environments))
+        .route("/w/{ws}/environments/{name}", get(assets::environment))
         .route("/w/{ws}/models", get(models::models))
         .route("/w/{ws}/models/{name}", get(models::model))
         .route("/w/{ws}/runs/{run_id}", get(pages::run))
