@@ -45,11 +45,15 @@ fi
 answers() { (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 if ! answers 8014; then
   log "starting s3s-fs on 127.0.0.1:8014 (data in $DATA/s3)"
+  # Started from their data folder: a server must not depend on the caller's working directory,
+  # which may be gone (a deleted clone) while the server lives on.
+  cd "$DATA"
   setsid "$S3S" --host 127.0.0.1 --port 8014 --access-key test --secret-key testsecret "$DATA/s3" \
     >"$DATA/s3s-fs.log" 2>&1 < /dev/null &
 fi
 if ! answers 10000; then
   log "starting Azurite on 127.0.0.1:10000 (data in $DATA/azurite)"
+  cd "$DATA"
   setsid "$AZURITE" --blobHost 127.0.0.1 --blobPort 10000 --location "$DATA/azurite" --silent --skipApiVersionCheck \
     >"$DATA/azurite.log" 2>&1 < /dev/null &
 fi

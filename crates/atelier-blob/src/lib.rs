@@ -241,6 +241,22 @@ impl BlobStore {
         Ok(files)
     }
 
+    /// Every blob under a folder with its size and when it was last written (milliseconds since
+    /// the Unix epoch), paths relative to the folder.
+    pub async fn list_recursive_meta(&self, folder: &str) -> Result<Vec<(String, u64, i64)>> {
+        let prefix = if folder.is_empty() { None } else { Some(object_path(folder)?) };
+        let metas: Vec<object_store::ObjectMeta> = self.store.list(prefix.as_ref()).try_collect().await?;
+        let strip = if folder.is_empty() { String::new() } else { format!("{folder}/") };
+        Ok(metas
+            .into_iter()
+            .filter_map(|meta| {
+                let path = meta.location.to_string();
+                path.strip_prefix(&strip)
+                    .map(|relative| (relative.to_owned(), meta.size, meta.last_modified.timestamp_millis()))
+            })
+            .collect())
+    }
+
     /// Deletes a blob, or everything under a folder. Returns how many blobs were deleted.
     pub async fn delete(&self, path: &str) -> Result<usize> {
         let location = object_path(path)?;

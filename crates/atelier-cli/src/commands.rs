@@ -503,3 +503,18 @@ pub async fn role(command: RoleCommand, args: ClientArgs) -> anyhow::Result<()> 
         }
     }
 }
+
+/// `atelier gc`.
+pub async fn gc(grace_minutes: u64, args: ClientArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args)?;
+    let report: Value = client.post(&format!("/gc?grace_minutes={grace_minutes}"), &json!({})).await?;
+    if args.output == OutputFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "purged {} deleted runs and {} unused uploads: {} files, {} bytes freed",
+            report["runs_purged"], report["uploads_removed"], report["files_removed"], report["bytes_freed"]
+        );
+    }
+    Ok(())
+}

@@ -84,6 +84,15 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Free what no record references: deleted runs (unless a model version names them) and
+    /// local uploads no model version or data asset uses (server administrators).
+    Gc {
+        /// Keep what was written in the last this many minutes.
+        #[arg(long, default_value_t = 60)]
+        grace_minutes: u64,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Manage environments.
     Environment {
         #[command(subcommand)]
@@ -143,6 +152,7 @@ fn main() -> ExitCode {
             Command::Data { command, client } => data::data(command, client).await,
             Command::Datastore { command, client } => datastores::datastore(command, client).await,
             Command::Environment { command, client } => environments::environment(command, client).await,
+            Command::Gc { grace_minutes, client } => commands::gc(grace_minutes, client).await,
         }
     });
     match result {

@@ -35,6 +35,10 @@ pub struct ServerArgs {
     /// configured) instead of running them on the host with a warning.
     #[arg(long, env = "ATELIER_REFUSE_IMAGES")]
     refuse_images: bool,
+    /// Minutes between garbage collections (what no record references, untouched for an hour);
+    /// 0 turns the periodic sweep off (`atelier gc` still works).
+    #[arg(long, env = "ATELIER_GC_INTERVAL_MINUTES", default_value_t = 60)]
+    gc_interval_minutes: u64,
 }
 
 /// The home folder: `--home`, `$ATELIER_HOME` or `~/.atelier`.
@@ -131,6 +135,21 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         println!("Atelier created workspace 'default' and user 'admin'.");
         println!("  admin password: {}   (saved in {})", secrets.admin_password, home.join("admin-password").display());
         println!("  API token:      {}   (saved in {})", secrets.admin_token, home.join("token").display());
+    }
+
+    if args.gc_interval_minutes > 0 {
+        let sweeper = service.clone();
+        let every = std::time::Duration::from_secs(args.gc_interval_minutes * 60);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                if let Err(error) = sweeper.collect_garbage_now(std::time::Duration::from_secs(3600)).await {
+                    tracing::warn!(%error, "garbage collection failed");
+                }
+            }
+        });
     }
 
     let listener =

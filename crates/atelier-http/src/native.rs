@@ -64,6 +64,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/workspaces/{ws}/data-uploads/{upload}/{*path}", axum::routing::put(upload_data_file))
         .route("/workspaces/{ws}/datastores", get(list_datastores).post(create_datastore))
         .route("/workspaces/{ws}/datastores/{name}", get(get_datastore).delete(delete_datastore))
+        .route("/gc", post(collect_garbage))
         .route("/workspaces/{ws}/environments", get(list_environments).post(create_environment))
         .route("/workspaces/{ws}/environments/{name}/versions", get(list_environment_versions))
         .route("/workspaces/{ws}/environments/{name}/versions/{version}", get(get_environment))
@@ -145,6 +146,7 @@ pub(crate) fn routes() -> Router<AppState> {
         restore_environment,
         build_environment,
         environment_build_status,
+        collect_garbage,
     ),
     components(schemas(
         WorkspaceDto,
@@ -183,6 +185,7 @@ pub(crate) fn routes() -> Router<AppState> {
         EnvironmentDto,
         NewEnvironmentDto,
         EnvironmentBuildDto,
+        GcReportDto,
     ))
 )]
 struct ApiDoc;
@@ -1919,4 +1922,44 @@ async fn environment_build_status(
 ) -> ApiResult<Json<EnvironmentBuildDto>> {
     let ws = workspace(&ws)?;
     Ok(Json(state.service.environment_build_status(&principal, &ws, &name, &version).await?.into()))
+}
+
+// Garbage collection.
+
+/// What a garbage collection freed.
+#[derive(Serialize, ToSchema)]
+pub struct GcReportDto {
+    runs_purged: u64,
+    uploads_removed: u64,
+    files_removed: u64,
+    bytes_freed: u64,
+}
+
+#[derive(Deserialize)]
+struct GcQuery {
+    #[serde(default, deserialize_with = "opt_i64")]
+    grace_minutes: Option<i64>,
+}
+
+/// Frees what no record references (server administrators): deleted runs that no model version
+/// names, with their artifacts, and local uploads that no model version or data asset points
+/// into, once untouched for `grace_minutes` (default 60).
+#[utoipa::path(post, path = "/api/v1/gc", params(("grace_minutes" = Option<i64>, Query)),
+    responses((status = 200, body = GcReportDto), (status = 403, body = ErrorBody)))]
+async fn collect_garbage(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    MultiQuery(query): MultiQuery<GcQuery>,
+) -> ApiResult<Json<GcReportDto>> {
+    let minutes = query.grace_minutes.unwrap_or(60);
+    if minutes < 0 {
+        return Err(Error::invalid(format!("grace_minutes must not be negative, got {minutes}")).into());
+    }
+    let report = state.service.collect_garbage(&principal, std::time::Duration::from_secs(minutes as u64 * 60)).await?;
+    Ok(Json(GcReportDto {
+        runs_purged: report.runs_purged,
+        uploads_removed: report.uploads_removed,
+        files_removed: report.files_removed,
+        bytes_freed: report.bytes_freed,
+    }))
 }

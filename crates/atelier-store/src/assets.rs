@@ -5,7 +5,7 @@ use crate::sql::{SqlStore, db_error, found};
 use async_trait::async_trait;
 use atelier_core::data::{DataAsset, Datastore};
 use atelier_core::environment::{Environment, EnvironmentSpec};
-use atelier_core::model::Millis;
+use atelier_core::model::{Millis, RunId, RunInfo};
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, ErrorCode, Result};
 use sqlx::Row;
@@ -399,5 +399,39 @@ impl AssetStore for SqlStore {
                 .await
                 .map_err(db_error)?;
         found(done.rows_affected(), || format!("environment {name} version {version} not found"))
+    }
+
+    async fn purgeable_runs(&self, workspace: &WorkspaceName) -> Result<Vec<RunInfo>> {
+        let rows = sqlx::query(
+            "SELECT r.* FROM runs r WHERE r.workspace = $1 AND r.lifecycle_stage = 'deleted' AND NOT EXISTS \
+             (SELECT 1 FROM model_versions mv WHERE mv.workspace = r.workspace AND (mv.run_id = r.run_uuid \
+              OR mv.source = 'runs:/' || r.run_uuid OR mv.source LIKE 'runs:/' || r.run_uuid || '/%'))",
+        )
+        .bind(workspace.as_str())
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(crate::sql::row_to_run_info).collect()
+    }
+
+    async fn purge_run(&self, run_id: &RunId) -> Result<()> {
+        sqlx::query("DELETE FROM runs WHERE run_uuid = $1 AND lifecycle_stage = 'deleted'")
+            .bind(run_id.as_str())
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn referenced_locations(&self, workspace: &WorkspaceName) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT source AS location FROM model_versions WHERE workspace = $1 \
+             UNION SELECT path AS location FROM data_assets WHERE workspace = $1",
+        )
+        .bind(workspace.as_str())
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(|row| row.try_get::<String, _>("location").map_err(db_error)).collect()
     }
 }

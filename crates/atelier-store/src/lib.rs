@@ -255,6 +255,14 @@ pub trait AssetStore: Send + Sync {
         name: Option<&str>,
         include_archived: bool,
     ) -> Result<Vec<Environment>>;
+    /// The runs of a workspace marked deleted that no model version names (by `run_id` or a
+    /// `runs:/<run>/…` source): what garbage collection may purge.
+    async fn purgeable_runs(&self, workspace: &WorkspaceName) -> Result<Vec<RunInfo>>;
+    /// Removes a deleted run and everything logged to it; a run that is not deleted is kept.
+    async fn purge_run(&self, run_id: &RunId) -> Result<()>;
+    /// Every model version source and data asset path of a workspace, archived ones included:
+    /// the files garbage collection must keep.
+    async fn referenced_locations(&self, workspace: &WorkspaceName) -> Result<Vec<String>>;
     async fn set_environment_archived(
         &self,
         workspace: &WorkspaceName,
