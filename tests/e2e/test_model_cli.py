@@ -138,3 +138,20 @@ def test_readers_cannot_register_models(cli, tmp_path):
     refused = cli("model", "create", "-n", unique("nope"), "-p", str(tmp_path / "m.txt"), token=token, check=False)
     assert refused.returncode != 0 and "PERMISSION_DENIED" in refused.stderr
     assert isinstance(json.loads(cli("model", "list", "-o", "json", token=token).stdout), list)
+
+
+def test_a_datastore_path_registers_a_model_and_job_paths_are_refused(cli, tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(b"datastore weights")
+    data = cli.json("data", "create", "-n", unique("staged"), "-p", str(folder), "-o", "json")
+    assert data["path"].startswith("azureml://datastores/workspaceblobstore/paths/")
+    name = unique("from-datastore")
+    created = cli.json("model", "create", "-n", name, "-p", data["path"], "-o", "json")
+    assert created["path"] == data["path"]
+    cli("model", "download", "-n", name, "-v", "1", "-p", str(tmp_path / "out"))
+    assert (tmp_path / "out" / name / "model" / "weights.bin").read_bytes() == b"datastore weights"
+    missing = cli("model", "create", "-n", name, "-p", "azureml://datastores/workspaceblobstore/paths/none/", check=False)
+    assert missing.returncode != 0 and "no files" in missing.stderr
+    jobs = cli("model", "create", "-n", name, "-p", "azureml://jobs/j1/outputs/artifacts/paths/model/", check=False)
+    assert jobs.returncode != 0 and "not available" in jobs.stderr

@@ -361,10 +361,10 @@ pub async fn model(command: ModelCommand, args: ClientArgs) -> anyhow::Result<()
                 }
             }
             let source = if is_uri(&model_path) {
-                if model_path.starts_with("azureml:") {
+                if model_path.starts_with("azureml:") && !model_path.starts_with("azureml://datastores/") {
                     bail!(
-                        "path '{model_path}': azureml:// data and job-output paths are not available on this server yet; \
-                         use a local path, runs:/<run>/<path> or models:/<model_id>"
+                        "path '{model_path}': azureml job-output and asset paths are not available on this server yet; \
+                         use a local path, azureml://datastores/<name>/paths/<path>, runs:/<run>/<path> or models:/<model_id>"
                     );
                 }
                 model_path

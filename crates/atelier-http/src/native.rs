@@ -1280,12 +1280,6 @@ async fn restore_model_version(
     set_archived(&state, &principal, &ws, &name, &version, false).await
 }
 
-/// The folder that holds a version's files (or its one file), and the name the files are listed
-/// under: a version registered from the folder `model/` lists `model/MLmodel`, `model/…`.
-fn split_root(root: &str) -> (&str, &str) {
-    root.rsplit_once('/').unwrap_or(("", root))
-}
-
 /// Every file of a version, with paths that start with the name of the folder (or file) it was
 /// registered from.
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}/models/{name}/versions/{version}/files",
@@ -1298,25 +1292,8 @@ async fn list_model_files(
 ) -> ApiResult<Json<Vec<ArtifactDto>>> {
     let ws = workspace(&ws)?;
     let resolved = state.service.resolve_model_version(&principal, &ws, &name, &version).await?;
-    let root = state.service.model_version_artifact_path(&principal, &ws, &resolved).await?;
-    let (parent, base) = split_root(&root);
-    let mut files: Vec<ArtifactDto> = state
-        .service
-        .list_artifact_files(&principal, &ws, &root)
-        .await?
-        .into_iter()
-        .map(|(path, size)| ArtifactDto { path: join_path(base, &path), is_dir: false, size: Some(size) })
-        .collect();
-    if files.is_empty() {
-        // A version registered from one file.
-        let siblings = state.service.list_artifacts(&principal, &ws, parent).await?;
-        files = siblings
-            .into_iter()
-            .filter(|entry| !entry.is_dir && entry.name == base)
-            .map(|entry| ArtifactDto { path: entry.name, is_dir: false, size: entry.size })
-            .collect();
-    }
-    Ok(Json(files))
+    let files = state.service.model_version_files(&principal, &ws, &resolved).await?;
+    Ok(Json(files.into_iter().map(|(path, size)| ArtifactDto { path, is_dir: false, size: Some(size) }).collect()))
 }
 
 /// Downloads one file of a version, by a path from its file list.
@@ -1330,16 +1307,19 @@ async fn download_model_file(
 ) -> ApiResult<Response> {
     let ws = workspace(&ws)?;
     let resolved = state.service.resolve_model_version(&principal, &ws, &name, &version).await?;
-    let root = state.service.model_version_artifact_path(&principal, &ws, &resolved).await?;
-    let (parent, base) = split_root(&root);
-    let relative = atelier_core::limits::normalize_artifact_path(&path)?;
-    // Only the version's own files: its folder (or its one file), never a sibling.
-    if relative != base && !relative.starts_with(&format!("{base}/")) {
-        return Err(
-            Error::not_found(format!("model {name} version {} has no file '{relative}'", resolved.version)).into()
-        );
-    }
-    download_response(&state, &principal, &ws, &join_path(parent, &relative)).await
+    let download = state.service.download_model_file(&principal, &ws, &resolved, &path).await?;
+    Ok(stream_response(download))
+}
+
+/// A download as an `application/octet-stream` response with its length.
+fn stream_response(download: atelier_blob::Download) -> Response {
+    use axum::response::IntoResponse;
+    use futures::TryStreamExt;
+    let mut response = Body::from_stream(download.stream.map_err(std::io::Error::other)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/octet-stream"));
+    headers.insert(axum::http::header::CONTENT_LENGTH, axum::http::HeaderValue::from(download.size));
+    response
 }
 
 #[derive(Serialize, ToSchema)]
@@ -1578,16 +1558,10 @@ async fn download_data_file(
     Caller(principal): Caller,
     Path((ws, name, version, path)): Path<(String, String, String, String)>,
 ) -> ApiResult<Response> {
-    use axum::response::IntoResponse;
-    use futures::TryStreamExt;
     let ws = workspace(&ws)?;
     let asset = state.service.get_data_asset(&principal, &ws, &name, &version).await?;
     let download = state.service.download_data_file(&principal, &ws, &asset, &path).await?;
-    let mut response = Body::from_stream(download.stream.map_err(std::io::Error::other)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/octet-stream"));
-    headers.insert(axum::http::header::CONTENT_LENGTH, axum::http::HeaderValue::from(download.size));
-    Ok(response)
+    Ok(stream_response(download))
 }
 
 /// Uploads one local file to the workspace's default datastore before a data asset is

@@ -107,6 +107,38 @@ async fn read_prefix(store: &BlobStore, key: &str, limit: usize) -> Result<Vec<u
     Ok(bytes)
 }
 
+/// The files at `key` in `store`, with paths that start with the key's last segment (the name of
+/// the folder, or of the one file).
+pub(crate) async fn list_located(store: &BlobStore, key: &str) -> Result<Vec<(String, u64)>> {
+    let base = key.rsplit('/').next().unwrap_or_default().to_owned();
+    let files = store.list_recursive(key).await.map_err(blob_error)?;
+    if files.is_empty() && !key.is_empty() && store.exists(key).await.map_err(blob_error)? {
+        let size = store.get(key).await.map_err(blob_error)?.size;
+        return Ok(vec![(base, size)]);
+    }
+    Ok(files
+        .into_iter()
+        .map(|(path, size)| (if base.is_empty() { path } else { format!("{base}/{path}") }, size))
+        .collect())
+}
+
+/// One file from [`list_located`]'s list: `relative` must be the key's own file or inside its
+/// folder, never a sibling.
+pub(crate) async fn open_located(store: &BlobStore, key: &str, relative: &str, what: &str) -> Result<Download> {
+    let relative = normalize_artifact_path(relative)?;
+    let (parent, base) = key.rsplit_once('/').unwrap_or(("", key));
+    let inside = if base.is_empty() {
+        !relative.is_empty()
+    } else {
+        relative == base || relative.starts_with(&format!("{base}/"))
+    };
+    if !inside {
+        return Err(Error::not_found(format!("{what} has no file '{relative}'")));
+    }
+    let file = if parent.is_empty() { relative.clone() } else { format!("{parent}/{relative}") };
+    store.get(&file).await.map_err(blob_error)
+}
+
 impl Service {
     /// Stores one local file on the workspace's default datastore at
     /// `LocalUpload/<upload>/<path>` (`upload`: 32 hexadecimal characters the client chose) and
@@ -134,7 +166,7 @@ impl Service {
 
     /// The store and key of the data an asset's `path` names: the default datastore (the
     /// server's blob store) or a named one; an error for URIs the server does not read.
-    async fn data_location(&self, workspace: &WorkspaceName, path: &str) -> Result<(BlobStore, String)> {
+    pub(crate) async fn data_location(&self, workspace: &WorkspaceName, path: &str) -> Result<(BlobStore, String)> {
         match data::parse_datastore_uri(path) {
             Some((DEFAULT_DATASTORE, inner)) => {
                 Ok((self.blobs().clone(), datastore_key(workspace, &normalize_artifact_path(inner)?)))
@@ -308,16 +340,7 @@ impl Service {
     ) -> Result<Vec<(String, u64)>> {
         self.authorize(principal, workspace, Action::WorkspaceRead).await?;
         let (store, key) = self.data_location(workspace, &asset.path).await?;
-        let base = key.rsplit('/').next().unwrap_or_default().to_owned();
-        if asset.data_type == "uri_file" {
-            let download = store.get(&key).await.map_err(blob_error)?;
-            return Ok(vec![(base, download.size)]);
-        }
-        let files = store.list_recursive(&key).await.map_err(blob_error)?;
-        Ok(files
-            .into_iter()
-            .map(|(path, size)| (if base.is_empty() { path } else { format!("{base}/{path}") }, size))
-            .collect())
+        list_located(&store, &key).await
     }
 
     /// One file of a data asset, by a path from [`Service::data_asset_files`].
@@ -330,23 +353,7 @@ impl Service {
     ) -> Result<Download> {
         self.authorize(principal, workspace, Action::WorkspaceRead).await?;
         let (store, key) = self.data_location(workspace, &asset.path).await?;
-        let relative = normalize_artifact_path(relative)?;
-        let (parent, base) = key.rsplit_once('/').unwrap_or(("", key.as_str()));
-        let inside = if base.is_empty() {
-            !relative.is_empty()
-        } else if asset.data_type == "uri_file" {
-            relative == base
-        } else {
-            relative.starts_with(&format!("{base}/"))
-        };
-        if !inside {
-            return Err(Error::not_found(format!(
-                "data asset {} version {} has no file '{relative}'",
-                asset.name, asset.version
-            )));
-        }
-        let file = if parent.is_empty() { relative.clone() } else { format!("{parent}/{relative}") };
-        store.get(&file).await.map_err(blob_error)
+        open_located(&store, &key, relative, &format!("data asset {} version {}", asset.name, asset.version)).await
     }
 }
 

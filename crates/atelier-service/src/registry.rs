@@ -85,6 +85,11 @@ fn validate_source(source: &str) -> Result<()> {
     if scheme.eq_ignore_ascii_case("file") || scheme.len() == 1 {
         return invalid("Local paths are not accepted as model version sources.");
     }
+    if scheme == "azureml" && !source.starts_with("azureml://datastores/") {
+        return invalid(
+            "Of the azureml: paths, only azureml://datastores/<name>/paths/<path> is available: jobs are not run by this server yet.",
+        );
+    }
     if rest.split(['/', '\\']).any(|segment| segment == "..") || rest.contains("%2e%2e") || rest.contains("%2E%2E") {
         return invalid("A source cannot contain '..' path segments.");
     }
@@ -338,6 +343,12 @@ impl Service {
                 return Err(Error::not_found(format!("logged model with id '{model_id}' not found")));
             }
             run_id = run_id.or(logged.source_run_id);
+        }
+        if new_version.source.starts_with("azureml://datastores/") {
+            let (store, key) = self.data_location(workspace, &new_version.source).await?;
+            if crate::data::list_located(&store, &key).await?.is_empty() {
+                return Err(Error::invalid(format!("no files at '{}'", new_version.source)));
+            }
         }
         let now = now_millis();
         let version = ModelVersion {
@@ -668,35 +679,63 @@ impl Service {
         Ok((stored, size))
     }
 
-    /// Where a version's files are in the workspace's artifact store (a path relative to its
-    /// root, as `mlflow-artifacts:/` names it), for downloads: `mlflow-artifacts:/…` sources
-    /// directly, `runs:/<run>/<path>` inside the run's artifacts, `models:/m-…` in the logged
-    /// model's folder.
-    pub async fn model_version_artifact_path(
+    /// Where a version's files are: the store and the key of its folder (or file).
+    /// `mlflow-artifacts:/…` sources directly, `runs:/<run>/<path>` inside the run's artifacts,
+    /// `models:/m-…` in the logged model's folder, `azureml://datastores/…` on that datastore.
+    async fn model_version_location(
         &self,
         principal: &Principal,
         workspace: &WorkspaceName,
         version: &ModelVersion,
-    ) -> Result<String> {
+    ) -> Result<(atelier_blob::BlobStore, String)> {
         self.read_registry(principal, workspace).await?;
         let source = version.source.as_str();
+        let artifacts = |path: String| (self.blobs().clone(), crate::tracking::blob_key(workspace, &path));
         if let Some(rest) = source.strip_prefix("runs:/") {
             let (run_id, relative) = rest.split_once('/').unwrap_or((rest, ""));
             let (_, path) =
                 self.run_artifact_path(principal, workspace, run_id, relative, Action::WorkspaceRead).await?;
-            return Ok(path);
+            return Ok(artifacts(path));
         }
         if let Some(model_id) = source.strip_prefix("models:/").filter(|rest| rest.starts_with("m-")) {
             let logged = self.get_logged_model(principal, workspace, model_id).await?;
-            return Service::artifact_path_under(&logged.artifact_location, "");
+            return Ok(artifacts(Service::artifact_path_under(&logged.artifact_location, "")?));
         }
         if source.starts_with("mlflow-artifacts:") {
-            return limits::normalize_artifact_path(&Service::artifact_path_under(source, "")?);
+            return Ok(artifacts(limits::normalize_artifact_path(&Service::artifact_path_under(source, "")?)?));
+        }
+        if source.starts_with("azureml://datastores/") {
+            return self.data_location(workspace, source).await;
         }
         Err(Error::invalid(format!(
             "the files of model {} version {} are at '{source}', which this server does not store; fetch them from there",
             version.name, version.version
         )))
+    }
+
+    /// The files of a version, with paths that start with the name of the folder (or file) it
+    /// was registered from: a version registered from `model/` lists `model/MLmodel`, ….
+    pub async fn model_version_files(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        version: &ModelVersion,
+    ) -> Result<Vec<(String, u64)>> {
+        let (store, key) = self.model_version_location(principal, workspace, version).await?;
+        crate::data::list_located(&store, &key).await
+    }
+
+    /// One file of a version, by a path from [`Service::model_version_files`].
+    pub async fn download_model_file(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        version: &ModelVersion,
+        relative: &str,
+    ) -> Result<atelier_blob::Download> {
+        let (store, key) = self.model_version_location(principal, workspace, version).await?;
+        let what = format!("model {} version {}", version.name, version.version);
+        crate::data::open_located(&store, &key, relative, &what).await
     }
 }
 
