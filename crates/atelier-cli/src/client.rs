@@ -128,8 +128,10 @@ impl Client {
         let mut partial = file.as_os_str().to_owned();
         partial.push(".partial");
         let partial = std::path::PathBuf::from(partial);
-        let mut out =
+        let file_out =
             tokio::fs::File::create(&partial).await.with_context(|| format!("cannot create {}", partial.display()))?;
+        // Large writes: each write of a tokio file is a hop to a blocking thread.
+        let mut out = tokio::io::BufWriter::with_capacity(4 << 20, file_out);
         let mut written = 0u64;
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
