@@ -2,12 +2,11 @@
 //! folder is uploaded to the workspace's default datastore), list, show, download, archive,
 //! restore and update.
 
+use crate::assets::{Scalar, Which, assignment, local_files, print_fields, print_rows};
 use crate::client::{Client, segment};
-use crate::models::{Scalar, assignment, local_files};
 use crate::{ClientArgs, OutputFormat};
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -99,27 +98,6 @@ pub enum DataCommand {
     },
 }
 
-/// Which version: `--version V` or `--label latest`.
-#[derive(clap::Args, Clone, Debug)]
-pub struct Which {
-    #[arg(short = 'v', long, conflicts_with = "label")]
-    version: Option<String>,
-    /// `latest`: the newest version that is not archived.
-    #[arg(short = 'l', long)]
-    label: Option<String>,
-}
-
-impl Which {
-    fn reference(&self) -> anyhow::Result<String> {
-        match (&self.version, &self.label) {
-            (Some(version), _) => Ok(version.clone()),
-            (None, Some(label)) if label == "latest" => Ok(label.clone()),
-            (None, Some(label)) => bail!("--label must be 'latest', not '{label}'"),
-            (None, None) => bail!("say which version: --version V or --label latest"),
-        }
-    }
-}
-
 /// Azure ML's data YAML. Unknown fields are errors, reported with their line.
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
@@ -146,51 +124,15 @@ fn version_path(workspace: &str, name: &str, reference: &str) -> String {
     format!("/workspaces/{}/data/{}/versions/{}", segment(workspace), segment(name), segment(reference))
 }
 
-fn text_of(value: Option<&Value>) -> String {
-    match value {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    }
-}
+const ASSET_FIELDS: [&str; 10] =
+    ["name", "version", "type", "path", "description", "created_by", "archived", "tags", "properties", "mltable_paths"];
 
 fn print_asset(asset: &Value, output: OutputFormat) -> anyhow::Result<()> {
-    if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(asset)?);
-        return Ok(());
-    }
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED);
-    for field in [
-        "name",
-        "version",
-        "type",
-        "path",
-        "description",
-        "created_by",
-        "archived",
-        "tags",
-        "properties",
-        "mltable_paths",
-    ] {
-        table.add_row(vec![field.to_owned(), text_of(asset.get(field))]);
-    }
-    println!("{table}");
-    Ok(())
+    print_fields(asset, &ASSET_FIELDS, output)
 }
 
 fn print_assets(assets: &[Value], output: OutputFormat) -> anyhow::Result<()> {
-    if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(assets)?);
-        return Ok(());
-    }
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_header(vec!["name", "version", "type", "path", "archived"]);
-    for asset in assets {
-        table.add_row(["name", "version", "type", "path", "archived"].map(|field| text_of(asset.get(field))));
-    }
-    println!("{table}");
-    Ok(())
+    print_rows(assets, &["name", "version", "type", "path", "archived"], output)
 }
 
 /// Shows upload progress on stderr: one line redrawn on a terminal, a line per file otherwise.
@@ -366,11 +308,11 @@ pub async fn data(command: DataCommand, args: ClientArgs) -> anyhow::Result<()> 
             print_assets(&assets, args.output)
         }
         DataCommand::Show { name, which, workspace } => {
-            let asset: Value = client.get(&version_path(&workspace, &name, &which.reference()?), &[]).await?;
+            let asset: Value = client.get(&version_path(&workspace, &name, &which.reference(false)?), &[]).await?;
             print_asset(&asset, args.output)
         }
         DataCommand::Download { name, which, download_path, workspace } => {
-            let path = version_path(&workspace, &name, &which.reference()?);
+            let path = version_path(&workspace, &name, &which.reference(false)?);
             let files: Vec<Value> = client.get(&format!("{path}/files"), &[]).await?;
             let target = download_path.join(&name);
             let mut total = 0u64;
@@ -390,12 +332,12 @@ pub async fn data(command: DataCommand, args: ClientArgs) -> anyhow::Result<()> 
             Ok(())
         }
         DataCommand::Archive { name, which, workspace } => {
-            let path = format!("{}/archive", version_path(&workspace, &name, &which.reference()?));
+            let path = format!("{}/archive", version_path(&workspace, &name, &which.reference(false)?));
             let archived: Value = client.post(&path, &json!({})).await?;
             print_asset(&archived, args.output)
         }
         DataCommand::Restore { name, which, workspace } => {
-            let path = format!("{}/restore", version_path(&workspace, &name, &which.reference()?));
+            let path = format!("{}/restore", version_path(&workspace, &name, &which.reference(false)?));
             let restored: Value = client.post(&path, &json!({})).await?;
             print_asset(&restored, args.output)
         }
@@ -422,7 +364,8 @@ pub async fn data(command: DataCommand, args: ClientArgs) -> anyhow::Result<()> 
             }
             patch["tags"] = Value::Object(tags);
             patch["properties"] = Value::Object(properties);
-            let updated: Value = client.patch(&version_path(&workspace, &name, &which.reference()?), &patch).await?;
+            let updated: Value =
+                client.patch(&version_path(&workspace, &name, &which.reference(false)?), &patch).await?;
             print_asset(&updated, args.output)
         }
     }

@@ -2,11 +2,11 @@
 //! Atelier's own kinds (`s3`, `gcs`, `local`): create, list, show, delete. Credentials go to the
 //! server once and are never shown again.
 
+use crate::assets::{print_fields, print_rows};
 use crate::client::{Client, segment};
 use crate::{ClientArgs, OutputFormat};
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -78,26 +78,8 @@ struct DatastoreFile {
     credentials: BTreeMap<String, String>,
 }
 
-fn text_of(value: Option<&Value>) -> String {
-    match value {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    }
-}
-
 fn print_datastore(datastore: &Value, output: OutputFormat) -> anyhow::Result<()> {
-    if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(datastore)?);
-        return Ok(());
-    }
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED);
-    for field in ["name", "type", "description", "settings", "credentials", "tags", "created_by"] {
-        table.add_row(vec![field.to_owned(), text_of(datastore.get(field))]);
-    }
-    println!("{table}");
-    Ok(())
+    print_fields(datastore, &["name", "type", "description", "settings", "credentials", "tags", "created_by"], output)
 }
 
 pub async fn datastore(command: DatastoreCommand, args: ClientArgs) -> anyhow::Result<()> {
@@ -144,18 +126,7 @@ pub async fn datastore(command: DatastoreCommand, args: ClientArgs) -> anyhow::R
         DatastoreCommand::List { workspace } => {
             let datastores: Vec<Value> =
                 client.get(&format!("/workspaces/{}/datastores", segment(&workspace)), &[]).await?;
-            if args.output == OutputFormat::Json {
-                println!("{}", serde_json::to_string_pretty(&datastores)?);
-                return Ok(());
-            }
-            let mut table = Table::new();
-            table.load_style(UTF8_FULL_CONDENSED).set_header(vec!["name", "type", "credentials", "description"]);
-            for datastore in &datastores {
-                table
-                    .add_row(["name", "type", "credentials", "description"].map(|field| text_of(datastore.get(field))));
-            }
-            println!("{table}");
-            Ok(())
+            print_rows(&datastores, &["name", "type", "credentials", "description"], args.output)
         }
         DatastoreCommand::Show { name, workspace } => {
             let datastore: Value =

@@ -4,12 +4,12 @@
 //! The CLI reads the YAML and its conda file (each mistake reported with its line) and sends the
 //! server what a build needs: the Python version, pip requirements, and the image.
 
+use crate::ClientArgs;
+use crate::assets::{Scalar, Which, print_fields, print_rows};
 use crate::client::{Client, segment};
-use crate::{ClientArgs, OutputFormat};
 use anyhow::{Context, bail};
 use atelier_core::environment::{CondaDependency, requirements_from_text, spec_from_conda};
 use clap::Subcommand;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -74,26 +74,6 @@ pub enum EnvironmentCommand {
     },
 }
 
-/// Which version: `--version V` or `--label latest`.
-#[derive(clap::Args, Clone, Debug)]
-pub struct Which {
-    #[arg(short = 'v', long, conflicts_with = "label")]
-    version: Option<String>,
-    #[arg(short = 'l', long)]
-    label: Option<String>,
-}
-
-impl Which {
-    fn reference(&self) -> anyhow::Result<String> {
-        match (&self.version, &self.label) {
-            (Some(version), _) => Ok(version.clone()),
-            (None, Some(label)) if label == "latest" => Ok(label.clone()),
-            (None, Some(label)) => bail!("--label must be 'latest', not '{label}'"),
-            (None, None) => bail!("say which version: --version V or --label latest"),
-        }
-    }
-}
-
 /// Azure ML's environment YAML, with `requirements_file` as Atelier's addition.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -102,11 +82,11 @@ struct EnvironmentFile {
     _schema: Option<String>,
     name: String,
     #[serde(default)]
-    version: Option<crate::models::Scalar>,
+    version: Option<Scalar>,
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
-    tags: BTreeMap<String, crate::models::Scalar>,
+    tags: BTreeMap<String, Scalar>,
     #[serde(default)]
     image: Option<String>,
     /// A path to a conda YAML file, or the conda environment inline.
@@ -221,28 +201,6 @@ fn environment_body(file: &Path, version: Option<String>) -> anyhow::Result<Valu
     Ok(body)
 }
 
-fn text_of(value: Option<&Value>) -> String {
-    match value {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    }
-}
-
-fn print_fields(value: &Value, fields: &[&str], output: OutputFormat) -> anyhow::Result<()> {
-    if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(value)?);
-        return Ok(());
-    }
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED);
-    for field in fields {
-        table.add_row(vec![(*field).to_owned(), text_of(value.get(*field))]);
-    }
-    println!("{table}");
-    Ok(())
-}
-
 const ENVIRONMENT_FIELDS: [&str; 9] =
     ["name", "version", "image", "python", "requirements", "channels", "description", "tags", "archived"];
 
@@ -272,22 +230,10 @@ pub async fn environment(command: EnvironmentCommand, args: ClientArgs) -> anyho
                 }
                 None => client.get(&format!("/workspaces/{}/environments", segment(&workspace)), &query).await?,
             };
-            if args.output == OutputFormat::Json {
-                println!("{}", serde_json::to_string_pretty(&environments)?);
-                return Ok(());
-            }
-            let mut table = Table::new();
-            table.load_style(UTF8_FULL_CONDENSED).set_header(vec!["name", "version", "python", "image", "archived"]);
-            for environment in &environments {
-                table.add_row(
-                    ["name", "version", "python", "image", "archived"].map(|field| text_of(environment.get(field))),
-                );
-            }
-            println!("{table}");
-            Ok(())
+            print_rows(&environments, &["name", "version", "python", "image", "archived"], args.output)
         }
         EnvironmentCommand::Show { name, which, workspace } => {
-            let path = version_path(&workspace, &name, &which.reference()?);
+            let path = version_path(&workspace, &name, &which.reference(false)?);
             let mut environment: Value = client.get(&path, &[]).await?;
             let build: Value = client.get(&format!("{path}/build"), &[]).await?;
             environment["build"] = build.get("state").cloned().unwrap_or(Value::Null);
@@ -296,7 +242,7 @@ pub async fn environment(command: EnvironmentCommand, args: ClientArgs) -> anyho
             print_fields(&environment, &fields, args.output)
         }
         EnvironmentCommand::Build { name, which, workspace } => {
-            let path = format!("{}/build", version_path(&workspace, &name, &which.reference()?));
+            let path = format!("{}/build", version_path(&workspace, &name, &which.reference(false)?));
             let build: Value = client.post(&path, &json!({})).await?;
             for warning in build["warnings"].as_array().into_iter().flatten() {
                 eprintln!("warning: {}", warning.as_str().unwrap_or_default());
@@ -304,12 +250,12 @@ pub async fn environment(command: EnvironmentCommand, args: ClientArgs) -> anyho
             print_fields(&build, &["state", "python", "cached"], args.output)
         }
         EnvironmentCommand::Archive { name, which, workspace } => {
-            let path = format!("{}/archive", version_path(&workspace, &name, &which.reference()?));
+            let path = format!("{}/archive", version_path(&workspace, &name, &which.reference(false)?));
             let archived: Value = client.post(&path, &json!({})).await?;
             print_fields(&archived, &ENVIRONMENT_FIELDS, args.output)
         }
         EnvironmentCommand::Restore { name, which, workspace } => {
-            let path = format!("{}/restore", version_path(&workspace, &name, &which.reference()?));
+            let path = format!("{}/restore", version_path(&workspace, &name, &which.reference(false)?));
             let restored: Value = client.post(&path, &json!({})).await?;
             print_fields(&restored, &ENVIRONMENT_FIELDS, args.output)
         }

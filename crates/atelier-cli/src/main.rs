@@ -3,6 +3,7 @@
 //!
 //! This crate is glue, not a library: flags, wiring and printing.
 
+mod assets;
 mod client;
 mod commands;
 mod data;

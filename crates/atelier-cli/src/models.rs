@@ -4,11 +4,11 @@
 //! The YAML is checked here before anything is sent, so that a mistake is reported with its line
 //! (`serde-saphyr` keeps positions); the server checks the values again.
 
+use crate::assets::{Scalar, Which, assignment, local_files, print_fields, print_rows};
 use crate::client::{Client, segment};
 use crate::{ClientArgs, OutputFormat};
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -102,27 +102,6 @@ pub enum ModelCommand {
     },
 }
 
-/// Which version: `--version N`, or `--label latest`, or `--label @alias`.
-#[derive(clap::Args, Clone, Debug)]
-pub struct Which {
-    #[arg(short = 'v', long, conflicts_with = "label")]
-    version: Option<String>,
-    /// `latest` (the newest version that is not archived) or `@<alias>`.
-    #[arg(short = 'l', long)]
-    label: Option<String>,
-}
-
-impl Which {
-    fn reference(&self) -> anyhow::Result<String> {
-        match (&self.version, &self.label) {
-            (Some(version), _) => Ok(version.clone()),
-            (None, Some(label)) if label == "latest" || label.starts_with('@') => Ok(label.clone()),
-            (None, Some(label)) => bail!("--label must be 'latest' or '@<alias>', not '{label}'"),
-            (None, None) => bail!("say which version: --version N or --label latest"),
-        }
-    }
-}
-
 /// Azure ML's model YAML. Unknown fields are errors, reported with their line.
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
@@ -150,68 +129,9 @@ struct ModelFile {
     flavors: Option<serde_json::Value>,
 }
 
-/// A YAML scalar read as text: `version: 3` and `version: "3"` mean the same.
-#[derive(Deserialize, Debug, Clone)]
-#[serde(untagged)]
-pub(crate) enum Scalar {
-    Text(String),
-    Integer(i64),
-    Float(f64),
-    Bool(bool),
-}
-
-impl Scalar {
-    pub(crate) fn text(&self) -> String {
-        match self {
-            Scalar::Text(text) => text.clone(),
-            Scalar::Integer(number) => number.to_string(),
-            Scalar::Float(number) => number.to_string(),
-            Scalar::Bool(flag) => flag.to_string(),
-        }
-    }
-}
-
 fn read_model_file(file: &Path) -> anyhow::Result<ModelFile> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     serde_saphyr::from_str::<ModelFile>(&text).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))
-}
-
-/// Splits `FIELD=VALUE`.
-pub(crate) fn assignment(text: &str) -> anyhow::Result<(&str, &str)> {
-    text.split_once('=').filter(|(field, _)| !field.is_empty()).with_context(|| {
-        format!("'--set {text}' must be FIELD=VALUE, e.g. description=\"better model\" or tags.team=risk")
-    })
-}
-
-/// The files under a local folder (or the file itself), as (path relative to the folder's
-/// parent, so that the folder keeps its name; local path).
-pub(crate) fn local_files(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
-    let base = root.file_name().map(|name| name.to_string_lossy().into_owned()).context("the path has no name")?;
-    if root.is_file() {
-        return Ok(vec![(base, root.to_path_buf())]);
-    }
-    let mut files = Vec::new();
-    let mut pending = vec![(base, root.to_path_buf())];
-    while let Some((relative, folder)) = pending.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&folder)
-            .with_context(|| format!("cannot read {}", folder.display()))?
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("cannot read {}", folder.display()))?;
-        entries.sort_by_key(|entry| entry.file_name());
-        for entry in entries {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let kind = entry.file_type().with_context(|| format!("cannot read {}", entry.path().display()))?;
-            if kind.is_dir() {
-                pending.push((format!("{relative}/{name}"), entry.path()));
-            } else if kind.is_file() {
-                files.push((format!("{relative}/{name}"), entry.path()));
-            }
-        }
-    }
-    if files.is_empty() {
-        bail!("{} has no files to register", root.display());
-    }
-    Ok(files)
 }
 
 fn is_uri(path: &str) -> bool {
@@ -231,55 +151,27 @@ fn is_uri(path: &str) -> bool {
     .any(|prefix| path.starts_with(prefix))
 }
 
+const VERSION_FIELDS: [&str; 12] = [
+    "name",
+    "version",
+    "model_type",
+    "path",
+    "stage",
+    "description",
+    "run_id",
+    "created_by",
+    "archived",
+    "tags",
+    "properties",
+    "aliases",
+];
+
 fn print_version(version: &Value, output: OutputFormat) -> anyhow::Result<()> {
-    if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(version)?);
-        return Ok(());
-    }
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED);
-    for field in ["name", "version", "model_type", "path", "stage", "description", "run_id", "created_by", "archived"] {
-        let value = match version.get(field) {
-            Some(Value::String(text)) => text.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
-        };
-        table.add_row(vec![field.to_owned(), value]);
-    }
-    for (label, field) in [("tags", "tags"), ("properties", "properties"), ("aliases", "aliases")] {
-        if let Some(value) = version.get(field).filter(|value| !value.is_null()) {
-            table.add_row(vec![label.to_owned(), value.to_string()]);
-        }
-    }
-    println!("{table}");
-    Ok(())
+    print_fields(version, &VERSION_FIELDS, output)
 }
 
 fn print_versions(versions: &[Value], output: OutputFormat) -> anyhow::Result<()> {
-    if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(versions)?);
-        return Ok(());
-    }
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED);
-    table.set_header(vec!["name", "version", "type", "stage", "path", "archived"]);
-    for version in versions {
-        let text = |field: &str| match version.get(field) {
-            Some(Value::String(text)) => text.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
-        };
-        table.add_row(vec![
-            text("name"),
-            text("version"),
-            text("model_type"),
-            text("stage"),
-            text("path"),
-            text("archived"),
-        ]);
-    }
-    println!("{table}");
-    Ok(())
+    print_rows(versions, &["name", "version", "model_type", "stage", "path", "archived"], output)
 }
 
 fn version_path(workspace: &str, name: &str, reference: &str) -> String {
@@ -431,11 +323,11 @@ pub async fn model(command: ModelCommand, args: ClientArgs) -> anyhow::Result<()
             print_versions(&versions, args.output)
         }
         ModelCommand::Show { name, which, workspace } => {
-            let version: Value = client.get(&version_path(&workspace, &name, &which.reference()?), &[]).await?;
+            let version: Value = client.get(&version_path(&workspace, &name, &which.reference(true)?), &[]).await?;
             print_version(&version, args.output)
         }
         ModelCommand::Download { name, which, download_path, workspace } => {
-            let path = version_path(&workspace, &name, &which.reference()?);
+            let path = version_path(&workspace, &name, &which.reference(true)?);
             // Paths start with the folder (or file) name the version was registered from, as on
             // Azure ML: <download-path>/<name>/<folder>/….
             let target = download_path.join(&name);
@@ -457,12 +349,12 @@ pub async fn model(command: ModelCommand, args: ClientArgs) -> anyhow::Result<()
             Ok(())
         }
         ModelCommand::Archive { name, which, workspace } => {
-            let path = format!("{}/archive", version_path(&workspace, &name, &which.reference()?));
+            let path = format!("{}/archive", version_path(&workspace, &name, &which.reference(true)?));
             let archived: Value = client.post(&path, &json!({})).await?;
             print_version(&archived, args.output)
         }
         ModelCommand::Restore { name, which, workspace } => {
-            let path = format!("{}/restore", version_path(&workspace, &name, &which.reference()?));
+            let path = format!("{}/restore", version_path(&workspace, &name, &which.reference(true)?));
             let restored: Value = client.post(&path, &json!({})).await?;
             print_version(&restored, args.output)
         }
@@ -490,7 +382,8 @@ pub async fn model(command: ModelCommand, args: ClientArgs) -> anyhow::Result<()
             }
             patch["tags"] = Value::Object(tags);
             patch["properties"] = Value::Object(properties);
-            let updated: Value = client.patch(&version_path(&workspace, &name, &which.reference()?), &patch).await?;
+            let updated: Value =
+                client.patch(&version_path(&workspace, &name, &which.reference(true)?), &patch).await?;
             print_version(&updated, args.output)
         }
     }

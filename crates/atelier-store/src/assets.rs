@@ -97,6 +97,41 @@ fn row_to_datastore(row: &AnyRow, workspace: &WorkspaceName) -> Result<Datastore
     })
 }
 
+impl SqlStore {
+    /// The versions of one name of a versioned table (newest first), or the newest version of
+    /// every name; `table` is one of this module's constants, never user input.
+    async fn list_versions<T>(
+        &self,
+        table: &'static str,
+        workspace: &WorkspaceName,
+        name: Option<&str>,
+        include_archived: bool,
+        read: fn(&AnyRow, &WorkspaceName) -> Result<T>,
+        name_of: fn(&T) -> &str,
+    ) -> Result<Vec<T>> {
+        let archived = if include_archived { "" } else { " AND archived = 0" };
+        let by_name = if name.is_some() { " AND name = $2" } else { "" };
+        let sql = format!(
+            "SELECT * FROM {table} WHERE workspace = $1{by_name}{archived} ORDER BY name, creation_time DESC, version DESC"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(workspace.as_str());
+        if let Some(name) = name {
+            query = query.bind(name);
+        }
+        let rows = query.fetch_all(&self.read).await.map_err(db_error)?;
+        let mut items: Vec<T> = Vec::new();
+        for row in &rows {
+            let item = read(row, workspace)?;
+            // Without a name, only the newest version of each name (rows come newest first).
+            if name.is_none() && items.last().is_some_and(|last| name_of(last) == name_of(&item)) {
+                continue;
+            }
+            items.push(item);
+        }
+        Ok(items)
+    }
+}
+
 #[async_trait]
 impl AssetStore for SqlStore {
     async fn create_data_asset(&self, asset: &DataAsset) -> Result<DataAsset> {
@@ -162,35 +197,7 @@ impl AssetStore for SqlStore {
         name: Option<&str>,
         include_archived: bool,
     ) -> Result<Vec<DataAsset>> {
-        let archived = if include_archived { "" } else { " AND archived = 0" };
-        let rows = match name {
-            Some(name) => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT * FROM data_assets WHERE workspace = $1 AND name = $2{archived} \
-                 ORDER BY creation_time DESC, version DESC"
-            )))
-            .bind(workspace.as_str())
-            .bind(name)
-            .fetch_all(&self.read)
-            .await
-            .map_err(db_error)?,
-            None => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT * FROM data_assets WHERE workspace = $1{archived} ORDER BY name, creation_time DESC, version DESC"
-            )))
-            .bind(workspace.as_str())
-            .fetch_all(&self.read)
-            .await
-            .map_err(db_error)?,
-        };
-        let mut assets = Vec::new();
-        for row in &rows {
-            let asset = row_to_asset(row, workspace)?;
-            // Without a name, only the newest version of each name (rows come newest first).
-            if name.is_none() && assets.last().is_some_and(|last: &DataAsset| last.name == asset.name) {
-                continue;
-            }
-            assets.push(asset);
-        }
-        Ok(assets)
+        self.list_versions("data_assets", workspace, name, include_archived, row_to_asset, |asset| &asset.name).await
     }
 
     async fn update_data_asset(&self, asset: &DataAsset, now: Millis) -> Result<()> {
@@ -353,33 +360,10 @@ impl AssetStore for SqlStore {
         name: Option<&str>,
         include_archived: bool,
     ) -> Result<Vec<Environment>> {
-        let archived = if include_archived { "" } else { " AND archived = 0" };
-        let rows = match name {
-            Some(name) => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT * FROM environments WHERE workspace = $1 AND name = $2{archived} ORDER BY creation_time DESC, version DESC"
-            )))
-            .bind(workspace.as_str())
-            .bind(name)
-            .fetch_all(&self.read)
-            .await
-            .map_err(db_error)?,
-            None => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT * FROM environments WHERE workspace = $1{archived} ORDER BY name, creation_time DESC, version DESC"
-            )))
-            .bind(workspace.as_str())
-            .fetch_all(&self.read)
-            .await
-            .map_err(db_error)?,
-        };
-        let mut environments: Vec<Environment> = Vec::new();
-        for row in &rows {
-            let environment = row_to_environment(row, workspace)?;
-            if name.is_none() && environments.last().is_some_and(|last| last.name == environment.name) {
-                continue;
-            }
-            environments.push(environment);
-        }
-        Ok(environments)
+        self.list_versions("environments", workspace, name, include_archived, row_to_environment, |environment| {
+            &environment.name
+        })
+        .await
     }
 
     async fn set_environment_archived(
