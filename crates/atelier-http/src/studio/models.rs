@@ -108,6 +108,8 @@ pub(crate) async fn models(
 }
 
 struct VersionRow {
+    /// The datasets the producing run logged as inputs: the data lineage.
+    datasets: Vec<(String, String)>,
     version: i64,
     stage: String,
     aliases: Vec<String>,
@@ -150,10 +152,35 @@ pub(crate) async fn model(
             page_token: None,
         };
         let versions = state.service.search_model_versions(principal, &workspace, &search).await?.items;
-        Ok::<_, Error>((workspace, model, versions))
+        // The data that produced each version: its run's dataset inputs (a run that is gone or
+        // in another workspace shows none).
+        let mut inputs: std::collections::HashMap<String, Vec<(String, String)>> = std::collections::HashMap::new();
+        for run_id in versions.iter().filter_map(|version| version.run_id.clone()) {
+            if inputs.contains_key(&run_id) {
+                continue;
+            }
+            let datasets = match state.service.get_run(principal, &workspace, &run_id).await {
+                Ok(run) => run
+                    .inputs
+                    .into_iter()
+                    .map(|input| {
+                        let context = input
+                            .tags
+                            .iter()
+                            .find(|tag| tag.key == "mlflow.data.context")
+                            .map(|tag| tag.value.clone())
+                            .unwrap_or_default();
+                        (input.dataset.name, context)
+                    })
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            inputs.insert(run_id, datasets);
+        }
+        Ok::<_, Error>((workspace, model, versions, inputs))
     }
     .await;
-    let (workspace, model, versions) = match loaded {
+    let (workspace, model, versions, inputs) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return error_page(&browser, error),
     };
@@ -175,6 +202,7 @@ pub(crate) async fn model(
         versions: versions
             .into_iter()
             .map(|version| VersionRow {
+                datasets: version.run_id.as_ref().and_then(|run_id| inputs.get(run_id)).cloned().unwrap_or_default(),
                 version: version.version,
                 stage: version.current_stage,
                 aliases: version.aliases,

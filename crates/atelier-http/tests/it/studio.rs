@@ -240,3 +240,30 @@ async fn model_pages_list_versions_and_escape_names() {
     let (status, _) = page(&server, &cookie, "/w/default/models/nothing-here").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_model_version_shows_the_run_and_the_data_that_produced_it() {
+    let server = server().await;
+    let token = server.admin_token.clone();
+    let run = server.post("/api/2.0/mlflow/runs/create", &token, json!({ "experiment_id": "0" })).await;
+    let run_id = run.body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+    let inputs = json!({
+        "run_id": run_id,
+        "datasets": [{
+            "tags": [{ "key": "mlflow.data.context", "value": "training" }],
+            "dataset": { "name": "transactions-2026", "digest": "abc123", "source_type": "local", "source": "{}" }
+        }]
+    });
+    assert_eq!(server.post("/api/2.0/mlflow/runs/log-inputs", &token, inputs).await.status, StatusCode::OK);
+    assert_eq!(
+        server.post("/api/2.0/mlflow/registered-models/create", &token, json!({ "name": "scorer" })).await.status,
+        StatusCode::OK
+    );
+    let version = json!({ "name": "scorer", "source": format!("runs:/{run_id}/model"), "run_id": run_id });
+    assert_eq!(server.post("/api/2.0/mlflow/model-versions/create", &token, version).await.status, StatusCode::OK);
+    let cookie = sign_in(&server).await;
+    let (status, body) = page(&server, &cookie, "/w/default/models/scorer").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(&format!("/w/default/runs/{run_id}")), "the producing run is linked");
+    assert!(body.contains("data: transactions-2026 (training)"), "{body}");
+}
