@@ -116,3 +116,26 @@ def test_only_server_administrators_collect(own):
     token = cli.json("token", "create", "--user", "carol", "-o", "json")["token"]
     refused = cli("gc", token=token, check=False)
     assert refused.returncode != 0 and "PERMISSION_DENIED" in refused.stderr
+
+
+def test_identical_files_are_stored_once_and_freed_with_their_last_user(own, tmp_path):
+    srv, cli, http = own
+    blobs = srv.home / "blobs"
+    content = os.urandom(4 * 1024 * 1024)
+    for folder in ("first", "second"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "weights.bin").write_bytes(content)
+    baseline = disk_usage(blobs)
+    cli("model", "create", "-n", "twin-a", "-p", str(tmp_path / "first" / "weights.bin"))
+    cli("model", "create", "-n", "twin-b", "-p", str(tmp_path / "second" / "weights.bin"))
+    cli("data", "create", "-n", "twin-data", "-t", "uri_file", "-p", str(tmp_path / "first" / "weights.bin"))
+    grown = disk_usage(blobs) - baseline
+    assert 4 * 1024 * 1024 <= grown < 5 * 1024 * 1024, f"three uploads of one content take {grown} bytes"
+
+    for name in ("twin-a", "twin-b"):
+        assert http.request("DELETE", f"{srv.url}{API}/model-versions/delete",
+                            json={"name": name, "version": "1"}).status_code == 200
+    report = cli.json("gc", "--grace-minutes", "0", "-o", "json")
+    assert report["uploads_removed"] == 2 and report["bytes_freed"] == 0, "the data asset still holds the content"
+    cli("data", "download", "-n", "twin-data", "-v", "1", "-p", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "twin-data" / "weights.bin").read_bytes() == content

@@ -277,6 +277,12 @@ impl BlobStore {
         Ok(files)
     }
 
+    /// Moves a blob to another key, replacing what is there.
+    pub async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.store.rename(&object_path(from)?, &object_path(to)?).await?;
+        Ok(())
+    }
+
     /// Every blob under a folder with its size and when it was last written (milliseconds since
     /// the Unix epoch), paths relative to the folder.
     pub async fn list_recursive_meta(&self, folder: &str) -> Result<Vec<(String, u64, i64)>> {

@@ -6,6 +6,7 @@
 //! default datastore first, through [`Service::upload_data_file`].
 
 use crate::tracking::blob_error;
+use crate::uploads::{AREA_DATA, Location};
 use crate::{Principal, Service, now_millis};
 use atelier_blob::{BlobStore, Download};
 use atelier_core::authz::Action;
@@ -91,10 +92,9 @@ fn mltable_paths(text: &str) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// Reads up to `limit` bytes from the start of a blob.
-async fn read_prefix(store: &BlobStore, key: &str, limit: usize) -> Result<Vec<u8>> {
+/// Reads up to `limit` bytes from the start of a download.
+async fn read_download(mut download: Download, limit: usize) -> Result<Vec<u8>> {
     use futures::StreamExt;
-    let mut download = store.get(key).await.map_err(blob_error)?;
     let mut bytes = Vec::new();
     while let Some(chunk) = download.stream.next().await {
         let chunk = chunk.map_err(blob_error)?;
@@ -160,20 +160,25 @@ impl Service {
             return Err(Error::invalid("a data file upload needs a file path"));
         }
         let stored = format!("LocalUpload/{upload}/{relative}");
-        let size = self.blobs().put_stream(&datastore_key(workspace, &stored), body).await.map_err(blob_error)?;
+        let size = self.store_upload(workspace, AREA_DATA, &stored, body).await?;
         Ok((datastore_uri(&stored), size))
     }
 
     /// The store and key of the data an asset's `path` names: the default datastore (the
     /// server's blob store) or a named one; an error for URIs the server does not read.
-    pub(crate) async fn data_location(&self, workspace: &WorkspaceName, path: &str) -> Result<(BlobStore, String)> {
+    pub(crate) async fn data_location(&self, workspace: &WorkspaceName, path: &str) -> Result<Location> {
         match data::parse_datastore_uri(path) {
             Some((DEFAULT_DATASTORE, inner)) => {
-                Ok((self.blobs().clone(), datastore_key(workspace, &normalize_artifact_path(inner)?)))
+                let inner = normalize_artifact_path(inner)?;
+                let key = datastore_key(workspace, &inner);
+                if inner.starts_with("LocalUpload/") {
+                    return self.upload_location(workspace, AREA_DATA, &inner, key).await;
+                }
+                Ok(Location::Blob(self.blobs().clone(), key))
             }
             Some((name, inner)) => {
                 let inner = normalize_artifact_path(inner)?;
-                Ok((self.open_datastore(workspace, name).await?, inner))
+                Ok(Location::Blob(self.open_datastore(workspace, name).await?, inner))
             }
             None => Err(Error::invalid(format!(
                 "the data at '{path}' is not on a datastore of this server, so it cannot be read here"
@@ -213,30 +218,32 @@ impl Service {
                     "invalid data path '{path}': expected azureml://datastores/<datastore>/paths/<path> or an https, wasbs, abfss, s3 or gs URI (local paths are uploaded by the CLI)"
                 )));
             }
-            let (store, key) = self.data_location(workspace, &path).await?;
-            let unreadable = |error: atelier_blob::BlobError| {
-                Error::invalid(format!("the data at '{path}' cannot be read: {error}"))
-            };
+            let location = self.data_location(workspace, &path).await?;
+            let files = self
+                .list_at(workspace, &location)
+                .await
+                .map_err(|error| Error::invalid(format!("the data at '{path}' cannot be read: {}", error.message)))?;
+            let base = location.base().to_owned();
             match data_type {
                 "uri_file" => {
-                    if key.is_empty() || !store.exists(&key).await.map_err(unreadable)? {
+                    if !(files.len() == 1 && files[0].0 == base) {
                         return Err(Error::invalid(format!("no file at '{path}' (a uri_file names one file)")));
                     }
                 }
                 _ => {
-                    let files = store.list_recursive(&key).await.map_err(unreadable)?;
-                    if files.is_empty() {
+                    if files.is_empty() || (files.len() == 1 && files[0].0 == base && !path.ends_with('/')) {
                         return Err(Error::invalid(format!("no files under '{path}' (a {data_type} names a folder)")));
                     }
                     if data_type == "mltable" {
-                        let Some((_, size)) = files.iter().find(|(name, _)| name == "MLTable") else {
+                        let table = if base.is_empty() { "MLTable".to_owned() } else { format!("{base}/MLTable") };
+                        let Some((_, size)) = files.iter().find(|(name, _)| *name == table) else {
                             return Err(Error::invalid(format!("the folder '{path}' has no MLTable file")));
                         };
                         if *size as usize > MAX_MLTABLE_BYTES {
                             return Err(Error::invalid("the MLTable file is larger than 1 MiB"));
                         }
-                        let table_key = if key.is_empty() { "MLTable".to_owned() } else { format!("{key}/MLTable") };
-                        let bytes = read_prefix(&store, &table_key, MAX_MLTABLE_BYTES).await?;
+                        let download = self.open_at(workspace, &location, &table, "the mltable").await?;
+                        let bytes = read_download(download, MAX_MLTABLE_BYTES).await?;
                         let text = String::from_utf8(bytes)
                             .map_err(|_| Error::invalid("the MLTable file is not UTF-8 text"))?;
                         mltable = mltable_paths(&text)?;
@@ -339,8 +346,8 @@ impl Service {
         asset: &DataAsset,
     ) -> Result<Vec<(String, u64)>> {
         self.authorize(principal, workspace, Action::WorkspaceRead).await?;
-        let (store, key) = self.data_location(workspace, &asset.path).await?;
-        list_located(&store, &key).await
+        let location = self.data_location(workspace, &asset.path).await?;
+        self.list_at(workspace, &location).await
     }
 
     /// One file of a data asset, by a path from [`Service::data_asset_files`].
@@ -352,8 +359,9 @@ impl Service {
         relative: &str,
     ) -> Result<Download> {
         self.authorize(principal, workspace, Action::WorkspaceRead).await?;
-        let (store, key) = self.data_location(workspace, &asset.path).await?;
-        open_located(&store, &key, relative, &format!("data asset {} version {}", asset.name, asset.version)).await
+        let location = self.data_location(workspace, &asset.path).await?;
+        let what = format!("data asset {} version {}", asset.name, asset.version);
+        self.open_at(workspace, &location, relative, &what).await
     }
 }
 

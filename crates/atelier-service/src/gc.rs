@@ -5,14 +5,17 @@
 //!   files.
 //! - Uploads of local model files (`models/<name>/<upload>/…`) and local data files
 //!   (`LocalUpload/<upload>/…` on the default datastore) that no model version or data asset
-//!   points into are removed: those of deleted versions, and those of registrations that never
-//!   happened (an upload broken off, a YAML mistake after the upload).
+//!   points into are forgotten: those of deleted versions, and those of registrations that never
+//!   happened (a YAML mistake after the upload). Then every stored content (see `uploads`) that
+//!   no uploaded path holds any more is deleted: a content shared by two uploads lives on while
+//!   either does.
 //!
 //! Only folders untouched for a grace period are removed, so that an upload whose registration
 //! is under way is never taken. `atelier gc` runs it on demand; the server also runs it
 //! periodically.
 
 use crate::tracking::{blob_error, workspace_blob_prefix};
+use crate::uploads::{AREA_MODELS, cas_prefix};
 use crate::{Principal, Service};
 use atelier_core::Result;
 use atelier_core::authz::Action;
@@ -98,26 +101,52 @@ impl Service {
 
         let referenced = self.store.referenced_locations(workspace).await?;
         let is_referenced = |prefix: &str| referenced.iter().any(|location| location.starts_with(prefix));
+        let model_uri = |group: &str| format!("mlflow-artifacts:/{group}/");
+        let data_uri = |group: &str| format!("azureml://datastores/{DEFAULT_DATASTORE}/paths/{group}/");
 
-        // Local model files: models/<name>/<upload>/….
+        // Uploaded files (content-addressed): forget the uploads nothing points into.
+        let indexed = self.store.all_upload_files(workspace).await?;
+        let mut upload_groups: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for file in &indexed {
+            // models/<name>/<upload>/… and LocalUpload/<upload>/…
+            let depth = if file.area == AREA_MODELS { 3 } else { 2 };
+            let group: Vec<&str> = file.path.splitn(depth + 1, '/').take(depth).collect();
+            let newest = upload_groups.entry((file.area.clone(), group.join("/"))).or_insert(i64::MIN);
+            *newest = (*newest).max(file.created_at);
+        }
+        for ((area, group), newest) in upload_groups {
+            let uri = if area == AREA_MODELS { model_uri(&group) } else { data_uri(&group) };
+            if !is_referenced(&uri) && newest <= cutoff {
+                self.store.delete_upload_files_under(workspace, &area, &group).await?;
+                report.uploads_removed += 1;
+            }
+        }
+        // Contents no uploaded path holds any more (and copies left by a broken-off upload).
+        let held: std::collections::HashSet<String> =
+            self.store.all_upload_files(workspace).await?.into_iter().map(|file| file.hash).collect();
+        let contents = cas_prefix(workspace);
+        for (path, size, modified) in self.blobs().list_recursive_meta(&contents).await.map_err(blob_error)? {
+            let hash = path.rsplit('/').next().unwrap_or_default();
+            if held.contains(hash) || modified > cutoff {
+                continue;
+            }
+            self.remove_folder(&format!("{contents}/{path}"), 1, size, report).await?;
+        }
+
+        // Uploads from before content addressing, kept as plain blobs.
         let models = format!("{artifacts}/models");
         let files = self.blobs().list_recursive_meta(&models).await.map_err(blob_error)?;
         for (group, (count, bytes, newest)) in groups(&files, 2) {
             // MLflow 3 logged models live under <experiment>/models/<id>; only uploads here.
-            let referenced = is_referenced(&format!("mlflow-artifacts:/models/{group}/"));
-            if !referenced && newest <= cutoff {
+            if !is_referenced(&model_uri(&format!("models/{group}"))) && newest <= cutoff {
                 self.remove_folder(&format!("{models}/{group}"), count, bytes, report).await?;
                 report.uploads_removed += 1;
             }
         }
-
-        // Local data files: LocalUpload/<upload>/… on the default datastore.
         let uploads = format!("workspaces/{workspace}/datastores/{DEFAULT_DATASTORE}/LocalUpload");
         let files = self.blobs().list_recursive_meta(&uploads).await.map_err(blob_error)?;
         for (group, (count, bytes, newest)) in groups(&files, 1) {
-            let referenced =
-                is_referenced(&format!("azureml://datastores/{DEFAULT_DATASTORE}/paths/LocalUpload/{group}/"));
-            if !referenced && newest <= cutoff {
+            if !is_referenced(&data_uri(&format!("LocalUpload/{group}"))) && newest <= cutoff {
                 self.remove_folder(&format!("{uploads}/{group}"), count, bytes, report).await?;
                 report.uploads_removed += 1;
             }

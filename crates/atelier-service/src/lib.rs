@@ -17,6 +17,7 @@ mod registry;
 mod series;
 mod sessions;
 mod tracking;
+mod uploads;
 
 pub use auth::{BootstrapSecrets, NewToken};
 pub use data::{DataAssetUpdate, NewDataAsset};

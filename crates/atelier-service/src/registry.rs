@@ -345,8 +345,8 @@ impl Service {
             run_id = run_id.or(logged.source_run_id);
         }
         if new_version.source.starts_with("azureml://datastores/") {
-            let (store, key) = self.data_location(workspace, &new_version.source).await?;
-            if crate::data::list_located(&store, &key).await?.is_empty() {
+            let location = self.data_location(workspace, &new_version.source).await?;
+            if self.list_at(workspace, &location).await?.is_empty() {
                 return Err(Error::invalid(format!("no files at '{}'", new_version.source)));
             }
         }
@@ -671,11 +671,7 @@ impl Service {
             return Err(Error::invalid("a model file upload needs a file path"));
         }
         let stored = limits::normalize_artifact_path(&format!("models/{name}/{upload}/{relative}"))?;
-        let size = self
-            .blobs()
-            .put_stream(&crate::tracking::blob_key(workspace, &stored), body)
-            .await
-            .map_err(crate::tracking::blob_error)?;
+        let size = self.store_upload(workspace, crate::uploads::AREA_MODELS, &stored, body).await?;
         Ok((stored, size))
     }
 
@@ -687,10 +683,12 @@ impl Service {
         principal: &Principal,
         workspace: &WorkspaceName,
         version: &ModelVersion,
-    ) -> Result<(atelier_blob::BlobStore, String)> {
+    ) -> Result<crate::uploads::Location> {
+        use crate::uploads::Location;
         self.read_registry(principal, workspace).await?;
         let source = version.source.as_str();
-        let artifacts = |path: String| (self.blobs().clone(), crate::tracking::blob_key(workspace, &path));
+        let artifacts =
+            |path: String| Location::Blob(self.blobs().clone(), crate::tracking::blob_key(workspace, &path));
         if let Some(rest) = source.strip_prefix("runs:/") {
             let (run_id, relative) = rest.split_once('/').unwrap_or((rest, ""));
             let (_, path) =
@@ -702,7 +700,12 @@ impl Service {
             return Ok(artifacts(Service::artifact_path_under(&logged.artifact_location, "")?));
         }
         if source.starts_with("mlflow-artifacts:") {
-            return Ok(artifacts(limits::normalize_artifact_path(&Service::artifact_path_under(source, "")?)?));
+            let path = limits::normalize_artifact_path(&Service::artifact_path_under(source, "")?)?;
+            if path.starts_with("models/") {
+                let key = crate::tracking::blob_key(workspace, &path);
+                return self.upload_location(workspace, crate::uploads::AREA_MODELS, &path, key).await;
+            }
+            return Ok(artifacts(path));
         }
         if source.starts_with("azureml://datastores/") {
             return self.data_location(workspace, source).await;
@@ -721,8 +724,8 @@ impl Service {
         workspace: &WorkspaceName,
         version: &ModelVersion,
     ) -> Result<Vec<(String, u64)>> {
-        let (store, key) = self.model_version_location(principal, workspace, version).await?;
-        crate::data::list_located(&store, &key).await
+        let location = self.model_version_location(principal, workspace, version).await?;
+        self.list_at(workspace, &location).await
     }
 
     /// One file of a version, by a path from [`Service::model_version_files`].
@@ -733,9 +736,9 @@ impl Service {
         version: &ModelVersion,
         relative: &str,
     ) -> Result<atelier_blob::Download> {
-        let (store, key) = self.model_version_location(principal, workspace, version).await?;
+        let location = self.model_version_location(principal, workspace, version).await?;
         let what = format!("model {} version {}", version.name, version.version);
-        crate::data::open_located(&store, &key, relative, &what).await
+        self.open_at(workspace, &location, relative, &what).await
     }
 }
 

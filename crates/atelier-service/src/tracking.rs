@@ -546,7 +546,25 @@ impl Service {
     ) -> Result<Download> {
         self.authorize(principal, workspace, Action::WorkspaceRead).await?;
         let relative = normalize_artifact_path(path)?;
+        if let Some(files) = self.uploaded_models_under(workspace, &relative).await?
+            && let Some(file) = files.iter().find(|file| file.path == relative)
+        {
+            return self.open_upload(workspace, file).await;
+        }
         self.blobs().get(&blob_key(workspace, &relative)).await.map_err(blob_error)
+    }
+
+    /// The uploaded model files at or under an artifact path (`models/…`), if it holds any.
+    async fn uploaded_models_under(
+        &self,
+        workspace: &WorkspaceName,
+        relative: &str,
+    ) -> Result<Option<Vec<atelier_store::UploadFile>>> {
+        if relative != "models" && !relative.starts_with("models/") {
+            return Ok(None);
+        }
+        let files = self.store.upload_files_under(workspace, crate::uploads::AREA_MODELS, relative).await?;
+        Ok((!files.is_empty()).then_some(files))
     }
 
     /// Reads up to `limit` bytes from the start of an artifact (for previews); returns them and
@@ -580,6 +598,13 @@ impl Service {
     ) -> Result<Vec<(String, u64)>> {
         self.authorize(principal, workspace, Action::WorkspaceRead).await?;
         let relative = normalize_artifact_path(path)?;
+        if let Some(files) = self.uploaded_models_under(workspace, &relative).await? {
+            let strip = format!("{relative}/");
+            return Ok(files
+                .into_iter()
+                .filter_map(|file| file.path.strip_prefix(&strip).map(|rest| (rest.to_owned(), file.size as u64)))
+                .collect());
+        }
         self.blobs().list_recursive(&blob_key(workspace, &relative)).await.map_err(blob_error)
     }
 
@@ -591,6 +616,23 @@ impl Service {
     ) -> Result<Vec<ArtifactEntry>> {
         self.authorize(principal, workspace, Action::WorkspaceRead).await?;
         let relative = normalize_artifact_path(path)?;
+        if let Some(files) = self.uploaded_models_under(workspace, &relative).await? {
+            // The folder's direct children: files, and folders named by deeper paths.
+            let strip = format!("{relative}/");
+            let mut entries: Vec<ArtifactEntry> = Vec::new();
+            for file in files {
+                let Some(rest) = file.path.strip_prefix(&strip) else { continue };
+                let (name, is_dir) = match rest.split_once('/') {
+                    Some((folder, _)) => (folder.to_owned(), true),
+                    None => (rest.to_owned(), false),
+                };
+                if entries.last().is_some_and(|last| last.name == name) {
+                    continue;
+                }
+                entries.push(ArtifactEntry { name, is_dir, size: (!is_dir).then_some(file.size as u64) });
+            }
+            return Ok(entries);
+        }
         let entries = self.blobs().list(&blob_key(workspace, &relative)).await.map_err(blob_error)?;
         Ok(entries
             .into_iter()

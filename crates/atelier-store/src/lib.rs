@@ -109,6 +109,18 @@ pub struct LoggedModelQuery<'a> {
     pub offset: i64,
 }
 
+/// A file uploaded to a workspace, stored once per content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadFile {
+    /// `models` (paths under the artifact root) or `data` (paths on the default datastore).
+    pub area: String,
+    pub path: String,
+    /// The BLAKE3 hash of its bytes, in hexadecimal.
+    pub hash: String,
+    pub size: i64,
+    pub created_at: Millis,
+}
+
 /// A search of registered models or of model versions.
 #[derive(Debug, Clone)]
 pub struct RegistryQuery<'a> {
@@ -263,6 +275,23 @@ pub trait AssetStore: Send + Sync {
     /// Every model version source and data asset path of a workspace, archived ones included:
     /// the files garbage collection must keep.
     async fn referenced_locations(&self, workspace: &WorkspaceName) -> Result<Vec<String>>;
+    /// Records that `path` of `area` (`models` or `data`) holds the content `hash`.
+    async fn record_upload_file(
+        &self,
+        workspace: &WorkspaceName,
+        area: &str,
+        path: &str,
+        hash: &str,
+        size: i64,
+        now: Millis,
+    ) -> Result<()>;
+    /// The uploaded files at `prefix` or under it (`prefix/…`), by path: `(path, hash, size,
+    /// created_at)`.
+    async fn upload_files_under(&self, workspace: &WorkspaceName, area: &str, prefix: &str) -> Result<Vec<UploadFile>>;
+    /// Every uploaded file of a workspace, by area and path.
+    async fn all_upload_files(&self, workspace: &WorkspaceName) -> Result<Vec<UploadFile>>;
+    /// Forgets the uploaded files at `prefix` or under it; returns how many.
+    async fn delete_upload_files_under(&self, workspace: &WorkspaceName, area: &str, prefix: &str) -> Result<u64>;
     async fn set_environment_archived(
         &self,
         workspace: &WorkspaceName,

@@ -169,6 +169,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "data assets", include_str!("../migrations/sqlite/0006_data_assets.sql")),
     (7, "datastores", include_str!("../migrations/sqlite/0007_datastores.sql")),
     (8, "environments", include_str!("../migrations/sqlite/0008_environments.sql")),
+    (9, "upload files", include_str!("../migrations/sqlite/0009_upload_files.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
@@ -179,6 +180,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "data assets", include_str!("../migrations/postgres/0006_data_assets.sql")),
     (7, "datastores", include_str!("../migrations/postgres/0007_datastores.sql")),
     (8, "environments", include_str!("../migrations/postgres/0008_environments.sql")),
+    (9, "upload files", include_str!("../migrations/postgres/0009_upload_files.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

@@ -52,6 +52,7 @@ conformance!(
     registry_models_versions_stages_and_aliases,
     registry_rename_search_and_delete,
     data_assets_version_list_archive_and_update,
+    upload_files_are_indexed_by_path_prefix,
     search_runs_filters_orders_and_pages,
     search_runs_never_mixes_workspaces,
     search_experiments_filters_and_orders,
@@ -517,6 +518,40 @@ async fn data_assets_version_list_archive_and_update(store: &SqlStore) {
     assert_eq!((reread.description.as_str(), reread.tags.len(), reread.last_updated_time), ("first cut", 2, 21));
     assert_eq!(store.get_data_asset(&workspace, "iris", "9").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
     assert_eq!(store.list_data_assets(&other, None, false).await.unwrap().len(), 1, "workspaces never mix");
+}
+
+async fn upload_files_are_indexed_by_path_prefix(store: &SqlStore) {
+    let workspace = with_workspace(store, "uploads").await;
+    for (path, hash) in [
+        ("models/a_b/u1/model/w.bin", "h1"),
+        ("models/a_b/u1/model/c.json", "h2"),
+        ("models/a%b/u2/w.bin", "h1"),
+        ("models/a_b/u10/x", "h3"),
+    ] {
+        store.record_upload_file(&workspace, "models", path, hash, 5, 100).await.unwrap();
+    }
+    store.record_upload_file(&workspace, "data", "LocalUpload/u1/t.csv", "h1", 5, 100).await.unwrap();
+    let under = |prefix: &'static str| {
+        let workspace = workspace.clone();
+        async move {
+            store
+                .upload_files_under(&workspace, "models", prefix)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|file| file.path)
+                .collect::<Vec<_>>()
+        }
+    };
+    // A prefix is a folder: u1 is not u10, and _ and % in names are not wildcards.
+    assert_eq!(under("models/a_b/u1").await, vec!["models/a_b/u1/model/c.json", "models/a_b/u1/model/w.bin"]);
+    assert_eq!(under("models/a%b/u2/w.bin").await, vec!["models/a%b/u2/w.bin"]);
+    assert!(under("models/aXb").await.is_empty());
+    assert_eq!(store.all_upload_files(&workspace).await.unwrap().len(), 5);
+    assert_eq!(store.delete_upload_files_under(&workspace, "models", "models/a_b/u1").await.unwrap(), 2);
+    let left: Vec<String> =
+        store.all_upload_files(&workspace).await.unwrap().into_iter().map(|file| file.path).collect();
+    assert_eq!(left, vec!["LocalUpload/u1/t.csv", "models/a%b/u2/w.bin", "models/a_b/u10/x"]);
 }
 
 fn filter(text: &str) -> Vec<Comparison> {
