@@ -150,6 +150,11 @@ def test_only_owners_register_datastores_and_only_admins_local_ones(cli, s3_buck
     (tmp_path / "local.yml").write_text(f"name: {unique_ident('local')}\ntype: local\npath: /etc\n")
     local = cli("datastore", "create", "-w", workspace, "-f", str(tmp_path / "local.yml"), token=token, check=False)
     assert local.returncode != 0 and "PERMISSION_DENIED" in local.stderr, "a local datastore reads the server's disk"
+    # A custom endpoint could point the server at its own network: administrators only, even
+    # for the workspace's Owner.
+    endpoint = cli("datastore", "create", "-w", workspace, "-f", str(s3_yaml(tmp_path / "own.yml", unique_ident("own"), s3_bucket)),
+                   token=token, check=False)
+    assert endpoint.returncode != 0 and "custom endpoint" in endpoint.stderr, endpoint.stderr
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "f.txt").write_text("shared")
     (tmp_path / "admin-local.yml").write_text(f"name: {unique_ident('local')}\ntype: local\npath: {tmp_path / 'shared'}\n")

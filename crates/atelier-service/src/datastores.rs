@@ -191,6 +191,19 @@ impl Service {
             }
         }
         let KindRules { required, optional, credentials: credential_kinds } = kind_rules(kind);
+        // A custom endpoint makes the server connect wherever it says, so that it could reach
+        // services on the server's own network: server administrators only.
+        let custom_endpoint = new_datastore.settings.get("endpoint_url").is_some_and(|url| !url.trim().is_empty())
+            || new_datastore
+                .settings
+                .get("endpoint")
+                .is_some_and(|endpoint| !endpoint.trim().is_empty() && endpoint.trim() != "core.windows.net");
+        if custom_endpoint && self.authorize_server(principal, Action::ServerAdmin).is_err() {
+            return Err(Error::permission_denied(format!(
+                "only server administrators can register a datastore with a custom endpoint ('{}')",
+                new_datastore.name
+            )));
+        }
         for key in required {
             if new_datastore.settings.get(*key).is_none_or(|value| value.trim().is_empty()) {
                 return Err(Error::invalid(format!("a {kind} datastore needs '{key}'")));
