@@ -126,6 +126,13 @@ pub fn validate_requirement(requirement: &str) -> Result<()> {
             "requirement '{requirement}' is not a package: pip options (-e, -r, --index-url, …) are not accepted"
         )));
     }
+    // `name @ url` and bare paths or URLs would make the server fetch from anywhere, or install
+    // a folder of its own disk.
+    if requirement.contains("://") || requirement.contains('@') || requirement.starts_with(['.', '/', '~']) {
+        return Err(Error::invalid(format!(
+            "requirement '{requirement}' is not a package from the index: direct references (URLs, paths, name @ url) are not accepted"
+        )));
+    }
     Ok(())
 }
 
@@ -173,5 +180,10 @@ mod tests {
             vec!["six==1.16.0", "requests"]
         );
         assert!(requirements_from_text("-r other.txt\n").is_err());
+        for direct in ["pkg @ file:///etc", "pkg@https://example.com/p.whl", "./local", "/abs/path", "https://x/y.whl"]
+        {
+            assert!(validate_requirement(direct).is_err(), "{direct}");
+        }
+        assert!(validate_requirement("numpy>=1.26; python_version >= '3.10'").is_ok());
     }
 }
