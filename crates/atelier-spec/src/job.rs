@@ -1,0 +1,618 @@
+//! The command job (`type: command`) of Azure ML's CLI v2 YAML.
+
+use crate::SpecError;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+
+/// A YAML scalar read as text: `lr: 0.01` and `lr: "0.01"` mean the same.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(untagged)]
+enum Scalar {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    fn text(&self) -> String {
+        match self {
+            Scalar::Text(text) => text.clone(),
+            Scalar::Integer(number) => number.to_string(),
+            Scalar::Float(number) => number.to_string(),
+            Scalar::Bool(flag) => flag.to_string(),
+        }
+    }
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct TypedInput {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    optional: Option<bool>,
+    #[serde(default)]
+    default: Option<Scalar>,
+    /// Accepted, as Azure ML documents it; not used.
+    #[serde(default, rename = "description")]
+    _description: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum RawInput {
+    Typed(TypedInput),
+    Literal(Scalar),
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    version: Option<Scalar>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct InlineEnvironment {
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    conda_file: Option<serde_json::Value>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum RawEnvironment {
+    Reference(String),
+    Inline(InlineEnvironment),
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct RawResources {
+    #[serde(default)]
+    instance_count: Option<Spanned<i64>>,
+    #[serde(default)]
+    instance_type: Option<String>,
+    #[serde(default)]
+    properties: Option<serde_json::Value>,
+    #[serde(default)]
+    shm_size: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawDistribution {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    process_count_per_instance: Option<i64>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default)]
+    timeout: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    #[serde(rename = "$schema", default)]
+    _schema: Option<String>,
+    #[serde(rename = "type", default)]
+    kind: Option<Spanned<String>>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    experiment_name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, Scalar>,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    command: Option<Spanned<String>>,
+    #[serde(default)]
+    inputs: BTreeMap<String, Spanned<RawInput>>,
+    #[serde(default)]
+    outputs: BTreeMap<String, Spanned<RawOutput>>,
+    #[serde(default)]
+    environment: Option<Spanned<RawEnvironment>>,
+    #[serde(default)]
+    environment_variables: BTreeMap<String, Scalar>,
+    #[serde(default)]
+    compute: Option<Spanned<String>>,
+    #[serde(default)]
+    resources: Option<RawResources>,
+    #[serde(default)]
+    distribution: Option<Spanned<RawDistribution>>,
+    #[serde(default)]
+    limits: Option<RawLimits>,
+}
+
+/// An input of a job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobInput {
+    /// A literal value (`lr: 0.01`, or a typed `string`/`number`/`integer`/`boolean` input).
+    Literal { value: Option<String>, optional: bool },
+    /// Data or a model: `uri_file`, `uri_folder`, `mltable`, `mlflow_model`, `custom_model`.
+    Asset { kind: String, path: Option<String>, mode: String, optional: bool },
+}
+
+impl JobInput {
+    fn has_value(&self) -> bool {
+        match self {
+            JobInput::Literal { value, .. } => value.is_some(),
+            JobInput::Asset { path, .. } => path.is_some(),
+        }
+    }
+
+    fn optional(&self) -> bool {
+        match self {
+            JobInput::Literal { optional, .. } | JobInput::Asset { optional, .. } => *optional,
+        }
+    }
+}
+
+/// An output of a job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOutput {
+    /// `uri_folder` (the default), `uri_file`, `mlflow_model` or `custom_model`.
+    pub kind: String,
+    pub path: Option<String>,
+    /// `rw_mount` (the default) or `upload`.
+    pub mode: String,
+    /// Register the output as this asset when the job completes.
+    pub name: Option<String>,
+    pub version: Option<String>,
+}
+
+/// A command job, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandJob {
+    pub name: Option<String>,
+    pub display_name: Option<String>,
+    /// The file's folder name when the file names none, as Azure ML does.
+    pub experiment_name: String,
+    pub description: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub code: Option<String>,
+    pub command: String,
+    pub inputs: BTreeMap<String, JobInput>,
+    pub outputs: BTreeMap<String, JobOutput>,
+    /// `azureml:name:version`, `azureml:name@latest`, or `None` for the built-in environment.
+    pub environment: Option<String>,
+    /// An inline environment: its image and conda file.
+    pub inline_environment: Option<(Option<String>, Option<serde_json::Value>)>,
+    pub environment_variables: BTreeMap<String, String>,
+    /// `local`.
+    pub compute: String,
+    pub instance_count: i64,
+    /// `pytorch` processes per instance, when distributed.
+    pub process_count_per_instance: Option<i64>,
+    /// Seconds.
+    pub timeout: Option<i64>,
+}
+
+const LITERAL_TYPES: [&str; 4] = ["string", "integer", "number", "boolean"];
+const ASSET_INPUT_TYPES: [&str; 5] = ["uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model"];
+const INPUT_MODES: [&str; 5] = ["ro_mount", "download", "direct", "eval_mount", "eval_download"];
+const OUTPUT_TYPES: [&str; 4] = ["uri_folder", "uri_file", "mlflow_model", "custom_model"];
+const OUTPUT_MODES: [&str; 2] = ["rw_mount", "upload"];
+
+/// A placeholder of a command: which section, which name, and whether it is inside `$[[ ]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Placeholder {
+    pub section: String,
+    pub name: String,
+    pub optional_block: bool,
+}
+
+/// The placeholders of a command, in order; an error for one that is not closed or names
+/// neither inputs nor outputs.
+pub(crate) fn placeholders(command: &str) -> Result<Vec<Placeholder>, String> {
+    let mut found = Vec::new();
+    let mut rest = command;
+    let mut in_block = false;
+    loop {
+        let next_placeholder = rest.find("${{");
+        let next_open = if in_block { None } else { rest.find("$[[") };
+        let next_close = if in_block { rest.find("]]") } else { None };
+        let candidates = [next_placeholder, next_open, next_close];
+        let Some(at) = candidates.iter().flatten().min().copied() else {
+            if in_block {
+                return Err("an optional block '$[[' is not closed with ']]'".to_owned());
+            }
+            return Ok(found);
+        };
+        if Some(at) == next_open {
+            in_block = true;
+            rest = &rest[at + 3..];
+        } else if Some(at) == next_close {
+            in_block = false;
+            rest = &rest[at + 2..];
+        } else {
+            let after = &rest[at + 3..];
+            let end = after.find("}}").ok_or_else(|| "a placeholder '${{' is not closed with '}}'".to_owned())?;
+            let inner = after[..end].trim();
+            let (section, name) = inner.split_once('.').unwrap_or((inner, ""));
+            if !matches!(section, "inputs" | "outputs") || name.is_empty() {
+                return Err(format!(
+                    "placeholder '${{{{{inner}}}}}' must be ${{{{inputs.<name>}}}} or ${{{{outputs.<name>}}}}"
+                ));
+            }
+            found.push(Placeholder { section: section.to_owned(), name: name.to_owned(), optional_block: in_block });
+            rest = &after[end + 2..];
+        }
+    }
+}
+
+fn positive(field: &str, value: Option<&Spanned<i64>>) -> Result<Option<i64>, SpecError> {
+    match value {
+        Some(spanned) if spanned.value < 1 => Err(SpecError::new(
+            field,
+            spanned.referenced.line(),
+            format!("must be a whole number of at least 1, got {}", spanned.value),
+        )),
+        Some(spanned) => Ok(Some(spanned.value)),
+        None => Ok(None),
+    }
+}
+
+/// Reads and checks a command job file. `folder_name` is the name of the file's folder, the
+/// experiment name when the file gives none.
+pub fn parse_command_job(text: &str, folder_name: &str) -> Result<CommandJob, SpecError> {
+    let raw: RawJob = serde_saphyr::from_str(text).map_err(|error| {
+        // serde-saphyr's message carries "line N column M: …" and a snippet; keep its first line.
+        let message = error.to_string();
+        let first = message.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+        let line = first
+            .strip_prefix("line ")
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|digits| digits.parse().ok())
+            .unwrap_or(0);
+        SpecError::new("job", line, first)
+    })?;
+    if let Some(kind) = &raw.kind
+        && kind.value != "command"
+    {
+        return Err(SpecError::new(
+            "type",
+            kind.referenced.line(),
+            format!("job type '{}' is not supported here: expected 'command'", kind.value),
+        ));
+    }
+    let Some(command) = raw.command else {
+        return Err(SpecError::new("command", 0, "a command job needs a 'command'"));
+    };
+
+    let mut inputs = BTreeMap::new();
+    for (name, spanned) in &raw.inputs {
+        let field = format!("inputs.{name}");
+        let line = spanned.referenced.line();
+        let input = match &spanned.value {
+            RawInput::Literal(value) => JobInput::Literal { value: Some(value.text()), optional: false },
+            RawInput::Typed(typed) => {
+                let optional = typed.optional.unwrap_or(false);
+                if LITERAL_TYPES.contains(&typed.kind.as_str()) {
+                    if typed.path.is_some() || typed.mode.is_some() {
+                        return Err(SpecError::new(
+                            &field,
+                            line,
+                            format!("a {} input takes no path or mode", typed.kind),
+                        ));
+                    }
+                    JobInput::Literal { value: typed.default.as_ref().map(Scalar::text), optional }
+                } else if ASSET_INPUT_TYPES.contains(&typed.kind.as_str()) {
+                    let mode = typed.mode.clone().unwrap_or_else(|| "ro_mount".to_owned());
+                    if !INPUT_MODES.contains(&mode.as_str()) {
+                        return Err(SpecError::new(
+                            &field,
+                            line,
+                            format!("invalid mode '{mode}': expected one of {}", INPUT_MODES.join(", ")),
+                        ));
+                    }
+                    JobInput::Asset { kind: typed.kind.clone(), path: typed.path.clone(), mode, optional }
+                } else {
+                    let mut types = LITERAL_TYPES.to_vec();
+                    types.extend(ASSET_INPUT_TYPES);
+                    return Err(SpecError::new(
+                        &field,
+                        line,
+                        format!("invalid input type '{}': expected one of {}", typed.kind, types.join(", ")),
+                    ));
+                }
+            }
+        };
+        if !input.optional() && !input.has_value() {
+            return Err(SpecError::new(
+                &field,
+                line,
+                "a required input needs a value (or a path); mark it optional: true otherwise",
+            ));
+        }
+        inputs.insert(name.clone(), input);
+    }
+
+    let mut outputs = BTreeMap::new();
+    for (name, spanned) in &raw.outputs {
+        let field = format!("outputs.{name}");
+        let line = spanned.referenced.line();
+        let output = &spanned.value;
+        let kind = output.kind.clone().unwrap_or_else(|| "uri_folder".to_owned());
+        if !OUTPUT_TYPES.contains(&kind.as_str()) {
+            return Err(SpecError::new(
+                &field,
+                line,
+                format!("invalid output type '{kind}': expected one of {}", OUTPUT_TYPES.join(", ")),
+            ));
+        }
+        let mode = output.mode.clone().unwrap_or_else(|| "rw_mount".to_owned());
+        if !OUTPUT_MODES.contains(&mode.as_str()) {
+            return Err(SpecError::new(
+                &field,
+                line,
+                format!("invalid mode '{mode}': expected one of {}", OUTPUT_MODES.join(", ")),
+            ));
+        }
+        if output.version.is_some() && output.name.is_none() {
+            return Err(SpecError::new(&field, line, "a version needs a name to register the output under"));
+        }
+        let _ = &output.description;
+        outputs.insert(
+            name.clone(),
+            JobOutput {
+                kind,
+                path: output.path.clone(),
+                mode,
+                name: output.name.clone(),
+                version: output.version.as_ref().map(Scalar::text),
+            },
+        );
+    }
+
+    let command_line = command.referenced.line();
+    let found = placeholders(&command.value).map_err(|message| SpecError::new("command", command_line, message))?;
+    for placeholder in &found {
+        let what = format!("${{{{{}.{}}}}}", placeholder.section, placeholder.name);
+        if placeholder.section == "outputs" {
+            if !outputs.contains_key(&placeholder.name) {
+                return Err(SpecError::new("command", command_line, format!("{what} names no output of this job")));
+            }
+            continue;
+        }
+        match inputs.get(&placeholder.name) {
+            None => return Err(SpecError::new("command", command_line, format!("{what} names no input of this job"))),
+            Some(input) if !input.has_value() && !placeholder.optional_block => {
+                return Err(SpecError::new(
+                    "command",
+                    command_line,
+                    format!("{what} is an optional input without a value: put it inside $[[ ... ]]"),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+
+    let compute = match &raw.compute {
+        None => "local".to_owned(),
+        Some(spanned) => match spanned.value.trim() {
+            "local" | "azureml:local" => "local".to_owned(),
+            other => {
+                return Err(SpecError::new(
+                    "compute",
+                    spanned.referenced.line(),
+                    format!("unknown compute '{other}': this server has 'local'"),
+                ));
+            }
+        },
+    };
+
+    let (environment, inline_environment) = match &raw.environment {
+        None => (None, None),
+        Some(spanned) => match &spanned.value {
+            RawEnvironment::Reference(reference) => {
+                let valid = reference
+                    .strip_prefix("azureml:")
+                    .is_some_and(|rest| rest.split_once(':').is_some() || rest.ends_with("@latest"));
+                if !valid {
+                    return Err(SpecError::new(
+                        "environment",
+                        spanned.referenced.line(),
+                        format!(
+                            "environment '{reference}': expected azureml:<name>:<version> or azureml:<name>@latest"
+                        ),
+                    ));
+                }
+                (Some(reference.clone()), None)
+            }
+            RawEnvironment::Inline(inline) => {
+                let _ = (&inline.name, &inline.description);
+                (None, Some((inline.image.clone(), inline.conda_file.clone())))
+            }
+        },
+    };
+
+    let resources = raw.resources.unwrap_or_default();
+    let _ = (&resources.instance_type, &resources.properties, &resources.shm_size);
+    let instance_count = positive("resources.instance_count", resources.instance_count.as_ref())?.unwrap_or(1);
+    let process_count_per_instance = match &raw.distribution {
+        None => None,
+        Some(spanned) => {
+            let line = spanned.referenced.line();
+            if spanned.value.kind != "pytorch" {
+                return Err(SpecError::new(
+                    "distribution.type",
+                    line,
+                    format!("distribution '{}' is not supported: expected pytorch", spanned.value.kind),
+                ));
+            }
+            let count = spanned.value.process_count_per_instance.unwrap_or(1);
+            if count < 1 {
+                return Err(SpecError::new("distribution.process_count_per_instance", line, "must be at least 1"));
+            }
+            Some(count)
+        }
+    };
+    let timeout = positive("limits.timeout", raw.limits.unwrap_or_default().timeout.as_ref())?;
+
+    Ok(CommandJob {
+        name: raw.name,
+        display_name: raw.display_name,
+        experiment_name: raw.experiment_name.unwrap_or_else(|| folder_name.to_owned()),
+        description: raw.description,
+        tags: raw.tags.iter().map(|(key, value)| (key.clone(), value.text())).collect(),
+        code: raw.code,
+        command: command.value,
+        inputs,
+        outputs,
+        environment,
+        inline_environment,
+        environment_variables: raw
+            .environment_variables
+            .iter()
+            .map(|(key, value)| (key.clone(), value.text()))
+            .collect(),
+        compute,
+        instance_count,
+        process_count_per_instance,
+        timeout,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOB: &str = r#"$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
+type: command
+display_name: train
+code: ./src
+command: >-
+  python train.py --data ${{inputs.training_data}} --lr ${{inputs.lr}}
+  $[[--warm ${{inputs.warm_start}}]] --out ${{outputs.model}}
+inputs:
+  training_data:
+    type: uri_folder
+    path: azureml:iris@latest
+    mode: download
+  lr: 0.01
+  warm_start:
+    type: uri_file
+    optional: true
+outputs:
+  model:
+    type: mlflow_model
+    name: iris-model
+environment: azureml:pydata@latest
+environment_variables:
+  SEED: 7
+compute: azureml:local
+resources:
+  instance_count: 1
+distribution:
+  type: pytorch
+  process_count_per_instance: 2
+limits:
+  timeout: 3600
+"#;
+
+    #[test]
+    fn a_full_command_job_reads() {
+        let job = parse_command_job(JOB, "iris").unwrap();
+        assert_eq!(job.experiment_name, "iris");
+        assert_eq!(job.inputs["lr"], JobInput::Literal { value: Some("0.01".into()), optional: false });
+        assert_eq!(
+            job.inputs["training_data"],
+            JobInput::Asset {
+                kind: "uri_folder".into(),
+                path: Some("azureml:iris@latest".into()),
+                mode: "download".into(),
+                optional: false
+            }
+        );
+        assert_eq!(job.outputs["model"].mode, "rw_mount");
+        assert_eq!(job.outputs["model"].name.as_deref(), Some("iris-model"));
+        assert_eq!(job.environment.as_deref(), Some("azureml:pydata@latest"));
+        assert_eq!(job.environment_variables["SEED"], "7");
+        assert_eq!((job.compute.as_str(), job.process_count_per_instance, job.timeout), ("local", Some(2), Some(3600)));
+    }
+
+    fn error_of(text: &str) -> SpecError {
+        parse_command_job(text, "folder").unwrap_err()
+    }
+
+    #[test]
+    fn mistakes_name_the_field_and_the_line() {
+        let unknown = error_of("type: command\ncommand: echo hi\ncomand_typo: 1\n");
+        assert_eq!(unknown.line, 3, "{unknown}");
+        assert!(unknown.message.contains("comand_typo"), "{unknown}");
+
+        let undefined = error_of("type: command\ninputs:\n  a: 1\ncommand: echo ${{inputs.b}}\n");
+        assert_eq!((undefined.field.as_str(), undefined.line), ("command", 4));
+        assert!(undefined.message.contains("names no input"), "{undefined}");
+
+        let output = error_of("command: echo ${{outputs.model}}\n");
+        assert!(output.message.contains("names no output"), "{output}");
+
+        let missing = error_of("command: echo ${{inputs.data}}\ninputs:\n  data:\n    type: uri_folder\n");
+        assert_eq!((missing.field.as_str(), missing.line), ("inputs.data", 4), "the line where its definition starts");
+
+        let optional =
+            error_of("command: echo ${{inputs.data}}\ninputs:\n  data:\n    type: uri_folder\n    optional: true\n");
+        assert!(optional.message.contains("$[["), "{optional}");
+
+        let compute = error_of("command: echo hi\ncompute: azureml:gpu-cluster\n");
+        assert_eq!((compute.field.as_str(), compute.line), ("compute", 2));
+
+        let kind = error_of("type: sweep\ncommand: echo\n");
+        assert_eq!((kind.field.as_str(), kind.line), ("type", 1));
+
+        let mode = error_of("command: echo\ninputs:\n  d:\n    type: uri_file\n    path: x\n    mode: rw_mount\n");
+        assert!(mode.message.contains("invalid mode"), "{mode}");
+
+        let timeout = error_of("command: echo\nlimits:\n  timeout: 0\n");
+        assert_eq!((timeout.field.as_str(), timeout.line), ("limits.timeout", 3));
+
+        assert_eq!(error_of("type: command\n").field, "command");
+        let environment = error_of("command: echo\nenvironment: pydata\n");
+        assert!(environment.message.contains("azureml:<name>:<version>"), "{environment}");
+        assert!(error_of("command: echo $[[ never closed\n").message.contains("not closed"));
+    }
+
+    #[test]
+    fn placeholders_are_found_with_their_block() {
+        let found = placeholders("a ${{inputs.x}} $[[b ${{inputs.y}}]] ${{outputs.z}}").unwrap();
+        let summary: Vec<(&str, &str, bool)> =
+            found.iter().map(|p| (p.section.as_str(), p.name.as_str(), p.optional_block)).collect();
+        assert_eq!(summary, vec![("inputs", "x", false), ("inputs", "y", true), ("outputs", "z", false)]);
+        assert!(placeholders("${{name}}").is_err());
+        assert!(placeholders("${{inputs.x").is_err());
+    }
+}
