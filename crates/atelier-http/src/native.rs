@@ -1229,16 +1229,13 @@ async fn update_model_version(
     Json(patch): Json<ModelVersionPatch>,
 ) -> ApiResult<Json<ModelVersionDto>> {
     let ws = workspace(&ws)?;
-    let resolved = state.service.resolve_model_version(&principal, &ws, &name, &version).await?;
     let update = atelier_service::ModelVersionUpdate {
         description: patch.description,
         tags: patch.tags.into_iter().map(|(key, value)| Tag::new(key, value)).collect(),
         properties: patch.properties,
         stage: patch.stage,
     };
-    let updated =
-        state.service.update_model_asset(&principal, &ws, &name, &resolved.version.to_string(), update).await?;
-    Ok(Json(updated.into()))
+    Ok(Json(state.service.update_model_asset(&principal, &ws, &name, &version, update).await?.into()))
 }
 
 async fn set_archived(
@@ -1250,10 +1247,7 @@ async fn set_archived(
     archived: bool,
 ) -> ApiResult<Json<ModelVersionDto>> {
     let ws = workspace(ws)?;
-    let resolved = state.service.resolve_model_version(principal, &ws, name, version).await?;
-    let changed =
-        state.service.set_model_version_archived(principal, &ws, name, &resolved.version.to_string(), archived).await?;
-    Ok(Json(changed.into()))
+    Ok(Json(state.service.set_model_version_archived(principal, &ws, name, version, archived).await?.into()))
 }
 
 /// Archives a version: it leaves lists but still loads.

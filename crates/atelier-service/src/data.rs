@@ -8,7 +8,7 @@
 use crate::tracking::blob_error;
 use crate::uploads::{AREA_DATA, Location};
 use crate::{Principal, Service, now_millis};
-use atelier_blob::{BlobStore, Download};
+use atelier_blob::Download;
 use atelier_core::authz::Action;
 use atelier_core::data::{self, DEFAULT_DATASTORE, DataAsset};
 use atelier_core::limits::{self, normalize_artifact_path};
@@ -105,38 +105,6 @@ async fn read_download(mut download: Download, limit: usize) -> Result<Vec<u8>> 
         }
     }
     Ok(bytes)
-}
-
-/// The files at `key` in `store`, with paths that start with the key's last segment (the name of
-/// the folder, or of the one file).
-pub(crate) async fn list_located(store: &BlobStore, key: &str) -> Result<Vec<(String, u64)>> {
-    let base = key.rsplit('/').next().unwrap_or_default().to_owned();
-    let files = store.list_recursive(key).await.map_err(blob_error)?;
-    if files.is_empty() && !key.is_empty() && store.exists(key).await.map_err(blob_error)? {
-        let size = store.get(key).await.map_err(blob_error)?.size;
-        return Ok(vec![(base, size)]);
-    }
-    Ok(files
-        .into_iter()
-        .map(|(path, size)| (if base.is_empty() { path } else { format!("{base}/{path}") }, size))
-        .collect())
-}
-
-/// One file from [`list_located`]'s list: `relative` must be the key's own file or inside its
-/// folder, never a sibling.
-pub(crate) async fn open_located(store: &BlobStore, key: &str, relative: &str, what: &str) -> Result<Download> {
-    let relative = normalize_artifact_path(relative)?;
-    let (parent, base) = key.rsplit_once('/').unwrap_or(("", key));
-    let inside = if base.is_empty() {
-        !relative.is_empty()
-    } else {
-        relative == base || relative.starts_with(&format!("{base}/"))
-    };
-    if !inside {
-        return Err(Error::not_found(format!("{what} has no file '{relative}'")));
-    }
-    let file = if parent.is_empty() { relative.clone() } else { format!("{parent}/{relative}") };
-    store.get(&file).await.map_err(blob_error)
 }
 
 impl Service {
@@ -348,6 +316,19 @@ impl Service {
         self.authorize(principal, workspace, Action::WorkspaceRead).await?;
         let location = self.data_location(workspace, &asset.path).await?;
         self.list_at(workspace, &location).await
+    }
+
+    /// Up to `limit` bytes from the start of one file of a data asset (for previews).
+    pub async fn read_data_file_prefix(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        asset: &DataAsset,
+        relative: &str,
+        limit: usize,
+    ) -> Result<Vec<u8>> {
+        let download = self.download_data_file(principal, workspace, asset, relative).await?;
+        read_download(download, limit).await
     }
 
     /// One file of a data asset, by a path from [`Service::data_asset_files`].

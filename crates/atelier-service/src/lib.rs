@@ -26,7 +26,7 @@ pub use environments::{EnvironmentBuild, EnvironmentBuilder, NewEnvironment};
 pub use gc::GcReport;
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
 pub use registry::{ModelVersionUpdate, NewModelVersion, RegistrySearch};
-pub use series::{EXACT_POINTS, MetricView, ZOOM_EXACT_POINTS};
+pub use series::MetricView;
 pub use sessions::{ExperimentSummary, NewSession, SESSION_LIFETIME_MILLIS, StudioSession};
 pub use tracking::{ArtifactEntry, ExperimentSearch, LoggedRun, RunSearch, StepInterval, parse_experiment_id};
 

@@ -601,7 +601,7 @@ impl Service {
         archived: bool,
     ) -> Result<ModelVersion> {
         self.write_registry(principal, workspace).await?;
-        let version = registry::parse_version(version)?;
+        let version = self.resolve_model_version(principal, workspace, name, version).await?.version;
         self.store.set_model_version_archived(workspace, name, version, archived, now_millis()).await?;
         self.store.get_model_version(workspace, name, version).await
     }
@@ -617,8 +617,8 @@ impl Service {
         update: ModelVersionUpdate,
     ) -> Result<ModelVersion> {
         self.write_registry(principal, workspace).await?;
-        let number = registry::parse_version(version)?;
-        let current = self.store.get_model_version(workspace, name, number).await?;
+        let current = self.resolve_model_version(principal, workspace, name, version).await?;
+        let number = current.version;
         if let Some(description) = &update.description {
             limits::validate_length("description", description, MAX_DESCRIPTION_LENGTH)?;
         }

@@ -20,10 +20,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Series with at most this many points are drawn from every point.
-pub const EXACT_POINTS: usize = 20_000;
+pub(crate) const EXACT_POINTS: usize = 20_000;
 
 /// A zoomed view reads the points of its range itself when at most this many lie in it.
-pub const ZOOM_EXACT_POINTS: u64 = 250_000;
+pub(crate) const ZOOM_EXACT_POINTS: u64 = 250_000;
 
 /// The cache holds summaries of at most this many blocks in all (about 130 bytes each).
 const CACHE_MAX_BLOCKS: usize = 200_000;
@@ -31,12 +31,11 @@ const CACHE_MAX_BLOCKS: usize = 200_000;
 /// A metric series as a chart needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricView {
-    /// The points to draw, in step order: every point of the series (or of the range) when
-    /// `exact`, else the kept points of its summary.
+    /// The points to draw, in step order: every point of the series (or of the range) when it
+    /// is short enough, else the kept points of its summary.
     pub samples: Vec<Sample>,
     /// How many points the series has in all.
     pub total: u64,
-    pub exact: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -112,23 +111,21 @@ impl Service {
                 if let Some(range) = range {
                     samples.retain(|sample| range.contains(sample));
                 }
-                Ok(MetricView { samples, total, exact: true })
+                Ok(MetricView { samples, total })
             }
             Series::Summarised(summarised) => {
                 let total = summarised.summary.points();
                 let Some(range) = range else {
-                    return Ok(MetricView { samples: summarised.summary.samples(None), total, exact: false });
+                    return Ok(MetricView { samples: summarised.summary.samples(None), total });
                 };
                 match summarised.summary.span(&range) {
-                    None => Ok(MetricView { samples: Vec::new(), total, exact: true }),
+                    None => Ok(MetricView { samples: Vec::new(), total }),
                     Some((points, first, last)) if points <= ZOOM_EXACT_POINTS => {
                         let mut samples = self.store.metric_points_between(&run_id, key, first, last).await?;
                         samples.retain(|sample| range.contains(sample));
-                        Ok(MetricView { samples, total, exact: true })
+                        Ok(MetricView { samples, total })
                     }
-                    Some(_) => {
-                        Ok(MetricView { samples: summarised.summary.samples(Some(&range)), total, exact: false })
-                    }
+                    Some(_) => Ok(MetricView { samples: summarised.summary.samples(Some(&range)), total }),
                 }
             }
         }

@@ -12,6 +12,7 @@
 use crate::tracking::blob_error;
 use crate::{Service, now_millis};
 use atelier_blob::{BlobStore, Download};
+use atelier_core::limits::normalize_artifact_path;
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, Result};
 use atelier_store::UploadFile;
@@ -29,6 +30,38 @@ pub(crate) fn cas_prefix(workspace: &WorkspaceName) -> String {
 
 fn cas_key(workspace: &WorkspaceName, hash: &str) -> String {
     format!("{}/{}/{hash}", cas_prefix(workspace), &hash[..2.min(hash.len())])
+}
+
+/// The files at `key` in `store`, with paths that start with the key's last segment (the name of
+/// the folder, or of the one file).
+async fn list_located(store: &BlobStore, key: &str) -> Result<Vec<(String, u64)>> {
+    let base = key.rsplit('/').next().unwrap_or_default().to_owned();
+    let files = store.list_recursive(key).await.map_err(blob_error)?;
+    if files.is_empty() && !key.is_empty() && store.exists(key).await.map_err(blob_error)? {
+        let size = store.get(key).await.map_err(blob_error)?.size;
+        return Ok(vec![(base, size)]);
+    }
+    Ok(files
+        .into_iter()
+        .map(|(path, size)| (if base.is_empty() { path } else { format!("{base}/{path}") }, size))
+        .collect())
+}
+
+/// One file from [`list_located`]'s list: `relative` must be the key's own file or inside its
+/// folder, never a sibling.
+async fn open_located(store: &BlobStore, key: &str, relative: &str, what: &str) -> Result<Download> {
+    let relative = normalize_artifact_path(relative)?;
+    let (parent, base) = key.rsplit_once('/').unwrap_or(("", key));
+    let inside = if base.is_empty() {
+        !relative.is_empty()
+    } else {
+        relative == base || relative.starts_with(&format!("{base}/"))
+    };
+    if !inside {
+        return Err(Error::not_found(format!("{what} has no file '{relative}'")));
+    }
+    let file = if parent.is_empty() { relative.clone() } else { format!("{parent}/{relative}") };
+    store.get(&file).await.map_err(blob_error)
 }
 
 /// Where files are read from: plain blobs under a key, or uploaded files under an indexed path.
@@ -106,7 +139,7 @@ impl Service {
     /// folder, or of the one file).
     pub(crate) async fn list_at(&self, workspace: &WorkspaceName, location: &Location) -> Result<Vec<(String, u64)>> {
         match location {
-            Location::Blob(store, key) => crate::data::list_located(store, key).await,
+            Location::Blob(store, key) => list_located(store, key).await,
             Location::Uploads { area, prefix } => {
                 let base = prefix.rsplit('/').next().unwrap_or_default();
                 let parent_length = prefix.len() - base.len();
@@ -131,7 +164,7 @@ impl Service {
         what: &str,
     ) -> Result<Download> {
         match location {
-            Location::Blob(store, key) => crate::data::open_located(store, key, relative, what).await,
+            Location::Blob(store, key) => open_located(store, key, relative, what).await,
             Location::Uploads { area, prefix } => {
                 let relative = atelier_core::limits::normalize_artifact_path(relative)?;
                 let (parent, base) = prefix.rsplit_once('/').unwrap_or(("", prefix.as_str()));

@@ -70,6 +70,19 @@ async fn touch_model(connection: &mut AnyConnection, workspace: &WorkspaceName, 
     found(done.rows_affected(), || model_missing(name))
 }
 
+async fn require_model(connection: &mut AnyConnection, workspace: &WorkspaceName, name: &str) -> Result<()> {
+    let row = sqlx::query("SELECT 1 FROM registered_models WHERE workspace = $1 AND name = $2")
+        .bind(workspace.as_str())
+        .bind(name)
+        .fetch_optional(&mut *connection)
+        .await
+        .map_err(db_error)?;
+    match row {
+        Some(_) => Ok(()),
+        None => Err(Error::not_found(model_missing(name))),
+    }
+}
+
 async fn require_version(
     connection: &mut AnyConnection,
     workspace: &WorkspaceName,
@@ -294,15 +307,7 @@ impl RegistryStore for SqlStore {
 
     async fn set_registered_model_tag(&self, workspace: &WorkspaceName, name: &str, tag: &Tag) -> Result<()> {
         let mut transaction = self.write.begin().await.map_err(db_error)?;
-        let exists = sqlx::query("SELECT 1 FROM registered_models WHERE workspace = $1 AND name = $2")
-            .bind(workspace.as_str())
-            .bind(name)
-            .fetch_optional(&mut *transaction)
-            .await
-            .map_err(db_error)?;
-        if exists.is_none() {
-            return Err(Error::not_found(model_missing(name)));
-        }
+        require_model(&mut transaction, workspace, name).await?;
         sqlx::query(
             "INSERT INTO registered_model_tags (workspace, name, key, value) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (workspace, name, key) DO UPDATE SET value = excluded.value",
@@ -319,15 +324,7 @@ impl RegistryStore for SqlStore {
 
     async fn delete_registered_model_tag(&self, workspace: &WorkspaceName, name: &str, key: &str) -> Result<()> {
         let mut transaction = self.write.begin().await.map_err(db_error)?;
-        let exists = sqlx::query("SELECT 1 FROM registered_models WHERE workspace = $1 AND name = $2")
-            .bind(workspace.as_str())
-            .bind(name)
-            .fetch_optional(&mut *transaction)
-            .await
-            .map_err(db_error)?;
-        if exists.is_none() {
-            return Err(Error::not_found(model_missing(name)));
-        }
+        require_model(&mut transaction, workspace, name).await?;
         let done = sqlx::query("DELETE FROM registered_model_tags WHERE workspace = $1 AND name = $2 AND key = $3")
             .bind(workspace.as_str())
             .bind(name)
@@ -358,15 +355,7 @@ impl RegistryStore for SqlStore {
 
     async fn delete_model_alias(&self, workspace: &WorkspaceName, name: &str, alias: &str) -> Result<()> {
         let mut transaction = self.write.begin().await.map_err(db_error)?;
-        let exists = sqlx::query("SELECT 1 FROM registered_models WHERE workspace = $1 AND name = $2")
-            .bind(workspace.as_str())
-            .bind(name)
-            .fetch_optional(&mut *transaction)
-            .await
-            .map_err(db_error)?;
-        if exists.is_none() {
-            return Err(Error::not_found(model_missing(name)));
-        }
+        require_model(&mut transaction, workspace, name).await?;
         // Deleting an alias that is not set is not an error, as in MLflow.
         sqlx::query("DELETE FROM registered_model_aliases WHERE workspace = $1 AND name = $2 AND alias = $3")
             .bind(workspace.as_str())

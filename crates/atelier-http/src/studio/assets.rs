@@ -11,7 +11,6 @@ use atelier_core::names::WorkspaceName;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use futures::StreamExt;
 use serde::Deserialize;
 
 /// The most bytes of a CSV a preview reads, and the rows it shows.
@@ -140,16 +139,8 @@ pub(crate) async fn data_asset(
         // The first rows of the first CSV file.
         let mut preview = (String::new(), Vec::new());
         if let Some((path, _)) = files.iter().find(|(path, _)| path.to_ascii_lowercase().ends_with(".csv")) {
-            let mut download = state.service.download_data_file(principal, &workspace, &selected, path).await?;
-            let mut bytes = Vec::new();
-            while let Some(chunk) = download.stream.next().await {
-                let Ok(chunk) = chunk else { break };
-                bytes.extend_from_slice(&chunk);
-                if bytes.len() >= PREVIEW_BYTES {
-                    break;
-                }
-            }
-            bytes.truncate(PREVIEW_BYTES);
+            let bytes =
+                state.service.read_data_file_prefix(principal, &workspace, &selected, path, PREVIEW_BYTES).await?;
             let text = String::from_utf8_lossy(&bytes);
             preview = (path.clone(), parse_csv(&text, ',', PREVIEW_ROWS + 1));
         }
