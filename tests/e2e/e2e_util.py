@@ -192,7 +192,9 @@ class ServerProcess:
         last_error = ""
         # A free port can be taken between free_port() and the bind; try a few.
         for _attempt in range(3):
-            port = free_port()
+            # A restart test that needs the same address (job runtimes know the server by it)
+            # sets keep_port before the second start().
+            port = self.port if getattr(self, "keep_port", False) and self.port else free_port()
             command = self._command(port)
             with open(self.log_path, "ab") as log:
                 log.write(f"\n===== start #{self.starts + 1}: {' '.join(command)}\n".encode())

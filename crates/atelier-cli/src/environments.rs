@@ -137,6 +137,41 @@ fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     serde_saphyr::from_str::<T>(&text).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
 }
 
+/// The spec of a job's inline environment: its `image` and `conda_file` (a path relative to
+/// `base`, or the conda environment inline).
+pub fn inline_spec(
+    base: &Path,
+    image: Option<String>,
+    conda_file: Option<&Value>,
+) -> anyhow::Result<atelier_core::environment::EnvironmentSpec> {
+    let conda = match conda_file {
+        None => None,
+        Some(value) => match serde_json::from_value::<CondaFileField>(value.clone())
+            .context("environment.conda_file: expected a path or a conda environment")?
+        {
+            CondaFileField::Inline(conda) => Some(conda),
+            CondaFileField::Path(path) => Some(read_yaml::<CondaFile>(&base.join(&path))?),
+        },
+    };
+    match conda {
+        Some(conda) => conda_spec(conda, image),
+        None => Ok(atelier_core::environment::EnvironmentSpec { image, ..Default::default() }),
+    }
+}
+
+fn conda_spec(conda: CondaFile, image: Option<String>) -> anyhow::Result<atelier_core::environment::EnvironmentSpec> {
+    let _ = (&conda.name, &conda.prefix, &conda.variables);
+    let dependencies: Vec<CondaDependency> = conda
+        .dependencies
+        .into_iter()
+        .map(|entry| match entry {
+            CondaEntry::Package(text) => CondaDependency::Package(text),
+            CondaEntry::Pip { pip } => CondaDependency::Pip(pip),
+        })
+        .collect();
+    spec_from_conda(&dependencies, conda.channels, image).map_err(|error| anyhow::anyhow!("{}", error.message))
+}
+
 /// The request body for an environment file.
 fn environment_body(file: &Path, version: Option<String>) -> anyhow::Result<Value> {
     let spec_file: EnvironmentFile = read_yaml(file)?;
@@ -163,17 +198,7 @@ fn environment_body(file: &Path, version: Option<String>) -> anyhow::Result<Valu
     let image = spec_file.image.clone();
     let mut spec = match conda {
         Some(conda) => {
-            let _ = (&conda.name, &conda.prefix, &conda.variables);
-            let dependencies: Vec<CondaDependency> = conda
-                .dependencies
-                .into_iter()
-                .map(|entry| match entry {
-                    CondaEntry::Package(text) => CondaDependency::Package(text),
-                    CondaEntry::Pip { pip } => CondaDependency::Pip(pip),
-                })
-                .collect();
-            spec_from_conda(&dependencies, conda.channels, image.clone())
-                .map_err(|error| anyhow::anyhow!("{}: {}", file.display(), error.message))?
+            conda_spec(conda, image.clone()).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?
         }
         None => atelier_core::environment::EnvironmentSpec { image: image.clone(), ..Default::default() },
     };

@@ -9,7 +9,10 @@ mod commands;
 mod data;
 mod datastores;
 mod environments;
+mod jobs;
+mod launcher;
 mod models;
+mod runtime;
 mod server;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -122,6 +125,26 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Submit and follow jobs.
+    Job {
+        #[command(subcommand)]
+        command: jobs::JobCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Computes: capacity, use and queue.
+    Compute {
+        #[command(subcommand)]
+        command: jobs::ComputeCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Run one job (started by a compute backend, not by hand).
+    #[command(hide = true)]
+    JobRuntime {
+        /// The job's folder, holding its launch file.
+        dir: std::path::PathBuf,
+    },
     /// Manage role assignments on workspaces.
     Role {
         #[command(subcommand)]
@@ -154,6 +177,12 @@ fn main() -> ExitCode {
             Command::Datastore { command, client } => datastores::datastore(command, client).await,
             Command::Environment { command, client } => environments::environment(command, client).await,
             Command::Gc { grace_minutes, client } => commands::gc(grace_minutes, client).await,
+            Command::Job { command, client } => jobs::job(command, client).await,
+            Command::Compute { command, client } => jobs::compute(command, client).await,
+            Command::JobRuntime { dir } => {
+                tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+                runtime::run(&dir).await
+            }
         }
     });
     match result {

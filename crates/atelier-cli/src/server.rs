@@ -39,6 +39,18 @@ pub struct ServerArgs {
     /// 0 turns the periodic sweep off (`atelier gc` still works).
     #[arg(long, env = "ATELIER_GC_INTERVAL_MINUTES", default_value_t = 60)]
     gc_interval_minutes: u64,
+    /// CPUs the local compute hands to jobs (default: this machine's).
+    #[arg(long, env = "ATELIER_LOCAL_CPUS")]
+    local_cpus: Option<f64>,
+    /// Memory in GB the local compute hands to jobs (default: this machine's).
+    #[arg(long, env = "ATELIER_LOCAL_MEMORY_GB")]
+    local_memory_gb: Option<f64>,
+    /// GPUs the local compute hands to jobs (default: those nvidia-smi lists).
+    #[arg(long, env = "ATELIER_LOCAL_GPUS")]
+    local_gpus: Option<u32>,
+    /// Seconds a canceled job's processes get between SIGTERM and SIGKILL.
+    #[arg(long, env = "ATELIER_CANCEL_GRACE_SECONDS", default_value_t = 10)]
+    cancel_grace_seconds: u64,
 }
 
 /// The home folder: `--home`, `$ATELIER_HOME` or `~/.atelier`.
@@ -119,11 +131,31 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     tracing::info!(dialect = ?store.dialect(), blobs = ?blobs, "stores open");
     let master_key = master_key(&home)?;
     let builder = atelier_service::EnvironmentBuilder::new(home.join("envs"), args.uv.clone());
+
+    let listener =
+        tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
+    let local = listener.local_addr()?;
+    let url = format!("http://{local}");
+    // Job runtimes on this machine reach the server on the loopback interface when it listens
+    // on every interface.
+    let runtime_url =
+        if local.ip().is_unspecified() { format!("http://127.0.0.1:{}", local.port()) } else { url.clone() };
+    let launcher = crate::launcher::LocalLauncher {
+        exe: std::env::current_exe().context("cannot find this program's path")?,
+        server_url: runtime_url,
+        jobs_dir: home.join("jobs"),
+        envs_dir: home.join("envs"),
+        uv: args.uv.clone(),
+        grace_seconds: args.cancel_grace_seconds,
+    };
+    let capacity = crate::launcher::machine_capacity(args.local_cpus, args.local_memory_gb, args.local_gpus);
+    tracing::info!(cpus = capacity.cpus, memory_mb = capacity.memory_mb, gpus = capacity.gpus.len(), "local compute");
     let service = Arc::new(
         Service::new(Arc::new(store.clone()), blobs)
             .with_master_key(master_key)
             .with_environment_builder(builder)
-            .refusing_images(args.refuse_images),
+            .refusing_images(args.refuse_images)
+            .with_launcher(capacity, Arc::new(launcher)),
     );
 
     if let Some(secrets) =
@@ -152,10 +184,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         });
     }
 
-    let listener =
-        tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
-    let local = listener.local_addr()?;
-    let url = format!("http://{local}");
+    tokio::spawn(service.clone().run_scheduler());
+
     std::fs::write(home.join("url"), format!("{url}\n"))
         .with_context(|| format!("cannot write {}", home.join("url").display()))?;
     println!("Atelier is listening on {url} (MLflow tracking URI: {url})");

@@ -10,6 +10,7 @@ pub mod data;
 pub mod environment;
 pub mod error;
 pub mod filter;
+pub mod job;
 pub mod limits;
 pub mod model;
 pub mod names;

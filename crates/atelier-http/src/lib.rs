@@ -14,9 +14,10 @@
 mod artifacts;
 mod auth;
 mod error;
+mod jobs_api;
 mod mlflow;
 mod mlflow_registry;
-pub mod native;
+mod native;
 mod studio;
 mod wire;
 

@@ -25,6 +25,7 @@ use utoipa::{OpenApi, ToSchema};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .merge(crate::jobs_api::routes())
         .route("/whoami", get(whoami))
         .route("/workspaces", get(list_workspaces).post(create_workspace))
         .route("/workspaces/{ws}", get(get_workspace).patch(update_workspace).delete(delete_workspace))
@@ -192,7 +193,9 @@ struct ApiDoc;
 
 /// The OpenAPI document of the native API.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut document = ApiDoc::openapi();
+    document.merge(crate::jobs_api::JobsApiDoc::openapi());
+    document
 }
 
 pub(crate) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
@@ -999,7 +1002,11 @@ struct ArtifactListQuery {
 }
 
 fn join_path(root: &str, path: &str) -> String {
-    if path.is_empty() { root.to_owned() } else { format!("{root}/{path}") }
+    match (root.is_empty(), path.is_empty()) {
+        (_, true) => root.to_owned(),
+        (true, false) => path.to_owned(),
+        (false, false) => format!("{root}/{path}"),
+    }
 }
 
 /// Lists a folder of a run's artifacts.

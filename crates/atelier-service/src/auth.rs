@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 /// The prefix of every API token, so that a leaked token is recognisable in a scan.
 const TOKEN_PREFIX: &str = "atl_";
+/// The prefix of a job's token: valid for that job alone, while it has not ended.
+pub(crate) const JOB_TOKEN_PREFIX: &str = "atj_";
 /// How long a verified basic-auth password is trusted without running argon2 again.
 const PASSWORD_CACHE_TTL: Duration = Duration::from_secs(300);
 pub(crate) const ARTIFACT_ROOT: &str = "mlflow-artifacts:";
@@ -97,6 +99,9 @@ impl Service {
     /// Resolves an API token to its user.
     #[tracing::instrument(skip_all)]
     pub async fn authenticate_token(&self, secret: &str) -> Result<Principal> {
+        if secret.starts_with(JOB_TOKEN_PREFIX) {
+            return self.authenticate_job_token(secret).await;
+        }
         if !secret.starts_with(TOKEN_PREFIX) {
             return Err(Error::unauthenticated("invalid or expired token"));
         }
@@ -109,10 +114,33 @@ impl Service {
         }
         match self.store.find_token(&hash, now).await? {
             Some((token, user)) => {
-                let principal = Principal { user: user.name, is_admin: user.is_admin };
+                let principal = Principal::user(user.name, user.is_admin);
                 self.auth_cache.tokens.insert(hash, (principal.clone(), token.expires_at));
                 Ok(principal)
             }
+            None => Err(Error::unauthenticated("invalid or expired token")),
+        }
+    }
+
+    /// A job's token: the job's submitter, bound to the job, while the job has not ended.
+    async fn authenticate_job_token(&self, secret: &str) -> Result<Principal> {
+        let hash = token_hash(secret);
+        if let Some((principal, _)) = self.auth_cache.tokens.get(&hash) {
+            return Ok(principal);
+        }
+        match self.store.find_job_by_token(&hash).await? {
+            Some(job) if !job.status.is_terminal() => {
+                let user = UserName::parse(&job.created_by)?;
+                let scope = crate::JobScope { workspace: job.workspace.clone(), job: job.name.clone() };
+                let principal = Principal { user, is_admin: false, job: Some(scope) };
+                self.auth_cache.tokens.insert(hash, (principal.clone(), None));
+                Ok(principal)
+            }
+            Some(job) => Err(Error::unauthenticated(format!(
+                "the token of job '{}' expired when the job ended ({})",
+                job.name,
+                job.status.as_str()
+            ))),
             None => Err(Error::unauthenticated("invalid or expired token")),
         }
     }
@@ -127,7 +155,7 @@ impl Service {
             Err(error) if error.code == ErrorCode::ResourceDoesNotExist => return Err(failure()),
             Err(error) => return Err(error),
         };
-        let principal = Principal { user: record.user.name.clone(), is_admin: record.user.is_admin };
+        let principal = Principal::user(record.user.name.clone(), record.user.is_admin);
         let fingerprint: [u8; 32] = Sha256::digest(format!("{user}\0{password}").as_bytes()).into();
         let recently_verified = self.password_cache.lock().ok().is_some_and(|cache| {
             cache.get(user).is_some_and(|(cached, verified_at)| {

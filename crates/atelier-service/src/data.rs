@@ -7,7 +7,7 @@
 
 use crate::tracking::blob_error;
 use crate::uploads::{AREA_DATA, Location};
-use crate::{Principal, Service, now_millis};
+use crate::{Principal, Service, Target, now_millis};
 use atelier_blob::Download;
 use atelier_core::authz::Action;
 use atelier_core::data::{self, DEFAULT_DATASTORE, DataAsset};
@@ -139,7 +139,8 @@ impl Service {
             Some((DEFAULT_DATASTORE, inner)) => {
                 let inner = normalize_artifact_path(inner)?;
                 let key = datastore_key(workspace, &inner);
-                if inner.starts_with("LocalUpload/") {
+                // Local uploads and jobs' outputs are stored by content (see `uploads`).
+                if inner.starts_with("LocalUpload/") || inner.starts_with("azureml/") {
                     return self.upload_location(workspace, AREA_DATA, &inner, key).await;
                 }
                 Ok(Location::Blob(self.blobs().clone(), key))
@@ -246,7 +247,7 @@ impl Service {
         name: &str,
         version: &str,
     ) -> Result<DataAsset> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
         if version == "latest" {
             let versions = self.store.list_data_assets(workspace, Some(name), false).await?;
             return versions
@@ -264,7 +265,7 @@ impl Service {
         name: Option<&str>,
         include_archived: bool,
     ) -> Result<Vec<DataAsset>> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
         self.store.list_data_assets(workspace, name, include_archived).await
     }
 
@@ -313,7 +314,7 @@ impl Service {
         workspace: &WorkspaceName,
         asset: &DataAsset,
     ) -> Result<Vec<(String, u64)>> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
         let location = self.data_location(workspace, &asset.path).await?;
         self.list_at(workspace, &location).await
     }
@@ -339,7 +340,7 @@ impl Service {
         asset: &DataAsset,
         relative: &str,
     ) -> Result<Download> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
         let location = self.data_location(workspace, &asset.path).await?;
         let what = format!("data asset {} version {}", asset.name, asset.version);
         self.open_at(workspace, &location, relative, &what).await

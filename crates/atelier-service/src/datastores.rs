@@ -8,7 +8,7 @@
 //! Creating a datastore lists its root with the given credentials first, so wrong credentials
 //! are a clear error and nothing is registered.
 
-use crate::{Principal, Service, now_millis};
+use crate::{Principal, Service, Target, now_millis};
 use atelier_blob::BlobStore;
 use atelier_core::authz::Action;
 use atelier_core::data::{self, DATASTORE_TYPES, DEFAULT_DATASTORE, Datastore};
@@ -295,7 +295,7 @@ impl Service {
         workspace: &WorkspaceName,
         name: &str,
     ) -> Result<Datastore> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
         if name == DEFAULT_DATASTORE {
             return Ok(Self::default_datastore(workspace));
         }
@@ -304,7 +304,7 @@ impl Service {
 
     /// The workspace's datastores, its own first.
     pub async fn list_datastores(&self, principal: &Principal, workspace: &WorkspaceName) -> Result<Vec<Datastore>> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
         let mut datastores = vec![Self::default_datastore(workspace)];
         datastores.extend(self.store.list_datastores(workspace).await?);
         Ok(datastores)

@@ -8,7 +8,7 @@
 //! breaks nothing); concurrent builds of one spec wait for each other in this process. A failed
 //! build keeps its log and the error names the line of uv's output that says what failed.
 
-use crate::{Principal, Service, now_millis};
+use crate::{Principal, Service, Target, now_millis};
 use atelier_core::authz::Action;
 use atelier_core::data;
 use atelier_core::environment::{Environment, EnvironmentSpec, validate_requirement};
@@ -154,6 +154,21 @@ impl EnvironmentBuilder {
             locks.entry(build_key(spec)).or_default().clone()
         };
         let _guard = lock.lock().await;
+        // Job runtimes are processes of their own: a file lock makes builds of one spec take
+        // turns across processes too.
+        std::fs::create_dir_all(&self.root)
+            .map_err(|error| Error::internal(format!("cannot create {}: {error}", self.root.display())))?;
+        let lock_path = self.root.join(format!("{}.lock", build_key(spec)));
+        let file_lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|error| Error::internal(format!("cannot open {}: {error}", lock_path.display())))?;
+        let _file_guard = tokio::task::spawn_blocking(move || file_lock.lock().map(|()| file_lock))
+            .await
+            .map_err(|error| Error::internal(format!("waiting for the build lock failed: {error}")))?
+            .map_err(|error| Error::internal(format!("cannot lock {}: {error}", lock_path.display())))?;
         if dir.join(".ready").exists() {
             return Ok(EnvironmentBuild {
                 state: "ready",
@@ -265,7 +280,7 @@ impl Service {
         name: &str,
         version: &str,
     ) -> Result<Environment> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
         if version == "latest" {
             return self
                 .store
@@ -285,7 +300,7 @@ impl Service {
         name: Option<&str>,
         include_archived: bool,
     ) -> Result<Vec<Environment>> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
         self.store.list_environments(workspace, name, include_archived).await
     }
 

@@ -10,10 +10,13 @@
 //!   no uploaded path holds any more is deleted: a content shared by two uploads lives on while
 //!   either does.
 //!
+//! - Code snapshots and jobs' named outputs live as long as their job (`job_references`).
+//!
 //! Only folders untouched for a grace period are removed, so that an upload whose registration
 //! is under way is never taken. `atelier gc` runs it on demand; the server also runs it
 //! periodically.
 
+use crate::jobs::AREA_CODE;
 use crate::tracking::{blob_error, workspace_blob_prefix};
 use crate::uploads::{AREA_MODELS, cas_prefix};
 use crate::{Principal, Service};
@@ -108,14 +111,23 @@ impl Service {
         let indexed = self.store.all_upload_files(workspace).await?;
         let mut upload_groups: BTreeMap<(String, String), i64> = BTreeMap::new();
         for file in &indexed {
-            // models/<name>/<upload>/… and LocalUpload/<upload>/…
-            let depth = if file.area == AREA_MODELS { 3 } else { 2 };
+            // models/<name>/<upload>/…, LocalUpload/<upload>/… and azureml/<job>/… (data), and
+            // <snapshot>/… (code).
+            let depth = match file.area.as_str() {
+                AREA_MODELS => 3,
+                AREA_CODE => 1,
+                _ => 2,
+            };
             let group: Vec<&str> = file.path.splitn(depth + 1, '/').take(depth).collect();
             let newest = upload_groups.entry((file.area.clone(), group.join("/"))).or_insert(i64::MIN);
             *newest = (*newest).max(file.created_at);
         }
         for ((area, group), newest) in upload_groups {
-            let uri = if area == AREA_MODELS { model_uri(&group) } else { data_uri(&group) };
+            let uri = match area.as_str() {
+                AREA_MODELS => model_uri(&group),
+                AREA_CODE => format!("code:{group}/"),
+                _ => data_uri(&group),
+            };
             if !is_referenced(&uri) && newest <= cutoff {
                 self.store.delete_upload_files_under(workspace, &area, &group).await?;
                 report.uploads_removed += 1;

@@ -7,10 +7,12 @@
 //! native API call the same functions, so they cannot disagree.
 
 mod auth;
+mod compute;
 mod data;
 mod datastores;
 mod environments;
 mod gc;
+mod jobs;
 mod logged_models;
 mod names;
 mod registry;
@@ -20,10 +22,12 @@ mod tracking;
 mod uploads;
 
 pub use auth::{BootstrapSecrets, NewToken};
+pub use compute::{ComputeView, Launched, Launcher, NewCompute};
 pub use data::{DataAssetUpdate, NewDataAsset};
 pub use datastores::NewDatastore;
 pub use environments::{EnvironmentBuild, EnvironmentBuilder, NewEnvironment};
 pub use gc::GcReport;
+pub use jobs::{JobControl, JobFilter, JobSubmission, SNAPSHOT_LIMIT_BYTES, STD_LOG, StatusReport};
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
 pub use registry::{ModelVersionUpdate, NewModelVersion, RegistrySearch};
 pub use series::MetricView;
@@ -40,12 +44,49 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// Who is calling: a signed-in user. Server admins may do anything; everyone else acts through
-/// their role on each workspace.
+/// Who is calling: a signed-in user, or a job acting for the user who submitted it. Server
+/// admins may do anything; users act through their role on each workspace; a job's token acts
+/// only on its own job and run (see [`Service::authorize_on`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user: UserName,
     pub is_admin: bool,
+    /// Set when the caller is a job's runtime or the code it runs.
+    pub job: Option<JobScope>,
+}
+
+impl Principal {
+    /// A signed-in user.
+    pub fn user(user: UserName, is_admin: bool) -> Self {
+        Principal { user, is_admin, job: None }
+    }
+}
+
+/// What a job's token is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobScope {
+    pub workspace: WorkspaceName,
+    /// The job's name, which is also its run's id.
+    pub job: String,
+}
+
+/// What an operation acts on, where a job's token makes it matter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target<'a> {
+    /// The workspace as a whole (experiments, searches, new records).
+    Workspace,
+    /// One run, by id.
+    Run(&'a str),
+    /// An artifact path under the workspace's artifact root (`<experiment>/<run>/…`,
+    /// `<experiment>/models/<logged model>/…`, `models/…`).
+    Artifact(&'a str),
+    /// An MLflow 3 logged model, by id.
+    LoggedModel(&'a str),
+    /// One job, by name.
+    Job(&'a str),
+    /// Versioned assets and datastores (models, data, environments): not a job's to read, apart
+    /// from its inputs, which its runtime fetches through the job.
+    Assets,
 }
 
 /// The service: the store, the blob store, and small caches.
@@ -65,6 +106,10 @@ pub struct Service {
     environments: Option<environments::EnvironmentBuilder>,
     /// Whether an environment with an image is refused rather than run on the host.
     refuse_images: bool,
+    /// The machine's capacity and the compute backend that launches job runtimes.
+    scheduling: Option<compute::Scheduling>,
+    /// Wakes the scheduler when a job is submitted or ends.
+    scheduler_wake: tokio::sync::Notify,
 }
 
 /// How long an answer about tokens, roles and workspaces is reused. Changes made through this
@@ -132,6 +177,8 @@ impl Service {
             master_key: None,
             environments: None,
             refuse_images: false,
+            scheduling: None,
+            scheduler_wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -164,6 +211,24 @@ impl Service {
     /// A workspace that does not exist is reported as not found to those allowed to know, and as
     /// forbidden to others, so that names of workspaces do not leak.
     pub async fn authorize(&self, principal: &Principal, workspace: &WorkspaceName, action: Action) -> Result<()> {
+        self.authorize_on(principal, workspace, action, Target::Workspace).await
+    }
+
+    /// [`Service::authorize`] for an operation on one thing: for users the role decides alone.
+    /// A job's token may read the records of its workspace's experiments and runs (MLflow's
+    /// client looks them up), but files only of its own run; it writes only its own run (and
+    /// that run's logged models and artifacts) and acts on its own job; versioned assets are not
+    /// its to read, apart from its inputs, which it fetches through its job.
+    pub(crate) async fn authorize_on(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        action: Action,
+        target: Target<'_>,
+    ) -> Result<()> {
+        if let Some(scope) = &principal.job {
+            return self.authorize_job(scope, workspace, action, target).await;
+        }
         if principal.is_admin {
             if action != Action::ServerAdmin && self.auth_cache.workspaces.get(&workspace.to_string()).is_none() {
                 self.store.get_workspace(workspace).await?;
@@ -202,8 +267,75 @@ impl Service {
         }
     }
 
+    async fn authorize_job(
+        &self,
+        scope: &JobScope,
+        workspace: &WorkspaceName,
+        action: Action,
+        target: Target<'_>,
+    ) -> Result<()> {
+        let denied = |what: &str| {
+            Err(Error::permission_denied(format!(
+                "the token of job '{}' may not perform '{}' {what}: a job writes only its own run and reads only its inputs",
+                scope.job,
+                action.as_str()
+            )))
+        };
+        if *workspace != scope.workspace {
+            return denied(&format!("in workspace '{workspace}'"));
+        }
+        let reads_or_tracks = matches!(action, Action::WorkspaceRead | Action::TrackingWrite);
+        let own_run = |run_id: &str| run_id == scope.job;
+        let permitted = match target {
+            Target::Workspace => action == Action::WorkspaceRead,
+            // Records of runs are readable, as MLflow's client looks experiments and runs up.
+            Target::Run(run_id) => action == Action::WorkspaceRead || (reads_or_tracks && own_run(run_id)),
+            Target::Job(name) => reads_or_tracks && own_run(name),
+            Target::LoggedModel(model_id) => {
+                reads_or_tracks && self.logged_model_run(model_id).await?.as_deref().is_some_and(own_run)
+            }
+            Target::Artifact(path) => {
+                let segments: Vec<&str> = path.split('/').collect();
+                match segments.as_slice() {
+                    [_, "models", model_id, ..] => {
+                        reads_or_tracks && self.logged_model_run(model_id).await?.as_deref().is_some_and(own_run)
+                    }
+                    [_, run_id, ..] => reads_or_tracks && own_run(run_id),
+                    _ => false,
+                }
+            }
+            Target::Assets => false,
+        };
+        if permitted {
+            return Ok(());
+        }
+        match target {
+            Target::Workspace => denied("on the workspace"),
+            Target::Run(run_id) => denied(&format!("on run '{run_id}'")),
+            Target::Job(name) => denied(&format!("on job '{name}'")),
+            Target::LoggedModel(model_id) => denied(&format!("on logged model '{model_id}'")),
+            Target::Artifact(path) => denied(&format!("on artifact '{path}'")),
+            Target::Assets => denied("on assets"),
+        }
+    }
+
+    /// The source run of a logged model, if it has one.
+    async fn logged_model_run(&self, model_id: &str) -> Result<Option<String>> {
+        match self.store.get_logged_model(model_id).await {
+            Ok(model) => Ok(model.source_run_id),
+            Err(error) if error.code == atelier_core::ErrorCode::ResourceDoesNotExist => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Authorizes a server-wide action (not tied to a workspace).
     pub fn authorize_server(&self, principal: &Principal, action: Action) -> Result<()> {
+        if principal.job.is_some() {
+            return Err(Error::permission_denied(format!(
+                "a job's token may not perform '{}': it needs a server administrator",
+                action.as_str()
+            )));
+        }
         if principal.is_admin {
             return Ok(());
         }

@@ -3,7 +3,7 @@
 
 use crate::names::random_run_name;
 use crate::tracking::parse_experiment_id;
-use crate::{Principal, Service, now_millis};
+use crate::{Principal, Service, Target, now_millis};
 use atelier_core::authz::Action;
 use atelier_core::filter;
 use atelier_core::limits::{self, validate_max_results};
@@ -44,7 +44,7 @@ impl Service {
         model_id: &str,
         action: Action,
     ) -> Result<LoggedModel> {
-        self.authorize(principal, workspace, action).await?;
+        self.authorize_on(principal, workspace, action, Target::LoggedModel(model_id)).await?;
         let model = self.store.get_logged_model(model_id).await?;
         if model.workspace != *workspace || model.lifecycle_stage == LifecycleStage::Deleted {
             return Err(Error::not_found(format!("logged model with id '{model_id}' not found")));
@@ -58,7 +58,9 @@ impl Service {
         workspace: &WorkspaceName,
         new_model: NewLoggedModel,
     ) -> Result<LoggedModel> {
-        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        let source_run = new_model.source_run_id.as_deref().unwrap_or_default();
+        let target = if principal.job.is_some() { Target::Run(source_run) } else { Target::Workspace };
+        self.authorize_on(principal, workspace, Action::TrackingWrite, target).await?;
         let experiment = self.store.get_experiment(workspace, parse_experiment_id(&new_model.experiment_id)?).await?;
         if let Some(run_id) = new_model.source_run_id.as_deref().filter(|id| !id.is_empty()) {
             let run = self.store.get_run_info(&RunId::parse(run_id)?).await?;

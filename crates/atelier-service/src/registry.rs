@@ -2,7 +2,7 @@
 //! registry API and (later) `atelier model` use them.
 
 use crate::tracking::{decode_page_token, next_token};
-use crate::{Principal, Service, now_millis};
+use crate::{Principal, Service, Target, now_millis};
 use atelier_core::authz::Action;
 use atelier_core::filter::{self, OrderBy};
 use atelier_core::limits::{self, validate_max_results};
@@ -109,7 +109,7 @@ fn parse_orders(
 
 impl Service {
     async fn read_registry(&self, principal: &Principal, workspace: &WorkspaceName) -> Result<()> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await
+        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await
     }
 
     async fn write_registry(&self, principal: &Principal, workspace: &WorkspaceName) -> Result<()> {
@@ -678,7 +678,7 @@ impl Service {
     /// Where a version's files are: the store and the key of its folder (or file).
     /// `mlflow-artifacts:/…` sources directly, `runs:/<run>/<path>` inside the run's artifacts,
     /// `models:/m-…` in the logged model's folder, `azureml://datastores/…` on that datastore.
-    async fn model_version_location(
+    pub(crate) async fn model_version_location(
         &self,
         principal: &Principal,
         workspace: &WorkspaceName,

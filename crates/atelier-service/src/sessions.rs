@@ -57,7 +57,7 @@ impl Service {
     pub async fn session(&self, secret: &str) -> Result<StudioSession> {
         match self.store.find_session(&token_hash(secret), now_millis()).await? {
             Some((session, user)) => Ok(StudioSession {
-                principal: Principal { user: user.name, is_admin: user.is_admin },
+                principal: Principal::user(user.name, user.is_admin),
                 csrf_token: session.csrf_token,
             }),
             None => Err(Error::unauthenticated("the session has ended; sign in again")),

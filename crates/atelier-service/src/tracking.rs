@@ -3,7 +3,7 @@
 
 use crate::auth::ARTIFACT_ROOT;
 use crate::names::random_run_name;
-use crate::{Principal, Service, now_millis};
+use crate::{Principal, Service, Target, now_millis};
 use atelier_blob::{BlobError, Download};
 use atelier_core::authz::Action;
 use atelier_core::filter::{self, OrderBy};
@@ -183,7 +183,7 @@ impl Service {
         run_id: &str,
         action: Action,
     ) -> Result<RunInfo> {
-        self.authorize(principal, workspace, action).await?;
+        self.authorize_on(principal, workspace, action, Target::Run(run_id)).await?;
         let run_id = RunId::parse(run_id).map_err(|_| Error::not_found(format!("run with id={run_id} not found")))?;
         let info = self.store.get_run_info(&run_id).await?;
         if info.workspace != *workspace {
@@ -413,7 +413,7 @@ impl Service {
         tags: Vec<Tag>,
     ) -> Result<()> {
         let batch = prepare_batch(metrics, params, tags)?;
-        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        self.authorize_on(principal, workspace, Action::TrackingWrite, Target::Run(run_id)).await?;
         // The store checks, inside the write transaction, that the run is in this workspace
         // and active; this path is the hottest one and saves a read.
         let run_id = RunId::parse(run_id).map_err(|_| Error::not_found(format!("run with id={run_id} not found")))?;
@@ -530,8 +530,8 @@ impl Service {
         path: &str,
         body: BoxStream<'_, std::result::Result<Bytes, String>>,
     ) -> Result<u64> {
-        self.authorize(principal, workspace, Action::TrackingWrite).await?;
         let relative = normalize_artifact_path(path)?;
+        self.authorize_on(principal, workspace, Action::TrackingWrite, Target::Artifact(&relative)).await?;
         if relative.is_empty() {
             return Err(Error::invalid("an artifact upload needs a file path"));
         }
@@ -544,8 +544,8 @@ impl Service {
         workspace: &WorkspaceName,
         path: &str,
     ) -> Result<Download> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
         let relative = normalize_artifact_path(path)?;
+        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Artifact(&relative)).await?;
         if let Some(files) = self.uploaded_models_under(workspace, &relative).await?
             && let Some(file) = files.iter().find(|file| file.path == relative)
         {
@@ -596,8 +596,8 @@ impl Service {
         workspace: &WorkspaceName,
         path: &str,
     ) -> Result<Vec<(String, u64)>> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
         let relative = normalize_artifact_path(path)?;
+        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Artifact(&relative)).await?;
         if let Some(files) = self.uploaded_models_under(workspace, &relative).await? {
             let strip = format!("{relative}/");
             return Ok(files
@@ -614,8 +614,8 @@ impl Service {
         workspace: &WorkspaceName,
         path: &str,
     ) -> Result<Vec<ArtifactEntry>> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
         let relative = normalize_artifact_path(path)?;
+        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Artifact(&relative)).await?;
         if let Some(files) = self.uploaded_models_under(workspace, &relative).await? {
             // The folder's direct children: files, and folders named by deeper paths.
             let strip = format!("{relative}/");
@@ -641,8 +641,8 @@ impl Service {
     }
 
     pub async fn delete_artifact(&self, principal: &Principal, workspace: &WorkspaceName, path: &str) -> Result<()> {
-        self.authorize(principal, workspace, Action::TrackingWrite).await?;
         let relative = normalize_artifact_path(path)?;
+        self.authorize_on(principal, workspace, Action::TrackingWrite, Target::Artifact(&relative)).await?;
         if relative.is_empty() {
             return Err(Error::invalid("refusing to delete the whole artifact root"));
         }

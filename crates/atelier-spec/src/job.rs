@@ -99,6 +99,22 @@ struct RawResources {
     properties: Option<serde_json::Value>,
     #[serde(default)]
     shm_size: Option<String>,
+    /// Atelier's requests, for a compute on one machine: CPUs, memory and GPUs per job.
+    #[serde(default)]
+    cpu: Option<Spanned<f64>>,
+    #[serde(default)]
+    memory_gb: Option<Spanned<f64>>,
+    #[serde(default)]
+    gpu_count: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct RawQueueSettings {
+    #[serde(default)]
+    job_tier: Option<String>,
+    #[serde(default)]
+    priority: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -154,6 +170,8 @@ struct RawJob {
     distribution: Option<Spanned<RawDistribution>>,
     #[serde(default)]
     limits: Option<RawLimits>,
+    #[serde(default)]
+    queue_settings: Option<RawQueueSettings>,
 }
 
 /// An input of a job.
@@ -211,13 +229,31 @@ pub struct CommandJob {
     /// An inline environment: its image and conda file.
     pub inline_environment: Option<(Option<String>, Option<serde_json::Value>)>,
     pub environment_variables: BTreeMap<String, String>,
-    /// `local`.
+    /// The compute's name: `local` unless the file names another (`azureml:<name>`).
     pub compute: String,
     pub instance_count: i64,
+    /// `resources.instance_type`, an Azure VM size, when given.
+    pub instance_type: Option<String>,
+    /// `resources.cpu`, `resources.memory_gb`, `resources.gpu_count`.
+    pub cpu: Option<f64>,
+    pub memory_gb: Option<f64>,
+    pub gpu_count: Option<i64>,
+    /// `queue_settings.priority`: 1 (low), 2 (medium, the default) or 3 (high).
+    pub priority: i64,
     /// `pytorch` processes per instance, when distributed.
     pub process_count_per_instance: Option<i64>,
     /// Seconds.
     pub timeout: Option<i64>,
+    /// The line each field's value starts on (`compute`, `environment`, `inputs.<name>`, …),
+    /// for checks made after parsing (an unknown compute, an unresolvable reference).
+    pub lines: BTreeMap<String, u64>,
+}
+
+impl CommandJob {
+    /// The line a field is on, 0 when unknown.
+    pub fn line_of(&self, field: &str) -> u64 {
+        self.lines.get(field).copied().unwrap_or(0)
+    }
 }
 
 const LITERAL_TYPES: [&str; 4] = ["string", "integer", "number", "boolean"];
@@ -420,19 +456,33 @@ pub fn parse_command_job(text: &str, folder_name: &str) -> Result<CommandJob, Sp
         }
     }
 
+    let mut lines = BTreeMap::new();
     let compute = match &raw.compute {
         None => "local".to_owned(),
-        Some(spanned) => match spanned.value.trim() {
-            "local" | "azureml:local" => "local".to_owned(),
-            other => {
+        Some(spanned) => {
+            lines.insert("compute".to_owned(), spanned.referenced.line());
+            let text = spanned.value.trim();
+            let name = text.strip_prefix("azureml:").unwrap_or(text);
+            let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid {
                 return Err(SpecError::new(
                     "compute",
                     spanned.referenced.line(),
-                    format!("unknown compute '{other}': this server has 'local'"),
+                    format!("compute '{text}': expected a compute's name, as azureml:<name> or <name>"),
                 ));
             }
-        },
+            name.to_owned()
+        }
     };
+    for (name, spanned) in &raw.inputs {
+        lines.insert(format!("inputs.{name}"), spanned.referenced.line());
+    }
+    for (name, spanned) in &raw.outputs {
+        lines.insert(format!("outputs.{name}"), spanned.referenced.line());
+    }
+    if let Some(spanned) = &raw.environment {
+        lines.insert("environment".to_owned(), spanned.referenced.line());
+    }
 
     let (environment, inline_environment) = match &raw.environment {
         None => (None, None),
@@ -460,8 +510,44 @@ pub fn parse_command_job(text: &str, folder_name: &str) -> Result<CommandJob, Sp
     };
 
     let resources = raw.resources.unwrap_or_default();
-    let _ = (&resources.instance_type, &resources.properties, &resources.shm_size);
+    let _ = (&resources.properties, &resources.shm_size);
     let instance_count = positive("resources.instance_count", resources.instance_count.as_ref())?.unwrap_or(1);
+    if let Some(cpu) = &resources.cpu
+        && !(cpu.value > 0.0 && cpu.value.is_finite())
+    {
+        return Err(SpecError::new("resources.cpu", cpu.referenced.line(), "must be a number above 0"));
+    }
+    if let Some(memory) = &resources.memory_gb
+        && !(memory.value >= 0.0 && memory.value.is_finite())
+    {
+        return Err(SpecError::new("resources.memory_gb", memory.referenced.line(), "must be a number of at least 0"));
+    }
+    if let Some(gpus) = &resources.gpu_count
+        && gpus.value < 0
+    {
+        return Err(SpecError::new(
+            "resources.gpu_count",
+            gpus.referenced.line(),
+            "must be a whole number of at least 0",
+        ));
+    }
+    let queue = raw.queue_settings.unwrap_or_default();
+    let _ = &queue.job_tier;
+    let priority = match &queue.priority {
+        None => 2,
+        Some(spanned) => match spanned.value.to_ascii_lowercase().as_str() {
+            "low" => 1,
+            "medium" => 2,
+            "high" => 3,
+            other => {
+                return Err(SpecError::new(
+                    "queue_settings.priority",
+                    spanned.referenced.line(),
+                    format!("invalid priority '{other}': expected low, medium or high"),
+                ));
+            }
+        },
+    };
     let process_count_per_instance = match &raw.distribution {
         None => None,
         Some(spanned) => {
@@ -501,8 +587,14 @@ pub fn parse_command_job(text: &str, folder_name: &str) -> Result<CommandJob, Sp
             .collect(),
         compute,
         instance_count,
+        instance_type: resources.instance_type,
+        cpu: resources.cpu.map(|cpu| cpu.value),
+        memory_gb: resources.memory_gb.map(|memory| memory.value),
+        gpu_count: resources.gpu_count.map(|gpus| gpus.value),
+        priority,
         process_count_per_instance,
         timeout,
+        lines,
     })
 }
 
@@ -588,8 +680,14 @@ limits:
             error_of("command: echo ${{inputs.data}}\ninputs:\n  data:\n    type: uri_folder\n    optional: true\n");
         assert!(optional.message.contains("$[["), "{optional}");
 
-        let compute = error_of("command: echo hi\ncompute: azureml:gpu-cluster\n");
+        let compute = error_of("command: echo hi\ncompute: azureml:gpu cluster\n");
         assert_eq!((compute.field.as_str(), compute.line), ("compute", 2));
+        let named = parse_command_job("command: echo hi\ncompute: azureml:gpu-cluster\n", "f").unwrap();
+        assert_eq!((named.compute.as_str(), named.line_of("compute")), ("gpu-cluster", 2));
+        let priority = error_of("command: echo\nqueue_settings:\n  priority: urgent\n");
+        assert_eq!((priority.field.as_str(), priority.line), ("queue_settings.priority", 3));
+        let cpu = error_of("command: echo\nresources:\n  cpu: 0\n");
+        assert_eq!((cpu.field.as_str(), cpu.line), ("resources.cpu", 3));
 
         let kind = error_of("type: sweep\ncommand: echo\n");
         assert_eq!((kind.field.as_str(), kind.line), ("type", 1));

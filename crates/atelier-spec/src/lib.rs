@@ -1,4 +1,4 @@
-//! Azure ML CLI v2 YAML specs, read for Atelier: today the command job.
+//! Azure ML CLI v2 YAML specs, read for Atelier: today the command job, and the plan a job runtime executes.
 //!
 //! The one decision that shaped this crate: every mistake in a spec is reported before anything
 //! runs, with the field it is about and the line it is on. Unknown fields are errors (serde's
@@ -15,8 +15,10 @@
 //! ```
 
 pub mod job;
+pub mod plan;
 
 pub use job::{CommandJob, JobInput, JobOutput, parse_command_job};
+pub use plan::{BUILTIN_ENVIRONMENT, JobPlan, PlannedEnvironment, PlannedInput, PlannedOutput, render_command};
 
 /// A mistake in a spec: the field, the line (0 when the mistake is about the file as a whole)
 /// and what is wrong.

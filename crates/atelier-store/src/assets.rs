@@ -410,7 +410,8 @@ impl AssetStore for SqlStore {
     async fn referenced_locations(&self, workspace: &WorkspaceName) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT source AS location FROM model_versions WHERE workspace = $1 \
-             UNION SELECT path AS location FROM data_assets WHERE workspace = $1",
+             UNION SELECT path AS location FROM data_assets WHERE workspace = $1 \
+             UNION SELECT location FROM job_references WHERE workspace = $1",
         )
         .bind(workspace.as_str())
         .fetch_all(&self.read)

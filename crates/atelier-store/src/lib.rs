@@ -10,6 +10,7 @@
 //! This is the only crate that knows SQL.
 
 mod assets;
+mod jobs;
 mod registry;
 mod search;
 mod sql;
@@ -21,6 +22,7 @@ use atelier_core::authz::Role;
 use atelier_core::data::{DataAsset, Datastore};
 use atelier_core::environment::Environment;
 use atelier_core::filter::{Comparison, OrderBy};
+use atelier_core::job::{Job, JobStatus};
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
 use atelier_core::registry::{ModelVersion, RegisteredModel};
@@ -121,6 +123,54 @@ pub struct UploadFile {
     pub created_at: Millis,
 }
 
+/// A compute a workspace defined (Azure's compute YAML), run on the server's machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compute {
+    pub workspace: WorkspaceName,
+    pub name: String,
+    /// `amlcompute`.
+    pub kind: String,
+    /// An Azure VM size (see `atelier_core::job::VM_SIZES`): what each job may use.
+    pub size: String,
+    pub min_instances: i64,
+    /// How many of its jobs run at once.
+    pub max_instances: i64,
+    pub description: String,
+    pub tags: BTreeMap<String, String>,
+    pub created_by: String,
+    pub created_at: Millis,
+}
+
+/// A listing of a workspace's jobs, newest first.
+#[derive(Debug, Clone)]
+pub struct JobQuery<'a> {
+    pub workspace: &'a WorkspaceName,
+    pub status: Option<JobStatus>,
+    pub experiment_name: Option<&'a str>,
+    pub compute: Option<&'a str>,
+    /// `Some(false)`: only jobs not archived; `Some(true)`: only archived ones; `None`: all.
+    pub archived: Option<bool>,
+    pub limit: i64,
+}
+
+/// A job's move to a new status.
+#[derive(Debug, Clone)]
+pub struct JobTransition<'a> {
+    pub status: JobStatus,
+    pub at: Millis,
+    pub message: Option<&'a str>,
+    pub exit_code: Option<i64>,
+    pub error: Option<&'a str>,
+}
+
+/// A stretch of a job's log file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogPiece {
+    pub text: String,
+    /// Where the next read starts: the byte offset after this text.
+    pub next_offset: i64,
+}
+
 /// A search of registered models or of model versions.
 #[derive(Debug, Clone)]
 pub struct RegistryQuery<'a> {
@@ -137,6 +187,54 @@ pub struct RunUpdate {
     pub status: Option<RunStatus>,
     pub end_time: Option<Millis>,
     pub run_name: Option<String>,
+}
+
+/// Jobs, their events and logs, and computes. Every method is one transaction.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Creates a job with its run (named as the job), its first events and the locations it
+    /// holds on to; a taken name is `RESOURCE_ALREADY_EXISTS`. Returns the stored job.
+    async fn create_job(
+        &self,
+        job: &Job,
+        run: &RunInfo,
+        run_tags: &[Tag],
+        token_hash: &str,
+        references: &[String],
+    ) -> Result<Job>;
+    async fn get_job(&self, name: &str) -> Result<Job>;
+    async fn list_jobs(&self, query: &JobQuery<'_>) -> Result<Vec<Job>>;
+    /// The jobs of every workspace in these statuses, highest priority first, then in
+    /// submission order.
+    async fn jobs_in_status(&self, statuses: &[JobStatus]) -> Result<Vec<Job>>;
+    /// Moves a job to a status (and its run to the matching run status), if its lifecycle
+    /// allows; `None` when it does not (a late or repeated report). Records the event.
+    async fn transition_job(&self, name: &str, transition: &JobTransition<'_>) -> Result<Option<Job>>;
+    /// Gives a job the token its runtime will use and the GPUs handed to it, before launch.
+    async fn set_job_runtime(&self, name: &str, token_hash: &str, gpus: &[u32], at: Millis) -> Result<()>;
+    /// Records the launched runtime's process: its id and the start time the kernel gave it.
+    async fn set_job_launched(&self, name: &str, pid: i64, start: i64) -> Result<()>;
+    /// Whether a job of the workspace uses a code snapshot.
+    async fn snapshot_in_use(&self, workspace: &WorkspaceName, snapshot: &str) -> Result<bool>;
+    async fn assigned_gpus(&self, name: &str) -> Result<Vec<u32>>;
+    /// Records that the runtime reported.
+    async fn touch_job(&self, name: &str, at: Millis) -> Result<()>;
+    async fn set_job_archived(&self, name: &str, archived: bool) -> Result<()>;
+    async fn find_job_by_token(&self, token_hash: &str) -> Result<Option<Job>>;
+    /// Appends a piece of a log file at `offset`, which must be the file's size (a piece
+    /// already stored is ignored); returns the size after.
+    async fn append_job_log(&self, name: &str, file: &str, offset: i64, text: &str) -> Result<i64>;
+    /// Log text from `from` on, about `max_bytes` of it (whole pieces).
+    async fn read_job_log(&self, name: &str, file: &str, from: i64, max_bytes: i64) -> Result<LogPiece>;
+    /// The log files of a job and their sizes.
+    async fn job_log_files(&self, name: &str) -> Result<Vec<(String, i64)>>;
+    /// Records that a job holds on to a location (garbage collection keeps it).
+    async fn add_job_reference(&self, name: &str, workspace: &WorkspaceName, location: &str) -> Result<()>;
+    async fn create_compute(&self, compute: &Compute) -> Result<()>;
+    async fn get_compute(&self, workspace: &WorkspaceName, name: &str) -> Result<Compute>;
+    /// The computes of one workspace, or of all.
+    async fn list_computes(&self, workspace: Option<&WorkspaceName>) -> Result<Vec<Compute>>;
+    async fn delete_compute(&self, workspace: &WorkspaceName, name: &str) -> Result<()>;
 }
 
 /// The model registry's part of the store. Every method is one transaction.
@@ -303,7 +401,7 @@ pub trait AssetStore: Send + Sync {
 
 /// The metadata store. Every method is one transaction: it commits whole or not at all.
 #[async_trait]
-pub trait Store: RegistryStore + AssetStore + Send + Sync + 'static {
+pub trait Store: RegistryStore + AssetStore + JobStore + Send + Sync + 'static {
     // Workspaces.
     /// Creates a workspace together with its `Default` experiment (id 0).
     async fn create_workspace(&self, workspace: &Workspace, artifact_root: &str) -> Result<()>;

@@ -170,6 +170,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "datastores", include_str!("../migrations/sqlite/0007_datastores.sql")),
     (8, "environments", include_str!("../migrations/sqlite/0008_environments.sql")),
     (9, "upload files", include_str!("../migrations/sqlite/0009_upload_files.sql")),
+    (10, "jobs", include_str!("../migrations/sqlite/0010_jobs.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
@@ -181,6 +182,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "datastores", include_str!("../migrations/postgres/0007_datastores.sql")),
     (8, "environments", include_str!("../migrations/postgres/0008_environments.sql")),
     (9, "upload files", include_str!("../migrations/postgres/0009_upload_files.sql")),
+    (10, "jobs", include_str!("../migrations/postgres/0010_jobs.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
@@ -566,6 +568,36 @@ impl SqlStore {
 }
 
 /// Fails unless the experiment exists and is active; used inside write transactions.
+/// Inserts a run and its tags, in the caller's transaction; its experiment must be active.
+pub(crate) async fn insert_run(connection: &mut sqlx::AnyConnection, info: &RunInfo, tags: &[Tag]) -> Result<()> {
+    require_active_experiment(&mut *connection, &info.workspace, info.experiment_id).await?;
+    let sql = format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(info.run_id.as_str())
+        .bind(info.workspace.as_str())
+        .bind(info.experiment_id)
+        .bind(info.run_name.as_str())
+        .bind(info.user_id.as_str())
+        .bind(info.status.as_str())
+        .bind(info.start_time)
+        .bind(info.end_time)
+        .bind(info.lifecycle_stage.as_str())
+        .bind(info.artifact_uri.as_str())
+        .execute(&mut *connection)
+        .await
+        .map_err(db_error)?;
+    for tag in tags {
+        sqlx::query("INSERT INTO tags (run_uuid, key, value) VALUES ($1, $2, $3) ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value")
+            .bind(info.run_id.as_str())
+            .bind(tag.key.as_str())
+            .bind(tag.value.as_str())
+            .execute(&mut *connection)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
 async fn require_active_experiment(
     connection: &mut sqlx::AnyConnection,
     workspace: &WorkspaceName,
@@ -1145,31 +1177,7 @@ impl Store for SqlStore {
 
     async fn create_run(&self, info: &RunInfo, tags: &[Tag]) -> Result<()> {
         let mut transaction = self.write.begin().await.map_err(db_error)?;
-        require_active_experiment(&mut transaction, &info.workspace, info.experiment_id).await?;
-        let sql = format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(info.run_id.as_str())
-            .bind(info.workspace.as_str())
-            .bind(info.experiment_id)
-            .bind(info.run_name.as_str())
-            .bind(info.user_id.as_str())
-            .bind(info.status.as_str())
-            .bind(info.start_time)
-            .bind(info.end_time)
-            .bind(info.lifecycle_stage.as_str())
-            .bind(info.artifact_uri.as_str())
-            .execute(&mut *transaction)
-            .await
-            .map_err(db_error)?;
-        for tag in tags {
-            sqlx::query("INSERT INTO tags (run_uuid, key, value) VALUES ($1, $2, $3) ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value")
-                .bind(info.run_id.as_str())
-                .bind(tag.key.as_str())
-                .bind(tag.value.as_str())
-                .execute(&mut *transaction)
-                .await
-                .map_err(db_error)?;
-        }
+        insert_run(&mut transaction, info, tags).await?;
         transaction.commit().await.map_err(db_error)
     }
 

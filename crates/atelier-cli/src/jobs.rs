@@ -1,0 +1,558 @@
+//! `atelier job` and `atelier compute`, shaped like `az ml job` and `az ml compute`.
+//!
+//! `job create` checks the file here first (the same parser the server uses, so mistakes show
+//! before anything is uploaded), uploads the `code` folder as a snapshot (honouring
+//! `.amlignore` and `.gitignore`) and local input paths, reads an inline environment's conda
+//! file, and submits the YAML as written.
+
+use crate::assets::{assignment, local_files, print_fields, print_rows, text_of};
+use crate::client::{Client, segment};
+use crate::{ClientArgs, OutputFormat};
+use anyhow::{Context, bail};
+use atelier_spec::{JobInput, parse_command_job};
+use clap::Subcommand;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand)]
+pub enum JobCommand {
+    /// Submit a job from a YAML file.
+    Create {
+        /// The job file (Azure ML's command job YAML).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Set a field of the file: `--set inputs.lr=0.1` (repeatable).
+        #[arg(long = "set")]
+        set: Vec<String>,
+        /// The job's name (default: the file's, else a new one).
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+        /// Follow the job's log until it ends.
+        #[arg(long)]
+        stream: bool,
+        #[arg(short = 'w', long, default_value = "default")]
+        workspace: String,
+    },
+    /// Show a job.
+    Show {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'w', long, default_value = "default")]
+        workspace: String,
+    },
+    /// List jobs, newest first.
+    List {
+        /// Only jobs in this status (e.g. Running, Completed).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only jobs of this experiment.
+        #[arg(long)]
+        experiment_name: Option<String>,
+        /// Only jobs on this compute.
+        #[arg(long)]
+        compute: Option<String>,
+        #[arg(long)]
+        include_archived: bool,
+        #[arg(long)]
+        archived_only: bool,
+        #[arg(long = "max-results")]
+        max_results: Option<i64>,
+        #[arg(short = 'w', long, default_value = "default")]
+        workspace: String,
+    },
+    /// Follow a job's log until it ends; the exit code says whether it completed.
+    Stream {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'w', long, default_value = "default")]
+        workspace: String,
+    },
+    /// Cancel a job.
+    Cancel {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'w', long, default_value = "default")]
+        workspace: String,
+    },
+    /// Download a job's artifacts (to `artifacts/`) and named outputs (to `named-outputs/<name>/`).
+    Download {
+        #[arg(short = 'n', long)]
+        name: String,
+        /// Where to put them (default: a folder named after the job).
+        #[arg(short = 'p', long = "download-path")]
+        download_path: Option<PathBuf>,
+        /// Every output: the artifacts and each named output.
+        #[arg(long)]
+        all: bool,
+        /// One named output.
+        #[arg(long)]
+        output_name: Option<String>,
+        #[arg(short = 'w', long, default_value = "default")]
+        workspace: String,
+    },
+    /// Hide an ended job from listings.
+    Archive {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'w', long, default_value = "default")]
+        workspace: String,
+    },
+    /// Show an archived job in listings again.
+    Restore {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'w', long, default_value = "default")]
+        workspace: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ComputeCommand {
+    /// List computes: capacity, use and queue.
+    List {
+        #[arg(short = 'w', long, default_value = "default")]
+        workspace: String,
+    },
+    /// Show a compute.
+    Show {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'w', long, default_value = "default")]
+        workspace: String,
+    },
+    /// Define a compute from Azure's compute YAML (`type: amlcompute`).
+    Create {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        #[arg(short = 'w', long, default_value = "default")]
+        workspace: String,
+    },
+    /// Delete a compute.
+    Delete {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'w', long, default_value = "default")]
+        workspace: String,
+    },
+}
+
+const JOB_FIELDS: [&str; 13] = [
+    "name",
+    "display_name",
+    "status",
+    "experiment_name",
+    "compute",
+    "created_by",
+    "created_at",
+    "start_time",
+    "end_time",
+    "exit_code",
+    "error",
+    "warnings",
+    "snapshot",
+];
+
+/// Sets `path` (dotted) in a YAML document read as JSON, creating mappings on the way; the
+/// value is read as YAML (`--set inputs.lr=0.1` sets a number).
+fn set_field(document: &mut Value, path: &str, value: &str) -> anyhow::Result<()> {
+    let parsed: Value = serde_saphyr::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+    let mut current = document;
+    let segments: Vec<&str> = path.split('.').collect();
+    for (index, segment) in segments.iter().enumerate() {
+        let map = current
+            .as_object_mut()
+            .with_context(|| format!("--set {path}: '{segment}' is inside a value that is not a mapping"))?;
+        if index + 1 == segments.len() {
+            map.insert((*segment).to_owned(), parsed);
+            return Ok(());
+        }
+        current = map.entry((*segment).to_owned()).or_insert_with(|| json!({}));
+    }
+    Ok(())
+}
+
+/// The files of a code folder, honouring `.amlignore` and `.gitignore`, with paths relative to
+/// the folder.
+fn code_files(root: &Path) -> anyhow::Result<Vec<(String, PathBuf, u64)>> {
+    if root.is_file() {
+        let name = root.file_name().context("the code path has no name")?.to_string_lossy().into_owned();
+        let size = std::fs::metadata(root)?.len();
+        return Ok(vec![(name, root.to_path_buf(), size)]);
+    }
+    let mut files = Vec::new();
+    let walker = ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .git_ignore(true)
+        .git_global(false)
+        .git_exclude(false)
+        .require_git(false)
+        .add_custom_ignore_filename(".amlignore")
+        .filter_entry(|entry| entry.file_name() != ".git")
+        .build();
+    for entry in walker {
+        let entry = entry.context("cannot read the code folder")?;
+        if !entry.file_type().is_some_and(|kind| kind.is_file()) {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(root)?.to_string_lossy().replace('\\', "/");
+        let size = entry.metadata().map(|metadata| metadata.len()).unwrap_or(0);
+        files.push((relative, entry.path().to_path_buf(), size));
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn job_path(workspace: &str, name: &str) -> String {
+    format!("/workspaces/{}/jobs/{}", segment(workspace), segment(name))
+}
+
+pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args)?;
+    match command {
+        JobCommand::Create { file, set, name, stream, workspace } => {
+            let mut text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            if !set.is_empty() {
+                let mut document: Value =
+                    serde_saphyr::from_str(&text).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+                for assignment_text in &set {
+                    let (path, value) = assignment(assignment_text)?;
+                    set_field(&mut document, path, value)?;
+                }
+                // JSON is YAML: the server reads the changed document as it reads the file.
+                text = serde_json::to_string_pretty(&document)?;
+            }
+            let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+            let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+            let folder_name = base
+                .canonicalize()
+                .ok()
+                .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "Default".to_owned());
+            let spec = parse_command_job(&text, &folder_name)
+                .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+            let ws = segment(&workspace);
+
+            let mut body = json!({ "yaml": text, "folder_name": folder_name });
+            if let Some(name) = name {
+                body["name"] = json!(name);
+            }
+            if let Some(code) = &spec.code {
+                let root = base.join(code);
+                let root = root.canonicalize().with_context(|| format!("code '{code}' does not exist"))?;
+                let files = code_files(&root)?;
+                let total: u64 = files.iter().map(|(_, _, size)| size).sum();
+                if total > atelier_service::SNAPSHOT_LIMIT_BYTES {
+                    bail!(
+                        "the code folder {} holds {total} bytes, over the snapshot limit of {}: list large files in .amlignore or .gitignore",
+                        root.display(),
+                        atelier_service::SNAPSHOT_LIMIT_BYTES
+                    );
+                }
+                let snapshot = uuid::Uuid::new_v4().simple().to_string();
+                for (relative, path, _) in &files {
+                    let target = format!(
+                        "/workspaces/{ws}/code-uploads/{snapshot}/{}",
+                        relative.split('/').map(segment).collect::<Vec<_>>().join("/")
+                    );
+                    let _: Value = client.put_file(&target, path).await?;
+                }
+                eprintln!("Uploaded the code snapshot: {} files, {total} bytes", files.len());
+                body["snapshot"] = json!(snapshot);
+            }
+            let mut uploads = serde_json::Map::new();
+            for (input_name, input) in &spec.inputs {
+                let JobInput::Asset { path: Some(path), kind, .. } = input else { continue };
+                if path.starts_with("azureml:") || path.contains("://") || path.starts_with("runs:/") {
+                    continue;
+                }
+                let local = base.join(path);
+                let local = local
+                    .canonicalize()
+                    .with_context(|| format!("inputs.{input_name}: path '{path}' does not exist"))?;
+                if kind == "uri_file" && !local.is_file() {
+                    bail!("inputs.{input_name}: '{path}' is a folder, but a uri_file names one file");
+                }
+                let upload = uuid::Uuid::new_v4().simple().to_string();
+                let files = local_files(&local)?;
+                let mut top = String::new();
+                for (relative, local_file) in &files {
+                    let target = format!(
+                        "/workspaces/{ws}/data-uploads/{upload}/{}",
+                        relative.split('/').map(segment).collect::<Vec<_>>().join("/")
+                    );
+                    let uploaded: Value = client.put_file(&target, local_file).await?;
+                    if top.is_empty() {
+                        let uri = uploaded["uri"].as_str().context("unexpected upload response")?;
+                        let first = relative.split('/').next().unwrap_or_default();
+                        top = format!("{}{first}", &uri[..uri.len() - relative.len()]);
+                    }
+                }
+                eprintln!("Uploaded inputs.{input_name}: {} files", files.len());
+                uploads.insert(format!("inputs.{input_name}"), json!(top));
+            }
+            body["uploads"] = Value::Object(uploads);
+            if let Some((image, conda_file)) = &spec.inline_environment {
+                let inline = crate::environments::inline_spec(&base, image.clone(), conda_file.as_ref())
+                    .map_err(|error| anyhow::anyhow!("{}: environment: {error:#}", file.display()))?;
+                body["inline_environment"] = json!({
+                    "python": inline.python,
+                    "requirements": inline.requirements,
+                    "image": inline.image,
+                    "channels": inline.channels,
+                });
+            }
+            let created: Value = client.post(&format!("/workspaces/{ws}/jobs"), &body).await?;
+            let job_name = created["name"].as_str().unwrap_or_default().to_owned();
+            if stream {
+                eprintln!("Job {job_name} submitted.");
+                return follow(&client, &workspace, &job_name).await;
+            }
+            print_fields(&created, &JOB_FIELDS, args.output)
+        }
+        JobCommand::Show { name, workspace } => {
+            let job: Value = client.get(&job_path(&workspace, &name), &[]).await?;
+            print_fields(&job, &JOB_FIELDS, args.output)
+        }
+        JobCommand::List {
+            status,
+            experiment_name,
+            compute,
+            include_archived,
+            archived_only,
+            max_results,
+            workspace,
+        } => {
+            let mut query =
+                vec![("include_archived", include_archived.to_string()), ("archived_only", archived_only.to_string())];
+            for (key, value) in [("status", status), ("experiment_name", experiment_name), ("compute", compute)] {
+                if let Some(value) = value {
+                    query.push((key, value));
+                }
+            }
+            if let Some(max) = max_results {
+                query.push(("max_results", max.to_string()));
+            }
+            let jobs: Vec<Value> = client.get(&format!("/workspaces/{}/jobs", segment(&workspace)), &query).await?;
+            print_rows(
+                &jobs,
+                &["name", "display_name", "status", "experiment_name", "compute", "created_at"],
+                args.output,
+            )
+        }
+        JobCommand::Stream { name, workspace } => follow(&client, &workspace, &name).await,
+        JobCommand::Cancel { name, workspace } => {
+            let job: Value = client.post(&format!("{}/cancel", job_path(&workspace, &name)), &json!({})).await?;
+            print_fields(&job, &JOB_FIELDS, args.output)
+        }
+        JobCommand::Archive { name, workspace } => {
+            let job: Value = client.post(&format!("{}/archive", job_path(&workspace, &name)), &json!({})).await?;
+            print_fields(&job, &JOB_FIELDS, args.output)
+        }
+        JobCommand::Restore { name, workspace } => {
+            let job: Value = client.post(&format!("{}/restore", job_path(&workspace, &name)), &json!({})).await?;
+            print_fields(&job, &JOB_FIELDS, args.output)
+        }
+        JobCommand::Download { name, download_path, all, output_name, workspace } => {
+            let job: Value = client.get(&job_path(&workspace, &name), &[]).await?;
+            let root = download_path.unwrap_or_else(|| PathBuf::from(&name));
+            let outputs: Vec<String> =
+                job["plan"]["outputs"].as_object().map(|map| map.keys().cloned().collect()).unwrap_or_default();
+            let wanted: Vec<String> = match (&output_name, all) {
+                (Some(output), _) if output == "artifacts" || output == "default" => Vec::new(),
+                (Some(output), _) => {
+                    if !outputs.contains(output) {
+                        bail!(
+                            "job {name} has no output '{output}' (it has: artifacts{})",
+                            outputs.iter().map(|o| format!(", {o}")).collect::<String>()
+                        );
+                    }
+                    vec![output.clone()]
+                }
+                (None, true) => outputs,
+                (None, false) => Vec::new(),
+            };
+            let artifacts = output_name.is_none() || matches!(output_name.as_deref(), Some("artifacts" | "default"));
+            let mut count = 0;
+            if artifacts {
+                let run = job["name"].as_str().unwrap_or_default();
+                let listing = format!("/workspaces/{}/runs/{}/artifacts", segment(&workspace), segment(run));
+                let mut folders = vec![String::new()];
+                while let Some(folder) = folders.pop() {
+                    let entries: Vec<Value> = client.get(&listing, &[("path", folder)]).await?;
+                    for entry in entries {
+                        let path = entry["path"].as_str().unwrap_or_default().to_owned();
+                        if entry["is_dir"].as_bool().unwrap_or(false) {
+                            folders.push(path);
+                            continue;
+                        }
+                        let target = safe_target(&root.join("artifacts"), &path)?;
+                        let encoded = path.split('/').map(segment).collect::<Vec<_>>().join("/");
+                        client.get_to_file(&format!("{listing}/{encoded}"), &target).await?;
+                        count += 1;
+                    }
+                }
+            }
+            for output in wanted {
+                let listing: Value =
+                    client.get(&format!("{}/outputs/{}", job_path(&workspace, &name), segment(&output)), &[]).await?;
+                for file in listing["files"].as_array().cloned().unwrap_or_default() {
+                    let path = file["path"].as_str().unwrap_or_default();
+                    // Paths start with the output's own name.
+                    let inner = path.split_once('/').map(|(_, rest)| rest).unwrap_or(path);
+                    let target = safe_target(&root.join("named-outputs").join(&output), inner)?;
+                    client
+                        .get_to_file(
+                            &format!(
+                                "{}/outputs/{}/files/{}",
+                                job_path(&workspace, &name),
+                                segment(&output),
+                                path.split('/').map(segment).collect::<Vec<_>>().join("/")
+                            ),
+                            &target,
+                        )
+                        .await?;
+                    count += 1;
+                }
+            }
+            eprintln!("Downloaded {count} files to {}", root.display());
+            Ok(())
+        }
+    }
+}
+
+/// `root` joined with a path from the server, refusing any that would leave it.
+fn safe_target(root: &Path, relative: &str) -> anyhow::Result<PathBuf> {
+    let normalized = atelier_core::limits::normalize_artifact_path(relative)
+        .map_err(|error| anyhow::anyhow!("{}", error.message))?;
+    if normalized.is_empty() {
+        bail!("the server named an empty path");
+    }
+    Ok(root.join(normalized))
+}
+
+/// Prints a job's log as it grows until the job ends; fails unless it completed.
+async fn follow(client: &Client, workspace: &str, name: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    println!("RunId: {name}");
+    println!("Streaming {}", atelier_service::STD_LOG);
+    let mut offset = 0i64;
+    loop {
+        let piece: Value = client
+            .get(
+                &format!("{}/logs", job_path(workspace, name)),
+                &[("from", offset.to_string()), ("wait", "20".to_owned())],
+            )
+            .await?;
+        if let Some(text) = piece["text"].as_str() {
+            print!("{text}");
+            let _ = std::io::stdout().flush();
+        }
+        offset = piece["next_offset"].as_i64().unwrap_or(offset);
+        if piece["ended"].as_bool().unwrap_or(false) && piece["text"].as_str().is_none_or(str::is_empty) {
+            let status = piece["status"].as_str().unwrap_or_default().to_owned();
+            println!();
+            println!("Execution Summary");
+            println!("=================");
+            println!("RunId: {name}");
+            println!("Status: {status}");
+            if status == "Completed" {
+                return Ok(());
+            }
+            let job: Value = client.get(&job_path(workspace, name), &[]).await?;
+            let reason = job["error"].as_str().map(str::to_owned).or_else(|| {
+                job["events"].as_array().and_then(|events| {
+                    events.iter().rev().find_map(|event| event["message"].as_str().map(str::to_owned))
+                })
+            });
+            match reason {
+                Some(reason) => bail!("job {name} ended {status}: {reason}"),
+                None => bail!("job {name} ended {status}"),
+            }
+        }
+    }
+}
+
+pub async fn compute(command: ComputeCommand, args: ClientArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args)?;
+    let fields = ["name", "type", "size", "max_instances", "per_job", "capacity", "in_use", "running", "queued"];
+    match command {
+        ComputeCommand::List { workspace } => {
+            let computes: Vec<Value> =
+                client.get(&format!("/workspaces/{}/computes", segment(&workspace)), &[]).await?;
+            if args.output == OutputFormat::Json {
+                return print_rows(&computes, &fields, args.output);
+            }
+            let rows: Vec<Value> = computes
+                .iter()
+                .map(|compute| {
+                    json!({
+                        "name": compute["name"],
+                        "type": compute["type"],
+                        "size": compute["size"],
+                        "cpus": format!("{}/{}", text_of(compute["in_use"].get("cpus")), text_of(compute["capacity"].get("cpus"))),
+                        "gpus": format!("{}/{}", text_of(compute["in_use"].get("gpus")), text_of(compute["capacity"].get("gpus"))),
+                        "running": compute["running"].as_array().map(Vec::len).unwrap_or(0),
+                        "queued": compute["queued"].as_array().map(Vec::len).unwrap_or(0),
+                    })
+                })
+                .collect();
+            print_rows(&rows, &["name", "type", "size", "cpus", "gpus", "running", "queued"], args.output)
+        }
+        ComputeCommand::Show { name, workspace } => {
+            let compute: Value =
+                client.get(&format!("/workspaces/{}/computes/{}", segment(&workspace), segment(&name)), &[]).await?;
+            print_fields(&compute, &fields, args.output)
+        }
+        ComputeCommand::Create { file, workspace } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let spec: ComputeFile =
+                serde_saphyr::from_str(&text).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+            let _ = (&spec.schema, &spec.location, &spec.idle_time_before_scale_down, &spec.tier, &spec.identity);
+            let body = json!({
+                "name": spec.name,
+                "type": spec.kind.to_ascii_lowercase(),
+                "size": spec.size,
+                "min_instances": spec.min_instances,
+                "max_instances": spec.max_instances,
+                "description": spec.description,
+                "tags": spec.tags,
+            });
+            let created: Value = client.post(&format!("/workspaces/{}/computes", segment(&workspace)), &body).await?;
+            print_fields(&created, &fields, args.output)
+        }
+        ComputeCommand::Delete { name, workspace } => {
+            client.delete(&format!("/workspaces/{}/computes/{}", segment(&workspace), segment(&name))).await?;
+            eprintln!("Deleted compute {name}");
+            Ok(())
+        }
+    }
+}
+
+/// Azure's compute YAML; the fields Atelier has no use for on one machine are accepted.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComputeFile {
+    #[serde(rename = "$schema", default)]
+    schema: Option<String>,
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    size: Option<String>,
+    #[serde(default)]
+    min_instances: Option<i64>,
+    #[serde(default)]
+    max_instances: Option<i64>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    tags: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    location: Option<String>,
+    #[serde(default)]
+    idle_time_before_scale_down: Option<i64>,
+    #[serde(default)]
+    tier: Option<String>,
+    #[serde(default)]
+    identity: Option<Value>,
+}

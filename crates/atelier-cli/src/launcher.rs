@@ -1,0 +1,120 @@
+//! The local compute backend: starts `atelier job-runtime` as a detached process on this
+//! machine, and finds out what the machine has (CPUs, memory, GPUs).
+
+use crate::runtime::Launch;
+use atelier_core::Error;
+use atelier_core::job::{Capacity, Job};
+use atelier_service::{Launched, Launcher};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+
+pub struct LocalLauncher {
+    /// This binary.
+    pub exe: PathBuf,
+    /// The URL the runtime reaches the server at.
+    pub server_url: String,
+    /// Where each job gets a folder (`<jobs_dir>/<job>`).
+    pub jobs_dir: PathBuf,
+    pub envs_dir: PathBuf,
+    pub uv: PathBuf,
+    pub grace_seconds: u64,
+}
+
+/// The start time of a process, in clock ticks since boot (field 22 of `/proc/<pid>/stat`), and
+/// whether it is a zombie.
+fn process_start(pid: i64) -> Option<(i64, bool)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    Some((fields.get(19)?.parse().ok()?, fields.first() == Some(&"Z")))
+}
+
+impl Launcher for LocalLauncher {
+    fn launch(&self, job: &Job, token: &str, gpus: &[u32]) -> atelier_core::Result<Launched> {
+        let failed = |what: &str, error: std::io::Error| Error::internal(format!("{what}: {error}"));
+        let dir = self.jobs_dir.join(&job.name);
+        std::fs::create_dir_all(&dir).map_err(|error| failed("cannot create the job's folder", error))?;
+        let launch = Launch {
+            server_url: self.server_url.clone(),
+            workspace: job.workspace.to_string(),
+            job: job.name.clone(),
+            token: token.to_owned(),
+            gpus: gpus.to_vec(),
+            envs_dir: self.envs_dir.clone(),
+            uv: self.uv.clone(),
+            grace_seconds: self.grace_seconds,
+        };
+        let text = serde_json::to_vec(&launch).map_err(|error| Error::internal(error.to_string()))?;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(dir.join("launch.json"))
+            .map_err(|error| failed("cannot write the launch file", error))?;
+        std::io::Write::write_all(&mut file, &text).map_err(|error| failed("cannot write the launch file", error))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("runtime.log"))
+            .map_err(|error| failed("cannot open the runtime's log", error))?;
+        let log_err = log.try_clone().map_err(|error| failed("cannot open the runtime's log", error))?;
+        let mut child = std::process::Command::new(&self.exe)
+            .arg("job-runtime")
+            .arg(&dir)
+            .env_remove("ATELIER_TOKEN")
+            .stdin(std::process::Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            // Its own process group: a signal to the server's group does not reach it, so it
+            // outlives a server that stops.
+            .process_group(0)
+            .spawn()
+            .map_err(|error| failed("cannot start the job runtime", error))?;
+        let pid = i64::from(child.id());
+        let start = process_start(pid).map(|(start, _)| start).unwrap_or_default();
+        // Reap it when it ends, so it does not linger as a zombie while this server lives.
+        std::thread::spawn(move || {
+            let _ = child.wait();
+        });
+        Ok(Launched { pid, start })
+    }
+
+    fn is_alive(&self, launched: Launched) -> bool {
+        matches!(process_start(launched.pid), Some((start, false)) if start == launched.start)
+    }
+}
+
+/// What this machine has: CPUs, memory, and the GPUs `nvidia-smi` lists; each may be set.
+pub fn machine_capacity(cpus: Option<f64>, memory_gb: Option<f64>, gpus: Option<u32>) -> Capacity {
+    let detected_cpus = std::thread::available_parallelism().map(|count| count.get() as f64).unwrap_or(1.0);
+    let detected_memory_mb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("MemTotal:"))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| kb / 1024)
+        .unwrap_or(0);
+    let detected_gpus: Vec<u32> = std::process::Command::new("nvidia-smi")
+        .args(["--query-gpu=index", "--format=csv,noheader"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| {
+            String::from_utf8_lossy(&output.stdout).lines().filter_map(|line| line.trim().parse().ok()).collect()
+        })
+        .unwrap_or_default();
+    Capacity {
+        cpus: cpus.unwrap_or(detected_cpus),
+        memory_mb: memory_gb.map(|gb| (gb * 1024.0) as u64).unwrap_or(detected_memory_mb),
+        gpus: match gpus {
+            Some(count) => (0..count).collect(),
+            None => detected_gpus,
+        },
+        max_jobs: None,
+    }
+}

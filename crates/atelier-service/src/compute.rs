@@ -1,0 +1,338 @@
+//! Computes and the scheduler that starts queued jobs on them.
+//!
+//! Every compute runs on the server's machine today: the built-in `local` compute, and the
+//! computes a workspace defines from Azure's compute YAML (`amlcompute`: at most
+//! `max_instances` of its jobs at once, each with the CPUs and memory of its `size`). All of
+//! them share the machine's capacity. The scheduler takes queued jobs by priority, then in
+//! submission order; a job that does not fit holds back the later jobs of its compute, so
+//! order is kept. GPUs are handed out one job each.
+//!
+//! Starting a job means asking the [`Launcher`] (a compute backend) to start the job runtime
+//! with a token for that job alone. The scheduler also notices a runtime that died without
+//! reporting an end, and fails its job.
+
+use crate::{Principal, Service, now_millis};
+use atelier_core::authz::Action;
+use atelier_core::job::{Capacity, Job, JobStatus, ResourceRequest, Usage, vm_size};
+use atelier_core::names::WorkspaceName;
+use atelier_core::{Error, Result};
+use atelier_store::Compute;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A launched job runtime: its process id and the start time the kernel gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Launched {
+    pub pid: i64,
+    pub start: i64,
+}
+
+/// A compute backend: starts the job runtime for a job, and tells whether it still runs.
+pub trait Launcher: Send + Sync {
+    /// Starts the runtime of `job` with its token and the GPUs it was given.
+    fn launch(&self, job: &Job, token: &str, gpus: &[u32]) -> Result<Launched>;
+    /// Whether a launched runtime still runs.
+    fn is_alive(&self, launched: Launched) -> bool;
+}
+
+/// A runtime that stopped reporting is taken for dead after this long without a report, once
+/// its process is gone.
+const RUNTIME_SILENCE: Duration = Duration::from_secs(15);
+
+/// A compute, as listed: its definition, capacity, use and queue.
+#[derive(Debug, Clone)]
+pub struct ComputeView {
+    pub name: String,
+    /// `local` for the built-in compute, else the YAML's `type`.
+    pub kind: String,
+    pub size: Option<String>,
+    pub max_instances: Option<i64>,
+    pub description: String,
+    /// What one job may use (a named compute's size), or the machine's capacity.
+    pub per_job: ResourceRequest,
+    pub capacity: Capacity,
+    pub in_use: Usage,
+    /// The names of its jobs that hold resources, and of those that wait, in order.
+    pub running: Vec<String>,
+    pub queued: Vec<String>,
+}
+
+/// A compute to define, from Azure's compute YAML.
+#[derive(Debug, Clone, Default)]
+pub struct NewCompute {
+    pub name: String,
+    pub kind: String,
+    pub size: Option<String>,
+    pub min_instances: Option<i64>,
+    pub max_instances: Option<i64>,
+    pub description: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The size a compute YAML gets when it names none, as on Azure.
+const DEFAULT_SIZE: &str = "Standard_DS3_v2";
+
+pub(crate) struct Scheduling {
+    pub(crate) capacity: Capacity,
+    pub(crate) launcher: Arc<dyn Launcher>,
+}
+
+impl Service {
+    /// Gives the service a compute backend and the machine's capacity: without them, jobs are
+    /// accepted and stay queued.
+    pub fn with_launcher(mut self, capacity: Capacity, launcher: Arc<dyn Launcher>) -> Self {
+        self.scheduling = Some(Scheduling { capacity, launcher });
+        self
+    }
+
+    /// The machine's capacity, which every compute shares.
+    pub(crate) fn compute_capacity(&self) -> Capacity {
+        match &self.scheduling {
+            Some(scheduling) => scheduling.capacity.clone(),
+            None => Capacity { cpus: 1.0, memory_mb: 0, gpus: Vec::new(), max_jobs: None },
+        }
+    }
+
+    /// Asks the scheduler to look at the queue now.
+    pub(crate) fn wake_scheduler(&self) {
+        self.scheduler_wake.notify_one();
+    }
+
+    /// Runs the scheduler until the process ends: it looks at the queue when woken (a job
+    /// submitted or ended) and every second.
+    pub async fn run_scheduler(self: Arc<Self>) {
+        loop {
+            if let Err(error) = self.schedule_once().await {
+                tracing::warn!(error = %error, "scheduling jobs failed");
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.scheduler_wake.notified()).await;
+        }
+    }
+
+    /// One look at the queue: fail jobs whose runtime died, then start what fits.
+    pub async fn schedule_once(&self) -> Result<()> {
+        let Some(scheduling) = &self.scheduling else { return Ok(()) };
+        let computes: HashMap<(String, String), Compute> = self
+            .store
+            .list_computes(None)
+            .await?
+            .into_iter()
+            .map(|compute| ((compute.workspace.to_string(), compute.name.clone()), compute))
+            .collect();
+        let mut usage = Usage::default();
+        let mut per_compute: HashMap<(String, String), i64> = HashMap::new();
+        let now = now_millis();
+        for job in self.store.jobs_in_status(&ACTIVE).await? {
+            if self.runtime_is_gone(scheduling, &job, now) {
+                let message = "the job runtime stopped without reporting an end";
+                if self.transition(&job.name, JobStatus::Failed, Some(message), None, Some(message)).await?.is_some() {
+                    tracing::warn!(job = %job.name, "job runtime lost");
+                }
+                continue;
+            }
+            let gpus = self.store.assigned_gpus(&job.name).await?;
+            usage.add(&job.resources, &gpus);
+            *per_compute.entry((job.workspace.to_string(), job.compute.clone())).or_default() += 1;
+        }
+        let mut blocked: HashSet<(String, String)> = HashSet::new();
+        for job in self.store.jobs_in_status(&[JobStatus::Queued]).await? {
+            let key = (job.workspace.to_string(), job.compute.clone());
+            if blocked.contains(&key) {
+                continue;
+            }
+            if job.compute != "local" {
+                let Some(compute) = computes.get(&key) else {
+                    let message = format!("compute '{}' no longer exists", job.compute);
+                    self.transition(&job.name, JobStatus::Failed, Some(&message), None, Some(&message)).await?;
+                    continue;
+                };
+                if per_compute.get(&key).copied().unwrap_or(0) >= compute.max_instances {
+                    blocked.insert(key);
+                    continue;
+                }
+            }
+            let Some(gpus) = usage.fit(&scheduling.capacity, &job.resources) else {
+                blocked.insert(key);
+                continue;
+            };
+            if self.launch(scheduling, &job, &gpus).await? {
+                usage.add(&job.resources, &gpus);
+                *per_compute.entry(key).or_default() += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a launched job's runtime is gone: its process no longer runs and it has been
+    /// silent for a while (a runtime reports every second or so). A job whose launch was
+    /// interrupted (no process recorded) is gone once silent.
+    fn runtime_is_gone(&self, scheduling: &Scheduling, job: &Job, now: i64) -> bool {
+        let silent = job.heartbeat_at.is_none_or(|at| now - at > RUNTIME_SILENCE.as_millis() as i64);
+        if !silent {
+            return false;
+        }
+        match (job.runtime_pid, job.runtime_start) {
+            (Some(pid), Some(start)) => !scheduling.launcher.is_alive(crate::compute::Launched { pid, start }),
+            _ => true,
+        }
+    }
+
+    /// Starts a job's runtime; `false` if the job moved on meanwhile (a cancel).
+    async fn launch(&self, scheduling: &Scheduling, job: &Job, gpus: &[u32]) -> Result<bool> {
+        let secret = format!("{}{}", crate::auth::JOB_TOKEN_PREFIX, hex::encode(rand::random::<[u8; 32]>()));
+        self.store.set_job_runtime(&job.name, &crate::auth::token_hash(&secret), gpus, now_millis()).await?;
+        if self.transition(&job.name, JobStatus::Preparing, Some("job runtime launched"), None, None).await?.is_none() {
+            return Ok(false);
+        }
+        match scheduling.launcher.launch(job, &secret, gpus) {
+            Ok(launched) => {
+                self.store.set_job_launched(&job.name, launched.pid, launched.start).await?;
+                tracing::info!(job = %job.name, pid = launched.pid, "job runtime launched");
+            }
+            Err(error) => {
+                let message = format!("the job runtime could not be started: {}", error.message);
+                self.transition(&job.name, JobStatus::Failed, Some(&message), None, Some(&message)).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Defines a compute from Azure's compute YAML (Owners: it changes what the workspace's
+    /// jobs may use).
+    pub async fn create_compute(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        new_compute: NewCompute,
+    ) -> Result<ComputeView> {
+        self.authorize(principal, workspace, Action::WorkspaceUpdate).await?;
+        let valid_name = new_compute.name.len() >= 2
+            && new_compute.name.len() <= 24
+            && new_compute.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && new_compute.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !valid_name {
+            return Err(Error::invalid(format!(
+                "invalid compute name '{}': 2 to 24 letters, digits and '-', starting with a letter",
+                new_compute.name
+            )));
+        }
+        if new_compute.name == "local" {
+            return Err(Error::already_exists("compute 'local' is built in"));
+        }
+        if new_compute.kind != "amlcompute" {
+            return Err(Error::invalid(format!(
+                "compute type '{}' is not supported: expected amlcompute (it runs on this server's machine)",
+                new_compute.kind
+            )));
+        }
+        let size = new_compute.size.clone().unwrap_or_else(|| DEFAULT_SIZE.to_owned());
+        let per_job = vm_size(&size)?;
+        self.compute_capacity().could_fit(&per_job).map_err(|why| {
+            Error::invalid(format!("size '{size}' does not fit on this machine: one job of it would not fit, as {why}"))
+        })?;
+        let min_instances = new_compute.min_instances.unwrap_or(0);
+        let max_instances = new_compute.max_instances.unwrap_or(1);
+        if min_instances < 0 || max_instances < 1 || min_instances > max_instances {
+            return Err(Error::invalid(format!(
+                "min_instances {min_instances} and max_instances {max_instances}: expected 0 <= min_instances <= max_instances and max_instances >= 1"
+            )));
+        }
+        let compute = Compute {
+            workspace: workspace.clone(),
+            name: new_compute.name.clone(),
+            kind: new_compute.kind,
+            size,
+            min_instances,
+            max_instances,
+            description: new_compute.description.unwrap_or_default(),
+            tags: new_compute.tags,
+            created_by: principal.user.to_string(),
+            created_at: now_millis(),
+        };
+        self.store.create_compute(&compute).await?;
+        self.get_compute(principal, workspace, &new_compute.name).await
+    }
+
+    pub async fn delete_compute(&self, principal: &Principal, workspace: &WorkspaceName, name: &str) -> Result<()> {
+        self.authorize(principal, workspace, Action::WorkspaceUpdate).await?;
+        if name == "local" {
+            return Err(Error::invalid("compute 'local' is built in and cannot be deleted"));
+        }
+        self.store.delete_compute(workspace, name).await
+    }
+
+    /// The computes of a workspace: `local` first, then the ones it defined.
+    pub async fn list_computes(&self, principal: &Principal, workspace: &WorkspaceName) -> Result<Vec<ComputeView>> {
+        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        let active = self.store.jobs_in_status(&ACTIVE).await?;
+        let queued = self.store.jobs_in_status(&[JobStatus::Queued]).await?;
+        let capacity = self.compute_capacity();
+        let mut views = vec![ComputeView {
+            name: "local".to_owned(),
+            kind: "local".to_owned(),
+            size: None,
+            max_instances: None,
+            description: "this server's machine".to_owned(),
+            per_job: ResourceRequest {
+                cpus: capacity.cpus,
+                memory_mb: capacity.memory_mb,
+                gpus: capacity.gpus.len() as u32,
+            },
+            capacity: capacity.clone(),
+            in_use: Usage::default(),
+            running: Vec::new(),
+            queued: Vec::new(),
+        }];
+        for compute in self.store.list_computes(Some(workspace)).await? {
+            let per_job = vm_size(&compute.size)?;
+            views.push(ComputeView {
+                name: compute.name,
+                kind: compute.kind,
+                size: Some(compute.size),
+                max_instances: Some(compute.max_instances),
+                description: compute.description,
+                per_job,
+                capacity: Capacity { max_jobs: Some(compute.max_instances as u64), ..capacity.clone() },
+                in_use: Usage::default(),
+                running: Vec::new(),
+                queued: Vec::new(),
+            });
+        }
+        for view in &mut views {
+            let mine = |job: &&Job| job.compute == view.name && (view.name == "local" || job.workspace == *workspace);
+            for job in active.iter().filter(mine) {
+                let gpus = self.store.assigned_gpus(&job.name).await?;
+                view.in_use.add(&job.resources, &gpus);
+                if job.workspace == *workspace {
+                    view.running.push(job.name.clone());
+                }
+            }
+            view.queued = queued
+                .iter()
+                .filter(mine)
+                .filter(|job| job.workspace == *workspace)
+                .map(|job| job.name.clone())
+                .collect();
+        }
+        Ok(views)
+    }
+
+    pub async fn get_compute(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+    ) -> Result<ComputeView> {
+        let name = name.trim_start_matches("azureml:");
+        self.list_computes(principal, workspace)
+            .await?
+            .into_iter()
+            .find(|view| view.name == name)
+            .ok_or_else(|| Error::not_found(format!("compute '{name}' not found")))
+    }
+}
+
+/// The statuses in which a job holds its compute's resources.
+const ACTIVE: [JobStatus; 4] =
+    [JobStatus::Preparing, JobStatus::Running, JobStatus::Finalizing, JobStatus::CancelRequested];

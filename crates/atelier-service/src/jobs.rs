@@ -1,0 +1,994 @@
+//! Jobs: submission (checked and resolved before anything runs), their lifecycle, logs, code
+//! snapshots, inputs and outputs, and what a job's runtime reports.
+//!
+//! A submission carries the YAML as written. The server parses it again (the CLI checked it
+//! already, to fail fast), resolves every reference (data assets, models, datastores, other
+//! jobs' outputs, runs, the environment, the compute), and stores the job together with its run
+//! and a *plan*: the resolved spec the runtime executes. Local files a job names (its `code`,
+//! local input paths, an inline environment's conda file) are uploaded by the client before the
+//! submission and named in it; the server never reads the client's disk.
+
+use crate::uploads::{AREA_DATA, Location};
+use crate::{Principal, Service, Target, now_millis};
+use atelier_blob::Download;
+use atelier_core::authz::Action;
+use atelier_core::data::{DEFAULT_DATASTORE, parse_datastore_uri};
+use atelier_core::environment::EnvironmentSpec;
+use atelier_core::job::{Job, JobEvent, JobStatus, ResourceRequest, job_name_from_random, validate_job_name, vm_size};
+use atelier_core::limits::normalize_artifact_path;
+use atelier_core::model::{LifecycleStage, RunId, RunInfo, RunStatus, Tag};
+use atelier_core::names::WorkspaceName;
+use atelier_core::{Error, ErrorCode, Result};
+use atelier_spec::{
+    BUILTIN_ENVIRONMENT, CommandJob, JobInput, JobPlan, PlannedEnvironment, PlannedInput, PlannedOutput,
+    parse_command_job,
+};
+use atelier_store::{JobQuery, JobTransition, LogPiece};
+use std::collections::BTreeMap;
+
+/// The area of the upload index that holds code snapshots (`<snapshot>/<path>`).
+pub(crate) const AREA_CODE: &str = "code";
+
+/// The most a code snapshot may hold, as on Azure ML.
+pub const SNAPSHOT_LIMIT_BYTES: u64 = 300 * 1024 * 1024;
+
+/// The log file a job's command writes, as Azure ML names it.
+pub const STD_LOG: &str = "user_logs/std_log.txt";
+
+/// A job to submit.
+#[derive(Debug, Clone, Default)]
+pub struct JobSubmission {
+    /// The job file as written (after `--set`).
+    pub yaml: String,
+    /// The name of the job file's folder: the experiment when the file names none.
+    pub folder_name: String,
+    /// Overrides the file's `name`.
+    pub name: Option<String>,
+    /// The uploaded code snapshot, when the job has `code`.
+    pub snapshot: Option<String>,
+    /// Local input paths the client uploaded: `inputs.<name>` → the `azureml://datastores/…` URI
+    /// they went to.
+    pub uploads: BTreeMap<String, String>,
+    /// An inline environment's spec, read by the client from its conda file.
+    pub inline_environment: Option<EnvironmentSpec>,
+}
+
+/// A listing's filters.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub status: Option<String>,
+    pub experiment_name: Option<String>,
+    pub compute: Option<String>,
+    pub include_archived: bool,
+    pub archived_only: bool,
+    pub max_results: Option<i64>,
+}
+
+/// What the server tells a runtime with every answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobControl {
+    pub cancel_requested: bool,
+}
+
+/// What a runtime reports.
+#[derive(Debug, Clone)]
+pub struct StatusReport {
+    pub status: JobStatus,
+    pub exit_code: Option<i64>,
+    pub error: Option<String>,
+    pub message: Option<String>,
+}
+
+fn spec_error(error: atelier_spec::SpecError) -> Error {
+    Error::invalid(error.to_string())
+}
+
+/// A mistake about a field of the job file, with its line.
+fn field_error(job: &CommandJob, field: &str, message: impl std::fmt::Display) -> Error {
+    let line = job.line_of(field);
+    if line > 0 {
+        Error::invalid(format!("line {line}: {field}: {message}"))
+    } else {
+        Error::invalid(format!("{field}: {message}"))
+    }
+}
+
+fn is_local_path(path: &str) -> bool {
+    !path.starts_with("azureml:") && !path.contains("://") && !path.starts_with("runs:/")
+}
+
+/// The default datastore URI of a job's named output.
+pub(crate) fn output_uri(job: &str, output: &str) -> String {
+    format!("azureml://datastores/{DEFAULT_DATASTORE}/paths/azureml/{job}/{output}")
+}
+
+fn check_snapshot_id(snapshot: &str) -> Result<()> {
+    if snapshot.len() != 32 || !snapshot.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::invalid(format!("snapshot id '{snapshot}' must be 32 hexadecimal characters")));
+    }
+    Ok(())
+}
+
+impl Service {
+    /// The submitter of a job, as the principal that acts for it where the job's own token may
+    /// not (fetching its inputs, registering its outputs).
+    async fn submitter(&self, job: &Job) -> Result<Principal> {
+        let name = atelier_core::names::UserName::parse(&job.created_by)?;
+        let user = self.store.get_user(&name).await?;
+        Ok(Principal::user(user.user.name, user.user.is_admin))
+    }
+
+    /// A job of `workspace`, authorizing `action` on it.
+    async fn job_in_workspace(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        action: Action,
+    ) -> Result<Job> {
+        self.authorize_on(principal, workspace, action, Target::Job(name)).await?;
+        let job = self.store.get_job(name).await?;
+        if job.workspace != *workspace {
+            return Err(Error::not_found(format!("job '{name}' not found")));
+        }
+        Ok(job)
+    }
+
+    /// Stores one file of a code snapshot (`snapshot`: 32 hexadecimal characters the client
+    /// chose); a snapshot a job already uses cannot change.
+    pub async fn upload_code_file(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        snapshot: &str,
+        path: &str,
+        body: futures::stream::BoxStream<'_, std::result::Result<bytes::Bytes, String>>,
+    ) -> Result<u64> {
+        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        check_snapshot_id(snapshot)?;
+        let relative = normalize_artifact_path(path)?;
+        if relative.is_empty() {
+            return Err(Error::invalid("a code upload needs a file path"));
+        }
+        if self.store.snapshot_in_use(workspace, snapshot).await? {
+            return Err(Error::invalid(format!("snapshot {snapshot} belongs to a submitted job and cannot change")));
+        }
+        self.store_upload(workspace, AREA_CODE, &format!("{snapshot}/{relative}"), body).await
+    }
+
+    /// Checks, resolves and queues a job.
+    pub async fn create_job(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        submission: JobSubmission,
+    ) -> Result<Job> {
+        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        let spec = parse_command_job(&submission.yaml, &submission.folder_name).map_err(spec_error)?;
+        let name = match submission.name.clone().or_else(|| spec.name.clone()) {
+            Some(name) => {
+                validate_job_name(&name)?;
+                name
+            }
+            None => job_name_from_random(rand::random()),
+        };
+
+        // The compute, and what the job asks of it.
+        let (compute, per_job_limit) = self.resolve_compute(workspace, &spec).await?;
+        let mut resources = ResourceRequest::default();
+        if let Some(size) = &spec.instance_type {
+            resources = vm_size(size).map_err(|error| field_error(&spec, "resources.instance_type", error.message))?;
+        }
+        if let Some(cpu) = spec.cpu {
+            resources.cpus = cpu;
+        }
+        if let Some(memory) = spec.memory_gb {
+            resources.memory_mb = (memory * 1024.0).round() as u64;
+        }
+        if let Some(gpus) = spec.gpu_count {
+            resources.gpus = u32::try_from(gpus).unwrap_or(u32::MAX);
+        }
+        if let Some(limit) = per_job_limit {
+            resources.cpus = resources.cpus.min(limit.cpus);
+            if limit.memory_mb > 0 && (resources.memory_mb == 0 || resources.memory_mb > limit.memory_mb) {
+                resources.memory_mb = limit.memory_mb;
+            }
+        }
+        let capacity = self.compute_capacity();
+        capacity.could_fit(&resources).map_err(|why| {
+            field_error(&spec, "resources", format!("the job can never start on compute '{compute}': {why}"))
+        })?;
+
+        // Code.
+        let mut references = Vec::new();
+        let snapshot = match (&spec.code, &submission.snapshot) {
+            (None, _) => None,
+            (Some(code), None) => {
+                return Err(field_error(
+                    &spec,
+                    "code",
+                    format!("the folder '{code}' must be uploaded with the job (atelier job create does it)"),
+                ));
+            }
+            (Some(_), Some(snapshot)) => {
+                check_snapshot_id(snapshot)?;
+                let files = self.store.upload_files_under(workspace, AREA_CODE, snapshot).await?;
+                let size: i64 = files.iter().map(|file| file.size).sum();
+                if size as u64 > SNAPSHOT_LIMIT_BYTES {
+                    return Err(field_error(
+                        &spec,
+                        "code",
+                        format!(
+                            "the code snapshot holds {size} bytes, over the limit of {SNAPSHOT_LIMIT_BYTES}: list large files in .amlignore or .gitignore"
+                        ),
+                    ));
+                }
+                references.push(format!("code:{snapshot}/"));
+                Some(snapshot.clone())
+            }
+        };
+
+        // Inputs.
+        let mut inputs = BTreeMap::new();
+        for (input_name, input) in &spec.inputs {
+            let field = format!("inputs.{input_name}");
+            let planned = match input {
+                JobInput::Literal { value, .. } => PlannedInput::Literal { value: value.clone() },
+                JobInput::Asset { kind, path, mode, .. } => {
+                    let uri = match path {
+                        None => None,
+                        Some(path) if is_local_path(path) => {
+                            let uploaded = submission.uploads.get(&field).ok_or_else(|| {
+                                field_error(
+                                    &spec,
+                                    &field,
+                                    format!(
+                                        "the local path '{path}' must be uploaded with the job (atelier job create does it)"
+                                    ),
+                                )
+                            })?;
+                            if parse_datastore_uri(uploaded).is_none_or(|(store, _)| store != DEFAULT_DATASTORE) {
+                                return Err(field_error(
+                                    &spec,
+                                    &field,
+                                    "an uploaded path must be on the default datastore",
+                                ));
+                            }
+                            references.push(uploaded.clone());
+                            Some(uploaded.clone())
+                        }
+                        Some(path) => Some(
+                            self.resolve_input(principal, workspace, kind, path)
+                                .await
+                                .map_err(|error| field_error(&spec, &field, error.message))?,
+                        ),
+                    };
+                    PlannedInput::Data { data_type: kind.clone(), mode: mode.clone(), uri }
+                }
+            };
+            inputs.insert(input_name.clone(), planned);
+        }
+
+        // Outputs.
+        let mut outputs = BTreeMap::new();
+        for (output_name, output) in &spec.outputs {
+            if let Some(path) = &output.path {
+                return Err(field_error(
+                    &spec,
+                    &format!("outputs.{output_name}"),
+                    format!(
+                        "output path '{path}' is not supported: outputs go to the default datastore at azureml/<job>/<output>"
+                    ),
+                ));
+            }
+            if let Some(register) = &output.name {
+                atelier_core::data::validate_asset_name("output asset", register)
+                    .map_err(|error| field_error(&spec, &format!("outputs.{output_name}"), error.message))?;
+            }
+            outputs.insert(
+                output_name.clone(),
+                PlannedOutput {
+                    data_type: output.kind.clone(),
+                    mode: output.mode.clone(),
+                    register_name: output.name.clone(),
+                    register_version: output.version.clone(),
+                },
+            );
+        }
+        if !outputs.is_empty() {
+            references.push(format!("azureml://datastores/{DEFAULT_DATASTORE}/paths/azureml/{name}/"));
+        }
+
+        // Environment.
+        let (environment, warnings) = self.resolve_job_environment(principal, workspace, &spec, &submission).await?;
+
+        // The experiment, created on first use.
+        let experiment = match self.store.get_experiment_by_name(workspace, &spec.experiment_name).await {
+            Ok(experiment) => experiment,
+            Err(error) if error.code == ErrorCode::ResourceDoesNotExist => {
+                let created =
+                    self.create_experiment(principal, workspace, &spec.experiment_name, None, Vec::new()).await;
+                match created {
+                    Ok(id) => self.store.get_experiment(workspace, id).await?,
+                    Err(error) if error.code == ErrorCode::ResourceAlreadyExists => {
+                        self.store.get_experiment_by_name(workspace, &spec.experiment_name).await?
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            Err(error) => return Err(error),
+        };
+        if experiment.lifecycle_stage != LifecycleStage::Active {
+            return Err(Error::invalid(format!(
+                "experiment '{}' is deleted; restore it or name another experiment",
+                experiment.name
+            )));
+        }
+
+        let artifact_uri = format!("{}/{name}/artifacts", experiment.artifact_location);
+        let plan = JobPlan {
+            artifact_uri: artifact_uri.clone(),
+            job: name.clone(),
+            workspace: workspace.to_string(),
+            experiment_id: experiment.experiment_id.to_string(),
+            experiment_name: experiment.name.clone(),
+            command: spec.command.clone(),
+            inputs,
+            outputs,
+            environment,
+            environment_variables: spec.environment_variables.clone(),
+            process_count: spec.process_count_per_instance.unwrap_or(1) * spec.instance_count,
+            distributed: spec.process_count_per_instance.is_some(),
+            timeout_seconds: spec.timeout,
+            snapshot: snapshot.clone(),
+        };
+        let plan_text = serde_json::to_string(&plan)
+            .map_err(|error| Error::internal(format!("encoding a plan failed: {error}")))?;
+        let now = now_millis();
+        let run_id = RunId::parse(&name)?;
+        let run = RunInfo {
+            artifact_uri,
+            run_id,
+            workspace: workspace.clone(),
+            experiment_id: experiment.experiment_id,
+            run_name: spec.display_name.clone().unwrap_or_else(|| name.clone()),
+            user_id: principal.user.to_string(),
+            status: RunStatus::Scheduled,
+            start_time: Some(now),
+            end_time: None,
+            lifecycle_stage: LifecycleStage::Active,
+        };
+        let mut run_tags: Vec<Tag> = spec.tags.iter().map(|(key, value)| Tag::new(key, value)).collect();
+        run_tags.push(Tag::new("mlflow.runName", run.run_name.clone()));
+        run_tags.push(Tag::new("mlflow.user", principal.user.to_string()));
+        run_tags.push(Tag::new("mlflow.source.type", "JOB"));
+        run_tags.push(Tag::new("atelier.job", name.clone()));
+        let job = Job {
+            workspace: workspace.clone(),
+            name: name.clone(),
+            display_name: spec.display_name.clone(),
+            description: spec.description.clone(),
+            experiment_id: experiment.experiment_id,
+            experiment_name: experiment.name.clone(),
+            compute,
+            status: JobStatus::Queued,
+            priority: spec.priority,
+            resources,
+            tags: spec.tags.clone(),
+            spec_yaml: submission.yaml.clone(),
+            plan: plan_text,
+            snapshot,
+            created_by: principal.user.to_string(),
+            created_at: now,
+            exit_code: None,
+            error: None,
+            warnings,
+            archived: false,
+            runtime_pid: None,
+            runtime_start: None,
+            heartbeat_at: None,
+            events: vec![
+                JobEvent { status: JobStatus::NotStarted, time: now, message: None },
+                JobEvent { status: JobStatus::Queued, time: now, message: None },
+            ],
+        };
+        // No one holds this token: the runtime gets a fresh one when it is launched.
+        let unusable = hex::encode(rand::random::<[u8; 32]>());
+        let job = self.store.create_job(&job, &run, &run_tags, &unusable, &references).await?;
+        self.wake_scheduler();
+        Ok(job)
+    }
+
+    /// The compute a job names, and the most each of its jobs may use (a named compute's size).
+    async fn resolve_compute(
+        &self,
+        workspace: &WorkspaceName,
+        spec: &CommandJob,
+    ) -> Result<(String, Option<ResourceRequest>)> {
+        if spec.compute == "local" {
+            return Ok(("local".to_owned(), None));
+        }
+        match self.store.get_compute(workspace, &spec.compute).await {
+            Ok(compute) => Ok((compute.name, Some(vm_size(&compute.size)?))),
+            Err(error) if error.code == ErrorCode::ResourceDoesNotExist => {
+                let known: Vec<String> = std::iter::once("local".to_owned())
+                    .chain(self.store.list_computes(Some(workspace)).await?.into_iter().map(|compute| compute.name))
+                    .collect();
+                Err(field_error(
+                    spec,
+                    "compute",
+                    format!("unknown compute '{}': this workspace has {}", spec.compute, known.join(", ")),
+                ))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Resolves an input's path to what the runtime fetches: a datastore URI, a `runs:/` URI,
+    /// or `azureml:<model>:<version>` for a model.
+    async fn resolve_input(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        kind: &str,
+        path: &str,
+    ) -> Result<String> {
+        let is_model = matches!(kind, "mlflow_model" | "custom_model");
+        if let Some(rest) = path.strip_prefix("azureml:").filter(|rest| !rest.starts_with("//")) {
+            let (name, reference) = match rest.split_once('@') {
+                Some((name, "latest")) => (name, "latest"),
+                Some((_, label)) => {
+                    return Err(Error::invalid(format!("'{path}': only the label @latest is known, not @{label}")));
+                }
+                None => rest.split_once(':').ok_or_else(|| {
+                    Error::invalid(format!("'{path}': expected azureml:<name>:<version> or azureml:<name>@latest"))
+                })?,
+            };
+            if is_model {
+                let version = self.resolve_model_version(principal, workspace, name, reference).await?;
+                return Ok(format!("azureml:{}:{}", version.name, version.version));
+            }
+            let asset = self.get_data_asset(principal, workspace, name, reference).await?;
+            if parse_datastore_uri(&asset.path).is_none() && !asset.path.starts_with("runs:/") {
+                return Err(Error::invalid(format!(
+                    "data asset {name} version {} points at '{}', which this server cannot fetch",
+                    asset.version, asset.path
+                )));
+            }
+            return Ok(asset.path);
+        }
+        let resolved = self.resolve_job_uri(principal, workspace, path).await?;
+        if let Some(rest) = resolved.strip_prefix("runs:/") {
+            let (run_id, relative) = rest.split_once('/').unwrap_or((rest, ""));
+            self.run_artifact_path(principal, workspace, run_id, relative, Action::WorkspaceRead).await?;
+            return Ok(resolved);
+        }
+        if parse_datastore_uri(&resolved).is_some() {
+            let location = self.data_location(workspace, &resolved).await?;
+            if self.list_at(workspace, &location).await?.is_empty() {
+                return Err(Error::invalid(format!("nothing is stored at '{path}'")));
+            }
+            return Ok(resolved);
+        }
+        Err(Error::invalid(format!(
+            "'{path}' cannot be fetched: expected a local path, azureml:<name>:<version>, azureml:<name>@latest, azureml://datastores/<name>/paths/<path>, azureml://jobs/<job>/outputs/<output> or runs:/<run>/<path>"
+        )))
+    }
+
+    /// Rewrites `azureml://jobs/<job>/outputs/<output>[/paths/<path>]` as the URI it stands
+    /// for: the job's run artifacts for the output `artifacts` (or `default`), the job's named
+    /// output on the default datastore otherwise. Other URIs come back unchanged.
+    pub(crate) async fn resolve_job_uri(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        uri: &str,
+    ) -> Result<String> {
+        let Some(rest) = uri.strip_prefix("azureml://jobs/") else { return Ok(uri.to_owned()) };
+        let shape = || {
+            Error::invalid(format!(
+                "'{uri}': expected azureml://jobs/<job>/outputs/<output> or azureml://jobs/<job>/outputs/<output>/paths/<path>"
+            ))
+        };
+        let (job_name, rest) = rest.split_once('/').ok_or_else(shape)?;
+        let rest = rest.strip_prefix("outputs/").ok_or_else(shape)?;
+        let (output, path) = match rest.split_once('/') {
+            Some((output, paths)) => {
+                (output, paths.strip_prefix("paths/").or((paths == "paths").then_some("")).ok_or_else(shape)?)
+            }
+            None => (rest, ""),
+        };
+        let path = normalize_artifact_path(path)?;
+        let job = self.job_in_workspace(principal, workspace, job_name, Action::WorkspaceRead).await?;
+        if matches!(output, "artifacts" | "default") {
+            return Ok(if path.is_empty() {
+                format!("runs:/{}", job.name)
+            } else {
+                format!("runs:/{}/{path}", job.name)
+            });
+        }
+        let plan = self.plan_of(&job)?;
+        if !plan.outputs.contains_key(output) {
+            return Err(Error::invalid(format!("job '{}' has no output '{output}'", job.name)));
+        }
+        if job.status != JobStatus::Completed {
+            return Err(Error::invalid(format!(
+                "job '{}' is {}: its output '{output}' is there once it has completed",
+                job.name,
+                job.status.as_str()
+            )));
+        }
+        let base = output_uri(&job.name, output);
+        Ok(if path.is_empty() { base } else { format!("{base}/{path}") })
+    }
+
+    async fn resolve_job_environment(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        spec: &CommandJob,
+        submission: &JobSubmission,
+    ) -> Result<(PlannedEnvironment, Vec<String>)> {
+        let (name, environment_spec) = match (&spec.environment, &spec.inline_environment) {
+            (Some(reference), _) => {
+                let rest = reference.trim_start_matches("azureml:");
+                let (name, version) = match rest.split_once('@') {
+                    Some((name, _)) => (name, "latest"),
+                    None => rest.split_once(':').unwrap_or((rest, "latest")),
+                };
+                let environment = self
+                    .get_environment(principal, workspace, name, version)
+                    .await
+                    .map_err(|error| field_error(spec, "environment", error.message))?;
+                (format!("{}:{}", environment.name, environment.version), environment.spec)
+            }
+            (None, Some(_)) => {
+                let inline = submission.inline_environment.clone().ok_or_else(|| {
+                    field_error(
+                        spec,
+                        "environment",
+                        "an inline environment's conda_file must be sent with the job (atelier job create does it)",
+                    )
+                })?;
+                for requirement in &inline.requirements {
+                    atelier_core::environment::validate_requirement(requirement)
+                        .map_err(|error| field_error(spec, "environment", error.message))?;
+                }
+                ("inline".to_owned(), inline)
+            }
+            (None, None) => {
+                let planned = PlannedEnvironment {
+                    name: BUILTIN_ENVIRONMENT.to_owned(),
+                    builtin: true,
+                    python: None,
+                    requirements: Vec::new(),
+                    image: None,
+                };
+                return Ok((planned, Vec::new()));
+            }
+        };
+        let mut warnings = Vec::new();
+        if let Some(image) = &environment_spec.image {
+            if self.refuse_images {
+                return Err(field_error(
+                    spec,
+                    "environment",
+                    format!(
+                        "the environment names the image '{image}', and this server runs no containers and refuses to run it on the host instead"
+                    ),
+                ));
+            }
+            warnings.push(format!(
+                "image '{image}' is not used: no container runtime is configured, so the job runs on the host with {}",
+                if environment_spec.python.is_some() || !environment_spec.requirements.is_empty() {
+                    "the environment's conda_file packages"
+                } else {
+                    "the machine's Python"
+                }
+            ));
+        }
+        let builtin = environment_spec.python.is_none() && environment_spec.requirements.is_empty();
+        let planned = PlannedEnvironment {
+            name,
+            builtin,
+            python: environment_spec.python,
+            requirements: environment_spec.requirements,
+            image: environment_spec.image,
+        };
+        Ok((planned, warnings))
+    }
+
+    pub(crate) fn plan_of(&self, job: &Job) -> Result<JobPlan> {
+        serde_json::from_str(&job.plan)
+            .map_err(|error| Error::internal(format!("the plan of job '{}' is unreadable: {error}", job.name)))
+    }
+
+    pub async fn get_job(&self, principal: &Principal, workspace: &WorkspaceName, name: &str) -> Result<Job> {
+        self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await
+    }
+
+    /// The plan of a job, for its runtime.
+    pub async fn job_plan(&self, principal: &Principal, workspace: &WorkspaceName, name: &str) -> Result<JobPlan> {
+        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        self.plan_of(&job)
+    }
+
+    pub async fn list_jobs(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        filter: &JobFilter,
+    ) -> Result<Vec<Job>> {
+        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        let status = filter.status.as_deref().map(JobStatus::parse).transpose()?;
+        let limit = filter.max_results.unwrap_or(1000);
+        if !(1..=10_000).contains(&limit) {
+            return Err(Error::invalid(format!("max_results must be between 1 and 10000, got {limit}")));
+        }
+        let archived = match (filter.archived_only, filter.include_archived) {
+            (true, _) => Some(true),
+            (false, true) => None,
+            (false, false) => Some(false),
+        };
+        let compute = filter.compute.as_deref().map(|compute| compute.trim_start_matches("azureml:"));
+        let query = JobQuery {
+            workspace,
+            status,
+            experiment_name: filter.experiment_name.as_deref(),
+            compute,
+            archived,
+            limit,
+        };
+        self.store.list_jobs(&query).await
+    }
+
+    /// Asks a job to stop. A job that has not started ends at once; a running one is told
+    /// through its runtime, which stops the command's whole process tree.
+    pub async fn cancel_job(&self, principal: &Principal, workspace: &WorkspaceName, name: &str) -> Result<Job> {
+        let job = self.job_in_workspace(principal, workspace, name, Action::TrackingWrite).await?;
+        if job.status.is_terminal() {
+            return Err(Error::invalid(format!("job '{name}' has already ended ({})", job.status.as_str())));
+        }
+        let by = format!("canceled by {}", principal.user);
+        let next = if job.runtime_pid.is_none() && !job.status.holds_resources() {
+            JobStatus::Canceled
+        } else {
+            JobStatus::CancelRequested
+        };
+        self.transition(name, next, Some(&by), None, None).await?;
+        self.store.get_job(name).await
+    }
+
+    pub async fn set_job_archived(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        archived: bool,
+    ) -> Result<Job> {
+        let job = self.job_in_workspace(principal, workspace, name, Action::TrackingWrite).await?;
+        if archived && !job.status.is_terminal() {
+            return Err(Error::invalid(format!(
+                "job '{name}' is {}: only jobs that have ended can be archived",
+                job.status.as_str()
+            )));
+        }
+        self.store.set_job_archived(name, archived).await?;
+        self.store.get_job(name).await
+    }
+
+    /// Moves a job on, ending its token and waking the scheduler when it ends.
+    pub(crate) async fn transition(
+        &self,
+        name: &str,
+        status: JobStatus,
+        message: Option<&str>,
+        exit_code: Option<i64>,
+        error: Option<&str>,
+    ) -> Result<Option<Job>> {
+        let transition = JobTransition { status, at: now_millis(), message, exit_code, error };
+        let moved = self.store.transition_job(name, &transition).await?;
+        if moved.is_some() && status.is_terminal() {
+            // The job's token ends with it; forget any cached answer about it.
+            self.auth_cache.tokens.clear();
+            self.wake_scheduler();
+        }
+        Ok(moved)
+    }
+
+    /// A piece of a job's log from `from` on (at most about `max_bytes`).
+    pub async fn read_job_log(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        file: &str,
+        from: i64,
+        max_bytes: i64,
+    ) -> Result<(LogPiece, Job)> {
+        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        let file = normalize_artifact_path(file)?;
+        let piece = self.store.read_job_log(name, &file, from.max(0), max_bytes.clamp(1, 4 * 1024 * 1024)).await?;
+        Ok((piece, job))
+    }
+
+    /// The log files of a job and their sizes.
+    pub async fn job_log_files(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+    ) -> Result<Vec<(String, i64)>> {
+        self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        self.store.job_log_files(name).await
+    }
+
+    /// The files of a job's code snapshot, with sizes.
+    pub async fn job_snapshot_files(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+    ) -> Result<Vec<(String, u64)>> {
+        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        let Some(snapshot) = &job.snapshot else { return Ok(Vec::new()) };
+        let strip = snapshot.len() + 1;
+        Ok(self
+            .store
+            .upload_files_under(workspace, AREA_CODE, snapshot)
+            .await?
+            .into_iter()
+            .map(|file| (file.path[strip..].to_owned(), file.size as u64))
+            .collect())
+    }
+
+    /// One file of a job's code snapshot.
+    pub async fn open_snapshot_file(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        path: &str,
+    ) -> Result<Download> {
+        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        let relative = normalize_artifact_path(path)?;
+        let missing = || Error::not_found(format!("the code snapshot of job '{name}' has no file '{relative}'"));
+        let Some(snapshot) = &job.snapshot else { return Err(missing()) };
+        let full = format!("{snapshot}/{relative}");
+        let file = self
+            .store
+            .upload_files_under(workspace, AREA_CODE, &full)
+            .await?
+            .into_iter()
+            .find(|file| file.path == full)
+            .ok_or_else(missing)?;
+        self.open_upload(workspace, &file).await
+    }
+
+    /// Where a job's named output is.
+    fn output_location(&self, job: &Job, output: &str) -> Location {
+        Location::Uploads { area: AREA_DATA, prefix: format!("azureml/{}/{output}", job.name) }
+    }
+
+    /// The files of a job's named output, with paths that start with the output's name.
+    pub async fn job_output_files(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        output: &str,
+    ) -> Result<Vec<(String, u64)>> {
+        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        if !self.plan_of(&job)?.outputs.contains_key(output) {
+            return Err(Error::not_found(format!("job '{name}' has no output '{output}'")));
+        }
+        self.list_at(workspace, &self.output_location(&job, output)).await
+    }
+
+    /// One file of a job's named output, by a path from [`Service::job_output_files`].
+    pub async fn open_job_output_file(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        output: &str,
+        path: &str,
+    ) -> Result<Download> {
+        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        let what = format!("output '{output}' of job '{name}'");
+        self.open_at(workspace, &self.output_location(&job, output), path, &what).await
+    }
+
+    // What the runtime does, with the job's token.
+
+    /// Where an input of a job is, read as the job's submitter.
+    async fn input_location(&self, job: &Job, input: &str) -> Result<(Location, Principal)> {
+        let plan = self.plan_of(job)?;
+        let Some(PlannedInput::Data { uri: Some(uri), .. }) = plan.inputs.get(input) else {
+            return Err(Error::not_found(format!("job '{}' has no data input '{input}' with a value", job.name)));
+        };
+        let submitter = self.submitter(job).await?;
+        let workspace = &job.workspace;
+        if let Some(rest) = uri.strip_prefix("runs:/") {
+            let (run_id, relative) = rest.split_once('/').unwrap_or((rest, ""));
+            let (_, path) =
+                self.run_artifact_path(&submitter, workspace, run_id, relative, Action::WorkspaceRead).await?;
+            let key = crate::tracking::blob_key(workspace, &path);
+            return Ok((Location::Blob(self.blobs().clone(), key), submitter));
+        }
+        if let Some(rest) = uri.strip_prefix("azureml:").filter(|rest| !rest.starts_with("//")) {
+            let (model, version) = rest.split_once(':').unwrap_or((rest, "latest"));
+            let version = self.resolve_model_version(&submitter, workspace, model, version).await?;
+            let location = self.model_version_location(&submitter, workspace, &version).await?;
+            return Ok((location, submitter));
+        }
+        self.authorize_on(&submitter, workspace, Action::WorkspaceRead, Target::Assets).await?;
+        Ok((self.data_location(workspace, uri).await?, submitter))
+    }
+
+    /// The files of a job's input (paths start with the name of the input's folder or file),
+    /// for its runtime.
+    pub async fn job_input_files(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        input: &str,
+    ) -> Result<Vec<(String, u64)>> {
+        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        let (location, _) = self.input_location(&job, input).await?;
+        self.list_at(workspace, &location).await
+    }
+
+    /// One file of a job's input, for its runtime.
+    pub async fn open_job_input_file(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        input: &str,
+        path: &str,
+    ) -> Result<Download> {
+        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        let (location, _) = self.input_location(&job, input).await?;
+        let what = format!("input '{input}' of job '{name}'");
+        self.open_at(workspace, &location, path, &what).await
+    }
+
+    /// Stores a file of a job's named output, from its runtime.
+    pub async fn upload_job_output_file(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        output: &str,
+        path: &str,
+        body: futures::stream::BoxStream<'_, std::result::Result<bytes::Bytes, String>>,
+    ) -> Result<u64> {
+        let job = self.job_in_workspace(principal, workspace, name, Action::TrackingWrite).await?;
+        if job.status.is_terminal() {
+            return Err(Error::invalid(format!("job '{name}' has ended; its outputs cannot change")));
+        }
+        if !self.plan_of(&job)?.outputs.contains_key(output) {
+            return Err(Error::not_found(format!("job '{name}' has no output '{output}'")));
+        }
+        let relative = normalize_artifact_path(path)?;
+        if relative.is_empty() {
+            return Err(Error::invalid("an output upload needs a file path"));
+        }
+        self.store_upload(workspace, AREA_DATA, &format!("azureml/{name}/{output}/{relative}"), body).await
+    }
+
+    /// Appends a piece of a job's log, from its runtime; also a heartbeat.
+    pub async fn append_job_log(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        file: &str,
+        offset: i64,
+        text: &str,
+    ) -> Result<(i64, JobControl)> {
+        let job = self.job_in_workspace(principal, workspace, name, Action::TrackingWrite).await?;
+        let file = normalize_artifact_path(file)?;
+        if file.is_empty() {
+            return Err(Error::invalid("a log piece needs a file name"));
+        }
+        let size = self.store.append_job_log(name, &file, offset, text).await?;
+        self.store.touch_job(name, now_millis()).await?;
+        Ok((size, JobControl { cancel_requested: job.status == JobStatus::CancelRequested }))
+    }
+
+    /// Records a status the runtime reports. A report that comes late or twice changes
+    /// nothing. When the runtime reports `Completed`, the outputs named for registration are
+    /// registered first (as the submitter); if that fails, the job fails.
+    pub async fn report_job_status(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        report: StatusReport,
+    ) -> Result<JobControl> {
+        let job = self.job_in_workspace(principal, workspace, name, Action::TrackingWrite).await?;
+        self.store.touch_job(name, now_millis()).await?;
+        let mut report = report;
+        if report.status == JobStatus::Completed
+            && job.status.may_become(JobStatus::Completed)
+            && let Err(error) = self.register_outputs(&job).await
+        {
+            report = StatusReport {
+                status: JobStatus::Failed,
+                exit_code: report.exit_code,
+                error: Some(format!("registering the job's outputs failed: {}", error.message)),
+                message: None,
+            };
+        }
+        let moved = self
+            .transition(name, report.status, report.message.as_deref(), report.exit_code, report.error.as_deref())
+            .await?;
+        let status = moved.map(|job| job.status).unwrap_or(job.status);
+        Ok(JobControl { cancel_requested: status == JobStatus::CancelRequested })
+    }
+
+    /// Registers the outputs that name an asset: data outputs as data assets, model outputs as
+    /// model versions whose run is the job's.
+    async fn register_outputs(&self, job: &Job) -> Result<()> {
+        let plan = self.plan_of(job)?;
+        let submitter = self.submitter(job).await?;
+        let workspace = &job.workspace;
+        for (output, planned) in &plan.outputs {
+            let Some(asset) = &planned.register_name else { continue };
+            let files = self.list_at(workspace, &self.output_location(job, output)).await?;
+            let mut uri = output_uri(&job.name, output);
+            if planned.data_type == "uri_file" {
+                match files.as_slice() {
+                    [(path, _)] => {
+                        let inner = path.split_once('/').map(|(_, rest)| rest).unwrap_or(path);
+                        uri = format!("{uri}/{inner}");
+                    }
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "output '{output}' is a uri_file and the job wrote {} files there",
+                            files.len()
+                        )));
+                    }
+                }
+            } else if files.is_empty() {
+                return Err(Error::invalid(format!("output '{output}' is empty: the job wrote nothing there")));
+            } else if planned.data_type == "uri_folder" {
+                uri.push('/');
+            }
+            let description = Some(format!("output '{output}' of job {}", job.name));
+            if matches!(planned.data_type.as_str(), "mlflow_model" | "custom_model") {
+                let version = match &planned.register_version {
+                    Some(text) => Some(text.parse::<i64>().map_err(|_| {
+                        Error::invalid(format!(
+                            "output '{output}': a model version must be a whole number, got '{text}'"
+                        ))
+                    })?),
+                    None => None,
+                };
+                let new_version = crate::NewModelVersion {
+                    name: asset.clone(),
+                    source: uri,
+                    run_id: Some(job.name.clone()),
+                    version,
+                    model_type: Some(planned.data_type.clone()),
+                    ..Default::default()
+                };
+                self.create_model_asset(&submitter, workspace, description.as_deref(), new_version).await?;
+            } else {
+                let new_asset = crate::NewDataAsset {
+                    name: asset.clone(),
+                    version: planned.register_version.clone(),
+                    data_type: Some(planned.data_type.clone()),
+                    path: uri,
+                    description,
+                    ..Default::default()
+                };
+                self.create_data_asset(&submitter, workspace, new_asset).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,162 @@
+//! The plan of a job: its spec with every reference resolved, as the server hands it to the job
+//! runtime. It is the contract between the two (JSON on the wire, kept with the job), so a
+//! runtime started on any compute needs nothing but the plan and its token.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What a job runtime executes.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct JobPlan {
+    /// The job's name, which is also its run's id.
+    pub job: String,
+    pub workspace: String,
+    pub experiment_id: String,
+    pub experiment_name: String,
+    /// Where the job's run keeps its artifacts (`mlflow-artifacts:/<experiment>/<run>/artifacts`).
+    pub artifact_uri: String,
+    /// The command as written, with its `${{…}}` placeholders and `$[[…]]` blocks.
+    pub command: String,
+    pub inputs: BTreeMap<String, PlannedInput>,
+    pub outputs: BTreeMap<String, PlannedOutput>,
+    pub environment: PlannedEnvironment,
+    pub environment_variables: BTreeMap<String, String>,
+    /// Processes to start (`distribution.process_count_per_instance`, 1 when not distributed).
+    pub process_count: i64,
+    /// Whether the job asked for `pytorch` distribution (its processes get `RANK`, …).
+    pub distributed: bool,
+    pub timeout_seconds: Option<i64>,
+    /// The code snapshot's id, when the job has code.
+    pub snapshot: Option<String>,
+}
+
+/// An input: a literal value, or data the runtime fetches.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlannedInput {
+    Literal {
+        value: Option<String>,
+    },
+    Data {
+        /// `uri_file`, `uri_folder`, `mltable`, `mlflow_model` or `custom_model`.
+        #[serde(rename = "type")]
+        data_type: String,
+        /// `download` or `ro_mount` (both are fetched; a mounted input is made read-only).
+        mode: String,
+        /// The resolved reference (`azureml://datastores/…`, `runs:/…`, `azureml:name:version`
+        /// for a model), or `None` for an optional input left out.
+        uri: Option<String>,
+    },
+}
+
+/// An output: a folder (or file) the job writes, uploaded when it ends.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PlannedOutput {
+    #[serde(rename = "type")]
+    pub data_type: String,
+    pub mode: String,
+    /// Register the output under this asset name when the job completes.
+    pub register_name: Option<String>,
+    pub register_version: Option<String>,
+}
+
+/// The environment a job runs in.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PlannedEnvironment {
+    /// `atelier-python` (the built-in one), `name:version`, or `inline`.
+    pub name: String,
+    /// Whether it is the built-in environment: the machine's Python, nothing to build.
+    pub builtin: bool,
+    pub python: Option<String>,
+    pub requirements: Vec<String>,
+    pub image: Option<String>,
+}
+
+/// The built-in environment's name.
+pub const BUILTIN_ENVIRONMENT: &str = "atelier-python";
+
+/// Writes a command's placeholders with their values: `values` maps `inputs.<name>` and
+/// `outputs.<name>` to a value, or to `None` for an optional input left out. An optional block
+/// `$[[ … ]]` is kept (without its brackets) when every placeholder inside has a value, and
+/// dropped otherwise. The command must have been checked by [`crate::parse_command_job`].
+pub fn render_command(command: &str, values: &BTreeMap<String, Option<String>>) -> String {
+    let mut out = String::with_capacity(command.len());
+    let mut rest = command;
+    while let Some(open) = rest.find("$[[") {
+        out.push_str(&fill(&rest[..open], values).unwrap_or_default());
+        let after = &rest[open + 3..];
+        let close = after.find("]]").unwrap_or(after.len());
+        if let Some(text) = fill(&after[..close], values) {
+            out.push_str(&text);
+        }
+        rest = after.get(close + 2..).unwrap_or_default();
+    }
+    out.push_str(&fill(rest, values).unwrap_or_default());
+    out
+}
+
+/// Replaces the placeholders of a piece of command; `None` when one of them has no value.
+fn fill(text: &str, values: &BTreeMap<String, Option<String>>) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("${{") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 3..];
+        let end = after.find("}}")?;
+        let key = after[..end].trim();
+        out.push_str(values.get(key)?.as_deref()?);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optional_blocks_go_with_their_inputs() {
+        let command = "python t.py --lr ${{inputs.lr}} $[[--warm ${{inputs.warm}}]] --out ${{outputs.model}}";
+        let mut values = BTreeMap::from([
+            ("inputs.lr".to_owned(), Some("0.1".to_owned())),
+            ("inputs.warm".to_owned(), None),
+            ("outputs.model".to_owned(), Some("/o/model".to_owned())),
+        ]);
+        assert_eq!(render_command(command, &values), "python t.py --lr 0.1  --out /o/model");
+        values.insert("inputs.warm".to_owned(), Some("/i/w".to_owned()));
+        assert_eq!(render_command(command, &values), "python t.py --lr 0.1 --warm /i/w --out /o/model");
+    }
+
+    #[test]
+    fn the_plan_reads_back() {
+        let plan = JobPlan {
+            job: "j".into(),
+            workspace: "default".into(),
+            experiment_id: "1".into(),
+            experiment_name: "e".into(),
+            artifact_uri: "mlflow-artifacts:/1/j/artifacts".into(),
+            command: "echo".into(),
+            inputs: BTreeMap::from([(
+                "d".to_owned(),
+                PlannedInput::Data { data_type: "uri_file".into(), mode: "download".into(), uri: None },
+            )]),
+            outputs: BTreeMap::new(),
+            environment: PlannedEnvironment {
+                name: BUILTIN_ENVIRONMENT.into(),
+                builtin: true,
+                python: None,
+                requirements: vec![],
+                image: None,
+            },
+            environment_variables: BTreeMap::new(),
+            process_count: 1,
+            distributed: false,
+            timeout_seconds: None,
+            snapshot: None,
+        };
+        let text = serde_json::to_string(&plan).unwrap();
+        assert!(text.contains(r#""kind":"data""#), "{text}");
+        assert_eq!(serde_json::from_str::<JobPlan>(&text).unwrap(), plan);
+    }
+}

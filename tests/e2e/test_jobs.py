@@ -1,0 +1,332 @@
+"""Jobs: command jobs from Azure ML YAML, run by the job runtime on the local compute.
+
+Each test that runs jobs uses a server of its own (its own jobs folder and queue)."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import CONFIG, Cli
+
+pytestmark = pytest.mark.atelier_only
+
+
+@pytest.fixture
+def own(make_server, tmp_path, monkeypatch):
+    """A fresh server of its own (2 CPUs for jobs), with a CLI, an authenticated session, and
+    the mlflow client pointed at it."""
+    import mlflow
+
+    srv = make_server()
+    srv.extra_args = ["--local-cpus", "2", "--cancel-grace-seconds", "2"]
+    srv.start()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", srv.url)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", srv.token)
+    mlflow.set_tracking_uri(srv.url)
+    (tmp_path / "cli-home").mkdir()
+    cli = Cli(CONFIG.binary, srv.url, srv.token, tmp_path / "cli-home")
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {srv.token}"
+    yield srv, cli, http
+    srv.kill()
+
+
+def write_job(folder: Path, yaml: str, files: dict[str, str] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in (files or {}).items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    job = folder / "job.yml"
+    job.write_text(textwrap.dedent(yaml))
+    return job
+
+
+def job_of(http, srv, name):
+    response = http.get(f"{srv.url}/api/v1/workspaces/default/jobs/{name}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def wait_for(http, srv, name, statuses, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = job_of(http, srv, name)
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.2)
+    pytest.fail(f"job {name} did not reach {statuses} in {timeout}s: {job_of(http, srv, name)}\n{srv.log_tail()}")
+
+
+def full_log(http, srv, name, file="user_logs/std_log.txt"):
+    response = http.get(f"{srv.url}/api/v1/workspaces/default/jobs/{name}/logs", params={"file": file})
+    assert response.status_code == 200, response.text
+    return response.json()["text"]
+
+
+HELLO = """\
+    $schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
+    type: command
+    display_name: hello
+    code: src
+    command: >-
+      python3 hello.py --greeting ${{inputs.greeting}}
+      $[[--extra ${{inputs.extra}}]]
+      --out ${{outputs.result}}
+    inputs:
+      greeting: hello
+      extra:
+        type: uri_file
+        optional: true
+    outputs:
+      result:
+        type: uri_folder
+        name: hello-result
+    environment_variables:
+      GREETING_SEEN: "yes"
+    """
+
+HELLO_PY = """\
+    import os, sys
+    import atelier_log
+    print("args", sys.argv[1:])
+    print("env", os.environ["GREETING_SEEN"], os.environ["MLFLOW_RUN_ID"])
+    atelier_log.log_param("greeting", sys.argv[2])
+    for step in range(3):
+        atelier_log.log_metric("loss", 1.0 / (step + 1), step=step)
+    os.makedirs("outputs", exist_ok=True)
+    open("outputs/report.txt", "w").write("all good")
+    out = sys.argv[sys.argv.index("--out") + 1]
+    open(os.path.join(out, "answer.txt"), "w").write("42")
+    print("to stderr", file=sys.stderr)
+    """
+
+
+def test_a_job_runs_logs_and_registers_its_output(own, tmp_path):
+    srv, cli, http = own
+    (tmp_path / "hello" / "src").mkdir(parents=True)
+    (tmp_path / "hello" / "src" / "big.bin").write_bytes(b"x" * 1000)
+    (tmp_path / "hello" / "src" / ".amlignore").write_text("big.bin\n")
+    job_file = write_job(tmp_path / "hello", HELLO, {"src/hello.py": HELLO_PY})
+
+    streamed = cli("job", "create", "-f", str(job_file), "--stream", timeout=120)
+    assert "args ['--greeting', 'hello', '--out'" in streamed.stdout, streamed.stdout
+    assert "Status: Completed" in streamed.stdout
+    name = streamed.stdout.split("RunId: ")[1].split()[0]
+
+    job = job_of(http, srv, name)
+    assert job["status"] == "Completed" and job["exit_code"] == 0
+    assert job["experiment_name"] == "hello", "the experiment defaults to the job file's folder name"
+    statuses = [event["status"] for event in job["events"]]
+    assert statuses == ["NotStarted", "Queued", "Preparing", "Running", "Finalizing", "Completed"], statuses
+    times = [event["time"] for event in job["events"]]
+    assert times == sorted(times)
+
+    log = full_log(http, srv, name)
+    assert f"env yes {name}" in log and "to stderr" in log
+
+    # The job's run is an MLflow run named after the job, with what the job logged.
+    import mlflow
+
+    run = mlflow.MlflowClient().get_run(name)
+    assert run.data.params["greeting"] == "hello"
+    history = mlflow.MlflowClient().get_metric_history(name, "loss")
+    assert [point.step for point in history] == [0, 1, 2]
+    assert run.info.status == "FINISHED"
+    assert "system/memory_usage_megabytes" in run.data.metrics, "the runtime samples system metrics"
+
+    # The snapshot honours .amlignore and is browsable.
+    files = http.get(f"{srv.url}/api/v1/workspaces/default/jobs/{name}/snapshot").json()["files"]
+    assert [file["path"] for file in files] == [".amlignore", "hello.py"]
+
+    # Download: artifacts (./outputs, the logs) and the named output.
+    target = tmp_path / "download"
+    cli("job", "download", "-n", name, "--all", "-p", str(target))
+    assert (target / "artifacts" / "outputs" / "report.txt").read_text() == "all good"
+    assert "to stderr" in (target / "artifacts" / "user_logs" / "std_log.txt").read_text()
+    assert (target / "named-outputs" / "result" / "answer.txt").read_text() == "42"
+
+    # The named output was registered as a data asset when the job completed.
+    asset = cli.json("data", "show", "-n", "hello-result", "-v", "1", "-o", "json")
+    assert asset["path"].endswith(f"/paths/azureml/{name}/result/"), asset
+    fetched = tmp_path / "asset"
+    cli("data", "download", "-n", "hello-result", "-v", "1", "-p", str(fetched))
+    assert any(path.read_text() == "42" for path in fetched.rglob("answer.txt"))
+
+    # A later job takes that output as an input, by the job's URI.
+    reader = write_job(
+        tmp_path / "reader",
+        f"""\
+        command: cat ${{{{inputs.previous}}}}/answer.txt
+        inputs:
+          previous:
+            type: uri_folder
+            path: azureml://jobs/{name}/outputs/result
+            mode: download
+        """,
+    )
+    second = cli("job", "create", "-f", str(reader), "--stream", timeout=120)
+    assert "42" in second.stdout
+
+    # Archived jobs leave the listing.
+    cli("job", "archive", "-n", name)
+    listed = [job["name"] for job in cli.json("job", "list", "-o", "json")]
+    assert name not in listed
+    archived = [job["name"] for job in cli.json("job", "list", "--archived-only", "-o", "json")]
+    assert archived == [name]
+
+
+def test_a_failing_command_fails_the_job_with_its_exit_code_and_last_lines(own, tmp_path):
+    srv, cli, http = own
+    job_file = write_job(
+        tmp_path / "failing",
+        """\
+        command: 'echo starting; echo "ValueError: the data is wrong" >&2; exit 3'
+        """,
+    )
+    streamed = cli("job", "create", "-f", str(job_file), "--stream", check=False, timeout=120)
+    assert streamed.returncode != 0, "job stream's exit code reflects the job's outcome"
+    assert "Status: Failed" in streamed.stdout
+    name = streamed.stdout.split("RunId: ")[1].split()[0]
+    job = job_of(http, srv, name)
+    assert job["status"] == "Failed" and job["exit_code"] == 3
+    assert "ValueError: the data is wrong" in job["error"], job["error"]
+    restream = cli("job", "stream", "-n", name, check=False)
+    assert restream.returncode != 0 and "ValueError" in restream.stderr
+
+
+def test_mistakes_are_reported_before_anything_runs(own, tmp_path):
+    srv, cli, http = own
+    undefined = write_job(tmp_path / "bad", "command: echo ${{inputs.missing}}\n")
+    result = cli("job", "create", "-f", str(undefined), check=False)
+    assert result.returncode != 0 and "line 1" in result.stderr and "names no input" in result.stderr
+
+    # The server checks too: an unknown compute names the field and its line.
+    yaml = "type: command\ncommand: echo hi\ncompute: azureml:gpu-cluster\n"
+    response = http.post(f"{srv.url}/api/v1/workspaces/default/jobs", json={"yaml": yaml})
+    assert response.status_code == 400
+    assert "line 3" in response.json()["message"] and "gpu-cluster" in response.json()["message"]
+
+    unresolvable = "command: cat ${{inputs.d}}\ninputs:\n  d:\n    type: uri_file\n    path: azureml:nosuchdata:1\n"
+    response = http.post(f"{srv.url}/api/v1/workspaces/default/jobs", json={"yaml": unresolvable})
+    assert response.status_code == 400
+    assert "line 4" in response.json()["message"] and "inputs.d" in response.json()["message"]
+    assert http.get(f"{srv.url}/api/v1/workspaces/default/jobs").json() == [], "nothing was queued"
+
+
+def test_a_timeout_cancels_the_job_with_the_reason(own, tmp_path):
+    srv, cli, http = own
+    job_file = write_job(tmp_path / "slow", "command: echo begun; sleep 60\nlimits:\n  timeout: 2\n")
+    created = cli.json("job", "create", "-f", str(job_file), "-o", "json")
+    job = wait_for(http, srv, created["name"], {"Completed", "Failed", "Canceled"})
+    assert job["status"] == "Canceled"
+    assert any("limits.timeout" in (event["message"] or "") for event in job["events"]), job["events"]
+    assert "begun" in full_log(http, srv, created["name"]), "the log is kept"
+
+
+def test_cancel_stops_the_whole_process_tree(own, tmp_path):
+    srv, cli, http = own
+    marker = f"atelier-cancel-{uuid.uuid4().hex[:8]}"
+    job_file = write_job(
+        tmp_path / "tree",
+        f"command: (sleep 300; echo {marker}) & (sleep 301; echo {marker}) & echo started; wait\n",
+    )
+    created = cli.json("job", "create", "-f", str(job_file), "-o", "json")
+    name = created["name"]
+    deadline = time.monotonic() + 60
+    while "started" not in full_log(http, srv, name):
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.2)
+    cli("job", "cancel", "-n", name)
+    job = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"})
+    assert job["status"] == "Canceled"
+    assert any(event["status"] == "CancelRequested" for event in job["events"])
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    assert left.stdout.strip() == "", f"processes left behind: {left.stdout}"
+    assert "started" in full_log(http, srv, name), "the log is kept"
+
+
+def test_a_queued_job_is_canceled_at_once_and_the_queue_keeps_order(own, tmp_path):
+    srv, cli, http = own
+    blocker = write_job(tmp_path / "blocker", "command: sleep 30\nresources:\n  cpu: 2\n")
+    first = cli.json("job", "create", "-f", str(blocker), "-o", "json")["name"]
+    wait_for(http, srv, first, {"Running"})
+    waiting = write_job(tmp_path / "waiting", "command: echo waited\n")
+    second = cli.json("job", "create", "-f", str(waiting), "-o", "json")["name"]
+    time.sleep(1.5)
+    assert job_of(http, srv, second)["status"] == "Queued", "no CPU is free"
+    computes = cli.json("compute", "show", "-n", "local", "-o", "json")
+    assert computes["queued"] == [second] and computes["running"] == [first]
+    cli("job", "cancel", "-n", second)
+    assert job_of(http, srv, second)["status"] == "Canceled"
+    cli("job", "cancel", "-n", first)
+    wait_for(http, srv, first, {"Canceled"})
+
+
+def test_the_job_token_writes_only_its_own_run(own, tmp_path):
+    srv, cli, http = own
+    other = http.post(f"{srv.url}/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
+    probe = """\
+        import json, os, urllib.request, urllib.error
+        base = os.environ["MLFLOW_TRACKING_URI"]
+        token = os.environ["MLFLOW_TRACKING_TOKEN"]
+        def call(path, body):
+            request = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
+                headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+        print("own", call("/api/2.0/mlflow/runs/log-batch", {"run_id": os.environ["MLFLOW_RUN_ID"], "params": [{"key": "k", "value": "v"}]}))
+        print("other", call("/api/2.0/mlflow/runs/log-batch", {"run_id": os.environ["OTHER_RUN"], "params": [{"key": "k", "value": "v"}]}))
+        print("experiment", call("/api/2.0/mlflow/experiments/create", {"name": "from-a-job"}))
+        """
+    job_file = write_job(
+        tmp_path / "probe",
+        f"code: .\ncommand: python3 probe.py\nenvironment_variables:\n  OTHER_RUN: {other}\n",
+        {"probe.py": probe},
+    )
+    streamed = cli("job", "create", "-f", str(job_file), "--stream", timeout=120)
+    assert "own 200" in streamed.stdout
+    assert "other 403" in streamed.stdout
+    assert "experiment 403" in streamed.stdout
+    name = streamed.stdout.split("RunId: ")[1].split()[0]
+    # After the job, its token is dead.
+    token = (srv.home / "jobs" / name / "launch.json")
+    assert not token.exists(), "the launch file with the token is removed when the job ends"
+
+
+def test_killing_the_server_mid_job_loses_nothing(own, tmp_path):
+    srv, cli, http = own
+    job_file = write_job(
+        tmp_path / "survivor",
+        """\
+        command: >-
+          for i in 1 2 3 4 5 6 7 8; do echo line-$i; sleep 0.5; done;
+          mkdir -p outputs; echo done > outputs/final.txt
+        """,
+    )
+    name = cli.json("job", "create", "-f", str(job_file), "-o", "json")["name"]
+    deadline = time.monotonic() + 60
+    while "line-2" not in full_log(http, srv, name):
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.1)
+    srv.kill()
+    time.sleep(3)  # the job goes on without the server
+    srv.keep_port = True
+    srv.start()
+    job = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"})
+    assert job["status"] == "Completed", job
+    log = full_log(http, srv, name)
+    assert [line for line in log.splitlines() if line.startswith("line-")] == [f"line-{i}" for i in range(1, 9)], log
+    target = tmp_path / "after"
+    cli("job", "download", "-n", name, "-p", str(target))
+    assert (target / "artifacts" / "outputs" / "final.txt").read_text().strip() == "done"
