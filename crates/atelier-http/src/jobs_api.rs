@@ -4,10 +4,8 @@
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use atelier_core::Error;
 use atelier_core::environment::EnvironmentSpec;
 use atelier_core::job::{Job, JobStatus};
-use atelier_core::names::WorkspaceName;
 use atelier_service::{ComputeView, JobFilter, JobSubmission, NewCompute, StatusReport};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -19,6 +17,7 @@ use std::collections::BTreeMap;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::AppState;
+use crate::native::{stream_response, workspace};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -87,10 +86,6 @@ pub(crate) fn routes() -> Router<AppState> {
     ))
 )]
 pub(crate) struct JobsApiDoc;
-
-fn workspace(name: &str) -> Result<WorkspaceName, Error> {
-    WorkspaceName::parse(name)
-}
 
 /// A status a job reached.
 #[derive(Serialize, ToSchema)]
@@ -410,16 +405,6 @@ pub struct FileListDto {
 
 fn file_list(files: Vec<(String, u64)>) -> Json<FileListDto> {
     Json(FileListDto { files: files.into_iter().map(|(path, size)| FileDto { path, size }).collect() })
-}
-
-fn stream_response(download: atelier_blob::Download) -> Response {
-    use axum::response::IntoResponse;
-    use futures::TryStreamExt;
-    let mut response = Body::from_stream(download.stream.map_err(std::io::Error::other)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/octet-stream"));
-    headers.insert(axum::http::header::CONTENT_LENGTH, axum::http::HeaderValue::from(download.size));
-    response
 }
 
 fn body_stream(body: Body) -> futures::stream::BoxStream<'static, Result<bytes::Bytes, String>> {

@@ -202,7 +202,7 @@ pub(crate) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(openapi_document())
 }
 
-fn workspace(name: &str) -> Result<WorkspaceName, Error> {
+pub(crate) fn workspace(name: &str) -> Result<WorkspaceName, Error> {
     WorkspaceName::parse(name)
 }
 
@@ -1313,7 +1313,7 @@ async fn download_model_file(
 }
 
 /// A download as an `application/octet-stream` response with its length.
-fn stream_response(download: atelier_blob::Download) -> Response {
+pub(crate) fn stream_response(download: atelier_blob::Download) -> Response {
     use axum::response::IntoResponse;
     use futures::TryStreamExt;
     let mut response = Body::from_stream(download.stream.map_err(std::io::Error::other)).into_response();
