@@ -330,3 +330,81 @@ def test_killing_the_server_mid_job_loses_nothing(own, tmp_path):
     target = tmp_path / "after"
     cli("job", "download", "-n", name, "-p", str(target))
     assert (target / "artifacts" / "outputs" / "final.txt").read_text().strip() == "done"
+
+
+def test_a_job_whose_environment_fails_to_build_fails_and_names_the_package(own, tmp_path):
+    srv, cli, http = own
+    job_file = write_job(
+        tmp_path / "badenv",
+        """\
+        command: echo never
+        environment:
+          image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest
+          conda_file: conda.yml
+        """,
+        {"conda.yml": "dependencies:\n  - python=3.11\n  - pip:\n    - nosuchpkg-atelier-e2e==9.9\n"},
+    )
+    created = cli.json("job", "create", "-f", str(job_file), "-o", "json")
+    assert any("no container runtime" in warning for warning in created["warnings"]), created["warnings"]
+    job = wait_for(http, srv, created["name"], {"Completed", "Failed", "Canceled"}, timeout=300)
+    assert job["status"] == "Failed" and "nosuchpkg-atelier-e2e" in job["error"], job["error"]
+    assert "Running" not in [event["status"] for event in job["events"]], "the command never ran"
+
+
+def test_fifty_queued_jobs_on_two_cpus(own, tmp_path):
+    """None lost, none run twice, never more than two at once."""
+    srv, cli, http = own
+    trace = tmp_path / "trace.txt"
+    job_file = write_job(
+        tmp_path / "many",
+        f"""\
+        command: >-
+          echo "start $ATELIER_JOB $(date +%s%N)" >> {trace};
+          sleep 0.3;
+          echo "end $ATELIER_JOB $(date +%s%N)" >> {trace}
+        """,
+    )
+    yaml = job_file.read_text()
+    names = []
+    for _ in range(50):
+        response = http.post(f"{srv.url}/api/v1/workspaces/default/jobs", json={"yaml": yaml, "folder_name": "many"})
+        assert response.status_code == 200, response.text
+        names.append(response.json()["name"])
+    for name in names:
+        assert wait_for(http, srv, name, {"Completed", "Failed", "Canceled"}, timeout=300)["status"] == "Completed"
+    events = []
+    for line in trace.read_text().splitlines():
+        kind, name, stamp = line.split()
+        events.append((int(stamp), 0 if kind == "end" else 1, name))
+    starts = [name for _, kind, name in events if kind == 1]
+    assert sorted(starts) == sorted(names), "every job ran exactly once"
+    running = peak = 0
+    for _, kind, _name in sorted(events):
+        running += 1 if kind == 1 else -1
+        peak = max(peak, running)
+    assert peak <= 2, f"{peak} jobs ran at once on a 2-CPU compute"
+    first_starts = [name for _, kind, name in sorted(events) if kind == 1]
+    assert set(first_starts[:2]) == set(names[:2]), "the first two submitted start first"
+
+
+def test_an_azure_compute_file_bounds_its_jobs(own, tmp_path):
+    srv, cli, http = own
+    compute_file = tmp_path / "cluster.yml"
+    compute_file.write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/amlCompute.schema.json\n"
+        "name: cpu-cluster\ntype: amlcompute\nsize: Standard_DS1_v2\nmin_instances: 0\nmax_instances: 1\n"
+        "idle_time_before_scale_down: 120\ntier: low_priority\n"
+    )
+    created = cli.json("compute", "create", "-f", str(compute_file), "-o", "json")
+    assert created["max_instances"] == 1 and created["per_job"]["cpus"] == 1
+    job_file = write_job(tmp_path / "on-cluster", "command: sleep 2\ncompute: azureml:cpu-cluster\n")
+    first = cli.json("job", "create", "-f", str(job_file), "-o", "json")["name"]
+    second = cli.json("job", "create", "-f", str(job_file), "-o", "json")["name"]
+    wait_for(http, srv, first, {"Running"})
+    time.sleep(1)
+    assert job_of(http, srv, second)["status"] == "Queued", "max_instances: 1 runs one job at a time"
+    shown = cli.json("compute", "show", "-n", "cpu-cluster", "-o", "json")
+    assert shown["running"] == [first] and shown["queued"] == [second]
+    assert wait_for(http, srv, second, {"Completed", "Failed"})["status"] == "Completed"
+    listed = [job["name"] for job in cli.json("job", "list", "--compute", "azureml:cpu-cluster", "-o", "json")]
+    assert sorted(listed) == sorted([first, second])

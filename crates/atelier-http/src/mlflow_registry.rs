@@ -374,13 +374,14 @@ async fn transition_stage(
     Ok(Json(json!({ "model_version": model_version_json(&version) })))
 }
 
-/// The version's `source` exactly as it was registered, as MLflow answers.
+/// The version's `source` as it was registered, as MLflow answers; a job's output is served
+/// through the artifact proxy.
 async fn get_download_uri(
     (State(state), Caller(principal), Ws(workspace)): Call,
     MlflowArgs(args): MlflowArgs<Args>,
 ) -> ApiResult<Json<Value>> {
     let version = state.service.get_model_version(&principal, &workspace, &args.name()?, &args.version()?).await?;
-    Ok(Json(json!({ "artifact_uri": version.source })))
+    Ok(Json(json!({ "artifact_uri": atelier_service::Service::model_download_uri(&version) })))
 }
 
 async fn set_model_version_tag(

@@ -485,6 +485,18 @@ impl Service {
 
 /// Model versions as Azure ML model assets (`atelier model ...` and the native API).
 impl Service {
+    /// Where MLflow's client downloads a version from: its source, except that a job's named
+    /// output on the default datastore is served by the artifact proxy.
+    pub fn model_download_uri(version: &ModelVersion) -> String {
+        let outputs = format!("azureml://datastores/{}/paths/azureml/", atelier_core::data::DEFAULT_DATASTORE);
+        match version.source.strip_prefix(&outputs) {
+            Some(rest) => {
+                format!("mlflow-artifacts:/{}azureml/{rest}", crate::tracking::JOB_OUTPUTS_ARTIFACT_PREFIX)
+            }
+            None => version.source.clone(),
+        }
+    }
+
     /// Registers a model asset: the model is created if it is new, then the version.
     pub async fn create_model_asset(
         &self,

@@ -57,6 +57,9 @@ pub struct ArtifactEntry {
     pub size: Option<u64>,
 }
 
+/// Where the artifact proxy serves the default datastore's files (jobs' named outputs only).
+pub(crate) const JOB_OUTPUTS_ARTIFACT_PREFIX: &str = "datastores/workspaceblobstore/";
+
 pub(crate) fn workspace_blob_prefix(workspace: &WorkspaceName) -> String {
     format!("workspaces/{workspace}/artifacts")
 }
@@ -554,16 +557,28 @@ impl Service {
         self.blobs().get(&blob_key(workspace, &relative)).await.map_err(blob_error)
     }
 
-    /// The uploaded model files at or under an artifact path (`models/…`), if it holds any.
+    /// The uploaded files at or under an artifact path, if it holds any: model uploads
+    /// (`models/…`), and jobs' named outputs on the default datastore
+    /// (`datastores/workspaceblobstore/azureml/<job>/<output>/…`, which is how a model version
+    /// registered from a job's output is downloaded by MLflow's client). Paths come back
+    /// relative to the artifact root.
     async fn uploaded_models_under(
         &self,
         workspace: &WorkspaceName,
         relative: &str,
     ) -> Result<Option<Vec<atelier_store::UploadFile>>> {
-        if relative != "models" && !relative.starts_with("models/") {
+        let outputs = format!("{JOB_OUTPUTS_ARTIFACT_PREFIX}azureml/");
+        let (area, indexed, prefix) = if relative == "models" || relative.starts_with("models/") {
+            (crate::uploads::AREA_MODELS, relative, "")
+        } else if let Some(rest) = relative.strip_prefix(JOB_OUTPUTS_ARTIFACT_PREFIX).filter(|_| relative.starts_with(&outputs)) {
+            (crate::uploads::AREA_DATA, rest, JOB_OUTPUTS_ARTIFACT_PREFIX)
+        } else {
             return Ok(None);
+        };
+        let mut files = self.store.upload_files_under(workspace, area, indexed).await?;
+        for file in &mut files {
+            file.path = format!("{prefix}{}", file.path);
         }
-        let files = self.store.upload_files_under(workspace, crate::uploads::AREA_MODELS, relative).await?;
         Ok((!files.is_empty()).then_some(files))
     }
 

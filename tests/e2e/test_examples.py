@@ -1,0 +1,85 @@
+"""The runnable jobs in examples/, as the README's quickstart runs them."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from e2e_util import REPO_ROOT, mlflow_major
+from test_jobs import full_log, job_of, own  # noqa: F401  (own is a fixture)
+
+pytestmark = pytest.mark.atelier_only
+
+EXAMPLES = REPO_ROOT / "examples"
+
+
+def run_name(streamed) -> str:
+    return streamed.stdout.split("RunId: ")[1].split()[0]
+
+
+def test_hello_world(own):
+    srv, cli, http = own
+    streamed = cli("job", "create", "-f", str(EXAMPLES / "hello" / "job.yml"), "--stream", timeout=120)
+    assert "Hello, Atelier!" in streamed.stdout and "Status: Completed" in streamed.stdout
+    import mlflow
+
+    run = mlflow.MlflowClient().get_run(run_name(streamed))
+    assert run.data.params["name"] == "Atelier" and run.data.metrics["letters"] == 7
+
+
+def test_an_optional_input_with_and_without_a_value(own, tmp_path):
+    srv, cli, http = own
+    job = str(EXAMPLES / "optional-input" / "job.yml")
+    without = cli("job", "create", "-f", job, "--stream", timeout=120)
+    assert "no notes given" in without.stdout and "line 3" in without.stdout
+    notes = tmp_path / "notes.txt"
+    notes.write_text("bring an umbrella\n")
+    given = cli("job", "create", "-f", job, "--set", f"inputs.notes.path={notes}", "--set", "inputs.lines=1",
+                "--stream", timeout=120)
+    assert "notes: bring an umbrella" in given.stdout and "line 2" not in given.stdout
+
+
+def test_two_processes_with_pytorch_distribution(own):
+    srv, cli, http = own
+    streamed = cli("job", "create", "-f", str(EXAMPLES / "distributed" / "job.yml"), "--stream", timeout=120)
+    assert "Status: Completed" in streamed.stdout
+    name = run_name(streamed)
+    assert "rank 0 of 2" in streamed.stdout, "std_log.txt is the first process's output"
+    first = full_log(http, srv, name, "user_logs/std_log_process_0.txt")
+    second = full_log(http, srv, name, "user_logs/std_log_process_1.txt")
+    assert "rank 0 of 2 (local rank 0)" in first
+    assert "rank 1 of 2 (local rank 1)" in second
+    assert "all ranks joined: [1]" in first or "all-reduce gives 3" in first
+
+
+def test_scikit_learn_training_registers_its_model(own, tmp_path):
+    srv, cli, http = own
+    # The example as a user has it: its own folder, with the data next to the files.
+    folder = tmp_path / "sklearn"
+    shutil.copytree(EXAMPLES / "sklearn", folder)
+    cli("data", "create", "-f", str(folder / "data.yml"))
+    cli("environment", "create", "-f", str(folder / "environment.yml"))
+    streamed = cli("job", "create", "-f", str(folder / "job.yml"), "--stream", timeout=600)
+    assert "Status: Completed" in streamed.stdout, streamed.stdout
+    name = run_name(streamed)
+    job = job_of(http, srv, name)
+    assert job["experiment_name"] == "iris"
+
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    run = client.get_run(name)
+    assert run.data.params["C"] == "1.0" and run.data.params["rows"] == "150"
+    assert run.data.metrics["accuracy"] > 0.8
+
+    version = cli.json("model", "show", "-n", "iris-model", "--label", "latest", "-o", "json")
+    assert version["model_type"] == "mlflow_model" and version["run_id"] == name, "the model's lineage is the job"
+    if mlflow_major() >= 3:
+        # The job's environment saved the model with mlflow 3; MLflow's client loads it.
+        import pandas as pd
+
+        model = mlflow.pyfunc.load_model("models:/iris-model/1")
+        rows = pd.read_csv(folder / "data" / "iris.csv")
+        predicted = model.predict(rows.drop(columns=["species"]).head(5))
+        assert list(predicted) == list(rows["species"].head(5))
