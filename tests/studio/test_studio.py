@@ -401,3 +401,38 @@ def test_environment_pages_show_the_spec_and_the_build(page, server):
     assert page.locator("[data-testid=build-state]").inner_text() == "ready"
     assert "six" in page.locator("[data-testid=build-log]").inner_text()
     screenshot(page, "environment")
+
+
+def test_job_pages_follow_the_log_live_and_cancel(page, server):
+    import uuid
+
+    snapshot = uuid.uuid4().hex
+    script = "import time\nfor i in range(1, 400):\n    print(f'tick-{i}', flush=True)\n    time.sleep(0.2)\n"
+    assert server.api("PUT", f"/api/v1/workspaces/default/code-uploads/{snapshot}/ticker.py",
+                      data=script.encode()).status_code == 200
+    yaml = "type: command\ndisplay_name: ticker\ncode: .\ncommand: python3 ticker.py\n"
+    created = server.api("POST", "/api/v1/workspaces/default/jobs",
+                         json={"yaml": yaml, "folder_name": "studio-jobs", "snapshot": snapshot})
+    assert created.status_code == 200, created.text
+    name = created.json()["name"]
+
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default/jobs")
+    page.click(f"text={name}")
+    page.wait_for_function("document.querySelector('[data-testid=job-log]').textContent.includes('tick-3')",
+                           timeout=30_000)
+    url = page.url
+    # The log grows without a navigation (server-sent events).
+    page.wait_for_function("document.querySelector('[data-testid=job-log]').textContent.includes('tick-12')",
+                           timeout=30_000)
+    assert page.url == url
+    assert "python3 ticker.py" in page.locator("[data-testid=job-yaml]").inner_text()
+    assert page.locator("[data-testid=snapshot-files]").inner_text().startswith("ticker.py")
+    screenshot(page, "job-running")
+    page.click("[data-testid=cancel-form] button")
+    page.wait_for_function("document.querySelector('[data-testid=job-status]').textContent === 'Canceled'",
+                           timeout=30_000)
+    timeline = page.locator("[data-testid=timeline]").inner_text()
+    assert "CancelRequested" in timeline and "canceled by admin" in timeline
+    assert page.locator("[data-testid=cancel-form]").count() == 0
+    screenshot(page, "job-canceled")

@@ -27,6 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/workspaces/{ws}/jobs/{name}/archive", post(archive_job))
         .route("/workspaces/{ws}/jobs/{name}/restore", post(restore_job))
         .route("/workspaces/{ws}/jobs/{name}/logs", get(read_log).post(append_log))
+        .route("/workspaces/{ws}/jobs/{name}/logs/stream", get(stream_log))
         .route("/workspaces/{ws}/jobs/{name}/snapshot", get(list_snapshot))
         .route("/workspaces/{ws}/jobs/{name}/snapshot/{*path}", get(download_snapshot_file))
         .route("/workspaces/{ws}/jobs/{name}/outputs/{output}", get(list_output))
@@ -53,6 +54,7 @@ pub(crate) fn routes() -> Router<AppState> {
         archive_job,
         restore_job,
         read_log,
+        stream_log,
         append_log,
         list_snapshot,
         download_snapshot_file,
@@ -361,6 +363,88 @@ async fn read_log(
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct StreamQuery {
+    /// The log file (default `user_logs/std_log.txt`).
+    file: Option<String>,
+    /// The byte offset to start from.
+    #[serde(default)]
+    from: i64,
+}
+
+/// Server-sent events of a job's log: `log` events carry text (their `id` is the offset after
+/// it), a `status` event comes with each change of status, and an `end` event when the job has
+/// ended and every piece was sent.
+pub(crate) fn log_events(
+    state: AppState,
+    principal: atelier_service::Principal,
+    workspace: atelier_core::names::WorkspaceName,
+    name: String,
+    file: String,
+    from: i64,
+) -> impl futures::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>> {
+    use axum::response::sse::Event;
+    struct Follow {
+        offset: i64,
+        status: Option<String>,
+        done: bool,
+    }
+    futures::stream::unfold(Follow { offset: from.max(0), status: None, done: false }, move |mut follow| {
+        let (state, principal, workspace, name, file) =
+            (state.clone(), principal.clone(), workspace.clone(), name.clone(), file.clone());
+        async move {
+            if follow.done {
+                return None;
+            }
+            loop {
+                let read =
+                    state.service.read_job_log(&principal, &workspace, &name, &file, follow.offset, 256 * 1024).await;
+                let (piece, job) = match read {
+                    Ok(found) => found,
+                    Err(error) => {
+                        follow.done = true;
+                        return Some((Ok(Event::default().event("error").data(error.message)), follow));
+                    }
+                };
+                if !piece.text.is_empty() {
+                    follow.offset = piece.next_offset;
+                    let event = Event::default().event("log").id(piece.next_offset.to_string()).data(piece.text);
+                    return Some((Ok(event), follow));
+                }
+                let status = job.status.as_str().to_owned();
+                if follow.status.as_deref() != Some(status.as_str()) {
+                    follow.status = Some(status.clone());
+                    return Some((Ok(Event::default().event("status").data(status)), follow));
+                }
+                if job.status.is_terminal() {
+                    follow.done = true;
+                    return Some((Ok(Event::default().event("end").data(status)), follow));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+            }
+        }
+    })
+}
+
+/// Follows a job's log as server-sent events until the job ends (`log`, `status` and `end`
+/// events).
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/jobs/{name}/logs/stream",
+    params(("ws" = String, Path), ("name" = String, Path), StreamQuery), responses((status = 200, content_type = "text/event-stream")))]
+async fn stream_log(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((ws, name)): Path<(String, String)>,
+    Query(query): Query<StreamQuery>,
+) -> ApiResult<Response> {
+    use axum::response::IntoResponse;
+    let ws = workspace(&ws)?;
+    // Check access (and that the job exists) before the stream starts.
+    state.service.get_job(&principal, &ws, &name).await?;
+    let file = query.file.unwrap_or_else(|| atelier_service::STD_LOG.to_owned());
+    let events = log_events(state, principal, ws, name, file, query.from);
+    Ok(axum::response::sse::Sse::new(events).keep_alive(axum::response::sse::KeepAlive::default()).into_response())
 }
 
 /// A piece of log text from a job's runtime.

@@ -120,3 +120,29 @@ document.addEventListener("mouseover", (event) => {
   };
   window.setTimeout(loop, every);
 })();
+
+// A running job's log follows itself: server-sent events append the new text; when the job
+// ends, the page reloads to show its final status, outputs and exit code.
+(() => {
+  const log = document.querySelector("pre[data-live-log]");
+  if (!log || !window.EventSource) return;
+  const url = new URL(log.dataset.liveLog, window.location.href);
+  url.searchParams.set("from", log.dataset.offset || "0");
+  const source = new EventSource(url.toString());
+  source.addEventListener("log", (event) => {
+    const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+    log.append(document.createTextNode(event.data));
+    if (atBottom) log.scrollTop = log.scrollHeight;
+  });
+  source.addEventListener("status", (event) => {
+    const badge = document.querySelector("[data-testid=job-status]");
+    if (badge) {
+      badge.textContent = event.data;
+      badge.className = "status job-" + event.data;
+    }
+  });
+  source.addEventListener("end", () => {
+    source.close();
+    window.location.reload();
+  });
+})();

@@ -570,7 +570,9 @@ impl Service {
         let outputs = format!("{JOB_OUTPUTS_ARTIFACT_PREFIX}azureml/");
         let (area, indexed, prefix) = if relative == "models" || relative.starts_with("models/") {
             (crate::uploads::AREA_MODELS, relative, "")
-        } else if let Some(rest) = relative.strip_prefix(JOB_OUTPUTS_ARTIFACT_PREFIX).filter(|_| relative.starts_with(&outputs)) {
+        } else if let Some(rest) =
+            relative.strip_prefix(JOB_OUTPUTS_ARTIFACT_PREFIX).filter(|_| relative.starts_with(&outputs))
+        {
             (crate::uploads::AREA_DATA, rest, JOB_OUTPUTS_ARTIFACT_PREFIX)
         } else {
             return Ok(None);

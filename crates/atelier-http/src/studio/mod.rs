@@ -6,6 +6,7 @@
 //! HttpOnly, SameSite cookie; every form carries the session's CSRF token.
 
 mod assets;
+mod jobs;
 mod models;
 mod pages;
 mod session;
@@ -33,6 +34,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{ws}/datastores", get(assets::datastores))
         .route("/w/{ws}/environments", get(assets::environments))
         .route("/w/{ws}/environments/{name}", get(assets::environment))
+        .route("/w/{ws}/jobs", get(jobs::jobs))
+        .route("/w/{ws}/jobs/{name}", get(jobs::job))
+        .route("/w/{ws}/jobs/{name}/cancel", post(jobs::cancel))
+        .route("/w/{ws}/jobs/{name}/log-stream", get(jobs::log_stream))
+        .route("/w/{ws}/jobs/{name}/files/{kind}/{*path}", get(jobs::file))
         .route("/w/{ws}/models", get(models::models))
         .route("/w/{ws}/models/{name}", get(models::model))
         .route("/w/{ws}/runs/{run_id}", get(pages::run))
