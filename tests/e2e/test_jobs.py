@@ -160,6 +160,16 @@ def test_a_job_runs_logs_and_registers_its_output(own, tmp_path):
     cli("data", "download", "-n", "hello-result", "-v", "1", "-p", str(fetched))
     assert any(path.read_text() == "42" for path in fetched.rglob("answer.txt"))
 
+    # A model registered from the job's output, by the job's URI, has the job as its run.
+    model = cli.json("model", "create", "-n", "from-job", "--type", "custom_model",
+                     "-p", f"azureml://jobs/{name}/outputs/result/paths/answer.txt", "-o", "json")
+    assert model["run_id"] == name, model
+    cli("model", "download", "-n", "from-job", "-v", "1", "-p", str(tmp_path / "model"))
+    assert (tmp_path / "model" / "from-job" / "answer.txt").read_text() == "42"
+    artifacts_model = cli.json("model", "create", "-n", "from-artifacts", "--type", "custom_model",
+                               "-p", f"azureml://jobs/{name}/outputs/artifacts/paths/outputs", "-o", "json")
+    assert artifacts_model["path"] == f"runs:/{name}/outputs"
+
     # A later job takes that output as an input, by the job's URI.
     reader = write_job(
         tmp_path / "reader",

@@ -154,4 +154,4 @@ def test_a_datastore_path_registers_a_model_and_job_paths_are_refused(cli, tmp_p
     missing = cli("model", "create", "-n", name, "-p", "azureml://datastores/workspaceblobstore/paths/none/", check=False)
     assert missing.returncode != 0 and "no files" in missing.stderr
     jobs = cli("model", "create", "-n", name, "-p", "azureml://jobs/j1/outputs/artifacts/paths/model/", check=False)
-    assert jobs.returncode != 0 and "not available" in jobs.stderr
+    assert jobs.returncode != 0 and "job 'j1' not found" in jobs.stderr

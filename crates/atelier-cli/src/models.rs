@@ -25,7 +25,8 @@ pub enum ModelCommand {
         name: Option<String>,
         #[arg(short = 'v', long)]
         version: Option<String>,
-        /// A local file or folder, runs:/<run>/<path>, models:/m-… or mlflow-artifacts:/….
+        /// A local file or folder, runs:/<run>/<path>, azureml://jobs/<job>/outputs/<output>/paths/<path>,
+        /// azureml://datastores/<name>/paths/<path>, models:/m-… or mlflow-artifacts:/….
         #[arg(short = 'p', long)]
         path: Option<String>,
         /// custom_model, mlflow_model or triton_model.
@@ -253,10 +254,13 @@ pub async fn model(command: ModelCommand, args: ClientArgs) -> anyhow::Result<()
                 }
             }
             let source = if is_uri(&model_path) {
-                if model_path.starts_with("azureml:") && !model_path.starts_with("azureml://datastores/") {
+                if model_path.starts_with("azureml:")
+                    && !model_path.starts_with("azureml://datastores/")
+                    && !model_path.starts_with("azureml://jobs/")
+                {
                     bail!(
-                        "path '{model_path}': azureml job-output and asset paths are not available on this server yet; \
-                         use a local path, azureml://datastores/<name>/paths/<path>, runs:/<run>/<path> or models:/<model_id>"
+                        "path '{model_path}': expected a local path, azureml://datastores/<name>/paths/<path>, \
+                         azureml://jobs/<job>/outputs/<output>/paths/<path>, runs:/<run>/<path> or models:/<model_id>"
                     );
                 }
                 model_path

@@ -580,7 +580,10 @@ async fn execute(
     if cancel.load(Ordering::SeqCst) {
         return Ok((Ending::Canceled("canceled before the command started".to_owned()), None));
     }
-    server.report("Running", None, None, None).await?;
+    if server.report("Running", None, None, None).await? {
+        // Canceled while the environment was being prepared.
+        return Ok((Ending::Canceled("canceled before the command started".to_owned()), None));
+    }
     system(format!("running: {command}")).await;
     let count = plan.process_count.max(1) as usize;
     let master_port = free_port();

@@ -87,7 +87,7 @@ fn validate_source(source: &str) -> Result<()> {
     }
     if scheme == "azureml" && !source.starts_with("azureml://datastores/") {
         return invalid(
-            "Of the azureml: paths, only azureml://datastores/<name>/paths/<path> is available: jobs are not run by this server yet.",
+            "Of the azureml: paths, azureml://datastores/<name>/paths/<path> and azureml://jobs/<job>/outputs/<output>/paths/<path> are available.",
         );
     }
     if rest.split(['/', '\\']).any(|segment| segment == "..") || rest.contains("%2e%2e") || rest.contains("%2E%2E") {
@@ -303,6 +303,14 @@ impl Service {
     ) -> Result<ModelVersion> {
         self.write_registry(principal, workspace).await?;
         registry::validate_model_name(&new_version.name)?;
+        // A job's output (`azureml://jobs/<job>/outputs/<output>/paths/<path>`) is registered
+        // by where it is stored, with the job's run as the version's run.
+        let mut new_version = new_version;
+        if let Some(rest) = new_version.source.strip_prefix("azureml://jobs/") {
+            let job = rest.split('/').next().unwrap_or_default().to_owned();
+            new_version.source = self.resolve_job_uri(principal, workspace, &new_version.source).await?;
+            new_version.run_id = new_version.run_id.filter(|run| !run.is_empty()).or(Some(job));
+        }
         validate_source(&new_version.source)?;
         let description = new_version.description.unwrap_or_default();
         limits::validate_length("description", &description, MAX_DESCRIPTION_LENGTH)?;
