@@ -170,6 +170,20 @@ def test_a_job_runs_logs_and_registers_its_output(own, tmp_path):
                                "-p", f"azureml://jobs/{name}/outputs/artifacts/paths/outputs", "-o", "json")
     assert artifacts_model["path"] == f"runs:/{name}/outputs"
 
+    # A registered model is an input too, by name and version.
+    model_reader = write_job(
+        tmp_path / "model-reader",
+        """\
+        command: cat ${{inputs.model}}
+        inputs:
+          model:
+            type: custom_model
+            path: azureml:from-job:1
+        """,
+    )
+    read = cli("job", "create", "-f", str(model_reader), "--name", "reads-a-model", "--stream", timeout=120)
+    assert "RunId: reads-a-model" in read.stdout and "42" in read.stdout
+
     # A later job takes that output as an input, by the job's URI.
     reader = write_job(
         tmp_path / "reader",
@@ -318,11 +332,19 @@ def test_killing_the_server_mid_job_loses_nothing(own, tmp_path):
     srv, cli, http = own
     job_file = write_job(
         tmp_path / "survivor",
-        """\
-        command: >-
-          for i in 1 2 3 4 5 6 7 8; do echo line-$i; sleep 0.5; done;
-          mkdir -p outputs; echo done > outputs/final.txt
-        """,
+        "code: .\ncommand: python3 survive.py\n",
+        {
+            "survive.py": """\
+                import os, time
+                import atelier_log
+                for i in range(1, 9):
+                    print(f"line-{i}", flush=True)
+                    atelier_log.log_metric("progress", i, step=i)
+                    time.sleep(0.5)
+                os.makedirs("outputs", exist_ok=True)
+                open("outputs/final.txt", "w").write("done")
+                """
+        },
     )
     name = cli.json("job", "create", "-f", str(job_file), "-o", "json")["name"]
     deadline = time.monotonic() + 60
@@ -337,9 +359,57 @@ def test_killing_the_server_mid_job_loses_nothing(own, tmp_path):
     assert job["status"] == "Completed", job
     log = full_log(http, srv, name)
     assert [line for line in log.splitlines() if line.startswith("line-")] == [f"line-{i}" for i in range(1, 9)], log
+    import mlflow
+
+    history = mlflow.MlflowClient().get_metric_history(name, "progress")
+    assert sorted(point.step for point in history) == list(range(1, 9)), "metrics logged during the outage arrive"
+    assert mlflow.MlflowClient().get_metric_history(name, "system/memory_usage_megabytes"), "system metrics too"
     target = tmp_path / "after"
     cli("job", "download", "-n", name, "-p", str(target))
-    assert (target / "artifacts" / "outputs" / "final.txt").read_text().strip() == "done"
+    assert (target / "artifacts" / "outputs" / "final.txt").read_text() == "done"
+
+
+def test_priority_goes_first_and_gpus_are_handed_out_one_job_each(make_server, tmp_path, monkeypatch):
+    srv = make_server()
+    # No GPU on this machine: the server is told it has two, which is what it hands out.
+    srv.extra_args = ["--local-cpus", "2", "--local-gpus", "2"]
+    srv.start()
+    (tmp_path / "cli-home").mkdir()
+    cli = Cli(CONFIG.binary, srv.url, srv.token, tmp_path / "cli-home")
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {srv.token}"
+    try:
+        blocker = write_job(tmp_path / "blocker", "command: sleep 3\nresources:\n  cpu: 2\n")
+        first = cli.json("job", "create", "-f", str(blocker), "-o", "json")["name"]
+        wait_for(http, srv, first, {"Running"})
+        trace = tmp_path / "order.txt"
+        low = write_job(tmp_path / "low", f"command: echo low >> {trace}\nqueue_settings:\n  priority: low\n")
+        high = write_job(tmp_path / "high", f"command: echo high >> {trace}\nqueue_settings:\n  priority: high\n")
+        low_name = cli.json("job", "create", "-f", str(low), "-o", "json")["name"]
+        high_name = cli.json("job", "create", "-f", str(high), "-o", "json")["name"]
+        for name in (first, low_name, high_name):
+            wait_for(http, srv, name, {"Completed"})
+        assert trace.read_text().split() == ["high", "low"], "the high-priority job, submitted later, ran first"
+
+        gpu_job = write_job(
+            tmp_path / "gpu",
+            'command: echo "gpus=[$CUDA_VISIBLE_DEVICES]"; sleep 2\nresources:\n  gpu_count: 1\n  cpu: 0.5\n',
+        )
+        names = [cli.json("job", "create", "-f", str(gpu_job), "-o", "json")["name"] for _ in range(3)]
+        seen = []
+        for name in names:
+            wait_for(http, srv, name, {"Completed"})
+            seen.append(full_log(http, srv, name).strip())
+        assert sorted(seen[:2]) == ["gpus=[0]", "gpus=[1]"], seen
+        assert seen[2] in ("gpus=[0]", "gpus=[1]"), "the third waited for a free GPU"
+        starts = [next(e["time"] for e in job_of(http, srv, n)["events"] if e["status"] == "Running") for n in names]
+        ends = [next(e["time"] for e in job_of(http, srv, n)["events"] if e["status"] == "Completed") for n in names]
+        assert starts[2] >= min(ends[:2]), "no third job ran while both GPUs were taken"
+        plain = write_job(tmp_path / "plain", 'command: echo "gpus=[$CUDA_VISIBLE_DEVICES]"\n')
+        streamed = cli("job", "create", "-f", str(plain), "--stream", timeout=120)
+        assert "gpus=[]" in streamed.stdout, "a job that asks for no GPU sees none"
+    finally:
+        srv.kill()
 
 
 def test_a_job_whose_environment_fails_to_build_fails_and_names_the_package(own, tmp_path):
