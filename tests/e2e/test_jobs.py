@@ -488,3 +488,26 @@ def test_an_azure_compute_file_bounds_its_jobs(own, tmp_path):
     assert wait_for(http, srv, second, {"Completed", "Failed"})["status"] == "Completed"
     listed = [job["name"] for job in cli.json("job", "list", "--compute", "azureml:cpu-cluster", "-o", "json")]
     assert sorted(listed) == sorted([first, second])
+
+
+def test_a_code_snapshot_over_the_limit_is_refused_and_ignored_files_do_not_count(make_server, tmp_path):
+    srv = make_server()
+    srv.extra_args = ["--max-snapshot-mb", "1"]
+    srv.start()
+    (tmp_path / "cli-home").mkdir()
+    cli = Cli(CONFIG.binary, srv.url, srv.token, tmp_path / "cli-home")
+    try:
+        folder = tmp_path / "big"
+        (folder / "src").mkdir(parents=True)
+        (folder / "src" / "train.py").write_text("print('hi')\n")
+        (folder / "src" / "data.bin").write_bytes(b"x" * (2 * 1024 * 1024))
+        job_file = write_job(folder, "code: src\ncommand: python3 train.py\n")
+        refused = cli("job", "create", "-f", str(job_file), check=False)
+        assert refused.returncode != 0
+        assert "line 1" in refused.stderr and "over this server's limit" in refused.stderr, refused.stderr
+        assert ".amlignore" in refused.stderr, "the message says how to leave files out"
+        (folder / "src" / ".gitignore").write_text("*.bin\n")
+        accepted = cli("job", "create", "-f", str(job_file), "--stream", timeout=120)
+        assert "hi" in accepted.stdout
+    finally:
+        srv.kill()

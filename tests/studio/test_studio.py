@@ -435,4 +435,19 @@ def test_job_pages_follow_the_log_live_and_cancel(page, server):
     timeline = page.locator("[data-testid=timeline]").inner_text()
     assert "CancelRequested" in timeline and "canceled by admin" in timeline
     assert page.locator("[data-testid=cancel-form]").count() == 0
+    assert "system/memory_usage_megabytes" in page.locator("[data-testid=job-metrics]").inner_text()
     screenshot(page, "job-canceled")
+
+    # A job whose output is registered as a model: the model's page names the job.
+    yaml = ("command: echo weights > ${{outputs.model}}/w.txt\noutputs:\n  model:\n    type: custom_model\n"
+            "    name: studio-job-model\n")
+    made = server.api("POST", "/api/v1/workspaces/default/jobs", json={"yaml": yaml, "folder_name": "studio-jobs"})
+    assert made.status_code == 200, made.text
+    maker = made.json()["name"]
+    page.goto(f"{server.url}/w/default/jobs/{maker}")
+    page.wait_for_function("document.querySelector('[data-testid=job-status]').textContent === 'Completed'",
+                           timeout=30_000)
+    assert "model/w.txt" in page.locator("[data-testid=output-files]").inner_text()
+    page.goto(f"{server.url}/w/default/models/studio-job-model")
+    page.click("[data-testid=lineage-job]")
+    assert page.url.endswith(f"/w/default/jobs/{maker}")

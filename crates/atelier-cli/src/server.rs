@@ -48,6 +48,9 @@ pub struct ServerArgs {
     /// GPUs the local compute hands to jobs (default: those nvidia-smi lists).
     #[arg(long, env = "ATELIER_LOCAL_GPUS")]
     local_gpus: Option<u32>,
+    /// The most a job's code snapshot may hold, in MB (Azure ML's limit by default).
+    #[arg(long, env = "ATELIER_MAX_SNAPSHOT_MB", default_value_t = 300)]
+    max_snapshot_mb: u64,
     /// Seconds a canceled job's processes get between SIGTERM and SIGKILL.
     #[arg(long, env = "ATELIER_CANCEL_GRACE_SECONDS", default_value_t = 10)]
     cancel_grace_seconds: u64,
@@ -155,7 +158,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             .with_master_key(master_key)
             .with_environment_builder(builder)
             .refusing_images(args.refuse_images)
-            .with_launcher(capacity, Arc::new(launcher)),
+            .with_launcher(capacity, Arc::new(launcher))
+            .with_snapshot_limit(args.max_snapshot_mb * 1024 * 1024),
     );
 
     if let Some(secrets) =

@@ -227,10 +227,9 @@ impl Service {
             )));
         }
         let size = new_compute.size.clone().unwrap_or_else(|| DEFAULT_SIZE.to_owned());
-        let per_job = vm_size(&size)?;
-        self.compute_capacity().could_fit(&per_job).map_err(|why| {
-            Error::invalid(format!("size '{size}' does not fit on this machine: one job of it would not fit, as {why}"))
-        })?;
+        // A size larger than this machine is accepted, as Azure files run unchanged: its jobs
+        // are still bounded by what the machine has.
+        vm_size(&size)?;
         let min_instances = new_compute.min_instances.unwrap_or(0);
         let max_instances = new_compute.max_instances.unwrap_or(1);
         if min_instances < 0 || max_instances < 1 || min_instances > max_instances {

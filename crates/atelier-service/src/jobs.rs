@@ -29,7 +29,8 @@ use std::collections::BTreeMap;
 /// The area of the upload index that holds code snapshots (`<snapshot>/<path>`).
 pub(crate) const AREA_CODE: &str = "code";
 
-/// The most a code snapshot may hold, as on Azure ML.
+/// The most a code snapshot may hold by default, as on Azure ML (`Service::with_snapshot_limit`
+/// changes it).
 pub const SNAPSHOT_LIMIT_BYTES: u64 = 300 * 1024 * 1024;
 
 /// The log file a job's command writes, as Azure ML names it.
@@ -214,12 +215,13 @@ impl Service {
                 check_snapshot_id(snapshot)?;
                 let files = self.store.upload_files_under(workspace, AREA_CODE, snapshot).await?;
                 let size: i64 = files.iter().map(|file| file.size).sum();
-                if size as u64 > SNAPSHOT_LIMIT_BYTES {
+                let limit = self.snapshot_limit;
+                if size as u64 > limit {
                     return Err(field_error(
                         &spec,
                         "code",
                         format!(
-                            "the code snapshot holds {size} bytes, over the limit of {SNAPSHOT_LIMIT_BYTES}: list large files in .amlignore or .gitignore"
+                            "the code snapshot holds {size} bytes, over this server's limit of {limit}: list large files in .amlignore or .gitignore"
                         ),
                     ));
                 }

@@ -110,6 +110,8 @@ pub struct Service {
     scheduling: Option<compute::Scheduling>,
     /// Wakes the scheduler when a job is submitted or ends.
     scheduler_wake: tokio::sync::Notify,
+    /// The most a job's code snapshot may hold, in bytes.
+    snapshot_limit: u64,
 }
 
 /// How long an answer about tokens, roles and workspaces is reused. Changes made through this
@@ -179,6 +181,7 @@ impl Service {
             refuse_images: false,
             scheduling: None,
             scheduler_wake: tokio::sync::Notify::new(),
+            snapshot_limit: jobs::SNAPSHOT_LIMIT_BYTES,
         }
     }
 
@@ -192,6 +195,12 @@ impl Service {
     /// with a warning (no container runtime is configured).
     pub fn refusing_images(mut self, refuse: bool) -> Self {
         self.refuse_images = refuse;
+        self
+    }
+
+    /// Sets the most a job's code snapshot may hold, in bytes.
+    pub fn with_snapshot_limit(mut self, bytes: u64) -> Self {
+        self.snapshot_limit = bytes;
         self
     }
 

@@ -151,7 +151,7 @@ struct RawJob {
     #[serde(default)]
     tags: BTreeMap<String, Scalar>,
     #[serde(default)]
-    code: Option<String>,
+    code: Option<Spanned<String>>,
     #[serde(default)]
     command: Option<Spanned<String>>,
     #[serde(default)]
@@ -483,6 +483,9 @@ pub fn parse_command_job(text: &str, folder_name: &str) -> Result<CommandJob, Sp
     if let Some(spanned) = &raw.environment {
         lines.insert("environment".to_owned(), spanned.referenced.line());
     }
+    if let Some(spanned) = &raw.code {
+        lines.insert("code".to_owned(), spanned.referenced.line());
+    }
 
     let (environment, inline_environment) = match &raw.environment {
         None => (None, None),
@@ -574,7 +577,7 @@ pub fn parse_command_job(text: &str, folder_name: &str) -> Result<CommandJob, Sp
         experiment_name: raw.experiment_name.unwrap_or_else(|| folder_name.to_owned()),
         description: raw.description,
         tags: raw.tags.iter().map(|(key, value)| (key.clone(), value.text())).collect(),
-        code: raw.code,
+        code: raw.code.map(|code| code.value),
         command: command.value,
         inputs,
         outputs,

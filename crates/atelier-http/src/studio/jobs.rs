@@ -144,6 +144,9 @@ struct JobPage {
     snapshot: Vec<(String, u64)>,
     yaml: String,
     may_cancel: bool,
+    /// The run's latest metric values and its params.
+    metrics: Vec<(String, String)>,
+    params: Vec<(String, String)>,
 }
 
 /// The log shown when the page is rendered: its last 256 KiB (the live part follows).
@@ -177,12 +180,18 @@ pub(crate) async fn job(
             outputs.push((output, files));
         }
         let snapshot = state.service.job_snapshot_files(principal, &workspace, &name).await?;
+        let run = state.service.get_run(principal, &workspace, &name).await?;
+        let mut metrics: Vec<(String, String)> =
+            run.metrics.iter().map(|metric| (metric.key.clone(), format!("{}", metric.value))).collect();
+        metrics.sort();
+        let params: Vec<(String, String)> =
+            run.params.iter().map(|param| (param.key.clone(), param.value.clone())).collect();
         let may_cancel =
             !job.status.is_terminal() && state.service.may(principal, &workspace, Action::TrackingWrite).await;
-        Ok::<_, Error>((workspace, job, log_files, piece, plan, outputs, snapshot, may_cancel))
+        Ok::<_, Error>((workspace, job, log_files, piece, plan, outputs, snapshot, may_cancel, metrics, params))
     }
     .await;
-    let (workspace, job, log_files, piece, plan, outputs, snapshot, may_cancel) = match loaded {
+    let (workspace, job, log_files, piece, plan, outputs, snapshot, may_cancel, metrics, params) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return error_page(&browser, error),
     };
@@ -232,6 +241,8 @@ pub(crate) async fn job(
         snapshot,
         yaml: job.spec_yaml.clone(),
         may_cancel,
+        metrics,
+        params,
         name: job.name,
     };
     render(page, StatusCode::OK)

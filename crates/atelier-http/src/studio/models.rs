@@ -108,8 +108,10 @@ pub(crate) async fn models(
 }
 
 struct VersionRow {
-    /// The datasets the producing run logged as inputs: the data lineage.
+    /// The datasets the producing run logged as inputs (or its job was given): the data lineage.
     datasets: Vec<(String, String)>,
+    /// The job that made it, when its run is a job's.
+    job: Option<String>,
     version: i64,
     stage: String,
     aliases: Vec<String>,
@@ -155,11 +157,13 @@ pub(crate) async fn model(
         // The data that produced each version: its run's dataset inputs (a run that is gone or
         // in another workspace shows none).
         let mut inputs: std::collections::HashMap<String, Vec<(String, String)>> = std::collections::HashMap::new();
+        let mut jobs: std::collections::HashSet<String> = std::collections::HashSet::new();
         for run_id in versions.iter().filter_map(|version| version.run_id.clone()) {
             if inputs.contains_key(&run_id) {
                 continue;
             }
-            let datasets = match state.service.get_run(principal, &workspace, &run_id).await {
+            let mut datasets: Vec<(String, String)> = match state.service.get_run(principal, &workspace, &run_id).await
+            {
                 Ok(run) => run
                     .inputs
                     .into_iter()
@@ -175,12 +179,22 @@ pub(crate) async fn model(
                     .collect(),
                 Err(_) => Vec::new(),
             };
+            // A run made by a job: the job, and the data it was given as inputs.
+            if let Ok(job) = state.service.get_job(principal, &workspace, &run_id).await {
+                jobs.insert(run_id.clone());
+                let plan: serde_json::Value = serde_json::from_str(&job.plan).unwrap_or_default();
+                for (input, planned) in plan["inputs"].as_object().into_iter().flatten() {
+                    if let Some(uri) = planned["uri"].as_str() {
+                        datasets.push((uri.to_owned(), format!("job input {input}")));
+                    }
+                }
+            }
             inputs.insert(run_id, datasets);
         }
-        Ok::<_, Error>((workspace, model, versions, inputs))
+        Ok::<_, Error>((workspace, model, versions, inputs, jobs))
     }
     .await;
-    let (workspace, model, versions, inputs) = match loaded {
+    let (workspace, model, versions, inputs, jobs) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return error_page(&browser, error),
     };
@@ -203,6 +217,7 @@ pub(crate) async fn model(
             .into_iter()
             .map(|version| VersionRow {
                 datasets: version.run_id.as_ref().and_then(|run_id| inputs.get(run_id)).cloned().unwrap_or_default(),
+                job: version.run_id.clone().filter(|run_id| jobs.contains(run_id)),
                 version: version.version,
                 stage: version.current_stage,
                 aliases: version.aliases,
