@@ -323,6 +323,11 @@ def test_the_job_token_writes_only_its_own_run(own, tmp_path):
     assert "other 403" in streamed.stdout
     assert "experiment 403" in streamed.stdout
     name = streamed.stdout.split("RunId: ")[1].split()[0]
+    # Only the job's runtime reports for it: not even an administrator may.
+    forged = http.post(f"{srv.url}/api/v1/workspaces/default/jobs/{name}/status", json={"status": "Failed"})
+    assert forged.status_code == 403, forged.text
+    piece = {"file": "user_logs/std_log.txt", "offset": 0, "text": "forged"}
+    assert http.post(f"{srv.url}/api/v1/workspaces/default/jobs/{name}/logs", json=piece).status_code == 403
     # After the job, its token is dead.
     token = (srv.home / "jobs" / name / "launch.json")
     assert not token.exists(), "the launch file with the token is removed when the job ends"

@@ -127,7 +127,23 @@ impl Service {
         name: &str,
         action: Action,
     ) -> Result<Job> {
-        self.authorize_on(principal, workspace, action, Target::Job(name)).await?;
+        self.job_for(principal, workspace, name, action, Target::Job(name)).await
+    }
+
+    /// A job of `workspace` for what only its runtime does.
+    async fn job_for_runtime(&self, principal: &Principal, workspace: &WorkspaceName, name: &str) -> Result<Job> {
+        self.job_for(principal, workspace, name, Action::TrackingWrite, Target::Runtime(name)).await
+    }
+
+    async fn job_for(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        name: &str,
+        action: Action,
+        target: Target<'_>,
+    ) -> Result<Job> {
+        self.authorize_on(principal, workspace, action, target).await?;
         let job = self.store.get_job(name).await?;
         if job.workspace != *workspace {
             return Err(Error::not_found(format!("job '{name}' not found")));
@@ -867,7 +883,7 @@ impl Service {
         path: &str,
         body: futures::stream::BoxStream<'_, std::result::Result<bytes::Bytes, String>>,
     ) -> Result<u64> {
-        let job = self.job_in_workspace(principal, workspace, name, Action::TrackingWrite).await?;
+        let job = self.job_for_runtime(principal, workspace, name).await?;
         if job.status.is_terminal() {
             return Err(Error::invalid(format!("job '{name}' has ended; its outputs cannot change")));
         }
@@ -891,7 +907,7 @@ impl Service {
         offset: i64,
         text: &str,
     ) -> Result<(i64, JobControl)> {
-        let job = self.job_in_workspace(principal, workspace, name, Action::TrackingWrite).await?;
+        let job = self.job_for_runtime(principal, workspace, name).await?;
         let file = normalize_artifact_path(file)?;
         if file.is_empty() {
             return Err(Error::invalid("a log piece needs a file name"));
@@ -911,7 +927,7 @@ impl Service {
         name: &str,
         report: StatusReport,
     ) -> Result<JobControl> {
-        let job = self.job_in_workspace(principal, workspace, name, Action::TrackingWrite).await?;
+        let job = self.job_for_runtime(principal, workspace, name).await?;
         self.store.touch_job(name, now_millis()).await?;
         let mut report = report;
         if report.status == JobStatus::Completed

@@ -84,6 +84,9 @@ pub(crate) enum Target<'a> {
     LoggedModel(&'a str),
     /// One job, by name.
     Job(&'a str),
+    /// What only a job's own runtime does to its job (report a status, append to its log,
+    /// upload its outputs): no user may, whatever their role.
+    Runtime(&'a str),
     /// Versioned assets and datastores (models, data, environments): not a job's to read, apart
     /// from its inputs, which its runtime fetches through the job.
     Assets,
@@ -238,6 +241,11 @@ impl Service {
         if let Some(scope) = &principal.job {
             return self.authorize_job(scope, workspace, action, target).await;
         }
+        if let Target::Runtime(name) = target {
+            return Err(Error::permission_denied(format!(
+                "only the runtime of job '{name}', with the job's own token, reports its status, log and outputs"
+            )));
+        }
         if principal.is_admin {
             if action != Action::ServerAdmin && self.auth_cache.workspaces.get(&workspace.to_string()).is_none() {
                 self.store.get_workspace(workspace).await?;
@@ -299,7 +307,7 @@ impl Service {
             Target::Workspace => action == Action::WorkspaceRead,
             // Records of runs are readable, as MLflow's client looks experiments and runs up.
             Target::Run(run_id) => action == Action::WorkspaceRead || (reads_or_tracks && own_run(run_id)),
-            Target::Job(name) => reads_or_tracks && own_run(name),
+            Target::Job(name) | Target::Runtime(name) => reads_or_tracks && own_run(name),
             Target::LoggedModel(model_id) => {
                 reads_or_tracks && self.logged_model_run(model_id).await?.as_deref().is_some_and(own_run)
             }
@@ -321,7 +329,7 @@ impl Service {
         match target {
             Target::Workspace => denied("on the workspace"),
             Target::Run(run_id) => denied(&format!("on run '{run_id}'")),
-            Target::Job(name) => denied(&format!("on job '{name}'")),
+            Target::Job(name) | Target::Runtime(name) => denied(&format!("on job '{name}'")),
             Target::LoggedModel(model_id) => denied(&format!("on logged model '{model_id}'")),
             Target::Artifact(path) => denied(&format!("on artifact '{path}'")),
             Target::Assets => denied("on assets"),
