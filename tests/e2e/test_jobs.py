@@ -388,8 +388,15 @@ def test_priority_goes_first_and_gpus_are_handed_out_one_job_each(make_server, t
         first = cli.json("job", "create", "-f", str(blocker), "-o", "json")["name"]
         wait_for(http, srv, first, {"Running"})
         trace = tmp_path / "order.txt"
-        low = write_job(tmp_path / "low", f"command: echo low >> {trace}\nqueue_settings:\n  priority: low\n")
-        high = write_job(tmp_path / "high", f"command: echo high >> {trace}\nqueue_settings:\n  priority: high\n")
+        # Each takes both CPUs, so they run one after the other, in the queue's order.
+        low = write_job(
+            tmp_path / "low",
+            f"command: echo low >> {trace}\nqueue_settings:\n  priority: low\nresources:\n  cpu: 2\n",
+        )
+        high = write_job(
+            tmp_path / "high",
+            f"command: echo high >> {trace}\nqueue_settings:\n  priority: high\nresources:\n  cpu: 2\n",
+        )
         low_name = cli.json("job", "create", "-f", str(low), "-o", "json")["name"]
         high_name = cli.json("job", "create", "-f", str(high), "-o", "json")["name"]
         for name in (first, low_name, high_name):
