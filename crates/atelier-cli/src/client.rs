@@ -82,25 +82,8 @@ impl Client {
 
     /// Uploads a local file as the body of a PUT, streamed in 1 MiB chunks.
     pub async fn put_file<T: DeserializeOwned>(&self, path: &str, file: &std::path::Path) -> anyhow::Result<T> {
-        let opened = tokio::fs::File::open(file).await.with_context(|| format!("cannot open {}", file.display()))?;
-        let length = opened.metadata().await.with_context(|| format!("cannot read {}", file.display()))?.len();
-        let chunks = futures::stream::unfold(opened, |mut opened| async move {
-            use tokio::io::AsyncReadExt;
-            let mut buffer = vec![0u8; 1 << 20];
-            match opened.read(&mut buffer).await {
-                Ok(0) => None,
-                Ok(read) => {
-                    buffer.truncate(read);
-                    Some((Ok::<_, std::io::Error>(buffer), opened))
-                }
-                Err(error) => Some((Err(error), opened)),
-            }
-        });
-        let request = self
-            .http
-            .put(self.url(path))
-            .header(reqwest::header::CONTENT_LENGTH, length)
-            .body(reqwest::Body::wrap_stream(chunks));
+        let (body, length) = file_body(file).await?;
+        let request = self.http.put(self.url(path)).header(reqwest::header::CONTENT_LENGTH, length).body(body);
         let value = self.send(request).await?;
         serde_json::from_value(value).context("unexpected response from the server")
     }
@@ -151,6 +134,25 @@ impl Client {
 }
 
 /// Percent-encodes one path segment.
+/// A local file as a request body streamed in 1 MiB chunks, and its length.
+pub async fn file_body(file: &std::path::Path) -> anyhow::Result<(reqwest::Body, u64)> {
+    let opened = tokio::fs::File::open(file).await.with_context(|| format!("cannot open {}", file.display()))?;
+    let length = opened.metadata().await.with_context(|| format!("cannot read {}", file.display()))?.len();
+    let chunks = futures::stream::unfold(opened, |mut opened| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buffer = vec![0u8; 1 << 20];
+        match opened.read(&mut buffer).await {
+            Ok(0) => None,
+            Ok(read) => {
+                buffer.truncate(read);
+                Some((Ok::<_, std::io::Error>(buffer), opened))
+            }
+            Err(error) => Some((Err(error), opened)),
+        }
+    });
+    Ok((reqwest::Body::wrap_stream(chunks), length))
+}
+
 pub fn segment(text: &str) -> String {
     let mut encoded = String::with_capacity(text.len());
     for byte in text.bytes() {

@@ -89,10 +89,19 @@ impl Server {
     /// Sends a request until the server answers; a 4xx answer is an error, a 5xx or no answer
     /// is retried with backoff.
     async fn call(&self, make: impl Fn() -> reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+        self.call_async(|| async { Ok(make()) }).await
+    }
+
+    /// [`Server::call`] for requests that take work to build again (a file body reopened).
+    async fn call_async<F, M>(&self, make: M) -> anyhow::Result<reqwest::Response>
+    where
+        M: Fn() -> F,
+        F: std::future::Future<Output = anyhow::Result<reqwest::RequestBuilder>>,
+    {
         let started = Instant::now();
         let mut delay = Duration::from_millis(200);
         loop {
-            match make().bearer_auth(&self.token).send().await {
+            match make().await?.bearer_auth(&self.token).send().await {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) if response.status().is_client_error() => {
                     let status = response.status();
@@ -161,11 +170,11 @@ impl Server {
         }
     }
 
-    /// Uploads one file.
+    /// Uploads one file, streamed (reopened for each attempt).
     async fn upload(&self, url: &str, source: &Path) -> anyhow::Result<()> {
-        self.call(|| {
-            let file = std::fs::read(source).unwrap_or_default();
-            self.http.put(url).body(file)
+        self.call_async(|| async {
+            let (body, length) = crate::client::file_body(source).await?;
+            Ok(self.http.put(url).header(reqwest::header::CONTENT_LENGTH, length).body(body))
         })
         .await?;
         Ok(())
