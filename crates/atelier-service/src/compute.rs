@@ -113,7 +113,7 @@ impl Service {
     /// One look at the queue: fail jobs whose runtime died, then start what fits.
     pub async fn schedule_once(&self) -> Result<()> {
         let Some(scheduling) = &self.scheduling else { return Ok(()) };
-        let computes: HashMap<(String, String), Compute> = self
+        let mut computes: HashMap<(String, String), Compute> = self
             .store
             .list_computes(None)
             .await?
@@ -142,11 +142,21 @@ impl Service {
                 continue;
             }
             if job.compute != "local" {
-                let Some(compute) = computes.get(&key) else {
-                    let message = format!("compute '{}' no longer exists", job.compute);
-                    self.transition(&job.name, JobStatus::Failed, Some(&message), None, Some(&message)).await?;
-                    continue;
-                };
+                if !computes.contains_key(&key) {
+                    // Listed before this job's compute was made, or deleted since: ask again.
+                    match self.store.get_compute(&job.workspace, &job.compute).await {
+                        Ok(compute) => {
+                            computes.insert(key.clone(), compute);
+                        }
+                        Err(error) if error.code == atelier_core::ErrorCode::ResourceDoesNotExist => {
+                            let message = format!("compute '{}' no longer exists", job.compute);
+                            self.transition(&job.name, JobStatus::Failed, Some(&message), None, Some(&message)).await?;
+                            continue;
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+                let Some(compute) = computes.get(&key) else { continue };
                 if per_compute.get(&key).copied().unwrap_or(0) >= compute.max_instances {
                     blocked.insert(key);
                     continue;
