@@ -1,4 +1,5 @@
-//! Azure ML CLI v2 YAML specs, read for Atelier: today the command job, and the plan a job runtime executes.
+//! Azure ML CLI v2 YAML specs, read for Atelier: the command job, the plan a job runtime executes,
+//! and online endpoints and deployments.
 //!
 //! The one decision that shaped this crate: every mistake in a spec is reported before anything
 //! runs, with the field it is about and the line it is on. Unknown fields are errors (serde's
@@ -14,6 +15,7 @@
 //! optional     := "$[[" (text | placeholder)* "]]"     dropped when an input inside has no value
 //! ```
 
+pub mod endpoint;
 pub mod job;
 pub mod plan;
 
