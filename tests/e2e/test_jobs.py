@@ -523,3 +523,22 @@ def test_a_code_snapshot_over_the_limit_is_refused_and_ignored_files_do_not_coun
         assert "hi" in accepted.stdout
     finally:
         srv.kill()
+
+
+def test_neither_the_job_nor_its_runtime_sees_the_servers_secrets(make_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "server-secret-sentinel")
+    srv = make_server()
+    srv.start()
+    (tmp_path / "cli-home").mkdir()
+    cli = Cli(CONFIG.binary, srv.url, srv.token, tmp_path / "cli-home")
+    try:
+        # The command's parent is the job runtime: neither environment holds the server's secret.
+        job_file = write_job(
+            tmp_path / "env",
+            "command: >-\n  echo own=$(grep -c server-secret-sentinel /proc/$$/environ);\n"
+            "  echo runtime=$(grep -c server-secret-sentinel /proc/$PPID/environ)\n",
+        )
+        streamed = cli("job", "create", "-f", str(job_file), "--stream", timeout=120)
+        assert "own=0" in streamed.stdout and "runtime=0" in streamed.stdout, streamed.stdout
+    finally:
+        srv.kill()
