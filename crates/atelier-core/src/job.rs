@@ -150,6 +150,8 @@ pub struct Job {
     /// recycled process id is not taken for it.
     pub runtime_pid: Option<i64>,
     pub runtime_start: Option<i64>,
+    /// The GPUs handed to the job when it was launched.
+    pub assigned_gpus: Vec<u32>,
     /// When the runtime last reported.
     pub heartbeat_at: Option<Millis>,
     pub events: Vec<JobEvent>,

@@ -131,8 +131,7 @@ impl Service {
                 }
                 continue;
             }
-            let gpus = self.store.assigned_gpus(&job.name).await?;
-            usage.add(&job.resources, &gpus);
+            usage.add(&job.resources, &job.assigned_gpus);
             *per_compute.entry((job.workspace.to_string(), job.compute.clone())).or_default() += 1;
         }
         let mut blocked: HashSet<(String, String)> = HashSet::new();
@@ -311,8 +310,7 @@ impl Service {
         for view in &mut views {
             let mine = |job: &&Job| job.compute == view.name && (view.name == "local" || job.workspace == *workspace);
             for job in active.iter().filter(mine) {
-                let gpus = self.store.assigned_gpus(&job.name).await?;
-                view.in_use.add(&job.resources, &gpus);
+                view.in_use.add(&job.resources, &job.assigned_gpus);
                 if job.workspace == *workspace {
                     view.running.push(job.name.clone());
                 }

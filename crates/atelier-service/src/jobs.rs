@@ -404,6 +404,7 @@ impl Service {
             archived: false,
             runtime_pid: None,
             runtime_start: None,
+            assigned_gpus: Vec::new(),
             heartbeat_at: None,
             events: vec![
                 JobEvent { status: JobStatus::NotStarted, time: now, message: None },
@@ -616,7 +617,8 @@ impl Service {
         Ok((planned, warnings))
     }
 
-    pub(crate) fn plan_of(&self, job: &Job) -> Result<JobPlan> {
+    /// The resolved plan stored with a job.
+    pub fn plan_of(&self, job: &Job) -> Result<JobPlan> {
         serde_json::from_str(&job.plan)
             .map_err(|error| Error::internal(format!("the plan of job '{}' is unreadable: {error}", job.name)))
     }

@@ -2,31 +2,10 @@
 //! `managedOnlineDeployment` YAML. Fields Atelier has no use for on one machine (identity,
 //! network access, App Insights) are accepted and ignored, so Azure files read unchanged.
 
-use crate::SpecError;
+use crate::{Scalar, SpecError, check_environment_reference};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
-
-/// A YAML scalar read as text.
-#[derive(Deserialize, Debug, Clone, PartialEq)]
-#[serde(untagged)]
-enum Scalar {
-    Text(String),
-    Integer(i64),
-    Float(f64),
-    Bool(bool),
-}
-
-impl Scalar {
-    fn text(&self) -> String {
-        match self {
-            Scalar::Text(text) => text.clone(),
-            Scalar::Integer(number) => number.to_string(),
-            Scalar::Float(number) => number.to_string(),
-            Scalar::Bool(flag) => flag.to_string(),
-        }
-    }
-}
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -110,20 +89,9 @@ pub fn validate_mirror_traffic(mirror: &BTreeMap<String, i64>) -> Result<(), Str
     Ok(())
 }
 
-fn first_line_error(error: serde_saphyr::Error, what: &str) -> SpecError {
-    let message = error.to_string();
-    let first = message.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
-    let line = first
-        .strip_prefix("line ")
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|digits| digits.parse().ok())
-        .unwrap_or(0);
-    SpecError::new(what, line, first)
-}
-
 /// Reads and checks an endpoint file.
 pub fn parse_endpoint(text: &str) -> Result<EndpointSpec, SpecError> {
-    let raw: RawEndpoint = serde_saphyr::from_str(text).map_err(|error| first_line_error(error, "endpoint"))?;
+    let raw: RawEndpoint = serde_saphyr::from_str(text).map_err(|error| SpecError::from_yaml(error, "endpoint"))?;
     let _ = (&raw.identity, &raw.public_network_access, &raw.kind);
     let Some(name) = raw.name else { return Err(SpecError::new("name", 0, "an endpoint needs a 'name'")) };
     validate_endpoint_name("endpoint", &name.value)
@@ -409,8 +377,10 @@ fn probe(field: &str, raw: Option<RawProbe>) -> Result<Probe, SpecError> {
 
 /// Reads and checks a deployment file.
 pub fn parse_deployment(text: &str) -> Result<DeploymentSpec, SpecError> {
-    let raw: RawDeployment = serde_saphyr::from_str(text).map_err(|error| first_line_error(error, "deployment"))?;
+    let raw: RawDeployment = serde_saphyr::from_str(text).map_err(|error| SpecError::from_yaml(error, "deployment"))?;
+    // Accepted so Azure files read unchanged; nothing to do with them on one machine.
     let _ = (&raw.app_insights_enabled, &raw.scale_settings, &raw.egress_public_network_access, &raw.kind);
+    let _ = &raw.data_collector;
     let Some(name) = raw.name else { return Err(SpecError::new("name", 0, "a deployment needs a 'name'")) };
     validate_endpoint_name("deployment", &name.value)
         .map_err(|message| SpecError::new("name", name.referenced.line(), message))?;
@@ -427,9 +397,6 @@ pub fn parse_deployment(text: &str) -> Result<DeploymentSpec, SpecError> {
             path.referenced.line(),
             "model_mount_path is for custom containers: the model is at $AZUREML_MODEL_DIR",
         ));
-    }
-    if let Some(collector) = &raw.data_collector {
-        let _ = collector;
     }
     let model = match &raw.model {
         None => None,
@@ -498,18 +465,7 @@ pub fn parse_deployment(text: &str) -> Result<DeploymentSpec, SpecError> {
             lines.insert("environment".to_owned(), spanned.referenced.line());
             match &spanned.value {
                 RawEnvironment::Reference(reference) => {
-                    let valid = reference
-                        .strip_prefix("azureml:")
-                        .is_some_and(|rest| rest.split_once(':').is_some() || rest.ends_with("@latest"));
-                    if !valid {
-                        return Err(SpecError::new(
-                            "environment",
-                            spanned.referenced.line(),
-                            format!(
-                                "environment '{reference}': expected azureml:<name>:<version> or azureml:<name>@latest"
-                            ),
-                        ));
-                    }
+                    check_environment_reference(reference, spanned.referenced.line())?;
                     (Some(reference.clone()), None)
                 }
                 RawEnvironment::Inline(inline) => {

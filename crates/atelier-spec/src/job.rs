@@ -1,30 +1,9 @@
 //! The command job (`type: command`) of Azure ML's CLI v2 YAML.
 
-use crate::SpecError;
+use crate::{Scalar, SpecError, check_environment_reference};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
-
-/// A YAML scalar read as text: `lr: 0.01` and `lr: "0.01"` mean the same.
-#[derive(Deserialize, Debug, Clone, PartialEq)]
-#[serde(untagged)]
-enum Scalar {
-    Text(String),
-    Integer(i64),
-    Float(f64),
-    Bool(bool),
-}
-
-impl Scalar {
-    fn text(&self) -> String {
-        match self {
-            Scalar::Text(text) => text.clone(),
-            Scalar::Integer(number) => number.to_string(),
-            Scalar::Float(number) => number.to_string(),
-            Scalar::Bool(flag) => flag.to_string(),
-        }
-    }
-}
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -324,17 +303,8 @@ fn positive(field: &str, value: Option<&Spanned<i64>>) -> Result<Option<i64>, Sp
 /// Reads and checks a command job file. `folder_name` is the name of the file's folder, the
 /// experiment name when the file gives none.
 pub fn parse_command_job(text: &str, folder_name: &str) -> Result<CommandJob, SpecError> {
-    let raw: RawJob = serde_saphyr::from_str(text).map_err(|error| {
-        // serde-saphyr's message carries "line N column M: …" and a snippet; keep its first line.
-        let message = error.to_string();
-        let first = message.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
-        let line = first
-            .strip_prefix("line ")
-            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|digits| digits.parse().ok())
-            .unwrap_or(0);
-        SpecError::new("job", line, first)
-    })?;
+    let raw: RawJob = serde_saphyr::from_str(text).map_err(|error| SpecError::from_yaml(error, "job"))?;
+
     if let Some(kind) = &raw.kind
         && kind.value != "command"
     {
@@ -491,18 +461,7 @@ pub fn parse_command_job(text: &str, folder_name: &str) -> Result<CommandJob, Sp
         None => (None, None),
         Some(spanned) => match &spanned.value {
             RawEnvironment::Reference(reference) => {
-                let valid = reference
-                    .strip_prefix("azureml:")
-                    .is_some_and(|rest| rest.split_once(':').is_some() || rest.ends_with("@latest"));
-                if !valid {
-                    return Err(SpecError::new(
-                        "environment",
-                        spanned.referenced.line(),
-                        format!(
-                            "environment '{reference}': expected azureml:<name>:<version> or azureml:<name>@latest"
-                        ),
-                    ));
-                }
+                check_environment_reference(reference, spanned.referenced.line())?;
                 (Some(reference.clone()), None)
             }
             RawEnvironment::Inline(inline) => {

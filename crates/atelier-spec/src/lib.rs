@@ -36,4 +36,53 @@ impl SpecError {
     pub(crate) fn new(field: impl Into<String>, line: u64, message: impl Into<String>) -> Self {
         SpecError { field: field.into(), line, message: message.into() }
     }
+
+    /// A file serde-saphyr could not read (bad YAML, an unknown field, a wrong type): its
+    /// message's first line, which starts with "line N column M", and that line.
+    pub(crate) fn from_yaml(error: serde_saphyr::Error, what: &str) -> Self {
+        let message = error.to_string();
+        let first = message.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+        let line = first
+            .strip_prefix("line ")
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|digits| digits.parse().ok())
+            .unwrap_or(0);
+        SpecError::new(what, line, first)
+    }
+}
+
+/// A YAML scalar read as text: `lr: 0.01` and `lr: "0.01"` mean the same.
+#[derive(serde::Deserialize, Debug, Clone, PartialEq)]
+#[serde(untagged)]
+pub(crate) enum Scalar {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Scalar::Text(text) => text.clone(),
+            Scalar::Integer(number) => number.to_string(),
+            Scalar::Float(number) => number.to_string(),
+            Scalar::Bool(flag) => flag.to_string(),
+        }
+    }
+}
+
+/// Checks an environment reference: `azureml:<name>:<version>` or `azureml:<name>@latest`.
+pub(crate) fn check_environment_reference(reference: &str, line: u64) -> Result<(), SpecError> {
+    let valid = reference
+        .strip_prefix("azureml:")
+        .is_some_and(|rest| rest.split_once(':').is_some() || rest.ends_with("@latest"));
+    if valid {
+        return Ok(());
+    }
+    Err(SpecError::new(
+        "environment",
+        line,
+        format!("environment '{reference}': expected azureml:<name>:<version> or azureml:<name>@latest"),
+    ))
 }

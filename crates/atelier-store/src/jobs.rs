@@ -14,7 +14,7 @@ use std::collections::HashMap;
 const JOB_COLUMNS: &str = "j.name, j.workspace, j.seq, j.experiment_id, e.name AS experiment_name, j.display_name, \
      j.description, j.compute, j.status, j.priority, j.cpus, j.memory_mb, j.gpus, j.tags, j.spec_yaml, j.plan, \
      j.snapshot, j.created_by, j.created_at, j.exit_code, j.error, j.warnings, j.archived, j.runtime_pid, \
-     j.runtime_start, j.heartbeat_at";
+     j.runtime_start, j.assigned_gpus, j.heartbeat_at";
 
 const JOB_FROM: &str =
     "FROM jobs j JOIN experiments e ON e.workspace = j.workspace AND e.experiment_id = j.experiment_id";
@@ -62,6 +62,11 @@ fn row_to_job(row: &AnyRow) -> Result<Job> {
         archived: row.try_get::<i64, _>("archived").map_err(db_error)? != 0,
         runtime_pid: row.try_get("runtime_pid").map_err(db_error)?,
         runtime_start: row.try_get("runtime_start").map_err(db_error)?,
+        assigned_gpus: match row.try_get::<Option<String>, _>("assigned_gpus").map_err(db_error)? {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|error| Error::internal(format!("job column assigned_gpus is not JSON: {error}")))?,
+            None => Vec::new(),
+        },
         heartbeat_at: row.try_get("heartbeat_at").map_err(db_error)?,
         events: Vec::new(),
     })
@@ -345,20 +350,6 @@ impl JobStore for SqlStore {
             .await
             .map_err(db_error)?;
         Ok(row.is_some())
-    }
-
-    async fn assigned_gpus(&self, name: &str) -> Result<Vec<u32>> {
-        let row = sqlx::query("SELECT assigned_gpus FROM jobs WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| Error::not_found(missing_job(name)))?;
-        match row.try_get::<Option<String>, _>("assigned_gpus").map_err(db_error)? {
-            Some(text) => serde_json::from_str(&text)
-                .map_err(|error| Error::internal(format!("job column assigned_gpus is not JSON: {error}"))),
-            None => Ok(Vec::new()),
-        }
     }
 
     async fn touch_job(&self, name: &str, at: Millis) -> Result<()> {

@@ -216,7 +216,6 @@ pub trait JobStore: Send + Sync {
     async fn set_job_launched(&self, name: &str, pid: i64, start: i64) -> Result<()>;
     /// Whether a job of the workspace uses a code snapshot.
     async fn snapshot_in_use(&self, workspace: &WorkspaceName, snapshot: &str) -> Result<bool>;
-    async fn assigned_gpus(&self, name: &str) -> Result<Vec<u32>>;
     /// Records that the runtime reported.
     async fn touch_job(&self, name: &str, at: Millis) -> Result<()>;
     async fn set_job_archived(&self, name: &str, archived: bool) -> Result<()>;

@@ -1,7 +1,7 @@
 //! The studio's job pages: a workspace's jobs, and one job with its status, timeline, live log,
 //! outputs, code snapshot, the YAML as submitted, and a Cancel button for those who may.
 
-use super::pages::{crumb, error_page, when};
+use super::pages::{crumb, error_page, file_response, when};
 use super::session::{Browser, Layout, forged_form, render, urlencode};
 use crate::AppState;
 use askama::Template;
@@ -11,7 +11,7 @@ use atelier_core::job::JobStatus;
 use atelier_core::names::WorkspaceName;
 use atelier_service::JobFilter;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -168,10 +168,9 @@ pub(crate) async fn job(
             .service
             .read_job_log(principal, &workspace, &name, atelier_service::STD_LOG, from, LOG_TAIL * 2)
             .await?;
-        let plan: serde_json::Value = serde_json::from_str(&job.plan).unwrap_or_default();
+        let plan = state.service.plan_of(&job)?;
         let mut outputs = Vec::new();
-        for output in plan["outputs"].as_object().map(|map| map.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
-        {
+        for output in plan.outputs.keys().cloned() {
             let files = if job.status == JobStatus::Completed {
                 state.service.job_output_files(principal, &workspace, &name, &output).await?
             } else {
@@ -226,8 +225,8 @@ pub(crate) async fn job(
         experiment: job.experiment_name.clone(),
         experiment_id: job.experiment_id,
         compute: job.compute.clone(),
-        command: plan["command"].as_str().unwrap_or_default().to_owned(),
-        environment: plan["environment"]["name"].as_str().unwrap_or_default().to_owned(),
+        command: plan.command,
+        environment: plan.environment.name,
         created: when(Some(job.created_at)),
         created_by: job.created_by.clone(),
         exit_code: job.exit_code.map(|code| code.to_string()).unwrap_or_default(),
@@ -304,7 +303,6 @@ pub(crate) async fn file(
     browser: Browser,
     Path((ws, name, kind, path)): Path<(String, String, String, String)>,
 ) -> Response {
-    use futures::TryStreamExt;
     let principal = &browser.session.principal;
     let result = async {
         let workspace = workspace_of(&ws)?;
@@ -320,20 +318,7 @@ pub(crate) async fn file(
     }
     .await;
     match result {
-        Ok(download) => {
-            let file_name = path.rsplit('/').next().unwrap_or("file").replace('"', "");
-            let mut response =
-                axum::body::Body::from_stream(download.stream.map_err(std::io::Error::other)).into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(download.size));
-            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            // Files a user uploaded are never shown as pages of this site: always a download.
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-            if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
-                headers.insert(header::CONTENT_DISPOSITION, value);
-            }
-            response
-        }
+        Ok(download) => file_response(download, &path, None),
         Err(error) => error_page(&browser, error),
     }
 }

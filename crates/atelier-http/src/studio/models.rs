@@ -182,10 +182,9 @@ pub(crate) async fn model(
             // A run made by a job: the job, and the data it was given as inputs.
             if let Ok(job) = state.service.get_job(principal, &workspace, &run_id).await {
                 jobs.insert(run_id.clone());
-                let plan: serde_json::Value = serde_json::from_str(&job.plan).unwrap_or_default();
-                for (input, planned) in plan["inputs"].as_object().into_iter().flatten() {
-                    if let Some(uri) = planned["uri"].as_str() {
-                        datasets.push((uri.to_owned(), format!("job input {input}")));
+                for (input, planned) in state.service.plan_of(&job)?.inputs {
+                    if let atelier_spec::PlannedInput::Data { uri: Some(uri), .. } = planned {
+                        datasets.push((uri, format!("job input {input}")));
                     }
                 }
             }

@@ -940,28 +940,34 @@ pub(crate) async fn artifact(
     }
     .await;
     match result {
-        Ok(download) => {
-            let file_name = path.rsplit('/').next().unwrap_or("artifact").replace('"', "");
-            let body = axum::body::Body::from_stream(download.stream.map_err(std::io::Error::other));
-            let mut response = body.into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(download.size));
-            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            // Only known image types are shown inline; everything else is a download, so that
-            // nothing a user uploaded runs as a page of this site.
-            let inline_type = query.inline.as_ref().and(inline_image_type(&path));
-            let (content_type, disposition) = match inline_type {
-                Some(image_type) => (image_type, "inline"),
-                None => ("application/octet-stream", "attachment"),
-            };
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            if let Ok(value) = HeaderValue::from_str(&format!("{disposition}; filename=\"{file_name}\"")) {
-                headers.insert(header::CONTENT_DISPOSITION, value);
-            }
-            response
-        }
+        // Only known image types are shown inline; everything else is a download.
+        Ok(download) => file_response(download, &path, query.inline.as_ref().and(inline_image_type(&path))),
         Err(error) => error_page(&browser, error),
     }
+}
+
+/// A stored file as a response: shown inline only when `inline_type` names a known image type,
+/// a download otherwise, so that nothing a user uploaded runs as a page of this site.
+pub(super) fn file_response(
+    download: atelier_blob::Download,
+    path: &str,
+    inline_type: Option<&'static str>,
+) -> Response {
+    let file_name = path.rsplit('/').next().unwrap_or("file").replace('"', "");
+    let body = axum::body::Body::from_stream(download.stream.map_err(std::io::Error::other));
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(download.size));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let (content_type, disposition) = match inline_type {
+        Some(image_type) => (image_type, "inline"),
+        None => ("application/octet-stream", "attachment"),
+    };
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&format!("{disposition}; filename=\"{file_name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
 }
 
 // Experiment actions (rename, delete, restore) and members.

@@ -5,13 +5,14 @@ use atelier_core::ErrorCode;
 use atelier_core::authz::Role;
 use atelier_core::data::DataAsset;
 use atelier_core::filter::{Comparison, OrderBy, parse_experiment_filter, parse_run_filter, parse_run_order_by};
+use atelier_core::job::{Job, JobEvent, JobStatus, ResourceRequest};
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
 use atelier_core::registry::{ModelVersion, RegisteredModel};
 use atelier_core::series::Sample;
 use atelier_store::{
-    AssetStore, Batch, ExperimentQuery, ExperimentStats, LoggedModelQuery, RegistryQuery, RegistryStore, RunQuery,
-    RunUpdate, SeriesRead, Session, SqlStore, Store,
+    AssetStore, Batch, ExperimentQuery, ExperimentStats, JobQuery, JobStore, JobTransition, LoggedModelQuery,
+    RegistryQuery, RegistryStore, RunQuery, RunUpdate, SeriesRead, Session, SqlStore, Store,
 };
 use std::collections::BTreeMap;
 
@@ -64,6 +65,7 @@ conformance!(
     concurrent_requests_fail_alone,
     sessions_expire_and_end,
     experiment_stats_count_active_runs,
+    jobs_move_forward_keep_their_logs_and_queue_in_order,
 );
 
 async fn workspaces_round_trip(store: &SqlStore) {
@@ -922,4 +924,121 @@ async fn experiment_stats_count_active_runs(store: &SqlStore) {
     store.set_run_stage(&deleted.run_id, LifecycleStage::Deleted, 600).await.unwrap();
     let stats = store.experiment_stats(&workspace).await.unwrap();
     assert_eq!(stats, vec![ExperimentStats { experiment_id: id, runs: 2, last_run_start: Some(300) }]);
+}
+
+fn new_job(workspace: &WorkspaceName, name: &str, priority: i64) -> (Job, RunInfo) {
+    let job = Job {
+        workspace: workspace.clone(),
+        name: name.to_owned(),
+        display_name: None,
+        description: None,
+        experiment_id: 0,
+        experiment_name: "Default".to_owned(),
+        compute: "local".to_owned(),
+        status: JobStatus::Queued,
+        priority,
+        resources: ResourceRequest::default(),
+        tags: BTreeMap::new(),
+        spec_yaml: "command: echo\n".to_owned(),
+        plan: "{}".to_owned(),
+        snapshot: Some("0123".to_owned()),
+        created_by: "tester".to_owned(),
+        created_at: 10,
+        exit_code: None,
+        error: None,
+        warnings: vec!["a warning".to_owned()],
+        archived: false,
+        runtime_pid: None,
+        runtime_start: None,
+        assigned_gpus: Vec::new(),
+        heartbeat_at: None,
+        events: vec![
+            JobEvent { status: JobStatus::NotStarted, time: 10, message: None },
+            JobEvent { status: JobStatus::Queued, time: 10, message: None },
+        ],
+    };
+    let mut run = run_info(workspace, 0, 0, name, 10);
+    run.run_id = RunId::parse(name).unwrap();
+    run.status = RunStatus::Scheduled;
+    (job, run)
+}
+
+async fn jobs_move_forward_keep_their_logs_and_queue_in_order(store: &SqlStore) {
+    let workspace = with_workspace(store, "jobs").await;
+    for (name, priority) in [("first_job", 2), ("second_job", 2), ("urgent_job", 3)] {
+        let (job, run) = new_job(&workspace, name, priority);
+        let created =
+            store.create_job(&job, &run, &[], &format!("hash-{name}"), &["code:0123/".to_owned()]).await.unwrap();
+        assert_eq!(created.events.len(), 2);
+        assert_eq!(created.warnings, vec!["a warning"]);
+    }
+    let (duplicate, run) = new_job(&workspace, "first_job", 2);
+    let taken = store.create_job(&duplicate, &run, &[], "hash-other", &[]).await.unwrap_err();
+    assert_eq!(taken.code, ErrorCode::ResourceAlreadyExists, "a job name is taken once, with its run");
+
+    // The queue: priority first, then submission order.
+    let queued: Vec<String> =
+        store.jobs_in_status(&[JobStatus::Queued]).await.unwrap().into_iter().map(|job| job.name).collect();
+    assert_eq!(queued, vec!["urgent_job", "first_job", "second_job"]);
+
+    // Statuses move forward only, and the run follows.
+    let to = |status, at| JobTransition { status, at, message: None, exit_code: None, error: None };
+    assert!(store.transition_job("first_job", &to(JobStatus::Running, 20)).await.unwrap().is_some());
+    assert!(store.transition_job("first_job", &to(JobStatus::Queued, 21)).await.unwrap().is_none());
+    assert_eq!(store.get_run_info(&RunId::parse("first_job").unwrap()).await.unwrap().status, RunStatus::Running);
+    let failed = JobTransition {
+        status: JobStatus::Failed,
+        at: 30,
+        message: Some("why"),
+        exit_code: Some(3),
+        error: Some("boom"),
+    };
+    let ended = store.transition_job("first_job", &failed).await.unwrap().unwrap();
+    assert_eq!((ended.status, ended.exit_code, ended.error.as_deref()), (JobStatus::Failed, Some(3), Some("boom")));
+    assert_eq!(ended.time_of(JobStatus::Failed), Some(30));
+    let run = store.get_run_info(&RunId::parse("first_job").unwrap()).await.unwrap();
+    assert_eq!((run.status, run.end_time), (RunStatus::Failed, Some(30)));
+    assert!(store.transition_job("first_job", &to(JobStatus::Completed, 40)).await.unwrap().is_none());
+
+    // The runtime's token, GPUs and process.
+    store.set_job_runtime("second_job", "runtime-hash", &[1, 3], 50).await.unwrap();
+    store.set_job_launched("second_job", 4242, 99).await.unwrap();
+    let found = store.find_job_by_token("runtime-hash").await.unwrap().unwrap();
+    assert_eq!(
+        (found.name.as_str(), found.assigned_gpus.as_slice(), found.runtime_pid),
+        ("second_job", &[1, 3][..], Some(4242))
+    );
+    assert!(store.snapshot_in_use(&workspace, "0123").await.unwrap());
+    assert!(!store.snapshot_in_use(&workspace, "9999").await.unwrap());
+
+    // Logs: pieces at offsets; a piece sent again is stored once, a longer resend adds its end.
+    let log = "user_logs/std_log.txt";
+    assert_eq!(store.append_job_log("second_job", log, 0, "héllo ").await.unwrap(), 7);
+    assert_eq!(store.append_job_log("second_job", log, 0, "héllo ").await.unwrap(), 7);
+    assert_eq!(store.append_job_log("second_job", log, 0, "héllo world").await.unwrap(), 12);
+    assert_eq!(
+        store.append_job_log("second_job", log, 20, "gap").await.unwrap_err().code,
+        ErrorCode::InvalidParameterValue
+    );
+    let whole = store.read_job_log("second_job", log, 0, 1 << 20).await.unwrap();
+    assert_eq!((whole.text.as_str(), whole.next_offset), ("héllo world", 12));
+    let rest = store.read_job_log("second_job", log, 7, 1 << 20).await.unwrap();
+    assert_eq!(rest.text, "world");
+    assert_eq!(store.job_log_files("second_job").await.unwrap(), vec![(log.to_owned(), 12)]);
+
+    // Listing: newest first, filters, archive.
+    store.set_job_archived("first_job", true).await.unwrap();
+    let query = |status, archived| JobQuery {
+        workspace: &workspace,
+        status,
+        experiment_name: None,
+        compute: Some("local"),
+        archived,
+        limit: 10,
+    };
+    let names = |jobs: Vec<Job>| jobs.into_iter().map(|job| job.name).collect::<Vec<_>>();
+    assert_eq!(names(store.list_jobs(&query(None, Some(false))).await.unwrap()), vec!["urgent_job", "second_job"]);
+    assert_eq!(names(store.list_jobs(&query(None, Some(true))).await.unwrap()), vec!["first_job"]);
+    assert_eq!(names(store.list_jobs(&query(Some(JobStatus::Failed), None)).await.unwrap()), vec!["first_job"]);
+    assert!(store.referenced_locations(&workspace).await.unwrap().contains(&"code:0123/".to_owned()));
 }
