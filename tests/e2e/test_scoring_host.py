@@ -1,4 +1,4 @@
-"""The scoring host (crates/atelier-cli/python/atelier_scoring_host.py) on its own: the program
+"""The scoring host (crates/atelier-serving/python/atelier_scoring_host.py) on its own: the program
 each deployment instance runs, spoken to over its framed Unix-socket protocol as the endpoint
 router speaks to it."""
 
@@ -19,7 +19,7 @@ from e2e_util import REPO_ROOT
 
 pytestmark = pytest.mark.atelier_only
 
-HOST = REPO_ROOT / "crates" / "atelier-cli" / "python" / "atelier_scoring_host.py"
+HOST = REPO_ROOT / "crates" / "atelier-serving" / "python" / "atelier_scoring_host.py"
 
 
 class Connection:

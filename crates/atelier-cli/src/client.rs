@@ -76,6 +76,16 @@ impl Client {
         serde_json::from_value(value).context("unexpected response from the server")
     }
 
+    /// The HTTP client, for requests that do not go to the API (scoring).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub async fn put_json<T: DeserializeOwned>(&self, path: &str, body: &Value) -> anyhow::Result<T> {
+        let value = self.send(self.http.put(self.url(path)).json(body)).await?;
+        serde_json::from_value(value).context("unexpected response from the server")
+    }
+
     pub async fn put(&self, path: &str, body: &Value) -> anyhow::Result<()> {
         self.send(self.http.put(self.url(path)).json(body)).await.map(|_| ())
     }

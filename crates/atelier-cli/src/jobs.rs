@@ -154,7 +154,7 @@ const JOB_FIELDS: [&str; 13] = [
 
 /// Sets `path` (dotted) in a YAML document read as JSON, creating mappings on the way; the
 /// value is read as YAML (`--set inputs.lr=0.1` sets a number).
-fn set_field(document: &mut Value, path: &str, value: &str) -> anyhow::Result<()> {
+pub(crate) fn set_field(document: &mut Value, path: &str, value: &str) -> anyhow::Result<()> {
     let parsed: Value = serde_saphyr::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
     let mut current = document;
     let segments: Vec<&str> = path.split('.').collect();
@@ -202,6 +202,31 @@ fn code_files(root: &Path) -> anyhow::Result<Vec<(String, PathBuf, u64)>> {
     Ok(files)
 }
 
+/// Uploads a code folder as a snapshot (honouring `.amlignore` and `.gitignore`); returns its id.
+pub async fn upload_code(client: &Client, workspace: &str, root: &Path, written: &str) -> anyhow::Result<String> {
+    let root = root.canonicalize().with_context(|| format!("code '{written}' does not exist"))?;
+    let files = code_files(&root)?;
+    let total: u64 = files.iter().map(|(_, _, size)| size).sum();
+    if total > atelier_service::SNAPSHOT_LIMIT_BYTES {
+        bail!(
+            "the code folder {} holds {total} bytes, over the snapshot limit of {}: list large files in .amlignore or .gitignore",
+            root.display(),
+            atelier_service::SNAPSHOT_LIMIT_BYTES
+        );
+    }
+    let snapshot = uuid::Uuid::new_v4().simple().to_string();
+    for (relative, path, _) in &files {
+        let target = format!(
+            "/workspaces/{}/code-uploads/{snapshot}/{}",
+            segment(workspace),
+            relative.split('/').map(segment).collect::<Vec<_>>().join("/")
+        );
+        let _: Value = client.put_file(&target, path).await?;
+    }
+    eprintln!("Uploaded the code snapshot: {} files, {total} bytes", files.len());
+    Ok(snapshot)
+}
+
 fn job_path(workspace: &str, name: &str) -> String {
     format!("/workspaces/{}/jobs/{}", segment(workspace), segment(name))
 }
@@ -237,26 +262,7 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
                 body["name"] = json!(name);
             }
             if let Some(code) = &spec.code {
-                let root = base.join(code);
-                let root = root.canonicalize().with_context(|| format!("code '{code}' does not exist"))?;
-                let files = code_files(&root)?;
-                let total: u64 = files.iter().map(|(_, _, size)| size).sum();
-                if total > atelier_service::SNAPSHOT_LIMIT_BYTES {
-                    bail!(
-                        "the code folder {} holds {total} bytes, over the snapshot limit of {}: list large files in .amlignore or .gitignore",
-                        root.display(),
-                        atelier_service::SNAPSHOT_LIMIT_BYTES
-                    );
-                }
-                let snapshot = uuid::Uuid::new_v4().simple().to_string();
-                for (relative, path, _) in &files {
-                    let target = format!(
-                        "/workspaces/{ws}/code-uploads/{snapshot}/{}",
-                        relative.split('/').map(segment).collect::<Vec<_>>().join("/")
-                    );
-                    let _: Value = client.put_file(&target, path).await?;
-                }
-                eprintln!("Uploaded the code snapshot: {} files, {total} bytes", files.len());
+                let snapshot = upload_code(&client, &workspace, &base.join(code), code).await?;
                 body["snapshot"] = json!(snapshot);
             }
             let mut uploads = serde_json::Map::new();

@@ -21,16 +21,6 @@ pub struct LocalLauncher {
     pub grace_seconds: u64,
 }
 
-/// Whether the job runtime inherits an environment variable of the server.
-fn runtime_may_see(key: &str) -> bool {
-    matches!(key, "PATH" | "HOME" | "USER" | "LOGNAME" | "LANG" | "LC_ALL" | "TMPDIR" | "TZ")
-        || matches!(key.to_ascii_uppercase().as_str(), "HTTP_PROXY" | "HTTPS_PROXY" | "NO_PROXY" | "ALL_PROXY")
-        || matches!(key, "SSL_CERT_FILE" | "SSL_CERT_DIR" | "REQUESTS_CA_BUNDLE")
-        || key.starts_with("UV_")
-        || key.starts_with("PIP_")
-        || key.starts_with("LC_")
-}
-
 /// The start time of a process, in clock ticks since boot (field 22 of `/proc/<pid>/stat`), and
 /// whether it is a zombie.
 fn process_start(pid: i64) -> Option<(i64, bool)> {
@@ -76,7 +66,7 @@ impl Launcher for LocalLauncher {
             // The runtime gets what it needs to run Python and uv, and none of the server's
             // secrets (its master key, its store's URL, its cloud credentials).
             .env_clear()
-            .envs(std::env::vars().filter(|(key, _)| runtime_may_see(key)))
+            .envs(std::env::vars().filter(|(key, _)| atelier_service::inheritable_variable(key)))
             .stdin(std::process::Stdio::null())
             .stdout(log)
             .stderr(log_err)

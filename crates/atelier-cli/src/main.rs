@@ -8,6 +8,7 @@ mod client;
 mod commands;
 mod data;
 mod datastores;
+mod endpoints;
 mod environments;
 mod jobs;
 mod launcher;
@@ -139,6 +140,20 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Online endpoints: scoring URLs with keys and traffic split.
+    OnlineEndpoint {
+        #[command(subcommand)]
+        command: endpoints::EndpointCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Deployments of online endpoints: models served by supervised workers.
+    OnlineDeployment {
+        #[command(subcommand)]
+        command: endpoints::DeploymentCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Run one job (started by a compute backend, not by hand).
     #[command(hide = true)]
     JobRuntime {
@@ -179,6 +194,8 @@ fn main() -> ExitCode {
             Command::Gc { grace_minutes, client } => commands::gc(grace_minutes, client).await,
             Command::Job { command, client } => jobs::job(command, client).await,
             Command::Compute { command, client } => jobs::compute(command, client).await,
+            Command::OnlineEndpoint { command, client } => endpoints::endpoint(command, client).await,
+            Command::OnlineDeployment { command, client } => endpoints::deployment(command, client).await,
             Command::JobRuntime { dir } => {
                 tracing_subscriber::fmt().with_writer(std::io::stderr).init();
                 runtime::run(&dir).await

@@ -179,6 +179,32 @@ fn version_path(workspace: &str, name: &str, reference: &str) -> String {
     format!("/workspaces/{}/models/{}/versions/{}", segment(workspace), segment(name), segment(reference))
 }
 
+/// Uploads a local model file or folder for model `name`; returns the URI of its root, which
+/// keeps its own name (a folder `model/` is `…/model`).
+pub async fn upload_model_files(client: &Client, workspace: &str, name: &str, local: &Path) -> anyhow::Result<String> {
+    let files = local_files(local)?;
+    let upload = uuid::Uuid::new_v4().simple().to_string();
+    let total = files.len();
+    let mut top = String::new();
+    for (index, (relative, file)) in files.iter().enumerate() {
+        let target = format!(
+            "/workspaces/{}/models/{}/uploads/{upload}/{}",
+            segment(workspace),
+            segment(name),
+            relative.split('/').map(segment).collect::<Vec<_>>().join("/")
+        );
+        let uploaded: Value = client.put_file(&target, file).await?;
+        eprintln!("uploaded {}/{total}: {relative} ({} bytes)", index + 1, uploaded["size"]);
+        if top.is_empty() {
+            // The uploaded root: the folder (or file) keeps its own name.
+            let uri = uploaded["uri"].as_str().context("unexpected upload response")?;
+            let cut = uri.len() - relative.len() + relative.split('/').next().unwrap_or("").len();
+            top = uri[..cut].to_owned();
+        }
+    }
+    Ok(top)
+}
+
 pub async fn model(command: ModelCommand, args: ClientArgs) -> anyhow::Result<()> {
     let client = Client::new(&args)?;
     match command {
@@ -273,27 +299,7 @@ pub async fn model(command: ModelCommand, args: ClientArgs) -> anyhow::Result<()
                     base.join(&model_path)
                 };
                 let local = local.canonicalize().with_context(|| format!("path '{model_path}' does not exist"))?;
-                let files = local_files(&local)?;
-                let upload = uuid::Uuid::new_v4().simple().to_string();
-                let total = files.len();
-                let mut top = String::new();
-                for (index, (relative, file)) in files.iter().enumerate() {
-                    let target = format!(
-                        "/workspaces/{}/models/{}/uploads/{upload}/{}",
-                        segment(&workspace),
-                        segment(&name),
-                        relative.split('/').map(segment).collect::<Vec<_>>().join("/")
-                    );
-                    let uploaded: Value = client.put_file(&target, file).await?;
-                    eprintln!("uploaded {}/{total}: {relative} ({} bytes)", index + 1, uploaded["size"]);
-                    if top.is_empty() {
-                        // The uploaded root: the folder (or file) keeps its own name.
-                        let uri = uploaded["uri"].as_str().context("unexpected upload response")?;
-                        let cut = uri.len() - relative.len() + relative.split('/').next().unwrap_or("").len();
-                        top = uri[..cut].to_owned();
-                    }
-                }
-                top
+                upload_model_files(&client, &workspace, &name, &local).await?
             };
             let to_map = |map: &BTreeMap<String, Scalar>| -> Map<String, Value> {
                 map.iter().map(|(key, value)| (key.clone(), Value::String(value.text()))).collect()

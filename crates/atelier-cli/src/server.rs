@@ -54,6 +54,13 @@ pub struct ServerArgs {
     /// Seconds a canceled job's processes get between SIGTERM and SIGKILL.
     #[arg(long, env = "ATELIER_CANCEL_GRACE_SECONDS", default_value_t = 10)]
     cancel_grace_seconds: u64,
+    /// A second address that serves only scoring (`/endpoints/<name>/score`), for callers that
+    /// should not reach the API; scoring URIs then name it.
+    #[arg(long, env = "ATELIER_INFERENCE_ADDR")]
+    inference_addr: Option<String>,
+    /// The most a scoring request's body may hold, in MB.
+    #[arg(long, env = "ATELIER_MAX_SCORE_MB", default_value_t = 5.0)]
+    max_score_mb: f64,
 }
 
 /// The home folder: `--home`, `$ATELIER_HOME` or `~/.atelier`.
@@ -194,7 +201,28 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", home.join("url").display()))?;
     println!("Atelier is listening on {url} (MLflow tracking URI: {url})");
 
-    let state = AppState::new(service);
+    let serving = atelier_serving::Serving::new(service.clone(), home.join("serving"))
+        .context("cannot prepare the serving folder")?;
+    tokio::spawn(serving.clone().run());
+    let mut state = AppState::new(service).with_serving(serving);
+    state.max_score_bytes = (args.max_score_mb.max(0.0) * 1024.0 * 1024.0) as usize;
+    if let Some(address) = &args.inference_addr {
+        let inference = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address} (--inference-addr)"))?;
+        let inference_url = format!("http://{}", inference.local_addr()?);
+        println!("Scoring is also served on {inference_url}");
+        state.scoring_base = Some(inference_url);
+        let inference_app = atelier_http::inference_router(state.clone());
+        let inference = inference.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(inference, inference_app).await {
+                tracing::error!(%error, "the inference listener failed");
+            }
+        });
+    }
     let ready = state.ready.clone();
     let app = atelier_http::router(state);
     // Small responses go out at once instead of waiting on the client's delayed ACK.

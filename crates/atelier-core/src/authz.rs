@@ -38,6 +38,10 @@ pub enum Action {
     TrackingWrite,
     /// Create or change versioned assets: registered models and their versions.
     AssetWrite,
+    /// Create, change and delete online endpoints and deployments.
+    EndpointWrite,
+    /// Read an endpoint's keys, regenerate them, or get a scoring token.
+    EndpointKeys,
     /// Change the workspace's own description and tags.
     WorkspaceUpdate,
     /// Assign and remove roles on the workspace, and delete it.
@@ -52,6 +56,8 @@ impl Action {
             Action::WorkspaceRead => "workspace/read",
             Action::TrackingWrite => "tracking/write",
             Action::AssetWrite => "assets/write",
+            Action::EndpointWrite => "onlineEndpoints/write",
+            Action::EndpointKeys => "onlineEndpoints/listKeys",
             Action::WorkspaceUpdate => "workspace/update",
             Action::WorkspaceManage => "workspace/manage",
             Action::ServerAdmin => "server/admin",
@@ -63,7 +69,9 @@ impl Action {
 pub fn role_permits(role: Role, action: Action) -> bool {
     match action {
         Action::WorkspaceRead => true,
-        Action::TrackingWrite | Action::AssetWrite => matches!(role, Role::Contributor | Role::Owner),
+        Action::TrackingWrite | Action::AssetWrite | Action::EndpointWrite | Action::EndpointKeys => {
+            matches!(role, Role::Contributor | Role::Owner)
+        }
         Action::WorkspaceUpdate | Action::WorkspaceManage => role == Role::Owner,
         Action::ServerAdmin => false,
     }
@@ -77,14 +85,16 @@ mod tests {
     #[test]
     fn role_matrix() {
         let expected = [
-            (Role::Reader, [true, false, false, false, false, false]),
-            (Role::Contributor, [true, true, true, false, false, false]),
-            (Role::Owner, [true, true, true, true, true, false]),
+            (Role::Reader, [true, false, false, false, false, false, false, false]),
+            (Role::Contributor, [true, true, true, true, true, false, false, false]),
+            (Role::Owner, [true, true, true, true, true, true, true, false]),
         ];
         let actions = [
             Action::WorkspaceRead,
             Action::TrackingWrite,
             Action::AssetWrite,
+            Action::EndpointWrite,
+            Action::EndpointKeys,
             Action::WorkspaceUpdate,
             Action::WorkspaceManage,
             Action::ServerAdmin,

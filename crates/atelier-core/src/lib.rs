@@ -7,6 +7,7 @@
 
 pub mod authz;
 pub mod data;
+pub mod endpoint;
 pub mod environment;
 pub mod error;
 pub mod filter;

@@ -23,6 +23,11 @@ pub fn format_utc(millis: i64) -> String {
     )
 }
 
+/// Formats epoch milliseconds as RFC 3339 UTC with milliseconds: `2026-11-26T15:04:05.123Z`.
+pub fn format_rfc3339(millis: i64) -> String {
+    format!("{}.{:03}Z", format_utc(millis).replacen(' ', "T", 1), millis.rem_euclid(1000))
+}
+
 /// Formats the time between two epoch-millisecond instants: `1.5s`, `2m05s`, `1h02m`.
 pub fn format_duration(start: Option<i64>, end: Option<i64>) -> String {
     match (start, end) {

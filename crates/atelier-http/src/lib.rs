@@ -13,6 +13,7 @@
 
 mod artifacts;
 mod auth;
+mod endpoints_api;
 mod error;
 mod jobs_api;
 mod mlflow;
@@ -37,14 +38,44 @@ pub use error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub service: Arc<Service>,
+    /// Runs online endpoints; without it, scoring answers 503.
+    pub serving: Option<Arc<atelier_serving::Serving>>,
+    /// The base of scoring URIs (the inference listener's URL), when it is not this listener.
+    pub scoring_base: Option<String>,
+    /// The most a scoring request's body may hold.
+    pub max_score_bytes: usize,
     /// False once shutdown has begun, so that `/readyz` tells load balancers to stop sending.
     pub ready: Arc<AtomicBool>,
 }
 
 impl AppState {
     pub fn new(service: Arc<Service>) -> Self {
-        AppState { service, ready: Arc::new(AtomicBool::new(true)) }
+        AppState {
+            service,
+            serving: None,
+            scoring_base: None,
+            max_score_bytes: DEFAULT_MAX_SCORE_BYTES,
+            ready: Arc::new(AtomicBool::new(true)),
+        }
     }
+
+    /// Serves online endpoints with `serving`.
+    pub fn with_serving(mut self, serving: Arc<atelier_serving::Serving>) -> Self {
+        self.serving = Some(serving);
+        self
+    }
+}
+
+/// The default limit of a scoring request's body: 5 MiB.
+pub const DEFAULT_MAX_SCORE_BYTES: usize = 5 << 20;
+
+/// The routes of the inference listener (`--inference-addr`): scoring and health only.
+pub fn inference_router(state: AppState) -> Router {
+    Router::new()
+        .route("/endpoints/{name}/score", axum::routing::post(endpoints_api::score))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(not_found)
+        .with_state(state)
 }
 
 /// The routes one workspace serves: MLflow tracking (also under `/ajax-api`, as MLflow's UI
@@ -65,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .merge(workspace_routes())
         .nest("/ws/{workspace}", workspace_routes())
         .nest("/api/v1", native::routes())
+        .route("/metrics", get(endpoints_api::metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_principal));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -72,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(|| async { env!("CARGO_PKG_VERSION") }))
         .route("/readyz", get(readyz))
         .route("/api/v1/openapi.json", get(native::openapi_json))
+        .route("/endpoints/{name}/score", axum::routing::post(endpoints_api::score))
         .merge(studio::routes())
         .merge(authenticated)
         .fallback(not_found)

@@ -26,6 +26,7 @@ use utoipa::{OpenApi, ToSchema};
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .merge(crate::jobs_api::routes())
+        .merge(crate::endpoints_api::routes())
         .route("/whoami", get(whoami))
         .route("/workspaces", get(list_workspaces).post(create_workspace))
         .route("/workspaces/{ws}", get(get_workspace).patch(update_workspace).delete(delete_workspace))
@@ -195,6 +196,7 @@ struct ApiDoc;
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     document.merge(crate::jobs_api::JobsApiDoc::openapi());
+    document.merge(crate::endpoints_api::EndpointsApiDoc::openapi());
     document
 }
 

@@ -67,24 +67,44 @@ fn kind_rules(kind: &str) -> KindRules {
 
 impl Service {
     fn cipher(&self) -> Result<ChaCha20Poly1305> {
-        let key = self
-            .master_key
-            .as_ref()
-            .ok_or_else(|| Error::invalid("this server has no master key, so it cannot keep datastore credentials"))?;
+        let key = self.master_key.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "this server has no master key, so it cannot keep secrets (datastore credentials, endpoint keys)",
+            )
+        })?;
         Ok(ChaCha20Poly1305::new(&Key::from(*key)))
+    }
+
+    /// Seals a secret with the master key, bound to `associated` (what it belongs to), as
+    /// base64 of the nonce and the ciphertext.
+    pub(crate) fn seal_secret(&self, associated: &str, plain: &[u8]) -> Result<String> {
+        let nonce_bytes: [u8; 12] = rand::random();
+        let sealed = self
+            .cipher()?
+            .encrypt(&Nonce::from(nonce_bytes), Payload { msg: plain, aad: associated.as_bytes() })
+            .map_err(|_| Error::internal("sealing a secret failed"))?;
+        let mut out = nonce_bytes.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// Opens what [`Service::seal_secret`] sealed for the same `associated`; `None` when it
+    /// was not sealed by this server's key for it.
+    pub(crate) fn open_secret(&self, associated: &str, sealed: &str) -> Option<Vec<u8>> {
+        let engine = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        // Credentials sealed before secrets used URL-safe base64 are in the standard alphabet.
+        let bytes = engine.decode(sealed).or_else(|_| base64::engine::general_purpose::STANDARD.decode(sealed)).ok()?;
+        if bytes.len() < 12 {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        self.cipher().ok()?.decrypt(&Nonce::from(nonce), Payload { msg: sealed, aad: associated.as_bytes() }).ok()
     }
 
     fn seal(&self, workspace: &WorkspaceName, name: &str, credentials: &BTreeMap<String, String>) -> Result<String> {
         let plain = serde_json::to_vec(credentials).map_err(|error| Error::internal(error.to_string()))?;
-        let nonce_bytes: [u8; 12] = rand::random();
-        let associated = format!("{workspace}/{name}");
-        let sealed = self
-            .cipher()?
-            .encrypt(&Nonce::from(nonce_bytes), Payload { msg: &plain, aad: associated.as_bytes() })
-            .map_err(|_| Error::internal("sealing datastore credentials failed"))?;
-        let mut out = nonce_bytes.to_vec();
-        out.extend_from_slice(&sealed);
-        Ok(base64::engine::general_purpose::STANDARD.encode(out))
+        self.seal_secret(&format!("{workspace}/{name}"), &plain)
     }
 
     fn open_sealed(&self, workspace: &WorkspaceName, name: &str, sealed: &str) -> Result<BTreeMap<String, String>> {
@@ -93,17 +113,7 @@ impl Service {
                 "the credentials of datastore '{name}' cannot be opened with this server's master key"
             ))
         };
-        let bytes = base64::engine::general_purpose::STANDARD.decode(sealed).map_err(|_| broken())?;
-        if bytes.len() < 12 {
-            return Err(broken());
-        }
-        let (nonce, sealed) = bytes.split_at(12);
-        let nonce: [u8; 12] = nonce.try_into().map_err(|_| broken())?;
-        let associated = format!("{workspace}/{name}");
-        let plain = self
-            .cipher()?
-            .decrypt(&Nonce::from(nonce), Payload { msg: sealed, aad: associated.as_bytes() })
-            .map_err(|_| broken())?;
+        let plain = self.open_secret(&format!("{workspace}/{name}"), sealed).ok_or_else(broken)?;
         serde_json::from_slice(&plain).map_err(|_| broken())
     }
 

@@ -19,6 +19,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+/// Whether a process that runs user code (a job's runtime, a deployment's worker) inherits
+/// an environment variable of the server: only what running Python and uv needs, so that no
+/// secret of the server reaches user code (which could read its parent's environment).
+pub fn inheritable_variable(key: &str) -> bool {
+    matches!(key, "PATH" | "HOME" | "USER" | "LOGNAME" | "LANG" | "LC_ALL" | "TMPDIR" | "TZ")
+        || matches!(key.to_ascii_uppercase().as_str(), "HTTP_PROXY" | "HTTPS_PROXY" | "NO_PROXY" | "ALL_PROXY")
+        || matches!(key, "SSL_CERT_FILE" | "SSL_CERT_DIR" | "REQUESTS_CA_BUNDLE")
+        || key.starts_with("UV_")
+        || key.starts_with("PIP_")
+        || key.starts_with("LC_")
+}
+
 /// An environment to register.
 #[derive(Debug, Clone, Default)]
 pub struct NewEnvironment {

@@ -103,7 +103,7 @@ pub(crate) fn output_uri(job: &str, output: &str) -> String {
     format!("azureml://datastores/{DEFAULT_DATASTORE}/paths/azureml/{job}/{output}")
 }
 
-fn check_snapshot_id(snapshot: &str) -> Result<()> {
+pub(crate) fn check_snapshot_id(snapshot: &str) -> Result<()> {
     if snapshot.len() != 32 || !snapshot.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(Error::invalid(format!("snapshot id '{snapshot}' must be 32 hexadecimal characters")));
     }
@@ -548,30 +548,42 @@ impl Service {
         spec: &CommandJob,
         submission: &JobSubmission,
     ) -> Result<(PlannedEnvironment, Vec<String>)> {
-        let (name, environment_spec) = match (&spec.environment, &spec.inline_environment) {
+        let inline = spec.inline_environment.is_some().then_some(&submission.inline_environment);
+        self.resolve_environment(principal, workspace, spec.environment.as_deref(), inline, "atelier job create")
+            .await
+            .map_err(|error| field_error(spec, "environment", error.message))
+    }
+
+    /// Resolves the environment of a job or a deployment: a reference (`azureml:name:version`,
+    /// `azureml:name@latest`), an inline one (`Some`, holding the spec the client read from its
+    /// conda file, if it sent it), or neither, which is the built-in environment. Also says
+    /// whether an image is ignored; `client` names the command that sends inline specs.
+    pub(crate) async fn resolve_environment(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        reference: Option<&str>,
+        inline: Option<&Option<EnvironmentSpec>>,
+        client: &str,
+    ) -> Result<(PlannedEnvironment, Vec<String>)> {
+        let (name, environment_spec) = match (reference, inline) {
             (Some(reference), _) => {
                 let rest = reference.trim_start_matches("azureml:");
                 let (name, version) = match rest.split_once('@') {
                     Some((name, _)) => (name, "latest"),
                     None => rest.split_once(':').unwrap_or((rest, "latest")),
                 };
-                let environment = self
-                    .get_environment(principal, workspace, name, version)
-                    .await
-                    .map_err(|error| field_error(spec, "environment", error.message))?;
+                let environment = self.get_environment(principal, workspace, name, version).await?;
                 (format!("{}:{}", environment.name, environment.version), environment.spec)
             }
-            (None, Some(_)) => {
-                let inline = submission.inline_environment.clone().ok_or_else(|| {
-                    field_error(
-                        spec,
-                        "environment",
-                        "an inline environment's conda_file must be sent with the job (atelier job create does it)",
-                    )
+            (None, Some(inline)) => {
+                let inline = inline.clone().ok_or_else(|| {
+                    Error::invalid(format!(
+                        "an inline environment's conda_file must be sent with the spec ({client} does it)"
+                    ))
                 })?;
                 for requirement in &inline.requirements {
-                    atelier_core::environment::validate_requirement(requirement)
-                        .map_err(|error| field_error(spec, "environment", error.message))?;
+                    atelier_core::environment::validate_requirement(requirement)?;
                 }
                 ("inline".to_owned(), inline)
             }
@@ -589,16 +601,12 @@ impl Service {
         let mut warnings = Vec::new();
         if let Some(image) = &environment_spec.image {
             if self.refuse_images {
-                return Err(field_error(
-                    spec,
-                    "environment",
-                    format!(
-                        "the environment names the image '{image}', and this server runs no containers and refuses to run it on the host instead"
-                    ),
-                ));
+                return Err(Error::invalid(format!(
+                    "the environment names the image '{image}', and this server runs no containers and refuses to run it on the host instead"
+                )));
             }
             warnings.push(format!(
-                "image '{image}' is not used: no container runtime is configured, so the job runs on the host with {}",
+                "image '{image}' is not used: no container runtime is configured, so it runs on the host with {}",
                 if environment_spec.python.is_some() || !environment_spec.requirements.is_empty() {
                     "the environment's conda_file packages"
                 } else {

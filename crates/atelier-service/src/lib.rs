@@ -10,6 +10,7 @@ mod auth;
 mod compute;
 mod data;
 mod datastores;
+mod endpoints;
 mod environments;
 mod gc;
 mod jobs;
@@ -25,7 +26,11 @@ pub use auth::{BootstrapSecrets, NewToken};
 pub use compute::{ComputeView, Launched, Launcher, NewCompute};
 pub use data::{DataAssetUpdate, NewDataAsset};
 pub use datastores::NewDatastore;
-pub use environments::{EnvironmentBuild, EnvironmentBuilder, NewEnvironment};
+pub use endpoints::{
+    Credentials, DeploymentSubmission, ENDPOINT_TOKEN_LIFETIME_MILLIS, EndpointUpdate, ScoringAuth, ServedEndpoint,
+    key_digest,
+};
+pub use environments::{EnvironmentBuild, EnvironmentBuilder, NewEnvironment, inheritable_variable};
 pub use gc::GcReport;
 pub use jobs::{JobControl, JobFilter, JobSubmission, SNAPSHOT_LIMIT_BYTES, STD_LOG, StatusReport};
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
@@ -115,6 +120,8 @@ pub struct Service {
     scheduler_wake: tokio::sync::Notify,
     /// The most a job's code snapshot may hold, in bytes.
     snapshot_limit: u64,
+    /// Wakes the serving layer when an endpoint or a deployment changes.
+    endpoint_wake: tokio::sync::Notify,
 }
 
 /// How long an answer about tokens, roles and workspaces is reused. Changes made through this
@@ -185,7 +192,13 @@ impl Service {
             scheduling: None,
             scheduler_wake: tokio::sync::Notify::new(),
             snapshot_limit: jobs::SNAPSHOT_LIMIT_BYTES,
+            endpoint_wake: tokio::sync::Notify::new(),
         }
+    }
+
+    /// The environment builder, when the service has one.
+    pub fn environment_builder(&self) -> Option<&environments::EnvironmentBuilder> {
+        self.environments.as_ref()
     }
 
     /// Gives the service an environment builder.

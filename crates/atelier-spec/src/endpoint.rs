@@ -2,8 +2,9 @@
 //! `managedOnlineDeployment` YAML. Fields Atelier has no use for on one machine (identity,
 //! network access, App Insights) are accepted and ignored, so Azure files read unchanged.
 
+use crate::plan::PlannedEnvironment;
 use crate::{Scalar, SpecError, check_environment_reference};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 
@@ -278,7 +279,7 @@ pub enum DeploymentModel {
 }
 
 /// A health probe's settings, in seconds (Azure's defaults).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Probe {
     pub initial_delay: i64,
     pub period: i64,
@@ -294,7 +295,7 @@ impl Default for Probe {
 }
 
 /// How requests to a deployment are handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestSettings {
     pub request_timeout_ms: i64,
     pub max_concurrent_requests_per_instance: i64,
@@ -337,6 +338,48 @@ impl DeploymentSpec {
     pub fn line_of(&self, field: &str) -> u64 {
         self.lines.get(field).copied().unwrap_or(0)
     }
+}
+
+/// How a deployment's instances answer requests.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Serving {
+    /// The user's scoring script (`init()`, `run(raw_data)`) in the scoring host.
+    Script,
+    /// An MLflow model without a script: the scoring host loads it with pyfunc.
+    Mlflow,
+    /// An ONNX model without a script, run in the server's process.
+    Onnx,
+}
+
+/// The model a deployment serves, resolved to a registered version.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PlannedModel {
+    pub name: String,
+    pub version: String,
+    /// `mlflow_model`, `custom_model`, `triton_model`, …
+    pub model_type: String,
+}
+
+/// A deployment with every reference resolved: what the serving layer runs. Stored with the
+/// deployment; a change of it is a rollout.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct DeploymentPlan {
+    pub workspace: String,
+    pub endpoint: String,
+    pub deployment: String,
+    pub serving: Serving,
+    pub model: Option<PlannedModel>,
+    /// The code snapshot holding the scoring script.
+    pub snapshot: Option<String>,
+    /// The scoring script, relative to the snapshot's root.
+    pub scoring_script: Option<String>,
+    pub environment: PlannedEnvironment,
+    pub environment_variables: BTreeMap<String, String>,
+    pub instance_count: i64,
+    pub request_settings: RequestSettings,
+    pub liveness_probe: Probe,
+    pub readiness_probe: Probe,
 }
 
 fn bounded(field: &str, value: &Option<Spanned<i64>>, low: i64, high: i64, default: i64) -> Result<i64, SpecError> {

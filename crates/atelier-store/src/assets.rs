@@ -411,7 +411,9 @@ impl AssetStore for SqlStore {
         let rows = sqlx::query(
             "SELECT source AS location FROM model_versions WHERE workspace = $1 \
              UNION SELECT path AS location FROM data_assets WHERE workspace = $1 \
-             UNION SELECT location FROM job_references WHERE workspace = $1",
+             UNION SELECT location FROM job_references WHERE workspace = $1 \
+             UNION SELECT 'code:' || snapshot || '/' AS location FROM deployments \
+             WHERE workspace = $1 AND snapshot IS NOT NULL",
         )
         .bind(workspace.as_str())
         .fetch_all(&self.read)

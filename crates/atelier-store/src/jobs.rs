@@ -343,12 +343,15 @@ impl JobStore for SqlStore {
     }
 
     async fn snapshot_in_use(&self, workspace: &WorkspaceName, snapshot: &str) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 AS used FROM jobs WHERE workspace = $1 AND snapshot = $2 LIMIT 1")
-            .bind(workspace.as_str())
-            .bind(snapshot)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_error)?;
+        let row = sqlx::query(
+            "SELECT 1 AS used FROM jobs WHERE workspace = $1 AND snapshot = $2 \
+             UNION ALL SELECT 1 AS used FROM deployments WHERE workspace = $1 AND snapshot = $2",
+        )
+        .bind(workspace.as_str())
+        .bind(snapshot)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_error)?;
         Ok(row.is_some())
     }
 

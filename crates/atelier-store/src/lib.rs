@@ -10,6 +10,7 @@
 //! This is the only crate that knows SQL.
 
 mod assets;
+mod endpoints;
 mod jobs;
 mod registry;
 mod search;
@@ -20,6 +21,7 @@ use async_trait::async_trait;
 use atelier_core::Result;
 use atelier_core::authz::Role;
 use atelier_core::data::{DataAsset, Datastore};
+use atelier_core::endpoint::{Deployment, Endpoint, ProvisioningState};
 use atelier_core::environment::Environment;
 use atelier_core::filter::{Comparison, OrderBy};
 use atelier_core::job::{Job, JobStatus};
@@ -236,6 +238,39 @@ pub trait JobStore: Send + Sync {
     async fn delete_compute(&self, workspace: &WorkspaceName, name: &str) -> Result<()>;
 }
 
+/// Online endpoints and their deployments. Every method is one transaction.
+#[async_trait]
+pub trait EndpointStore: Send + Sync {
+    /// Creates an endpoint with its sealed keys; a taken name is `RESOURCE_ALREADY_EXISTS`.
+    async fn create_endpoint(&self, endpoint: &Endpoint, sealed_keys: &str) -> Result<()>;
+    /// An endpoint and its sealed keys, by its server-wide name.
+    async fn get_endpoint(&self, name: &str) -> Result<(Endpoint, String)>;
+    /// The endpoints of one workspace, or of all.
+    async fn list_endpoints(&self, workspace: Option<&WorkspaceName>) -> Result<Vec<Endpoint>>;
+    /// Writes an endpoint's description, tags, auth mode and traffic, and its keys when given.
+    async fn update_endpoint(&self, endpoint: &Endpoint, sealed_keys: Option<&str>) -> Result<()>;
+    /// Deletes an endpoint and its deployments.
+    async fn delete_endpoint(&self, name: &str) -> Result<()>;
+    /// Creates a deployment, or replaces the one of that name (keeping its creation time).
+    async fn put_deployment(&self, deployment: &Deployment) -> Result<Deployment>;
+    async fn get_deployment(&self, endpoint: &str, name: &str) -> Result<Deployment>;
+    /// The deployments of one endpoint, or of every endpoint.
+    async fn list_deployments(&self, endpoint: Option<&str>) -> Result<Vec<Deployment>>;
+    /// Records the outcome of a rollout, if the deployment is still at `generation`.
+    async fn set_deployment_state(
+        &self,
+        endpoint: &str,
+        name: &str,
+        generation: i64,
+        state: ProvisioningState,
+        error: Option<&str>,
+        at: Millis,
+    ) -> Result<()>;
+    async fn delete_deployment(&self, endpoint: &str, name: &str) -> Result<()>;
+    /// The deployments that serve a version of a registered model.
+    async fn deployments_of_model(&self, workspace: &WorkspaceName, model: &str) -> Result<Vec<Deployment>>;
+}
+
 /// The model registry's part of the store. Every method is one transaction.
 #[async_trait]
 pub trait RegistryStore: Send + Sync {
@@ -400,7 +435,7 @@ pub trait AssetStore: Send + Sync {
 
 /// The metadata store. Every method is one transaction: it commits whole or not at all.
 #[async_trait]
-pub trait Store: RegistryStore + AssetStore + JobStore + Send + Sync + 'static {
+pub trait Store: RegistryStore + AssetStore + JobStore + EndpointStore + Send + Sync + 'static {
     // Workspaces.
     /// Creates a workspace together with its `Default` experiment (id 0).
     async fn create_workspace(&self, workspace: &Workspace, artifact_root: &str) -> Result<()>;

@@ -171,6 +171,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "environments", include_str!("../migrations/sqlite/0008_environments.sql")),
     (9, "upload files", include_str!("../migrations/sqlite/0009_upload_files.sql")),
     (10, "jobs", include_str!("../migrations/sqlite/0010_jobs.sql")),
+    (11, "endpoints", include_str!("../migrations/sqlite/0011_endpoints.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
@@ -183,6 +184,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "environments", include_str!("../migrations/postgres/0008_environments.sql")),
     (9, "upload files", include_str!("../migrations/postgres/0009_upload_files.sql")),
     (10, "jobs", include_str!("../migrations/postgres/0010_jobs.sql")),
+    (11, "endpoints", include_str!("../migrations/postgres/0011_endpoints.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
