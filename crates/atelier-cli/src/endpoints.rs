@@ -322,6 +322,7 @@ async fn prepare(
     text: String,
     mut document: Value,
     overrides: (Option<String>, Option<String>, &[String]),
+    current: Option<&Value>,
 ) -> anyhow::Result<(String, String, Value)> {
     let (name, endpoint_name, set) = overrides;
     let shown = file.map_or_else(|| "the deployment".to_owned(), |file| file.display().to_string());
@@ -372,6 +373,22 @@ async fn prepare(
         text = serde_json::to_string_pretty(&document)?;
     }
     let mut body = json!({ "yaml": text });
+    if let Some(current) = current {
+        // A change of the stored deployment (`update --set`): its code and inline environment
+        // stay as they were uploaded.
+        let plan = &current["plan"];
+        if spec.code.is_some() {
+            body["snapshot"] = plan["snapshot"].clone();
+        }
+        if spec.inline_environment.is_some() {
+            body["inline_environment"] = json!({
+                "python": plan["environment"]["python"],
+                "requirements": plan["environment"]["requirements"],
+                "image": plan["environment"]["image"],
+            });
+        }
+        return Ok((spec.endpoint_name, spec.name, body));
+    }
     if let Some(code) = &spec.code {
         body["snapshot"] = json!(upload_code(client, workspace, &base.join(code), code).await?);
     }
@@ -419,7 +436,7 @@ pub async fn deployment(command: DeploymentCommand, args: ClientArgs) -> anyhow:
         DeploymentCommand::Create { file, name, endpoint_name, all_traffic, set, no_wait, workspace } => {
             let (text, document) = read_yaml(&file)?;
             let (endpoint, name, body) =
-                prepare(&client, &workspace, Some(&file), text, document, (name, endpoint_name, &set)).await?;
+                prepare(&client, &workspace, Some(&file), text, document, (name, endpoint_name, &set), None).await?;
             let path = format!("{}/deployments", endpoint_path(&workspace, &endpoint));
             let mut created: Value = client.post(&path, &body).await?;
             if !no_wait {
@@ -442,8 +459,11 @@ pub async fn deployment(command: DeploymentCommand, args: ClientArgs) -> anyhow:
             print_fields(&created, &DEPLOYMENT_FIELDS, args.output)
         }
         DeploymentCommand::Update { file, name, endpoint_name, set, no_wait, workspace } => {
-            let (text, document) = match &file {
-                Some(file) => read_yaml(file)?,
+            let (text, document, current) = match &file {
+                Some(file) => {
+                    let (text, document) = read_yaml(file)?;
+                    (text, document, None)
+                }
                 None => {
                     let (Some(name), Some(endpoint)) = (&name, &endpoint_name) else {
                         bail!("give --file, or --name and --endpoint-name with --set");
@@ -452,11 +472,12 @@ pub async fn deployment(command: DeploymentCommand, args: ClientArgs) -> anyhow:
                     let text = current["yaml"].as_str().context("the deployment has no YAML")?.to_owned();
                     let document: Value =
                         serde_saphyr::from_str(&text).map_err(|error| anyhow::anyhow!("the stored YAML: {error}"))?;
-                    (text, document)
+                    (text, document, Some(current))
                 }
             };
+            let overrides = (name, endpoint_name, set.as_slice());
             let (endpoint, name, body) =
-                prepare(&client, &workspace, file.as_deref(), text, document, (name, endpoint_name, &set)).await?;
+                prepare(&client, &workspace, file.as_deref(), text, document, overrides, current.as_ref()).await?;
             let mut updated: Value = client.put_json(&deployment_path(&workspace, &endpoint, &name), &body).await?;
             if !no_wait {
                 updated = wait_for(&client, &workspace, &endpoint, &name).await?;

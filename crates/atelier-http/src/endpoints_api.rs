@@ -37,6 +37,7 @@ pub(crate) fn routes() -> Router<AppState> {
             get(get_deployment).put(update_deployment).delete(delete_deployment),
         )
         .route("/workspaces/{ws}/online-endpoints/{name}/deployments/{deployment}/logs", get(deployment_logs))
+        .route("/workspaces/{ws}/models/{name}/deployments", get(model_deployments))
 }
 
 #[derive(OpenApi)]
@@ -55,6 +56,7 @@ pub(crate) fn routes() -> Router<AppState> {
         update_deployment,
         delete_deployment,
         deployment_logs,
+        model_deployments,
         score,
     ),
     components(schemas(
@@ -450,6 +452,22 @@ async fn delete_deployment(
 ) -> ApiResult<Json<serde_json::Value>> {
     state.service.delete_deployment(&principal, &workspace(&ws)?, &name, &deployment).await?;
     Ok(Json(serde_json::json!({})))
+}
+
+/// The deployments that serve versions of a registered model.
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/models/{name}/deployments",
+    params(("ws" = String, Path), ("name" = String, Path)), responses((status = 200, body = [DeploymentDto])))]
+async fn model_deployments(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((ws, name)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<DeploymentDto>>> {
+    let deployments = state.service.model_deployments(&principal, &workspace(&ws)?, &name).await?;
+    let mut out = Vec::with_capacity(deployments.len());
+    for deployment in deployments {
+        out.push(deployment_dto(&state, deployment).await);
+    }
+    Ok(Json(out))
 }
 
 #[derive(Deserialize, IntoParams)]

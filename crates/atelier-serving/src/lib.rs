@@ -450,6 +450,9 @@ impl Serving {
                 if let Ok(mut current) = pool.settings.write() {
                     *current = settings;
                 }
+                for instance in old.iter() {
+                    instance.retire(&pool.metrics, &pool.wake);
+                }
                 pool.wake.notify_waiters();
                 pool.worker_log.line(&format!("generation {generation} serves"));
                 let old_settings = settings;

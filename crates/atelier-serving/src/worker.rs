@@ -41,6 +41,8 @@ pub struct Instance {
     pub max_concurrent: u32,
     idle: std::sync::Mutex<Vec<UnixStream>>,
     ready: AtomicBool,
+    /// Set once a newer generation serves: the instance never becomes ready again.
+    retired: AtomicBool,
     pgid: AtomicI32,
     next_id: AtomicU64,
     stop: watch::Sender<bool>,
@@ -78,6 +80,7 @@ impl Instance {
             max_concurrent,
             idle: std::sync::Mutex::new(Vec::new()),
             ready: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
             pgid: AtomicI32::new(0),
             next_id: AtomicU64::new(1),
             stop: watch::channel(false).0,
@@ -93,6 +96,9 @@ impl Instance {
     }
 
     fn set_ready(&self, ready: bool, metrics: &Metrics, wake: &Notify) {
+        if ready && self.retired.load(Ordering::Acquire) {
+            return;
+        }
         let was = self.ready.swap(ready, Ordering::AcqRel);
         if was != ready {
             metrics.ready.fetch_add(if ready { 1 } else { -1 }, Ordering::Relaxed);
@@ -127,6 +133,13 @@ impl Instance {
             content_type: header["content_type"].as_str().unwrap_or("application/json").to_owned(),
             body: Bytes::from(body),
         })
+    }
+
+    /// Takes the instance out of service (a newer generation serves): what it is running
+    /// finishes, nothing new comes.
+    pub fn retire(&self, metrics: &Metrics, wake: &Notify) {
+        self.retired.store(true, Ordering::Release);
+        self.set_ready(false, metrics, wake);
     }
 
     /// Asks the supervisor to stop the process for good.
