@@ -4,6 +4,7 @@ use crate::common::*;
 use atelier_core::ErrorCode;
 use atelier_core::authz::Role;
 use atelier_core::data::DataAsset;
+use atelier_core::endpoint::{AuthMode, Deployment, Endpoint, ProvisioningState};
 use atelier_core::filter::{Comparison, OrderBy, parse_experiment_filter, parse_run_filter, parse_run_order_by};
 use atelier_core::job::{Job, JobEvent, JobStatus, ResourceRequest};
 use atelier_core::model::*;
@@ -11,8 +12,8 @@ use atelier_core::names::{UserName, WorkspaceName};
 use atelier_core::registry::{ModelVersion, RegisteredModel};
 use atelier_core::series::Sample;
 use atelier_store::{
-    AssetStore, Batch, ExperimentQuery, ExperimentStats, JobQuery, JobStore, JobTransition, LoggedModelQuery,
-    RegistryQuery, RegistryStore, RunQuery, RunUpdate, SeriesRead, Session, SqlStore, Store,
+    AssetStore, Batch, EndpointStore, ExperimentQuery, ExperimentStats, JobQuery, JobStore, JobTransition,
+    LoggedModelQuery, RegistryQuery, RegistryStore, RunQuery, RunUpdate, SeriesRead, Session, SqlStore, Store,
 };
 use std::collections::BTreeMap;
 
@@ -66,6 +67,7 @@ conformance!(
     sessions_expire_and_end,
     experiment_stats_count_active_runs,
     jobs_move_forward_keep_their_logs_and_queue_in_order,
+    endpoints_and_deployments_round_trip,
 );
 
 async fn workspaces_round_trip(store: &SqlStore) {
@@ -1041,4 +1043,87 @@ async fn jobs_move_forward_keep_their_logs_and_queue_in_order(store: &SqlStore) 
     assert_eq!(names(store.list_jobs(&query(None, Some(true))).await.unwrap()), vec!["first_job"]);
     assert_eq!(names(store.list_jobs(&query(Some(JobStatus::Failed), None)).await.unwrap()), vec!["first_job"]);
     assert!(store.referenced_locations(&workspace).await.unwrap().contains(&"code:0123/".to_owned()));
+}
+
+fn new_deployment(workspace: &WorkspaceName, endpoint: &str, name: &str, generation: i64) -> Deployment {
+    Deployment {
+        workspace: workspace.clone(),
+        endpoint: endpoint.to_owned(),
+        name: name.to_owned(),
+        description: None,
+        tags: BTreeMap::from([("team".to_owned(), "risk".to_owned())]),
+        state: ProvisioningState::Creating,
+        error: None,
+        spec_yaml: format!("name: {name}\n"),
+        plan: "{}".to_owned(),
+        model_name: Some("credit".to_owned()),
+        model_version: Some(generation.to_string()),
+        instance_count: 1,
+        generation,
+        snapshot: Some("0123abcd".to_owned()),
+        created_by: "admin".to_owned(),
+        created_at: 10 * generation,
+        updated_at: 10 * generation,
+    }
+}
+
+async fn endpoints_and_deployments_round_trip(store: &SqlStore) {
+    let workspace = with_workspace(store, "serving").await;
+    let endpoint = Endpoint {
+        workspace: workspace.clone(),
+        name: "credit-ep".to_owned(),
+        description: Some("scores".to_owned()),
+        tags: BTreeMap::new(),
+        auth_mode: AuthMode::Key,
+        traffic: BTreeMap::new(),
+        mirror_traffic: BTreeMap::new(),
+        created_by: "admin".to_owned(),
+        created_at: 1,
+        updated_at: 1,
+    };
+    store.create_endpoint(&endpoint, "sealed-1").await.unwrap();
+    let other = with_workspace(store, "elsewhere").await;
+    let taken =
+        store.create_endpoint(&Endpoint { workspace: other.clone(), ..endpoint.clone() }, "x").await.unwrap_err();
+    assert_eq!(taken.code, ErrorCode::ResourceAlreadyExists, "endpoint names are unique on the server");
+    assert_eq!(store.get_endpoint("credit-ep").await.unwrap(), (endpoint.clone(), "sealed-1".to_owned()));
+
+    // Deployments: created, replaced in place (a new generation keeps the creation time).
+    let missing = store.put_deployment(&new_deployment(&workspace, "nowhere-ep", "blue", 1)).await.unwrap_err();
+    assert_eq!(missing.code, ErrorCode::ResourceDoesNotExist);
+    store.put_deployment(&new_deployment(&workspace, "credit-ep", "blue", 1)).await.unwrap();
+    store.put_deployment(&new_deployment(&workspace, "credit-ep", "green", 1)).await.unwrap();
+    let second = Deployment { created_at: 10, ..new_deployment(&workspace, "credit-ep", "blue", 2) };
+    let stored = store.put_deployment(&second).await.unwrap();
+    assert_eq!((stored.generation, stored.created_at, stored.updated_at), (2, 10, 20));
+
+    // A rollout's outcome lands only on the generation it was for.
+    store.set_deployment_state("credit-ep", "blue", 1, ProvisioningState::Failed, Some("late"), 30).await.unwrap();
+    assert_eq!(store.get_deployment("credit-ep", "blue").await.unwrap().state, ProvisioningState::Creating);
+    store.set_deployment_state("credit-ep", "blue", 2, ProvisioningState::Succeeded, None, 31).await.unwrap();
+    assert_eq!(store.get_deployment("credit-ep", "blue").await.unwrap().state, ProvisioningState::Succeeded);
+
+    // Traffic and keys change; keys only when given.
+    let traffic = BTreeMap::from([("blue".to_owned(), 90), ("green".to_owned(), 10)]);
+    let updated = Endpoint { traffic: traffic.clone(), updated_at: 40, ..endpoint.clone() };
+    store.update_endpoint(&updated, None).await.unwrap();
+    assert_eq!(store.get_endpoint("credit-ep").await.unwrap(), (updated.clone(), "sealed-1".to_owned()));
+    store.update_endpoint(&updated, Some("sealed-2")).await.unwrap();
+    assert_eq!(store.get_endpoint("credit-ep").await.unwrap().1, "sealed-2");
+
+    let names = |deployments: Vec<Deployment>| deployments.into_iter().map(|d| d.name).collect::<Vec<_>>();
+    assert_eq!(names(store.list_deployments(Some("credit-ep")).await.unwrap()), ["blue", "green"]);
+    assert_eq!(names(store.deployments_of_model(&workspace, "credit").await.unwrap()), ["blue", "green"]);
+    assert!(store.deployments_of_model(&other, "credit").await.unwrap().is_empty());
+
+    // A deployment's code snapshot is in use and kept by garbage collection.
+    assert!(store.snapshot_in_use(&workspace, "0123abcd").await.unwrap());
+    assert!(store.referenced_locations(&workspace).await.unwrap().contains(&"code:0123abcd/".to_owned()));
+
+    store.delete_deployment("credit-ep", "green").await.unwrap();
+    assert_eq!(store.delete_deployment("credit-ep", "green").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    store.delete_endpoint("credit-ep").await.unwrap();
+    assert!(store.list_deployments(None).await.unwrap().is_empty(), "deleting an endpoint deletes its deployments");
+    assert!(!store.snapshot_in_use(&workspace, "0123abcd").await.unwrap());
+    assert_eq!(store.get_endpoint("credit-ep").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
 }
