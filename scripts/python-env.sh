@@ -25,7 +25,8 @@ export UV_PYTHON_DOWNLOADS=never
 # scikit-learn is not listed: the suite does not use it (the full mlflow package pulls it in).
 # mlflow 2.22.4 requires pandas < 3, so the two venvs pin different pandas versions.
 # azure-storage-blob puts test data into Azurite for the Azure Blob datastore tests.
-COMMON_REQS=(pytest==9.2.0 requests==2.34.2 azure-storage-blob==12.31.1)
+# onnx builds the small ONNX graph the endpoint tests deploy.
+COMMON_REQS=(pytest==9.2.0 requests==2.34.2 azure-storage-blob==12.31.1 onnx==1.23.2)
 reqs_for() {
   case "$1" in
     mlflow3) echo mlflow==3.17.2 pandas==3.1.1 "${COMMON_REQS[@]}" ;;

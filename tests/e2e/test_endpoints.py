@@ -378,3 +378,70 @@ def test_workers_are_restarted_and_deployments_survive_a_server_restart(own, tmp
     answer = wait_until(lambda: (r := score(uri, key, {"x": 5})).status_code == 200 and r, what="serving again")
     assert answer.json() == {"tag": "none", "echo": 5}
     assert len(worker_pids()) == 1
+
+
+def tiny_onnx_model(path: Path):
+    """relu(x · W + b) for x of shape [N, 2], built with the onnx package; returns (W, b)."""
+    from onnx import TensorProto, helper, save
+
+    weights = [[1.0, -1.0], [0.5, 2.0]]
+    bias = [0.0, 0.1]
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "W"], ["xw"]),
+            helper.make_node("Add", ["xw", "b"], ["z"]),
+            helper.make_node("Relu", ["z"], ["y"]),
+        ],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])],
+        initializer=[
+            helper.make_tensor("W", TensorProto.FLOAT, [2, 2], [value for row in weights for value in row]),
+            helper.make_tensor("b", TensorProto.FLOAT, [2], bias),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    save(model, str(path))
+    return weights, bias
+
+
+def test_an_onnx_model_is_served_in_process_without_python(own, tmp_path):
+    srv, cli, http = own
+    weights, bias = tiny_onnx_model(tmp_path / "tiny.onnx")
+    cli("model", "create", "--name", "tiny-onnx", "--path", str(tmp_path / "tiny.onnx"), "--type", "custom_model")
+    ep = endpoint(cli, tmp_path, "onnx-ep")
+    deployment = tmp_path / "onnx.yml"
+    deployment.write_text("name: native\nendpoint_name: onnx-ep\nmodel: azureml:tiny-onnx:1\n"
+                          "instance_type: Standard_DS3_v2\ninstance_count: 1\n")
+    created = cli.json("online-deployment", "create", "-f", str(deployment), "--all-traffic", "-o", "json")
+    assert created["provisioning_state"] == "Succeeded" and created["plan"]["serving"] == "onnx", created
+    key = key_of(cli, "onnx-ep")
+
+    rows = [[1.0, 2.0], [3.0, -4.0], [0.0, 0.0]]
+    expected = [
+        [max(0.0, sum(row[k] * weights[k][j] for k in range(2)) + bias[j]) for j in range(2)] for row in rows
+    ]
+    for body in ({"input_data": rows}, {"inputs": {"x": rows}}, rows):
+        answer = score(ep["scoring_uri"], key, body)
+        assert answer.status_code == 200, answer.text
+        got = answer.json()["y"]
+        assert [len(row) for row in got] == [2, 2, 2]
+        assert [value for row in got for value in row] == pytest.approx(
+            [value for row in expected for value in row], abs=1e-5)
+    # No worker process: nothing runs the scoring host for this deployment.
+    assert not any("atelier_scoring_host" in (p / "cmdline").read_bytes().decode(errors="replace")
+                   for p in Path("/proc").iterdir() if p.name.isdigit() and (p / "cmdline").exists()
+                   and str(srv.home) in (p / "cmdline").read_bytes().decode(errors="replace"))
+
+    wrong_shape = score(ep["scoring_uri"], key, {"input_data": [[1.0, 2.0, 3.0]]})
+    assert wrong_shape.status_code == 424 and wrong_shape.headers["ms-azureml-model-error-statuscode"] == "400"
+    ragged = score(ep["scoring_uri"], key, {"input_data": [[1.0], [2.0, 3.0]]})
+    assert ragged.status_code == 424 and "ragged" in ragged.text
+    words = score(ep["scoring_uri"], key, {"input_data": [["a", "b"]]})
+    assert words.status_code == 424 and "not a string" in words.text
+    refused = tmp_path / "onnx-env.yml"
+    refused.write_text(deployment.read_text().replace("name: native", "name: withenv")
+                       + "environment: azureml:anything:1\n")
+    failed = cli("online-deployment", "create", "-f", str(refused), check=False)
+    assert failed.returncode != 0 and "takes no environment" in failed.stderr

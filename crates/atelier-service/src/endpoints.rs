@@ -342,6 +342,7 @@ impl Service {
             }
             _ => {}
         }
+        let mut onnx_files = 0;
         let model = match &spec.model {
             None => None,
             Some(DeploymentModel::Registered { name, version }) => {
@@ -349,6 +350,10 @@ impl Service {
                     .resolve_model_version(principal, workspace, name, version)
                     .await
                     .map_err(|error| deployment_field_error(&spec, "model", &error.message))?;
+                if spec.scoring_script.is_none() && found.model_type != "mlflow_model" {
+                    let files = self.model_version_files(principal, workspace, &found).await?;
+                    onnx_files = files.iter().filter(|(path, _)| path.ends_with(".onnx")).count();
+                }
                 Some(PlannedModel {
                     name: found.name.clone(),
                     version: found.version.to_string(),
@@ -366,12 +371,13 @@ impl Service {
         let serving = match (&spec.scoring_script, &model) {
             (Some(_), _) => Serving::Script,
             (None, Some(model)) if model.model_type == "mlflow_model" => Serving::Mlflow,
+            (None, Some(_)) if onnx_files == 1 => Serving::Onnx,
             (None, Some(model)) => {
                 return Err(deployment_field_error(
                     &spec,
                     "model",
                     &format!(
-                        "model {}:{} is a {}: without a scoring script (code_configuration) only an mlflow_model deploys",
+                        "model {}:{} is a {} with {onnx_files} .onnx files: without a scoring script (code_configuration) an mlflow_model or a model of one .onnx file deploys",
                         model.name, model.version, model.model_type
                     ),
                 ));
@@ -412,6 +418,13 @@ impl Service {
             }
         };
         let inline = spec.inline_environment.is_some().then_some(&submission.inline_environment);
+        if serving == Serving::Onnx && (spec.environment.is_some() || inline.is_some()) {
+            return Err(deployment_field_error(
+                &spec,
+                "environment",
+                "an ONNX model without a scoring script runs in the server's process: it takes no environment",
+            ));
+        }
         let (environment, _warnings) = if serving == Serving::Mlflow && spec.environment.is_none() && inline.is_none() {
             (self.mlflow_model_environment(principal, workspace, model.as_ref()).await?, Vec::new())
         } else {

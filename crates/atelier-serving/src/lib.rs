@@ -18,6 +18,8 @@
 //! workers never get ready leaves the old ones serving and marks the deployment `Failed`.
 
 mod metrics;
+#[cfg(feature = "onnx")]
+mod onnx;
 mod worker;
 
 pub use metrics::Metrics;
@@ -434,7 +436,9 @@ impl Serving {
         }
         // Deleted: drain and stop what serves, then remove the files.
         let old = std::mem::take(&mut *pool.serving.write().unwrap_or_else(|poisoned| poisoned.into_inner()));
-        pool.wake.notify_waiters();
+        for instance in old.iter() {
+            instance.retire(&pool.metrics, &pool.wake);
+        }
         drain(old.to_vec(), pool.request_settings()).await;
         let _ = std::fs::remove_dir_all(&pool.dir);
     }
@@ -502,6 +506,9 @@ impl Serving {
             .fetch_deployment_files(deployment, &plan, &model_dir, &code_dir)
             .await
             .map_err(|error| format!("fetching the model and code failed: {}", error.message))?;
+        if plan.serving == ServingKind::Onnx {
+            return self.start_onnx(pool, &plan, generation, &model_dir).await;
+        }
         let python = self.python_for(&plan, log).await?;
         let launch = self.launch_for(&plan, python, &model_dir, &code_dir)?;
         log.line(&format!("generation {generation}: starting {} instance(s)", plan.instance_count));
@@ -544,6 +551,43 @@ impl Serving {
             return Err(message);
         }
         Ok((instances, plan.request_settings))
+    }
+
+    /// Loads an ONNX model once and serves it from `instance_count` in-process instances.
+    #[cfg(feature = "onnx")]
+    async fn start_onnx(
+        &self,
+        pool: &Arc<Pool>,
+        plan: &DeploymentPlan,
+        generation: i64,
+        model_dir: &Path,
+    ) -> Result<(Vec<Arc<Instance>>, RequestSettings), String> {
+        let path = onnx::find_onnx(model_dir)?;
+        pool.setup_log.line(&format!("generation {generation}: loading {}", path.display()));
+        let model = tokio::task::spawn_blocking(move || onnx::OnnxModel::load(&path))
+            .await
+            .map_err(|error| format!("loading the ONNX model failed: {error}"))??;
+        let model = Arc::new(model);
+        pool.worker_log.line(&format!("generation {generation}: ONNX model loaded; serving in process"));
+        let instances = (0..plan.instance_count.max(1) as usize)
+            .map(|index| {
+                let model = model.clone();
+                let score: worker::InProcess = Arc::new(move |body: &[u8]| model.score(body));
+                Instance::in_process(index, generation, &plan.request_settings, score, &pool.metrics)
+            })
+            .collect();
+        Ok((instances, plan.request_settings))
+    }
+
+    #[cfg(not(feature = "onnx"))]
+    async fn start_onnx(
+        &self,
+        _pool: &Arc<Pool>,
+        _plan: &DeploymentPlan,
+        _generation: i64,
+        _model_dir: &Path,
+    ) -> Result<(Vec<Arc<Instance>>, RequestSettings), String> {
+        Err("this server was built without ONNX support (the cargo feature 'onnx')".to_owned())
     }
 
     /// The Python an instance runs: the machine's for the built-in environment, else the built

@@ -31,7 +31,10 @@ pub struct Answer {
     pub body: Bytes,
 }
 
-/// One worker process and the router's side of it.
+/// A model that answers in the server's own process (ONNX): scores a body.
+pub type InProcess = Arc<dyn Fn(&[u8]) -> Answer + Send + Sync>;
+
+/// One worker process and the router's side of it, or a model run in process.
 pub struct Instance {
     pub index: usize,
     pub generation: i64,
@@ -46,6 +49,7 @@ pub struct Instance {
     pgid: AtomicI32,
     next_id: AtomicU64,
     stop: watch::Sender<bool>,
+    in_process: Option<InProcess>,
 }
 
 const MAX_FRAME: usize = 256 << 20;
@@ -84,7 +88,35 @@ impl Instance {
             pgid: AtomicI32::new(0),
             next_id: AtomicU64::new(1),
             stop: watch::channel(false).0,
+            in_process: None,
         })
+    }
+
+    /// An instance that runs `model` in this process; it is ready at once.
+    pub fn in_process(
+        index: usize,
+        generation: i64,
+        settings: &RequestSettings,
+        model: InProcess,
+        metrics: &Metrics,
+    ) -> Arc<Self> {
+        let max_concurrent = settings.max_concurrent_requests_per_instance.clamp(1, 1000) as u32;
+        let instance = Arc::new(Instance {
+            index,
+            generation,
+            socket: PathBuf::new(),
+            slots: Semaphore::new(max_concurrent as usize),
+            max_concurrent,
+            idle: std::sync::Mutex::new(Vec::new()),
+            ready: AtomicBool::new(true),
+            retired: AtomicBool::new(false),
+            pgid: AtomicI32::new(0),
+            next_id: AtomicU64::new(1),
+            stop: watch::channel(false).0,
+            in_process: Some(model),
+        });
+        metrics.ready.fetch_add(1, Ordering::Relaxed);
+        instance
     }
 
     pub fn socket_path(&self) -> &std::path::Path {
@@ -111,6 +143,13 @@ impl Instance {
 
     /// Sends one request; the connection goes back to the idle ones only after a whole answer.
     pub async fn call(&self, kind: &str, body: &[u8]) -> std::io::Result<Answer> {
+        if let Some(model) = &self.in_process {
+            if kind == "health" {
+                return Ok(Answer { status: 200, content_type: "application/json".to_owned(), body: Bytes::new() });
+            }
+            // Inference blocks this thread; the runtime moves its other tasks elsewhere.
+            return Ok(tokio::task::block_in_place(|| model(body)));
+        }
         let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut stream = match pooled {
             Some(stream) => stream,
