@@ -451,3 +451,70 @@ def test_job_pages_follow_the_log_live_and_cancel(page, server):
     page.goto(f"{server.url}/w/default/models/studio-job-model")
     page.click("[data-testid=lineage-job]")
     assert page.url.endswith(f"/w/default/jobs/{maker}")
+
+
+def test_endpoint_pages_show_deployments_traffic_keys_and_a_test_console(page, server):
+    import time
+    import uuid
+
+    snapshot = uuid.uuid4().hex
+    script = ("import json\ndef init():\n    print('studio worker up', flush=True)\n"
+              "def run(raw_data):\n    return {'sum': sum(json.loads(raw_data)['data'])}\n")
+    assert server.api("PUT", f"/api/v1/workspaces/default/code-uploads/{snapshot}/score.py",
+                      data=script.encode()).status_code == 200
+    created = server.api("POST", "/api/v1/workspaces/default/online-endpoints",
+                         json={"yaml": "name: studio-ep\nauth_mode: key\ndescription: adds numbers\n"})
+    assert created.status_code == 200, created.text
+    for name in ("blue", "green"):
+        yaml = (f"name: {name}\nendpoint_name: studio-ep\ncode_configuration:\n  code: .\n"
+                "  scoring_script: score.py\ninstance_count: 1\n")
+        made = server.api("POST", "/api/v1/workspaces/default/online-endpoints/studio-ep/deployments",
+                          json={"yaml": yaml, "snapshot": snapshot})
+        assert made.status_code == 200, made.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        states = [item["provisioning_state"] for item in
+                  server.api("GET", "/api/v1/workspaces/default/online-endpoints/studio-ep/deployments").json()]
+        if states == ["Succeeded", "Succeeded"]:
+            break
+        time.sleep(0.3)
+    assert states == ["Succeeded", "Succeeded"]
+
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default")
+    page.click("[data-testid=endpoints-link]")
+    page.click("text=studio-ep")
+    assert page.locator("[data-testid=scoring-uri]").inner_text().endswith("/endpoints/studio-ep/score")
+    assert "studio worker up" in page.locator("[data-testid=worker-log]").first.inner_text()
+
+    # Traffic: 100% to blue through the form.
+    page.fill("input[name='traffic.blue']", "100")
+    page.fill("input[name='traffic.green']", "0")
+    page.click("[data-testid=traffic-form] button")
+    assert server.api("GET", "/api/v1/workspaces/default/online-endpoints/studio-ep").json()["traffic"] == {"blue": 100}
+    # A bad split is refused with the reason.
+    page.fill("input[name='traffic.blue']", "60")
+    page.click("[data-testid=traffic-form] button")
+    assert "sum to 60" in page.content()
+    page.go_back()
+    page.reload()
+
+    # The test console sends through the router with the endpoint's key.
+    page.fill("[data-testid=test-console] textarea", '{"data": [1, 2, 3.5]}')
+    page.click("[data-testid=test-console] button")
+    page.wait_for_function("document.querySelector('[data-testid=test-response]').textContent.includes('6.5')",
+                           timeout=15_000)
+    assert page.locator("[data-testid=test-response]").inner_text().startswith("200 from blue")
+    page.select_option("[data-testid=test-console] select[name=deployment]", "green")
+    page.fill("[data-testid=test-console] textarea", "not json")
+    page.click("[data-testid=test-console] button")
+    page.wait_for_function("document.querySelector('[data-testid=test-response]').textContent.startsWith('424')",
+                           timeout=15_000)
+    assert "JSONDecodeError" in page.locator("[data-testid=test-response]").inner_text()
+
+    # Live request counts refresh without a reload; the keys are there for those who may.
+    page.wait_for_function(
+        "document.querySelector('[data-deployment=blue] [data-testid=requests]').textContent.includes('200: 1')",
+        timeout=15_000)
+    assert page.locator("[data-testid=keys] [data-testid=primary-key]").count() == 1
+    screenshot(page, "endpoint")

@@ -91,7 +91,7 @@ pub struct EndpointDto {
     updated_at: i64,
 }
 
-fn scoring_uri(state: &AppState, headers: &HeaderMap, name: &str) -> String {
+pub(crate) fn scoring_uri(state: &AppState, headers: &HeaderMap, name: &str) -> String {
     let base = match &state.scoring_base {
         Some(base) => base.trim_end_matches('/').to_owned(),
         None => {

@@ -146,3 +146,33 @@ document.addEventListener("mouseover", (event) => {
     window.location.reload();
   });
 })();
+
+// An endpoint's test console: sends the body through the endpoint's router with the
+// endpoint's own credentials and shows the status, the deployment that answered and the body.
+(() => {
+  const form = document.querySelector("form[data-test-url]");
+  if (!form) return;
+  const out = form.querySelector("[data-testid=test-response]");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    out.textContent = "…";
+    const response = await fetch(form.dataset.testUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      body: new URLSearchParams(new FormData(form)),
+    });
+    if (!response.ok) {
+      out.textContent = `HTTP ${response.status}`;
+      return;
+    }
+    const answer = await response.json();
+    let body = answer.body;
+    try {
+      body = JSON.stringify(JSON.parse(body), null, 2);
+    } catch (error) {
+      // Not JSON: shown as it came.
+    }
+    const via = answer.deployment ? ` from ${answer.deployment}` : "";
+    out.textContent = `${answer.status}${via}\n${body}`;
+  });
+})();

@@ -6,6 +6,7 @@
 //! HttpOnly, SameSite cookie; every form carries the session's CSRF token.
 
 mod assets;
+mod endpoints;
 mod jobs;
 mod models;
 mod pages;
@@ -39,6 +40,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{ws}/jobs/{name}/cancel", post(jobs::cancel))
         .route("/w/{ws}/jobs/{name}/log-stream", get(jobs::log_stream))
         .route("/w/{ws}/jobs/{name}/files/{kind}/{*path}", get(jobs::file))
+        .route("/w/{ws}/endpoints", get(endpoints::endpoints))
+        .route("/w/{ws}/endpoints/{name}", get(endpoints::endpoint))
+        .route("/w/{ws}/endpoints/{name}/traffic", post(endpoints::set_traffic))
+        .route("/w/{ws}/endpoints/{name}/test", post(endpoints::test_request))
         .route("/w/{ws}/models", get(models::models))
         .route("/w/{ws}/models/{name}", get(models::model))
         .route("/w/{ws}/runs/{run_id}", get(pages::run))

@@ -136,6 +136,8 @@ struct ModelPage {
     tags: Vec<(String, String)>,
     aliases: Vec<(String, i64)>,
     versions: Vec<VersionRow>,
+    /// Where versions are deployed: endpoint, deployment, version, state.
+    deployments: Vec<(String, String, String, &'static str)>,
 }
 
 pub(crate) async fn model(
@@ -190,10 +192,20 @@ pub(crate) async fn model(
             }
             inputs.insert(run_id, datasets);
         }
-        Ok::<_, Error>((workspace, model, versions, inputs, jobs))
+        let deployments = state
+            .service
+            .model_deployments(principal, &workspace, &name)
+            .await?
+            .into_iter()
+            .map(|deployment| {
+                let version = deployment.model_version.clone().unwrap_or_default();
+                (deployment.endpoint, deployment.name, version, deployment.state.as_str())
+            })
+            .collect();
+        Ok::<_, Error>((workspace, model, versions, inputs, jobs, deployments))
     }
     .await;
-    let (workspace, model, versions, inputs, jobs) = match loaded {
+    let (workspace, model, versions, inputs, jobs, deployments) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return error_page(&browser, error),
     };
@@ -229,6 +241,7 @@ pub(crate) async fn model(
                 tags: version.tags.into_iter().map(|tag| (tag.key, tag.value)).collect(),
             })
             .collect(),
+        deployments,
         name: model.name,
     };
     render(page, StatusCode::OK)
