@@ -89,6 +89,20 @@ def logs_of(cli, endpoint_name: str, name: str, container: str = "inference-serv
     return cli("online-deployment", "get-logs", "-e", endpoint_name, "-n", name, "-c", container).stdout
 
 
+def worker_pids(srv) -> list[int]:
+    """The scoring-host processes of one server."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if "atelier_scoring_host.py" in command and str(srv.home) in command:
+                pids.append(int(entry.name))
+    return pids
+
+
 def wait_until(predicate, timeout: float = 30, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -203,6 +217,15 @@ def test_keys_tokens_and_the_front_ends_status_codes(own, tmp_path):
     assert 'atelier_endpoint_instances_ready{endpoint="codes-ep",deployment="blue"} 1' in metrics
     assert requests.get(f"{srv.url}/metrics", timeout=10).status_code == 401, "metrics need a signed-in caller"
 
+    # With data collection switched on, the request log keeps the bodies too.
+    collect = write_deployment(tmp_path, "collect", "codes-ep", ECHO,
+                               "data_collector:\n  collections:\n    request:\n      enabled: true\n"
+                               "    response:\n      enabled: 'true'\n")
+    cli("online-deployment", "create", "-f", str(collect))
+    assert score(uri, primary, {"x": "payload-42"}, deployment="collect").status_code == 200
+    record = json.loads(logs_of(cli, "codes-ep", "collect", "requests").splitlines()[-1])
+    assert "payload-42" in record["request"] and '"echo": "payload-42"' in record["response"]
+
     # aml_token endpoints: tokens from get-credentials, which expire; no keys.
     token_ep = endpoint(cli, tmp_path, "token-ep", auth_mode="aml_token")
     cli("online-deployment", "create", "-f", str(write_deployment(tmp_path, "only", "token-ep", ECHO)), "--all-traffic")
@@ -249,6 +272,12 @@ def test_a_deployment_whose_init_fails_leaves_the_old_one_serving(own, tmp_path)
     cli("online-deployment", "delete", "-e", "init-ep", "-n", "red")
     listed = cli.json("online-deployment", "list", "-e", "init-ep", "-o", "json")
     assert [item["name"] for item in listed] == ["blue"]
+
+    # Deleting the endpoint stops its workers and its scoring URL.
+    assert len(worker_pids(srv)) == 1
+    cli("online-endpoint", "delete", "-n", "init-ep", "--yes")
+    wait_until(lambda: not worker_pids(srv), what="the workers to stop")
+    assert score(ep["scoring_uri"], key, {"x": 4}).status_code == 404
 
 
 def test_blue_green_traffic_mirror_and_rollouts_lose_no_request(own, tmp_path):
@@ -341,43 +370,31 @@ def test_workers_are_restarted_and_deployments_survive_a_server_restart(own, tmp
     key = key_of(cli, "life-ep")
     uri = ep["scoring_uri"]
 
-    def worker_pids():
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    command = (entry / "cmdline").read_bytes().decode(errors="replace")
-                except OSError:
-                    continue
-                if "atelier_scoring_host.py" in command and str(srv.home) in command:
-                    pids.append(int(entry.name))
-        return pids
-
     # A crashed worker is started again.
-    [pid] = worker_pids()
+    [pid] = worker_pids(srv)
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: score(uri, key, {"x": 1}).status_code == 200 and deployment_of(
         http, srv, "life-ep", "blue")["live"]["worker_restarts"] >= 1, what="a restarted worker")
-    [restarted] = worker_pids()
+    [restarted] = worker_pids(srv)
     assert restarted != pid
 
     # A hung worker (stopped, so it answers no probe) fails liveness and is replaced; the
     # request it held fails cleanly.
     hung = score(uri, key, {"stop": True})
     assert hung.status_code in (408, 502), hung.text
-    wait_until(lambda: score(uri, key, {"x": 2}).status_code == 200 and restarted not in worker_pids(),
+    wait_until(lambda: score(uri, key, {"x": 2}).status_code == 200 and restarted not in worker_pids(srv),
                what="the hung worker to be replaced")
     assert "liveness probes" in logs_of(cli, "life-ep", "blue")
 
     # kill -9 of the server: its workers go with it, and the restarted server brings the
     # deployment back with the same keys.
     srv.kill()
-    wait_until(lambda: not worker_pids(), what="the workers to end with the server")
+    wait_until(lambda: not worker_pids(srv), what="the workers to end with the server")
     srv.keep_port = True
     srv.start()
     answer = wait_until(lambda: (r := score(uri, key, {"x": 5})).status_code == 200 and r, what="serving again")
     assert answer.json() == {"tag": "none", "echo": 5}
-    assert len(worker_pids()) == 1
+    assert len(worker_pids(srv)) == 1
 
 
 def tiny_onnx_model(path: Path):
@@ -429,10 +446,7 @@ def test_an_onnx_model_is_served_in_process_without_python(own, tmp_path):
         assert [len(row) for row in got] == [2, 2, 2]
         assert [value for row in got for value in row] == pytest.approx(
             [value for row in expected for value in row], abs=1e-5)
-    # No worker process: nothing runs the scoring host for this deployment.
-    assert not any("atelier_scoring_host" in (p / "cmdline").read_bytes().decode(errors="replace")
-                   for p in Path("/proc").iterdir() if p.name.isdigit() and (p / "cmdline").exists()
-                   and str(srv.home) in (p / "cmdline").read_bytes().decode(errors="replace"))
+    assert not worker_pids(srv), "no worker process: the model runs in the server"
 
     wrong_shape = score(ep["scoring_uri"], key, {"input_data": [[1.0, 2.0, 3.0]]})
     assert wrong_shape.status_code == 424 and wrong_shape.headers["ms-azureml-model-error-statuscode"] == "400"

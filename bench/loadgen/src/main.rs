@@ -64,6 +64,23 @@ struct Load {
 
 #[derive(Subcommand)]
 enum Command {
+    /// POSTs one body (a file) to PATH over and over: a scoring endpoint, say.
+    Post {
+        /// The path after the URL, e.g. /endpoints/iris-ep/score or /invocations.
+        #[arg(long)]
+        path: String,
+        /// The request body.
+        #[arg(long)]
+        body_file: std::path::PathBuf,
+        /// Extra headers, NAME:VALUE (repeatable).
+        #[arg(long = "header")]
+        headers: Vec<String>,
+        #[command(flatten)]
+        load: Load,
+    },
+    /// Serves a constant JSON answer to every request on --url's address until killed: the
+    /// ceiling of any HTTP router on this machine.
+    ConstantServer,
     /// Creates an experiment and COUNT empty runs in it; prints {"experiment_id", "run_ids"}.
     CreateRuns {
         #[arg(long)]
@@ -283,6 +300,12 @@ enum Scenario {
         key: String,
         page_size: String,
     },
+    /// The same body POSTed to one path of the server (a scoring URL), answers not read.
+    Post {
+        path: String,
+        body: bytes::Bytes,
+        headers: Vec<(String, String)>,
+    },
 }
 
 impl Scenario {
@@ -292,6 +315,7 @@ impl Scenario {
             Scenario::LogMetric { .. } => "log-metric",
             Scenario::Search { .. } => "search",
             Scenario::History { .. } => "history",
+            Scenario::Post { .. } => "post",
         }
     }
 
@@ -317,6 +341,16 @@ impl Scenario {
             }
             Scenario::History { run_id, key, page_size } => {
                 fetch_history(api, run_id, key, page_size).await.map(|(points, _pages)| points)
+            }
+            Scenario::Post { path, body, headers } => {
+                let mut request = api
+                    .auth(api.client.post(format!("{}{path}", api.url)))
+                    .header("content-type", "application/json")
+                    .body(body.clone());
+                for (name, value) in headers {
+                    request = request.header(name, value);
+                }
+                finish(request.send().await).await.map(|_| 1)
             }
         }
     }
@@ -698,11 +732,38 @@ async fn count(api: &Api, runs: &[String], keys: &[String]) -> Result<Value> {
     Ok(json!({ "points": total, "per_run": per_run }))
 }
 
+/// A bare axum server answering `{"ok":true}` to every request.
+async fn constant_server(url: &str) -> Result<()> {
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    let listener =
+        tokio::net::TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
+    let app = axum::Router::new()
+        .fallback(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], "{\"ok\":true}") });
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app).await.context("the constant server failed")
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     let api = Api::new(&cli.url, &cli.token, Duration::from_secs(600))?;
     let report = match cli.command {
+        Command::ConstantServer => return constant_server(&cli.url).await,
+        Command::Post { path, body_file, headers, load } => {
+            let body = std::fs::read(&body_file).with_context(|| format!("cannot read {}", body_file.display()))?;
+            let headers = headers
+                .iter()
+                .map(|header| {
+                    header
+                        .split_once(':')
+                        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+                        .with_context(|| format!("--header '{header}': expected NAME:VALUE"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            run_load(&cli.url, &cli.token, &load, Scenario::Post { path, body: body.into(), headers }).await?
+        }
         Command::CreateRuns { experiment, count } => {
             let experiment_id = create_experiment(&api, &experiment).await?;
             let mut run_ids = Vec::new();

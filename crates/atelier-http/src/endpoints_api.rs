@@ -102,6 +102,16 @@ pub(crate) fn scoring_uri(state: &AppState, headers: &HeaderMap, name: &str) -> 
     format!("{base}/endpoints/{name}/score")
 }
 
+/// Brings the router in line with a change before its request is answered, so that a caller
+/// who changed traffic or keys sees the change on its next request.
+pub(crate) async fn applied(state: &AppState) {
+    if let Some(serving) = &state.serving
+        && let Err(error) = serving.reconcile().await
+    {
+        tracing::warn!(%error, "applying an endpoint change failed; the next pass retries");
+    }
+}
+
 fn endpoint_dto(state: &AppState, headers: &HeaderMap, endpoint: Endpoint) -> EndpointDto {
     EndpointDto {
         scoring_uri: scoring_uri(state, headers, &endpoint.name),
@@ -296,6 +306,7 @@ async fn create_endpoint(
     Json(body): Json<NewEndpointDto>,
 ) -> ApiResult<Json<EndpointDto>> {
     let endpoint = state.service.create_endpoint(&principal, &workspace(&ws)?, &body.yaml).await?;
+    applied(&state).await;
     Ok(Json(endpoint_dto(&state, &headers, endpoint)))
 }
 
@@ -329,6 +340,7 @@ async fn update_endpoint(
         mirror_traffic: body.mirror_traffic,
     };
     let endpoint = state.service.update_endpoint(&principal, &workspace(&ws)?, &name, update).await?;
+    applied(&state).await;
     Ok(Json(endpoint_dto(&state, &headers, endpoint)))
 }
 
@@ -341,6 +353,7 @@ async fn delete_endpoint(
     Path((ws, name)): Path<(String, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
     state.service.delete_endpoint(&principal, &workspace(&ws)?, &name).await?;
+    applied(&state).await;
     Ok(Json(serde_json::json!({})))
 }
 
@@ -376,6 +389,7 @@ async fn regenerate_keys(
 ) -> ApiResult<Json<serde_json::Value>> {
     let key_type = body.key_type.unwrap_or_else(|| "primary".to_owned());
     state.service.regenerate_endpoint_key(&principal, &workspace(&ws)?, &name, &key_type).await?;
+    applied(&state).await;
     Ok(Json(serde_json::json!({})))
 }
 
@@ -406,6 +420,7 @@ async fn create_deployment(
     Json(body): Json<NewDeploymentDto>,
 ) -> ApiResult<Json<DeploymentDto>> {
     let deployment = state.service.put_deployment(&principal, &workspace(&ws)?, &name, submission(body), false).await?;
+    applied(&state).await;
     Ok(Json(deployment_dto(&state, deployment).await))
 }
 
@@ -432,6 +447,7 @@ async fn update_deployment(
     Json(body): Json<NewDeploymentDto>,
 ) -> ApiResult<Json<DeploymentDto>> {
     let stored = state.service.put_deployment(&principal, &workspace(&ws)?, &name, submission(body), true).await?;
+    applied(&state).await;
     if stored.name != deployment {
         return Err(Error::invalid(format!(
             "the file names deployment '{}', but the request is for '{deployment}'",
@@ -451,6 +467,7 @@ async fn delete_deployment(
     Path((ws, name, deployment)): Path<(String, String, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
     state.service.delete_deployment(&principal, &workspace(&ws)?, &name, &deployment).await?;
+    applied(&state).await;
     Ok(Json(serde_json::json!({})))
 }
 

@@ -452,6 +452,7 @@ impl Service {
             request_settings: spec.request_settings,
             liveness_probe: spec.liveness_probe,
             readiness_probe: spec.readiness_probe,
+            data_collection: spec.data_collection,
         };
         let plan_text = serde_json::to_string(&plan)
             .map_err(|error| Error::internal(format!("encoding a plan failed: {error}")))?;

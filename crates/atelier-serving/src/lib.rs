@@ -26,7 +26,7 @@ pub use metrics::Metrics;
 
 use atelier_core::endpoint::{AuthMode, Deployment, ProvisioningState, pick_by_weight};
 use atelier_service::{ScoringAuth, Service, key_digest};
-use atelier_spec::endpoint::{DeploymentPlan, RequestSettings, Serving as ServingKind};
+use atelier_spec::endpoint::{DataCollection, DeploymentPlan, RequestSettings, Serving as ServingKind};
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
@@ -39,6 +39,9 @@ use worker::{Instance, Launch, Supervision};
 
 /// The scoring host each script or MLflow instance runs.
 const SCORING_HOST: &str = include_str!("../python/atelier_scoring_host.py");
+
+/// The most of a request's or response's body the request log keeps, when collected.
+const PAYLOAD_LOG_BYTES: usize = 64 << 10;
 
 /// The most of a log `get-logs` returns.
 const LOG_TAIL_MAX_LINES: usize = 10_000;
@@ -109,16 +112,30 @@ impl ScoreResponse {
     }
 }
 
-/// An append-only log file (worker output, request records).
+/// An append-only log file (worker output, request records). At [`LOG_ROTATE_BYTES`] it is
+/// renamed to `<name>.1` (replacing the one before) and started afresh, so a busy endpoint's
+/// request log stays bounded on disk.
 pub struct LogFile {
     path: PathBuf,
-    file: Mutex<Option<std::fs::File>>,
+    file: Mutex<Option<(std::fs::File, u64)>>,
 }
+
+/// The size at which a log file is rotated.
+const LOG_ROTATE_BYTES: u64 = 64 << 20;
+
+/// The most of a log's end `tail` reads.
+const LOG_TAIL_MAX_BYTES: u64 = 4 << 20;
 
 impl LogFile {
     fn open(path: PathBuf) -> Arc<Self> {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).ok();
+        let file = Self::open_file(&path);
         Arc::new(LogFile { path, file: Mutex::new(file) })
+    }
+
+    fn open_file(path: &Path) -> Option<(std::fs::File, u64)> {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path).ok()?;
+        let size = file.metadata().map(|metadata| metadata.len()).unwrap_or(0);
+        Some((file, size))
     }
 
     /// Appends a line with the time in front.
@@ -128,19 +145,36 @@ impl LogFile {
     }
 
     fn raw(&self, text: &str) {
-        if let Ok(mut file) = self.file.lock()
-            && let Some(file) = file.as_mut()
+        let Ok(mut guard) = self.file.lock() else { return };
+        if guard.as_ref().is_some_and(|(_, size)| *size >= LOG_ROTATE_BYTES) {
+            let mut rotated = self.path.clone().into_os_string();
+            rotated.push(".1");
+            let _ = std::fs::rename(&self.path, rotated);
+            *guard = Self::open_file(&self.path);
+        }
+        if let Some((file, size)) = guard.as_mut()
+            && file.write_all(text.as_bytes()).is_ok()
         {
-            let _ = file.write_all(text.as_bytes());
+            *size += text.len() as u64;
         }
     }
 
-    /// The last `lines` lines.
+    /// The last `lines` lines (at most the last few MB of the file).
     pub fn tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut file) = std::fs::File::open(&self.path) else { return String::new() };
+        let size = file.metadata().map(|metadata| metadata.len()).unwrap_or(0);
+        let start = size.saturating_sub(LOG_TAIL_MAX_BYTES);
+        let mut bytes = Vec::new();
+        if file.seek(SeekFrom::Start(start)).is_err() || file.read_to_end(&mut bytes).is_err() {
+            return String::new();
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        // A read that starts mid-file starts mid-line: drop that first piece.
+        let text = if start > 0 { text.split_once('\n').map_or("", |(_, rest)| rest) } else { &text };
         let all: Vec<&str> = text.lines().collect();
-        let start = all.len().saturating_sub(lines.min(LOG_TAIL_MAX_LINES));
-        all[start..].iter().map(|line| format!("{line}\n")).collect()
+        let from = all.len().saturating_sub(lines.min(LOG_TAIL_MAX_LINES));
+        all[from..].iter().map(|line| format!("{line}\n")).collect()
     }
 }
 
@@ -172,8 +206,10 @@ struct Pool {
     endpoint: String,
     name: String,
     dir: PathBuf,
-    serving: RwLock<Arc<Vec<Arc<Instance>>>>,
+    serving: RwLock<Arc<ServingSet>>,
     settings: RwLock<RequestSettings>,
+    /// Which payloads the request log keeps (`data_collector`).
+    collection: RwLock<DataCollection>,
     cursor: AtomicUsize,
     /// Woken when a slot frees up or the instances change.
     wake: Arc<Notify>,
@@ -182,6 +218,21 @@ struct Pool {
     setup_log: Arc<LogFile>,
     request_log: Arc<LogFile>,
     desired: watch::Sender<Option<Deployment>>,
+}
+
+/// The instances that serve a deployment now, with the queue in front of them: one admission
+/// permit per slot of every instance, handed out first come, first served. When a rollout
+/// replaces the set, the old queue is closed and its waiters move to the new one.
+struct ServingSet {
+    instances: Vec<Arc<Instance>>,
+    admission: Arc<tokio::sync::Semaphore>,
+}
+
+impl ServingSet {
+    fn new(instances: Vec<Arc<Instance>>) -> Arc<Self> {
+        let slots = instances.iter().map(|instance| instance.max_concurrent as usize).sum();
+        Arc::new(ServingSet { instances, admission: Arc::new(tokio::sync::Semaphore::new(slots)) })
+    }
 }
 
 /// A slot on an instance; freeing it wakes queued requests.
@@ -197,8 +248,22 @@ impl Drop for Slot<'_> {
 }
 
 impl Pool {
-    fn instances(&self) -> Arc<Vec<Arc<Instance>>> {
-        self.serving.read().map(|serving| serving.clone()).unwrap_or_default()
+    fn serving_set(&self) -> Arc<ServingSet> {
+        self.serving.read().map(|serving| serving.clone()).unwrap_or_else(|_| ServingSet::new(Vec::new()))
+    }
+
+    /// Makes `instances` the serving set; returns the instances it replaces.
+    fn replace_set(&self, instances: Vec<Arc<Instance>>) -> Vec<Arc<Instance>> {
+        let old = {
+            let mut serving = self.serving.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            std::mem::replace(&mut *serving, ServingSet::new(instances))
+        };
+        old.admission.close();
+        for instance in &old.instances {
+            instance.retire(&self.metrics, &self.wake);
+        }
+        self.wake.notify_waiters();
+        old.instances.clone()
     }
 
     fn request_settings(&self) -> RequestSettings {
@@ -207,6 +272,9 @@ impl Pool {
 
     /// A free slot on a ready instance, trying instances in turn.
     fn try_slot<'a>(&'a self, instances: &'a [Arc<Instance>]) -> Option<(&'a Arc<Instance>, Slot<'a>)> {
+        if instances.is_empty() {
+            return None;
+        }
         let start = self.cursor.fetch_add(1, Ordering::Relaxed);
         (0..instances.len()).map(|offset| &instances[(start + offset) % instances.len()]).find_map(|instance| {
             if !instance.is_ready() {
@@ -217,26 +285,53 @@ impl Pool {
         })
     }
 
-    /// Sends a request to a free instance, waiting for one at most `max_queue_wait_ms`.
+    fn queue_expired(&self, set: &ServingSet, settings: &RequestSettings) -> RouterError {
+        if set.instances.iter().any(|instance| instance.is_ready()) {
+            RouterError::TooManyRequests(format!(
+                "deployment '{}' is busy: no instance was free within max_queue_wait_ms ({} ms)",
+                self.name, settings.max_queue_wait_ms
+            ))
+        } else {
+            RouterError::Unavailable(format!("deployment '{}' has no ready instance", self.name))
+        }
+    }
+
+    /// Sends a request to a free instance. Requests queue in arrival order for at most
+    /// `max_queue_wait_ms`; the answer may take at most `request_timeout_ms`.
     async fn call(&self, body: &[u8]) -> Result<worker::Answer, RouterError> {
         let settings = self.request_settings();
         let arrived = Instant::now();
         let queue_deadline = arrived + Duration::from_millis(settings.max_queue_wait_ms.max(0) as u64);
         let request_deadline = arrived + Duration::from_millis(settings.request_timeout_ms.max(1) as u64);
-        let mut queued = false;
-        let result = loop {
-            let instances = self.instances();
+        let queued = QueuedGauge::new(&self.metrics);
+        // Admission, in arrival order; a rollout closes the old queue and the request moves on.
+        let (set, _admitted) = loop {
+            let set = self.serving_set();
+            let admitted = match set.admission.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(tokio::sync::TryAcquireError::Closed) => continue,
+                Err(tokio::sync::TryAcquireError::NoPermits) => None,
+            };
+            if let Some(permit) = admitted {
+                break (set, permit);
+            }
+            queued.enter();
+            match tokio::time::timeout_at(queue_deadline.into(), set.admission.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => break (set, permit),
+                Ok(Err(_closed)) => continue,
+                Err(_) => return Err(self.queue_expired(&set, &settings)),
+            }
+        };
+        // A slot on a ready instance: there is one unless an instance is restarting.
+        loop {
             let notified = self.wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some((instance, slot)) = self.try_slot(&instances) {
-                if queued {
-                    self.metrics.queued.fetch_sub(1, Ordering::Relaxed);
-                    queued = false;
-                }
+            if let Some((instance, slot)) = self.try_slot(&set.instances) {
+                drop(queued);
                 let answer = tokio::time::timeout_at(request_deadline.into(), instance.call("score", body)).await;
                 drop(slot);
-                break match answer {
+                return match answer {
                     Ok(Ok(answer)) => Ok(answer),
                     Ok(Err(error)) => Err(worker::call_error(error)),
                     Err(_) => Err(RouterError::Timeout(format!(
@@ -245,30 +340,15 @@ impl Pool {
                     ))),
                 };
             }
-            if !queued {
-                self.metrics.queued.fetch_add(1, Ordering::Relaxed);
-                queued = true;
-            }
+            queued.enter();
             if tokio::time::timeout_at(queue_deadline.into(), notified).await.is_err() {
-                let any_ready = instances.iter().any(|instance| instance.is_ready());
-                break Err(if any_ready {
-                    RouterError::TooManyRequests(format!(
-                        "deployment '{}' is busy: no instance was free within max_queue_wait_ms ({} ms)",
-                        self.name, settings.max_queue_wait_ms
-                    ))
-                } else {
-                    RouterError::Unavailable(format!("deployment '{}' has no ready instance", self.name))
-                });
+                return Err(self.queue_expired(&set, &settings));
             }
-        };
-        if queued {
-            self.metrics.queued.fetch_sub(1, Ordering::Relaxed);
         }
-        result
     }
 
-    fn log_request(&self, request_id: &str, status: u16, latency: Duration, mirrored: bool) {
-        let record = serde_json::json!({
+    fn log_request(&self, request_id: &str, status: u16, latency: Duration, mirrored: bool, payloads: (&[u8], &[u8])) {
+        let mut record = serde_json::json!({
             "time": atelier_core::time::format_rfc3339(atelier_service::now_millis()),
             "request_id": request_id,
             "deployment": self.name,
@@ -276,7 +356,44 @@ impl Pool {
             "latency_ms": (latency.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
             "mirrored": mirrored,
         });
+        let collection = self.collection.read().map(|collection| *collection).unwrap_or_default();
+        if (collection.request || collection.response) && rand::random::<f64>() < collection.sampling_rate {
+            let text =
+                |bytes: &[u8]| String::from_utf8_lossy(&bytes[..bytes.len().min(PAYLOAD_LOG_BYTES)]).into_owned();
+            if collection.request {
+                record["request"] = serde_json::Value::String(text(payloads.0));
+            }
+            if collection.response {
+                record["response"] = serde_json::Value::String(text(payloads.1));
+            }
+        }
         self.request_log.raw(&format!("{record}\n"));
+    }
+}
+
+/// Counts a request in the queue-length gauge while it waits, once.
+struct QueuedGauge<'a> {
+    metrics: &'a Metrics,
+    counted: std::cell::Cell<bool>,
+}
+
+impl<'a> QueuedGauge<'a> {
+    fn new(metrics: &'a Metrics) -> Self {
+        QueuedGauge { metrics, counted: std::cell::Cell::new(false) }
+    }
+
+    fn enter(&self) {
+        if !self.counted.replace(true) {
+            self.metrics.queued.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for QueuedGauge<'_> {
+    fn drop(&mut self) {
+        if self.counted.get() {
+            self.metrics.queued.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -406,8 +523,9 @@ impl Serving {
             endpoint: deployment.endpoint.clone(),
             name: deployment.name.clone(),
             dir,
-            serving: RwLock::new(Arc::new(Vec::new())),
+            serving: RwLock::new(ServingSet::new(Vec::new())),
             settings: RwLock::new(RequestSettings::default()),
+            collection: RwLock::new(DataCollection::default()),
             cursor: AtomicUsize::new(0),
             wake: Arc::new(Notify::new()),
             metrics: Arc::new(Metrics::default()),
@@ -435,11 +553,8 @@ impl Serving {
             }
         }
         // Deleted: drain and stop what serves, then remove the files.
-        let old = std::mem::take(&mut *pool.serving.write().unwrap_or_else(|poisoned| poisoned.into_inner()));
-        for instance in old.iter() {
-            instance.retire(&pool.metrics, &pool.wake);
-        }
-        drain(old.to_vec(), pool.request_settings()).await;
+        let old = pool.replace_set(Vec::new());
+        drain(old, pool.request_settings()).await;
         let _ = std::fs::remove_dir_all(&pool.dir);
     }
 
@@ -447,23 +562,21 @@ impl Serving {
         let generation = deployment.generation;
         let state = match self.start_generation(pool, deployment).await {
             Ok((instances, settings)) => {
-                let old = {
-                    let mut serving = pool.serving.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-                    std::mem::replace(&mut *serving, Arc::new(instances))
-                };
                 if let Ok(mut current) = pool.settings.write() {
                     *current = settings;
                 }
-                for instance in old.iter() {
-                    instance.retire(&pool.metrics, &pool.wake);
+                if let Ok(plan) = Service::deployment_plan(deployment)
+                    && let Ok(mut current) = pool.collection.write()
+                {
+                    *current = plan.data_collection;
                 }
-                pool.wake.notify_waiters();
+                let old = pool.replace_set(instances);
                 pool.worker_log.line(&format!("generation {generation} serves"));
                 let old_settings = settings;
                 let dir = pool.dir.clone();
                 tokio::spawn(async move {
                     let generations: HashSet<i64> = old.iter().map(|instance| instance.generation).collect();
-                    drain(old.to_vec(), old_settings).await;
+                    drain(old, old_settings).await;
                     for old_generation in generations.into_iter().filter(|old| *old != generation) {
                         let _ = std::fs::remove_dir_all(dir.join(format!("g{old_generation}")));
                     }
@@ -688,7 +801,7 @@ impl Serving {
                     Err(error) => error.status(),
                 };
                 mirror_pool.metrics.record(status, started.elapsed());
-                mirror_pool.log_request(&mirror_id, status, started.elapsed(), true);
+                mirror_pool.log_request(&mirror_id, status, started.elapsed(), true, (&body, b""));
             });
         }
         let response = match pool.call(&request.body).await {
@@ -716,7 +829,7 @@ impl Serving {
         };
         let latency = arrived.elapsed();
         pool.metrics.record(response.status, latency);
-        pool.log_request(&response.request_id, response.status, latency, false);
+        pool.log_request(&response.request_id, response.status, latency, false, (&request.body, &response.body));
         response
     }
 
@@ -839,5 +952,26 @@ fn reason_phrase(status: u16) -> &'static str {
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_rotate_and_tail_reads_only_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = LogFile::open(dir.path().join("requests.log"));
+        let line = "x".repeat(1023);
+        for _ in 0..(LOG_ROTATE_BYTES / 1024 + 10) {
+            log.raw(&format!("{line}\n"));
+        }
+        let rotated = std::fs::metadata(dir.path().join("requests.log.1")).unwrap().len();
+        assert_eq!(rotated, LOG_ROTATE_BYTES, "rotated at the limit");
+        assert_eq!(std::fs::metadata(dir.path().join("requests.log")).unwrap().len(), 10 * 1024);
+        log.raw("last\n");
+        let tail = log.tail(2);
+        assert_eq!(tail, format!("{line}\nlast\n"));
     }
 }

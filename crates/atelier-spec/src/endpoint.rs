@@ -262,7 +262,7 @@ struct RawDeployment {
     #[serde(default)]
     readiness_probe: Option<RawProbe>,
     #[serde(default)]
-    data_collector: Option<serde_json::Value>,
+    data_collector: Option<Spanned<serde_json::Value>>,
     #[serde(default)]
     egress_public_network_access: Option<String>,
     #[serde(default, rename = "type")]
@@ -329,6 +329,8 @@ pub struct DeploymentSpec {
     pub request_settings: RequestSettings,
     pub liveness_probe: Probe,
     pub readiness_probe: Probe,
+    /// `data_collector`: which payloads the request log keeps.
+    pub data_collection: DataCollection,
     /// The line each field starts on, for checks made after parsing.
     pub lines: BTreeMap<String, u64>,
 }
@@ -338,6 +340,49 @@ impl DeploymentSpec {
     pub fn line_of(&self, field: &str) -> u64 {
         self.lines.get(field).copied().unwrap_or(0)
     }
+}
+
+/// What a deployment's request log keeps besides status and latency (`data_collector`: the
+/// reserved collections `request` and `response`, and `sampling_rate`).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Default)]
+pub struct DataCollection {
+    #[serde(default)]
+    pub request: bool,
+    #[serde(default)]
+    pub response: bool,
+    /// The share of requests whose payloads are kept, from 0 to 1.
+    #[serde(default = "full_rate")]
+    pub sampling_rate: f64,
+}
+
+fn full_rate() -> f64 {
+    1.0
+}
+
+fn data_collection(raw: Option<&Spanned<serde_json::Value>>) -> Result<DataCollection, SpecError> {
+    let Some(spanned) = raw else { return Ok(DataCollection { sampling_rate: 1.0, ..DataCollection::default() }) };
+    let line = spanned.referenced.line();
+    let error = |field: &str, message: String| SpecError::new(format!("data_collector.{field}"), line, message);
+    let value = &spanned.value;
+    let sampling_rate = match value.get("sampling_rate") {
+        None => 1.0,
+        Some(rate) => match rate.as_f64().or_else(|| rate.as_str().and_then(|text| text.parse().ok())) {
+            Some(rate) if (0.0..=1.0).contains(&rate) => rate,
+            _ => return Err(error("sampling_rate", format!("must be a number from 0 to 1, got {rate}"))),
+        },
+    };
+    let enabled = |name: &str| -> Result<bool, SpecError> {
+        match value.get("collections").and_then(|collections| collections.get(name)).and_then(|c| c.get("enabled")) {
+            None => Ok(false),
+            Some(serde_json::Value::Bool(flag)) => Ok(*flag),
+            Some(serde_json::Value::String(text)) if text.eq_ignore_ascii_case("true") => Ok(true),
+            Some(serde_json::Value::String(text)) if text.eq_ignore_ascii_case("false") => Ok(false),
+            Some(other) => {
+                Err(error(&format!("collections.{name}.enabled"), format!("must be true or false, got {other}")))
+            }
+        }
+    };
+    Ok(DataCollection { request: enabled("request")?, response: enabled("response")?, sampling_rate })
 }
 
 /// How a deployment's instances answer requests.
@@ -380,6 +425,8 @@ pub struct DeploymentPlan {
     pub request_settings: RequestSettings,
     pub liveness_probe: Probe,
     pub readiness_probe: Probe,
+    #[serde(default)]
+    pub data_collection: DataCollection,
 }
 
 fn bounded(field: &str, value: &Option<Spanned<i64>>, low: i64, high: i64, default: i64) -> Result<i64, SpecError> {
@@ -423,7 +470,6 @@ pub fn parse_deployment(text: &str) -> Result<DeploymentSpec, SpecError> {
     let raw: RawDeployment = serde_saphyr::from_str(text).map_err(|error| SpecError::from_yaml(error, "deployment"))?;
     // Accepted so Azure files read unchanged; nothing to do with them on one machine.
     let _ = (&raw.app_insights_enabled, &raw.scale_settings, &raw.egress_public_network_access, &raw.kind);
-    let _ = &raw.data_collector;
     let Some(name) = raw.name else { return Err(SpecError::new("name", 0, "a deployment needs a 'name'")) };
     validate_endpoint_name("deployment", &name.value)
         .map_err(|message| SpecError::new("name", name.referenced.line(), message))?;
@@ -571,6 +617,7 @@ pub fn parse_deployment(text: &str) -> Result<DeploymentSpec, SpecError> {
         request_settings,
         liveness_probe: probe("liveness_probe", raw.liveness_probe)?,
         readiness_probe: probe("readiness_probe", raw.readiness_probe)?,
+        data_collection: data_collection(raw.data_collector.as_ref())?,
         lines,
     })
 }
@@ -644,5 +691,20 @@ mod tests {
         assert_eq!(latest.model, Some(DeploymentModel::Registered { name: "credit".into(), version: "latest".into() }));
         let inline = parse_deployment("name: blue\nendpoint_name: ep1\nmodel:\n  path: ./model/\n").unwrap();
         assert!(matches!(inline.model, Some(DeploymentModel::Inline { ref path, .. }) if path == "./model/"));
+    }
+
+    #[test]
+    fn data_collection_reads_azures_reserved_collections() {
+        let base = "name: blue\nendpoint_name: ep1\nmodel: azureml:credit:1\n";
+        let off = parse_deployment(base).unwrap().data_collection;
+        assert!(!off.request && !off.response && off.sampling_rate == 1.0);
+        let on = parse_deployment(&format!(
+            "{base}data_collector:\n  sampling_rate: 0.5\n  collections:\n    request:\n      enabled: 'True'\n    response:\n      enabled: false\n"
+        ))
+        .unwrap()
+        .data_collection;
+        assert!(on.request && !on.response && on.sampling_rate == 0.5);
+        let bad = parse_deployment(&format!("{base}data_collector:\n  sampling_rate: 2\n")).unwrap_err();
+        assert_eq!((bad.field.as_str(), bad.line), ("data_collector.sampling_rate", 5), "{bad}");
     }
 }

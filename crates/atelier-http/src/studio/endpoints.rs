@@ -251,7 +251,9 @@ pub(crate) async fn set_traffic(
         }
         let update =
             EndpointUpdate { traffic: Some(traffic), mirror_traffic: Some(mirror), ..EndpointUpdate::default() };
-        state.service.update_endpoint(principal, &workspace, &name, update).await
+        let updated = state.service.update_endpoint(principal, &workspace, &name, update).await?;
+        crate::endpoints_api::applied(&state).await;
+        Ok::<_, Error>(updated)
     }
     .await;
     match outcome {
