@@ -50,9 +50,14 @@ pub struct Instance {
     next_id: AtomicU64,
     stop: watch::Sender<bool>,
     in_process: Option<InProcess>,
+    /// A moving average of in-process inference times, in microseconds.
+    inference_micros: AtomicU64,
 }
 
 const MAX_FRAME: usize = 256 << 20;
+
+/// In-process inference that takes longer than this on average runs under `block_in_place`.
+const INLINE_INFERENCE_MICROS: u64 = 200;
 
 async fn write_frame(stream: &mut UnixStream, header: &[u8], body: &[u8]) -> std::io::Result<()> {
     let mut prefix = Vec::with_capacity(8 + header.len());
@@ -89,6 +94,7 @@ impl Instance {
             next_id: AtomicU64::new(1),
             stop: watch::channel(false).0,
             in_process: None,
+            inference_micros: AtomicU64::new(0),
         })
     }
 
@@ -114,6 +120,7 @@ impl Instance {
             next_id: AtomicU64::new(1),
             stop: watch::channel(false).0,
             in_process: Some(model),
+            inference_micros: AtomicU64::new(0),
         });
         metrics.ready.fetch_add(1, Ordering::Relaxed);
         instance
@@ -147,8 +154,17 @@ impl Instance {
             if kind == "health" {
                 return Ok(Answer { status: 200, content_type: "application/json".to_owned(), body: Bytes::new() });
             }
-            // Inference blocks this thread; the runtime moves its other tasks elsewhere.
-            return Ok(tokio::task::block_in_place(|| model(body)));
+            // A model that answers in microseconds runs right here. One that takes longer would
+            // hold up the other requests of this runtime thread, so it runs under
+            // `block_in_place` (which hands the thread's other work to another thread, a cost
+            // that would outweigh a small model's own).
+            let heavy = self.inference_micros.load(Ordering::Relaxed) > INLINE_INFERENCE_MICROS;
+            let started = std::time::Instant::now();
+            let answer = if heavy { tokio::task::block_in_place(|| model(body)) } else { model(body) };
+            let took = started.elapsed().as_micros() as u64;
+            let average = self.inference_micros.load(Ordering::Relaxed);
+            self.inference_micros.store((average * 7 + took) / 8, Ordering::Relaxed);
+            return Ok(answer);
         }
         let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut stream = match pooled {
