@@ -5,10 +5,10 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiResult;
+use crate::jobs_api::InlineEnvironmentDto;
 use crate::native::workspace;
 use atelier_core::Error;
 use atelier_core::endpoint::{Deployment, Endpoint};
-use atelier_core::environment::EnvironmentSpec;
 use atelier_service::{Credentials, DeploymentSubmission, EndpointUpdate};
 use atelier_serving::{LogKind, ScoreRequest};
 use axum::body::Body;
@@ -246,17 +246,6 @@ async fn deployment_dto(state: &AppState, deployment: Deployment) -> DeploymentD
     }
 }
 
-/// An inline environment, as the client read it from its conda file.
-#[derive(Deserialize, ToSchema)]
-pub struct InlineEnvironmentDto {
-    python: Option<String>,
-    #[serde(default)]
-    requirements: Vec<String>,
-    image: Option<String>,
-    #[serde(default)]
-    channels: Vec<String>,
-}
-
 /// A deployment to create or update.
 #[derive(Deserialize, ToSchema)]
 pub struct NewDeploymentDto {
@@ -274,12 +263,7 @@ fn submission(body: NewDeploymentDto) -> DeploymentSubmission {
     DeploymentSubmission {
         yaml: body.yaml,
         snapshot: body.snapshot,
-        inline_environment: body.inline_environment.map(|inline| EnvironmentSpec {
-            python: inline.python,
-            requirements: inline.requirements,
-            image: inline.image,
-            channels: inline.channels,
-        }),
+        inline_environment: body.inline_environment.map(InlineEnvironmentDto::into_spec),
     }
 }
 

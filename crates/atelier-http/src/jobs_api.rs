@@ -186,6 +186,17 @@ pub struct InlineEnvironmentDto {
     channels: Vec<String>,
 }
 
+impl InlineEnvironmentDto {
+    pub(crate) fn into_spec(self) -> EnvironmentSpec {
+        EnvironmentSpec {
+            python: self.python,
+            requirements: self.requirements,
+            image: self.image,
+            channels: self.channels,
+        }
+    }
+}
+
 /// A job to submit.
 #[derive(Deserialize, ToSchema)]
 pub struct NewJobDto {
@@ -258,12 +269,7 @@ async fn create_job(
         name: body.name,
         snapshot: body.snapshot,
         uploads: body.uploads,
-        inline_environment: body.inline_environment.map(|inline| EnvironmentSpec {
-            python: inline.python,
-            requirements: inline.requirements,
-            image: inline.image,
-            channels: inline.channels,
-        }),
+        inline_environment: body.inline_environment.map(InlineEnvironmentDto::into_spec),
     };
     Ok(Json(state.service.create_job(&principal, &ws, submission).await?.into()))
 }

@@ -80,8 +80,32 @@ async fn read_part(stream: &mut UnixStream) -> std::io::Result<Vec<u8>> {
 
 impl Instance {
     pub fn new(index: usize, generation: i64, socket: PathBuf, settings: &RequestSettings) -> Arc<Self> {
+        Arc::new(Self::with(index, generation, socket, settings, None))
+    }
+
+    /// An instance that runs `model` in this process; it is ready at once.
+    pub fn in_process(
+        index: usize,
+        generation: i64,
+        settings: &RequestSettings,
+        model: InProcess,
+        metrics: &Metrics,
+    ) -> Arc<Self> {
+        let instance = Self::with(index, generation, PathBuf::new(), settings, Some(model));
+        instance.ready.store(true, Ordering::Release);
+        metrics.ready.fetch_add(1, Ordering::Relaxed);
+        Arc::new(instance)
+    }
+
+    fn with(
+        index: usize,
+        generation: i64,
+        socket: PathBuf,
+        settings: &RequestSettings,
+        in_process: Option<InProcess>,
+    ) -> Self {
         let max_concurrent = settings.max_concurrent_requests_per_instance.clamp(1, 1000) as u32;
-        Arc::new(Instance {
+        Instance {
             index,
             generation,
             socket,
@@ -93,37 +117,9 @@ impl Instance {
             pgid: AtomicI32::new(0),
             next_id: AtomicU64::new(1),
             stop: watch::channel(false).0,
-            in_process: None,
+            in_process,
             inference_micros: AtomicU64::new(0),
-        })
-    }
-
-    /// An instance that runs `model` in this process; it is ready at once.
-    pub fn in_process(
-        index: usize,
-        generation: i64,
-        settings: &RequestSettings,
-        model: InProcess,
-        metrics: &Metrics,
-    ) -> Arc<Self> {
-        let max_concurrent = settings.max_concurrent_requests_per_instance.clamp(1, 1000) as u32;
-        let instance = Arc::new(Instance {
-            index,
-            generation,
-            socket: PathBuf::new(),
-            slots: Semaphore::new(max_concurrent as usize),
-            max_concurrent,
-            idle: std::sync::Mutex::new(Vec::new()),
-            ready: AtomicBool::new(true),
-            retired: AtomicBool::new(false),
-            pgid: AtomicI32::new(0),
-            next_id: AtomicU64::new(1),
-            stop: watch::channel(false).0,
-            in_process: Some(model),
-            inference_micros: AtomicU64::new(0),
-        });
-        metrics.ready.fetch_add(1, Ordering::Relaxed);
-        instance
+        }
     }
 
     pub fn socket_path(&self) -> &std::path::Path {
