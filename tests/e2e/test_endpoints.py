@@ -459,3 +459,35 @@ def test_an_onnx_model_is_served_in_process_without_python(own, tmp_path):
                        + "environment: azureml:anything:1\n")
     failed = cli("online-deployment", "create", "-f", str(refused), check=False)
     assert failed.returncode != 0 and "takes no environment" in failed.stderr
+
+
+def test_roles_decide_who_manages_endpoints_and_reads_keys(own, tmp_path):
+    srv, cli, http = own
+    ep = endpoint(cli, tmp_path, "roles-ep")
+    cli("online-deployment", "create", "-f", str(write_deployment(tmp_path, "blue", "roles-ep", ECHO)), "--all-traffic")
+    tokens = {}
+    for name, role in (("reader1", "Reader"), ("contrib1", "Contributor")):
+        cli("user", "create", name, "--password", "a-long-password")
+        tokens[name] = cli.json("token", "create", "--user", name, "-o", "json")["token"]
+        cli("role", "assign", "--user", name, "--role", role, "--workspace", "default")
+    base = f"{srv.url}/api/v1/workspaces/default/online-endpoints"
+
+    def as_user(name, method, path, **kwargs):
+        return requests.request(method, base + path, headers={"Authorization": f"Bearer {tokens[name]}"},
+                                timeout=30, **kwargs)
+
+    # A Reader sees endpoints and deployments, but not the keys, and changes nothing.
+    assert as_user("reader1", "GET", "/roles-ep").json()["scoring_uri"] == ep["scoring_uri"]
+    assert [d["name"] for d in as_user("reader1", "GET", "/roles-ep/deployments").json()] == ["blue"]
+    for method, path, body in (("POST", "/roles-ep/get-credentials", {}),
+                               ("POST", "/roles-ep/regenerate-keys", {"key_type": "primary"}),
+                               ("PATCH", "/roles-ep", {"traffic": {"blue": 0}}),
+                               ("POST", "", {"yaml": "name: reader-ep\n"}),
+                               ("DELETE", "/roles-ep", None)):
+        refused = as_user("reader1", method, path, json=body)
+        assert refused.status_code == 403, (method, path, refused.text)
+    # A Contributor reads the keys and manages endpoints.
+    keys = as_user("contrib1", "POST", "/roles-ep/get-credentials", json={}).json()
+    assert score(ep["scoring_uri"], keys["primaryKey"], {"x": 1}).status_code == 200
+    assert as_user("contrib1", "POST", "", json={"yaml": "name: contrib-ep\n"}).status_code == 200
+    assert as_user("contrib1", "DELETE", "/contrib-ep").status_code == 200
