@@ -42,7 +42,7 @@ def write_deployment(folder: Path, name: str, endpoint: str, score: str, extra: 
 
 
 ECHO = """
-    import json, os, signal, time
+    import json, os, re, time
     def init():
         global tag
         tag = os.environ.get("TAG", "none")
@@ -53,8 +53,10 @@ ECHO = """
             raise ValueError("asked to raise")
         if data.get("sleep"):
             time.sleep(data["sleep"])
-        if data.get("stop"):
-            os.kill(os.getpid(), signal.SIGSTOP)
+        if data.get("hang"):
+            # Regular-expression matching holds the GIL: no thread of the worker answers
+            # anything until it ends, and this one takes longer than any test.
+            re.match(r"(a|aa)+$", "a" * 64 + "b")
         return {"tag": tag, "echo": data.get("x")}
 """
 
@@ -378,9 +380,9 @@ def test_workers_are_restarted_and_deployments_survive_a_server_restart(own, tmp
     [restarted] = worker_pids(srv)
     assert restarted != pid
 
-    # A hung worker (stopped, so it answers no probe) fails liveness and is replaced; the
-    # request it held fails cleanly.
-    hung = score(uri, key, {"stop": True})
+    # A hung worker (it holds the GIL, so it answers no probe) fails liveness and is replaced;
+    # the request it held fails cleanly.
+    hung = score(uri, key, {"hang": True})
     assert hung.status_code in (408, 502), hung.text
     wait_until(lambda: score(uri, key, {"x": 2}).status_code == 200 and restarted not in worker_pids(srv),
                what="the hung worker to be replaced")

@@ -454,8 +454,11 @@ impl Serving {
 
     /// Brings the pools and the routing table in line with the records.
     pub async fn reconcile(self: &Arc<Self>) -> atelier_core::Result<()> {
-        let served = self.service.served_endpoints().await?;
+        // The records are read under the lock: two passes at once must not apply an older
+        // reading after a newer one (which once took a just-created deployment for a deleted
+        // one and stopped it).
         let mut pools = self.pools.lock().await;
+        let served = self.service.served_endpoints().await?;
         let mut wanted = HashSet::new();
         let mut routes = HashMap::new();
         for endpoint in served {
@@ -555,7 +558,11 @@ impl Serving {
         // Deleted: drain and stop what serves, then remove the files.
         let old = pool.replace_set(Vec::new());
         drain(old, pool.request_settings()).await;
-        let _ = std::fs::remove_dir_all(&pool.dir);
+        // The files go unless a deployment of the same name was created meanwhile.
+        let pools = self.pools.lock().await;
+        if !pools.contains_key(&(pool.endpoint.clone(), pool.name.clone())) {
+            let _ = std::fs::remove_dir_all(&pool.dir);
+        }
     }
 
     async fn roll_out(&self, pool: &Arc<Pool>, deployment: &Deployment) {
