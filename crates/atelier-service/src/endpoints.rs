@@ -183,7 +183,7 @@ impl Service {
 
     pub async fn list_endpoints(&self, principal: &Principal, workspace: &WorkspaceName) -> Result<Vec<Endpoint>> {
         self.authorize(principal, workspace, Action::WorkspaceRead).await?;
-        self.store.list_endpoints(Some(workspace)).await
+        Ok(self.store.list_endpoints(Some(workspace)).await?.into_iter().map(|(endpoint, _)| endpoint).collect())
     }
 
     /// Changes an endpoint's description, tags, traffic or mirror traffic. Traffic names only
@@ -618,8 +618,7 @@ impl Service {
             deployments.entry(deployment.endpoint.clone()).or_default().push(deployment);
         }
         let mut served = Vec::new();
-        for endpoint in self.store.list_endpoints(None).await? {
-            let (_, sealed) = self.store.get_endpoint(&endpoint.name).await?;
+        for (endpoint, sealed) in self.store.list_endpoints(None).await? {
             let (primary, secondary) = self.open_keys(&endpoint.name, &sealed)?;
             let auth =
                 ScoringAuth { mode: endpoint.auth_mode, key_digests: [key_digest(&primary), key_digest(&secondary)] };

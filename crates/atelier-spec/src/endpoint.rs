@@ -344,7 +344,7 @@ impl DeploymentSpec {
 
 /// What a deployment's request log keeps besides status and latency (`data_collector`: the
 /// reserved collections `request` and `response`, and `sampling_rate`).
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
 pub struct DataCollection {
     #[serde(default)]
     pub request: bool,
@@ -359,8 +359,15 @@ fn full_rate() -> f64 {
     1.0
 }
 
+impl Default for DataCollection {
+    /// Nothing collected (a full sampling rate, should a collection be switched on).
+    fn default() -> Self {
+        DataCollection { request: false, response: false, sampling_rate: full_rate() }
+    }
+}
+
 fn data_collection(raw: Option<&Spanned<serde_json::Value>>) -> Result<DataCollection, SpecError> {
-    let Some(spanned) = raw else { return Ok(DataCollection { sampling_rate: 1.0, ..DataCollection::default() }) };
+    let Some(spanned) = raw else { return Ok(DataCollection::default()) };
     let line = spanned.referenced.line();
     let error = |field: &str, message: String| SpecError::new(format!("data_collector.{field}"), line, message);
     let value = &spanned.value;

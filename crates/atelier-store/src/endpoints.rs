@@ -110,7 +110,7 @@ impl EndpointStore for SqlStore {
         row_to_endpoint(&row)
     }
 
-    async fn list_endpoints(&self, workspace: Option<&WorkspaceName>) -> Result<Vec<Endpoint>> {
+    async fn list_endpoints(&self, workspace: Option<&WorkspaceName>) -> Result<Vec<(Endpoint, String)>> {
         let rows = match workspace {
             Some(workspace) => {
                 sqlx::query("SELECT * FROM endpoints WHERE workspace = $1 ORDER BY name")
@@ -121,7 +121,7 @@ impl EndpointStore for SqlStore {
             None => sqlx::query("SELECT * FROM endpoints ORDER BY name").fetch_all(&self.read).await,
         }
         .map_err(db_error)?;
-        rows.iter().map(|row| row_to_endpoint(row).map(|(endpoint, _)| endpoint)).collect()
+        rows.iter().map(row_to_endpoint).collect()
     }
 
     async fn update_endpoint(&self, endpoint: &Endpoint, sealed_keys: Option<&str>) -> Result<()> {

@@ -245,8 +245,8 @@ pub trait EndpointStore: Send + Sync {
     async fn create_endpoint(&self, endpoint: &Endpoint, sealed_keys: &str) -> Result<()>;
     /// An endpoint and its sealed keys, by its server-wide name.
     async fn get_endpoint(&self, name: &str) -> Result<(Endpoint, String)>;
-    /// The endpoints of one workspace, or of all.
-    async fn list_endpoints(&self, workspace: Option<&WorkspaceName>) -> Result<Vec<Endpoint>>;
+    /// The endpoints of one workspace, or of all, each with its sealed keys.
+    async fn list_endpoints(&self, workspace: Option<&WorkspaceName>) -> Result<Vec<(Endpoint, String)>>;
     /// Writes an endpoint's description, tags, auth mode and traffic, and its keys when given.
     async fn update_endpoint(&self, endpoint: &Endpoint, sealed_keys: Option<&str>) -> Result<()>;
     /// Deletes an endpoint and its deployments.
