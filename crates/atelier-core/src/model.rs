@@ -243,6 +243,33 @@ pub struct TokenInfo {
     pub description: String,
     pub created_at: Millis,
     pub expires_at: Option<Millis>,
+    pub scope: TokenScope,
+}
+
+/// What an API token may do: everything its user may, or only read `/metrics` (a token for
+/// Prometheus, which can do nothing else).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenScope {
+    #[default]
+    All,
+    Metrics,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::All => "all",
+            TokenScope::Metrics => "metrics",
+        }
+    }
+
+    pub fn parse(text: &str) -> crate::Result<Self> {
+        match text {
+            "all" => Ok(TokenScope::All),
+            "metrics" => Ok(TokenScope::Metrics),
+            other => Err(crate::Error::invalid(format!("invalid token scope '{other}': expected 'all' or 'metrics'"))),
+        }
+    }
 }
 
 /// The tag MLflow uses for a run's parent.

@@ -1,7 +1,8 @@
 //! Endpoints' tables: endpoints (with their sealed keys) and deployments.
 
 use crate::EndpointStore;
-use crate::sql::{SqlStore, db_error, found};
+use crate::dialect::{db_error, found};
+use crate::sql::SqlStore;
 use async_trait::async_trait;
 use atelier_core::endpoint::{AuthMode, Deployment, Endpoint, ProvisioningState};
 use atelier_core::model::Millis;

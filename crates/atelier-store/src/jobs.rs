@@ -1,6 +1,8 @@
 //! Jobs' tables: jobs, their status events, their logs, what they hold on to, and computes.
 
-use crate::sql::{SqlStore, db_error, found, insert_run, placeholder_list};
+use crate::dialect::{db_error, found, placeholder_list};
+use crate::sql::SqlStore;
+use crate::tracking::insert_run;
 use crate::{Compute, JobQuery, JobStore, JobTransition, LogPiece};
 use async_trait::async_trait;
 use atelier_core::job::{Job, JobEvent, JobStatus, ResourceRequest};

@@ -9,12 +9,22 @@
 //!
 //! This is the only crate that knows SQL.
 
-mod assets;
+mod access;
+mod data;
+mod datastores;
+mod dialect;
 mod endpoints;
+mod environments;
+mod gc;
 mod jobs;
+mod logged_models;
 mod registry;
+mod rows;
 mod search;
 mod sql;
+mod tracking;
+mod uploads;
+mod versioned;
 mod writer;
 
 use async_trait::async_trait;
@@ -57,8 +67,7 @@ pub struct ExperimentStats {
     pub last_run_start: Option<Millis>,
 }
 
-/// What `log_batch` writes. Values are already validated and truncated by the service.
-/// What [`Store::metric_points_after`] read of a metric series.
+/// What [`TrackingStore::metric_points_after`] read of a metric series.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SeriesRead {
     /// How many points the series has, read in the same snapshot as `samples`.
@@ -70,6 +79,7 @@ pub struct SeriesRead {
     pub samples: Vec<atelier_core::series::Sample>,
 }
 
+/// What `log_batch` writes. Values are already validated and truncated by the service.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub metrics: Vec<Metric>,
@@ -381,6 +391,12 @@ pub trait AssetStore: Send + Sync {
         archived: bool,
         now: Millis,
     ) -> Result<()>;
+}
+
+/// A workspace's named datastores, with credentials sealed by the service. Every method is one
+/// transaction.
+#[async_trait]
+pub trait DatastoreStore: Send + Sync {
     /// Registers a datastore with its sealed credentials (see the service); a taken name is
     /// `RESOURCE_ALREADY_EXISTS`.
     async fn create_datastore(&self, datastore: &Datastore, sealed_credentials: Option<&str>) -> Result<()>;
@@ -388,6 +404,11 @@ pub trait AssetStore: Send + Sync {
     async fn get_datastore(&self, workspace: &WorkspaceName, name: &str) -> Result<(Datastore, Option<String>)>;
     async fn list_datastores(&self, workspace: &WorkspaceName) -> Result<Vec<Datastore>>;
     async fn delete_datastore(&self, workspace: &WorkspaceName, name: &str) -> Result<()>;
+}
+
+/// Environments: named, versioned build specs. Every method is one transaction.
+#[async_trait]
+pub trait EnvironmentStore: Send + Sync {
     /// Creates an environment version (`environment.version`, or when empty one past the
     /// highest numeric version); a taken version is `RESOURCE_ALREADY_EXISTS`.
     async fn create_environment(&self, environment: &Environment) -> Result<Environment>;
@@ -399,14 +420,18 @@ pub trait AssetStore: Send + Sync {
         name: Option<&str>,
         include_archived: bool,
     ) -> Result<Vec<Environment>>;
-    /// The runs of a workspace marked deleted that no model version names (by `run_id` or a
-    /// `runs:/<run>/…` source): what garbage collection may purge.
-    async fn purgeable_runs(&self, workspace: &WorkspaceName) -> Result<Vec<RunInfo>>;
-    /// Removes a deleted run and everything logged to it; a run that is not deleted is kept.
-    async fn purge_run(&self, run_id: &RunId) -> Result<()>;
-    /// Every model version source and data asset path of a workspace, archived ones included:
-    /// the files garbage collection must keep.
-    async fn referenced_locations(&self, workspace: &WorkspaceName) -> Result<Vec<String>>;
+    async fn set_environment_archived(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: &str,
+        archived: bool,
+    ) -> Result<()>;
+}
+
+/// The index of files uploaded to a workspace, by content hash. Every method is one transaction.
+#[async_trait]
+pub trait UploadStore: Send + Sync {
     /// Records that `path` of `area` (`models` or `data`) holds the content `hash`.
     async fn record_upload_file(
         &self,
@@ -424,18 +449,26 @@ pub trait AssetStore: Send + Sync {
     async fn all_upload_files(&self, workspace: &WorkspaceName) -> Result<Vec<UploadFile>>;
     /// Forgets the uploaded files at `prefix` or under it; returns how many.
     async fn delete_upload_files_under(&self, workspace: &WorkspaceName, area: &str, prefix: &str) -> Result<u64>;
-    async fn set_environment_archived(
-        &self,
-        workspace: &WorkspaceName,
-        name: &str,
-        version: &str,
-        archived: bool,
-    ) -> Result<()>;
 }
 
-/// The metadata store. Every method is one transaction: it commits whole or not at all.
+/// What garbage collection reads and purges. Every method is one transaction.
 #[async_trait]
-pub trait Store: RegistryStore + AssetStore + JobStore + EndpointStore + Send + Sync + 'static {
+pub trait GcStore: Send + Sync {
+    /// The runs of a workspace marked deleted that no model version names (by `run_id` or a
+    /// `runs:/<run>/…` source): what garbage collection may purge.
+    async fn purgeable_runs(&self, workspace: &WorkspaceName) -> Result<Vec<RunInfo>>;
+    /// Removes a deleted run and everything logged to it; a run that is not deleted is kept.
+    async fn purge_run(&self, run_id: &RunId) -> Result<()>;
+    /// Every location a workspace's metadata still refers to: model version sources and data
+    /// asset paths (archived ones included), locations its jobs hold on to, and its deployments'
+    /// code snapshots (`code:<snapshot>/`). The files garbage collection must keep.
+    async fn referenced_locations(&self, workspace: &WorkspaceName) -> Result<Vec<String>>;
+}
+
+/// Workspaces, users, API tokens, studio sessions and role assignments. Every method is one
+/// transaction.
+#[async_trait]
+pub trait AccessStore: Send + Sync {
     // Workspaces.
     /// Creates a workspace together with its `Default` experiment (id 0).
     async fn create_workspace(&self, workspace: &Workspace, artifact_root: &str) -> Result<()>;
@@ -470,7 +503,12 @@ pub trait Store: RegistryStore + AssetStore + JobStore + EndpointStore + Send + 
     async fn remove_role(&self, workspace: &WorkspaceName, user: &UserName) -> Result<()>;
     async fn get_role(&self, workspace: &WorkspaceName, user: &UserName) -> Result<Option<Role>>;
     async fn list_roles(&self, workspace: &WorkspaceName) -> Result<Vec<(UserName, Role)>>;
+}
 
+/// Experiments and runs, with their metrics, params, tags, inputs and outputs. Every method is
+/// one transaction.
+#[async_trait]
+pub trait TrackingStore: Send + Sync {
     // Experiments.
     /// Creates an experiment; its artifact location is `<artifact_root>/<id>`.
     async fn create_experiment(
@@ -542,8 +580,11 @@ pub trait Store: RegistryStore + AssetStore + JobStore + EndpointStore + Send + 
     async fn search_runs(&self, query: &RunQuery<'_>) -> Result<Vec<Run>>;
     /// Links logged models to a run as its outputs.
     async fn log_outputs(&self, run_id: &RunId, outputs: &[ModelOutput]) -> Result<()>;
+}
 
-    // Logged models (MLflow 3).
+/// Logged models (MLflow 3). Every method is one transaction.
+#[async_trait]
+pub trait LoggedModelStore: Send + Sync {
     async fn create_logged_model(&self, model: &LoggedModel) -> Result<()>;
     async fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel>;
     async fn set_logged_model_status(&self, model_id: &str, status: &str, now: Millis) -> Result<()>;
@@ -553,4 +594,25 @@ pub trait Store: RegistryStore + AssetStore + JobStore + EndpointStore + Send + 
     /// Marks a logged model deleted; it no longer appears in searches.
     async fn delete_logged_model(&self, model_id: &str, now: Millis) -> Result<()>;
     async fn search_logged_models(&self, query: &LoggedModelQuery<'_>) -> Result<Vec<LoggedModel>>;
+}
+
+/// The metadata store: every part of the contract, behind one object (the service holds an
+/// `Arc<dyn Store>`, on which every part's methods can be called). Every method is one
+/// transaction: it commits whole or not at all.
+pub trait Store:
+    AccessStore
+    + TrackingStore
+    + LoggedModelStore
+    + RegistryStore
+    + AssetStore
+    + DatastoreStore
+    + EnvironmentStore
+    + UploadStore
+    + GcStore
+    + JobStore
+    + EndpointStore
+    + Send
+    + Sync
+    + 'static
+{
 }

@@ -1,7 +1,8 @@
 //! The model registry's tables: registered models, versions, their tags and aliases.
 
-use crate::search::{self, Bind};
-use crate::sql::{SqlStore, bind_all, db_error, found};
+use crate::dialect::{Bind, bind_all, db_error, found};
+use crate::search;
+use crate::sql::SqlStore;
 use crate::{RegistryQuery, RegistryStore};
 use async_trait::async_trait;
 use atelier_core::model::{Millis, Tag};

@@ -2,25 +2,11 @@
 //! SQL. Every user-supplied value is a bind parameter; identifiers in the SQL text come only from
 //! fixed tables in this module, never from the request.
 
+use crate::dialect::Bind;
 use crate::{ExperimentQuery, LoggedModelQuery, RegistryQuery, RunQuery};
 use atelier_core::filter::{Comparison, Entity, Op, Value};
 use atelier_core::model::{LifecycleStage, ViewType};
 use atelier_core::{Error, Result};
-
-/// A bind parameter of a dynamically built statement.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Bind<'a> {
-    /// Borrowed where the value outlives the statement (the hot batch inserts), owned otherwise.
-    Text(std::borrow::Cow<'a, str>),
-    Int(i64),
-    Float(f64),
-}
-
-impl<'a> Bind<'a> {
-    pub(crate) fn text(value: impl Into<std::borrow::Cow<'a, str>>) -> Self {
-        Bind::Text(value.into())
-    }
-}
 
 /// Accumulates SQL text and its binds, numbering placeholders `$1, $2, …`.
 struct SqlBuilder {

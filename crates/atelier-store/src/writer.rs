@@ -11,8 +11,7 @@
 //! (a database error), every request is retried alone, so one request cannot fail another.
 
 use crate::Batch;
-use crate::search::Bind;
-use crate::sql::{Dialect, bind_all, db_error, placeholder_list, push_metric_binds, values_rows};
+use crate::dialect::{Bind, Dialect, bind_all, db_error, placeholder_list, values_rows};
 use atelier_core::model::{LifecycleStage, Metric, RunId};
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, Result};
@@ -290,6 +289,20 @@ async fn insert_key_values(
         bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *connection).await.map_err(db_error)?;
     }
     Ok(())
+}
+
+/// Pushes a metric's binds in the column order of the `metrics` inserts above: `run_uuid, key,
+/// step, timestamp, value, is_nan, value_bits`.
+fn push_metric_binds<'a>(binds: &mut Vec<Bind<'a>>, run_id: &'a RunId, metric: &'a Metric) {
+    let is_nan = metric.value.is_nan();
+    binds.push(Bind::text(run_id.as_str()));
+    binds.push(Bind::text(metric.key.as_str()));
+    binds.push(Bind::Int(metric.step));
+    binds.push(Bind::Int(metric.timestamp));
+    // SQLite stores NaN as NULL, so NaN is kept as a flag with a zero value, as MLflow does.
+    binds.push(Bind::Float(if is_nan { 0.0 } else { metric.value }));
+    binds.push(Bind::Int(i64::from(is_nan)));
+    binds.push(Bind::Int(metric.value.to_bits() as i64));
 }
 
 /// Checks one request against the runs and the params known so far.

@@ -1,6 +1,6 @@
 use atelier_core::model::*;
 use atelier_core::names::WorkspaceName;
-use atelier_store::{SqlStore, Store};
+use atelier_store::{AccessStore, SqlStore};
 use std::collections::BTreeMap;
 
 pub const ARTIFACT_ROOT: &str = "mlflow-artifacts:";
@@ -114,3 +114,31 @@ pub fn run_info(
 pub fn metric(key: &str, value: f64, step: i64, timestamp: i64) -> Metric {
     Metric { key: key.to_owned(), value, timestamp, step }
 }
+
+/// Expands each named test once per backend: `sqlite::<name>` and `postgres::<name>`, each
+/// calling `<name>(&store)` of the module that invokes it.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(store) = crate::common::sqlite().await {
+                        super::$name(&store).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(store) = crate::common::postgres().await {
+                        super::$name(&store).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+pub(crate) use conformance;

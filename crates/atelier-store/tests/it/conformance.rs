@@ -12,35 +12,11 @@ use atelier_core::names::{UserName, WorkspaceName};
 use atelier_core::registry::{ModelVersion, RegisteredModel};
 use atelier_core::series::Sample;
 use atelier_store::{
-    AssetStore, Batch, EndpointStore, ExperimentQuery, ExperimentStats, JobQuery, JobStore, JobTransition,
-    LoggedModelQuery, RegistryQuery, RegistryStore, RunQuery, RunUpdate, SeriesRead, Session, SqlStore, Store,
+    AccessStore, AssetStore, Batch, EndpointStore, ExperimentQuery, ExperimentStats, GcStore, JobQuery, JobStore,
+    JobTransition, LoggedModelQuery, LoggedModelStore, RegistryQuery, RegistryStore, RunQuery, RunUpdate, SeriesRead,
+    Session, SqlStore, TrackingStore, UploadStore,
 };
 use std::collections::BTreeMap;
-
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(store) = crate::common::sqlite().await {
-                        super::$name(&store).await;
-                    }
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(store) = crate::common::postgres().await {
-                        super::$name(&store).await;
-                    }
-                }
-            )*
-        }
-    };
-}
 
 conformance!(
     workspaces_round_trip,
@@ -680,10 +656,13 @@ async fn users_tokens_and_roles(store: &SqlStore) {
         description: "ci".into(),
         created_at: 1,
         expires_at: Some(100),
+        scope: TokenScope::Metrics,
     };
     store.create_token(&token, "abc").await.unwrap();
     let (found, user) = store.find_token("abc", 50).await.unwrap().unwrap();
     assert_eq!((found.id.as_str(), user.name.as_str()), ("t1", "alice"));
+    assert_eq!(found.scope, TokenScope::Metrics, "a token's scope is kept");
+    assert_eq!(store.get_token("t1").await.unwrap(), token);
     assert!(store.find_token("abc", 100).await.unwrap().is_none(), "an expired token must not be found");
     assert!(store.find_token("nope", 50).await.unwrap().is_none());
     assert_eq!(store.list_tokens(Some(&alice)).await.unwrap().len(), 1);

@@ -1,0 +1,328 @@
+//! [`AccessStore`] for [`SqlStore`]: workspaces (each created with its `Default` experiment),
+//! users and their password hashes, API tokens (only their hashes are stored), studio sessions
+//! and role assignments.
+
+use crate::dialect::{db_error, found};
+use crate::rows::{bool_to_int, row_to_token, row_to_user, row_to_user_columns, row_to_workspace, tags_to_json};
+use crate::sql::SqlStore;
+use crate::{AccessStore, Session, UserRecord};
+use async_trait::async_trait;
+use atelier_core::authz::Role;
+use atelier_core::model::*;
+use atelier_core::names::{UserName, WorkspaceName};
+use atelier_core::{Error, Result};
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+#[async_trait]
+impl AccessStore for SqlStore {
+    async fn create_workspace(&self, workspace: &Workspace, artifact_root: &str) -> Result<()> {
+        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let inserted = sqlx::query(
+            "INSERT INTO workspaces (name, description, tags, next_experiment_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(workspace.name.as_str())
+        .bind(workspace.description.as_str())
+        .bind(tags_to_json(&workspace.tags))
+        .bind(workspace.created_at)
+        .bind(workspace.updated_at)
+        .execute(&mut *transaction)
+        .await
+        .map_err(db_error)?;
+        if inserted.rows_affected() == 0 {
+            return Err(Error::already_exists(format!("workspace '{}' already exists", workspace.name)));
+        }
+        sqlx::query(
+            "INSERT INTO experiments (workspace, experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) \
+             VALUES ($1, $2, $3, $4, 'active', $5, $5)",
+        )
+        .bind(workspace.name.as_str())
+        .bind(DEFAULT_EXPERIMENT_ID)
+        .bind(DEFAULT_EXPERIMENT_NAME)
+        .bind(format!("{artifact_root}/{DEFAULT_EXPERIMENT_ID}"))
+        .bind(workspace.created_at)
+        .execute(&mut *transaction)
+        .await
+        .map_err(db_error)?;
+        transaction.commit().await.map_err(db_error)
+    }
+
+    async fn get_workspace(&self, name: &WorkspaceName) -> Result<Workspace> {
+        let row = sqlx::query("SELECT * FROM workspaces WHERE name = $1")
+            .bind(name.as_str())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| Error::not_found(format!("workspace '{name}' does not exist")))?;
+        row_to_workspace(&row)
+    }
+
+    async fn list_workspaces(&self) -> Result<Vec<Workspace>> {
+        let rows =
+            sqlx::query("SELECT * FROM workspaces ORDER BY name").fetch_all(&self.read).await.map_err(db_error)?;
+        rows.iter().map(row_to_workspace).collect()
+    }
+
+    async fn update_workspace(
+        &self,
+        name: &WorkspaceName,
+        description: Option<&str>,
+        tags: Option<&BTreeMap<String, String>>,
+        now: Millis,
+    ) -> Result<Workspace> {
+        let result = sqlx::query(
+            "UPDATE workspaces SET description = COALESCE($2, description), tags = COALESCE($3, tags), updated_at = $4 WHERE name = $1",
+        )
+        .bind(name.as_str())
+        .bind(description)
+        .bind(tags.map(tags_to_json))
+        .bind(now)
+        .execute(&self.write)
+        .await
+        .map_err(db_error)?;
+        if result.rows_affected() == 0 {
+            return Err(Error::not_found(format!("workspace '{name}' does not exist")));
+        }
+        let row = sqlx::query("SELECT * FROM workspaces WHERE name = $1")
+            .bind(name.as_str())
+            .fetch_one(&self.write)
+            .await
+            .map_err(db_error)?;
+        row_to_workspace(&row)
+    }
+
+    async fn delete_workspace(&self, name: &WorkspaceName) -> Result<()> {
+        let result = sqlx::query("DELETE FROM workspaces WHERE name = $1")
+            .bind(name.as_str())
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        found(result.rows_affected(), || format!("workspace '{name}' does not exist"))
+    }
+
+    async fn create_user(&self, user: &User, password_hash: Option<&str>) -> Result<()> {
+        let result = sqlx::query(
+            "INSERT INTO users (name, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(user.name.as_str())
+        .bind(password_hash)
+        .bind(bool_to_int(user.is_admin))
+        .bind(user.created_at)
+        .execute(&self.write)
+        .await
+        .map_err(db_error)?;
+        if result.rows_affected() == 0 {
+            return Err(Error::already_exists(format!("user '{}' already exists", user.name)));
+        }
+        Ok(())
+    }
+
+    async fn get_user(&self, name: &UserName) -> Result<UserRecord> {
+        let row = sqlx::query("SELECT * FROM users WHERE name = $1")
+            .bind(name.as_str())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| Error::not_found(format!("user '{name}' does not exist")))?;
+        Ok(UserRecord { user: row_to_user(&row)?, password_hash: row.try_get("password_hash").map_err(db_error)? })
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY name").fetch_all(&self.read).await.map_err(db_error)?;
+        rows.iter().map(row_to_user).collect()
+    }
+
+    async fn set_password(&self, name: &UserName, password_hash: &str) -> Result<()> {
+        let result = sqlx::query("UPDATE users SET password_hash = $2 WHERE name = $1")
+            .bind(name.as_str())
+            .bind(password_hash)
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        found(result.rows_affected(), || format!("user '{name}' does not exist"))
+    }
+
+    async fn create_token(&self, token: &TokenInfo, token_hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (id, user_name, token_hash, description, created_at, expires_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(token.id.as_str())
+        .bind(token.user.as_str())
+        .bind(token_hash)
+        .bind(token.description.as_str())
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .bind(token.scope.as_str())
+        .execute(&self.write)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn find_token(&self, token_hash: &str, now: Millis) -> Result<Option<(TokenInfo, User)>> {
+        let row = sqlx::query(
+            "SELECT t.id, t.user_name, t.description, t.created_at, t.expires_at, t.scope, \
+                    u.name, u.is_admin, u.created_at AS user_created_at \
+             FROM api_tokens t JOIN users u ON u.name = t.user_name \
+             WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let token = row_to_token(&row)?;
+        let user = User {
+            name: token.user.clone(),
+            is_admin: row.try_get::<i64, _>("is_admin").map_err(db_error)? != 0,
+            created_at: row.try_get("user_created_at").map_err(db_error)?,
+        };
+        Ok(Some((token, user)))
+    }
+
+    async fn list_tokens(&self, user: Option<&UserName>) -> Result<Vec<TokenInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, user_name, description, created_at, expires_at, scope FROM api_tokens \
+             WHERE $1 IS NULL OR user_name = $1 ORDER BY created_at, id",
+        )
+        .bind(user.map(|name| name.as_str()))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(row_to_token).collect()
+    }
+
+    async fn get_token(&self, id: &str) -> Result<TokenInfo> {
+        let row = sqlx::query(
+            "SELECT id, user_name, description, created_at, expires_at, scope FROM api_tokens WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| Error::not_found(format!("token '{id}' does not exist")))?;
+        row_to_token(&row)
+    }
+
+    async fn delete_token(&self, id: &str) -> Result<()> {
+        let result = sqlx::query("DELETE FROM api_tokens WHERE id = $1")
+            .bind(id)
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        found(result.rows_affected(), || format!("token '{id}' does not exist"))
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<()> {
+        // Expired sessions are swept as new ones are made.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(session.created_at)
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_name, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(session.id_hash.as_str())
+        .bind(session.user.as_str())
+        .bind(session.csrf_token.as_str())
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .execute(&self.write)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn find_session(&self, id_hash: &str, now: Millis) -> Result<Option<(Session, User)>> {
+        let row = sqlx::query(
+            "SELECT s.id_hash, s.user_name, s.csrf_token, s.created_at, s.expires_at, u.name, u.is_admin, \
+                    u.created_at AS user_created_at \
+             FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.id_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let user = row_to_user_columns(&row, "user_created_at")?;
+        let session = Session {
+            id_hash: row.try_get("id_hash").map_err(db_error)?,
+            user: user.name.clone(),
+            csrf_token: row.try_get("csrf_token").map_err(db_error)?,
+            created_at: row.try_get("created_at").map_err(db_error)?,
+            expires_at: row.try_get("expires_at").map_err(db_error)?,
+        };
+        Ok(Some((session, user)))
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn assign_role(&self, workspace: &WorkspaceName, user: &UserName, role: Role) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO role_assignments (workspace, user_name, role) VALUES ($1, $2, $3) \
+             ON CONFLICT (workspace, user_name) DO UPDATE SET role = excluded.role",
+        )
+        .bind(workspace.as_str())
+        .bind(user.as_str())
+        .bind(role.as_str())
+        .execute(&self.write)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn remove_role(&self, workspace: &WorkspaceName, user: &UserName) -> Result<()> {
+        let result = sqlx::query("DELETE FROM role_assignments WHERE workspace = $1 AND user_name = $2")
+            .bind(workspace.as_str())
+            .bind(user.as_str())
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        found(result.rows_affected(), || format!("user '{user}' has no role on workspace '{workspace}'"))
+    }
+
+    async fn get_role(&self, workspace: &WorkspaceName, user: &UserName) -> Result<Option<Role>> {
+        let row = sqlx::query("SELECT role FROM role_assignments WHERE workspace = $1 AND user_name = $2")
+            .bind(workspace.as_str())
+            .bind(user.as_str())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let role: String = row.try_get("role").map_err(db_error)?;
+                Ok(Some(Role::parse(&role).map_err(|_| Error::internal(format!("stored role '{role}' is invalid")))?))
+            }
+        }
+    }
+
+    async fn list_roles(&self, workspace: &WorkspaceName) -> Result<Vec<(UserName, Role)>> {
+        let rows = sqlx::query("SELECT user_name, role FROM role_assignments WHERE workspace = $1 ORDER BY user_name")
+            .bind(workspace.as_str())
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let user: String = row.try_get("user_name").map_err(db_error)?;
+                let role: String = row.try_get("role").map_err(db_error)?;
+                Ok((
+                    UserName::parse(&user).map_err(|_| Error::internal("stored user name is invalid"))?,
+                    Role::parse(&role).map_err(|_| Error::internal("stored role is invalid"))?,
+                ))
+            })
+            .collect()
+    }
+}
