@@ -25,21 +25,14 @@ pub enum EndpointCommand {
         /// The endpoint's name (default: the file's).
         #[arg(short = 'n', long)]
         name: Option<String>,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Show an endpoint.
     Show {
         #[arg(short = 'n', long)]
         name: String,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// List endpoints.
-    List {
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
-    },
+    List,
     /// Change traffic, mirror traffic, description or tags.
     Update {
         #[arg(short = 'n', long)]
@@ -53,8 +46,6 @@ pub enum EndpointCommand {
         /// One deployment and a percent up to 50: "green=10"; "green=0" stops mirroring.
         #[arg(long)]
         mirror_traffic: Option<String>,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Delete an endpoint and its deployments.
     Delete {
@@ -63,8 +54,6 @@ pub enum EndpointCommand {
         /// Do not ask (nothing asks; accepted as `az ml` takes it).
         #[arg(short = 'y', long)]
         yes: bool,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Send a request file to the endpoint and print the answer.
     Invoke {
@@ -75,15 +64,11 @@ pub enum EndpointCommand {
         /// Send it to this deployment, whatever the traffic split.
         #[arg(short = 'd', long = "deployment-name")]
         deployment_name: Option<String>,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Print the endpoint's keys, or a fresh token for aml_token endpoints.
     GetCredentials {
         #[arg(short = 'n', long)]
         name: String,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Replace the primary or the secondary key.
     RegenerateKeys {
@@ -91,8 +76,6 @@ pub enum EndpointCommand {
         name: String,
         #[arg(long = "key-type", default_value = "primary")]
         key_type: String,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
 }
 
@@ -117,8 +100,6 @@ pub enum DeploymentCommand {
         /// Return at once instead of waiting for the rollout.
         #[arg(long)]
         no_wait: bool,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Roll out a new version of a deployment: from a file, or the current one with `--set`.
     Update {
@@ -132,8 +113,6 @@ pub enum DeploymentCommand {
         set: Vec<String>,
         #[arg(long)]
         no_wait: bool,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Show a deployment.
     Show {
@@ -141,15 +120,11 @@ pub enum DeploymentCommand {
         name: String,
         #[arg(short = 'e', long = "endpoint-name")]
         endpoint_name: String,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// List an endpoint's deployments.
     List {
         #[arg(short = 'e', long = "endpoint-name")]
         endpoint_name: String,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Delete a deployment that takes no traffic.
     Delete {
@@ -159,8 +134,6 @@ pub enum DeploymentCommand {
         endpoint_name: String,
         #[arg(short = 'y', long)]
         yes: bool,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Print the end of a deployment's log.
     GetLogs {
@@ -175,8 +148,6 @@ pub enum DeploymentCommand {
         /// environment) or requests (one line per request).
         #[arg(short = 'c', long, default_value = "inference-server")]
         container: String,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
 }
 
@@ -207,28 +178,29 @@ fn weights(text: &str) -> anyhow::Result<Map<String, Value>> {
 
 pub async fn endpoint(command: EndpointCommand, args: ClientArgs) -> anyhow::Result<()> {
     let client = Client::new(&args)?;
+    let workspace = args.workspace();
     match command {
-        EndpointCommand::Create { file, name, workspace } => {
+        EndpointCommand::Create { file, name } => {
             let (mut text, mut document) = read_yaml(&file)?;
             if let Some(name) = name {
                 document["name"] = json!(name);
                 text = serde_json::to_string_pretty(&document)?;
             }
             parse_endpoint(&text).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
-            let path = format!("/workspaces/{}/online-endpoints", segment(&workspace));
+            let path = format!("/workspaces/{}/online-endpoints", segment(workspace));
             let created: Value = client.post(&path, &json!({ "yaml": text })).await?;
             print_fields(&created, &ENDPOINT_FIELDS, args.output)
         }
-        EndpointCommand::Show { name, workspace } => {
-            let endpoint: Value = client.get(&endpoint_path(&workspace, &name), &[]).await?;
+        EndpointCommand::Show { name } => {
+            let endpoint: Value = client.get(&endpoint_path(workspace, &name), &[]).await?;
             print_fields(&endpoint, &ENDPOINT_FIELDS, args.output)
         }
-        EndpointCommand::List { workspace } => {
+        EndpointCommand::List => {
             let endpoints: Vec<Value> =
-                client.get(&format!("/workspaces/{}/online-endpoints", segment(&workspace)), &[]).await?;
+                client.get(&format!("/workspaces/{}/online-endpoints", segment(workspace)), &[]).await?;
             print_rows(&endpoints, &["name", "auth_mode", "traffic", "scoring_uri"], args.output)
         }
-        EndpointCommand::Update { name, file, traffic, mirror_traffic, workspace } => {
+        EndpointCommand::Update { name, file, traffic, mirror_traffic } => {
             let mut body = Map::new();
             if let Some(file) = &file {
                 let (text, _) = read_yaml(file)?;
@@ -256,21 +228,21 @@ pub async fn endpoint(command: EndpointCommand, args: ClientArgs) -> anyhow::Res
             if body.is_empty() {
                 bail!("nothing to update: give --traffic, --mirror-traffic or --file");
             }
-            let updated: Value = client.patch(&endpoint_path(&workspace, &name), &Value::Object(body)).await?;
+            let updated: Value = client.patch(&endpoint_path(workspace, &name), &Value::Object(body)).await?;
             print_fields(&updated, &ENDPOINT_FIELDS, args.output)
         }
-        EndpointCommand::Delete { name, yes: _, workspace } => {
-            client.delete(&endpoint_path(&workspace, &name)).await?;
+        EndpointCommand::Delete { name, yes: _ } => {
+            client.delete(&endpoint_path(workspace, &name)).await?;
             eprintln!("Deleted online endpoint {name}.");
             Ok(())
         }
-        EndpointCommand::Invoke { name, request_file, deployment_name, workspace } => {
+        EndpointCommand::Invoke { name, request_file, deployment_name } => {
             let body = std::fs::read(&request_file)
                 .with_context(|| format!("cannot read the request file {}", request_file.display()))?;
-            let endpoint: Value = client.get(&endpoint_path(&workspace, &name), &[]).await?;
+            let endpoint: Value = client.get(&endpoint_path(workspace, &name), &[]).await?;
             let uri = endpoint["scoring_uri"].as_str().context("the endpoint has no scoring_uri")?.to_owned();
             let credentials: Value =
-                client.post(&format!("{}/get-credentials", endpoint_path(&workspace, &name)), &json!({})).await?;
+                client.post(&format!("{}/get-credentials", endpoint_path(workspace, &name)), &json!({})).await?;
             let secret = credentials["primaryKey"]
                 .as_str()
                 .or_else(|| credentials["accessToken"].as_str())
@@ -293,9 +265,9 @@ pub async fn endpoint(command: EndpointCommand, args: ClientArgs) -> anyhow::Res
             println!("{text}");
             Ok(())
         }
-        EndpointCommand::GetCredentials { name, workspace } => {
+        EndpointCommand::GetCredentials { name } => {
             let credentials: Value =
-                client.post(&format!("{}/get-credentials", endpoint_path(&workspace, &name)), &json!({})).await?;
+                client.post(&format!("{}/get-credentials", endpoint_path(workspace, &name)), &json!({})).await?;
             if args.output == OutputFormat::Json {
                 println!("{}", serde_json::to_string_pretty(&credentials)?);
                 return Ok(());
@@ -304,8 +276,8 @@ pub async fn endpoint(command: EndpointCommand, args: ClientArgs) -> anyhow::Res
                 credentials.as_object().map(|map| map.keys().map(String::as_str).collect()).unwrap_or_default();
             print_fields(&credentials, &fields, args.output)
         }
-        EndpointCommand::RegenerateKeys { name, key_type, workspace } => {
-            let path = format!("{}/regenerate-keys", endpoint_path(&workspace, &name));
+        EndpointCommand::RegenerateKeys { name, key_type } => {
+            let path = format!("{}/regenerate-keys", endpoint_path(workspace, &name));
             let _: Value = client.post(&path, &json!({ "key_type": key_type })).await?;
             eprintln!("Regenerated the {key_type} key of online endpoint {name}.");
             Ok(())
@@ -432,17 +404,18 @@ async fn wait_for(client: &Client, workspace: &str, endpoint: &str, name: &str) 
 
 pub async fn deployment(command: DeploymentCommand, args: ClientArgs) -> anyhow::Result<()> {
     let client = Client::new(&args)?;
+    let workspace = args.workspace();
     match command {
-        DeploymentCommand::Create { file, name, endpoint_name, all_traffic, set, no_wait, workspace } => {
+        DeploymentCommand::Create { file, name, endpoint_name, all_traffic, set, no_wait } => {
             let (text, document) = read_yaml(&file)?;
             let (endpoint, name, body) =
-                prepare(&client, &workspace, Some(&file), text, document, (name, endpoint_name, &set), None).await?;
-            let path = format!("{}/deployments", endpoint_path(&workspace, &endpoint));
+                prepare(&client, workspace, Some(&file), text, document, (name, endpoint_name, &set), None).await?;
+            let path = format!("{}/deployments", endpoint_path(workspace, &endpoint));
             let mut created: Value = client.post(&path, &body).await?;
             if !no_wait {
-                created = wait_for(&client, &workspace, &endpoint, &name).await?;
+                created = wait_for(&client, workspace, &endpoint, &name).await?;
                 if all_traffic {
-                    let current: Value = client.get(&endpoint_path(&workspace, &endpoint), &[]).await?;
+                    let current: Value = client.get(&endpoint_path(workspace, &endpoint), &[]).await?;
                     let mut traffic: Map<String, Value> = current["traffic"]
                         .as_object()
                         .cloned()
@@ -452,13 +425,13 @@ pub async fn deployment(command: DeploymentCommand, args: ClientArgs) -> anyhow:
                         .collect();
                     traffic.insert(name.clone(), json!(100));
                     let _: Value =
-                        client.patch(&endpoint_path(&workspace, &endpoint), &json!({ "traffic": traffic })).await?;
+                        client.patch(&endpoint_path(workspace, &endpoint), &json!({ "traffic": traffic })).await?;
                     eprintln!("All traffic of {endpoint} goes to {name}.");
                 }
             }
             print_fields(&created, &DEPLOYMENT_FIELDS, args.output)
         }
-        DeploymentCommand::Update { file, name, endpoint_name, set, no_wait, workspace } => {
+        DeploymentCommand::Update { file, name, endpoint_name, set, no_wait } => {
             let (text, document, current) = match &file {
                 Some(file) => {
                     let (text, document) = read_yaml(file)?;
@@ -468,7 +441,7 @@ pub async fn deployment(command: DeploymentCommand, args: ClientArgs) -> anyhow:
                     let (Some(name), Some(endpoint)) = (&name, &endpoint_name) else {
                         bail!("give --file, or --name and --endpoint-name with --set");
                     };
-                    let current: Value = client.get(&deployment_path(&workspace, endpoint, name), &[]).await?;
+                    let current: Value = client.get(&deployment_path(workspace, endpoint, name), &[]).await?;
                     let text = current["yaml"].as_str().context("the deployment has no YAML")?.to_owned();
                     let document: Value =
                         serde_saphyr::from_str(&text).map_err(|error| anyhow::anyhow!("the stored YAML: {error}"))?;
@@ -477,33 +450,33 @@ pub async fn deployment(command: DeploymentCommand, args: ClientArgs) -> anyhow:
             };
             let overrides = (name, endpoint_name, set.as_slice());
             let (endpoint, name, body) =
-                prepare(&client, &workspace, file.as_deref(), text, document, overrides, current.as_ref()).await?;
-            let mut updated: Value = client.put_json(&deployment_path(&workspace, &endpoint, &name), &body).await?;
+                prepare(&client, workspace, file.as_deref(), text, document, overrides, current.as_ref()).await?;
+            let mut updated: Value = client.put_json(&deployment_path(workspace, &endpoint, &name), &body).await?;
             if !no_wait {
-                updated = wait_for(&client, &workspace, &endpoint, &name).await?;
+                updated = wait_for(&client, workspace, &endpoint, &name).await?;
             }
             print_fields(&updated, &DEPLOYMENT_FIELDS, args.output)
         }
-        DeploymentCommand::Show { name, endpoint_name, workspace } => {
-            let deployment: Value = client.get(&deployment_path(&workspace, &endpoint_name, &name), &[]).await?;
+        DeploymentCommand::Show { name, endpoint_name } => {
+            let deployment: Value = client.get(&deployment_path(workspace, &endpoint_name, &name), &[]).await?;
             print_fields(&deployment, &DEPLOYMENT_FIELDS, args.output)
         }
-        DeploymentCommand::List { endpoint_name, workspace } => {
+        DeploymentCommand::List { endpoint_name } => {
             let deployments: Vec<Value> =
-                client.get(&format!("{}/deployments", endpoint_path(&workspace, &endpoint_name)), &[]).await?;
+                client.get(&format!("{}/deployments", endpoint_path(workspace, &endpoint_name)), &[]).await?;
             print_rows(
                 &deployments,
                 &["name", "provisioning_state", "model", "instance_count", "generation"],
                 args.output,
             )
         }
-        DeploymentCommand::Delete { name, endpoint_name, yes: _, workspace } => {
-            client.delete(&deployment_path(&workspace, &endpoint_name, &name)).await?;
+        DeploymentCommand::Delete { name, endpoint_name, yes: _ } => {
+            client.delete(&deployment_path(workspace, &endpoint_name, &name)).await?;
             eprintln!("Deleted deployment {name} of online endpoint {endpoint_name}.");
             Ok(())
         }
-        DeploymentCommand::GetLogs { name, endpoint_name, lines, container, workspace } => {
-            let path = format!("{}/logs", deployment_path(&workspace, &endpoint_name, &name));
+        DeploymentCommand::GetLogs { name, endpoint_name, lines, container } => {
+            let path = format!("{}/logs", deployment_path(workspace, &endpoint_name, &name));
             let logs: Value = client.get(&path, &[("lines", lines.to_string()), ("container", container)]).await?;
             print!("{}", logs["logs"].as_str().unwrap_or_default());
             Ok(())

@@ -5,10 +5,11 @@
 //! `.amlignore` and `.gitignore`) and local input paths, reads an inline environment's conda
 //! file, and submits the YAML as written.
 
-use crate::assets::{assignment, local_files, print_fields, print_rows, text_of};
+use crate::assets::{assignment, print_fields, print_rows, text_of, upload_tree};
 use crate::client::{Client, segment};
 use crate::{ClientArgs, OutputFormat};
 use anyhow::{Context, bail};
+use atelier_spec::compute::parse_compute;
 use atelier_spec::{JobInput, parse_command_job};
 use clap::Subcommand;
 use serde_json::{Value, json};
@@ -30,15 +31,11 @@ pub enum JobCommand {
         /// Follow the job's log until it ends.
         #[arg(long)]
         stream: bool,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Show a job.
     Show {
         #[arg(short = 'n', long)]
         name: String,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// List jobs, newest first.
     List {
@@ -57,22 +54,16 @@ pub enum JobCommand {
         archived_only: bool,
         #[arg(long = "max-results")]
         max_results: Option<i64>,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Follow a job's log until it ends; the exit code says whether it completed.
     Stream {
         #[arg(short = 'n', long)]
         name: String,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Cancel a job.
     Cancel {
         #[arg(short = 'n', long)]
         name: String,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Download a job's artifacts (to `artifacts/`) and named outputs (to `named-outputs/<name>/`).
     Download {
@@ -87,52 +78,37 @@ pub enum JobCommand {
         /// One named output.
         #[arg(long)]
         output_name: Option<String>,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Hide an ended job from listings.
     Archive {
         #[arg(short = 'n', long)]
         name: String,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Show an archived job in listings again.
     Restore {
         #[arg(short = 'n', long)]
         name: String,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
 }
 
 #[derive(Subcommand)]
 pub enum ComputeCommand {
     /// List computes: capacity, use and queue.
-    List {
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
-    },
+    List,
     /// Show a compute.
     Show {
         #[arg(short = 'n', long)]
         name: String,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Define a compute from Azure's compute YAML (`type: amlcompute`).
     Create {
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
     /// Delete a compute.
     Delete {
         #[arg(short = 'n', long)]
         name: String,
-        #[arg(short = 'w', long, default_value = "default")]
-        workspace: String,
     },
 }
 
@@ -233,8 +209,9 @@ fn job_path(workspace: &str, name: &str) -> String {
 
 pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
     let client = Client::new(&args)?;
+    let workspace = args.workspace();
     match command {
-        JobCommand::Create { file, set, name, stream, workspace } => {
+        JobCommand::Create { file, set, name, stream } => {
             let mut text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             if !set.is_empty() {
                 let mut document: Value =
@@ -255,14 +232,14 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "Default".to_owned());
             let spec = parse_command_job(&text, &folder_name)
                 .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
-            let ws = segment(&workspace);
+            let ws = segment(workspace);
 
             let mut body = json!({ "yaml": text, "folder_name": folder_name });
             if let Some(name) = name {
                 body["name"] = json!(name);
             }
             if let Some(code) = &spec.code {
-                let snapshot = upload_code(&client, &workspace, &base.join(code), code).await?;
+                let snapshot = upload_code(&client, workspace, &base.join(code), code).await?;
                 body["snapshot"] = json!(snapshot);
             }
             let mut uploads = serde_json::Map::new();
@@ -279,21 +256,9 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
                     bail!("inputs.{input_name}: '{path}' is a folder, but a uri_file names one file");
                 }
                 let upload = uuid::Uuid::new_v4().simple().to_string();
-                let files = local_files(&local)?;
-                let mut top = String::new();
-                for (relative, local_file) in &files {
-                    let target = format!(
-                        "/workspaces/{ws}/data-uploads/{upload}/{}",
-                        relative.split('/').map(segment).collect::<Vec<_>>().join("/")
-                    );
-                    let uploaded: Value = client.put_file(&target, local_file).await?;
-                    if top.is_empty() {
-                        let uri = uploaded["uri"].as_str().context("unexpected upload response")?;
-                        let first = relative.split('/').next().unwrap_or_default();
-                        top = format!("{}{first}", &uri[..uri.len() - relative.len()]);
-                    }
-                }
-                eprintln!("Uploaded inputs.{input_name}: {} files", files.len());
+                let (top, count) =
+                    upload_tree(&client, &local, &format!("/workspaces/{ws}/data-uploads/{upload}")).await?;
+                eprintln!("Uploaded inputs.{input_name}: {count} files");
                 uploads.insert(format!("inputs.{input_name}"), json!(top));
             }
             body["uploads"] = Value::Object(uploads);
@@ -311,23 +276,15 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
             let job_name = created["name"].as_str().unwrap_or_default().to_owned();
             if stream {
                 eprintln!("Job {job_name} submitted.");
-                return follow(&client, &workspace, &job_name).await;
+                return follow(&client, workspace, &job_name).await;
             }
             print_fields(&created, &JOB_FIELDS, args.output)
         }
-        JobCommand::Show { name, workspace } => {
-            let job: Value = client.get(&job_path(&workspace, &name), &[]).await?;
+        JobCommand::Show { name } => {
+            let job: Value = client.get(&job_path(workspace, &name), &[]).await?;
             print_fields(&job, &JOB_FIELDS, args.output)
         }
-        JobCommand::List {
-            status,
-            experiment_name,
-            compute,
-            include_archived,
-            archived_only,
-            max_results,
-            workspace,
-        } => {
+        JobCommand::List { status, experiment_name, compute, include_archived, archived_only, max_results } => {
             let mut query =
                 vec![("include_archived", include_archived.to_string()), ("archived_only", archived_only.to_string())];
             for (key, value) in [("status", status), ("experiment_name", experiment_name), ("compute", compute)] {
@@ -338,28 +295,28 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
             if let Some(max) = max_results {
                 query.push(("max_results", max.to_string()));
             }
-            let jobs: Vec<Value> = client.get(&format!("/workspaces/{}/jobs", segment(&workspace)), &query).await?;
+            let jobs: Vec<Value> = client.get(&format!("/workspaces/{}/jobs", segment(workspace)), &query).await?;
             print_rows(
                 &jobs,
                 &["name", "display_name", "status", "experiment_name", "compute", "created_at"],
                 args.output,
             )
         }
-        JobCommand::Stream { name, workspace } => follow(&client, &workspace, &name).await,
-        JobCommand::Cancel { name, workspace } => {
-            let job: Value = client.post(&format!("{}/cancel", job_path(&workspace, &name)), &json!({})).await?;
+        JobCommand::Stream { name } => follow(&client, workspace, &name).await,
+        JobCommand::Cancel { name } => {
+            let job: Value = client.post(&format!("{}/cancel", job_path(workspace, &name)), &json!({})).await?;
             print_fields(&job, &JOB_FIELDS, args.output)
         }
-        JobCommand::Archive { name, workspace } => {
-            let job: Value = client.post(&format!("{}/archive", job_path(&workspace, &name)), &json!({})).await?;
+        JobCommand::Archive { name } => {
+            let job: Value = client.post(&format!("{}/archive", job_path(workspace, &name)), &json!({})).await?;
             print_fields(&job, &JOB_FIELDS, args.output)
         }
-        JobCommand::Restore { name, workspace } => {
-            let job: Value = client.post(&format!("{}/restore", job_path(&workspace, &name)), &json!({})).await?;
+        JobCommand::Restore { name } => {
+            let job: Value = client.post(&format!("{}/restore", job_path(workspace, &name)), &json!({})).await?;
             print_fields(&job, &JOB_FIELDS, args.output)
         }
-        JobCommand::Download { name, download_path, all, output_name, workspace } => {
-            let job: Value = client.get(&job_path(&workspace, &name), &[]).await?;
+        JobCommand::Download { name, download_path, all, output_name } => {
+            let job: Value = client.get(&job_path(workspace, &name), &[]).await?;
             let root = download_path.unwrap_or_else(|| PathBuf::from(&name));
             let outputs: Vec<String> =
                 job["plan"]["outputs"].as_object().map(|map| map.keys().cloned().collect()).unwrap_or_default();
@@ -381,7 +338,7 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
             let mut count = 0;
             if artifacts {
                 let run = job["name"].as_str().unwrap_or_default();
-                let listing = format!("/workspaces/{}/runs/{}/artifacts", segment(&workspace), segment(run));
+                let listing = format!("/workspaces/{}/runs/{}/artifacts", segment(workspace), segment(run));
                 let mut folders = vec![String::new()];
                 while let Some(folder) = folders.pop() {
                     let entries: Vec<Value> = client.get(&listing, &[("path", folder)]).await?;
@@ -400,7 +357,7 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
             }
             for output in wanted {
                 let listing: Value =
-                    client.get(&format!("{}/outputs/{}", job_path(&workspace, &name), segment(&output)), &[]).await?;
+                    client.get(&format!("{}/outputs/{}", job_path(workspace, &name), segment(&output)), &[]).await?;
                 for file in listing["files"].as_array().cloned().unwrap_or_default() {
                     let path = file["path"].as_str().unwrap_or_default();
                     // Paths start with the output's own name.
@@ -410,7 +367,7 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
                         .get_to_file(
                             &format!(
                                 "{}/outputs/{}/files/{}",
-                                job_path(&workspace, &name),
+                                job_path(workspace, &name),
                                 segment(&output),
                                 path.split('/').map(segment).collect::<Vec<_>>().join("/")
                             ),
@@ -480,11 +437,11 @@ async fn follow(client: &Client, workspace: &str, name: &str) -> anyhow::Result<
 
 pub async fn compute(command: ComputeCommand, args: ClientArgs) -> anyhow::Result<()> {
     let client = Client::new(&args)?;
+    let workspace = args.workspace();
     let fields = ["name", "type", "size", "max_instances", "per_job", "capacity", "in_use", "running", "queued"];
     match command {
-        ComputeCommand::List { workspace } => {
-            let computes: Vec<Value> =
-                client.get(&format!("/workspaces/{}/computes", segment(&workspace)), &[]).await?;
+        ComputeCommand::List => {
+            let computes: Vec<Value> = client.get(&format!("/workspaces/{}/computes", segment(workspace)), &[]).await?;
             if args.output == OutputFormat::Json {
                 return print_rows(&computes, &fields, args.output);
             }
@@ -504,61 +461,30 @@ pub async fn compute(command: ComputeCommand, args: ClientArgs) -> anyhow::Resul
                 .collect();
             print_rows(&rows, &["name", "type", "size", "cpus", "gpus", "running", "queued"], args.output)
         }
-        ComputeCommand::Show { name, workspace } => {
+        ComputeCommand::Show { name } => {
             let compute: Value =
-                client.get(&format!("/workspaces/{}/computes/{}", segment(&workspace), segment(&name)), &[]).await?;
+                client.get(&format!("/workspaces/{}/computes/{}", segment(workspace), segment(&name)), &[]).await?;
             print_fields(&compute, &fields, args.output)
         }
-        ComputeCommand::Create { file, workspace } => {
+        ComputeCommand::Create { file } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let spec: ComputeFile =
-                serde_saphyr::from_str(&text).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
-            let _ = (&spec.schema, &spec.location, &spec.idle_time_before_scale_down, &spec.tier, &spec.identity);
+            let spec = parse_compute(&text).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
             let body = json!({
                 "name": spec.name,
-                "type": spec.kind.to_ascii_lowercase(),
+                "type": spec.kind,
                 "size": spec.size,
                 "min_instances": spec.min_instances,
                 "max_instances": spec.max_instances,
                 "description": spec.description,
                 "tags": spec.tags,
             });
-            let created: Value = client.post(&format!("/workspaces/{}/computes", segment(&workspace)), &body).await?;
+            let created: Value = client.post(&format!("/workspaces/{}/computes", segment(workspace)), &body).await?;
             print_fields(&created, &fields, args.output)
         }
-        ComputeCommand::Delete { name, workspace } => {
-            client.delete(&format!("/workspaces/{}/computes/{}", segment(&workspace), segment(&name))).await?;
+        ComputeCommand::Delete { name } => {
+            client.delete(&format!("/workspaces/{}/computes/{}", segment(workspace), segment(&name))).await?;
             eprintln!("Deleted compute {name}");
             Ok(())
         }
     }
-}
-
-/// Azure's compute YAML; the fields Atelier has no use for on one machine are accepted.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ComputeFile {
-    #[serde(rename = "$schema", default)]
-    schema: Option<String>,
-    name: String,
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    size: Option<String>,
-    #[serde(default)]
-    min_instances: Option<i64>,
-    #[serde(default)]
-    max_instances: Option<i64>,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    tags: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
-    location: Option<String>,
-    #[serde(default)]
-    idle_time_before_scale_down: Option<i64>,
-    #[serde(default)]
-    tier: Option<String>,
-    #[serde(default)]
-    identity: Option<Value>,
 }

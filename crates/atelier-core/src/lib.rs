@@ -5,6 +5,7 @@
 //! HTTP. Everything here is a pure function of its inputs, so the store, the service layer and
 //! the HTTP adapters can agree on meaning without agreeing on transport.
 
+pub mod asset;
 pub mod authz;
 pub mod data;
 pub mod endpoint;

@@ -17,7 +17,7 @@ use atelier_core::job::{Capacity, Job, JobStatus, ResourceRequest, Usage, vm_siz
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, Result};
 use atelier_store::Compute;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,17 +58,8 @@ pub struct ComputeView {
     pub queued: Vec<String>,
 }
 
-/// A compute to define, from Azure's compute YAML.
-#[derive(Debug, Clone, Default)]
-pub struct NewCompute {
-    pub name: String,
-    pub kind: String,
-    pub size: Option<String>,
-    pub min_instances: Option<i64>,
-    pub max_instances: Option<i64>,
-    pub description: Option<String>,
-    pub tags: BTreeMap<String, String>,
-}
+/// A compute to define, as Azure's compute YAML describes it (`atelier_spec::compute`).
+pub type NewCompute = atelier_spec::compute::ComputeSpec;
 
 /// The size a compute YAML gets when it names none, as on Azure.
 const DEFAULT_SIZE: &str = "Standard_DS3_v2";
@@ -216,36 +207,18 @@ impl Service {
         new_compute: NewCompute,
     ) -> Result<ComputeView> {
         self.authorize(principal, workspace, Action::WorkspaceUpdate).await?;
-        let valid_name = new_compute.name.len() >= 2
-            && new_compute.name.len() <= 24
-            && new_compute.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && new_compute.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        if !valid_name {
-            return Err(Error::invalid(format!(
-                "invalid compute name '{}': 2 to 24 letters, digits and '-', starting with a letter",
-                new_compute.name
-            )));
-        }
+        atelier_spec::compute::validate_compute_name(&new_compute.name).map_err(Error::invalid)?;
         if new_compute.name == "local" {
             return Err(Error::already_exists("compute 'local' is built in"));
         }
-        if new_compute.kind != "amlcompute" {
-            return Err(Error::invalid(format!(
-                "compute type '{}' is not supported: expected amlcompute (it runs on this server's machine)",
-                new_compute.kind
-            )));
-        }
+        atelier_spec::compute::validate_compute_type(&new_compute.kind).map_err(Error::invalid)?;
         let size = new_compute.size.clone().unwrap_or_else(|| DEFAULT_SIZE.to_owned());
         // A size larger than this machine is accepted, as Azure files run unchanged: its jobs
         // are still bounded by what the machine has.
         vm_size(&size)?;
-        let min_instances = new_compute.min_instances.unwrap_or(0);
-        let max_instances = new_compute.max_instances.unwrap_or(1);
-        if min_instances < 0 || max_instances < 1 || min_instances > max_instances {
-            return Err(Error::invalid(format!(
-                "min_instances {min_instances} and max_instances {max_instances}: expected 0 <= min_instances <= max_instances and max_instances >= 1"
-            )));
-        }
+        let (min_instances, max_instances) =
+            atelier_spec::compute::instance_range(new_compute.min_instances, new_compute.max_instances)
+                .map_err(Error::invalid)?;
         let compute = Compute {
             workspace: workspace.clone(),
             name: new_compute.name.clone(),

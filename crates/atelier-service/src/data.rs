@@ -5,10 +5,15 @@
 //! `mltable`, reads the `paths` of its MLTable file) but copies nothing. Local files reach the
 //! default datastore first, through [`Service::upload_data_file`].
 
+/// One path for versioned assets (models, data, environments); `lib.rs` may re-export
+/// `versions::VersionedAsset` for callers generic over the kind.
+pub(crate) mod versions;
+
 use crate::tracking::blob_error;
 use crate::uploads::{AREA_DATA, Location};
 use crate::{Principal, Service, Target, now_millis};
 use atelier_blob::Download;
+use atelier_core::asset::{AssetKind, AssetRef};
 use atelier_core::authz::Action;
 use atelier_core::data::{self, DEFAULT_DATASTORE, DataAsset};
 use atelier_core::limits::{self, normalize_artifact_path};
@@ -239,7 +244,8 @@ impl Service {
         self.store.create_data_asset(&asset).await
     }
 
-    /// A version by its name, or `latest`: the newest version that is not archived.
+    /// A version by its name, or `latest`: the newest version that is not archived. (Kept for
+    /// callers that hold the version as text; [`Service::resolve_label`] takes a parsed one.)
     pub async fn get_data_asset(
         &self,
         principal: &Principal,
@@ -247,17 +253,10 @@ impl Service {
         name: &str,
         version: &str,
     ) -> Result<DataAsset> {
-        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
-        if version == "latest" {
-            let versions = self.store.list_data_assets(workspace, Some(name), false).await?;
-            return versions
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::not_found(format!("data asset {name} has no version that is not archived")));
-        }
-        self.store.get_data_asset(workspace, name, version).await
+        self.resolve_label(principal, workspace, &AssetRef::new(AssetKind::Data, name, version)?).await
     }
 
+    /// The versions of one data asset (newest first), or the newest version of each.
     pub async fn list_data_assets(
         &self,
         principal: &Principal,
@@ -265,8 +264,10 @@ impl Service {
         name: Option<&str>,
         include_archived: bool,
     ) -> Result<Vec<DataAsset>> {
-        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
-        self.store.list_data_assets(workspace, name, include_archived).await
+        match name {
+            Some(name) => self.list_asset_versions(principal, workspace, name, include_archived).await,
+            None => self.list_latest_assets(principal, workspace, include_archived).await,
+        }
     }
 
     pub async fn update_data_asset(
@@ -301,10 +302,8 @@ impl Service {
         version: &str,
         archived: bool,
     ) -> Result<DataAsset> {
-        self.authorize(principal, workspace, Action::AssetWrite).await?;
-        let asset = self.get_data_asset(principal, workspace, name, version).await?;
-        self.store.set_data_asset_archived(workspace, name, &asset.version, archived, now_millis()).await?;
-        self.store.get_data_asset(workspace, name, &asset.version).await
+        let reference = AssetRef::new(AssetKind::Data, name, version)?;
+        self.set_asset_archived(principal, workspace, &reference, archived).await
     }
 
     /// The files of a data asset, with paths that start with the name of its file or folder.

@@ -3,6 +3,7 @@
 
 use crate::tracking::{decode_page_token, next_token};
 use crate::{Principal, Service, Target, now_millis};
+use atelier_core::asset::{AssetKind, AssetRef, VersionSelector};
 use atelier_core::authz::Action;
 use atelier_core::filter::{self, OrderBy};
 use atelier_core::limits::{self, validate_max_results};
@@ -16,7 +17,7 @@ use std::collections::BTreeMap;
 const SEARCH_MODELS_DEFAULT_MAX_RESULTS: i64 = 100;
 const SEARCH_MODELS_MAX_RESULTS: i64 = 1_000;
 const SEARCH_VERSIONS_DEFAULT_MAX_RESULTS: i64 = 10_000;
-const SEARCH_VERSIONS_MAX_RESULTS: i64 = 200_000;
+pub(crate) const SEARCH_VERSIONS_MAX_RESULTS: i64 = 200_000;
 const MAX_REGISTRY_TAG_VALUE_LENGTH: usize = 100_000;
 const MAX_DESCRIPTION_LENGTH: usize = 100_000;
 
@@ -287,12 +288,9 @@ impl Service {
         name: &str,
         alias: &str,
     ) -> Result<ModelVersion> {
-        self.read_registry(principal, workspace).await?;
-        let model = self.store.get_registered_model(workspace, name).await?;
-        let Some(target) = model.aliases.iter().find(|candidate| candidate.alias == alias) else {
-            return Err(Error::invalid(format!("Registered model alias {alias} not found.")));
-        };
-        self.store.get_model_version(workspace, name, target.version).await
+        let version = VersionSelector::Alias(alias.to_owned());
+        self.resolve_label(principal, workspace, &AssetRef { kind: AssetKind::Model, name: name.to_owned(), version })
+            .await
     }
 
     pub async fn create_model_version(
@@ -534,7 +532,8 @@ impl Service {
     }
 
     /// A version by number, by `latest` (the highest version that is not archived) or by
-    /// `@alias`.
+    /// `@alias`. (Kept for callers that hold the version as text; [`Service::resolve_label`]
+    /// takes a parsed one.)
     pub async fn resolve_model_version(
         &self,
         principal: &Principal,
@@ -542,18 +541,7 @@ impl Service {
         name: &str,
         reference: &str,
     ) -> Result<ModelVersion> {
-        self.read_registry(principal, workspace).await?;
-        if let Some(alias) = reference.strip_prefix('@') {
-            return self.get_model_version_by_alias(principal, workspace, name, alias).await;
-        }
-        if reference == "latest" {
-            let versions = self.list_model_versions(principal, workspace, name, false).await?;
-            return versions
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::not_found(format!("model '{name}' has no version that is not archived")));
-        }
-        self.get_model_version(principal, workspace, name, reference).await
+        self.resolve_label(principal, workspace, &AssetRef::new(AssetKind::Model, name, reference)?).await
     }
 
     /// The versions of one model, newest first; archived ones only when asked.
@@ -564,21 +552,7 @@ impl Service {
         name: &str,
         include_archived: bool,
     ) -> Result<Vec<ModelVersion>> {
-        self.read_registry(principal, workspace).await?;
-        self.store.get_registered_model(workspace, name).await?;
-        let filter = filter::parse_model_version_filter(&format!("name = '{}'", name.replace('\'', "''")))
-            .map_err(|error| Error::invalid(error.message))?;
-        let order_by = [filter::parse_model_version_order_by("version_number DESC")
-            .map_err(|error| Error::invalid(error.message))?];
-        let query = RegistryQuery {
-            workspace,
-            filter: &filter,
-            order_by: &order_by,
-            limit: SEARCH_VERSIONS_MAX_RESULTS,
-            offset: 0,
-        };
-        let versions = self.store.search_model_versions(&query).await?;
-        Ok(versions.into_iter().filter(|version| include_archived || !version.archived).collect())
+        self.list_asset_versions(principal, workspace, name, include_archived).await
     }
 
     /// The newest version of every model of the workspace that has one (archived versions only
@@ -589,27 +563,7 @@ impl Service {
         workspace: &WorkspaceName,
         include_archived: bool,
     ) -> Result<Vec<ModelVersion>> {
-        self.read_registry(principal, workspace).await?;
-        let order_by =
-            [filter::parse_model_version_order_by("name ASC").map_err(|error| Error::invalid(error.message))?];
-        let query = RegistryQuery {
-            workspace,
-            filter: &[],
-            order_by: &order_by,
-            limit: SEARCH_VERSIONS_MAX_RESULTS,
-            offset: 0,
-        };
-        let mut newest: Vec<ModelVersion> = Vec::new();
-        for version in self.store.search_model_versions(&query).await? {
-            if version.archived && !include_archived {
-                continue;
-            }
-            // Versions come by name, then newest first: the first of each name is its newest.
-            if newest.last().is_none_or(|last| last.name != version.name) {
-                newest.push(version);
-            }
-        }
-        Ok(newest)
+        self.list_latest_assets(principal, workspace, include_archived).await
     }
 
     pub async fn set_model_version_archived(
@@ -620,10 +574,8 @@ impl Service {
         version: &str,
         archived: bool,
     ) -> Result<ModelVersion> {
-        self.write_registry(principal, workspace).await?;
-        let version = self.resolve_model_version(principal, workspace, name, version).await?.version;
-        self.store.set_model_version_archived(workspace, name, version, archived, now_millis()).await?;
-        self.store.get_model_version(workspace, name, version).await
+        let reference = AssetRef::new(AssetKind::Model, name, version)?;
+        self.set_asset_archived(principal, workspace, &reference, archived).await
     }
 
     /// Changes a version's description, tags, properties or stage, all checked before any is

@@ -4,6 +4,7 @@
 
 use crate::plan::PlannedEnvironment;
 use crate::{Scalar, SpecError, check_environment_reference};
+use atelier_core::asset::{AssetKind, AssetRef};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
@@ -499,27 +500,20 @@ pub fn parse_deployment(text: &str) -> Result<DeploymentSpec, SpecError> {
         Some(spanned) => {
             lines.insert("model".to_owned(), spanned.referenced.line());
             Some(match &spanned.value {
-                RawModel::Reference(reference) => {
-                    let parsed = reference.strip_prefix("azureml:").and_then(|rest| match rest.split_once('@') {
-                        Some((name, "latest")) => Some((name, "latest")),
-                        Some(_) => None,
-                        None => rest.split_once(':'),
-                    });
-                    match parsed {
-                        Some((name, version)) if !name.is_empty() && !version.is_empty() => {
-                            DeploymentModel::Registered { name: name.to_owned(), version: version.to_owned() }
-                        }
-                        _ => {
-                            return Err(SpecError::new(
-                                "model",
-                                spanned.referenced.line(),
-                                format!(
-                                    "model '{reference}': expected azureml:<name>:<version>, azureml:<name>@latest, or an inline model with a path"
-                                ),
-                            ));
-                        }
+                RawModel::Reference(reference) => match AssetRef::parse_azureml(AssetKind::Model, reference) {
+                    Ok(parsed) => {
+                        DeploymentModel::Registered { name: parsed.name, version: parsed.version.to_string() }
                     }
-                }
+                    Err(_) => {
+                        return Err(SpecError::new(
+                            "model",
+                            spanned.referenced.line(),
+                            format!(
+                                "model '{reference}': expected azureml:<name>:<version>, azureml:<name>@latest, or an inline model with a path"
+                            ),
+                        ));
+                    }
+                },
                 RawModel::Inline(inline) => {
                     let _ = &inline.description;
                     DeploymentModel::Inline {

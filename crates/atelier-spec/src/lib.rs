@@ -1,5 +1,6 @@
 //! Azure ML CLI v2 YAML specs, read for Atelier: the command job, the plan a job runtime executes,
-//! and online endpoints and deployments.
+//! online endpoints and deployments, the versioned assets (models, data, environments with their
+//! conda files), datastores and computes.
 //!
 //! The one decision that shaped this crate: every mistake in a spec is reported before anything
 //! runs, with the field it is about and the line it is on. Unknown fields are errors (serde's
@@ -15,6 +16,11 @@
 //! optional     := "$[[" (text | placeholder)* "]]"     dropped when an input inside has no value
 //! ```
 
+use atelier_core::asset::{AssetKind, AssetRef};
+
+pub mod assets;
+pub mod compute;
+pub mod datastore;
 pub mod endpoint;
 pub mod job;
 pub mod plan;
@@ -74,15 +80,20 @@ impl Scalar {
 
 /// Checks an environment reference: `azureml:<name>:<version>` or `azureml:<name>@latest`.
 pub(crate) fn check_environment_reference(reference: &str, line: u64) -> Result<(), SpecError> {
-    let valid = reference
-        .strip_prefix("azureml:")
-        .is_some_and(|rest| rest.split_once(':').is_some() || rest.ends_with("@latest"));
-    if valid {
-        return Ok(());
+    AssetRef::parse_azureml(AssetKind::Environment, reference)
+        .map(|_| ())
+        .map_err(|error| SpecError::new("environment", line, error.message))
+}
+
+/// Checks that each text fails to parse, naming the field and the line and saying the words.
+#[cfg(test)]
+pub(crate) fn assert_mistakes<T: std::fmt::Debug>(
+    parse: impl Fn(&str) -> Result<T, SpecError>,
+    cases: &[(&str, &str, u64, &str)],
+) {
+    for (text, field, line, words) in cases {
+        let error = parse(text).unwrap_err();
+        assert_eq!((error.field.as_str(), error.line), (*field, *line), "{text}: {error}");
+        assert!(error.to_string().contains(words), "{text}: {error}");
     }
-    Err(SpecError::new(
-        "environment",
-        line,
-        format!("environment '{reference}': expected azureml:<name>:<version> or azureml:<name>@latest"),
-    ))
 }
