@@ -12,6 +12,12 @@ pub enum ErrorCode {
     PermissionDenied,
     RequestLimitExceeded,
     InternalError,
+    /// The scoring router's: a model did not answer within its deployment's request timeout.
+    RequestTimeout,
+    /// The scoring router's: a deployment's worker failed while handling the request.
+    BadGateway,
+    /// The scoring router's: a deployment has no ready instance.
+    TemporarilyUnavailable,
 }
 
 impl ErrorCode {
@@ -25,6 +31,9 @@ impl ErrorCode {
             ErrorCode::PermissionDenied => "PERMISSION_DENIED",
             ErrorCode::RequestLimitExceeded => "REQUEST_LIMIT_EXCEEDED",
             ErrorCode::InternalError => "INTERNAL_ERROR",
+            ErrorCode::RequestTimeout => "REQUEST_TIMEOUT",
+            ErrorCode::BadGateway => "BAD_GATEWAY",
+            ErrorCode::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
         }
     }
 
@@ -39,6 +48,10 @@ impl ErrorCode {
             ErrorCode::PermissionDenied => 403,
             ErrorCode::RequestLimitExceeded => 429,
             ErrorCode::InternalError => 500,
+            // Azure ML's statuses for a scoring request (only the scoring router uses these).
+            ErrorCode::RequestTimeout => 408,
+            ErrorCode::BadGateway => 502,
+            ErrorCode::TemporarilyUnavailable => 503,
         }
     }
 }

@@ -13,9 +13,7 @@
 
 mod artifacts;
 mod auth;
-mod endpoints_api;
 mod error;
-mod jobs_api;
 mod mlflow;
 mod mlflow_registry;
 mod native;
@@ -72,7 +70,7 @@ pub const DEFAULT_MAX_SCORE_BYTES: usize = 5 << 20;
 /// The routes of the inference listener (`--inference-addr`): scoring and health only.
 pub fn inference_router(state: AppState) -> Router {
     Router::new()
-        .route("/endpoints/{name}/score", axum::routing::post(endpoints_api::score))
+        .route("/endpoints/{name}/score", axum::routing::post(native::endpoints::score))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
         .with_state(state)
@@ -96,7 +94,7 @@ pub fn router(state: AppState) -> Router {
         .merge(workspace_routes())
         .nest("/ws/{workspace}", workspace_routes())
         .nest("/api/v1", native::routes())
-        .route("/metrics", get(endpoints_api::metrics))
+        .route("/metrics", get(native::endpoints::metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_principal));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -104,7 +102,7 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(|| async { env!("CARGO_PKG_VERSION") }))
         .route("/readyz", get(readyz))
         .route("/api/v1/openapi.json", get(native::openapi_json))
-        .route("/endpoints/{name}/score", axum::routing::post(endpoints_api::score))
+        .route("/endpoints/{name}/score", axum::routing::post(native::endpoints::score))
         .merge(studio::routes())
         .merge(authenticated)
         .fallback(not_found)

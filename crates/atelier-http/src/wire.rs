@@ -14,6 +14,13 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer};
 use serde_json::{Map, Value};
 
+/// The workspace a path names. One rule for the MLflow, native and studio routes: a name that
+/// is not a valid workspace name names nothing, so it is a 404 like a workspace that does not
+/// exist (never a 400, which would tell the two apart).
+pub(crate) fn workspace_in_path(name: &str) -> Result<WorkspaceName, Error> {
+    WorkspaceName::parse(name).map_err(|_| Error::not_found(format!("workspace '{name}' does not exist")))
+}
+
 /// The workspace a request addresses: `/ws/<name>/...` names it, anything else is `default`.
 pub(crate) struct Ws(pub WorkspaceName);
 
@@ -29,8 +36,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ws {
         match path.strip_prefix("/ws/") {
             Some(rest) => {
                 let name = rest.split('/').next().unwrap_or_default();
-                Ok(Ws(WorkspaceName::parse(name)
-                    .map_err(|_| Error::not_found(format!("workspace '{name}' does not exist")))?))
+                Ok(Ws(workspace_in_path(name)?))
             }
             None => Ok(Ws(WorkspaceName::default_workspace())),
         }

@@ -5,12 +5,12 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::jobs_api::InlineEnvironmentDto;
+use crate::native::jobs::InlineEnvironmentDto;
 use crate::native::workspace;
 use atelier_core::Error;
 use atelier_core::endpoint::{Deployment, Endpoint};
-use atelier_service::{Credentials, DeploymentSubmission, EndpointUpdate};
-use atelier_serving::{LogKind, ScoreRequest};
+use atelier_service::{Credentials, DeploymentSubmission, EndpointUpdate, LogKind};
+use atelier_serving::ScoreRequest;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -100,16 +100,6 @@ pub(crate) fn scoring_uri(state: &AppState, headers: &HeaderMap, name: &str) -> 
         }
     };
     format!("{base}/endpoints/{name}/score")
-}
-
-/// Brings the router in line with a change before its request is answered, so that a caller
-/// who changed traffic or keys sees the change on its next request.
-pub(crate) async fn applied(state: &AppState) {
-    if let Some(serving) = &state.serving
-        && let Err(error) = serving.reconcile().await
-    {
-        tracing::warn!(%error, "applying an endpoint change failed; the next pass retries");
-    }
 }
 
 fn endpoint_dto(state: &AppState, headers: &HeaderMap, endpoint: Endpoint) -> EndpointDto {
@@ -290,7 +280,6 @@ async fn create_endpoint(
     Json(body): Json<NewEndpointDto>,
 ) -> ApiResult<Json<EndpointDto>> {
     let endpoint = state.service.create_endpoint(&principal, &workspace(&ws)?, &body.yaml).await?;
-    applied(&state).await;
     Ok(Json(endpoint_dto(&state, &headers, endpoint)))
 }
 
@@ -324,7 +313,6 @@ async fn update_endpoint(
         mirror_traffic: body.mirror_traffic,
     };
     let endpoint = state.service.update_endpoint(&principal, &workspace(&ws)?, &name, update).await?;
-    applied(&state).await;
     Ok(Json(endpoint_dto(&state, &headers, endpoint)))
 }
 
@@ -337,7 +325,6 @@ async fn delete_endpoint(
     Path((ws, name)): Path<(String, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
     state.service.delete_endpoint(&principal, &workspace(&ws)?, &name).await?;
-    applied(&state).await;
     Ok(Json(serde_json::json!({})))
 }
 
@@ -373,7 +360,6 @@ async fn regenerate_keys(
 ) -> ApiResult<Json<serde_json::Value>> {
     let key_type = body.key_type.unwrap_or_else(|| "primary".to_owned());
     state.service.regenerate_endpoint_key(&principal, &workspace(&ws)?, &name, &key_type).await?;
-    applied(&state).await;
     Ok(Json(serde_json::json!({})))
 }
 
@@ -404,7 +390,6 @@ async fn create_deployment(
     Json(body): Json<NewDeploymentDto>,
 ) -> ApiResult<Json<DeploymentDto>> {
     let deployment = state.service.put_deployment(&principal, &workspace(&ws)?, &name, submission(body), false).await?;
-    applied(&state).await;
     Ok(Json(deployment_dto(&state, deployment).await))
 }
 
@@ -431,7 +416,6 @@ async fn update_deployment(
     Json(body): Json<NewDeploymentDto>,
 ) -> ApiResult<Json<DeploymentDto>> {
     let stored = state.service.put_deployment(&principal, &workspace(&ws)?, &name, submission(body), true).await?;
-    applied(&state).await;
     if stored.name != deployment {
         return Err(Error::invalid(format!(
             "the file names deployment '{}', but the request is for '{deployment}'",
@@ -451,7 +435,6 @@ async fn delete_deployment(
     Path((ws, name, deployment)): Path<(String, String, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
     state.service.delete_deployment(&principal, &workspace(&ws)?, &name, &deployment).await?;
-    applied(&state).await;
     Ok(Json(serde_json::json!({})))
 }
 
@@ -495,13 +478,12 @@ async fn deployment_logs(
     Path((ws, name, deployment)): Path<(String, String, String)>,
     Query(query): Query<LogsQuery>,
 ) -> ApiResult<Json<LogsDto>> {
-    state.service.get_deployment(&principal, &workspace(&ws)?, &name, &deployment).await?;
     let container = query.container.as_deref().unwrap_or("inference-server");
     let kind = LogKind::parse(container).ok_or_else(|| {
         Error::invalid(format!("container '{container}': expected inference-server, storage-initializer or requests"))
     })?;
-    let serving = state.serving.as_ref().ok_or_else(|| Error::invalid("this server runs no endpoints"))?;
-    let logs = serving.logs(&name, &deployment, kind, query.lines.unwrap_or(5000)).await.unwrap_or_default();
+    let lines = query.lines.unwrap_or(5000);
+    let logs = state.service.deployment_logs(&principal, &workspace(&ws)?, &name, &deployment, kind, lines).await?;
     Ok(Json(LogsDto { logs }))
 }
 
@@ -563,15 +545,14 @@ pub(crate) async fn score(
     response
 }
 
-/// Prometheus metrics of every endpoint and deployment (any signed-in user).
-pub(crate) async fn metrics(State(state): State<AppState>, Caller(_principal): Caller) -> Response {
-    let text = match &state.serving {
-        Some(serving) => serving.prometheus().await,
-        None => String::new(),
-    };
+/// Prometheus metrics of the endpoints and deployments the caller may see (every one for an
+/// administrator, else those of the workspaces they may read; a token scoped to metrics sees
+/// what its user sees, a job's token nothing).
+pub(crate) async fn metrics(State(state): State<AppState>, Caller(principal): Caller) -> ApiResult<Response> {
+    let text = state.service.endpoint_metrics(&principal).await?;
     let mut response = text.into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
-    response
+    Ok(response)
 }

@@ -1,7 +1,8 @@
 //! The studio's data pages: a workspace's data assets, one data asset with its versions (its
 //! files, an MLTable's paths, and the first rows of a CSV), and its datastores.
 
-use super::pages::{crumb, error_page, parse_csv, when};
+use super::artifacts::parse_csv;
+use super::common::{crumb, error_page, when};
 use super::session::{Browser, Layout, render, urlencode};
 use crate::AppState;
 use askama::Template;
@@ -43,7 +44,7 @@ pub(crate) struct ArchivedQuery {
 }
 
 fn workspace_of(ws: &str) -> Result<WorkspaceName, Error> {
-    WorkspaceName::parse(ws).map_err(|error| Error::not_found(error.message))
+    crate::wire::workspace_in_path(ws)
 }
 
 pub(crate) async fn data_assets(

@@ -2,15 +2,15 @@
 //! deployments (state, live request counts, logs), its traffic and mirror traffic (editable by
 //! those who may), its keys (for those who may read them) and a test console.
 
-use super::pages::{crumb, error_page, when};
+use super::common::{crumb, error_page, when};
 use super::session::{Browser, Layout, forged_form, render, urlencode};
 use crate::AppState;
 use askama::Template;
 use atelier_core::Error;
 use atelier_core::authz::Action;
 use atelier_core::names::WorkspaceName;
-use atelier_service::{Credentials, EndpointUpdate};
-use atelier_serving::{LogKind, ScoreRequest};
+use atelier_service::{Credentials, EndpointUpdate, LogKind};
+use atelier_serving::ScoreRequest;
 use axum::Json;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 fn workspace_of(ws: &str) -> Result<WorkspaceName, Error> {
-    WorkspaceName::parse(ws).map_err(|error| Error::not_found(error.message))
+    crate::wire::workspace_in_path(ws)
 }
 
 fn weights_text(weights: &BTreeMap<String, u32>) -> String {
@@ -152,15 +152,16 @@ pub(crate) async fn endpoint(
     let mut rows = Vec::new();
     for deployment in deployments {
         let plan = atelier_service::Service::deployment_plan(&deployment).ok();
-        let (metrics, log, setup_log, request_log) = match &state.serving {
-            Some(serving) => (
-                serving.deployment_metrics(&endpoint.name, &deployment.name).await,
-                serving.logs(&endpoint.name, &deployment.name, LogKind::InferenceServer, PAGE_LOG_LINES).await,
-                serving.logs(&endpoint.name, &deployment.name, LogKind::StorageInitializer, PAGE_LOG_LINES).await,
-                serving.logs(&endpoint.name, &deployment.name, LogKind::Requests, PAGE_LOG_LINES).await,
-            ),
-            None => (None, None, None, None),
+        let metrics = match &state.serving {
+            Some(serving) => serving.deployment_metrics(&endpoint.name, &deployment.name).await,
+            None => None,
         };
+        let log_of = |kind| {
+            state.service.deployment_logs(principal, &workspace, &endpoint.name, &deployment.name, kind, PAGE_LOG_LINES)
+        };
+        let log = log_of(LogKind::InferenceServer).await.ok();
+        let setup_log = log_of(LogKind::StorageInitializer).await.ok();
+        let request_log = log_of(LogKind::Requests).await.ok();
         rows.push(DeploymentRow {
             state: deployment.state.as_str(),
             error: deployment.error.clone().unwrap_or_default(),
@@ -198,7 +199,7 @@ pub(crate) async fn endpoint(
         workspace: workspace.to_string(),
         description: endpoint.description.clone().unwrap_or_default(),
         auth_mode: endpoint.auth_mode.as_str(),
-        scoring_uri: crate::endpoints_api::scoring_uri(&state, &headers, &endpoint.name),
+        scoring_uri: crate::native::endpoints::scoring_uri(&state, &headers, &endpoint.name),
         created: when(Some(endpoint.created_at)),
         created_by: endpoint.created_by.clone(),
         deployments: rows,
@@ -252,7 +253,6 @@ pub(crate) async fn set_traffic(
         let update =
             EndpointUpdate { traffic: Some(traffic), mirror_traffic: Some(mirror), ..EndpointUpdate::default() };
         let updated = state.service.update_endpoint(principal, &workspace, &name, update).await?;
-        crate::endpoints_api::applied(&state).await;
         Ok::<_, Error>(updated)
     }
     .await;

@@ -1,7 +1,7 @@
 //! The studio's job pages: a workspace's jobs, and one job with its status, timeline, live log,
 //! outputs, code snapshot, the YAML as submitted, and a Cancel button for those who may.
 
-use super::pages::{crumb, error_page, file_response, when};
+use super::common::{crumb, error_page, file_response, when};
 use super::session::{Browser, Layout, forged_form, render, urlencode};
 use crate::AppState;
 use askama::Template;
@@ -52,7 +52,7 @@ fn duration(millis: i64) -> String {
 }
 
 fn workspace_of(ws: &str) -> Result<WorkspaceName, Error> {
-    WorkspaceName::parse(ws).map_err(|error| Error::not_found(error.message))
+    crate::wire::workspace_in_path(ws)
 }
 
 pub(crate) async fn jobs(
@@ -277,7 +277,7 @@ pub(crate) struct StreamQuery {
     file: Option<String>,
 }
 
-/// The live log, as server-sent events (see `jobs_api::log_events`).
+/// The live log, as server-sent events (see `native::jobs::log_events`).
 pub(crate) async fn log_stream(
     State(state): State<AppState>,
     browser: Browser,
@@ -293,7 +293,7 @@ pub(crate) async fn log_stream(
         return error_page(&browser, error);
     }
     let file = query.file.unwrap_or_else(|| atelier_service::STD_LOG.to_owned());
-    let events = crate::jobs_api::log_events(state.clone(), principal, workspace, name, file, query.from);
+    let events = crate::native::jobs::log_events(state.clone(), principal, workspace, name, file, query.from);
     axum::response::sse::Sse::new(events).keep_alive(axum::response::sse::KeepAlive::default()).into_response()
 }
 

@@ -5,12 +5,18 @@
 //! the query string, and pages read fine without JavaScript. Sign-in opens a session held in an
 //! HttpOnly, SameSite cookie; every form carries the session's CSRF token.
 
+mod artifacts;
 mod assets;
+mod common;
+mod compare;
 mod endpoints;
 mod jobs;
 mod models;
-mod pages;
+mod roles;
+mod run;
+mod runs;
 mod session;
+mod workspaces;
 
 use crate::AppState;
 use axum::Router;
@@ -20,16 +26,16 @@ use axum::routing::{get, post};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(pages::workspaces))
+        .route("/", get(workspaces::workspaces))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
-        .route("/workspaces", post(pages::create_workspace))
-        .route("/w/{ws}", get(pages::workspace))
-        .route("/w/{ws}/experiments/{id}", get(pages::runs))
-        .route("/w/{ws}/experiments/{id}/{action}", post(pages::experiment_action))
-        .route("/w/{ws}/compare", get(pages::compare))
-        .route("/w/{ws}/roles", get(pages::roles).post(pages::assign_role))
-        .route("/w/{ws}/roles/{user}/remove", post(pages::remove_role))
+        .route("/workspaces", post(workspaces::create_workspace))
+        .route("/w/{ws}", get(workspaces::workspace))
+        .route("/w/{ws}/experiments/{id}", get(runs::runs))
+        .route("/w/{ws}/experiments/{id}/{action}", post(workspaces::experiment_action))
+        .route("/w/{ws}/compare", get(compare::compare))
+        .route("/w/{ws}/roles", get(roles::roles).post(roles::assign_role))
+        .route("/w/{ws}/roles/{user}/remove", post(roles::remove_role))
         .route("/w/{ws}/data", get(assets::data_assets))
         .route("/w/{ws}/data/{name}", get(assets::data_asset))
         .route("/w/{ws}/datastores", get(assets::datastores))
@@ -46,9 +52,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{ws}/endpoints/{name}/test", post(endpoints::test_request))
         .route("/w/{ws}/models", get(models::models))
         .route("/w/{ws}/models/{name}", get(models::model))
-        .route("/w/{ws}/runs/{run_id}", get(pages::run))
-        .route("/w/{ws}/runs/{run_id}/artifacts/{*path}", get(pages::artifact))
-        .route("/w/{ws}/runs/{run_id}/folder", get(pages::folder_download))
+        .route("/w/{ws}/runs/{run_id}", get(run::run))
+        .route("/w/{ws}/runs/{run_id}/artifacts/{*path}", get(artifacts::artifact))
+        .route("/w/{ws}/runs/{run_id}/folder", get(artifacts::folder_download))
         .route("/static/studio.css", get(stylesheet))
         .route("/static/studio.js", get(script))
 }

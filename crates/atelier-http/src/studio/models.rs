@@ -1,12 +1,11 @@
 //! The studio's model registry pages: a workspace's registered models, and one model with its
 //! versions (stage, aliases, where its files are, and the run that produced it).
 
-use super::pages::{crumb, error_page, when};
+use super::common::{crumb, error_page, when};
 use super::session::{Browser, Layout, render, urlencode};
 use crate::AppState;
 use askama::Template;
 use atelier_core::Error;
-use atelier_core::names::WorkspaceName;
 use atelier_service::RegistrySearch;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -56,9 +55,9 @@ pub(crate) async fn models(
     Query(query): Query<ModelsQuery>,
 ) -> Response {
     let principal = &browser.session.principal;
-    let workspace = match WorkspaceName::parse(&ws) {
+    let workspace = match crate::wire::workspace_in_path(&ws) {
         Ok(workspace) => workspace,
-        Err(error) => return error_page(&browser, Error::not_found(error.message)),
+        Err(error) => return error_page(&browser, error),
     };
     let search = RegistrySearch {
         filter: name_filter(&query.q),
@@ -147,7 +146,7 @@ pub(crate) async fn model(
 ) -> Response {
     let principal = &browser.session.principal;
     let loaded = async {
-        let workspace = WorkspaceName::parse(&ws).map_err(|error| Error::not_found(error.message))?;
+        let workspace = crate::wire::workspace_in_path(&ws)?;
         let model = state.service.get_registered_model(principal, &workspace, &name).await?;
         let search = RegistrySearch {
             filter: Some(format!("name = '{}'", name.replace('\'', "''"))),

@@ -26,7 +26,7 @@ pub(crate) struct Crumb {
 impl Layout {
     pub(crate) fn for_browser(browser: &Browser, crumbs: Vec<Crumb>) -> Self {
         Layout {
-            user: Some(browser.session.principal.user.to_string()),
+            user: Some(browser.session.principal.user().to_string()),
             csrf: browser.session.csrf_token.clone(),
             crumbs,
         }

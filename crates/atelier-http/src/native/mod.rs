@@ -1,0 +1,120 @@
+//! The native REST API under `/api/v1`, in Atelier's own JSON: one file per resource
+//! (workspaces, access, tracking, models, data, datastores, environments, gc, jobs, endpoints),
+//! each with its routes and the OpenAPI document of its handlers, merged here. The OpenAPI document
+//! at
+//! `/api/v1/openapi.json` is generated from the annotations on these handlers.
+
+mod access;
+mod data;
+mod datastores;
+pub(crate) mod endpoints;
+mod environments;
+mod gc;
+pub(crate) mod jobs;
+mod models;
+mod tracking;
+mod workspaces;
+
+use crate::AppState;
+use atelier_core::Error;
+use atelier_core::names::WorkspaceName;
+use axum::body::Body;
+use axum::response::Response;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(jobs::routes())
+        .merge(endpoints::routes())
+        .merge(workspaces::routes())
+        .merge(access::routes())
+        .merge(tracking::routes())
+        .merge(models::routes())
+        .merge(data::routes())
+        .merge(datastores::routes())
+        .merge(environments::routes())
+        .merge(gc::routes())
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Atelier API",
+        description = "Atelier's native REST API. Every request needs `Authorization: Bearer <token>` or basic credentials."
+    ),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of the native API.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let mut document = ApiDoc::openapi();
+    document.merge(workspaces::Doc::openapi());
+    document.merge(access::Doc::openapi());
+    document.merge(tracking::Doc::openapi());
+    document.merge(models::Doc::openapi());
+    document.merge(data::Doc::openapi());
+    document.merge(datastores::Doc::openapi());
+    document.merge(environments::Doc::openapi());
+    document.merge(gc::Doc::openapi());
+    document.merge(jobs::JobsApiDoc::openapi());
+    document.merge(endpoints::EndpointsApiDoc::openapi());
+    document
+}
+
+pub(crate) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi_document())
+}
+
+/// The workspace a path names (see [`crate::wire::workspace_in_path`]).
+pub(crate) fn workspace(name: &str) -> Result<WorkspaceName, Error> {
+    crate::wire::workspace_in_path(name)
+}
+
+/// The error body every endpoint returns on failure.
+#[derive(Serialize, ToSchema)]
+struct ErrorBody {
+    error_code: String,
+    message: String,
+}
+
+/// A download as an `application/octet-stream` response with its length.
+pub(crate) fn stream_response(download: atelier_blob::Download) -> Response {
+    use axum::response::IntoResponse;
+    use futures::TryStreamExt;
+    let mut response = Body::from_stream(download.stream.map_err(std::io::Error::other)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/octet-stream"));
+    headers.insert(axum::http::header::CONTENT_LENGTH, axum::http::HeaderValue::from(download.size));
+    response
+}
+
+/// `?archived=true` on a versioned asset's listing: archived versions are included.
+#[derive(Deserialize)]
+pub(crate) struct ArchivedQuery {
+    #[serde(default)]
+    archived: Option<String>,
+}
+
+impl ArchivedQuery {
+    pub(crate) fn include(&self) -> bool {
+        matches!(self.archived.as_deref(), Some("true" | "1"))
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UploadedDto {
+    /// The `mlflow-artifacts:` URI of the uploaded file.
+    pub(crate) uri: String,
+    pub(crate) size: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ArtifactDto {
+    /// The path relative to the run's artifact root.
+    pub(crate) path: String,
+    pub(crate) is_dir: bool,
+    pub(crate) size: Option<u64>,
+}

@@ -1,0 +1,550 @@
+//! Submitting a job: the file parsed again, then each reference resolved in its own step (the
+//! compute and resources, the code snapshot, inputs, outputs, the environment, the experiment)
+//! before the job, its run and its plan are stored together.
+
+use super::{AREA_CODE, JobSubmission, check_snapshot_id, field_error, is_local_path, output_uri, spec_error};
+use crate::{Principal, Service, now_millis};
+use atelier_core::authz::Action;
+use atelier_core::data::{DEFAULT_DATASTORE, parse_datastore_uri};
+use atelier_core::environment::EnvironmentSpec;
+use atelier_core::job::{Job, JobEvent, JobStatus, ResourceRequest, job_name_from_random, validate_job_name, vm_size};
+use atelier_core::limits::normalize_artifact_path;
+use atelier_core::model::{LifecycleStage, RunId, RunInfo, RunStatus, Tag};
+use atelier_core::names::WorkspaceName;
+use atelier_core::{Error, ErrorCode, Result};
+use atelier_spec::{
+    BUILTIN_ENVIRONMENT, CommandJob, JobInput, JobPlan, PlannedEnvironment, PlannedInput, PlannedOutput,
+    parse_command_job,
+};
+use std::collections::BTreeMap;
+
+impl Service {
+    /// Stores one file of a code snapshot (`snapshot`: 32 hexadecimal characters the client
+    /// chose); a snapshot a job already uses cannot change.
+    pub async fn upload_code_file(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        snapshot: &str,
+        path: &str,
+        body: futures::stream::BoxStream<'_, std::result::Result<bytes::Bytes, String>>,
+    ) -> Result<u64> {
+        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        check_snapshot_id(snapshot)?;
+        let relative = normalize_artifact_path(path)?;
+        if relative.is_empty() {
+            return Err(Error::invalid("a code upload needs a file path"));
+        }
+        if self.store.snapshot_in_use(workspace, snapshot).await? {
+            return Err(Error::invalid(format!("snapshot {snapshot} belongs to a submitted job and cannot change")));
+        }
+        self.store_upload(workspace, AREA_CODE, &format!("{snapshot}/{relative}"), body).await
+    }
+
+    /// Checks, resolves and queues a job.
+    pub async fn create_job(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        submission: JobSubmission,
+    ) -> Result<Job> {
+        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        self.require_confinement(principal, "jobs")?;
+        let spec = parse_command_job(&submission.yaml, &submission.folder_name).map_err(spec_error)?;
+        let name = match submission.name.clone().or_else(|| spec.name.clone()) {
+            Some(name) => {
+                validate_job_name(&name)?;
+                name
+            }
+            None => job_name_from_random(rand::random()),
+        };
+        let (compute, per_job_limit) = self.resolve_compute(workspace, &spec).await?;
+        let resources = self.resolve_resources(&spec, &compute, per_job_limit)?;
+        // What the job points into, so that garbage collection keeps it while the job exists.
+        let mut references = Vec::new();
+        let snapshot = self.resolve_snapshot(workspace, &spec, submission.snapshot.as_ref(), &mut references).await?;
+        let inputs = self.resolve_inputs(principal, workspace, &spec, &submission, &mut references).await?;
+        let outputs = resolve_outputs(&spec, &name, &mut references)?;
+        let (environment, warnings) = self.resolve_job_environment(principal, workspace, &spec, &submission).await?;
+        let experiment = self.job_experiment(principal, workspace, &spec).await?;
+
+        let artifact_uri = format!("{}/{name}/artifacts", experiment.artifact_location);
+        let plan = JobPlan {
+            artifact_uri: artifact_uri.clone(),
+            job: name.clone(),
+            workspace: workspace.to_string(),
+            experiment_id: experiment.experiment_id.to_string(),
+            experiment_name: experiment.name.clone(),
+            command: spec.command.clone(),
+            inputs,
+            outputs,
+            environment,
+            environment_variables: spec.environment_variables.clone(),
+            process_count: spec.process_count_per_instance.unwrap_or(1) * spec.instance_count,
+            distributed: spec.process_count_per_instance.is_some(),
+            timeout_seconds: spec.timeout,
+            snapshot: snapshot.clone(),
+        };
+        let plan_text = serde_json::to_string(&plan)
+            .map_err(|error| Error::internal(format!("encoding a plan failed: {error}")))?;
+        let now = now_millis();
+        let run_id = RunId::parse(&name)?;
+        let run = RunInfo {
+            artifact_uri,
+            run_id,
+            workspace: workspace.clone(),
+            experiment_id: experiment.experiment_id,
+            run_name: spec.display_name.clone().unwrap_or_else(|| name.clone()),
+            user_id: principal.user.to_string(),
+            status: RunStatus::Scheduled,
+            start_time: Some(now),
+            end_time: None,
+            lifecycle_stage: LifecycleStage::Active,
+        };
+        let mut run_tags: Vec<Tag> = spec.tags.iter().map(|(key, value)| Tag::new(key, value)).collect();
+        run_tags.push(Tag::new("mlflow.runName", run.run_name.clone()));
+        run_tags.push(Tag::new("mlflow.user", principal.user.to_string()));
+        run_tags.push(Tag::new("mlflow.source.type", "JOB"));
+        run_tags.push(Tag::new("atelier.job", name.clone()));
+        let job = Job {
+            workspace: workspace.clone(),
+            name: name.clone(),
+            display_name: spec.display_name.clone(),
+            description: spec.description.clone(),
+            experiment_id: experiment.experiment_id,
+            experiment_name: experiment.name.clone(),
+            compute,
+            status: JobStatus::Queued,
+            priority: spec.priority,
+            resources,
+            tags: spec.tags.clone(),
+            spec_yaml: submission.yaml.clone(),
+            plan: plan_text,
+            snapshot,
+            created_by: principal.user.to_string(),
+            created_at: now,
+            exit_code: None,
+            error: None,
+            warnings,
+            archived: false,
+            runtime_pid: None,
+            runtime_start: None,
+            assigned_gpus: Vec::new(),
+            heartbeat_at: None,
+            events: vec![
+                JobEvent { status: JobStatus::NotStarted, time: now, message: None },
+                JobEvent { status: JobStatus::Queued, time: now, message: None },
+            ],
+        };
+        // No one holds this token: the runtime gets a fresh one when it is launched.
+        let unusable = hex::encode(rand::random::<[u8; 32]>());
+        let job = self.store.create_job(&job, &run, &run_tags, &unusable, &references).await?;
+        self.wake_scheduler();
+        Ok(job)
+    }
+
+    /// What the job asks of its compute: an Azure VM size, then Atelier's own fields, within
+    /// what its compute allows each job; an error if the machine could never run it.
+    fn resolve_resources(
+        &self,
+        spec: &CommandJob,
+        compute: &str,
+        per_job_limit: Option<ResourceRequest>,
+    ) -> Result<ResourceRequest> {
+        let mut resources = ResourceRequest::default();
+        if let Some(size) = &spec.instance_type {
+            resources = vm_size(size).map_err(|error| field_error(spec, "resources.instance_type", error.message))?;
+        }
+        if let Some(cpu) = spec.cpu {
+            resources.cpus = cpu;
+        }
+        if let Some(memory) = spec.memory_gb {
+            resources.memory_mb = (memory * 1024.0).round() as u64;
+        }
+        if let Some(gpus) = spec.gpu_count {
+            resources.gpus = u32::try_from(gpus).unwrap_or(u32::MAX);
+        }
+        if let Some(limit) = per_job_limit {
+            resources.cpus = resources.cpus.min(limit.cpus);
+            if limit.memory_mb > 0 && (resources.memory_mb == 0 || resources.memory_mb > limit.memory_mb) {
+                resources.memory_mb = limit.memory_mb;
+            }
+        }
+        let capacity = self.compute_capacity();
+        capacity.could_fit(&resources).map_err(|why| {
+            field_error(spec, "resources", format!("the job can never start on compute '{compute}': {why}"))
+        })?;
+        Ok(resources)
+    }
+
+    /// The job's code snapshot, which the client uploaded before submitting: it must be there
+    /// and within this server's limit.
+    async fn resolve_snapshot(
+        &self,
+        workspace: &WorkspaceName,
+        spec: &CommandJob,
+        uploaded: Option<&String>,
+        references: &mut Vec<String>,
+    ) -> Result<Option<String>> {
+        let snapshot = match (&spec.code, uploaded) {
+            (None, _) => None,
+            (Some(code), None) => {
+                return Err(field_error(
+                    spec,
+                    "code",
+                    format!("the folder '{code}' must be uploaded with the job (atelier job create does it)"),
+                ));
+            }
+            (Some(_), Some(snapshot)) => {
+                check_snapshot_id(snapshot)?;
+                let files = self.store.upload_files_under(workspace, AREA_CODE, snapshot).await?;
+                let size: i64 = files.iter().map(|file| file.size).sum();
+                let limit = self.snapshot_limit;
+                if size as u64 > limit {
+                    return Err(field_error(
+                        spec,
+                        "code",
+                        format!(
+                            "the code snapshot holds {size} bytes, over this server's limit of {limit}: list large files in .amlignore or .gitignore"
+                        ),
+                    ));
+                }
+                references.push(format!("code:{snapshot}/"));
+                Some(snapshot.clone())
+            }
+        };
+
+        Ok(snapshot)
+    }
+
+    /// Each input as the runtime receives it: literals as given, uploaded local paths on the
+    /// default datastore, references resolved to what they name.
+    async fn resolve_inputs(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        spec: &CommandJob,
+        submission: &JobSubmission,
+        references: &mut Vec<String>,
+    ) -> Result<BTreeMap<String, PlannedInput>> {
+        let mut inputs = BTreeMap::new();
+        for (input_name, input) in &spec.inputs {
+            let field = format!("inputs.{input_name}");
+            let planned = match input {
+                JobInput::Literal { value, .. } => PlannedInput::Literal { value: value.clone() },
+                JobInput::Asset { kind, path, mode, .. } => {
+                    let uri = match path {
+                        None => None,
+                        Some(path) if is_local_path(path) => {
+                            let uploaded = submission.uploads.get(&field).ok_or_else(|| {
+                                field_error(
+                                    spec,
+                                    &field,
+                                    format!(
+                                        "the local path '{path}' must be uploaded with the job (atelier job create does it)"
+                                    ),
+                                )
+                            })?;
+                            if parse_datastore_uri(uploaded).is_none_or(|(store, _)| store != DEFAULT_DATASTORE) {
+                                return Err(field_error(
+                                    spec,
+                                    &field,
+                                    "an uploaded path must be on the default datastore",
+                                ));
+                            }
+                            references.push(uploaded.clone());
+                            Some(uploaded.clone())
+                        }
+                        Some(path) => Some(
+                            self.resolve_input(principal, workspace, kind, path)
+                                .await
+                                .map_err(|error| field_error(spec, &field, error.message))?,
+                        ),
+                    };
+                    PlannedInput::Data { data_type: kind.clone(), mode: mode.clone(), uri }
+                }
+            };
+            inputs.insert(input_name.clone(), planned);
+        }
+
+        Ok(inputs)
+    }
+
+    /// The job's experiment, created on first use; a deleted one is an error.
+    async fn job_experiment(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        spec: &CommandJob,
+    ) -> Result<atelier_core::model::Experiment> {
+        let experiment = match self.store.get_experiment_by_name(workspace, &spec.experiment_name).await {
+            Ok(experiment) => experiment,
+            Err(error) if error.code == ErrorCode::ResourceDoesNotExist => {
+                let created =
+                    self.create_experiment(principal, workspace, &spec.experiment_name, None, Vec::new()).await;
+                match created {
+                    Ok(id) => self.store.get_experiment(workspace, id).await?,
+                    Err(error) if error.code == ErrorCode::ResourceAlreadyExists => {
+                        self.store.get_experiment_by_name(workspace, &spec.experiment_name).await?
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            Err(error) => return Err(error),
+        };
+        if experiment.lifecycle_stage != LifecycleStage::Active {
+            return Err(Error::invalid(format!(
+                "experiment '{}' is deleted; restore it or name another experiment",
+                experiment.name
+            )));
+        }
+
+        Ok(experiment)
+    }
+
+    /// The compute a job names, and the most each of its jobs may use (a named compute's size).
+    async fn resolve_compute(
+        &self,
+        workspace: &WorkspaceName,
+        spec: &CommandJob,
+    ) -> Result<(String, Option<ResourceRequest>)> {
+        if spec.compute == "local" {
+            return Ok(("local".to_owned(), None));
+        }
+        match self.store.get_compute(workspace, &spec.compute).await {
+            Ok(compute) => Ok((compute.name, Some(vm_size(&compute.size)?))),
+            Err(error) if error.code == ErrorCode::ResourceDoesNotExist => {
+                let known: Vec<String> = std::iter::once("local".to_owned())
+                    .chain(self.store.list_computes(Some(workspace)).await?.into_iter().map(|compute| compute.name))
+                    .collect();
+                Err(field_error(
+                    spec,
+                    "compute",
+                    format!("unknown compute '{}': this workspace has {}", spec.compute, known.join(", ")),
+                ))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Resolves an input's path to what the runtime fetches: a datastore URI, a `runs:/` URI,
+    /// or `azureml:<model>:<version>` for a model.
+    async fn resolve_input(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        kind: &str,
+        path: &str,
+    ) -> Result<String> {
+        let is_model = matches!(kind, "mlflow_model" | "custom_model");
+        if let Some(rest) = path.strip_prefix("azureml:").filter(|rest| !rest.starts_with("//")) {
+            let (name, reference) = match rest.split_once('@') {
+                Some((name, "latest")) => (name, "latest"),
+                Some((_, label)) => {
+                    return Err(Error::invalid(format!("'{path}': only the label @latest is known, not @{label}")));
+                }
+                None => rest.split_once(':').ok_or_else(|| {
+                    Error::invalid(format!("'{path}': expected azureml:<name>:<version> or azureml:<name>@latest"))
+                })?,
+            };
+            if is_model {
+                let version = self.resolve_model_version(principal, workspace, name, reference).await?;
+                return Ok(format!("azureml:{}:{}", version.name, version.version));
+            }
+            let asset = self.get_data_asset(principal, workspace, name, reference).await?;
+            if parse_datastore_uri(&asset.path).is_none() && !asset.path.starts_with("runs:/") {
+                return Err(Error::invalid(format!(
+                    "data asset {name} version {} points at '{}', which this server cannot fetch",
+                    asset.version, asset.path
+                )));
+            }
+            return Ok(asset.path);
+        }
+        let resolved = self.resolve_job_uri(principal, workspace, path).await?;
+        if let Some(rest) = resolved.strip_prefix("runs:/") {
+            let (run_id, relative) = rest.split_once('/').unwrap_or((rest, ""));
+            self.run_artifact_path(principal, workspace, run_id, relative, Action::WorkspaceRead).await?;
+            return Ok(resolved);
+        }
+        if parse_datastore_uri(&resolved).is_some() {
+            let location = self.data_location(workspace, &resolved).await?;
+            if self.list_at(workspace, &location).await?.is_empty() {
+                return Err(Error::invalid(format!("nothing is stored at '{path}'")));
+            }
+            return Ok(resolved);
+        }
+        Err(Error::invalid(format!(
+            "'{path}' cannot be fetched: expected a local path, azureml:<name>:<version>, azureml:<name>@latest, azureml://datastores/<name>/paths/<path>, azureml://jobs/<job>/outputs/<output> or runs:/<run>/<path>"
+        )))
+    }
+
+    /// Rewrites `azureml://jobs/<job>/outputs/<output>[/paths/<path>]` as the URI it stands
+    /// for: the job's run artifacts for the output `artifacts` (or `default`), the job's named
+    /// output on the default datastore otherwise. Other URIs come back unchanged.
+    pub(crate) async fn resolve_job_uri(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        uri: &str,
+    ) -> Result<String> {
+        let Some(rest) = uri.strip_prefix("azureml://jobs/") else { return Ok(uri.to_owned()) };
+        let shape = || {
+            Error::invalid(format!(
+                "'{uri}': expected azureml://jobs/<job>/outputs/<output> or azureml://jobs/<job>/outputs/<output>/paths/<path>"
+            ))
+        };
+        let (job_name, rest) = rest.split_once('/').ok_or_else(shape)?;
+        let rest = rest.strip_prefix("outputs/").ok_or_else(shape)?;
+        let (output, path) = match rest.split_once('/') {
+            Some((output, paths)) => {
+                (output, paths.strip_prefix("paths/").or((paths == "paths").then_some("")).ok_or_else(shape)?)
+            }
+            None => (rest, ""),
+        };
+        let path = normalize_artifact_path(path)?;
+        let job = self.job_in_workspace(principal, workspace, job_name, Action::WorkspaceRead).await?;
+        if matches!(output, "artifacts" | "default") {
+            return Ok(if path.is_empty() {
+                format!("runs:/{}", job.name)
+            } else {
+                format!("runs:/{}/{path}", job.name)
+            });
+        }
+        let plan = self.plan_of(&job)?;
+        if !plan.outputs.contains_key(output) {
+            return Err(Error::invalid(format!("job '{}' has no output '{output}'", job.name)));
+        }
+        if job.status != JobStatus::Completed {
+            return Err(Error::invalid(format!(
+                "job '{}' is {}: its output '{output}' is there once it has completed",
+                job.name,
+                job.status.as_str()
+            )));
+        }
+        let base = output_uri(&job.name, output);
+        Ok(if path.is_empty() { base } else { format!("{base}/{path}") })
+    }
+
+    async fn resolve_job_environment(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        spec: &CommandJob,
+        submission: &JobSubmission,
+    ) -> Result<(PlannedEnvironment, Vec<String>)> {
+        let inline = spec.inline_environment.is_some().then_some(&submission.inline_environment);
+        self.resolve_environment(principal, workspace, spec.environment.as_deref(), inline, "atelier job create")
+            .await
+            .map_err(|error| field_error(spec, "environment", error.message))
+    }
+
+    /// Resolves the environment of a job or a deployment: a reference (`azureml:name:version`,
+    /// `azureml:name@latest`), an inline one (`Some`, holding the spec the client read from its
+    /// conda file, if it sent it), or neither, which is the built-in environment. Also says
+    /// whether an image is ignored; `client` names the command that sends inline specs.
+    pub(crate) async fn resolve_environment(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        reference: Option<&str>,
+        inline: Option<&Option<EnvironmentSpec>>,
+        client: &str,
+    ) -> Result<(PlannedEnvironment, Vec<String>)> {
+        let (name, environment_spec) = match (reference, inline) {
+            (Some(reference), _) => {
+                let rest = reference.trim_start_matches("azureml:");
+                let (name, version) = match rest.split_once('@') {
+                    Some((name, _)) => (name, "latest"),
+                    None => rest.split_once(':').unwrap_or((rest, "latest")),
+                };
+                let environment = self.get_environment(principal, workspace, name, version).await?;
+                (format!("{}:{}", environment.name, environment.version), environment.spec)
+            }
+            (None, Some(inline)) => {
+                let inline = inline.clone().ok_or_else(|| {
+                    Error::invalid(format!(
+                        "an inline environment's conda_file must be sent with the spec ({client} does it)"
+                    ))
+                })?;
+                for requirement in &inline.requirements {
+                    atelier_core::environment::validate_requirement(requirement)?;
+                }
+                ("inline".to_owned(), inline)
+            }
+            (None, None) => {
+                let planned = PlannedEnvironment {
+                    name: BUILTIN_ENVIRONMENT.to_owned(),
+                    builtin: true,
+                    python: None,
+                    requirements: Vec::new(),
+                    image: None,
+                };
+                return Ok((planned, Vec::new()));
+            }
+        };
+        let mut warnings = Vec::new();
+        if let Some(image) = &environment_spec.image {
+            if self.refuse_images {
+                return Err(Error::invalid(format!(
+                    "the environment names the image '{image}', and this server runs no containers and refuses to run it on the host instead"
+                )));
+            }
+            warnings.push(format!(
+                "image '{image}' is not used: no container runtime is configured, so it runs on the host with {}",
+                if environment_spec.python.is_some() || !environment_spec.requirements.is_empty() {
+                    "the environment's conda_file packages"
+                } else {
+                    "the machine's Python"
+                }
+            ));
+        }
+        let builtin = environment_spec.python.is_none() && environment_spec.requirements.is_empty();
+        let planned = PlannedEnvironment {
+            name,
+            builtin,
+            python: environment_spec.python,
+            requirements: environment_spec.requirements,
+            image: environment_spec.image,
+        };
+        Ok((planned, warnings))
+    }
+}
+
+/// Each output as the runtime writes it (on the default datastore at `azureml/<job>/<output>/`),
+/// with the asset it is registered as when the job completes.
+fn resolve_outputs(
+    spec: &CommandJob,
+    name: &str,
+    references: &mut Vec<String>,
+) -> Result<BTreeMap<String, PlannedOutput>> {
+    let mut outputs = BTreeMap::new();
+    for (output_name, output) in &spec.outputs {
+        if let Some(path) = &output.path {
+            return Err(field_error(
+                spec,
+                &format!("outputs.{output_name}"),
+                format!(
+                    "output path '{path}' is not supported: outputs go to the default datastore at azureml/<job>/<output>"
+                ),
+            ));
+        }
+        if let Some(register) = &output.name {
+            atelier_core::data::validate_asset_name("output asset", register)
+                .map_err(|error| field_error(spec, &format!("outputs.{output_name}"), error.message))?;
+        }
+        outputs.insert(
+            output_name.clone(),
+            PlannedOutput {
+                data_type: output.kind.clone(),
+                mode: output.mode.clone(),
+                register_name: output.name.clone(),
+                register_version: output.version.clone(),
+            },
+        );
+    }
+    if !outputs.is_empty() {
+        references.push(format!("azureml://datastores/{DEFAULT_DATASTORE}/paths/azureml/{name}/"));
+    }
+
+    Ok(outputs)
+}
