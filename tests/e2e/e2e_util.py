@@ -184,6 +184,8 @@ class ServerProcess:
         env.setdefault("RUST_BACKTRACE", "1")
         env.setdefault("RUST_LOG", "info")
         env["ATELIER_HOME"] = str(self.home)
+        # Extra variables a test sets before start(), e.g. {"PATH": ...}.
+        env.update(getattr(self, "extra_env", {}))
         return env
 
     def start(self, timeout: float = 60.0) -> None:

@@ -160,3 +160,42 @@ def test_only_owners_register_datastores_and_only_admins_local_ones(cli, s3_buck
     (tmp_path / "admin-local.yml").write_text(f"name: {unique_ident('local')}\ntype: local\npath: {tmp_path / 'shared'}\n")
     created = cli.json("datastore", "create", "-w", workspace, "-f", str(tmp_path / "admin-local.yml"), "-o", "json")
     assert created["type"] == "local" and created["credentials"] is None
+
+
+def test_datastore_fields_cannot_steer_the_servers_connections(cli, tmp_path):
+    """A workspace Owner's `region` or `account_name` once became part of the URL the server
+    connected to (`x@127.0.0.1:PORT/#` made it connect to PORT). Every such field is now checked
+    against its grammar: the registration fails, naming the field, and nothing is contacted."""
+    import socket
+
+    owner = unique_ident("dsowner")
+    cli("user", "create", owner, "--password", "owner-password")
+    token = cli.json("token", "create", "--user", owner, "-o", "json")["token"]
+    workspace = unique_ident("steer")
+    cli("workspace", "create", workspace)
+    cli("role", "assign", "--user", owner, "--role", "Owner", "--workspace", workspace)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    attempts = {
+        "region": f"name: {unique_ident('steers3')}\ntype: s3\nbucket: data\nregion: \"x@127.0.0.1:{port}/#\"\n",
+        "account_name": f"name: {unique_ident('steerblob')}\ntype: azure_blob\n"
+                        f"account_name: \"a@127.0.0.1:{port}#\"\ncontainer_name: data\n",
+        "container_name": f"name: {unique_ident('steerct')}\ntype: azure_blob\naccount_name: acct\n"
+                          f"container_name: \"c?comp=list#\"\n",
+        "bucket": f"name: {unique_ident('steergcs')}\ntype: gcs\nbucket: \"b@127.0.0.1:{port}\"\n",
+    }
+    try:
+        for field, text in attempts.items():
+            path = tmp_path / f"{field}.yml"
+            path.write_text(text)
+            refused = cli("datastore", "create", "-w", workspace, "-f", str(path), token=token, check=False)
+            assert refused.returncode != 0, field
+            assert f"invalid {field}" in refused.stderr and "expected" in refused.stderr, refused.stderr
+        with pytest.raises(socket.timeout):
+            listener.accept()
+    finally:
+        listener.close()
+    assert [d["name"] for d in cli.json("datastore", "list", "-w", workspace, "-o", "json")] == ["workspaceblobstore"]

@@ -92,7 +92,8 @@ def logs_of(cli, endpoint_name: str, name: str, container: str = "inference-serv
 
 
 def worker_pids(srv) -> list[int]:
-    """The scoring-host processes of one server."""
+    """The scoring-host processes of one server: the Python processes, not the confinement
+    (`unshare`, `atelier sandbox`) that starts each of them."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -100,7 +101,8 @@ def worker_pids(srv) -> list[int]:
                 command = (entry / "cmdline").read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            if "atelier_scoring_host.py" in command and str(srv.home) in command:
+            program = Path(command.split("\0", 1)[0]).name
+            if program.startswith("python") and "atelier_scoring_host.py" in command and str(srv.home) in command:
                 pids.append(int(entry.name))
     return pids
 

@@ -41,8 +41,6 @@ pub enum WorkspaceCommand {
 pub enum ExperimentCommand {
     /// List experiments.
     List {
-        #[arg(short = 'w', long, env = "ATELIER_WORKSPACE", default_value = "default")]
-        workspace: String,
         /// active, deleted or all.
         #[arg(long, default_value = "active")]
         view: String,
@@ -51,11 +49,7 @@ pub enum ExperimentCommand {
         filter: Option<String>,
     },
     /// Show an experiment by id or name.
-    Show {
-        experiment: String,
-        #[arg(short = 'w', long, env = "ATELIER_WORKSPACE", default_value = "default")]
-        workspace: String,
-    },
+    Show { experiment: String },
 }
 
 #[derive(Subcommand)]
@@ -65,8 +59,6 @@ pub enum RunCommand {
         /// Experiment name (or id).
         #[arg(long, short = 'e')]
         experiment: String,
-        #[arg(short = 'w', long, env = "ATELIER_WORKSPACE", default_value = "default")]
-        workspace: String,
         /// MLflow filter, e.g. "metrics.acc > 0.9 and params.lr = '0.01'".
         #[arg(long)]
         filter: Option<String>,
@@ -77,11 +69,7 @@ pub enum RunCommand {
         max_results: i64,
     },
     /// Show one run.
-    Show {
-        run_id: String,
-        #[arg(short = 'w', long, env = "ATELIER_WORKSPACE", default_value = "default")]
-        workspace: String,
-    },
+    Show { run_id: String },
 }
 
 #[derive(Subcommand)]
@@ -110,6 +98,10 @@ pub enum TokenCommand {
         description: String,
         #[arg(long)]
         expires_in_days: Option<i64>,
+        /// `all` (the default), or `metrics`: a token for Prometheus that reads `/metrics` (the
+        /// endpoints its user may see) and nothing else.
+        #[arg(long)]
+        scope: Option<String>,
     },
     /// List tokens.
     List {
@@ -128,21 +120,14 @@ pub enum RoleCommand {
         user: String,
         #[arg(long)]
         role: String,
-        #[arg(long, short = 'w')]
-        workspace: String,
     },
     /// Remove a user's role from a workspace.
     Remove {
         #[arg(long)]
         user: String,
-        #[arg(long, short = 'w')]
-        workspace: String,
     },
     /// List the role assignments of a workspace.
-    List {
-        #[arg(long, short = 'w')]
-        workspace: String,
-    },
+    List,
 }
 
 fn print_json(value: &Value) -> anyhow::Result<()> {
@@ -276,7 +261,8 @@ pub async fn experiment(command: ExperimentCommand, args: ClientArgs) -> anyhow:
     let client = Client::new(&args)?;
     let json_output = args.output == OutputFormat::Json;
     match command {
-        ExperimentCommand::List { workspace, view, filter } => {
+        ExperimentCommand::List { view, filter } => {
+            let workspace = args.workspace();
             let mut experiments = Vec::new();
             let mut page_token: Option<String> = None;
             loop {
@@ -288,7 +274,7 @@ pub async fn experiment(command: ExperimentCommand, args: ClientArgs) -> anyhow:
                     query.push(("page_token", token.clone()));
                 }
                 let page: Value =
-                    client.get(&format!("/workspaces/{}/experiments", segment(&workspace)), &query).await?;
+                    client.get(&format!("/workspaces/{}/experiments", segment(workspace)), &query).await?;
                 experiments.extend(page["items"].as_array().cloned().unwrap_or_default());
                 page_token = page["next_page_token"].as_str().map(str::to_owned);
                 if page_token.is_none() {
@@ -302,9 +288,9 @@ pub async fn experiment(command: ExperimentCommand, args: ClientArgs) -> anyhow:
                 Ok(())
             }
         }
-        ExperimentCommand::Show { experiment, workspace } => {
+        ExperimentCommand::Show { experiment } => {
             let experiment: Value = client
-                .get(&format!("/workspaces/{}/experiments/{}", segment(&workspace), segment(&experiment)), &[])
+                .get(&format!("/workspaces/{}/experiments/{}", segment(args.workspace()), segment(&experiment)), &[])
                 .await?;
             if json_output {
                 print_json(&experiment)
@@ -346,9 +332,10 @@ pub async fn run(command: RunCommand, args: ClientArgs) -> anyhow::Result<()> {
     let client = Client::new(&args)?;
     let json_output = args.output == OutputFormat::Json;
     match command {
-        RunCommand::List { experiment, workspace, filter, order_by, max_results } => {
+        RunCommand::List { experiment, filter, order_by, max_results } => {
+            let workspace = args.workspace();
             let found: Value = client
-                .get(&format!("/workspaces/{}/experiments/{}", segment(&workspace), segment(&experiment)), &[])
+                .get(&format!("/workspaces/{}/experiments/{}", segment(workspace), segment(&experiment)), &[])
                 .await?;
             let experiment_id = text(&found["experiment_id"]);
             let mut query = vec![("experiment_id", experiment_id), ("max_results", max_results.to_string())];
@@ -358,7 +345,7 @@ pub async fn run(command: RunCommand, args: ClientArgs) -> anyhow::Result<()> {
             for order in order_by {
                 query.push(("order_by", order));
             }
-            let page: Value = client.get(&format!("/workspaces/{}/runs", segment(&workspace)), &query).await?;
+            let page: Value = client.get(&format!("/workspaces/{}/runs", segment(workspace)), &query).await?;
             let runs = page["items"].as_array().cloned().unwrap_or_default();
             if json_output {
                 print_json(&Value::Array(runs))
@@ -370,9 +357,9 @@ pub async fn run(command: RunCommand, args: ClientArgs) -> anyhow::Result<()> {
                 Ok(())
             }
         }
-        RunCommand::Show { run_id, workspace } => {
+        RunCommand::Show { run_id } => {
             let run: Value = client
-                .get(&format!("/workspaces/{}/runs/{}", segment(&workspace), segment(&run_id)), &[])
+                .get(&format!("/workspaces/{}/runs/{}", segment(args.workspace()), segment(&run_id)), &[])
                 .await
                 .with_context(|| format!("cannot show run '{run_id}'"))?;
             if json_output {
@@ -415,11 +402,11 @@ pub async fn token(command: TokenCommand, args: ClientArgs) -> anyhow::Result<()
     let client = Client::new(&args)?;
     let json_output = args.output == OutputFormat::Json;
     match command {
-        TokenCommand::Create { user, description, expires_in_days } => {
+        TokenCommand::Create { user, description, expires_in_days, scope } => {
             let created: Value = client
                 .post(
                     "/tokens",
-                    &json!({ "user": user, "description": description, "expires_in_days": expires_in_days }),
+                    &json!({ "user": user, "description": description, "expires_in_days": expires_in_days, "scope": scope }),
                 )
                 .await?;
             if json_output {
@@ -439,13 +426,20 @@ pub async fn token(command: TokenCommand, args: ClientArgs) -> anyhow::Result<()
             if json_output {
                 return print_json(&Value::Array(tokens));
             }
-            let mut table =
-                new_table(vec!["id".into(), "user".into(), "description".into(), "created".into(), "expires".into()]);
+            let mut table = new_table(vec![
+                "id".into(),
+                "user".into(),
+                "description".into(),
+                "scope".into(),
+                "created".into(),
+                "expires".into(),
+            ]);
             for token in &tokens {
                 table.add_row(vec![
                     text(&token["id"]),
                     text(&token["user"]),
                     text(&token["description"]),
+                    text(&token["scope"]),
                     time_text(&token["created_at"]),
                     time_text(&token["expires_at"]),
                 ]);
@@ -468,10 +462,11 @@ pub async fn token(command: TokenCommand, args: ClientArgs) -> anyhow::Result<()
 pub async fn role(command: RoleCommand, args: ClientArgs) -> anyhow::Result<()> {
     let client = Client::new(&args)?;
     let json_output = args.output == OutputFormat::Json;
+    let workspace = args.named_workspace()?;
     match command {
-        RoleCommand::Assign { user, role, workspace } => {
+        RoleCommand::Assign { user, role } => {
             client
-                .put(&format!("/workspaces/{}/roles", segment(&workspace)), &json!({ "user": user, "role": role }))
+                .put(&format!("/workspaces/{}/roles", segment(workspace)), &json!({ "user": user, "role": role }))
                 .await?;
             if json_output {
                 print_json(&json!({ "workspace": workspace, "user": user, "role": role }))
@@ -480,8 +475,8 @@ pub async fn role(command: RoleCommand, args: ClientArgs) -> anyhow::Result<()> 
                 Ok(())
             }
         }
-        RoleCommand::Remove { user, workspace } => {
-            client.delete(&format!("/workspaces/{}/roles/{}", segment(&workspace), segment(&user))).await?;
+        RoleCommand::Remove { user } => {
+            client.delete(&format!("/workspaces/{}/roles/{}", segment(workspace), segment(&user))).await?;
             if json_output {
                 print_json(&json!({ "workspace": workspace, "user": user, "removed": true }))
             } else {
@@ -489,8 +484,8 @@ pub async fn role(command: RoleCommand, args: ClientArgs) -> anyhow::Result<()> 
                 Ok(())
             }
         }
-        RoleCommand::List { workspace } => {
-            let roles: Vec<Value> = client.get(&format!("/workspaces/{}/roles", segment(&workspace)), &[]).await?;
+        RoleCommand::List => {
+            let roles: Vec<Value> = client.get(&format!("/workspaces/{}/roles", segment(workspace)), &[]).await?;
             if json_output {
                 return print_json(&Value::Array(roles));
             }

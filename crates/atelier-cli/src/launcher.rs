@@ -19,6 +19,8 @@ pub struct LocalLauncher {
     pub envs_dir: PathBuf,
     pub uv: PathBuf,
     pub grace_seconds: u64,
+    /// How jobs' commands are confined, where this machine can.
+    pub confinement: Option<atelier_service::Confinement>,
 }
 
 /// The start time of a process, in clock ticks since boot (field 22 of `/proc/<pid>/stat`), and
@@ -44,6 +46,7 @@ impl Launcher for LocalLauncher {
             envs_dir: self.envs_dir.clone(),
             uv: self.uv.clone(),
             grace_seconds: self.grace_seconds,
+            confinement: self.confinement.clone(),
         };
         let text = serde_json::to_vec(&launch).map_err(|error| Error::internal(error.to_string()))?;
         let mut file = std::fs::OpenOptions::new()
@@ -87,6 +90,15 @@ impl Launcher for LocalLauncher {
     fn is_alive(&self, launched: Launched) -> bool {
         matches!(process_start(launched.pid), Some((start, false)) if start == launched.start)
     }
+}
+
+/// A program by name on `PATH`, or in the usual system folders when `PATH` lacks them.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/bin", "/bin", "/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|folder| folder.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 /// What this machine has: CPUs, memory, and the GPUs `nvidia-smi` lists; each may be set.

@@ -14,6 +14,7 @@ mod jobs;
 mod launcher;
 mod models;
 mod runtime;
+mod sandbox;
 mod server;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -48,6 +49,22 @@ pub struct ClientArgs {
     /// Where the local server keeps its files.
     #[arg(long, env = "ATELIER_HOME", global = true)]
     pub home: Option<std::path::PathBuf>,
+    /// The workspace (default: `default`; the role commands need one named).
+    #[arg(short = 'w', long = "workspace", env = "ATELIER_WORKSPACE", global = true)]
+    pub workspace: Option<String>,
+}
+
+impl ClientArgs {
+    /// The workspace a command acts in: `-w/--workspace`, else `$ATELIER_WORKSPACE`, else
+    /// `default`.
+    pub fn workspace(&self) -> &str {
+        self.workspace.as_deref().unwrap_or("default")
+    }
+
+    /// The workspace, for commands where acting in `default` by mistake would do harm.
+    pub fn named_workspace(&self) -> anyhow::Result<&str> {
+        self.workspace.as_deref().ok_or_else(|| anyhow::anyhow!("say which workspace: -w/--workspace NAME"))
+    }
 }
 
 #[derive(Subcommand)]
@@ -160,6 +177,9 @@ enum Command {
         /// The job's folder, holding its launch file.
         dir: std::path::PathBuf,
     },
+    /// Run a command confined (started by the server for jobs and deployments, not by hand).
+    #[command(hide = true)]
+    Sandbox(sandbox::SandboxArgs),
     /// Manage role assignments on workspaces.
     Role {
         #[command(subcommand)]
@@ -170,7 +190,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = match Cli::parse().command {
+        // Before any thread starts: entering a user namespace needs a single-threaded process.
+        Command::Sandbox(args) => return sandbox::run(args),
+        command => command,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -179,7 +203,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Server(args) => server::run(args).await,
             Command::Workspace { command, client } => commands::workspace(command, client).await,
             Command::Experiment { command, client } => commands::experiment(command, client).await,
@@ -196,6 +220,7 @@ fn main() -> ExitCode {
             Command::Compute { command, client } => jobs::compute(command, client).await,
             Command::OnlineEndpoint { command, client } => endpoints::endpoint(command, client).await,
             Command::OnlineDeployment { command, client } => endpoints::deployment(command, client).await,
+            Command::Sandbox(_) => Err(anyhow::anyhow!("the sandbox runs before the async runtime starts")),
             Command::JobRuntime { dir } => {
                 tracing_subscriber::fmt().with_writer(std::io::stderr).init();
                 runtime::run(&dir).await
@@ -213,5 +238,32 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// `-w/--workspace` is one global flag: before or after the verb, in every client command.
+    #[test]
+    fn the_workspace_flag_is_global() {
+        let workspace_of = |words: &[&str]| match Cli::try_parse_from(words).map(|cli| cli.command) {
+            Ok(Command::Model { client, .. } | Command::Job { client, .. } | Command::Role { client, .. }) => {
+                client.workspace
+            }
+            Ok(_) => panic!("{words:?}: another command"),
+            Err(error) => panic!("{words:?}: {error}"),
+        };
+        assert_eq!(workspace_of(&["atelier", "model", "list", "-w", "a"]).as_deref(), Some("a"));
+        assert_eq!(workspace_of(&["atelier", "model", "-w", "b", "show", "-n", "m", "-v", "1"]).as_deref(), Some("b"));
+        assert_eq!(workspace_of(&["atelier", "job", "list", "--workspace", "c"]).as_deref(), Some("c"));
+        assert_eq!(workspace_of(&["atelier", "role", "list", "--workspace", "d"]).as_deref(), Some("d"));
     }
 }

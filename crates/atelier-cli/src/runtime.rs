@@ -35,6 +35,9 @@ pub struct Launch {
     pub uv: PathBuf,
     /// How long a canceled command gets between SIGTERM and SIGKILL.
     pub grace_seconds: u64,
+    /// How the command is confined; `None` runs it as the runtime runs (an unconfined server).
+    #[serde(default)]
+    pub confinement: Option<atelier_service::Confinement>,
 }
 
 /// The zero-dependency logging helper every job can import (`import atelier_log`).
@@ -529,8 +532,12 @@ async fn execute(
             image: plan.environment.image.clone(),
             channels: Vec::new(),
         };
-        system(format!("building environment {}", plan.environment.name)).await;
         let builder = atelier_service::EnvironmentBuilder::new(launch.envs_dir.clone(), launch.uv.clone());
+        if let Some(notice) = builder.uv_provisioning_notice() {
+            tracing::info!("{notice}");
+            system(notice).await;
+        }
+        system(format!("building environment {}", plan.environment.name)).await;
         let build = builder.build(&spec).await.map_err(|error| anyhow::anyhow!("{}", error.message))?;
         let python = build.python.context("the environment has no Python")?;
         let bin = python.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -601,10 +608,23 @@ async fn execute(
     let tail: Arc<std::sync::Mutex<VecDeque<String>>> = Arc::new(std::sync::Mutex::new(VecDeque::new()));
     let (done_reading, mut readers_done) = mpsc::channel::<()>(count * 2);
     for rank in 0..count {
-        let mut process = tokio::process::Command::new("/bin/sh");
+        // Confined, the command sees its own job folder and the built environments, and
+        // neither the server's home nor another process.
+        let shell_args = vec!["-c".to_owned(), command.clone()];
+        let (program, args) = match &launch.confinement {
+            Some(confinement) => confinement.wrap(
+                Path::new("/bin/sh"),
+                &shell_args,
+                &atelier_service::Exposure {
+                    read_write: vec![dir.to_path_buf()],
+                    read_only: vec![launch.envs_dir.clone()],
+                },
+            ),
+            None => (PathBuf::from("/bin/sh"), shell_args),
+        };
+        let mut process = tokio::process::Command::new(&program);
         process
-            .arg("-c")
-            .arg(&command)
+            .args(&args)
             .current_dir(&wd)
             .env_clear()
             .envs(

@@ -8,7 +8,7 @@ use atelier_service::Service;
 use atelier_store::SqlStore;
 use axum::serve::ListenerExt;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -58,6 +58,13 @@ pub struct ServerArgs {
     /// should not reach the API; scoring URIs then name it.
     #[arg(long, env = "ATELIER_INFERENCE_ADDR")]
     inference_addr: Option<String>,
+    /// Run jobs and deployments of users who are not administrators even where this machine
+    /// cannot confine them (no user namespaces): their code can then read the server's secrets.
+    #[arg(long, env = "ATELIER_ALLOW_UNCONFINED_JOBS")]
+    allow_unconfined_jobs: bool,
+    /// The `unshare` program that confines jobs and deployments (default: found on PATH).
+    #[arg(long, env = "ATELIER_UNSHARE", hide = true)]
+    unshare: Option<PathBuf>,
     /// The most a scoring request's body may hold, in MB.
     #[arg(long, env = "ATELIER_MAX_SCORE_MB", default_value_t = 5.0)]
     max_score_mb: f64,
@@ -72,7 +79,60 @@ pub fn home_folder(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(user_home).join(".atelier"))
 }
 
-/// Writes a secret file readable by its owner only.
+/// How this server confines users' code: user, PID and mount namespaces through `unshare`,
+/// hiding the home (and the local blob folder and SQLite file's folder when they lie outside
+/// it). `None`, with a warning, where the probe fails.
+fn confinement(
+    home: &Path,
+    store_url: &str,
+    blobs_location: &str,
+    unshare: Option<PathBuf>,
+    allow_unconfined: bool,
+) -> anyhow::Result<Option<atelier_service::Confinement>> {
+    let mut extra = Vec::new();
+    let blobs = Path::new(blobs_location);
+    if blobs.is_absolute() && !blobs.starts_with(home) {
+        extra.push(blobs.to_path_buf());
+    }
+    if let Some(file) = store_url.strip_prefix("sqlite://").map(|rest| rest.split('?').next().unwrap_or(rest))
+        && let Some(folder) =
+            Path::new(file).parent().filter(|folder| folder.is_absolute() && !folder.starts_with(home))
+    {
+        extra.push(folder.to_path_buf());
+    }
+    let Some(unshare) = unshare.or_else(|| crate::launcher::find_program("unshare")) else {
+        warn_unconfined("util-linux's unshare is not installed", allow_unconfined);
+        return Ok(None);
+    };
+    let exe = std::env::current_exe().context("cannot find this program's path")?;
+    let policy = atelier_service::Confinement::new(unshare, exe, home, &extra);
+    match policy.probe() {
+        Ok(()) => {
+            tracing::info!(hidden = ?policy.hidden, "jobs and deployments run confined (user, PID and mount namespaces)");
+            Ok(Some(policy))
+        }
+        Err(reason) => {
+            warn_unconfined(&reason, allow_unconfined);
+            Ok(None)
+        }
+    }
+}
+
+fn warn_unconfined(reason: &str, allow_unconfined: bool) {
+    if allow_unconfined {
+        tracing::warn!(
+            %reason,
+            "users' code cannot be confined here; --allow-unconfined-jobs runs it anyway, able to read this server's secrets"
+        );
+    } else {
+        tracing::warn!(
+            %reason,
+            "users' code cannot be confined here: only server administrators may run jobs and deployments \
+             (start with --allow-unconfined-jobs to let every user run them unconfined)"
+        );
+    }
+}
+
 /// The key that seals datastore credentials: `ATELIER_MASTER_KEY` (32 bytes, base64), else the
 /// file `$ATELIER_HOME/master-key`, created with mode 0600 at first start. Losing it makes the
 /// stored credentials unreadable (datastores must then be registered again).
@@ -99,6 +159,7 @@ fn master_key(home: &Path) -> anyhow::Result<[u8; 32]> {
     }
 }
 
+/// Writes a secret file readable by its owner only.
 fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -128,6 +189,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .mode(0o700)
         .create(&home)
         .with_context(|| format!("cannot create the home folder {}", home.display()))?;
+    // The home holds the server's secrets: only its owner enters it, also when it existed.
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make the home folder {} private", home.display()))?;
     let store_url = match args.store {
         Some(url) => url,
         None => format!("sqlite://{}?mode=rwc", home.join("atelier.db").display()),
@@ -141,6 +205,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     tracing::info!(dialect = ?store.dialect(), blobs = ?blobs, "stores open");
     let master_key = master_key(&home)?;
     let builder = atelier_service::EnvironmentBuilder::new(home.join("envs"), args.uv.clone());
+    if let Some(notice) = builder.uv_provisioning_notice() {
+        tracing::info!("{notice}, when an environment is first built");
+    }
 
     let listener =
         tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
@@ -150,6 +217,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     // on every interface.
     let runtime_url =
         if local.ip().is_unspecified() { format!("http://127.0.0.1:{}", local.port()) } else { url.clone() };
+    let confinement =
+        confinement(&home, &store_url, &blobs_location, args.unshare.clone(), args.allow_unconfined_jobs)?;
     let launcher = crate::launcher::LocalLauncher {
         exe: std::env::current_exe().context("cannot find this program's path")?,
         server_url: runtime_url,
@@ -157,6 +226,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         envs_dir: home.join("envs"),
         uv: args.uv.clone(),
         grace_seconds: args.cancel_grace_seconds,
+        confinement: confinement.clone(),
     };
     let capacity = crate::launcher::machine_capacity(args.local_cpus, args.local_memory_gb, args.local_gpus);
     tracing::info!(cpus = capacity.cpus, memory_mb = capacity.memory_mb, gpus = capacity.gpus.len(), "local compute");
@@ -166,7 +236,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             .with_environment_builder(builder)
             .refusing_images(args.refuse_images)
             .with_launcher(capacity, Arc::new(launcher))
-            .with_snapshot_limit(args.max_snapshot_mb * 1024 * 1024),
+            .with_snapshot_limit(args.max_snapshot_mb * 1024 * 1024)
+            .with_confinement(confinement, args.allow_unconfined_jobs),
     );
 
     if let Some(secrets) =
@@ -174,10 +245,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     {
         write_secret(&home.join("admin-password"), &secrets.admin_password)?;
         write_secret(&home.join("token"), &secrets.admin_token)?;
-        // Printed once, at first start; afterwards the files are the only copy.
+        // Where the secrets are, never the secrets: standard output ends up in service logs.
         println!("Atelier created workspace 'default' and user 'admin'.");
-        println!("  admin password: {}   (saved in {})", secrets.admin_password, home.join("admin-password").display());
-        println!("  API token:      {}   (saved in {})", secrets.admin_token, home.join("token").display());
+        println!("  admin password: saved in {} (readable by its owner only)", home.join("admin-password").display());
+        println!("  API token:      saved in {} (readable by its owner only)", home.join("token").display());
     }
 
     if args.gc_interval_minutes > 0 {
@@ -203,6 +274,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
     let serving = atelier_serving::Serving::new(service.clone(), home.join("serving"))
         .context("cannot prepare the serving folder")?;
+    service.attach_serving(serving.clone());
     tokio::spawn(serving.clone().run());
     let mut state = AppState::new(service).with_serving(serving);
     state.max_score_bytes = (args.max_score_mb.max(0.0) * 1024.0 * 1024.0) as usize;

@@ -94,6 +94,64 @@ pub fn validate_asset_version(version: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks a datastore setting that becomes part of a URL or a host name against its real
+/// grammar, so that a value such as `x@127.0.0.1:18499/#` cannot steer where the server
+/// connects. `field` is the YAML field (`bucket`, `region`, `account_name`, `container_name`,
+/// `endpoint`); `kind` the datastore type. Fields that are no part of an address pass.
+pub fn validate_datastore_setting(kind: &str, field: &str, value: &str) -> Result<()> {
+    let lower_digit = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let ends_well =
+        |text: &str| text.chars().next().is_some_and(lower_digit) && text.chars().last().is_some_and(lower_digit);
+    let (valid, expected) = match (kind, field) {
+        ("s3", "bucket") => (
+            (3..=63).contains(&value.len())
+                && ends_well(value)
+                && value.chars().all(|c| lower_digit(c) || matches!(c, '-' | '.'))
+                && !value.contains(".."),
+            "3 to 63 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit",
+        ),
+        ("gcs", "bucket") => (
+            (3..=222).contains(&value.len())
+                && ends_well(value)
+                && value.chars().all(|c| lower_digit(c) || matches!(c, '-' | '_' | '.'))
+                && value.split('.').all(|part| !part.is_empty() && part.len() <= 63),
+            "3 to 63 lowercase letters, digits, '-', '_' or '.' (dotted names up to 222), starting and ending with a letter or digit",
+        ),
+        ("s3", "region") => (
+            (1..=64).contains(&value.len())
+                && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')),
+            "a region name such as 'us-east-1': letters, digits, '-' or '_'",
+        ),
+        ("azure_blob", "account_name") => {
+            ((3..=24).contains(&value.len()) && value.chars().all(lower_digit), "3 to 24 lowercase letters and digits")
+        }
+        ("azure_blob", "container_name") => (
+            matches!(value, "$root" | "$web")
+                || ((3..=63).contains(&value.len())
+                    && ends_well(value)
+                    && value.chars().all(|c| lower_digit(c) || c == '-')
+                    && !value.contains("--")),
+            "3 to 63 lowercase letters, digits or single '-', starting and ending with a letter or digit",
+        ),
+        ("azure_blob", "endpoint") if !value.starts_with("http://") && !value.starts_with("https://") => (
+            value.len() <= 253
+                && value.split('.').count() >= 2
+                && value.split('.').all(|label| {
+                    (1..=63).contains(&label.len())
+                        && ends_well(label)
+                        && label.chars().all(|c| lower_digit(c) || c == '-')
+                }),
+            "a storage endpoint suffix such as 'core.windows.net', or a full https:// URL",
+        ),
+        _ => (true, ""),
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("invalid {field} '{value}' for a {kind} datastore: expected {expected}")))
+    }
+}
+
 /// The datastore and the path inside it of `azureml://datastores/<datastore>/paths/<path>`;
 /// `None` for any other URI. The path is returned as written (callers normalise it).
 pub fn parse_datastore_uri(uri: &str) -> Option<(&str, &str)> {
@@ -106,6 +164,46 @@ pub fn parse_datastore_uri(uri: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The injections that once steered the server's connections, and the names that are real.
+    #[test]
+    fn datastore_url_injection_is_refused() {
+        let refused = [
+            ("s3", "region", "x@127.0.0.1:18499/#"),
+            ("s3", "region", "us-east-1.evil.example"),
+            ("s3", "bucket", "b@127.0.0.1:18499"),
+            ("s3", "bucket", "bucket/../other"),
+            ("azure_blob", "account_name", "a@127.0.0.1:18499#"),
+            ("azure_blob", "account_name", "acct.evil.example"),
+            ("azure_blob", "container_name", "c?comp=list"),
+            ("azure_blob", "container_name", "c/../d"),
+            ("azure_blob", "endpoint", "evil.example:18499/#"),
+            ("azure_blob", "endpoint", "x@127.0.0.1"),
+            ("gcs", "bucket", "b#frag"),
+        ];
+        for (kind, field, value) in refused {
+            let error = validate_datastore_setting(kind, field, value).unwrap_err();
+            assert!(
+                error.message.contains(field) && error.message.contains("expected"),
+                "{kind} {field} {value}: {error}"
+            );
+        }
+        let accepted = [
+            ("s3", "region", "us-east-1"),
+            ("s3", "region", "garage"),
+            ("s3", "bucket", "my.data-bucket1"),
+            ("azure_blob", "account_name", "devstoreaccount1"),
+            ("azure_blob", "container_name", "training-data"),
+            ("azure_blob", "container_name", "$root"),
+            ("azure_blob", "endpoint", "core.windows.net"),
+            ("azure_blob", "endpoint", "http://127.0.0.1:10000/devstoreaccount1"),
+            ("gcs", "bucket", "my_bucket"),
+            ("s3", "endpoint_url", "http://127.0.0.1:9000"),
+        ];
+        for (kind, field, value) in accepted {
+            assert!(validate_datastore_setting(kind, field, value).is_ok(), "{kind} {field} {value}");
+        }
+    }
 
     #[test]
     fn datastore_uris() {

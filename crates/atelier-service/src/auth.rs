@@ -1,10 +1,10 @@
 //! Identity: first-start bootstrap, sign-in with tokens or passwords, users, API tokens, role
 //! assignments and workspaces. Secrets are generated here, shown once and stored only as hashes.
 
-use crate::{Principal, Service, now_millis};
+use crate::{Principal, Service, Target, now_millis};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use atelier_core::authz::{Action, Role};
-use atelier_core::model::{TokenInfo, User, Workspace};
+use atelier_core::model::{TokenInfo, TokenScope, User, Workspace};
 use atelier_core::names::{UserName, WorkspaceName};
 use atelier_core::{Error, ErrorCode, Result};
 use base64::Engine;
@@ -92,7 +92,7 @@ impl Service {
         let admin = User { name: admin_name.clone(), is_admin: true, created_at: now };
         self.store.create_user(&admin, Some(&password_hash)).await?;
         self.store.assign_role(&default, &admin_name, Role::Owner).await?;
-        let token = self.issue_token(&admin_name, "created at first start", None).await?;
+        let token = self.issue_token(&admin_name, "created at first start", None, TokenScope::All).await?;
         Ok(Some(BootstrapSecrets { admin_password, admin_token: token.secret }))
     }
 
@@ -114,7 +114,7 @@ impl Service {
         }
         match self.store.find_token(&hash, now).await? {
             Some((token, user)) => {
-                let principal = Principal::user(user.name, user.is_admin);
+                let principal = Principal::token(user.name, user.is_admin, token.scope);
                 self.auth_cache.tokens.insert(hash, (principal.clone(), token.expires_at));
                 Ok(principal)
             }
@@ -132,7 +132,7 @@ impl Service {
             Some(job) if !job.status.is_terminal() => {
                 let user = UserName::parse(&job.created_by)?;
                 let scope = crate::JobScope { workspace: job.workspace.clone(), job: job.name.clone() };
-                let principal = Principal { user, is_admin: false, job: Some(scope) };
+                let principal = Principal::job_token(user, scope);
                 self.auth_cache.tokens.insert(hash, (principal.clone(), None));
                 Ok(principal)
             }
@@ -155,7 +155,7 @@ impl Service {
             Err(error) if error.code == ErrorCode::ResourceDoesNotExist => return Err(failure()),
             Err(error) => return Err(error),
         };
-        let principal = Principal::user(record.user.name.clone(), record.user.is_admin);
+        let principal = Principal::signed_in(record.user.name.clone(), record.user.is_admin);
         let fingerprint: [u8; 32] = Sha256::digest(format!("{user}\0{password}").as_bytes()).into();
         let recently_verified = self.password_cache.lock().ok().is_some_and(|cache| {
             cache.get(user).is_some_and(|(cached, verified_at)| {
@@ -182,7 +182,13 @@ impl Service {
         Ok(principal)
     }
 
-    async fn issue_token(&self, user: &UserName, description: &str, expires_at: Option<i64>) -> Result<NewToken> {
+    async fn issue_token(
+        &self,
+        user: &UserName,
+        description: &str,
+        expires_at: Option<i64>,
+        scope: TokenScope,
+    ) -> Result<NewToken> {
         let secret = format!("{TOKEN_PREFIX}{}", random_secret(32));
         let id_bytes: [u8; 6] = rand::random();
         let info = TokenInfo {
@@ -191,6 +197,7 @@ impl Service {
             description: description.to_owned(),
             created_at: now_millis(),
             expires_at,
+            scope,
         };
         self.store.create_token(&info, &token_hash(&secret)).await?;
         Ok(NewToken { info, secret })
@@ -205,7 +212,7 @@ impl Service {
         password: Option<&str>,
         is_admin: bool,
     ) -> Result<User> {
-        self.authorize_server(principal, Action::ServerAdmin)?;
+        self.authorize_account(principal, None)?;
         let name = UserName::parse(name)?;
         let password_hash = match password {
             Some(password) => {
@@ -220,16 +227,14 @@ impl Service {
     }
 
     pub async fn list_users(&self, principal: &Principal) -> Result<Vec<User>> {
-        self.authorize_server(principal, Action::ServerAdmin)?;
+        self.authorize_account(principal, None)?;
         self.store.list_users().await
     }
 
     /// Sets a password: a user may set their own, an admin anyone's.
     pub async fn set_password(&self, principal: &Principal, name: &str, password: &str) -> Result<()> {
         let name = UserName::parse(name)?;
-        if name != principal.user {
-            self.authorize_server(principal, Action::ServerAdmin)?;
-        }
+        self.authorize_account(principal, Some(&name))?;
         validate_password(password)?;
         self.store.set_password(&name, &hash_password(password)?).await?;
         if let Ok(mut cache) = self.password_cache.lock() {
@@ -241,27 +246,27 @@ impl Service {
     // Tokens.
 
     /// Creates a token for `user` (default: the caller). Only admins create tokens for others.
+    /// A token scoped to metrics reads `/metrics` (what its user may see there) and nothing else.
     pub async fn create_token(
         &self,
         principal: &Principal,
         user: Option<&str>,
         description: &str,
         expires_in_days: Option<i64>,
+        scope: TokenScope,
     ) -> Result<NewToken> {
         let user = match user {
             Some(name) => UserName::parse(name)?,
             None => principal.user.clone(),
         };
-        if user != principal.user {
-            self.authorize_server(principal, Action::ServerAdmin)?;
-        }
+        self.authorize_account(principal, Some(&user))?;
         self.store.get_user(&user).await?;
         let expires_at = match expires_in_days {
             None => None,
             Some(days) if days > 0 && days <= 3650 => Some(now_millis() + days * 86_400_000),
             Some(days) => return Err(Error::invalid(format!("invalid expiry of {days} days: expected 1 to 3650"))),
         };
-        self.issue_token(&user, description, expires_at).await
+        self.issue_token(&user, description, expires_at, scope).await
     }
 
     /// Lists tokens: the caller's own, or (for admins) anyone's.
@@ -269,21 +274,25 @@ impl Service {
         match user {
             Some(name) => {
                 let name = UserName::parse(name)?;
-                if name != principal.user {
-                    self.authorize_server(principal, Action::ServerAdmin)?;
-                }
+                self.authorize_account(principal, Some(&name))?;
                 self.store.list_tokens(Some(&name)).await
             }
-            None if principal.is_admin => self.store.list_tokens(None).await,
-            None => self.store.list_tokens(Some(&principal.user)).await,
+            None => {
+                self.authorize_account(principal, Some(&principal.user))?;
+                if self.authorize_account(principal, None).is_ok() {
+                    self.store.list_tokens(None).await
+                } else {
+                    self.store.list_tokens(Some(&principal.user)).await
+                }
+            }
         }
     }
 
     pub async fn revoke_token(&self, principal: &Principal, id: &str) -> Result<()> {
+        // A job's token learns nothing, not even whether a token exists.
+        self.authorize_account(principal, Some(&principal.user))?;
         let token = self.store.get_token(id).await?;
-        if token.user != principal.user {
-            self.authorize_server(principal, Action::ServerAdmin)?;
-        }
+        self.authorize_account(principal, Some(&token.user))?;
         self.store.delete_token(id).await?;
         self.auth_cache.tokens.clear();
         Ok(())
@@ -293,7 +302,7 @@ impl Service {
 
     pub async fn assign_role(&self, principal: &Principal, workspace: &str, user: &str, role: &str) -> Result<()> {
         let workspace = WorkspaceName::parse(workspace)?;
-        self.authorize(principal, &workspace, Action::WorkspaceManage).await?;
+        self.authorize_on(principal, &workspace, Action::WorkspaceManage, Target::Account).await?;
         let user = UserName::parse(user)?;
         let role = Role::parse(role)?;
         self.store.get_user(&user).await?;
@@ -304,7 +313,7 @@ impl Service {
 
     pub async fn remove_role(&self, principal: &Principal, workspace: &str, user: &str) -> Result<()> {
         let workspace = WorkspaceName::parse(workspace)?;
-        self.authorize(principal, &workspace, Action::WorkspaceManage).await?;
+        self.authorize_on(principal, &workspace, Action::WorkspaceManage, Target::Account).await?;
         self.store.remove_role(&workspace, &UserName::parse(user)?).await?;
         self.forget_access();
         Ok(())
@@ -312,7 +321,7 @@ impl Service {
 
     pub async fn list_roles(&self, principal: &Principal, workspace: &str) -> Result<Vec<(UserName, Role)>> {
         let workspace = WorkspaceName::parse(workspace)?;
-        self.authorize(principal, &workspace, Action::WorkspaceRead).await?;
+        self.authorize_on(principal, &workspace, Action::WorkspaceRead, Target::Account).await?;
         self.store.list_roles(&workspace).await
     }
 
@@ -326,7 +335,7 @@ impl Service {
         description: &str,
         tags: BTreeMap<String, String>,
     ) -> Result<Workspace> {
-        self.authorize_server(principal, Action::ServerAdmin)?;
+        self.authorize_server_on(principal, Action::ServerAdmin, Target::Account)?;
         let name = WorkspaceName::parse(name)?;
         let now = now_millis();
         let workspace = Workspace {
@@ -344,22 +353,12 @@ impl Service {
 
     /// Lists the workspaces the caller can see: all for admins, else those they have a role on.
     pub async fn list_workspaces(&self, principal: &Principal) -> Result<Vec<Workspace>> {
-        let all = self.store.list_workspaces().await?;
-        if principal.is_admin {
-            return Ok(all);
-        }
-        let mut visible = Vec::new();
-        for workspace in all {
-            if self.store.get_role(&workspace.name, &principal.user).await?.is_some() {
-                visible.push(workspace);
-            }
-        }
-        Ok(visible)
+        self.permitted_workspaces(principal, Action::WorkspaceRead, Target::Account).await
     }
 
     pub async fn get_workspace(&self, principal: &Principal, name: &str) -> Result<Workspace> {
         let name = WorkspaceName::parse(name)?;
-        self.authorize(principal, &name, Action::WorkspaceRead).await?;
+        self.authorize_on(principal, &name, Action::WorkspaceRead, Target::Account).await?;
         self.store.get_workspace(&name).await
     }
 
@@ -371,14 +370,14 @@ impl Service {
         tags: Option<&BTreeMap<String, String>>,
     ) -> Result<Workspace> {
         let name = WorkspaceName::parse(name)?;
-        self.authorize(principal, &name, Action::WorkspaceUpdate).await?;
+        self.authorize_on(principal, &name, Action::WorkspaceUpdate, Target::Account).await?;
         self.store.update_workspace(&name, description, tags, now_millis()).await
     }
 
     /// Deletes a workspace with everything in it, artifacts included. `default` stays.
     pub async fn delete_workspace(&self, principal: &Principal, name: &str) -> Result<()> {
         let name = WorkspaceName::parse(name)?;
-        self.authorize(principal, &name, Action::WorkspaceManage).await?;
+        self.authorize_on(principal, &name, Action::WorkspaceManage, Target::Account).await?;
         if name == WorkspaceName::default_workspace() {
             return Err(Error::invalid("the default workspace cannot be deleted"));
         }

@@ -23,18 +23,8 @@ use std::time::Duration;
 /// How long the access check of a new datastore may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A datastore to register, as its YAML describes it.
-#[derive(Debug, Clone, Default)]
-pub struct NewDatastore {
-    pub name: String,
-    pub kind: String,
-    pub description: Option<String>,
-    pub tags: BTreeMap<String, String>,
-    /// The non-secret fields of its kind.
-    pub settings: BTreeMap<String, String>,
-    /// The `credentials` block.
-    pub credentials: BTreeMap<String, String>,
-}
+/// A datastore to register, as its YAML describes it (`atelier_spec::datastore`).
+pub type NewDatastore = atelier_spec::datastore::DatastoreSpec;
 
 /// What a kind of datastore takes: the settings it needs and may have, and its credential kinds,
 /// each a set of fields that must all be given.
@@ -63,6 +53,27 @@ fn kind_rules(kind: &str) -> KindRules {
         },
         _ => KindRules { required: &["path"], optional: &[], credentials: &[] },
     }
+}
+
+/// A datastore's service URL (`endpoint_url`, a full `endpoint`), parsed: http or https, a
+/// host, and no user name, password, query or fragment that could change where it leads.
+fn service_url(datastore: &str, field: &str, text: &str) -> Result<url::Url> {
+    let invalid = |why: &str| {
+        Error::invalid(format!(
+            "datastore '{datastore}' has an invalid {field} '{text}': {why}; expected a URL such as https://host:port"
+        ))
+    };
+    let url = url::Url::parse(text).map_err(|error| invalid(&error.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("only http and https are served"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it names no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("it holds a user name, password, query or fragment"));
+    }
+    Ok(url)
 }
 
 impl Service {
@@ -124,6 +135,11 @@ impl Service {
         let unreachable = |error: atelier_blob::BlobError| {
             Error::invalid(format!("datastore '{}' cannot be opened: {error}", datastore.name))
         };
+        // Every setting that becomes part of an address is checked against its grammar here,
+        // where every client is built, so that records stored before the check are caught too.
+        for (field, value) in &datastore.settings {
+            data::validate_datastore_setting(&datastore.kind, field, value)?;
+        }
         let mut options: Vec<(String, String)> = Vec::new();
         let location = match datastore.kind.as_str() {
             "azure_blob" => {
@@ -138,10 +154,20 @@ impl Service {
                 let endpoint = setting("endpoint");
                 if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
                     // A full blob-service URL (an emulator such as Azurite, or a private endpoint).
-                    options.push(("azure_storage_endpoint".into(), endpoint.trim_end_matches('/').to_owned()));
-                    options.push(("azure_allow_http".into(), endpoint.starts_with("http://").to_string()));
+                    let url = service_url(&datastore.name, "endpoint", &endpoint)?;
+                    options.push(("azure_storage_endpoint".into(), url.as_str().trim_end_matches('/').to_owned()));
+                    options.push(("azure_allow_http".into(), (url.scheme() == "http").to_string()));
                 } else if !endpoint.is_empty() && endpoint != "core.windows.net" {
-                    options.push(("azure_storage_endpoint".into(), format!("https://{account}.blob.{endpoint}")));
+                    // Both parts were checked as DNS labels; the URL type puts them together.
+                    let mut url =
+                        url::Url::parse("https://blob.invalid/").map_err(|error| Error::internal(error.to_string()))?;
+                    url.set_host(Some(&format!("{account}.blob.{endpoint}"))).map_err(|error| {
+                        Error::invalid(format!(
+                            "datastore '{}' has an invalid endpoint '{endpoint}': {error}",
+                            datastore.name
+                        ))
+                    })?;
+                    options.push(("azure_storage_endpoint".into(), url.as_str().trim_end_matches('/').to_owned()));
                 }
                 format!("az://{}", setting("container_name"))
             }
@@ -156,8 +182,9 @@ impl Service {
                 options.push(("aws_region".into(), if region.is_empty() { "us-east-1".into() } else { region }));
                 let endpoint = setting("endpoint_url");
                 if !endpoint.is_empty() {
-                    options.push(("aws_allow_http".into(), endpoint.starts_with("http://").to_string()));
-                    options.push(("aws_endpoint".into(), endpoint));
+                    let url = service_url(&datastore.name, "endpoint_url", &endpoint)?;
+                    options.push(("aws_allow_http".into(), (url.scheme() == "http").to_string()));
+                    options.push(("aws_endpoint".into(), url.as_str().trim_end_matches('/').to_owned()));
                     options.push(("aws_virtual_hosted_style_request".into(), "false".into()));
                 }
                 format!("s3://{}", setting("bucket"))

@@ -106,8 +106,18 @@ impl Service {
         &self.endpoint_wake
     }
 
-    fn endpoints_changed(&self) {
-        self.endpoint_wake.notify_one();
+    /// Applies a change of endpoints or deployments to the serving layer before the operation
+    /// returns, so that the caller's next request follows it; without a serving layer attached,
+    /// wakes whatever follows the records.
+    async fn endpoints_changed(&self) {
+        match self.serving_port() {
+            Some(port) => {
+                if let Err(error) = port.apply().await {
+                    tracing::warn!(%error, "applying an endpoint change failed; the next pass retries");
+                }
+            }
+            None => self.endpoint_wake.notify_one(),
+        }
     }
 
     fn seal_keys(&self, endpoint: &str, primary: &str, secondary: &str) -> Result<String> {
@@ -173,7 +183,7 @@ impl Service {
         };
         let sealed = self.seal_keys(&endpoint.name, &new_key(), &new_key())?;
         self.store.create_endpoint(&endpoint, &sealed).await?;
-        self.endpoints_changed();
+        self.endpoints_changed().await;
         Ok(endpoint)
     }
 
@@ -233,7 +243,7 @@ impl Service {
         }
         endpoint.updated_at = now_millis();
         self.store.update_endpoint(&endpoint, None).await?;
-        self.endpoints_changed();
+        self.endpoints_changed().await;
         Ok(endpoint)
     }
 
@@ -241,7 +251,7 @@ impl Service {
     pub async fn delete_endpoint(&self, principal: &Principal, workspace: &WorkspaceName, name: &str) -> Result<()> {
         self.endpoint_in(principal, workspace, name, Action::EndpointWrite).await?;
         self.store.delete_endpoint(name).await?;
-        self.endpoints_changed();
+        self.endpoints_changed().await;
         Ok(())
     }
 
@@ -289,7 +299,7 @@ impl Service {
         };
         endpoint.updated_at = now_millis();
         self.store.update_endpoint(&endpoint, Some(&self.seal_keys(name, &primary, &secondary)?)).await?;
-        self.endpoints_changed();
+        self.endpoints_changed().await;
         Ok(())
     }
 
@@ -311,6 +321,7 @@ impl Service {
         update: bool,
     ) -> Result<Deployment> {
         self.endpoint_in(principal, workspace, endpoint_name, Action::EndpointWrite).await?;
+        self.require_confinement(principal, "deployments")?;
         let spec = parse_deployment(&submission.yaml).map_err(spec_error)?;
         if spec.endpoint_name != endpoint_name {
             return Err(deployment_field_error(
@@ -479,7 +490,7 @@ impl Service {
             updated_at: now,
         };
         let stored = self.store.put_deployment(&deployment).await?;
-        self.endpoints_changed();
+        self.endpoints_changed().await;
         Ok(stored)
     }
 
@@ -586,7 +597,7 @@ impl Service {
             )));
         }
         self.store.delete_deployment(endpoint_name, name).await?;
-        self.endpoints_changed();
+        self.endpoints_changed().await;
         Ok(())
     }
 
@@ -653,7 +664,7 @@ impl Service {
     ) -> Result<()> {
         let user = atelier_core::names::UserName::parse(&deployment.created_by)?;
         let record = self.store.get_user(&user).await?;
-        let principal = Principal::user(record.user.name, record.user.is_admin);
+        let principal = Principal::signed_in(record.user.name, record.user.is_admin);
         let workspace = &deployment.workspace;
         if let Some(model) = &plan.model {
             let version = self.get_model_version(&principal, workspace, &model.name, &model.version).await?;

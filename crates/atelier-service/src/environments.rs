@@ -8,7 +8,8 @@
 //! breaks nothing); concurrent builds of one spec wait for each other in this process. A failed
 //! build keeps its log and the error names the line of uv's output that says what failed.
 
-use crate::{Principal, Service, Target, now_millis};
+use crate::{Principal, Service, now_millis};
+use atelier_core::asset::{AssetKind, AssetRef};
 use atelier_core::authz::Action;
 use atelier_core::data;
 use atelier_core::environment::{Environment, EnvironmentSpec, validate_requirement};
@@ -58,6 +59,9 @@ pub struct EnvironmentBuild {
 }
 
 /// Builds environments with uv under one folder.
+/// The uv that Atelier installs from PyPI where none is installed.
+pub const PINNED_UV: &str = "0.13.9";
+
 pub struct EnvironmentBuilder {
     root: PathBuf,
     uv: PathBuf,
@@ -97,6 +101,11 @@ impl EnvironmentBuilder {
         EnvironmentBuilder { root, uv, locks: Mutex::new(HashMap::new()) }
     }
 
+    /// The folder that holds the built environments.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
     fn paths(&self, spec: &EnvironmentSpec) -> (PathBuf, PathBuf, PathBuf) {
         let key = build_key(spec);
         (self.root.join(&key), self.root.join(format!("{key}.building")), self.root.join(format!("{key}.log")))
@@ -123,13 +132,111 @@ impl EnvironmentBuilder {
         EnvironmentBuild { state, python: None, log, cached: false, warnings: Vec::new() }
     }
 
+    /// Where a uv provisioned by Atelier lives: `tools/` beside the environments' folder.
+    fn provisioned_uv_dir(&self) -> PathBuf {
+        self.root.with_file_name("tools").join(format!("uv-{PINNED_UV}"))
+    }
+
+    /// The uv to run: the configured one (a path, or a name found on `PATH`), else the one
+    /// Atelier provisioned, if it did.
+    fn installed_uv(&self) -> Option<PathBuf> {
+        if self.uv.components().count() > 1 {
+            return Some(self.uv.clone());
+        }
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        if let Some(found) =
+            std::env::split_paths(&path).map(|folder| folder.join(&self.uv)).find(|file| file.is_file())
+        {
+            return Some(found);
+        }
+        let provisioned = self.provisioned_uv_dir().join("bin").join("uv");
+        provisioned.is_file().then_some(provisioned)
+    }
+
+    /// `Some(a line to log)` when building an environment will first install uv: it is neither
+    /// configured nor on `PATH`, and Atelier has not provisioned it yet.
+    pub fn uv_provisioning_notice(&self) -> Option<String> {
+        match self.installed_uv() {
+            Some(_) => None,
+            None => Some(format!(
+                "uv is not installed: installing uv {PINNED_UV} from PyPI into {} (once)",
+                self.provisioned_uv_dir().display()
+            )),
+        }
+    }
+
+    /// The uv to run, installing the pinned uv from PyPI into `tools/` when there is none: a
+    /// fresh machine builds environments with nothing but Python and a package index.
+    async fn uv(&self) -> Result<PathBuf> {
+        if let Some(uv) = self.installed_uv() {
+            return Ok(uv);
+        }
+        let target = self.provisioned_uv_dir();
+        let tools = target.parent().map(Path::to_path_buf).unwrap_or_else(|| self.root.clone());
+        let missing = |why: String| {
+            Error::invalid(format!(
+                "cannot run uv ({}): it is not on PATH, and installing uv {PINNED_UV} failed: {why}; \
+                 install it with `pip install uv` or point ATELIER_UV at it",
+                self.uv.display()
+            ))
+        };
+        std::fs::create_dir_all(&tools)
+            .map_err(|error| missing(format!("cannot create {}: {error}", tools.display())))?;
+        // One installation at a time, across the server and its job runtimes.
+        let lock_path = tools.join("uv.lock");
+        let file_lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|error| missing(format!("cannot open {}: {error}", lock_path.display())))?;
+        let _file_guard = tokio::task::spawn_blocking(move || file_lock.lock().map(|()| file_lock))
+            .await
+            .map_err(|error| missing(error.to_string()))?
+            .map_err(|error| missing(format!("cannot lock {}: {error}", lock_path.display())))?;
+        let uv = target.join("bin").join("uv");
+        if uv.is_file() {
+            return Ok(uv);
+        }
+        if let Some(notice) = self.uv_provisioning_notice() {
+            tracing::info!("{notice}");
+        }
+        let building = tools.join(format!("uv-{PINNED_UV}.building"));
+        let _ = std::fs::remove_dir_all(&building);
+        let run = |program: PathBuf, arguments: Vec<std::ffi::OsString>| async move {
+            let output = tokio::process::Command::new(&program)
+                .args(&arguments)
+                .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .await
+                .map_err(|error| format!("cannot run {}: {error}", program.display()))?;
+            if output.status.success() {
+                return Ok(());
+            }
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            Err(stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("no message").trim().to_owned())
+        };
+        run("python3".into(), vec!["-m".into(), "venv".into(), building.clone().into()]).await.map_err(missing)?;
+        run(
+            building.join("bin").join("python"),
+            vec!["-m".into(), "pip".into(), "install".into(), "--quiet".into(), format!("uv=={PINNED_UV}").into()],
+        )
+        .await
+        .map_err(missing)?;
+        std::fs::rename(&building, &target).map_err(|error| missing(format!("cannot move it into place: {error}")))?;
+        tracing::info!(uv = %uv.display(), "uv {PINNED_UV} installed");
+        Ok(uv)
+    }
+
     async fn run(&self, log_path: &Path, arguments: &[&std::ffi::OsStr]) -> Result<()> {
+        let uv = self.uv().await?;
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(log_path).map_err(|error| {
                 Error::internal(format!("cannot write the build log {}: {error}", log_path.display()))
             })?;
         let log_err = log.try_clone().map_err(|error| Error::internal(error.to_string()))?;
-        let status = tokio::process::Command::new(&self.uv)
+        let status = tokio::process::Command::new(&uv)
             .args(arguments)
             .env("UV_PYTHON_DOWNLOADS", "never")
             .env("UV_NO_PROGRESS", "1")
@@ -141,7 +248,7 @@ impl EnvironmentBuilder {
             .map_err(|error| {
                 Error::invalid(format!(
                     "cannot run uv ({}): {error}; install it with `pip install uv` or point ATELIER_UV at it",
-                    self.uv.display()
+                    uv.display()
                 ))
             })?;
         if status.success() {
@@ -284,7 +391,8 @@ impl Service {
         self.store.create_environment(&environment).await
     }
 
-    /// A version, or `latest`: the newest that is not archived.
+    /// A version, or `latest`: the newest that is not archived. (Kept for callers that hold the
+    /// version as text; [`Service::resolve_label`] takes a parsed one.)
     pub async fn get_environment(
         &self,
         principal: &Principal,
@@ -292,19 +400,10 @@ impl Service {
         name: &str,
         version: &str,
     ) -> Result<Environment> {
-        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
-        if version == "latest" {
-            return self
-                .store
-                .list_environments(workspace, Some(name), false)
-                .await?
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::not_found(format!("environment {name} has no version that is not archived")));
-        }
-        self.store.get_environment(workspace, name, version).await
+        self.resolve_label(principal, workspace, &AssetRef::new(AssetKind::Environment, name, version)?).await
     }
 
+    /// The versions of one environment (newest first), or the newest version of each.
     pub async fn list_environments(
         &self,
         principal: &Principal,
@@ -312,8 +411,10 @@ impl Service {
         name: Option<&str>,
         include_archived: bool,
     ) -> Result<Vec<Environment>> {
-        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
-        self.store.list_environments(workspace, name, include_archived).await
+        match name {
+            Some(name) => self.list_asset_versions(principal, workspace, name, include_archived).await,
+            None => self.list_latest_assets(principal, workspace, include_archived).await,
+        }
     }
 
     pub async fn set_environment_archived(
@@ -324,10 +425,8 @@ impl Service {
         version: &str,
         archived: bool,
     ) -> Result<Environment> {
-        self.authorize(principal, workspace, Action::AssetWrite).await?;
-        let environment = self.get_environment(principal, workspace, name, version).await?;
-        self.store.set_environment_archived(workspace, name, &environment.version, archived).await?;
-        self.store.get_environment(workspace, name, &environment.version).await
+        let reference = AssetRef::new(AssetKind::Environment, name, version)?;
+        self.set_asset_archived(principal, workspace, &reference, archived).await
     }
 
     fn image_warning(environment: &Environment) -> Vec<String> {

@@ -6,8 +6,10 @@
 //! writes anything. Handlers never check permissions themselves, and the MLflow adapter and the
 //! native API call the same functions, so they cannot disagree.
 
+mod archives;
 mod auth;
 mod compute;
+mod confinement;
 mod data;
 mod datastores;
 mod endpoints;
@@ -18,12 +20,15 @@ mod logged_models;
 mod names;
 mod registry;
 mod series;
+mod serving;
 mod sessions;
 mod tracking;
 mod uploads;
 
+pub use archives::Archive;
 pub use auth::{BootstrapSecrets, NewToken};
 pub use compute::{ComputeView, Launched, Launcher, NewCompute};
+pub use confinement::{Confinement, Exposure};
 pub use data::{DataAssetUpdate, NewDataAsset};
 pub use datastores::NewDatastore;
 pub use endpoints::{
@@ -36,12 +41,13 @@ pub use jobs::{JobControl, JobFilter, JobSubmission, SNAPSHOT_LIMIT_BYTES, STD_L
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
 pub use registry::{ModelVersionUpdate, NewModelVersion, RegistrySearch};
 pub use series::MetricView;
+pub use serving::{EndpointFilter, LogKind, PortFuture, ServingPort};
 pub use sessions::{ExperimentSummary, NewSession, SESSION_LIFETIME_MILLIS, StudioSession};
 pub use tracking::{ArtifactEntry, ExperimentSearch, LoggedRun, RunSearch, StepInterval, parse_experiment_id};
 
 use atelier_blob::BlobStore;
 use atelier_core::authz::{Action, role_permits};
-use atelier_core::model::Millis;
+use atelier_core::model::{Millis, TokenScope, Workspace};
 use atelier_core::names::{UserName, WorkspaceName};
 use atelier_core::{Error, Result};
 use atelier_store::Store;
@@ -51,19 +57,54 @@ use std::time::Instant;
 
 /// Who is calling: a signed-in user, or a job acting for the user who submitted it. Server
 /// admins may do anything; users act through their role on each workspace; a job's token acts
-/// only on its own job and run (see [`Service::authorize_on`]).
+/// only on its own job and run (see [`Service::authorize_on`]); a token scoped to metrics only
+/// reads `/metrics`. Only the service's sign-in makes one, and only its `authorize*` functions
+/// decide what one may do: the fields are private, the accessors are for display.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub user: UserName,
-    pub is_admin: bool,
+    user: UserName,
+    is_admin: bool,
     /// Set when the caller is a job's runtime or the code it runs.
-    pub job: Option<JobScope>,
+    job: Option<JobScope>,
+    /// What the caller's API token may do.
+    scope: TokenScope,
 }
 
 impl Principal {
-    /// A signed-in user.
-    pub fn user(user: UserName, is_admin: bool) -> Self {
-        Principal { user, is_admin, job: None }
+    /// A signed-in user, with every power of their account.
+    pub(crate) fn signed_in(user: UserName, is_admin: bool) -> Self {
+        Principal { user, is_admin, job: None, scope: TokenScope::All }
+    }
+
+    /// A user's API token, with what it may do.
+    pub(crate) fn token(user: UserName, is_admin: bool, scope: TokenScope) -> Self {
+        Principal { user, is_admin, job: None, scope }
+    }
+
+    /// A job's token: it acts for the job's submitter, on the job alone.
+    pub(crate) fn job_token(user: UserName, job: JobScope) -> Self {
+        Principal { user, is_admin: false, job: Some(job), scope: TokenScope::All }
+    }
+
+    /// The user who calls (for a job's token, the job's submitter).
+    pub fn user(&self) -> &UserName {
+        &self.user
+    }
+
+    /// Whether the user is a server administrator (for display: access is decided by
+    /// [`Service::authorize`] and [`Service::may`]).
+    pub fn is_admin(&self) -> bool {
+        self.is_admin
+    }
+
+    /// The job a job's token is bound to.
+    pub fn job(&self) -> Option<&JobScope> {
+        self.job.as_ref()
+    }
+
+    /// What the caller's token may do.
+    pub fn token_scope(&self) -> TokenScope {
+        self.scope
     }
 }
 
@@ -95,6 +136,14 @@ pub(crate) enum Target<'a> {
     /// Versioned assets and datastores (models, data, environments): not a job's to read, apart
     /// from its inputs, which its runtime fetches through the job.
     Assets,
+    /// Accounts: users, tokens, passwords, sessions, role assignments and workspaces. No job's
+    /// token may manage them, whatever its submitter may: a job's powers end with the job.
+    Account,
+    /// The endpoints' counters at `/metrics`: the one thing a token scoped to metrics may read,
+    /// and nothing a job's token may.
+    Metrics,
+    /// A server-wide action, tied to no workspace.
+    Server,
 }
 
 /// The service: the store, the blob store, and small caches.
@@ -122,6 +171,14 @@ pub struct Service {
     snapshot_limit: u64,
     /// Wakes the serving layer when an endpoint or a deployment changes.
     endpoint_wake: tokio::sync::Notify,
+    /// The serving layer, once connected ([`Service::attach_serving`]); weak, as it holds the
+    /// service.
+    serving: std::sync::OnceLock<std::sync::Weak<dyn ServingPort>>,
+    /// How jobs' commands and deployments' workers are confined; `None` where this machine
+    /// cannot confine them.
+    confinement: Option<Confinement>,
+    /// Whether users who are not administrators may run code unconfined.
+    allow_unconfined: bool,
 }
 
 /// How long an answer about tokens, roles and workspaces is reused. Changes made through this
@@ -193,7 +250,36 @@ impl Service {
             scheduler_wake: tokio::sync::Notify::new(),
             snapshot_limit: jobs::SNAPSHOT_LIMIT_BYTES,
             endpoint_wake: tokio::sync::Notify::new(),
+            serving: std::sync::OnceLock::new(),
+            confinement: None,
+            allow_unconfined: false,
         }
+    }
+
+    /// Sets how users' code is confined (`None`: it cannot be, here), and whether users who
+    /// are not administrators may run code all the same.
+    pub fn with_confinement(mut self, confinement: Option<Confinement>, allow_unconfined: bool) -> Self {
+        self.confinement = confinement;
+        self.allow_unconfined = allow_unconfined;
+        self
+    }
+
+    /// How jobs' commands and deployments' workers are confined, when they are.
+    pub fn confinement(&self) -> Option<&Confinement> {
+        self.confinement.as_ref()
+    }
+
+    /// Refuses to run `what` (a job, a deployment) for a user who is not an administrator when
+    /// this server cannot confine users' code and was not told to run it unconfined.
+    pub(crate) fn require_confinement(&self, principal: &Principal, what: &str) -> Result<()> {
+        if self.confinement.is_some() || self.allow_unconfined || principal.is_admin {
+            return Ok(());
+        }
+        Err(Error::permission_denied(format!(
+            "this server cannot confine users' code (no user, PID and mount namespaces here), so only server \
+             administrators may run {what}: ask an administrator to enable unprivileged user namespaces, or to \
+             start the server with --allow-unconfined-jobs if every user may read the server's secrets"
+        )))
     }
 
     /// The environment builder, when the service has one.
@@ -226,10 +312,6 @@ impl Service {
         self
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
     /// Decides whether `principal` may perform `action` on `workspace`. Every operation calls
     /// this before touching data; it is the only place a permission is decided.
     ///
@@ -251,6 +333,7 @@ impl Service {
         action: Action,
         target: Target<'_>,
     ) -> Result<()> {
+        self.refuse_narrow_tokens(principal, action, target)?;
         if let Some(scope) = &principal.job {
             return self.authorize_job(scope, workspace, action, target).await;
         }
@@ -334,7 +417,7 @@ impl Service {
                     _ => false,
                 }
             }
-            Target::Assets => false,
+            Target::Assets | Target::Account | Target::Metrics | Target::Server => false,
         };
         if permitted {
             return Ok(());
@@ -346,6 +429,9 @@ impl Service {
             Target::LoggedModel(model_id) => denied(&format!("on logged model '{model_id}'")),
             Target::Artifact(path) => denied(&format!("on artifact '{path}'")),
             Target::Assets => denied("on assets"),
+            Target::Account => denied("on accounts"),
+            Target::Metrics => denied("on metrics"),
+            Target::Server => denied("on the server"),
         }
     }
 
@@ -358,8 +444,85 @@ impl Service {
         }
     }
 
+    /// Refuses what a narrow token may never do, whatever its user may: a job's token manages
+    /// no accounts (tokens, passwords, sessions, users, roles, workspaces) and reads no
+    /// metrics; a token scoped to metrics does nothing but read them.
+    fn refuse_narrow_tokens(&self, principal: &Principal, action: Action, target: Target<'_>) -> Result<()> {
+        if let Some(scope) = &principal.job {
+            match target {
+                Target::Account => {
+                    return Err(Error::permission_denied(format!(
+                        "the token of job '{}' may not manage accounts, tokens, roles or workspaces: a job's powers end with the job",
+                        scope.job
+                    )));
+                }
+                Target::Metrics => {
+                    return Err(Error::permission_denied(format!(
+                        "the token of job '{}' may not read the server's metrics: a job writes only its own run and reads only its inputs",
+                        scope.job
+                    )));
+                }
+                _ => {}
+            }
+        }
+        if principal.scope == TokenScope::Metrics && !matches!(target, Target::Metrics) {
+            return Err(Error::permission_denied(format!(
+                "this token of user '{}' is scoped to metrics and may only read /metrics: use a token without a scope to perform '{}'",
+                principal.user,
+                action.as_str()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Decides an operation on an account: a user manages their own (their tokens, their
+    /// password); anyone else's, and the list of users, need a server administrator. `owner`
+    /// is whose account it is, `None` for the server's accounts as a whole. No job's token and
+    /// no token scoped to metrics may, whatever its user may.
+    pub(crate) fn authorize_account(&self, principal: &Principal, owner: Option<&UserName>) -> Result<()> {
+        self.refuse_narrow_tokens(principal, Action::ServerAdmin, Target::Account)?;
+        if owner == Some(&principal.user) {
+            return Ok(());
+        }
+        self.authorize_server_on(principal, Action::ServerAdmin, Target::Account)
+    }
+
+    /// The workspaces where `principal` may perform `action` on `target`, for listings: every
+    /// one for an administrator, else those [`Service::authorize_on`] permits.
+    pub(crate) async fn permitted_workspaces(
+        &self,
+        principal: &Principal,
+        action: Action,
+        target: Target<'_>,
+    ) -> Result<Vec<Workspace>> {
+        self.refuse_narrow_tokens(principal, action, target)?;
+        let all = self.store.list_workspaces().await?;
+        if self.authorize_server_on(principal, Action::ServerAdmin, target).is_ok() {
+            return Ok(all);
+        }
+        let mut permitted = Vec::new();
+        for workspace in all {
+            match self.authorize_on(principal, &workspace.name, action, target).await {
+                Ok(()) => permitted.push(workspace),
+                Err(error)
+                    if matches!(
+                        error.code,
+                        atelier_core::ErrorCode::PermissionDenied | atelier_core::ErrorCode::ResourceDoesNotExist
+                    ) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(permitted)
+    }
+
     /// Authorizes a server-wide action (not tied to a workspace).
     pub fn authorize_server(&self, principal: &Principal, action: Action) -> Result<()> {
+        self.authorize_server_on(principal, action, Target::Server)
+    }
+
+    /// [`Service::authorize_server`] for what `target` names (accounts, metrics).
+    pub(crate) fn authorize_server_on(&self, principal: &Principal, action: Action, target: Target<'_>) -> Result<()> {
+        self.refuse_narrow_tokens(principal, action, target)?;
         if principal.job.is_some() {
             return Err(Error::permission_denied(format!(
                 "a job's token may not perform '{}': it needs a server administrator",

@@ -57,7 +57,7 @@ impl Service {
     pub async fn session(&self, secret: &str) -> Result<StudioSession> {
         match self.store.find_session(&token_hash(secret), now_millis()).await? {
             Some((session, user)) => Ok(StudioSession {
-                principal: Principal::user(user.name, user.is_admin),
+                principal: Principal::signed_in(user.name, user.is_admin),
                 csrf_token: session.csrf_token,
             }),
             None => Err(Error::unauthenticated("the session has ended; sign in again")),
@@ -103,5 +103,11 @@ impl Service {
     /// shows (the operations themselves still authorize).
     pub async fn may(&self, principal: &Principal, workspace: &WorkspaceName, action: Action) -> bool {
         self.authorize(principal, workspace, action).await.is_ok()
+    }
+
+    /// Whether `principal` may perform a server-wide `action` (create workspaces, manage users),
+    /// for deciding which buttons a page shows (the operations themselves still authorize).
+    pub fn may_on_server(&self, principal: &Principal, action: Action) -> bool {
+        self.authorize_server(principal, action).is_ok()
     }
 }

@@ -1,33 +1,65 @@
 use atelier_blob::BlobStore;
+use atelier_core::job::{Capacity, Job};
 use atelier_http::{AppState, router};
-use atelier_service::Service;
+use atelier_service::{Launched, Launcher, Service};
 use atelier_store::SqlStore;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
 
 pub struct TestServer {
     pub app: Router,
+    pub service: Arc<Service>,
     pub admin_token: String,
     pub admin_password: String,
+    /// The tokens the scheduler handed to launched jobs, by job name.
+    pub launched: Arc<TokenKeeper>,
     _folder: tempfile::TempDir,
 }
 
+/// A compute backend that starts nothing: it keeps each job's token, as the job's runtime
+/// would receive it, so that tests can act as the code inside a job.
+#[derive(Default)]
+pub struct TokenKeeper {
+    tokens: Mutex<Vec<(String, String)>>,
+}
+
+impl Launcher for TokenKeeper {
+    fn launch(&self, job: &Job, token: &str, _gpus: &[u32]) -> atelier_core::Result<Launched> {
+        self.tokens.lock().unwrap().push((job.name.clone(), token.to_owned()));
+        Ok(Launched { pid: i64::from(std::process::id()), start: 0 })
+    }
+
+    fn is_alive(&self, _launched: Launched) -> bool {
+        true
+    }
+}
+
 pub async fn server() -> TestServer {
+    server_with(|service| service).await
+}
+
+/// A server whose service `configure` finishes (a master key, a serving port…). Jobs are
+/// launched by a [`TokenKeeper`].
+pub async fn server_with(configure: impl FnOnce(Service) -> Service) -> TestServer {
     let folder = tempfile::tempdir().unwrap();
     let store = SqlStore::connect(&format!("sqlite://{}?mode=rwc", folder.path().join("db").display())).await.unwrap();
     let blobs = BlobStore::open(folder.path().join("blobs").to_str().unwrap()).unwrap();
-    let service = Arc::new(Service::new(Arc::new(store), blobs));
+    let launched = Arc::new(TokenKeeper::default());
+    let capacity = Capacity { cpus: 4.0, memory_mb: 8192, gpus: Vec::new(), max_jobs: None };
+    let service = Arc::new(configure(Service::new(Arc::new(store), blobs).with_launcher(capacity, launched.clone())));
     let secrets = service.bootstrap().await.unwrap().unwrap();
     assert!(service.bootstrap().await.unwrap().is_none(), "secrets are created only once");
     TestServer {
-        app: router(AppState::new(service)),
+        app: router(AppState::new(service.clone())),
+        service,
         admin_token: secrets.admin_token,
         admin_password: secrets.admin_password,
+        launched,
         _folder: folder,
     }
 }
@@ -65,6 +97,36 @@ impl TestServer {
 
     pub async fn put_raw(&self, uri: &str, token: &str, bytes: &'static [u8]) -> Response {
         self.request(Method::PUT, uri, Some(&format!("Bearer {token}")), Body::from(bytes)).await
+    }
+
+    /// Submits a command job to `default` as the administrator, lets the scheduler start it,
+    /// and returns the job's name and the token its runtime (and the code it runs) gets.
+    pub async fn running_job(&self) -> (String, String) {
+        let submitted = self
+            .post(
+                "/api/v1/workspaces/default/jobs",
+                &self.admin_token,
+                serde_json::json!({ "yaml": "type: command\ncommand: echo hello\n" }),
+            )
+            .await;
+        assert_eq!(submitted.status, StatusCode::OK, "{:?}", submitted.body);
+        let name = submitted.body["name"].as_str().unwrap().to_owned();
+        self.service.schedule_once().await.unwrap();
+        let tokens = self.launched.tokens.lock().unwrap();
+        let (_, token) = tokens.iter().find(|(job, _)| *job == name).expect("the scheduler launched the job");
+        (name, token.clone())
+    }
+
+    pub async fn delete(&self, uri: &str, token: &str) -> Response {
+        self.request(Method::DELETE, uri, Some(&format!("Bearer {token}")), Body::empty()).await
+    }
+
+    pub async fn put(&self, uri: &str, token: &str, json: Value) -> Response {
+        self.request(Method::PUT, uri, Some(&format!("Bearer {token}")), Body::from(json.to_string())).await
+    }
+
+    pub async fn patch(&self, uri: &str, token: &str, json: Value) -> Response {
+        self.request(Method::PATCH, uri, Some(&format!("Bearer {token}")), Body::from(json.to_string())).await
     }
 
     /// Creates a user with a role on `default` and returns a token for them.

@@ -1,6 +1,7 @@
 //! The HTTP layer driven in-process with `oneshot`: authentication, the role matrix, MLflow's
 //! error codes for bad input, artifact paths, workspaces and the OpenAPI document.
 
+mod access;
 mod common;
 mod http;
 mod studio;
