@@ -18,7 +18,7 @@ fn read_trimmed(path: &std::path::Path) -> Option<String> {
 
 impl Client {
     pub fn new(args: &ClientArgs) -> anyhow::Result<Self> {
-        let home = crate::server::home_folder(args.home.clone())?;
+        let home = crate::home::home_folder(args.home.clone())?;
         let base = args
             .url
             .clone()

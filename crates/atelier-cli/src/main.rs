@@ -10,6 +10,7 @@ mod data;
 mod datastores;
 mod endpoints;
 mod environments;
+mod home;
 mod jobs;
 mod launcher;
 mod models;

@@ -70,15 +70,6 @@ pub struct ServerArgs {
     max_score_mb: f64,
 }
 
-/// The home folder: `--home`, `$ATELIER_HOME` or `~/.atelier`.
-pub fn home_folder(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(home) = explicit {
-        return Ok(home);
-    }
-    let user_home = std::env::var_os("HOME").context("cannot find the home folder: set --home or ATELIER_HOME")?;
-    Ok(PathBuf::from(user_home).join(".atelier"))
-}
-
 /// How this server confines users' code: user, PID and mount namespaces through `unshare`,
 /// hiding the home (and the local blob folder and SQLite file's folder when they lie outside
 /// it). `None`, with a warning, where the probe fails.
@@ -183,7 +174,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    let home = home_folder(args.home)?;
+    let home = crate::home::home_folder(args.home)?;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)

@@ -1,6 +1,7 @@
 //! Identity: first-start bootstrap, sign-in with tokens or passwords, users, API tokens, role
 //! assignments and workspaces. Secrets are generated here, shown once and stored only as hashes.
 
+use crate::paths::ARTIFACT_ROOT;
 use crate::{Principal, Service, Target, now_millis};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use atelier_core::authz::{Action, Role};
@@ -18,7 +19,6 @@ const TOKEN_PREFIX: &str = "atl_";
 pub(crate) const JOB_TOKEN_PREFIX: &str = "atj_";
 /// How long a verified basic-auth password is trusted without running argon2 again.
 const PASSWORD_CACHE_TTL: Duration = Duration::from_secs(300);
-pub(crate) const ARTIFACT_ROOT: &str = "mlflow-artifacts:";
 
 /// The admin's credentials, returned once by the first start.
 #[derive(Debug, Clone)]
@@ -383,7 +383,7 @@ impl Service {
         }
         self.store.delete_workspace(&name).await?;
         self.forget_access();
-        let prefix = crate::tracking::workspace_blob_prefix(&name);
+        let prefix = crate::paths::workspace_blob_prefix(&name);
         if let Err(error) = self.blobs().delete(&prefix).await {
             tracing::warn!(workspace = %name, error = %error, "deleting the workspace's artifacts failed");
         }

@@ -9,8 +9,9 @@
 /// `versions::VersionedAsset` for callers generic over the kind.
 pub(crate) mod versions;
 
-use crate::tracking::blob_error;
-use crate::uploads::{AREA_DATA, Location};
+use crate::paths::AREA_DATA;
+use crate::paths::blob_error;
+use crate::uploads::Location;
 use crate::{Principal, Service, Target, now_millis};
 use atelier_blob::Download;
 use atelier_core::asset::{AssetKind, AssetRef};

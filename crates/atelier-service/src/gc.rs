@@ -17,8 +17,8 @@
 //! periodically.
 
 use crate::jobs::AREA_CODE;
-use crate::tracking::{blob_error, workspace_blob_prefix};
-use crate::uploads::{AREA_MODELS, cas_prefix};
+use crate::paths::{AREA_MODELS, cas_prefix};
+use crate::paths::{blob_error, workspace_blob_prefix};
 use crate::{Principal, Service};
 use atelier_core::Result;
 use atelier_core::authz::Action;

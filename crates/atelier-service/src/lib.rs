@@ -18,6 +18,7 @@ mod gc;
 mod jobs;
 mod logged_models;
 mod names;
+mod paths;
 mod registry;
 mod series;
 mod serving;

@@ -497,7 +497,7 @@ impl Service {
         let outputs = format!("azureml://datastores/{}/paths/azureml/", atelier_core::data::DEFAULT_DATASTORE);
         match version.source.strip_prefix(&outputs) {
             Some(rest) => {
-                format!("mlflow-artifacts:/{}azureml/{rest}", crate::tracking::JOB_OUTPUTS_ARTIFACT_PREFIX)
+                format!("mlflow-artifacts:/{}azureml/{rest}", crate::paths::JOB_OUTPUTS_ARTIFACT_PREFIX)
             }
             None => version.source.clone(),
         }
@@ -643,7 +643,7 @@ impl Service {
             return Err(Error::invalid("a model file upload needs a file path"));
         }
         let stored = limits::normalize_artifact_path(&format!("models/{name}/{upload}/{relative}"))?;
-        let size = self.store_upload(workspace, crate::uploads::AREA_MODELS, &stored, body).await?;
+        let size = self.store_upload(workspace, crate::paths::AREA_MODELS, &stored, body).await?;
         Ok((stored, size))
     }
 
@@ -659,8 +659,7 @@ impl Service {
         use crate::uploads::Location;
         self.read_registry(principal, workspace).await?;
         let source = version.source.as_str();
-        let artifacts =
-            |path: String| Location::Blob(self.blobs().clone(), crate::tracking::blob_key(workspace, &path));
+        let artifacts = |path: String| Location::Blob(self.blobs().clone(), crate::paths::blob_key(workspace, &path));
         if let Some(rest) = source.strip_prefix("runs:/") {
             let (run_id, relative) = rest.split_once('/').unwrap_or((rest, ""));
             let (_, path) =
@@ -674,8 +673,8 @@ impl Service {
         if source.starts_with("mlflow-artifacts:") {
             let path = limits::normalize_artifact_path(&Service::artifact_path_under(source, "")?)?;
             if path.starts_with("models/") {
-                let key = crate::tracking::blob_key(workspace, &path);
-                return self.upload_location(workspace, crate::uploads::AREA_MODELS, &path, key).await;
+                let key = crate::paths::blob_key(workspace, &path);
+                return self.upload_location(workspace, crate::paths::AREA_MODELS, &path, key).await;
             }
             return Ok(artifacts(path));
         }

@@ -1,10 +1,10 @@
 //! Experiment tracking: experiments, runs, metrics, params, tags, dataset inputs and artifacts.
 //! The MLflow-compatible API and the native API both call these operations.
 
-use crate::auth::ARTIFACT_ROOT;
 use crate::names::random_run_name;
+use crate::paths::{ARTIFACT_ROOT, JOB_OUTPUTS_ARTIFACT_PREFIX, blob_error, blob_key};
 use crate::{Principal, Service, Target, now_millis};
-use atelier_blob::{BlobError, Download};
+use atelier_blob::Download;
 use atelier_core::authz::Action;
 use atelier_core::filter::{self, OrderBy};
 use atelier_core::limits::{self, *};
@@ -55,30 +55,6 @@ pub struct ArtifactEntry {
     pub name: String,
     pub is_dir: bool,
     pub size: Option<u64>,
-}
-
-/// Where the artifact proxy serves the default datastore's files (jobs' named outputs only).
-pub(crate) const JOB_OUTPUTS_ARTIFACT_PREFIX: &str = "datastores/workspaceblobstore/";
-
-pub(crate) fn workspace_blob_prefix(workspace: &WorkspaceName) -> String {
-    format!("workspaces/{workspace}/artifacts")
-}
-
-pub(crate) fn blob_key(workspace: &WorkspaceName, relative: &str) -> String {
-    if relative.is_empty() {
-        workspace_blob_prefix(workspace)
-    } else {
-        format!("{}/{relative}", workspace_blob_prefix(workspace))
-    }
-}
-
-pub(crate) fn blob_error(error: BlobError) -> Error {
-    match error {
-        BlobError::NotFound(path) => Error::not_found(format!("artifact '{path}' does not exist")),
-        BlobError::InvalidPath(path) => Error::invalid(format!("invalid artifact path '{path}'")),
-        BlobError::Interrupted(message) => Error::invalid(format!("upload interrupted, nothing was stored: {message}")),
-        other => Error::internal(other.to_string()),
-    }
 }
 
 /// Page tokens are opaque to clients: a base64 offset, checked on the way back in.
@@ -569,11 +545,11 @@ impl Service {
     ) -> Result<Option<Vec<atelier_store::UploadFile>>> {
         let outputs = format!("{JOB_OUTPUTS_ARTIFACT_PREFIX}azureml/");
         let (area, indexed, prefix) = if relative == "models" || relative.starts_with("models/") {
-            (crate::uploads::AREA_MODELS, relative, "")
+            (crate::paths::AREA_MODELS, relative, "")
         } else if let Some(rest) =
             relative.strip_prefix(JOB_OUTPUTS_ARTIFACT_PREFIX).filter(|_| relative.starts_with(&outputs))
         {
-            (crate::uploads::AREA_DATA, rest, JOB_OUTPUTS_ARTIFACT_PREFIX)
+            (crate::paths::AREA_DATA, rest, JOB_OUTPUTS_ARTIFACT_PREFIX)
         } else {
             return Ok(None);
         };

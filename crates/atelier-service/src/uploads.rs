@@ -9,7 +9,7 @@
 //! and garbage collection frees a content when no indexed path holds it any more. Paths with no
 //! index rows are read as plain blobs (uploads made before content addressing).
 
-use crate::tracking::blob_error;
+use crate::paths::{blob_error, cas_prefix};
 use crate::{Service, now_millis};
 use atelier_blob::{BlobStore, Download};
 use atelier_core::limits::normalize_artifact_path;
@@ -18,15 +18,6 @@ use atelier_core::{Error, Result};
 use atelier_store::UploadFile;
 use futures::StreamExt;
 use std::sync::{Arc, Mutex};
-
-/// Model files, with paths relative to the workspace's artifact root.
-pub(crate) const AREA_MODELS: &str = "models";
-/// Data files, with paths relative to the workspace's default datastore.
-pub(crate) const AREA_DATA: &str = "data";
-
-pub(crate) fn cas_prefix(workspace: &WorkspaceName) -> String {
-    format!("workspaces/{workspace}/cas")
-}
 
 fn cas_key(workspace: &WorkspaceName, hash: &str) -> String {
     format!("{}/{}/{hash}", cas_prefix(workspace), &hash[..2.min(hash.len())])

@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::wire::MultiQuery;
+use atelier_core::data::DataAsset;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -181,10 +182,9 @@ pub(crate) async fn list_data_versions(
 pub(crate) async fn get_data(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path((ws, name, version)): Path<(String, String, String)>,
+    version: AssetVersion,
 ) -> ApiResult<Json<DataAssetDto>> {
-    let ws = workspace(&ws)?;
-    Ok(Json(state.service.get_data_asset(&principal, &ws, &name, &version).await?.into()))
+    Ok(Json(state.service.resolve_label::<DataAsset>(&principal, &version.workspace, &version.asset).await?.into()))
 }
 
 /// Changes a version's description, tags or properties.
@@ -213,10 +213,12 @@ pub(crate) async fn update_data(
 pub(crate) async fn archive_data(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path((ws, name, version)): Path<(String, String, String)>,
+    version: AssetVersion,
 ) -> ApiResult<Json<DataAssetDto>> {
-    let ws = workspace(&ws)?;
-    Ok(Json(state.service.set_data_asset_archived(&principal, &ws, &name, &version, true).await?.into()))
+    let service = &state.service;
+    Ok(Json(
+        service.set_asset_archived::<DataAsset>(&principal, &version.workspace, &version.asset, true).await?.into(),
+    ))
 }
 
 /// Restores an archived version.
@@ -226,10 +228,12 @@ pub(crate) async fn archive_data(
 pub(crate) async fn restore_data(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path((ws, name, version)): Path<(String, String, String)>,
+    version: AssetVersion,
 ) -> ApiResult<Json<DataAssetDto>> {
-    let ws = workspace(&ws)?;
-    Ok(Json(state.service.set_data_asset_archived(&principal, &ws, &name, &version, false).await?.into()))
+    let service = &state.service;
+    Ok(Json(
+        service.set_asset_archived::<DataAsset>(&principal, &version.workspace, &version.asset, false).await?.into(),
+    ))
 }
 
 /// Every file of a version on the workspace's datastore, with paths that start with the name
@@ -240,11 +244,10 @@ pub(crate) async fn restore_data(
 pub(crate) async fn list_data_files(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path((ws, name, version)): Path<(String, String, String)>,
+    version: AssetVersion,
 ) -> ApiResult<Json<Vec<ArtifactDto>>> {
-    let ws = workspace(&ws)?;
-    let asset = state.service.get_data_asset(&principal, &ws, &name, &version).await?;
-    let files = state.service.data_asset_files(&principal, &ws, &asset).await?;
+    let asset: DataAsset = state.service.resolve_label(&principal, &version.workspace, &version.asset).await?;
+    let files = state.service.data_asset_files(&principal, &version.workspace, &asset).await?;
     Ok(Json(files.into_iter().map(|(path, size)| ArtifactDto { path, is_dir: false, size: Some(size) }).collect()))
 }
 

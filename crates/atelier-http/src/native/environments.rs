@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::wire::MultiQuery;
+use atelier_core::environment::Environment;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -189,10 +190,9 @@ pub(crate) async fn list_environment_versions(
 pub(crate) async fn get_environment(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path((ws, name, version)): Path<(String, String, String)>,
+    version: AssetVersion,
 ) -> ApiResult<Json<EnvironmentDto>> {
-    let ws = workspace(&ws)?;
-    Ok(Json(state.service.get_environment(&principal, &ws, &name, &version).await?.into()))
+    Ok(Json(state.service.resolve_label::<Environment>(&principal, &version.workspace, &version.asset).await?.into()))
 }
 
 /// Archives a version.
@@ -202,10 +202,12 @@ pub(crate) async fn get_environment(
 pub(crate) async fn archive_environment(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path((ws, name, version)): Path<(String, String, String)>,
+    version: AssetVersion,
 ) -> ApiResult<Json<EnvironmentDto>> {
-    let ws = workspace(&ws)?;
-    Ok(Json(state.service.set_environment_archived(&principal, &ws, &name, &version, true).await?.into()))
+    let service = &state.service;
+    Ok(Json(
+        service.set_asset_archived::<Environment>(&principal, &version.workspace, &version.asset, true).await?.into(),
+    ))
 }
 
 /// Restores an archived version.
@@ -215,10 +217,12 @@ pub(crate) async fn archive_environment(
 pub(crate) async fn restore_environment(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path((ws, name, version)): Path<(String, String, String)>,
+    version: AssetVersion,
 ) -> ApiResult<Json<EnvironmentDto>> {
-    let ws = workspace(&ws)?;
-    Ok(Json(state.service.set_environment_archived(&principal, &ws, &name, &version, false).await?.into()))
+    let service = &state.service;
+    Ok(Json(
+        service.set_asset_archived::<Environment>(&principal, &version.workspace, &version.asset, false).await?.into(),
+    ))
 }
 
 /// Builds a version's environment (or finds it built).

@@ -118,3 +118,36 @@ pub struct ArtifactDto {
     pub(crate) is_dir: bool,
     pub(crate) size: Option<u64>,
 }
+
+/// `…/{ws}/{models|data|environments}/{name}/versions/{version}[/…]` of a versioned asset:
+/// the workspace and the asset reference, parsed once (a version, `latest`, or for models an
+/// `@alias`), whatever the kind. The kind is the collection the matched route names.
+pub(crate) struct AssetVersion {
+    pub(crate) workspace: WorkspaceName,
+    pub(crate) asset: atelier_core::asset::AssetRef,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AssetVersion {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use atelier_core::asset::{AssetKind, AssetRef};
+        let axum::extract::Path(params) =
+            axum::extract::Path::<std::collections::BTreeMap<String, String>>::from_request_parts(parts, state)
+                .await
+                .map_err(|error| Error::invalid(format!("invalid path: {error}")))?;
+        let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|path| path.as_str().to_owned());
+        let collection = route.as_deref().and_then(|route| route.split('/').skip_while(|part| *part != "{ws}").nth(1));
+        let kind = match collection {
+            Some("models") => AssetKind::Model,
+            Some("data") => AssetKind::Data,
+            Some("environments") => AssetKind::Environment,
+            _ => return Err(Error::internal("a versioned-asset path on a route of no asset kind").into()),
+        };
+        let part = |key: &str| params.get(key).map(String::as_str).unwrap_or_default();
+        Ok(AssetVersion {
+            workspace: workspace(part("ws"))?,
+            asset: AssetRef::new(kind, part("name"), part("version"))?,
+        })
+    }
+}

@@ -6,6 +6,7 @@ use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::wire::{MultiQuery, opt_i64};
 use atelier_core::model::*;
+use atelier_core::registry::ModelVersion;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -192,10 +193,9 @@ pub(crate) async fn list_model_versions(
 pub(crate) async fn get_model_version(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path((ws, name, version)): Path<(String, String, String)>,
+    version: AssetVersion,
 ) -> ApiResult<Json<ModelVersionDto>> {
-    let ws = workspace(&ws)?;
-    Ok(Json(state.service.resolve_model_version(&principal, &ws, &name, &version).await?.into()))
+    Ok(Json(state.service.resolve_label::<ModelVersion>(&principal, &version.workspace, &version.asset).await?.into()))
 }
 
 /// Changes a version's description, tags, properties or stage.
@@ -221,13 +221,16 @@ pub(crate) async fn update_model_version(
 pub(crate) async fn set_archived(
     state: &AppState,
     principal: &atelier_service::Principal,
-    ws: &str,
-    name: &str,
-    version: &str,
+    version: &AssetVersion,
     archived: bool,
 ) -> ApiResult<Json<ModelVersionDto>> {
-    let ws = workspace(ws)?;
-    Ok(Json(state.service.set_model_version_archived(principal, &ws, name, version, archived).await?.into()))
+    let service = &state.service;
+    Ok(Json(
+        service
+            .set_asset_archived::<ModelVersion>(principal, &version.workspace, &version.asset, archived)
+            .await?
+            .into(),
+    ))
 }
 
 /// Archives a version: it leaves lists but still loads.
@@ -237,9 +240,9 @@ pub(crate) async fn set_archived(
 pub(crate) async fn archive_model_version(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path((ws, name, version)): Path<(String, String, String)>,
+    version: AssetVersion,
 ) -> ApiResult<Json<ModelVersionDto>> {
-    set_archived(&state, &principal, &ws, &name, &version, true).await
+    set_archived(&state, &principal, &version, true).await
 }
 
 /// Restores an archived version.
@@ -249,9 +252,9 @@ pub(crate) async fn archive_model_version(
 pub(crate) async fn restore_model_version(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path((ws, name, version)): Path<(String, String, String)>,
+    version: AssetVersion,
 ) -> ApiResult<Json<ModelVersionDto>> {
-    set_archived(&state, &principal, &ws, &name, &version, false).await
+    set_archived(&state, &principal, &version, false).await
 }
 
 /// Every file of a version, with paths that start with the name of the folder (or file) it was
@@ -262,11 +265,10 @@ pub(crate) async fn restore_model_version(
 pub(crate) async fn list_model_files(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path((ws, name, version)): Path<(String, String, String)>,
+    version: AssetVersion,
 ) -> ApiResult<Json<Vec<ArtifactDto>>> {
-    let ws = workspace(&ws)?;
-    let resolved = state.service.resolve_model_version(&principal, &ws, &name, &version).await?;
-    let files = state.service.model_version_files(&principal, &ws, &resolved).await?;
+    let resolved: ModelVersion = state.service.resolve_label(&principal, &version.workspace, &version.asset).await?;
+    let files = state.service.model_version_files(&principal, &version.workspace, &resolved).await?;
     Ok(Json(files.into_iter().map(|(path, size)| ArtifactDto { path, is_dir: false, size: Some(size) }).collect()))
 }
 

@@ -128,7 +128,8 @@ pub(crate) async fn data_asset(
         }
         let selected = match &query.version {
             Some(version) => state.service.get_data_asset(principal, &workspace, &name, version).await?,
-            None => versions.iter().find(|asset| !asset.archived).unwrap_or(&versions[0]).clone(),
+            // The one 'latest' rule; a page of an asset whose versions are all archived shows the newest.
+            None => atelier_core::asset::latest(&versions).unwrap_or(&versions[0]).clone(),
         };
         let mut files_note = None;
         let mut files = Vec::new();
@@ -308,8 +309,7 @@ pub(crate) async fn environment(
     let loaded = async {
         let workspace = workspace_of(&ws)?;
         let versions = state.service.list_environments(principal, &workspace, Some(&name), true).await?;
-        let Some(newest) = versions.iter().find(|environment| !environment.archived).or(versions.first()).cloned()
-        else {
+        let Some(newest) = atelier_core::asset::latest(&versions).or(versions.first()).cloned() else {
             return Err(Error::not_found(format!("environment {name} not found")));
         };
         let environment = match &query.version {

@@ -8,7 +8,8 @@
 //! local input paths, an inline environment's conda file) are uploaded by the client before the
 //! submission and named in it; the server never reads the client's disk.
 
-use crate::uploads::{AREA_DATA, Location};
+use crate::paths::AREA_DATA;
+use crate::uploads::Location;
 use crate::{Principal, Service, Target, now_millis};
 use atelier_blob::Download;
 use atelier_core::authz::Action;
@@ -365,12 +366,14 @@ impl Service {
             let (run_id, relative) = rest.split_once('/').unwrap_or((rest, ""));
             let (_, path) =
                 self.run_artifact_path(&submitter, workspace, run_id, relative, Action::WorkspaceRead).await?;
-            let key = crate::tracking::blob_key(workspace, &path);
+            let key = crate::paths::blob_key(workspace, &path);
             return Ok((Location::Blob(self.blobs().clone(), key), submitter));
         }
-        if let Some(rest) = uri.strip_prefix("azureml:").filter(|rest| !rest.starts_with("//")) {
-            let (model, version) = rest.split_once(':').unwrap_or((rest, "latest"));
-            let version = self.resolve_model_version(&submitter, workspace, model, version).await?;
+        if uri.starts_with("azureml:") && !uri.starts_with("azureml://") {
+            // The plan holds a model input resolved to `azureml:<name>:<version>`.
+            let reference = atelier_core::asset::AssetRef::parse_azureml(atelier_core::asset::AssetKind::Model, uri)?;
+            let version: atelier_core::registry::ModelVersion =
+                self.resolve_label(&submitter, workspace, &reference).await?;
             let location = self.model_version_location(&submitter, workspace, &version).await?;
             return Ok((location, submitter));
         }

@@ -4,13 +4,16 @@
 
 use super::{AREA_CODE, JobSubmission, check_snapshot_id, field_error, is_local_path, output_uri, spec_error};
 use crate::{Principal, Service, now_millis};
+use atelier_core::asset::{AssetKind, AssetRef};
 use atelier_core::authz::Action;
+use atelier_core::data::DataAsset;
 use atelier_core::data::{DEFAULT_DATASTORE, parse_datastore_uri};
 use atelier_core::environment::EnvironmentSpec;
 use atelier_core::job::{Job, JobEvent, JobStatus, ResourceRequest, job_name_from_random, validate_job_name, vm_size};
 use atelier_core::limits::normalize_artifact_path;
 use atelier_core::model::{LifecycleStage, RunId, RunInfo, RunStatus, Tag};
 use atelier_core::names::WorkspaceName;
+use atelier_core::registry::ModelVersion;
 use atelier_core::{Error, ErrorCode, Result};
 use atelier_spec::{
     BUILTIN_ENVIRONMENT, CommandJob, JobInput, JobPlan, PlannedEnvironment, PlannedInput, PlannedOutput,
@@ -337,24 +340,18 @@ impl Service {
         path: &str,
     ) -> Result<String> {
         let is_model = matches!(kind, "mlflow_model" | "custom_model");
-        if let Some(rest) = path.strip_prefix("azureml:").filter(|rest| !rest.starts_with("//")) {
-            let (name, reference) = match rest.split_once('@') {
-                Some((name, "latest")) => (name, "latest"),
-                Some((_, label)) => {
-                    return Err(Error::invalid(format!("'{path}': only the label @latest is known, not @{label}")));
-                }
-                None => rest.split_once(':').ok_or_else(|| {
-                    Error::invalid(format!("'{path}': expected azureml:<name>:<version> or azureml:<name>@latest"))
-                })?,
-            };
+        if path.starts_with("azureml:") && !path.starts_with("azureml://") {
+            let kind = if is_model { AssetKind::Model } else { AssetKind::Data };
+            let reference = AssetRef::parse_azureml(kind, path)?;
             if is_model {
-                let version = self.resolve_model_version(principal, workspace, name, reference).await?;
+                let version: ModelVersion = self.resolve_label(principal, workspace, &reference).await?;
                 return Ok(format!("azureml:{}:{}", version.name, version.version));
             }
-            let asset = self.get_data_asset(principal, workspace, name, reference).await?;
+            let asset: DataAsset = self.resolve_label(principal, workspace, &reference).await?;
+            let name = &reference.name;
             if parse_datastore_uri(&asset.path).is_none() && !asset.path.starts_with("runs:/") {
                 return Err(Error::invalid(format!(
-                    "data asset {name} version {} points at '{}', which this server cannot fetch",
+                    "data asset '{name}' version {} points at '{}', which this server cannot fetch",
                     asset.version, asset.path
                 )));
             }
@@ -452,12 +449,9 @@ impl Service {
     ) -> Result<(PlannedEnvironment, Vec<String>)> {
         let (name, environment_spec) = match (reference, inline) {
             (Some(reference), _) => {
-                let rest = reference.trim_start_matches("azureml:");
-                let (name, version) = match rest.split_once('@') {
-                    Some((name, _)) => (name, "latest"),
-                    None => rest.split_once(':').unwrap_or((rest, "latest")),
-                };
-                let environment = self.get_environment(principal, workspace, name, version).await?;
+                let reference = AssetRef::parse_azureml(AssetKind::Environment, reference)?;
+                let environment: atelier_core::environment::Environment =
+                    self.resolve_label(principal, workspace, &reference).await?;
                 (format!("{}:{}", environment.name, environment.version), environment.spec)
             }
             (None, Some(inline)) => {

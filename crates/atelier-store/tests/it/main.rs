@@ -6,4 +6,6 @@
 
 mod common;
 mod conformance;
+mod conformance_access;
 mod conformance_assets;
+mod conformance_registry;

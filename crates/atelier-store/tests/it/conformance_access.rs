@@ -1,0 +1,274 @@
+//! The conformance suite, continued: users, tokens, roles and sessions, jobs, and online
+//! endpoints and deployments, each expanded for SQLite and PostgreSQL by `conformance!`.
+
+use crate::common::*;
+use atelier_core::ErrorCode;
+use atelier_core::authz::Role;
+use atelier_core::endpoint::{AuthMode, Deployment, Endpoint, ProvisioningState};
+use atelier_core::job::{Job, JobEvent, JobStatus, ResourceRequest};
+use atelier_core::model::*;
+use atelier_core::names::{UserName, WorkspaceName};
+use atelier_store::{
+    AccessStore, EndpointStore, GcStore, JobQuery, JobStore, JobTransition, Session, SqlStore, TrackingStore,
+};
+use std::collections::BTreeMap;
+
+conformance!(
+    users_tokens_and_roles,
+    sessions_expire_and_end,
+    jobs_move_forward_keep_their_logs_and_queue_in_order,
+    endpoints_and_deployments_round_trip,
+);
+
+async fn users_tokens_and_roles(store: &SqlStore) {
+    let workspace = with_workspace(store, "people").await;
+    let alice = UserName::parse("alice").unwrap();
+    store.create_user(&User { name: alice.clone(), is_admin: false, created_at: 1 }, Some("hash")).await.unwrap();
+    let error =
+        store.create_user(&User { name: alice.clone(), is_admin: false, created_at: 1 }, None).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::ResourceAlreadyExists);
+    assert_eq!(store.get_user(&alice).await.unwrap().password_hash.as_deref(), Some("hash"));
+    let token = TokenInfo {
+        id: "t1".into(),
+        user: alice.clone(),
+        description: "ci".into(),
+        created_at: 1,
+        expires_at: Some(100),
+        scope: TokenScope::Metrics,
+    };
+    store.create_token(&token, "abc").await.unwrap();
+    let (found, user) = store.find_token("abc", 50).await.unwrap().unwrap();
+    assert_eq!((found.id.as_str(), user.name.as_str()), ("t1", "alice"));
+    assert_eq!(found.scope, TokenScope::Metrics, "a token's scope is kept");
+    assert_eq!(store.get_token("t1").await.unwrap(), token);
+    assert!(store.find_token("abc", 100).await.unwrap().is_none(), "an expired token must not be found");
+    assert!(store.find_token("nope", 50).await.unwrap().is_none());
+    assert_eq!(store.list_tokens(Some(&alice)).await.unwrap().len(), 1);
+    store.delete_token("t1").await.unwrap();
+    assert!(store.find_token("abc", 50).await.unwrap().is_none());
+    assert_eq!(store.get_role(&workspace, &alice).await.unwrap(), None);
+    store.assign_role(&workspace, &alice, Role::Reader).await.unwrap();
+    store.assign_role(&workspace, &alice, Role::Contributor).await.unwrap();
+    assert_eq!(store.get_role(&workspace, &alice).await.unwrap(), Some(Role::Contributor));
+    assert_eq!(store.list_roles(&workspace).await.unwrap(), vec![(alice.clone(), Role::Contributor)]);
+    store.remove_role(&workspace, &alice).await.unwrap();
+    assert_eq!(store.remove_role(&workspace, &alice).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+}
+
+async fn sessions_expire_and_end(store: &SqlStore) {
+    let bob = UserName::parse("bob").unwrap();
+    store.create_user(&User { name: bob.clone(), is_admin: false, created_at: 1 }, Some("hash")).await.unwrap();
+    let session =
+        Session { id_hash: "h1".into(), user: bob.clone(), csrf_token: "c1".into(), created_at: 10, expires_at: 100 };
+    store.create_session(&session).await.unwrap();
+    let (found, user) = store.find_session("h1", 50).await.unwrap().unwrap();
+    assert_eq!((found.csrf_token.as_str(), user.name.as_str()), ("c1", "bob"));
+    assert!(store.find_session("h1", 100).await.unwrap().is_none(), "an expired session is not found");
+    assert!(store.find_session("other", 50).await.unwrap().is_none());
+    // Making a session later sweeps the expired one.
+    let later = Session { id_hash: "h2".into(), user: bob, csrf_token: "c2".into(), created_at: 200, expires_at: 300 };
+    store.create_session(&later).await.unwrap();
+    assert!(store.find_session("h1", 50).await.unwrap().is_none());
+    store.delete_session("h2").await.unwrap();
+    assert!(store.find_session("h2", 250).await.unwrap().is_none());
+}
+
+fn new_job(workspace: &WorkspaceName, name: &str, priority: i64) -> (Job, RunInfo) {
+    let job = Job {
+        workspace: workspace.clone(),
+        name: name.to_owned(),
+        display_name: None,
+        description: None,
+        experiment_id: 0,
+        experiment_name: "Default".to_owned(),
+        compute: "local".to_owned(),
+        status: JobStatus::Queued,
+        priority,
+        resources: ResourceRequest::default(),
+        tags: BTreeMap::new(),
+        spec_yaml: "command: echo\n".to_owned(),
+        plan: "{}".to_owned(),
+        snapshot: Some("0123".to_owned()),
+        created_by: "tester".to_owned(),
+        created_at: 10,
+        exit_code: None,
+        error: None,
+        warnings: vec!["a warning".to_owned()],
+        archived: false,
+        runtime_pid: None,
+        runtime_start: None,
+        assigned_gpus: Vec::new(),
+        heartbeat_at: None,
+        events: vec![
+            JobEvent { status: JobStatus::NotStarted, time: 10, message: None },
+            JobEvent { status: JobStatus::Queued, time: 10, message: None },
+        ],
+    };
+    let mut run = run_info(workspace, 0, 0, name, 10);
+    run.run_id = RunId::parse(name).unwrap();
+    run.status = RunStatus::Scheduled;
+    (job, run)
+}
+
+async fn jobs_move_forward_keep_their_logs_and_queue_in_order(store: &SqlStore) {
+    let workspace = with_workspace(store, "jobs").await;
+    for (name, priority) in [("first_job", 2), ("second_job", 2), ("urgent_job", 3)] {
+        let (job, run) = new_job(&workspace, name, priority);
+        let created =
+            store.create_job(&job, &run, &[], &format!("hash-{name}"), &["code:0123/".to_owned()]).await.unwrap();
+        assert_eq!(created.events.len(), 2);
+        assert_eq!(created.warnings, vec!["a warning"]);
+    }
+    let (duplicate, run) = new_job(&workspace, "first_job", 2);
+    let taken = store.create_job(&duplicate, &run, &[], "hash-other", &[]).await.unwrap_err();
+    assert_eq!(taken.code, ErrorCode::ResourceAlreadyExists, "a job name is taken once, with its run");
+
+    // The queue: priority first, then submission order.
+    let queued: Vec<String> =
+        store.jobs_in_status(&[JobStatus::Queued]).await.unwrap().into_iter().map(|job| job.name).collect();
+    assert_eq!(queued, vec!["urgent_job", "first_job", "second_job"]);
+
+    // Statuses move forward only, and the run follows.
+    let to = |status, at| JobTransition { status, at, message: None, exit_code: None, error: None };
+    assert!(store.transition_job("first_job", &to(JobStatus::Running, 20)).await.unwrap().is_some());
+    assert!(store.transition_job("first_job", &to(JobStatus::Queued, 21)).await.unwrap().is_none());
+    assert_eq!(store.get_run_info(&RunId::parse("first_job").unwrap()).await.unwrap().status, RunStatus::Running);
+    let failed = JobTransition {
+        status: JobStatus::Failed,
+        at: 30,
+        message: Some("why"),
+        exit_code: Some(3),
+        error: Some("boom"),
+    };
+    let ended = store.transition_job("first_job", &failed).await.unwrap().unwrap();
+    assert_eq!((ended.status, ended.exit_code, ended.error.as_deref()), (JobStatus::Failed, Some(3), Some("boom")));
+    assert_eq!(ended.time_of(JobStatus::Failed), Some(30));
+    let run = store.get_run_info(&RunId::parse("first_job").unwrap()).await.unwrap();
+    assert_eq!((run.status, run.end_time), (RunStatus::Failed, Some(30)));
+    assert!(store.transition_job("first_job", &to(JobStatus::Completed, 40)).await.unwrap().is_none());
+
+    // The runtime's token, GPUs and process.
+    store.set_job_runtime("second_job", "runtime-hash", &[1, 3], 50).await.unwrap();
+    store.set_job_launched("second_job", 4242, 99).await.unwrap();
+    let found = store.find_job_by_token("runtime-hash").await.unwrap().unwrap();
+    assert_eq!(
+        (found.name.as_str(), found.assigned_gpus.as_slice(), found.runtime_pid),
+        ("second_job", &[1, 3][..], Some(4242))
+    );
+    assert!(store.snapshot_in_use(&workspace, "0123").await.unwrap());
+    assert!(!store.snapshot_in_use(&workspace, "9999").await.unwrap());
+
+    // Logs: pieces at offsets; a piece sent again is stored once, a longer resend adds its end.
+    let log = "user_logs/std_log.txt";
+    assert_eq!(store.append_job_log("second_job", log, 0, "héllo ").await.unwrap(), 7);
+    assert_eq!(store.append_job_log("second_job", log, 0, "héllo ").await.unwrap(), 7);
+    assert_eq!(store.append_job_log("second_job", log, 0, "héllo world").await.unwrap(), 12);
+    assert_eq!(
+        store.append_job_log("second_job", log, 20, "gap").await.unwrap_err().code,
+        ErrorCode::InvalidParameterValue
+    );
+    let whole = store.read_job_log("second_job", log, 0, 1 << 20).await.unwrap();
+    assert_eq!((whole.text.as_str(), whole.next_offset), ("héllo world", 12));
+    let rest = store.read_job_log("second_job", log, 7, 1 << 20).await.unwrap();
+    assert_eq!(rest.text, "world");
+    assert_eq!(store.job_log_files("second_job").await.unwrap(), vec![(log.to_owned(), 12)]);
+
+    // Listing: newest first, filters, archive.
+    store.set_job_archived("first_job", true).await.unwrap();
+    let query = |status, archived| JobQuery {
+        workspace: &workspace,
+        status,
+        experiment_name: None,
+        compute: Some("local"),
+        archived,
+        limit: 10,
+    };
+    let names = |jobs: Vec<Job>| jobs.into_iter().map(|job| job.name).collect::<Vec<_>>();
+    assert_eq!(names(store.list_jobs(&query(None, Some(false))).await.unwrap()), vec!["urgent_job", "second_job"]);
+    assert_eq!(names(store.list_jobs(&query(None, Some(true))).await.unwrap()), vec!["first_job"]);
+    assert_eq!(names(store.list_jobs(&query(Some(JobStatus::Failed), None)).await.unwrap()), vec!["first_job"]);
+    assert!(store.referenced_locations(&workspace).await.unwrap().contains(&"code:0123/".to_owned()));
+}
+
+fn new_deployment(workspace: &WorkspaceName, endpoint: &str, name: &str, generation: i64) -> Deployment {
+    Deployment {
+        workspace: workspace.clone(),
+        endpoint: endpoint.to_owned(),
+        name: name.to_owned(),
+        description: None,
+        tags: BTreeMap::from([("team".to_owned(), "risk".to_owned())]),
+        state: ProvisioningState::Creating,
+        error: None,
+        spec_yaml: format!("name: {name}\n"),
+        plan: "{}".to_owned(),
+        model_name: Some("credit".to_owned()),
+        model_version: Some(generation.to_string()),
+        instance_count: 1,
+        generation,
+        snapshot: Some("0123abcd".to_owned()),
+        created_by: "admin".to_owned(),
+        created_at: 10 * generation,
+        updated_at: 10 * generation,
+    }
+}
+
+async fn endpoints_and_deployments_round_trip(store: &SqlStore) {
+    let workspace = with_workspace(store, "serving").await;
+    let endpoint = Endpoint {
+        workspace: workspace.clone(),
+        name: "credit-ep".to_owned(),
+        description: Some("scores".to_owned()),
+        tags: BTreeMap::new(),
+        auth_mode: AuthMode::Key,
+        traffic: BTreeMap::new(),
+        mirror_traffic: BTreeMap::new(),
+        created_by: "admin".to_owned(),
+        created_at: 1,
+        updated_at: 1,
+    };
+    store.create_endpoint(&endpoint, "sealed-1").await.unwrap();
+    let other = with_workspace(store, "elsewhere").await;
+    let taken =
+        store.create_endpoint(&Endpoint { workspace: other.clone(), ..endpoint.clone() }, "x").await.unwrap_err();
+    assert_eq!(taken.code, ErrorCode::ResourceAlreadyExists, "endpoint names are unique on the server");
+    assert_eq!(store.get_endpoint("credit-ep").await.unwrap(), (endpoint.clone(), "sealed-1".to_owned()));
+
+    // Deployments: created, replaced in place (a new generation keeps the creation time).
+    let missing = store.put_deployment(&new_deployment(&workspace, "nowhere-ep", "blue", 1)).await.unwrap_err();
+    assert_eq!(missing.code, ErrorCode::ResourceDoesNotExist);
+    store.put_deployment(&new_deployment(&workspace, "credit-ep", "blue", 1)).await.unwrap();
+    store.put_deployment(&new_deployment(&workspace, "credit-ep", "green", 1)).await.unwrap();
+    let second = Deployment { created_at: 10, ..new_deployment(&workspace, "credit-ep", "blue", 2) };
+    let stored = store.put_deployment(&second).await.unwrap();
+    assert_eq!((stored.generation, stored.created_at, stored.updated_at), (2, 10, 20));
+
+    // A rollout's outcome lands only on the generation it was for.
+    store.set_deployment_state("credit-ep", "blue", 1, ProvisioningState::Failed, Some("late"), 30).await.unwrap();
+    assert_eq!(store.get_deployment("credit-ep", "blue").await.unwrap().state, ProvisioningState::Creating);
+    store.set_deployment_state("credit-ep", "blue", 2, ProvisioningState::Succeeded, None, 31).await.unwrap();
+    assert_eq!(store.get_deployment("credit-ep", "blue").await.unwrap().state, ProvisioningState::Succeeded);
+
+    // Traffic and keys change; keys only when given.
+    let traffic = BTreeMap::from([("blue".to_owned(), 90), ("green".to_owned(), 10)]);
+    let updated = Endpoint { traffic: traffic.clone(), updated_at: 40, ..endpoint.clone() };
+    store.update_endpoint(&updated, None).await.unwrap();
+    assert_eq!(store.get_endpoint("credit-ep").await.unwrap(), (updated.clone(), "sealed-1".to_owned()));
+    store.update_endpoint(&updated, Some("sealed-2")).await.unwrap();
+    assert_eq!(store.get_endpoint("credit-ep").await.unwrap().1, "sealed-2");
+
+    let names = |deployments: Vec<Deployment>| deployments.into_iter().map(|d| d.name).collect::<Vec<_>>();
+    assert_eq!(names(store.list_deployments(Some("credit-ep")).await.unwrap()), ["blue", "green"]);
+    assert_eq!(names(store.deployments_of_model(&workspace, "credit").await.unwrap()), ["blue", "green"]);
+    assert!(store.deployments_of_model(&other, "credit").await.unwrap().is_empty());
+
+    // A deployment's code snapshot is in use and kept by garbage collection.
+    assert!(store.snapshot_in_use(&workspace, "0123abcd").await.unwrap());
+    assert!(store.referenced_locations(&workspace).await.unwrap().contains(&"code:0123abcd/".to_owned()));
+
+    store.delete_deployment("credit-ep", "green").await.unwrap();
+    assert_eq!(store.delete_deployment("credit-ep", "green").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    store.delete_endpoint("credit-ep").await.unwrap();
+    assert!(store.list_deployments(None).await.unwrap().is_empty(), "deleting an endpoint deletes its deployments");
+    assert!(!store.snapshot_in_use(&workspace, "0123abcd").await.unwrap());
+    assert_eq!(store.get_endpoint("credit-ep").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+}
