@@ -16,7 +16,7 @@ use sqlx::any::AnyRow;
 use std::collections::BTreeMap;
 
 fn missing(name: &str, version: &str) -> String {
-    format!("data asset {name} version {version} not found")
+    format!("data asset '{name}' version '{version}' not found")
 }
 
 fn row_to_asset(row: &AnyRow, workspace: &WorkspaceName) -> Result<DataAsset> {

@@ -47,9 +47,10 @@ impl DatastoreStore for SqlStore {
         .execute(&self.write)
         .await
         .map_err(|error| match db_error(error) {
-            error if error.code == ErrorCode::ResourceAlreadyExists => {
-                Error::already_exists(format!("datastore {} already exists", datastore.name))
-            }
+            error if error.code == ErrorCode::ResourceAlreadyExists => Error::already_exists(format!(
+                "datastore '{}' already exists in this workspace: delete it first, or choose another name",
+                datastore.name
+            )),
             error => error,
         })?;
         Ok(())

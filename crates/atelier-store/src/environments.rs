@@ -103,7 +103,7 @@ impl EnvironmentStore for SqlStore {
             .fetch_optional(&self.read)
             .await
             .map_err(db_error)?
-            .ok_or_else(|| Error::not_found(format!("environment {name} version {version} not found")))?;
+            .ok_or_else(|| Error::not_found(format!("environment '{name}' version '{version}' not found")))?;
         row_to_environment(&row, workspace)
     }
 
@@ -135,6 +135,6 @@ impl EnvironmentStore for SqlStore {
                 .execute(&self.write)
                 .await
                 .map_err(db_error)?;
-        found(done.rows_affected(), || format!("environment {name} version {version} not found"))
+        found(done.rows_affected(), || format!("environment '{name}' version '{version}' not found"))
     }
 }

@@ -258,11 +258,10 @@ pub(crate) async fn list_data_files(
 pub(crate) async fn download_data_file(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path((ws, name, version, path)): Path<(String, String, String, String)>,
+    version: AssetVersion,
 ) -> ApiResult<Response> {
-    let ws = workspace(&ws)?;
-    let asset = state.service.get_data_asset(&principal, &ws, &name, &version).await?;
-    let download = state.service.download_data_file(&principal, &ws, &asset, &path).await?;
+    let resolved: DataAsset = state.service.resolve_label(&principal, &version.workspace, &version.asset).await?;
+    let download = state.service.download_data_file(&principal, &version.workspace, &resolved, &version.file).await?;
     Ok(stream_response(download))
 }
 

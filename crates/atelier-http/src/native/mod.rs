@@ -125,6 +125,8 @@ pub struct ArtifactDto {
 pub(crate) struct AssetVersion {
     pub(crate) workspace: WorkspaceName,
     pub(crate) asset: atelier_core::asset::AssetRef,
+    /// The file a `…/files/{*path}` route names inside the version.
+    pub(crate) file: String,
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AssetVersion {
@@ -148,6 +150,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AssetVersion {
         Ok(AssetVersion {
             workspace: workspace(part("ws"))?,
             asset: AssetRef::new(kind, part("name"), part("version"))?,
+            file: part("path").to_owned(),
         })
     }
 }

@@ -279,11 +279,10 @@ pub(crate) async fn list_model_files(
 pub(crate) async fn download_model_file(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path((ws, name, version, path)): Path<(String, String, String, String)>,
+    version: AssetVersion,
 ) -> ApiResult<Response> {
-    let ws = workspace(&ws)?;
-    let resolved = state.service.resolve_model_version(&principal, &ws, &name, &version).await?;
-    let download = state.service.download_model_file(&principal, &ws, &resolved, &path).await?;
+    let resolved: ModelVersion = state.service.resolve_label(&principal, &version.workspace, &version.asset).await?;
+    let download = state.service.download_model_file(&principal, &version.workspace, &resolved, &version.file).await?;
     Ok(stream_response(download))
 }
 

@@ -124,7 +124,7 @@ pub(crate) async fn data_asset(
         let workspace = workspace_of(&ws)?;
         let versions = state.service.list_data_assets(principal, &workspace, Some(&name), true).await?;
         if versions.is_empty() {
-            return Err(Error::not_found(format!("data asset {name} not found")));
+            return Err(Error::not_found(format!("data asset '{name}' not found")));
         }
         let selected = match &query.version {
             Some(version) => state.service.get_data_asset(principal, &workspace, &name, version).await?,
@@ -310,7 +310,7 @@ pub(crate) async fn environment(
         let workspace = workspace_of(&ws)?;
         let versions = state.service.list_environments(principal, &workspace, Some(&name), true).await?;
         let Some(newest) = atelier_core::asset::latest(&versions).or(versions.first()).cloned() else {
-            return Err(Error::not_found(format!("environment {name} not found")));
+            return Err(Error::not_found(format!("environment '{name}' not found")));
         };
         let environment = match &query.version {
             Some(version) => state.service.get_environment(principal, &workspace, &name, version).await?,
