@@ -49,6 +49,8 @@ pub async fn datastore(command: DatastoreCommand, args: ClientArgs) -> anyhow::R
                 "tags": spec.tags,
                 "settings": spec.settings,
                 "credentials": spec.credentials,
+                // The server reads the file again, with the same parser, and registers that.
+                "yaml": text,
             });
             if let Some(description) = spec.description {
                 body["description"] = json!(description);

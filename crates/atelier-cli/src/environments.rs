@@ -69,8 +69,8 @@ pub fn inline_spec(base: &Path, image: Option<String>, conda_file: Option<&Value
 
 /// The request body for an environment file.
 fn environment_body(file: &Path, version: Option<String>) -> anyhow::Result<Value> {
-    let environment =
-        parse_environment(&read(file)?).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+    let text = read(file)?;
+    let environment = parse_environment(&text).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let conda = conda_of(&base, environment.conda_file.as_ref())?;
     let mut spec = build_spec(conda.as_ref(), environment.image.clone())
@@ -89,6 +89,9 @@ fn environment_body(file: &Path, version: Option<String>) -> anyhow::Result<Valu
         "channels": spec.channels,
         "image": spec.image,
         "tags": environment.tags,
+        // The server reads the file again, with the same parser; `python`, `requirements` and
+        // `channels` stand for the files it names by path, which only this machine has.
+        "yaml": text,
     });
     if let Some(description) = environment.description {
         body["description"] = json!(description);

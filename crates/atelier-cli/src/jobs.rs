@@ -477,6 +477,8 @@ pub async fn compute(command: ComputeCommand, args: ClientArgs) -> anyhow::Resul
                 "max_instances": spec.max_instances,
                 "description": spec.description,
                 "tags": spec.tags,
+                // The server reads the file again, with the same parser, and defines that.
+                "yaml": text,
             });
             let created: Value = client.post(&format!("/workspaces/{}/computes", segment(workspace)), &body).await?;
             print_fields(&created, &fields, args.output)

@@ -198,6 +198,21 @@ impl Service {
         Ok(true)
     }
 
+    /// Defines a compute from the text of Azure's compute YAML, read with the CLI's own
+    /// `atelier_spec::compute::parse_compute`: a bad file is an invalid-argument error that names
+    /// the field and its line, as the CLI reports it.
+    pub async fn create_compute_from_yaml(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        yaml: &str,
+    ) -> Result<ComputeView> {
+        // Who may not create one learns nothing about their file.
+        self.authorize(principal, workspace, Action::WorkspaceUpdate).await?;
+        let spec = atelier_spec::compute::parse_compute(yaml).map_err(crate::jobs::spec_error)?;
+        self.create_compute(principal, workspace, spec).await
+    }
+
     /// Defines a compute from Azure's compute YAML (Owners: it changes what the workspace's
     /// jobs may use).
     pub async fn create_compute(

@@ -200,6 +200,21 @@ impl Service {
         BlobStore::open_with_options(&location, options).map_err(unreachable)
     }
 
+    /// Registers a datastore from its YAML file, read with the CLI's own
+    /// `atelier_spec::datastore::parse_datastore`: a bad file is an invalid-argument error that
+    /// names the field and its line, as the CLI reports it.
+    pub async fn create_datastore_from_yaml(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        yaml: &str,
+    ) -> Result<Datastore> {
+        // Who may not create one learns nothing about their file.
+        self.authorize(principal, workspace, Action::WorkspaceUpdate).await?;
+        let spec = atelier_spec::datastore::parse_datastore(yaml).map_err(crate::jobs::spec_error)?;
+        self.create_datastore(principal, workspace, spec).await
+    }
+
     /// Registers a datastore after checking that it answers with the credentials given.
     pub async fn create_datastore(
         &self,

@@ -357,6 +357,43 @@ impl Service {
         self.environments.as_ref().ok_or_else(|| Error::invalid("this server does not build environments"))
     }
 
+    /// Registers an environment from the text of its YAML file, read with the CLI's own
+    /// `atelier_spec::assets::parse_environment`: a bad file is an invalid-argument error that
+    /// names the field and its line, as the CLI reports it. The name, version (unless `version`
+    /// overrides it, as `-v` does), description, tags and image are the file's, and so is the
+    /// build spec when the conda environment is inline; what the file names by path (a conda or
+    /// requirements file, which only the client has) comes from `from_files`, as the client read it.
+    pub async fn create_environment_from_yaml(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        yaml: &str,
+        version: Option<String>,
+        from_files: EnvironmentSpec,
+    ) -> Result<Environment> {
+        // Who may not create one learns nothing about their file.
+        self.authorize(principal, workspace, Action::AssetWrite).await?;
+        use atelier_spec::assets::{CondaSource, build_spec, parse_environment};
+        let file = parse_environment(yaml).map_err(crate::jobs::spec_error)?;
+        let spec = match (&file.conda_file, &file.requirements_file) {
+            (Some(CondaSource::Path(_)), _) | (_, Some(_)) => {
+                EnvironmentSpec { image: file.image.clone(), ..from_files }
+            }
+            (Some(CondaSource::Inline(conda)), None) => {
+                build_spec(Some(conda), file.image.clone()).map_err(crate::jobs::spec_error)?
+            }
+            (None, None) => build_spec(None, file.image.clone()).map_err(crate::jobs::spec_error)?,
+        };
+        let new_environment = NewEnvironment {
+            name: file.name,
+            version: version.or(file.version),
+            description: file.description,
+            tags: file.tags,
+            spec,
+        };
+        self.create_environment(principal, workspace, new_environment).await
+    }
+
     pub async fn create_environment(
         &self,
         principal: &Principal,

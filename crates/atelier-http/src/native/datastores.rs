@@ -59,13 +59,21 @@ impl From<atelier_core::data::Datastore> for DatastoreDto {
     }
 }
 
-/// A datastore to register: its kind's settings and a `credentials` block.
+/// A datastore to register: its kind's settings and a `credentials` block, or its YAML file.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDatastoreDto {
+    /// Required unless `yaml` is given.
+    #[serde(default)]
     name: String,
-    #[serde(rename = "type")]
+    /// Required unless `yaml` is given.
+    #[serde(rename = "type", default)]
     kind: String,
+    /// The datastore's YAML file. When given, the server reads it as `atelier datastore create`
+    /// does (a mistake is a 400 naming the field and its line) and registers what it says; the
+    /// other fields are then ignored.
+    #[serde(default)]
+    yaml: Option<String>,
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
@@ -99,6 +107,10 @@ pub(crate) async fn create_datastore(
     Json(request): Json<NewDatastoreDto>,
 ) -> ApiResult<(StatusCode, Json<DatastoreDto>)> {
     let ws = workspace(&ws)?;
+    if let Some(yaml) = &request.yaml {
+        let datastore = state.service.create_datastore_from_yaml(&principal, &ws, yaml).await?;
+        return Ok((StatusCode::CREATED, Json(datastore.into())));
+    }
     let new_datastore = atelier_service::NewDatastore {
         name: request.name,
         kind: request.kind,

@@ -85,7 +85,15 @@ impl From<atelier_core::environment::Environment> for EnvironmentDto {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEnvironmentDto {
+    /// Required unless `yaml` is given.
+    #[serde(default)]
     name: String,
+    /// The environment's YAML file. When given, the server reads it as `atelier environment
+    /// create` does (a mistake is a 400 naming the field and its line) and registers what it
+    /// says; `version` still overrides its version, and `python`, `requirements` and `channels`
+    /// stand for the conda or requirements file it names by path. The other fields are ignored.
+    #[serde(default)]
+    yaml: Option<String>,
     #[serde(default)]
     version: Option<String>,
     #[serde(default)]
@@ -152,19 +160,25 @@ pub(crate) async fn create_environment(
     Json(request): Json<NewEnvironmentDto>,
 ) -> ApiResult<(StatusCode, Json<EnvironmentDto>)> {
     let ws = workspace(&ws)?;
-    let new_environment = atelier_service::NewEnvironment {
-        name: request.name,
-        version: request.version,
-        description: request.description,
-        tags: request.tags,
-        spec: atelier_core::environment::EnvironmentSpec {
-            image: request.image,
-            python: request.python,
-            requirements: request.requirements,
-            channels: request.channels,
-        },
+    let spec = atelier_core::environment::EnvironmentSpec {
+        image: request.image,
+        python: request.python,
+        requirements: request.requirements,
+        channels: request.channels,
     };
-    let environment = state.service.create_environment(&principal, &ws, new_environment).await?;
+    let environment = match request.yaml {
+        Some(yaml) => state.service.create_environment_from_yaml(&principal, &ws, &yaml, request.version, spec).await?,
+        None => {
+            let new_environment = atelier_service::NewEnvironment {
+                name: request.name,
+                version: request.version,
+                description: request.description,
+                tags: request.tags,
+                spec,
+            };
+            state.service.create_environment(&principal, &ws, new_environment).await?
+        }
+    };
     Ok((StatusCode::CREATED, Json(environment.into())))
 }
 

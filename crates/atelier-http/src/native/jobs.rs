@@ -691,9 +691,17 @@ impl From<ComputeView> for ComputeDto {
 /// A compute to define, from Azure's compute YAML.
 #[derive(Deserialize, ToSchema)]
 pub struct NewComputeDto {
+    /// Required unless `yaml` is given.
+    #[serde(default)]
     name: String,
-    #[serde(rename = "type")]
+    /// Required unless `yaml` is given.
+    #[serde(rename = "type", default)]
     kind: String,
+    /// The compute's YAML file. When given, the server reads it as `atelier compute create`
+    /// does (a mistake is a 400 naming the field and its line) and defines what it says; the
+    /// other fields are then ignored.
+    #[serde(default)]
+    yaml: Option<String>,
     size: Option<String>,
     min_instances: Option<i64>,
     max_instances: Option<i64>,
@@ -722,6 +730,10 @@ async fn create_compute(
     Path(ws): Path<String>,
     Json(body): Json<NewComputeDto>,
 ) -> ApiResult<Json<ComputeDto>> {
+    let ws = workspace(&ws)?;
+    if let Some(yaml) = &body.yaml {
+        return Ok(Json(state.service.create_compute_from_yaml(&principal, &ws, yaml).await?.into()));
+    }
     let new_compute = NewCompute {
         name: body.name,
         kind: body.kind,
@@ -731,7 +743,7 @@ async fn create_compute(
         description: body.description,
         tags: body.tags,
     };
-    Ok(Json(state.service.create_compute(&principal, &workspace(&ws)?, new_compute).await?.into()))
+    Ok(Json(state.service.create_compute(&principal, &ws, new_compute).await?.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}/computes/{name}", params(("ws" = String, Path), ("name" = String, Path)),

@@ -3,5 +3,6 @@
 
 mod access;
 mod common;
+mod files;
 mod http;
 mod studio;
