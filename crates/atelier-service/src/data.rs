@@ -5,10 +5,6 @@
 //! `mltable`, reads the `paths` of its MLTable file) but copies nothing. Local files reach the
 //! default datastore first, through [`Service::upload_data_file`].
 
-/// One path for versioned assets (models, data, environments); `lib.rs` may re-export
-/// `versions::VersionedAsset` for callers generic over the kind.
-pub(crate) mod versions;
-
 use crate::paths::AREA_DATA;
 use crate::paths::blob_error;
 use crate::uploads::Location;

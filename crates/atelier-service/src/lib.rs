@@ -25,6 +25,7 @@ mod serving;
 mod sessions;
 mod tracking;
 mod uploads;
+mod versions;
 
 pub use archives::Archive;
 pub use auth::{BootstrapSecrets, NewToken};
@@ -45,6 +46,7 @@ pub use series::MetricView;
 pub use serving::{EndpointFilter, LogKind, PortFuture, ServingPort};
 pub use sessions::{ExperimentSummary, NewSession, SESSION_LIFETIME_MILLIS, StudioSession};
 pub use tracking::{ArtifactEntry, ExperimentSearch, LoggedRun, RunSearch, StepInterval, parse_experiment_id};
+pub use versions::VersionedAsset;
 
 use atelier_blob::BlobStore;
 use atelier_core::authz::{Action, role_permits};
