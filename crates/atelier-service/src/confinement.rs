@@ -83,7 +83,10 @@ impl Confinement {
     /// Checks that this machine can confine: runs a process that must not see a hidden file,
     /// nor any process but its own. Returns why not, when it cannot.
     pub fn probe(&self) -> Result<(), String> {
-        let folder = std::env::temp_dir().join(format!("atelier-confinement-probe-{}", uuid::Uuid::new_v4().simple()));
+        // Under the first hidden folder (the home), so the probe checks the hiding jobs rely on,
+        // not only the private /tmp.
+        let base = self.hidden.first().cloned().unwrap_or_else(std::env::temp_dir);
+        let folder = base.join(format!(".confinement-probe-{}", uuid::Uuid::new_v4().simple()));
         let result = self.probe_with(&folder);
         let _ = std::fs::remove_dir_all(&folder);
         result
@@ -96,14 +99,19 @@ impl Confinement {
         let own_pid_namespace = std::fs::read_link("/proc/self/ns/pid")
             .map_err(|error| format!("cannot read this process's PID namespace: {error}"))?;
         let mut policy = self.clone();
-        policy.hidden.push(folder.to_path_buf());
-        // Both paths are made here, of characters a shell takes literally inside quotes.
-        let script = format!(
-            "test ! -e '{}' && test \"$(readlink /proc/self/ns/pid)\" != '{}'",
-            secret.display(),
-            own_pid_namespace.display()
-        );
-        let (program, args) = policy.wrap(Path::new("/bin/sh"), &["-c".to_owned(), script], &Exposure::default());
+        if !policy.hidden.iter().any(|hidden| folder.starts_with(hidden)) {
+            policy.hidden.push(folder.to_path_buf());
+        }
+        // The paths are arguments of the script, never part of its text.
+        let script = "test ! -e \"$1\" && test \"$(readlink /proc/self/ns/pid)\" != \"$2\"";
+        let args = [
+            "-c".to_owned(),
+            script.to_owned(),
+            "probe".to_owned(),
+            secret.display().to_string(),
+            own_pid_namespace.display().to_string(),
+        ];
+        let (program, args) = policy.wrap(Path::new("/bin/sh"), &args, &Exposure::default());
         let output = std::process::Command::new(&program)
             .args(&args)
             .stdin(std::process::Stdio::null())
