@@ -114,6 +114,37 @@ def test_a_job_cannot_read_another_running_jobs_folder(own, tmp_path):
         wait_for(http, srv, victim, {"Canceled"})
 
 
+def test_a_job_writes_only_its_own_folders_and_runs_unprivileged(own, tmp_path):
+    """Outside its job folder, its private /tmp (its HOME) and /dev, a job cannot write, not
+    even in a folder open to everyone (Landlock); on a server that runs as root, it runs as an
+    unprivileged user, whose files the server can still read."""
+    srv, cli, http = own
+    open_to_all = Path.cwd() / f".e2e-open-{os.urandom(4).hex()}"
+    open_to_all.mkdir()
+    open_to_all.chmod(0o777)
+    job_file = write_job(
+        tmp_path / "writer",
+        f"""\
+        command: >-
+          echo "UID $(id -u)";
+          if echo escaped > {open_to_all}/escaped; then echo ESCAPED; fi;
+          echo kept > $HOME/note && echo "HOME OK $HOME";
+          echo made > ./outputs/made.txt && echo "FOLDER OK"
+        """,
+    )
+    try:
+        streamed = cli("job", "create", "-f", str(job_file), "--stream", timeout=180, check=False)
+        assert "Status: Completed" in streamed.stdout, streamed.stdout
+        assert "ESCAPED" not in streamed.stdout and not (open_to_all / "escaped").exists(), streamed.stdout
+        assert "HOME OK /tmp" in streamed.stdout and "FOLDER OK" in streamed.stdout, streamed.stdout
+        uid = int(next(line for line in streamed.stdout.splitlines() if line.startswith("UID")).split()[1])
+        if os.geteuid() == 0:
+            assert uid != 0, "a root server runs jobs as an unprivileged user"
+            assert f"uid={uid}" in srv.log_tail() or "unprivileged user" in srv.log_tail()
+    finally:
+        shutil.rmtree(open_to_all, ignore_errors=True)
+
+
 def test_a_scoring_script_cannot_read_the_servers_secrets(own, tmp_path):
     srv, cli, http = own
     endpoint(cli, tmp_path, "confined-ep")

@@ -4,6 +4,7 @@ Each test that runs jobs uses a server of its own (its own jobs folder and queue
 
 from __future__ import annotations
 
+import os
 import subprocess
 import textwrap
 import time
@@ -547,6 +548,10 @@ def test_neither_the_job_nor_its_runtime_sees_the_servers_secrets(make_server, t
             "  echo runtime=$(grep -c server-secret-sentinel /proc/$PPID/environ)\n",
         )
         streamed = cli("job", "create", "-f", str(job_file), "--stream", timeout=120)
-        assert "own=0" in streamed.stdout and "runtime=0" in streamed.stdout, streamed.stdout
+        assert "own=0" in streamed.stdout, streamed.stdout
+        # Its parent holds none of it, or (a root server's job runs as another user) cannot even
+        # be read.
+        assert "runtime=0" in streamed.stdout or (
+            os.geteuid() == 0 and "environ: Permission denied" in streamed.stdout), streamed.stdout
     finally:
         srv.kill()

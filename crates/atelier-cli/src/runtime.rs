@@ -525,7 +525,14 @@ async fn execute(
 
     // The environment.
     let mut path_variable = std::env::var("PATH").unwrap_or_default();
-    if !plan.environment.builtin {
+    // What a confined command needs of hidden folders to run its Python.
+    let mut interpreter_folders = Vec::new();
+    if plan.environment.builtin {
+        // The server's own Python first: a shim (pyenv's) may lie in a folder the command cannot see.
+        if let Some(bin) = launch.confinement.as_ref().and_then(|c| c.python.as_deref()).and_then(Path::parent) {
+            path_variable = format!("{}:{path_variable}", bin.display());
+        }
+    } else {
         let spec = atelier_core::environment::EnvironmentSpec {
             python: plan.environment.python.clone(),
             requirements: plan.environment.requirements.clone(),
@@ -540,6 +547,7 @@ async fn execute(
         system(format!("building environment {}", plan.environment.name)).await;
         let build = builder.build(&spec).await.map_err(|error| anyhow::anyhow!("{}", error.message))?;
         let python = build.python.context("the environment has no Python")?;
+        interpreter_folders = atelier_service::Confinement::interpreter_folders(&python);
         let bin = python.parent().map(Path::to_path_buf).unwrap_or_default();
         system(format!(
             "environment {} ready at {}{}",
@@ -617,7 +625,10 @@ async fn execute(
                 &shell_args,
                 &atelier_service::Exposure {
                     read_write: vec![dir.to_path_buf()],
-                    read_only: vec![launch.envs_dir.clone()],
+                    read_only: [launch.envs_dir.clone()]
+                        .into_iter()
+                        .chain(interpreter_folders.iter().cloned())
+                        .collect(),
                 },
             ),
             None => (PathBuf::from("/bin/sh"), shell_args),

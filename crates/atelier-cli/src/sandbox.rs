@@ -1,12 +1,17 @@
 //! `atelier sandbox`: the inside of a confined process (see `atelier_service::Confinement`).
 //!
-//! It starts as PID 1 of fresh user, PID and mount namespaces made by `unshare`, as root of that
-//! user namespace. It hides folders under empty read-only tmpfs mounts (the server's home), gives
-//! the process a private `/tmp`, binds back the few folders the process needs, then moves into
-//! one more user and mount namespace: there every mount made here is locked to the one beneath
-//! it, so the confined code, whatever capabilities it gains in its own namespace, cannot unmount
-//! the empty folders to see what they cover. Then it runs the command and ends with it (the
-//! kernel ends every other process of the PID namespace with it).
+//! It starts as PID 1 of fresh PID and mount namespaces made by `unshare`: as root of a fresh
+//! user namespace, or, where the server runs as root, as root itself with `--as-user`. It hides
+//! folders under empty read-only tmpfs mounts (the server's home), gives the process a private
+//! `/tmp`, and binds back the few folders the process needs. Then it locks those mounts: with
+//! `--as-user` it hands the read-write folders to that user, and the command runs as it, with
+//! no capability; otherwise it moves into one more user and mount namespace, where every mount
+//! made here is locked to the one beneath it. Either way the confined code cannot unmount the empty
+//! folders to see what they cover. Where the kernel has Landlock, writes are then allowed only
+//! in the read-write folders, the private ones, `/dev/shm`, `/dev` and `/proc`, and no
+//! privilege can be gained again (`no_new_privs`: no set-user-ID program works). Then it runs
+//! the command and ends with it (the kernel ends every other process of the PID namespace
+//! with it).
 //!
 //! This runs before the async runtime starts: `unshare(CLONE_NEWUSER)` needs a single thread.
 
@@ -43,9 +48,21 @@ pub struct SandboxArgs {
     /// A folder under a hidden one to bind back, read-only.
     #[arg(long = "ro-bind")]
     ro_bind: Vec<PathBuf>,
+    /// Run the command as this unprivileged `UID:GID` (the sandbox then starts as real root).
+    #[arg(long = "as-user", value_parser = parse_ids)]
+    as_user: Option<(u32, u32)>,
+    /// The name of that user, for `USER` and `LOGNAME`.
+    #[arg(long = "user-name")]
+    user_name: Option<String>,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<OsString>,
+}
+
+fn parse_ids(text: &str) -> Result<(u32, u32), String> {
+    let (uid, gid) = text.split_once(':').ok_or("expected UID:GID")?;
+    let number = |part: &str| part.parse::<u32>().map_err(|_| format!("expected a number, got '{part}'"));
+    Ok((number(uid)?, number(gid)?))
 }
 
 /// Why setting the sandbox up failed: what was being done, and the system's answer.
@@ -74,7 +91,17 @@ pub fn run(args: SandboxArgs) -> ExitCode {
     let mut command = std::process::Command::new(program);
     command.args(rest);
     if args.private.iter().any(|path| path == Path::new("/tmp")) {
-        command.env("TMPDIR", "/tmp");
+        // The only place, with the process's own folders, where it may write.
+        command.env("TMPDIR", "/tmp").env("HOME", "/tmp");
+    }
+    if let Some(name) = &args.user_name {
+        command.env("USER", name).env("LOGNAME", name);
+    }
+    if let Some((uid, gid)) = args.as_user {
+        // SAFETY: `become_user` makes only async-signal-safe system calls.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || become_user(uid, gid));
+        }
     }
     let child = match command.spawn() {
         Ok(child) => child,
@@ -231,7 +258,58 @@ fn confine(args: &SandboxArgs) -> Result<(), Failure> {
         }
     }
 
-    // 5. One more user and mount namespace: the mounts above are locked there.
+    // 5. Lock the mounts: become the job's user, or enter one more user namespace.
+    match args.as_user {
+        Some((uid, gid)) => hand_over_folders(uid, gid, &args.bind)?,
+        None => inner_user_namespace()?,
+    }
+    if std::env::set_current_dir(&cwd).is_err() {
+        std::env::set_current_dir("/").map_err(|error| Failure(format!("cannot enter a working folder: {error}")))?;
+    }
+
+    // 6. Writes only where the process may write.
+    let writable: Vec<&PathBuf> = args.bind.iter().chain(&args.private).collect();
+    restrict_writes(&writable)
+}
+
+/// Hands the read-write folders to the job's user, which the command runs as.
+fn hand_over_folders(uid: u32, gid: u32, folders: &[PathBuf]) -> Result<(), Failure> {
+    for folder in folders {
+        hand_over(folder, uid, gid)
+            .map_err(|error| Failure(format!("cannot hand {} to the job's user: {error}", folder.display())))?;
+    }
+    Ok(())
+}
+
+/// In the command's process, just before it runs: becomes the job's user. Root's capabilities
+/// all go with the switch, so the mounts can no longer be changed. (The sandbox itself stays
+/// root: the switch would clear the parent-death signal that ends it with the server.)
+fn become_user(uid: u32, gid: u32) -> std::io::Result<()> {
+    // SAFETY: plain system calls on this process's credentials; a null list with length 0.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Gives `path` and everything under it (links themselves, never what they point to) to the
+/// user, so the process can write its own folder.
+fn hand_over(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    let metadata = std::fs::symlink_metadata(path)?;
+    if metadata.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            hand_over(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+/// One more user and mount namespace, mapping its root to the outer one's: the mounts made
+/// above are locked there.
+fn inner_user_namespace() -> Result<(), Failure> {
     // SAFETY: unshare takes flags only; this process has a single thread.
     if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) } != 0 {
         return Err(failure("cannot make the inner namespaces"));
@@ -241,8 +319,46 @@ fn confine(args: &SandboxArgs) -> Result<(), Failure> {
     {
         std::fs::write(file, text).map_err(|error| Failure(format!("cannot write {file}: {error}")))?;
     }
-    if std::env::set_current_dir(&cwd).is_err() {
-        std::env::set_current_dir("/").map_err(|error| Failure(format!("cannot enter a working folder: {error}")))?;
-    }
     Ok(())
+}
+
+/// With Landlock (where the kernel has it), this process and the command it runs may read
+/// everything they can see but write only in `writable`, `/dev/shm`, and to the files of `/dev`
+/// and `/proc`; they cannot signal a process outside the sandbox, and `no_new_privs` is set.
+/// A kernel without Landlock keeps the namespaces' confinement alone.
+fn restrict_writes(writable: &[&PathBuf]) -> Result<(), Failure> {
+    use landlock::{
+        ABI, Access, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetError, Scope, path_beneath_rules,
+    };
+    // The newest ABI this was written and tested against; older kernels get what they have.
+    let abi = ABI::V6;
+    let apply = || -> Result<(), RulesetError> {
+        let devices = AccessFs::from_read(abi) | AccessFs::WriteFile | AccessFs::Truncate | AccessFs::IoctlDev;
+        let writable = writable.iter().map(|path| path.as_path()).chain([Path::new("/dev/shm")]);
+        Ruleset::default()
+            .handle_access(AccessFs::from_all(abi))?
+            .scope(Scope::Signal)?
+            .create()?
+            .add_rules(path_beneath_rules(["/"], AccessFs::from_read(abi)))?
+            .add_rules(path_beneath_rules(["/dev", "/proc"], devices))?
+            .add_rules(path_beneath_rules(writable, AccessFs::from_all(abi)))?
+            .restrict_self()?;
+        Ok(())
+    };
+    apply().map_err(|error| Failure(format!("cannot restrict writes with Landlock: {error}")))
+}
+
+/// The Landlock ABI version this kernel offers, `None` where it has none.
+pub fn landlock_version() -> Option<i64> {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a null attribute and size 0, the call only returns the ABI version.
+    let version = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    (version > 0).then_some(version)
 }

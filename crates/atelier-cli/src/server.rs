@@ -62,6 +62,11 @@ pub struct ServerArgs {
     /// cannot confine them (no user namespaces): their code can then read the server's secrets.
     #[arg(long, env = "ATELIER_ALLOW_UNCONFINED_JOBS")]
     allow_unconfined_jobs: bool,
+    /// The unprivileged user that jobs and deployments run as when the server runs as root: a
+    /// user name, or `UID[:GID]` (default: the user `atelier-job` where it exists, else uid and
+    /// gid 61184, which need no entry in /etc/passwd).
+    #[arg(long, env = "ATELIER_JOB_USER")]
+    job_user: Option<String>,
     /// The `unshare` program that confines jobs and deployments (default: found on PATH).
     #[arg(long, env = "ATELIER_UNSHARE", hide = true)]
     unshare: Option<PathBuf>,
@@ -70,14 +75,58 @@ pub struct ServerArgs {
     max_score_mb: f64,
 }
 
-/// How this server confines users' code: user, PID and mount namespaces through `unshare`,
-/// hiding the home (and the local blob folder and SQLite file's folder when they lie outside
-/// it). `None`, with a warning, where the probe fails.
+/// The user jobs run as where the server runs as root (`None` elsewhere): `--job-user`, else
+/// `atelier-job` where that user exists, else uid and gid 61184 (the first of the range that
+/// systemd gives to users made on the fly, so no account of the machine has it).
+fn job_user(requested: Option<&str>) -> anyhow::Result<Option<atelier_service::JobUser>> {
+    if !nix::unistd::geteuid().is_root() {
+        if requested.is_some() {
+            anyhow::bail!("--job-user needs a server that runs as root (it switches to that user)");
+        }
+        return Ok(None);
+    }
+    const DEFAULT_ID: u32 = 61184;
+    let from_passwd = |name: &str| -> anyhow::Result<Option<atelier_service::JobUser>> {
+        Ok(nix::unistd::User::from_name(name)
+            .with_context(|| format!("cannot look user '{name}' up"))?
+            .map(|user| atelier_service::JobUser { uid: user.uid.as_raw(), gid: user.gid.as_raw(), name: user.name }))
+    };
+    let user = match requested {
+        None => from_passwd("atelier-job")?.unwrap_or(atelier_service::JobUser {
+            uid: DEFAULT_ID,
+            gid: DEFAULT_ID,
+            name: "atelier-job".to_owned(),
+        }),
+        Some(text) if text.starts_with(|c: char| c.is_ascii_digit()) => {
+            let (uid, gid) = text.split_once(':').unwrap_or((text, text));
+            let number = |part: &str| {
+                part.parse::<u32>().with_context(|| format!("--job-user: expected UID[:GID], got '{text}'"))
+            };
+            let (uid, gid) = (number(uid)?, number(gid)?);
+            if uid == 0 || gid == 0 {
+                anyhow::bail!("--job-user: jobs must not run as root (uid and gid 0)");
+            }
+            atelier_service::JobUser { uid, gid, name: format!("uid-{uid}") }
+        }
+        Some(name) => from_passwd(name)?
+            .with_context(|| format!("--job-user: no user '{name}' on this machine; give a name or UID[:GID]"))?,
+    };
+    if user.uid == 0 {
+        anyhow::bail!("--job-user: jobs must not run as root");
+    }
+    Ok(Some(user))
+}
+
+/// How this server confines users' code: PID and mount namespaces through `unshare` (and a user
+/// namespace, or the job user where the server runs as root), hiding the home (and the local
+/// blob folder and SQLite file's folder when they lie outside it). `None`, with a warning, where
+/// the probe fails.
 fn confinement(
     home: &Path,
     store_url: &str,
     blobs_location: &str,
     unshare: Option<PathBuf>,
+    user: Option<atelier_service::JobUser>,
     allow_unconfined: bool,
 ) -> anyhow::Result<Option<atelier_service::Confinement>> {
     let mut extra = Vec::new();
@@ -96,10 +145,36 @@ fn confinement(
         return Ok(None);
     };
     let exe = std::env::current_exe().context("cannot find this program's path")?;
-    let policy = atelier_service::Confinement::new(unshare, exe, home, &extra);
+    let landlock = crate::sandbox::landlock_version().map_or_else(
+        || "no Landlock in this kernel: writes are not restricted".to_owned(),
+        |v| format!("Landlock ABI {v}"),
+    );
+    if let Some(job_user) = &user {
+        let policy = atelier_service::Confinement::new(unshare.clone(), exe.clone(), home, &extra, user.clone());
+        match policy.probe() {
+            Ok(()) => {
+                tracing::info!(
+                    hidden = ?policy.hidden,
+                    uid = job_user.uid,
+                    %landlock,
+                    "jobs and deployments run confined (PID and mount namespaces, as an unprivileged user)"
+                );
+                return Ok(Some(policy));
+            }
+            Err(reason) => tracing::warn!(
+                %reason,
+                "jobs cannot run as an unprivileged user here; trying a user namespace instead"
+            ),
+        }
+    }
+    let policy = atelier_service::Confinement::new(unshare, exe, home, &extra, None);
     match policy.probe() {
         Ok(()) => {
-            tracing::info!(hidden = ?policy.hidden, "jobs and deployments run confined (user, PID and mount namespaces)");
+            tracing::info!(
+                hidden = ?policy.hidden,
+                %landlock,
+                "jobs and deployments run confined (user, PID and mount namespaces)"
+            );
             Ok(Some(policy))
         }
         Err(reason) => {
@@ -208,8 +283,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     // on every interface.
     let runtime_url =
         if local.ip().is_unspecified() { format!("http://127.0.0.1:{}", local.port()) } else { url.clone() };
-    let confinement =
-        confinement(&home, &store_url, &blobs_location, args.unshare.clone(), args.allow_unconfined_jobs)?;
+    let confinement = confinement(
+        &home,
+        &store_url,
+        &blobs_location,
+        args.unshare.clone(),
+        job_user(args.job_user.as_deref())?,
+        args.allow_unconfined_jobs,
+    )?;
     let launcher = crate::launcher::LocalLauncher {
         exe: std::env::current_exe().context("cannot find this program's path")?,
         server_url: runtime_url,

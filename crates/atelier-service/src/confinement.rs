@@ -1,14 +1,29 @@
 //! Confinement of the code that users submit: a job's command and a deployment's scoring
-//! worker run in their own user, PID and mount namespaces, where the server's home (its token,
+//! worker run in their own PID and mount namespaces, where the server's home (its token,
 //! admin password, master key, database, other jobs' folders) is an empty, read-only folder,
 //! `/tmp` is private, and no other process of the machine is visible. Only the folders a
 //! process needs (its own job folder, the built environments, its socket) are bound back in.
+//! Where the server runs as root, the code runs as an unprivileged user of its own
+//! ([`JobUser`]); elsewhere a user namespace maps the server's user to root inside it. Where the
+//! kernel has Landlock, the code may write only in the folders bound back read-write, its
+//! private `/tmp`, `/dev` and `/proc`.
 //!
 //! The namespaces are made by util-linux's `unshare`; inside them, `atelier sandbox` (the same
-//! binary as the server) mounts the folders, locks them with one more user namespace, and runs
-//! the command. This module only builds that command line; it runs nothing but the probe.
+//! binary as the server) mounts the folders, locks them (one more user namespace, or the switch
+//! to the unprivileged user), restricts writes with Landlock, and runs the command. This module
+//! only builds that command line; it runs nothing but the probe and the server's Python.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+/// The unprivileged user that confined code runs as where the server runs as root.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JobUser {
+    pub uid: u32,
+    pub gid: u32,
+    /// Its name, for `USER` and `LOGNAME` (it may have no entry in `/etc/passwd`).
+    pub name: String,
+}
 
 /// How the server confines the processes that run users' code.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -20,6 +35,16 @@ pub struct Confinement {
     /// Folders that confined processes see empty: the server's home, the default home, the
     /// local artifact folder when it lies elsewhere.
     pub hidden: Vec<PathBuf>,
+    /// The user confined code runs as, where the server may switch users (it runs as root):
+    /// the namespaces are then made by root itself, and the code runs as this user, with no
+    /// capability. `None`: a user namespace maps the server's user to root inside it.
+    pub user: Option<JobUser>,
+    /// The server's own Python (`python3` on its `PATH`, resolved past any shim): the
+    /// interpreter of the built-in environment.
+    pub python: Option<PathBuf>,
+    /// Folders under hidden ones that every confined process sees read-only: the
+    /// installation of the server's Python, where it lies in a hidden home.
+    pub shared: Vec<PathBuf>,
 }
 
 /// What one confined process may see of the hidden folders, and how.
@@ -34,44 +59,68 @@ pub struct Exposure {
 impl Confinement {
     /// The policy for a server whose home is `home`: the home and `~/.atelier` (where another
     /// server of this user keeps its secrets by default) are hidden, as is any `extra` folder.
-    pub fn new(unshare: PathBuf, exe: PathBuf, home: &Path, extra: &[PathBuf]) -> Self {
+    /// Code runs as `user` where given; then the server user's own home is hidden too when
+    /// others may not enter it (root's `/root`), except for the server's Python installation.
+    pub fn new(unshare: PathBuf, exe: PathBuf, home: &Path, extra: &[PathBuf], user: Option<JobUser>) -> Self {
         let mut hidden = vec![home.to_path_buf()];
-        if let Some(user_home) = std::env::var_os("HOME").filter(|value| !value.is_empty()) {
-            hidden.push(PathBuf::from(user_home).join(".atelier"));
+        let user_home = std::env::var_os("HOME").filter(|value| !value.is_empty()).map(PathBuf::from);
+        if let Some(user_home) = &user_home {
+            hidden.push(user_home.join(".atelier"));
+            let private = std::fs::metadata(user_home)
+                .map(|metadata| metadata.is_dir() && metadata.permissions().mode() & 0o001 == 0)
+                .unwrap_or(false);
+            if user.is_some() && private && user_home.parent().is_some() {
+                hidden.push(user_home.clone());
+            }
         }
         hidden.extend(extra.iter().cloned());
         hidden.sort();
         hidden.dedup();
-        Confinement { unshare, exe, hidden }
+        let (python, shared) = match server_python() {
+            Some((executable, prefixes)) => (Some(executable), prefixes),
+            None => (None, Vec::new()),
+        };
+        Confinement { unshare, exe, hidden, user, python, shared }
+    }
+
+    /// The folders a confined process needs to run the virtual environment whose interpreter
+    /// is `python` (`<venv>/bin/python`): the installation its `pyvenv.cfg` names as `home`.
+    pub fn interpreter_folders(python: &Path) -> Vec<PathBuf> {
+        let Some(venv) = python.parent().and_then(Path::parent) else { return Vec::new() };
+        let Ok(text) = std::fs::read_to_string(venv.join("pyvenv.cfg")) else { return Vec::new() };
+        text.lines()
+            .filter_map(|line| line.split_once('='))
+            .filter(|(key, _)| key.trim() == "home")
+            .filter_map(|(_, value)| std::fs::canonicalize(value.trim()).ok())
+            .filter_map(|bin| bin.parent().map(Path::to_path_buf))
+            .collect()
     }
 
     /// The program and arguments that run `program args…` confined, seeing only `exposure` of
     /// the hidden folders. Every path is passed as its own argument: nothing is parsed by a shell.
     pub fn wrap(&self, program: &Path, args: &[String], exposure: &Exposure) -> (PathBuf, Vec<String>) {
-        let mut wrapped: Vec<String> = [
-            "--user",
-            "--map-root-user",
-            "--pid",
-            "--fork",
-            "--mount-proc",
-            "--kill-child",
-            "--propagation",
-            "private",
-            "--",
-        ]
-        .iter()
-        .map(|text| (*text).to_owned())
-        .collect();
+        // Root makes the namespaces itself and the sandbox then becomes the job's user; anyone
+        // else needs a user namespace, where it is root.
+        let user_namespace: &[&str] = if self.user.is_some() { &[] } else { &["--user", "--map-root-user"] };
+        let mut wrapped: Vec<String> = user_namespace
+            .iter()
+            .chain(&["--pid", "--fork", "--mount-proc", "--kill-child", "--propagation", "private", "--"])
+            .map(|text| (*text).to_owned())
+            .collect();
         wrapped.push(self.exe.display().to_string());
         wrapped.push("sandbox".to_owned());
         for path in &self.hidden {
             wrapped.extend(["--hide".to_owned(), path.display().to_string()]);
         }
+        if let Some(user) = &self.user {
+            wrapped.extend(["--as-user".to_owned(), format!("{}:{}", user.uid, user.gid)]);
+            wrapped.extend(["--user-name".to_owned(), user.name.clone()]);
+        }
         wrapped.extend(["--private".to_owned(), "/tmp".to_owned()]);
         for path in &exposure.read_write {
             wrapped.extend(["--bind".to_owned(), path.display().to_string()]);
         }
-        for path in &exposure.read_only {
+        for path in exposure.read_only.iter().chain(&self.shared) {
             wrapped.extend(["--ro-bind".to_owned(), path.display().to_string()]);
         }
         wrapped.push("--".to_owned());
@@ -103,13 +152,16 @@ impl Confinement {
             policy.hidden.push(folder.to_path_buf());
         }
         // The paths are arguments of the script, never part of its text.
-        let script = "test ! -e \"$1\" && test \"$(readlink /proc/self/ns/pid)\" != \"$2\"";
+        let script =
+            "test ! -e \"$1\" && test \"$(readlink /proc/self/ns/pid)\" != \"$2\" && test \"$(id -u)\" = \"$3\"";
+        let uid = self.user.as_ref().map_or(0, |user| user.uid);
         let args = [
             "-c".to_owned(),
             script.to_owned(),
             "probe".to_owned(),
             secret.display().to_string(),
             own_pid_namespace.display().to_string(),
+            uid.to_string(),
         ];
         let (program, args) = policy.wrap(Path::new("/bin/sh"), &args, &Exposure::default());
         let output = std::process::Command::new(&program)
@@ -130,6 +182,24 @@ impl Confinement {
     }
 }
 
+/// The server's `python3` (found on its `PATH`, run once): its real executable, and the
+/// folders it needs (its prefix and, for a virtual environment, the base installation's).
+fn server_python() -> Option<(PathBuf, Vec<PathBuf>)> {
+    let output = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable); print(sys.prefix); print(sys.base_prefix)"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|output| output.status.success())?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+    let executable = PathBuf::from(lines.next()?);
+    let mut prefixes: Vec<PathBuf> = lines.filter_map(|line| std::fs::canonicalize(line).ok()).collect();
+    prefixes.dedup();
+    executable.is_absolute().then_some((executable, prefixes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +210,9 @@ mod tests {
             unshare: "/usr/bin/unshare".into(),
             exe: "/opt/atelier".into(),
             hidden: vec!["/srv/home with space".into()],
+            user: None,
+            python: None,
+            shared: vec!["/srv/python".into()],
         };
         let exposure =
             Exposure { read_write: vec!["/srv/home with space/jobs/j1".into()], read_only: vec!["/srv/envs".into()] };
@@ -159,11 +232,47 @@ mod tests {
                 "/srv/home with space/jobs/j1",
                 "--ro-bind",
                 "/srv/envs",
+                "--ro-bind",
+                "/srv/python",
                 "--",
                 "/bin/sh",
                 "-c",
                 "echo $HOME; rm -rf /"
             ]
         );
+        assert_eq!(args[..2], ["--user", "--map-root-user"], "without a job user, a user namespace");
+    }
+
+    #[test]
+    fn a_root_server_makes_the_namespaces_itself_and_names_the_job_user() {
+        let policy = Confinement {
+            unshare: "/usr/bin/unshare".into(),
+            exe: "/opt/atelier".into(),
+            hidden: vec!["/srv/home".into()],
+            user: Some(JobUser { uid: 61184, gid: 61184, name: "atelier-job".into() }),
+            python: None,
+            shared: Vec::new(),
+        };
+        let (_, args) = policy.wrap(Path::new("/bin/true"), &[], &Exposure::default());
+        assert!(!args.iter().any(|arg| arg == "--user" || arg == "--map-root-user"), "{args:?}");
+        let at = args.iter().position(|arg| arg == "--as-user").expect("the job user is passed");
+        assert_eq!(args[at + 1..at + 4], ["61184:61184", "--user-name", "atelier-job"]);
+    }
+
+    #[test]
+    fn a_virtual_environment_needs_the_installation_it_was_made_from() {
+        let base = tempfile::tempdir().expect("a folder");
+        let installation = base.path().join("python-3.11");
+        std::fs::create_dir_all(installation.join("bin")).expect("bin");
+        let venv = base.path().join("env");
+        std::fs::create_dir_all(venv.join("bin")).expect("venv");
+        std::fs::write(
+            venv.join("pyvenv.cfg"),
+            format!("home = {}\ninclude-system-site-packages = false\n", installation.join("bin").display()),
+        )
+        .expect("cfg");
+        let folders = Confinement::interpreter_folders(&venv.join("bin").join("python"));
+        assert_eq!(folders, vec![std::fs::canonicalize(&installation).expect("canonical")]);
+        assert!(Confinement::interpreter_folders(Path::new("/nonexistent/bin/python")).is_empty());
     }
 }

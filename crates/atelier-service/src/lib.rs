@@ -30,7 +30,7 @@ mod versions;
 pub use archives::Archive;
 pub use auth::{BootstrapSecrets, NewToken};
 pub use compute::{ComputeView, Launched, Launcher, NewCompute};
-pub use confinement::{Confinement, Exposure};
+pub use confinement::{Confinement, Exposure, JobUser};
 pub use data::{DataAssetUpdate, NewDataAsset};
 pub use datastores::NewDatastore;
 pub use endpoints::{

@@ -144,6 +144,7 @@ impl Serving {
                 if let Some(builder) = self.service.environment_builder() {
                     read_only.push(builder.root().to_path_buf());
                 }
+                read_only.extend(atelier_service::Confinement::interpreter_folders(&launch.program));
                 let exposure = atelier_service::Exposure {
                     read_write: vec![gen_dir.clone(), self.sockets.path().to_path_buf()],
                     read_only,
@@ -227,7 +228,9 @@ impl Serving {
     /// environment's.
     pub(crate) async fn python_for(&self, plan: &DeploymentPlan, log: &LogFile) -> Result<PathBuf, String> {
         if plan.environment.builtin {
-            return Ok(PathBuf::from("python3"));
+            // Resolved past any shim, which may lie in a folder a confined worker cannot see.
+            let python = self.service.confinement().and_then(|confinement| confinement.python.clone());
+            return Ok(python.unwrap_or_else(|| PathBuf::from("python3")));
         }
         let builder = self.service.environment_builder().ok_or("this server does not build environments")?;
         let spec = atelier_core::environment::EnvironmentSpec {
