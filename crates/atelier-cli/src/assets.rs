@@ -117,19 +117,21 @@ pub struct CreateArgs {
 
 impl CreateArgs {
     /// The spec: the file's fields, then the flags (`extra`: the kind's own) and `--set`
-    /// assignments, which win; checked whole before anything is uploaded.
-    pub fn spec(&self, kind: AssetKind, extra: &[(&str, Option<&String>)]) -> anyhow::Result<AssetSpec> {
+    /// assignments, which win; checked whole before anything is uploaded. With it, the file's
+    /// text for the server, which reads it again: the file as written, or the spec written out
+    /// when flags or `--set` changed it (or there is no file).
+    pub fn spec(&self, kind: AssetKind, extra: &[(&str, Option<&String>)]) -> anyhow::Result<(AssetSpec, String)> {
         let shown = |error: SpecError| match &self.file {
             Some(file) => anyhow::anyhow!("{}: {error}", file.display()),
             None => anyhow::anyhow!("{error}"),
         };
-        let mut spec = match &self.file {
+        let (mut spec, mut text) = match &self.file {
             Some(file) => {
                 let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
                 let parse = if kind == AssetKind::Model { parse_model } else { parse_data };
-                parse(&text).map_err(shown)?
+                (parse(&text).map_err(shown)?, Some(text))
             }
-            None => AssetSpec::new(kind),
+            None => (AssetSpec::new(kind), None),
         };
         let flags = [
             ("name", self.name.as_ref()),
@@ -141,14 +143,17 @@ impl CreateArgs {
         for (field, value) in flags.iter().chain(extra) {
             if let Some(value) = value {
                 spec.set(field, value).map_err(shown)?;
+                text = None;
             }
         }
         for item in &self.set {
             let (field, value) = assignment(item)?;
             spec.set(field, value).map_err(|error| anyhow::anyhow!("--set {item}: {}", error.message))?;
+            text = None;
         }
         spec.check().map_err(shown)?;
-        Ok(spec)
+        let text = text.unwrap_or_else(|| spec.to_yaml());
+        Ok((spec, text))
     }
 
     /// The local file or folder a spec's path names, read relative to the YAML file's folder as
@@ -322,25 +327,20 @@ impl AssetApi {
         Ok(())
     }
 
-    /// Registers a version from a checked spec, with `path` where its files now are.
+    /// Registers a version from its file's text (`yaml`, from [`CreateArgs::spec`]), with
+    /// `upload_uri` where a local `path`'s files were uploaded; the server reads the file again
+    /// and registers what it says.
     pub async fn register(
         &self,
         client: &Client,
         workspace: &str,
-        spec: &AssetSpec,
-        path: &str,
+        yaml: &str,
+        upload_uri: Option<&str>,
         output: OutputFormat,
     ) -> anyhow::Result<()> {
-        let mut body = json!({ "name": spec.name, "path": path, "tags": spec.tags, "properties": spec.properties });
-        match (spec.kind, Self::version_text(spec)) {
-            (AssetKind::Model, Some(_)) => body["version"] = json!(spec.version_number()),
-            (_, Some(version)) => body["version"] = json!(version),
-            (_, None) => {}
-        }
-        for (field, value) in [("type", &spec.asset_type), ("description", &spec.description), ("stage", &spec.stage)] {
-            if let Some(value) = value {
-                body[field] = json!(value);
-            }
+        let mut body = json!({ "yaml": yaml });
+        if let Some(uri) = upload_uri {
+            body["upload_uri"] = json!(uri);
         }
         let created: Value = client.post(&self.collection_path(workspace), &body).await?;
         self.print(&created, output)

@@ -45,10 +45,10 @@ pub async fn data(command: DataCommand, args: ClientArgs) -> anyhow::Result<()> 
     let workspace = args.workspace();
     match command {
         DataCommand::Create(create) => {
-            let spec = create.spec(AssetKind::Data, &[])?;
+            let (spec, yaml) = create.spec(AssetKind::Data, &[])?;
             DATA.ensure_free(&client, workspace, &spec).await?;
-            let source = match spec.local_path() {
-                None => spec.path.clone().unwrap_or_default(),
+            let upload_uri = match spec.local_path() {
+                None => None,
                 Some(path) => {
                     let local = create.local(path)?;
                     let kind = spec.asset_type.as_deref().unwrap_or("uri_folder");
@@ -61,10 +61,10 @@ pub async fn data(command: DataCommand, args: ClientArgs) -> anyhow::Result<()> 
                     let upload = uuid::Uuid::new_v4().simple().to_string();
                     let prefix = format!("/workspaces/{}/data-uploads/{upload}", segment(workspace));
                     let (root, _) = upload_tree(&client, &local, &prefix).await?;
-                    if kind == "uri_file" { root } else { format!("{root}/") }
+                    Some(if kind == "uri_file" { root } else { format!("{root}/") })
                 }
             };
-            DATA.register(&client, workspace, &spec, &source, args.output).await
+            DATA.register(&client, workspace, &yaml, upload_uri.as_deref(), args.output).await
         }
         DataCommand::Versions(command) => DATA.run(&client, workspace, command, args.output).await,
         DataCommand::Files(command) => DATA.run_files(&client, workspace, command, args.output).await,

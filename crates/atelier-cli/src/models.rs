@@ -2,8 +2,9 @@
 //! files), and the subcommands every versioned asset has (`assets`): list, show, download,
 //! update, archive, restore.
 //!
-//! The YAML is checked here before anything is sent, so that a mistake is reported with its line
-//! (`atelier_spec::assets`); the server checks the values again.
+//! The YAML is checked here before anything is uploaded, so that a mistake is reported with its
+//! line (`atelier_spec::assets`); the server reads the file's text again with the same parser
+//! and registers what it says, with the uploaded files' URI for a local `path`.
 
 use crate::ClientArgs;
 use crate::assets::{AssetApi, CreateArgs, FilesCommand, VersionCommand, upload_tree};
@@ -63,16 +64,16 @@ pub async fn model(command: ModelCommand, args: ClientArgs) -> anyhow::Result<()
     let workspace = args.workspace();
     match command {
         ModelCommand::Create { create, stage } => {
-            let spec = create.spec(AssetKind::Model, &[("stage", stage.as_ref())])?;
+            let (spec, yaml) = create.spec(AssetKind::Model, &[("stage", stage.as_ref())])?;
             MODELS.ensure_free(&client, workspace, &spec).await?;
-            let source = match spec.local_path() {
-                None => spec.path.clone().unwrap_or_default(),
+            let upload_uri = match spec.local_path() {
+                None => None,
                 Some(local) => {
                     let name = spec.name.as_deref().unwrap_or_default();
-                    upload_model_files(&client, workspace, name, &create.local(local)?).await?
+                    Some(upload_model_files(&client, workspace, name, &create.local(local)?).await?)
                 }
             };
-            MODELS.register(&client, workspace, &spec, &source, args.output).await
+            MODELS.register(&client, workspace, &yaml, upload_uri.as_deref(), args.output).await
         }
         ModelCommand::Versions(command) => MODELS.run(&client, workspace, command, args.output).await,
         ModelCommand::Files(command) => MODELS.run_files(&client, workspace, command, args.output).await,

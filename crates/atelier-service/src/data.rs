@@ -157,6 +157,41 @@ impl Service {
         }
     }
 
+    /// Registers a data asset version from the text of its data YAML file (with the CLI's flags
+    /// and `--set` already applied), read with the CLI's own `atelier_spec::assets::parse_data`
+    /// and checked whole: a bad file is an invalid-argument error that names the field and its
+    /// line, as the CLI reports it. A URI `path` is registered as written; a local one stands for
+    /// the files the client uploaded with `PUT …/data-uploads/{upload}/{path}`, whose root URI is
+    /// `upload_uri` (a folder's, for a `uri_folder` or an `mltable`).
+    pub async fn create_data_from_yaml(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        yaml: &str,
+        upload_uri: Option<&str>,
+    ) -> Result<DataAsset> {
+        // Who may not create one learns nothing about their file.
+        self.authorize(principal, workspace, Action::AssetWrite).await?;
+        let spec = atelier_spec::assets::parse_data(yaml).map_err(crate::jobs::spec_error)?;
+        spec.check().map_err(crate::jobs::spec_error)?;
+        let put = "PUT …/data-uploads/{upload}/{path}";
+        let mut path = crate::uploads::asset_file_path(&spec, upload_uri, &datastore_uri("LocalUpload/"), put)?;
+        if upload_uri.is_some() && spec.asset_type.as_deref() != Some("uri_file") && !path.ends_with('/') {
+            // An uploaded folder's root names the folder, as the CLI registers it.
+            path.push('/');
+        }
+        let new_asset = NewDataAsset {
+            name: spec.name.unwrap_or_default(),
+            version: spec.version,
+            data_type: spec.asset_type,
+            path,
+            description: spec.description,
+            tags: spec.tags,
+            properties: spec.properties,
+        };
+        self.create_data_asset(principal, workspace, new_asset).await
+    }
+
     pub async fn create_data_asset(
         &self,
         principal: &Principal,

@@ -503,6 +503,40 @@ impl Service {
         }
     }
 
+    /// Registers a model version from the text of its model YAML file (with the CLI's flags and
+    /// `--set` already applied), read with the CLI's own `atelier_spec::assets::parse_model` and
+    /// checked whole: a bad file is an invalid-argument error that names the field and its line,
+    /// as the CLI reports it. A URI `path` is registered as written; a local one stands for the
+    /// files the client uploaded with `PUT …/models/{name}/uploads/{upload}/{path}`, whose root
+    /// URI is `upload_uri`. The type is `custom_model` unless the file says otherwise.
+    pub async fn create_model_version_from_yaml(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        yaml: &str,
+        upload_uri: Option<&str>,
+    ) -> Result<ModelVersion> {
+        // Who may not create one learns nothing about their file.
+        self.write_registry(principal, workspace).await?;
+        let spec = atelier_spec::assets::parse_model(yaml).map_err(crate::jobs::spec_error)?;
+        spec.check().map_err(crate::jobs::spec_error)?;
+        let name = spec.name.clone().unwrap_or_default();
+        let upload_root = format!("{}/models/{name}/", crate::paths::ARTIFACT_ROOT);
+        let put = "PUT …/models/{name}/uploads/{upload}/{path}";
+        let source = crate::uploads::asset_file_path(&spec, upload_uri, &upload_root, put)?;
+        let new_version = NewModelVersion {
+            name,
+            source,
+            tags: spec.tags.iter().map(|(key, value)| Tag::new(key.clone(), value.clone())).collect(),
+            version: spec.version_number(),
+            model_type: Some(spec.asset_type.clone().unwrap_or_else(|| "custom_model".to_owned())),
+            properties: spec.properties.clone(),
+            stage: spec.stage.clone(),
+            ..NewModelVersion::default()
+        };
+        self.create_model_asset(principal, workspace, spec.description.as_deref(), new_version).await
+    }
+
     /// Registers a model asset: the model is created if it is new, then the version.
     pub async fn create_model_asset(
         &self,

@@ -15,6 +15,8 @@ use atelier_blob::{BlobStore, Download};
 use atelier_core::limits::normalize_artifact_path;
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, Result};
+use atelier_spec::SpecError;
+use atelier_spec::assets::AssetSpec;
 use atelier_store::UploadFile;
 use futures::StreamExt;
 use std::sync::{Arc, Mutex};
@@ -53,6 +55,51 @@ async fn open_located(store: &BlobStore, key: &str, relative: &str, what: &str) 
     }
     let file = if parent.is_empty() { relative.clone() } else { format!("{parent}/{relative}") };
     store.get(&file).await.map_err(blob_error)
+}
+
+/// The path a model or data file's version is registered with: a URI `path` as written, or, for
+/// a local file or folder (the CLI's rule, `AssetSpec::local_path`), `upload_uri`, where the
+/// client uploaded it, which must be `<upload_root><upload>/<file or folder>` (`upload`: the 32
+/// hexadecimal characters of one upload; `put` says how files get there). Mistakes name the
+/// field and its line, as the CLI reports them.
+pub(crate) fn asset_file_path(
+    spec: &AssetSpec,
+    upload_uri: Option<&str>,
+    upload_root: &str,
+    put: &str,
+) -> Result<String> {
+    let at = |field: &str, message: String| {
+        crate::jobs::spec_error(SpecError { field: field.to_owned(), line: spec.line_of(field), message })
+    };
+    let path = spec.path.as_deref().unwrap_or_default();
+    match (spec.local_path(), upload_uri) {
+        (None, None) => Ok(path.to_owned()),
+        (None, Some(_)) => {
+            Err(at("path", format!("'{path}' is a URI, so there is no upload for 'upload_uri' to name; leave it out")))
+        }
+        (Some(local), None) => Err(at(
+            "path",
+            format!("'{local}' is a local path: upload its files with {put} and send where they went as 'upload_uri'"),
+        )),
+        (Some(local), Some(uri)) => {
+            let upload = uri.strip_prefix(upload_root).and_then(|rest| rest.split_once('/'));
+            match upload {
+                Some((id, rest))
+                    if id.len() == 32
+                        && id.chars().all(|c| c.is_ascii_hexdigit())
+                        && !rest.trim_matches('/').is_empty() =>
+                {
+                    Ok(uri.to_owned())
+                }
+                _ => Err(at(
+                    "upload_uri",
+                    format!(
+                        "'{uri}' is not where this server stored an upload of '{local}': expected {upload_root}<upload>/<file or folder>"
+                    ),
+                )),
+            }
+        }
+    }
 }
 
 /// Where files are read from: plain blobs under a key, or uploaded files under an indexed path.

@@ -220,6 +220,34 @@ impl AssetSpec {
         self.version.as_deref().and_then(|text| text.trim().parse().ok())
     }
 
+    /// The spec as a file that [`parse_model`] or [`parse_data`] reads back to the same spec:
+    /// JSON (which is YAML) with every value as text. The CLI sends it instead of the file when
+    /// flags or `--set` changed what the file says.
+    pub fn to_yaml(&self) -> String {
+        use serde_json::Value;
+        let mut document = serde_json::Map::new();
+        let texts = [
+            ("name", &self.name),
+            ("version", &self.version),
+            ("type", &self.asset_type),
+            ("path", &self.path),
+            ("description", &self.description),
+            ("stage", &self.stage),
+        ];
+        for (field, value) in texts {
+            if let Some(value) = value {
+                document.insert(field.to_owned(), Value::String(value.clone()));
+            }
+        }
+        for (field, map) in [("tags", &self.tags), ("properties", &self.properties)] {
+            if !map.is_empty() {
+                let map = map.iter().map(|(key, value)| (key.clone(), Value::String(value.clone())));
+                document.insert(field.to_owned(), Value::Object(map.collect()));
+            }
+        }
+        format!("{:#}\n", Value::Object(document))
+    }
+
     /// The local file or folder `path` names, if it names one rather than a URI.
     pub fn local_path(&self) -> Option<&str> {
         let path = self.path.as_deref()?;
@@ -511,6 +539,29 @@ mod tests {
         let mut model = AssetSpec::new(AssetKind::Model);
         model.set("stage", "Production").unwrap();
         assert_eq!(model.check().unwrap_err().message, "a model needs a 'name'");
+    }
+
+    #[test]
+    fn a_changed_spec_reads_back_as_itself() {
+        let mut model =
+            parse_model("name: credit\nversion: 3\npath: ./model\ntags: {rank: 1}\nstage: Staging\n").unwrap();
+        model.set("description", "line one\nline \"two\": yes").unwrap();
+        model.set("tags.odd key: #1", "3.10").unwrap();
+        let again = parse_model(&model.to_yaml()).unwrap();
+        assert_eq!((again.name.as_deref(), again.version_number()), (Some("credit"), Some(3)));
+        assert_eq!(
+            (again.path.as_deref(), again.stage.as_deref(), again.description.as_deref()),
+            (Some("./model"), Some("Staging"), model.description.as_deref())
+        );
+        assert_eq!(again.tags, model.tags);
+        assert_eq!(again.tags["odd key: #1"], "3.10", "text stays text");
+        let mut data = AssetSpec::new(AssetKind::Data);
+        data.set("name", "titanic").unwrap();
+        data.set("version", "1.0").unwrap();
+        data.set("properties.rows", "891").unwrap();
+        let again = parse_data(&data.to_yaml()).unwrap();
+        assert_eq!((again.version.as_deref(), again.properties["rows"].as_str()), (Some("1.0"), "891"));
+        assert_eq!((again.path, again.stage), (None, None));
     }
 
     #[test]

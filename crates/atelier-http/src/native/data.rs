@@ -92,16 +92,31 @@ impl From<atelier_core::data::DataAsset> for DataAssetDto {
     }
 }
 
-/// A data asset version to register; local files are uploaded first with
-/// `PUT …/data-uploads/{upload}/{path}`.
+/// A data asset version to register: its fields, or its data YAML file; local files are
+/// uploaded first with `PUT …/data-uploads/{upload}/{path}`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDataAssetDto {
+    /// Required unless `yaml` is given.
+    #[serde(default)]
     name: String,
+    /// The data asset's YAML file (Azure ML's data schema, with the CLI's `--set` applied). When
+    /// given, the server reads it as `atelier data create` does (a mistake is a 400 naming the
+    /// field and its line) and registers what it says; the other fields are then ignored but
+    /// `upload_uri`.
+    #[serde(default)]
+    yaml: Option<String>,
+    /// With `yaml` whose `path` is a local file or folder: the URI of its upload (what
+    /// `PUT …/data-uploads/{upload}/{path}` returned, cut after the file's or folder's name),
+    /// which the version is registered with.
+    #[serde(default)]
+    upload_uri: Option<String>,
     #[serde(default)]
     version: Option<String>,
     #[serde(default, rename = "type")]
     data_type: Option<String>,
+    /// Required unless `yaml` is given.
+    #[serde(default)]
     path: String,
     #[serde(default)]
     description: Option<String>,
@@ -147,6 +162,10 @@ pub(crate) async fn create_data(
     Json(request): Json<NewDataAssetDto>,
 ) -> ApiResult<(StatusCode, Json<DataAssetDto>)> {
     let ws = workspace(&ws)?;
+    if let Some(yaml) = &request.yaml {
+        let asset = state.service.create_data_from_yaml(&principal, &ws, yaml, request.upload_uri.as_deref()).await?;
+        return Ok((StatusCode::CREATED, Json(asset.into())));
+    }
     let new_asset = atelier_service::NewDataAsset {
         name: request.name,
         version: request.version,

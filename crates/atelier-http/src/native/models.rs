@@ -93,18 +93,33 @@ impl From<atelier_core::registry::ModelVersion> for ModelVersionDto {
     }
 }
 
-/// A model version to register. `path` is a URI the server stores or can reach
-/// (`mlflow-artifacts:/…`, `runs:/<run>/<path>`, `models:/m-…`); local files are uploaded first
-/// with `PUT …/models/{name}/uploads/{upload}/{path}`.
+/// A model version to register: its fields, or its model YAML file. `path` is a URI the server
+/// stores or can reach (`mlflow-artifacts:/…`, `runs:/<run>/<path>`, `models:/m-…`); local files
+/// are uploaded first with `PUT …/models/{name}/uploads/{upload}/{path}`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewModelAsset {
+    /// Required unless `yaml` is given.
+    #[serde(default)]
     name: String,
+    /// The model's YAML file (Azure ML's model schema, with the CLI's `--set` applied). When
+    /// given, the server reads it as `atelier model create` does (a mistake is a 400 naming the
+    /// field and its line) and registers what it says; the other fields are then ignored but
+    /// `upload_uri`.
+    #[serde(default)]
+    yaml: Option<String>,
+    /// With `yaml` whose `path` is a local file or folder: the URI of its upload (what
+    /// `PUT …/uploads/{upload}/{path}` returned, cut after the file's or folder's name), which
+    /// the version is registered with.
+    #[serde(default)]
+    upload_uri: Option<String>,
     /// A number; the next free one when absent.
     #[serde(default, deserialize_with = "opt_i64")]
     version: Option<i64>,
     #[serde(default, rename = "type")]
     model_type: Option<String>,
+    /// Required unless `yaml` is given.
+    #[serde(default)]
     path: String,
     #[serde(default)]
     description: Option<String>,
@@ -156,6 +171,11 @@ pub(crate) async fn create_model(
     Json(request): Json<NewModelAsset>,
 ) -> ApiResult<(StatusCode, Json<ModelVersionDto>)> {
     let ws = workspace(&ws)?;
+    if let Some(yaml) = &request.yaml {
+        let upload_uri = request.upload_uri.as_deref();
+        let version = state.service.create_model_version_from_yaml(&principal, &ws, yaml, upload_uri).await?;
+        return Ok((StatusCode::CREATED, Json(version.into())));
+    }
     let new_version = atelier_service::NewModelVersion {
         name: request.name,
         source: request.path,

@@ -1,7 +1,7 @@
 //! Asset files sent as text (`yaml`): the server reads them with the CLI's own parsers, so a
 //! mistake is a 400 that names the field and its line, and a good file is what gets created.
 
-use crate::common::{Response, server_with};
+use crate::common::{Response, server, server_with};
 use axum::http::StatusCode;
 use serde_json::json;
 
@@ -14,6 +14,13 @@ fn assert_bad_file(response: &Response, field: Option<&str>, line: u64, what: &s
         assert!(message.contains(field), "{what}: {message} names {field}");
     }
     assert!(message.contains(&format!("line {line}")), "{what}: {message} says line {line}");
+}
+
+/// A 400 whose message says `words` (a mistake about the whole file or the request, not a line).
+fn assert_bad_request(response: &Response, words: &str, what: &str) {
+    assert_eq!(response.status, StatusCode::BAD_REQUEST, "{what}: {:?}", response.body);
+    let message = response.body["message"].as_str().unwrap_or_default();
+    assert!(message.contains(words), "{what}: {message} says {words}");
 }
 
 #[tokio::test]
@@ -77,4 +84,106 @@ async fn datastore_compute_and_environment_files_are_checked_by_the_server() {
     // Requests without a file work as before.
     let response = server.post(computes, &admin, json!({ "name": "cpu-json", "type": "amlcompute" })).await;
     assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+}
+
+#[tokio::test]
+async fn model_and_data_files_are_checked_by_the_server() {
+    let server = server().await;
+    let admin = server.admin_token.clone();
+    let upload = "0123456789abcdef0123456789abcdef";
+
+    // Models.
+    let models = "/api/v1/workspaces/default/models";
+    let unknown = "name: credit\npath: runs:/0123/model\ncolour: red\n";
+    let response = server.post(models, &admin, json!({ "yaml": unknown })).await;
+    assert_bad_file(&response, Some("colour"), 3, "an unknown model field");
+    let bad_version = "name: credit\nversion: 0\npath: runs:/0123/model\n";
+    let response = server.post(models, &admin, json!({ "yaml": bad_version })).await;
+    assert_bad_file(&response, Some("version"), 2, "a version that is not a positive number");
+    let bad_type = "name: credit\ntype: onnx\npath: runs:/0123/model\n";
+    let response = server.post(models, &admin, json!({ "yaml": bad_type })).await;
+    assert_bad_file(&response, Some("type"), 2, "an unknown model type");
+    let no_path = "name: credit\n";
+    let response = server.post(models, &admin, json!({ "yaml": no_path })).await;
+    assert_bad_request(&response, "path: a model needs a 'path'", "a model without a path");
+    let local = "name: credit\ntype: mlflow_model\npath: ./model\n";
+    let response = server.post(models, &admin, json!({ "yaml": local })).await;
+    assert_bad_file(&response, Some("path"), 3, "a local path without its upload");
+    // Who may not register one learns nothing about their file.
+    let reader = server.user_with_role("reader", "Reader").await;
+    let response = server.post(models, &reader, json!({ "yaml": unknown })).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN, "{:?}", response.body);
+
+    let uploaded =
+        server.put_raw(&format!("{models}/credit/uploads/{upload}/model/MLmodel"), &admin, b"flavors: {}\n").await;
+    assert_eq!(uploaded.status, StatusCode::OK, "{:?}", uploaded.body);
+    let root = format!("mlflow-artifacts:/models/credit/{upload}/model");
+    assert_eq!(uploaded.body["uri"], format!("{root}/MLmodel"));
+    let elsewhere = format!("mlflow-artifacts:/models/other/{upload}/model");
+    let response = server.post(models, &admin, json!({ "yaml": local, "upload_uri": elsewhere })).await;
+    assert_bad_request(&response, "upload_uri: ", "another model's upload");
+    let response = server.post(models, &admin, json!({ "yaml": local, "upload_uri": root })).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{:?}", response.body);
+    assert_eq!((&response.body["name"], &response.body["version"]), (&json!("credit"), &json!(1)));
+    assert_eq!(response.body["path"], root, "the upload stands for the local path");
+    assert_eq!(response.body["model_type"], "mlflow_model");
+    let files = server.get(&format!("{models}/credit/versions/1/files"), &admin).await;
+    assert_eq!(files.body[0]["path"], "model/MLmodel", "{:?}", files.body);
+    // A URI is registered as written, and then there is no upload to name.
+    let by_uri = format!("name: credit\nversion: 5\npath: {root}\ndescription: again\ntags: {{rank: 1}}\n");
+    let response = server.post(models, &admin, json!({ "yaml": by_uri, "upload_uri": root })).await;
+    assert_bad_file(&response, Some("path"), 3, "an upload beside a URI path");
+    let response = server.post(models, &admin, json!({ "yaml": by_uri, "name": "ignored" })).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{:?}", response.body);
+    assert_eq!((&response.body["name"], &response.body["version"]), (&json!("credit"), &json!(5)));
+    assert_eq!((&response.body["path"], &response.body["model_type"]), (&json!(root), &json!("custom_model")));
+    assert_eq!((&response.body["description"], &response.body["tags"]), (&json!("again"), &json!({ "rank": "1" })));
+
+    // Data assets.
+    let data = "/api/v1/workspaces/default/data";
+    let model_field = "name: iris\npath: iris\nstage: Production\n";
+    let response = server.post(data, &admin, json!({ "yaml": model_field })).await;
+    assert_bad_file(&response, Some("stage"), 3, "a model's field in a data file");
+    let bad_type = "name: iris\ntype: table\npath: iris\n";
+    let response = server.post(data, &admin, json!({ "yaml": bad_type })).await;
+    assert_bad_file(&response, Some("type"), 2, "an unknown data type");
+    let local = "name: iris\nversion: \"2024.1\"\npath: ./iris\n";
+    let response = server.post(data, &admin, json!({ "yaml": local })).await;
+    assert_bad_file(&response, Some("path"), 3, "a local data path without its upload");
+    let response = server.post(data, &reader, json!({ "yaml": bad_type })).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN, "{:?}", response.body);
+
+    let uploads = format!("/api/v1/workspaces/default/data-uploads/{upload}");
+    let uploaded = server.put_raw(&format!("{uploads}/iris/part.csv"), &admin, b"a,b\n1,2\n").await;
+    assert_eq!(uploaded.status, StatusCode::OK, "{:?}", uploaded.body);
+    let root = format!("azureml://datastores/workspaceblobstore/paths/LocalUpload/{upload}/iris");
+    let response = server.post(data, &admin, json!({ "yaml": local, "upload_uri": "s3://bucket/iris" })).await;
+    assert_bad_request(&response, "upload_uri: ", "an upload elsewhere");
+    let response = server.post(data, &admin, json!({ "yaml": local, "upload_uri": root })).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{:?}", response.body);
+    assert_eq!((&response.body["name"], &response.body["version"]), (&json!("iris"), &json!("2024.1")));
+    assert_eq!(response.body["path"], format!("{root}/"), "an uploaded folder is registered as a folder");
+    assert_eq!(response.body["type"], "uri_folder");
+    let one_file = "name: iris-part\ntype: uri_file\npath: part.csv\n";
+    let response =
+        server.post(data, &admin, json!({ "yaml": one_file, "upload_uri": format!("{root}/part.csv") })).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{:?}", response.body);
+    assert_eq!(
+        (&response.body["path"], &response.body["type"]),
+        (&json!(format!("{root}/part.csv")), &json!("uri_file"))
+    );
+    let by_uri = format!("name: iris\nversion: \"2024.2\"\npath: {root}/\n");
+    let response = server.post(data, &admin, json!({ "yaml": by_uri, "upload_uri": root })).await;
+    assert_bad_file(&response, Some("path"), 3, "an upload beside a data URI");
+    let response = server.post(data, &admin, json!({ "yaml": by_uri })).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{:?}", response.body);
+    assert_eq!(response.body["path"], format!("{root}/"));
+
+    // Requests without a file work as before.
+    let fields = json!({ "name": "iris", "version": "2024.3", "path": format!("{root}/part.csv"), "type": "uri_file" });
+    let response = server.post(data, &admin, fields).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{:?}", response.body);
+    let response = server.post(models, &admin, json!({ "name": "credit", "path": "runs:/0123/model" })).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{:?}", response.body);
+    assert_eq!((&response.body["version"], &response.body["model_type"]), (&json!(6), &json!("custom_model")));
 }
