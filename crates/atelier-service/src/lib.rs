@@ -46,7 +46,7 @@ pub use series::MetricView;
 pub use serving::{EndpointFilter, LogKind, PortFuture, ServingPort};
 pub use sessions::{ExperimentSummary, NewSession, SESSION_LIFETIME_MILLIS, StudioSession};
 pub use tracking::{ArtifactEntry, ExperimentSearch, LoggedRun, RunSearch, StepInterval, parse_experiment_id};
-pub use versions::VersionedAsset;
+pub use versions::{AssetWithFiles, VersionedAsset};
 
 use atelier_blob::BlobStore;
 use atelier_core::authz::{Action, role_permits};

@@ -26,6 +26,12 @@ impl VersionedAsset for ModelVersion {}
 impl VersionedAsset for DataAsset {}
 impl VersionedAsset for Environment {}
 
+/// A kind of versioned asset whose versions hold files: [`ModelVersion`], [`DataAsset`].
+pub trait AssetWithFiles: VersionedAsset + sealed::Files {}
+
+impl AssetWithFiles for ModelVersion {}
+impl AssetWithFiles for DataAsset {}
+
 pub(crate) mod sealed {
     use super::*;
     use std::future::Future;
@@ -70,9 +76,70 @@ pub(crate) mod sealed {
             now: Millis,
         ) -> impl Future<Output = Result<()>> + Send;
     }
+
+    /// Where a kind's files are read. Each operation authorizes the caller itself.
+    pub trait Files: Sized {
+        /// Every file of a version, with its size.
+        fn files(
+            service: &Service,
+            principal: &Principal,
+            workspace: &WorkspaceName,
+            asset: &Self,
+        ) -> impl Future<Output = Result<Vec<(String, u64)>>> + Send;
+        /// One file of a version, by a path from its list.
+        fn open(
+            service: &Service,
+            principal: &Principal,
+            workspace: &WorkspaceName,
+            asset: &Self,
+            relative: &str,
+        ) -> impl Future<Output = Result<atelier_blob::Download>> + Send;
+    }
 }
 
-use sealed::Lookup;
+use sealed::{Files, Lookup};
+
+impl Files for ModelVersion {
+    async fn files(
+        service: &Service,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        version: &Self,
+    ) -> Result<Vec<(String, u64)>> {
+        service.model_version_files(principal, workspace, version).await
+    }
+
+    async fn open(
+        service: &Service,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        version: &Self,
+        relative: &str,
+    ) -> Result<atelier_blob::Download> {
+        service.download_model_file(principal, workspace, version, relative).await
+    }
+}
+
+impl Files for DataAsset {
+    async fn files(
+        service: &Service,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        asset: &Self,
+    ) -> Result<Vec<(String, u64)>> {
+        service.data_asset_files(principal, workspace, asset).await
+    }
+
+    async fn open(
+        service: &Service,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        asset: &Self,
+        relative: &str,
+    ) -> Result<atelier_blob::Download> {
+        service.download_data_file(principal, workspace, asset, relative).await
+    }
+}
 
 impl Lookup for ModelVersion {
     async fn one(service: &Service, workspace: &WorkspaceName, name: &str, version: &str) -> Result<Self> {
@@ -236,5 +303,29 @@ impl Service {
         let version: T = self.resolve_label(principal, workspace, reference).await?;
         T::write_archived(self, &version, archived, now_millis()).await?;
         T::one(self, workspace, version.asset_name(), &version.version_text()).await
+    }
+
+    /// Every file of the version `reference` names, with its size, paths starting with the
+    /// name of the file or folder it was registered from.
+    pub async fn asset_version_files<T: AssetWithFiles>(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        reference: &AssetRef,
+    ) -> Result<Vec<(String, u64)>> {
+        let version: T = self.resolve_label(principal, workspace, reference).await?;
+        T::files(self, principal, workspace, &version).await
+    }
+
+    /// One file of the version `reference` names, by a path from its list.
+    pub async fn download_asset_version_file<T: AssetWithFiles>(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        reference: &AssetRef,
+        relative: &str,
+    ) -> Result<atelier_blob::Download> {
+        let version: T = self.resolve_label(principal, workspace, reference).await?;
+        T::open(self, principal, workspace, &version, relative).await
     }
 }

@@ -203,7 +203,7 @@ pub(crate) async fn get_data(
     Caller(principal): Caller,
     version: AssetVersion,
 ) -> ApiResult<Json<DataAssetDto>> {
-    Ok(Json(state.service.resolve_label::<DataAsset>(&principal, &version.workspace, &version.asset).await?.into()))
+    version.show::<DataAsset, _>(&state, &principal).await
 }
 
 /// Changes a version's description, tags or properties.
@@ -234,10 +234,7 @@ pub(crate) async fn archive_data(
     Caller(principal): Caller,
     version: AssetVersion,
 ) -> ApiResult<Json<DataAssetDto>> {
-    let service = &state.service;
-    Ok(Json(
-        service.set_asset_archived::<DataAsset>(&principal, &version.workspace, &version.asset, true).await?.into(),
-    ))
+    version.set_archived::<DataAsset, _>(&state, &principal, true).await
 }
 
 /// Restores an archived version.
@@ -249,10 +246,7 @@ pub(crate) async fn restore_data(
     Caller(principal): Caller,
     version: AssetVersion,
 ) -> ApiResult<Json<DataAssetDto>> {
-    let service = &state.service;
-    Ok(Json(
-        service.set_asset_archived::<DataAsset>(&principal, &version.workspace, &version.asset, false).await?.into(),
-    ))
+    version.set_archived::<DataAsset, _>(&state, &principal, false).await
 }
 
 /// Every file of a version on the workspace's datastore, with paths that start with the name
@@ -265,9 +259,7 @@ pub(crate) async fn list_data_files(
     Caller(principal): Caller,
     version: AssetVersion,
 ) -> ApiResult<Json<Vec<ArtifactDto>>> {
-    let asset: DataAsset = state.service.resolve_label(&principal, &version.workspace, &version.asset).await?;
-    let files = state.service.data_asset_files(&principal, &version.workspace, &asset).await?;
-    Ok(Json(files.into_iter().map(|(path, size)| ArtifactDto { path, is_dir: false, size: Some(size) }).collect()))
+    version.files::<DataAsset>(&state, &principal).await
 }
 
 /// Downloads one file of a version.
@@ -279,9 +271,7 @@ pub(crate) async fn download_data_file(
     Caller(principal): Caller,
     version: AssetVersion,
 ) -> ApiResult<Response> {
-    let resolved: DataAsset = state.service.resolve_label(&principal, &version.workspace, &version.asset).await?;
-    let download = state.service.download_data_file(&principal, &version.workspace, &resolved, &version.file).await?;
-    Ok(stream_response(download))
+    version.download::<DataAsset>(&state, &principal).await
 }
 
 /// Uploads one local file to the workspace's default datastore before a data asset is

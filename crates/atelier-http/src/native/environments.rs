@@ -206,7 +206,7 @@ pub(crate) async fn get_environment(
     Caller(principal): Caller,
     version: AssetVersion,
 ) -> ApiResult<Json<EnvironmentDto>> {
-    Ok(Json(state.service.resolve_label::<Environment>(&principal, &version.workspace, &version.asset).await?.into()))
+    version.show::<Environment, _>(&state, &principal).await
 }
 
 /// Archives a version.
@@ -218,10 +218,7 @@ pub(crate) async fn archive_environment(
     Caller(principal): Caller,
     version: AssetVersion,
 ) -> ApiResult<Json<EnvironmentDto>> {
-    let service = &state.service;
-    Ok(Json(
-        service.set_asset_archived::<Environment>(&principal, &version.workspace, &version.asset, true).await?.into(),
-    ))
+    version.set_archived::<Environment, _>(&state, &principal, true).await
 }
 
 /// Restores an archived version.
@@ -233,10 +230,7 @@ pub(crate) async fn restore_environment(
     Caller(principal): Caller,
     version: AssetVersion,
 ) -> ApiResult<Json<EnvironmentDto>> {
-    let service = &state.service;
-    Ok(Json(
-        service.set_asset_archived::<Environment>(&principal, &version.workspace, &version.asset, false).await?.into(),
-    ))
+    version.set_archived::<Environment, _>(&state, &principal, false).await
 }
 
 /// Builds a version's environment (or finds it built).

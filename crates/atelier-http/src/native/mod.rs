@@ -16,8 +16,10 @@ mod tracking;
 mod workspaces;
 
 use crate::AppState;
+use crate::error::ApiResult;
 use atelier_core::Error;
 use atelier_core::names::WorkspaceName;
+use atelier_service::Principal;
 use axum::body::Body;
 use axum::response::Response;
 use axum::{Json, Router};
@@ -127,6 +129,56 @@ pub(crate) struct AssetVersion {
     pub(crate) asset: atelier_core::asset::AssetRef,
     /// The file a `…/files/{*path}` route names inside the version.
     pub(crate) file: String,
+}
+
+/// The operations every kind of versioned asset answers the same way: only the kind (`A`) and
+/// the shape it is returned in (`D`) differ between models, data and environments.
+impl AssetVersion {
+    /// The version, resolved.
+    pub(crate) async fn show<A, D>(&self, state: &AppState, principal: &Principal) -> ApiResult<Json<D>>
+    where
+        A: atelier_service::VersionedAsset,
+        D: From<A>,
+    {
+        Ok(Json(state.service.resolve_label::<A>(principal, &self.workspace, &self.asset).await?.into()))
+    }
+
+    /// Archives the version (it leaves lists but still loads), or restores it.
+    pub(crate) async fn set_archived<A, D>(
+        &self,
+        state: &AppState,
+        principal: &Principal,
+        archived: bool,
+    ) -> ApiResult<Json<D>>
+    where
+        A: atelier_service::VersionedAsset,
+        D: From<A>,
+    {
+        let service = &state.service;
+        Ok(Json(service.set_asset_archived::<A>(principal, &self.workspace, &self.asset, archived).await?.into()))
+    }
+
+    /// Every file of the version.
+    pub(crate) async fn files<A: atelier_service::AssetWithFiles>(
+        &self,
+        state: &AppState,
+        principal: &Principal,
+    ) -> ApiResult<Json<Vec<ArtifactDto>>> {
+        let files = state.service.asset_version_files::<A>(principal, &self.workspace, &self.asset).await?;
+        Ok(Json(files.into_iter().map(|(path, size)| ArtifactDto { path, is_dir: false, size: Some(size) }).collect()))
+    }
+
+    /// The file a `…/files/{*path}` route names, streamed.
+    pub(crate) async fn download<A: atelier_service::AssetWithFiles>(
+        &self,
+        state: &AppState,
+        principal: &Principal,
+    ) -> ApiResult<Response> {
+        let service = &state.service;
+        let download =
+            service.download_asset_version_file::<A>(principal, &self.workspace, &self.asset, &self.file).await?;
+        Ok(stream_response(download))
+    }
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AssetVersion {

@@ -215,7 +215,7 @@ pub(crate) async fn get_model_version(
     Caller(principal): Caller,
     version: AssetVersion,
 ) -> ApiResult<Json<ModelVersionDto>> {
-    Ok(Json(state.service.resolve_label::<ModelVersion>(&principal, &version.workspace, &version.asset).await?.into()))
+    version.show::<ModelVersion, _>(&state, &principal).await
 }
 
 /// Changes a version's description, tags, properties or stage.
@@ -238,21 +238,6 @@ pub(crate) async fn update_model_version(
     Ok(Json(state.service.update_model_asset(&principal, &ws, &name, &version, update).await?.into()))
 }
 
-pub(crate) async fn set_archived(
-    state: &AppState,
-    principal: &atelier_service::Principal,
-    version: &AssetVersion,
-    archived: bool,
-) -> ApiResult<Json<ModelVersionDto>> {
-    let service = &state.service;
-    Ok(Json(
-        service
-            .set_asset_archived::<ModelVersion>(principal, &version.workspace, &version.asset, archived)
-            .await?
-            .into(),
-    ))
-}
-
 /// Archives a version: it leaves lists but still loads.
 #[utoipa::path(post, path = "/api/v1/workspaces/{ws}/models/{name}/versions/{version}/archive",
     params(("ws" = String, Path), ("name" = String, Path), ("version" = String, Path)),
@@ -262,7 +247,7 @@ pub(crate) async fn archive_model_version(
     Caller(principal): Caller,
     version: AssetVersion,
 ) -> ApiResult<Json<ModelVersionDto>> {
-    set_archived(&state, &principal, &version, true).await
+    version.set_archived::<ModelVersion, _>(&state, &principal, true).await
 }
 
 /// Restores an archived version.
@@ -274,7 +259,7 @@ pub(crate) async fn restore_model_version(
     Caller(principal): Caller,
     version: AssetVersion,
 ) -> ApiResult<Json<ModelVersionDto>> {
-    set_archived(&state, &principal, &version, false).await
+    version.set_archived::<ModelVersion, _>(&state, &principal, false).await
 }
 
 /// Every file of a version, with paths that start with the name of the folder (or file) it was
@@ -287,9 +272,7 @@ pub(crate) async fn list_model_files(
     Caller(principal): Caller,
     version: AssetVersion,
 ) -> ApiResult<Json<Vec<ArtifactDto>>> {
-    let resolved: ModelVersion = state.service.resolve_label(&principal, &version.workspace, &version.asset).await?;
-    let files = state.service.model_version_files(&principal, &version.workspace, &resolved).await?;
-    Ok(Json(files.into_iter().map(|(path, size)| ArtifactDto { path, is_dir: false, size: Some(size) }).collect()))
+    version.files::<ModelVersion>(&state, &principal).await
 }
 
 /// Downloads one file of a version, by a path from its file list.
@@ -301,9 +284,7 @@ pub(crate) async fn download_model_file(
     Caller(principal): Caller,
     version: AssetVersion,
 ) -> ApiResult<Response> {
-    let resolved: ModelVersion = state.service.resolve_label(&principal, &version.workspace, &version.asset).await?;
-    let download = state.service.download_model_file(&principal, &version.workspace, &resolved, &version.file).await?;
-    Ok(stream_response(download))
+    version.download::<ModelVersion>(&state, &principal).await
 }
 
 /// Uploads one local file of a model before it is registered (the body is the file, streamed).
