@@ -4,7 +4,9 @@
 //! `/tmp` is private, and no other process of the machine is visible. Only the folders a
 //! process needs (its own job folder, the built environments, its socket) are bound back in.
 //! Where the server runs as root, the code runs as an unprivileged user of its own
-//! ([`JobUser`]); elsewhere a user namespace maps the server's user to root inside it. Where the
+//! ([`JobUser`]), and a folder it could not enter on the way to what it is given (root's
+//! `/root`, above a Python installation) is hidden and the rest bound back; elsewhere a user
+//! namespace maps the server's user to root inside it. Where the
 //! kernel has Landlock, the code may write only in the folders bound back read-write, its
 //! private `/tmp`, `/dev` and `/proc`.
 //!
@@ -42,8 +44,8 @@ pub struct Confinement {
     /// The server's own Python (`python3` on its `PATH`, resolved past any shim): the
     /// interpreter of the built-in environment.
     pub python: Option<PathBuf>,
-    /// Folders under hidden ones that every confined process sees read-only: the
-    /// installation of the server's Python, where it lies in a hidden home.
+    /// Folders that every confined process sees read-only: the installation of the server's
+    /// Python (bound back where a folder above it is hidden).
     pub shared: Vec<PathBuf>,
 }
 
@@ -59,19 +61,11 @@ pub struct Exposure {
 impl Confinement {
     /// The policy for a server whose home is `home`: the home and `~/.atelier` (where another
     /// server of this user keeps its secrets by default) are hidden, as is any `extra` folder.
-    /// Code runs as `user` where given; then the server user's own home is hidden too when
-    /// others may not enter it (root's `/root`), except for the server's Python installation.
+    /// Code runs as `user` where given.
     pub fn new(unshare: PathBuf, exe: PathBuf, home: &Path, extra: &[PathBuf], user: Option<JobUser>) -> Self {
         let mut hidden = vec![home.to_path_buf()];
-        let user_home = std::env::var_os("HOME").filter(|value| !value.is_empty()).map(PathBuf::from);
-        if let Some(user_home) = &user_home {
-            hidden.push(user_home.join(".atelier"));
-            let private = std::fs::metadata(user_home)
-                .map(|metadata| metadata.is_dir() && metadata.permissions().mode() & 0o001 == 0)
-                .unwrap_or(false);
-            if user.is_some() && private && user_home.parent().is_some() {
-                hidden.push(user_home.clone());
-            }
+        if let Some(user_home) = std::env::var_os("HOME").filter(|value| !value.is_empty()) {
+            hidden.push(PathBuf::from(user_home).join(".atelier"));
         }
         hidden.extend(extra.iter().cloned());
         hidden.sort();
@@ -81,6 +75,32 @@ impl Confinement {
             None => (None, Vec::new()),
         };
         Confinement { unshare, exe, hidden, user, python, shared }
+    }
+
+    /// For a job user: the folders above `exposed` that others may not enter (root's `/root`,
+    /// a home of mode 0700), the outermost of each path, unless already hidden or under the
+    /// private `/tmp`. The job user could not reach what is bound back beneath them, so they
+    /// are hidden too (an empty folder it may enter), and only what is bound back is seen.
+    fn closed_ancestors<'a>(&self, exposed: impl Iterator<Item = &'a PathBuf>) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = Vec::new();
+        for path in exposed {
+            let above: Vec<&Path> = path.ancestors().skip(1).collect();
+            for ancestor in above.into_iter().rev().skip(1) {
+                let covered = ancestor.starts_with("/tmp")
+                    || self.hidden.iter().chain(&found).any(|hidden| ancestor.starts_with(hidden));
+                if covered {
+                    break;
+                }
+                let closed = std::fs::metadata(ancestor)
+                    .map(|metadata| metadata.is_dir() && metadata.permissions().mode() & 0o001 == 0)
+                    .unwrap_or(false);
+                if closed {
+                    found.push(ancestor.to_path_buf());
+                    break;
+                }
+            }
+        }
+        found
     }
 
     /// The folders a confined process needs to run the virtual environment whose interpreter
@@ -109,7 +129,11 @@ impl Confinement {
             .collect();
         wrapped.push(self.exe.display().to_string());
         wrapped.push("sandbox".to_owned());
-        for path in &self.hidden {
+        let closed = match self.user {
+            Some(_) => self.closed_ancestors(exposure.read_write.iter().chain(&exposure.read_only).chain(&self.shared)),
+            None => Vec::new(),
+        };
+        for path in self.hidden.iter().chain(&closed) {
             wrapped.extend(["--hide".to_owned(), path.display().to_string()]);
         }
         if let Some(user) = &self.user {
@@ -257,6 +281,38 @@ mod tests {
         assert!(!args.iter().any(|arg| arg == "--user" || arg == "--map-root-user"), "{args:?}");
         let at = args.iter().position(|arg| arg == "--as-user").expect("the job user is passed");
         assert_eq!(args[at + 1..at + 4], ["61184:61184", "--user-name", "atelier-job"]);
+    }
+
+    #[test]
+    fn a_job_user_gets_a_way_through_folders_it_may_not_enter() {
+        // Outside /tmp, which is private to confined processes anyway.
+        let base = tempfile::tempdir_in("/var/tmp").or_else(|_| tempfile::tempdir()).expect("a folder");
+        let closed = base.path().join("closed");
+        let python = closed.join("python").join("3.11");
+        std::fs::create_dir_all(&python).expect("folders");
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).expect("mode");
+        std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).expect("mode");
+        let policy = Confinement {
+            unshare: "/usr/bin/unshare".into(),
+            exe: "/opt/atelier".into(),
+            hidden: Vec::new(),
+            user: Some(JobUser { uid: 61184, gid: 61184, name: "atelier-job".into() }),
+            python: None,
+            shared: vec![python.clone()],
+        };
+        let (_, args) = policy.wrap(Path::new("/bin/true"), &[], &Exposure::default());
+        let hides: Vec<&str> =
+            args.windows(2).filter(|pair| pair[0] == "--hide").map(|pair| pair[1].as_str()).collect();
+        let closed_text = closed.display().to_string();
+        if base.path().starts_with("/tmp") {
+            assert!(hides.is_empty(), "under the private /tmp nothing more is hidden: {hides:?}");
+        } else {
+            assert_eq!(hides, [closed_text.as_str()], "the closed folder is hidden, its Python bound back");
+        }
+        assert!(args.windows(2).any(|pair| pair[0] == "--ro-bind" && pair[1] == python.display().to_string()));
+        let user_namespace = Confinement { user: None, ..policy };
+        let (_, args) = user_namespace.wrap(Path::new("/bin/true"), &[], &Exposure::default());
+        assert!(!args.iter().any(|arg| arg == "--hide"), "the server's own user enters what it may");
     }
 
     #[test]
