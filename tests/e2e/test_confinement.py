@@ -235,6 +235,10 @@ def test_a_machine_without_uv_gets_one_on_first_need(make_server, tmp_path):
         )
         streamed = cli("job", "create", "-f", str(job_file), "--stream", timeout=600, check=False)
         assert "six 1.16.0" in streamed.stdout, streamed.stdout + streamed.stderr
+        # The build's own progress streams into the job's log before the command runs.
+        build_lines = [line for line in streamed.stdout.splitlines() if line.startswith("environment: ")]
+        assert any("six==1.16.0" in line for line in build_lines), streamed.stdout
+        assert streamed.stdout.index(build_lines[0]) < streamed.stdout.index("six 1.16.0")
         name = next(line for line in streamed.stdout.splitlines() if line.startswith("RunId:")).split()[1]
         system_log = requests.get(f"{srv.url}/api/v1/workspaces/default/jobs/{name}/logs",
                                   params={"file": "system_logs/runtime.txt"},

@@ -143,25 +143,41 @@ def test_the_scikit_learn_model_served_with_a_script_and_without_one(own, tmp_pa
     assert answer.headers["azureml-model-deployment"] == "blue" and answer.headers["x-request-id"]
     assert "model loaded" in logs_of(cli, "iris-ep", "blue"), "the script's own logging reaches get-logs"
 
-    # The MLflow model without a script or environment: built from its own requirements.
-    green = cli.json("online-deployment", "create", "-f", str(ep / "mlflow.yml"), "-o", "json", timeout=600)
-    assert green["provisioning_state"] == "Succeeded" and green["plan"]["serving"] == "mlflow", green
-    assert green["plan"]["environment"]["name"] == "mlflow-model:iris-model:1"
-    mlflow_body = json.loads((ep / "mlflow-request.json").read_text())
-    answer = score(created["scoring_uri"], key, mlflow_body, deployment="green")
+    # Green, blue's twin (same model, script and request), rolls out: mirrored first, then live.
+    cli("online-deployment", "create", "-f", str(ep / "green.yml"), timeout=600)
+    body = json.loads((ep / "sample-request.json").read_text())
+    assert score(created["scoring_uri"], key, body, deployment="green").json() == [0, 2]
+    cli("online-endpoint", "update", "-n", "iris-ep", "--mirror-traffic", "green=10")
+    cli("online-endpoint", "update", "-n", "iris-ep", "--mirror-traffic", "green=0", "--traffic", "blue=90 green=10")
+    answered = [score(created["scoring_uri"], key, body) for _ in range(40)]
+    assert all(answer.status_code == 200 and answer.json() == [0, 2] for answer in answered), [
+        (answer.status_code, answer.text) for answer in answered if answer.status_code != 200]
+
+    # The MLflow model without a script or environment, on its own endpoint: built from its
+    # own requirements.
+    no_code = folder / "mlflow-endpoint"
+    mlflow_ep = cli.json("online-endpoint", "create", "-f", str(no_code / "endpoint.yml"), "-o", "json")
+    pyfunc = cli.json("online-deployment", "create", "-f", str(no_code / "deployment.yml"), "--all-traffic",
+                      "-o", "json", timeout=600)
+    assert pyfunc["provisioning_state"] == "Succeeded" and pyfunc["plan"]["serving"] == "mlflow", pyfunc
+    assert pyfunc["plan"]["environment"]["name"] == "mlflow-model:iris-model:1"
+    mlflow_key = key_of(cli, "iris-mlflow-ep")
+    mlflow_body = json.loads((no_code / "sample-request.json").read_text())
+    answer = score(mlflow_ep["scoring_uri"], mlflow_key, mlflow_body)
     assert answer.status_code == 200, answer.text
     assert [int(value) for value in answer.json()] == [0, 2]
     # MLflow's own serving format works too.
     split = {"dataframe_split": mlflow_body["input_data"]}
-    assert score(created["scoring_uri"], key, split, deployment="green").status_code == 200
+    assert score(mlflow_ep["scoring_uri"], mlflow_key, split).status_code == 200
     # An unreadable body for the no-code host is the model's 400, passed on as Azure's 424.
-    bad = score(created["scoring_uri"], key, {"rows": []}, deployment="green")
+    bad = score(mlflow_ep["scoring_uri"], mlflow_key, {"rows": []})
     assert bad.status_code == 424 and bad.headers["ms-azureml-model-error-statuscode"] == "400"
     assert "input_data" in bad.text
 
     # The model knows where it is deployed.
     where = http.get(f"{srv.url}/api/v1/workspaces/default/models/iris-model/deployments").json()
-    assert sorted((item["endpoint_name"], item["name"]) for item in where) == [("iris-ep", "blue"), ("iris-ep", "green")]
+    assert sorted((item["endpoint_name"], item["name"]) for item in where) == [
+        ("iris-ep", "blue"), ("iris-ep", "green"), ("iris-mlflow-ep", "pyfunc")]
 
 
 def test_keys_tokens_and_the_front_ends_status_codes(own, tmp_path):

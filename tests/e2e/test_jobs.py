@@ -5,6 +5,7 @@ Each test that runs jobs uses a server of its own (its own jobs folder and queue
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import textwrap
 import time
@@ -242,8 +243,34 @@ def test_mistakes_are_reported_before_anything_runs(own, tmp_path):
     unresolvable = "command: cat ${{inputs.d}}\ninputs:\n  d:\n    type: uri_file\n    path: azureml:nosuchdata:1\n"
     response = http.post(f"{srv.url}/api/v1/workspaces/default/jobs", json={"yaml": unresolvable})
     assert response.status_code == 400
-    assert "line 4" in response.json()["message"] and "inputs.d" in response.json()["message"]
+    message = response.json()["message"]
+    assert "line 5: inputs.d.path" in message and "'nosuchdata' does not exist" in message, message
     assert http.get(f"{srv.url}/api/v1/workspaces/default/jobs").json() == [], "nothing was queued"
+
+
+def test_a_misspelled_reference_is_found_before_the_code_is_uploaded(own, tmp_path):
+    srv, cli, http = own
+    data = tmp_path / "rows.csv"
+    data.write_text("a,b\n1,2\n")
+    cli("data", "create", "-n", "iris-csv", "-t", "uri_file", "-p", str(data))
+    job_file = write_job(
+        tmp_path / "typo",
+        """\
+        command: cat ${{inputs.rows}}
+        code: src
+        inputs:
+          rows:
+            type: uri_file
+            mode: download
+            path: azureml:iris-csvx@latest
+        """,
+        {"src/train.py": "print('never runs')\n"},
+    )
+    result = cli("job", "create", "-f", str(job_file), check=False)
+    assert result.returncode != 0
+    assert "line 7: inputs.rows.path" in result.stderr, result.stderr
+    assert "data asset 'iris-csvx' does not exist" in result.stderr and "did you mean 'iris-csv'?" in result.stderr
+    assert "Uploaded" not in result.stderr, "nothing was uploaded before the check"
 
 
 def test_a_timeout_cancels_the_job_with_the_reason(own, tmp_path):
@@ -555,3 +582,41 @@ def test_neither_the_job_nor_its_runtime_sees_the_servers_secrets(make_server, t
             os.geteuid() == 0 and "environ: Permission denied" in streamed.stdout), streamed.stdout
     finally:
         srv.kill()
+
+
+def test_cli_tables_show_local_dates_and_short_numbers_and_json_keeps_everything(own, tmp_path):
+    srv, cli, http = own
+    name = "fmt-" + uuid.uuid4().hex[:8]
+    job_file = write_job(
+        tmp_path / "fmt",
+        """\
+        experiment_name: formats
+        command: python3 -c "import atelier_log; atelier_log.log_metric('accuracy', 0.987654321)"
+        """,
+    )
+    streamed = cli("job", "create", "-f", str(job_file), "--name", name, "--stream", timeout=120)
+    assert "Status: Completed" in streamed.stdout, streamed.stdout
+
+    listed = cli("job", "list").stdout
+    assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", listed), listed
+    assert not re.search(r"\b1\d{12}\b", listed), "no epoch milliseconds in a table"
+    shown = cli("job", "show", "-n", name).stdout
+    assert not re.search(r"\b1\d{12}\b", shown), shown
+    as_json = cli.json("job", "show", "-n", name, "-o", "json")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", as_json["created_at"]), as_json
+    assert all(re.fullmatch(r"\d{4}-.*Z", event["time"]) for event in as_json["events"])
+
+    runs = cli("run", "list", "--experiment", "formats").stdout
+    assert "0.9877" in runs and "0.987654321" not in runs, runs
+    assert all(len(line) <= 120 for line in runs.splitlines()), "the table fits 120 columns"
+    assert name in runs, "the run's id (its job's name) is short enough to show whole"
+    full = cli.json("run", "list", "--experiment", "formats", "-o", "json")
+    assert full[0]["metrics"]["accuracy"] == 0.987654321
+
+
+def test_a_missing_flag_s_usage_line_lists_no_flag_the_environment_gave(tmp_path):
+    env = {**os.environ, "ATELIER_HOME": str(tmp_path), "ATELIER_URL": "http://127.0.0.1:9"}
+    result = subprocess.run([str(CONFIG.binary), "job", "create"], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and "--file <FILE>" in result.stderr, result.stderr
+    usage = next(line for line in result.stderr.splitlines() if line.startswith("Usage:"))
+    assert "--home" not in usage and "--url" not in usage, usage

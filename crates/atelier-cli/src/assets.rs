@@ -6,12 +6,12 @@
 
 use crate::OutputFormat;
 use crate::client::{Client, segment};
+use crate::output::{print_fields, print_rows};
 use anyhow::{Context, bail};
 use atelier_core::asset::{AssetKind, VersionSelector};
 use atelier_spec::SpecError;
 use atelier_spec::assets::{AssetSpec, parse_data, parse_model};
 use clap::Subcommand;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Map, Value, json};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -110,7 +110,8 @@ pub struct CreateArgs {
     asset_type: Option<String>,
     #[arg(long)]
     description: Option<String>,
-    /// Override a field of the file, as FIELD=VALUE (e.g. version=3, tags.team=risk); repeatable.
+    /// Override a field of the file, as FIELD=VALUE (e.g. version=3, tags.team=risk); repeatable. A
+    /// relative path given here is relative to the current folder.
     #[arg(long = "set")]
     set: Vec<String>,
 }
@@ -142,13 +143,14 @@ impl CreateArgs {
         ];
         for (field, value) in flags.iter().chain(extra) {
             if let Some(value) = value {
-                spec.set(field, value).map_err(shown)?;
+                spec.set(field, &command_line_value(field, value)?).map_err(shown)?;
                 text = None;
             }
         }
         for item in &self.set {
             let (field, value) = assignment(item)?;
-            spec.set(field, value).map_err(|error| anyhow::anyhow!("--set {item}: {}", error.message))?;
+            let value = command_line_value(field, value)?;
+            spec.set(field, &value).map_err(|error| anyhow::anyhow!("--set {item}: {}", error.message))?;
             text = None;
         }
         spec.check().map_err(shown)?;
@@ -415,6 +417,22 @@ pub fn assignment(text: &str) -> anyhow::Result<(&str, &str)> {
     })
 }
 
+/// The value of a field given on the command line (`--set FIELD=VALUE`, `-p`). A field that
+/// names a local file or folder (`path`, `code`, or one ending in `.path` or `.code`) with a
+/// relative path is relative to the current folder, as the shell completed it, not to the YAML
+/// file's folder as paths written in the file are; it is made absolute here, so both rules hold.
+/// URIs (`azureml:`, `runs:/`, `models:/`, `…://`) are kept as given.
+pub fn command_line_value(field: &str, value: &str) -> anyhow::Result<String> {
+    let names_a_path = matches!(field.rsplit('.').next(), Some("path" | "code"));
+    let is_uri = value.contains("://")
+        || ["azureml:", "runs:/", "models:/", "mlflow-artifacts:"].iter().any(|scheme| value.starts_with(scheme));
+    if !names_a_path || is_uri || value.is_empty() || Path::new(value).is_absolute() {
+        return Ok(value.to_owned());
+    }
+    let here = std::env::current_dir().context("cannot read the current folder")?;
+    Ok(here.join(value).display().to_string())
+}
+
 /// The files under a local folder (or the file itself), as (path relative to the folder's
 /// parent, so that the folder keeps its name; local path).
 pub fn local_files(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
@@ -446,41 +464,21 @@ pub fn local_files(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     Ok(files)
 }
 
-/// A JSON value as table text.
-pub fn text_of(value: Option<&Value>) -> String {
-    match value {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::command_line_value;
 
-/// Prints `fields` of an object as a two-column table, or the whole object as JSON.
-pub fn print_fields(value: &Value, fields: &[&str], output: OutputFormat) -> anyhow::Result<()> {
-    if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(value)?);
-        return Ok(());
+    #[test]
+    fn paths_given_on_the_command_line_are_relative_to_the_current_folder() {
+        let here = std::env::current_dir().expect("a current folder");
+        let absolute = |relative: &str| here.join(relative).display().to_string();
+        assert_eq!(command_line_value("inputs.notes.path", "README.md").unwrap(), absolute("README.md"));
+        assert_eq!(command_line_value("path", "./model").unwrap(), absolute("./model"));
+        assert_eq!(command_line_value("code_configuration.code", "src").unwrap(), absolute("src"));
+        for kept in ["azureml:iris@latest", "https://host/x.csv", "runs:/abc/model", "/srv/data.csv", ""] {
+            assert_eq!(command_line_value("inputs.x.path", kept).unwrap(), kept);
+        }
+        assert_eq!(command_line_value("inputs.lr", "0.1").unwrap(), "0.1", "not a path field");
+        assert_eq!(command_line_value("description", "see docs/a.md").unwrap(), "see docs/a.md");
     }
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED);
-    for field in fields {
-        table.add_row(vec![(*field).to_owned(), text_of(value.get(*field))]);
-    }
-    println!("{table}");
-    Ok(())
-}
-
-/// Prints a list of objects as a table of `columns`, or as JSON.
-pub fn print_rows(rows: &[Value], columns: &[&str], output: OutputFormat) -> anyhow::Result<()> {
-    if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(rows)?);
-        return Ok(());
-    }
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_header(columns.to_vec());
-    for row in rows {
-        table.add_row(columns.iter().map(|column| text_of(row.get(*column))).collect::<Vec<_>>());
-    }
-    println!("{table}");
-    Ok(())
 }

@@ -2,10 +2,11 @@
 //! calls the native API and prints a table or JSON.
 
 use crate::client::{Client, segment};
+use crate::output::{self, print_json, table as new_table};
 use crate::{ClientArgs, OutputFormat};
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::Table;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
@@ -130,11 +131,6 @@ pub enum RoleCommand {
     List,
 }
 
-fn print_json(value: &Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
-}
-
 fn text(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
@@ -144,17 +140,11 @@ fn text(value: &Value) -> String {
 }
 
 fn time_text(value: &Value) -> String {
-    value.as_i64().map(atelier_core::time::format_utc).unwrap_or_default()
+    value.as_i64().map(output::local_time).unwrap_or_default()
 }
 
 fn duration_text(start: &Value, end: &Value) -> String {
     atelier_core::time::format_duration(start.as_i64(), end.as_i64())
-}
-
-fn new_table(header: Vec<String>) -> Table {
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_header(header);
-    table
 }
 
 fn parse_tags(pairs: &[String]) -> anyhow::Result<Map<String, Value>> {
@@ -314,15 +304,15 @@ fn run_table(runs: &[Value]) -> Table {
     let mut table = new_table(header);
     for run in runs {
         let mut row = vec![
-            text(&run["run_id"]),
+            output::cell("run_id", Some(&run["run_id"])),
             text(&run["run_name"]),
             text(&run["status"]),
             time_text(&run["start_time"]),
             duration_text(&run["start_time"], &run["end_time"]),
             text(&run["user_id"]),
         ];
-        row.extend(metric_keys.iter().map(|key| text(&run["metrics"][key])));
-        row.extend(param_keys.iter().map(|key| text(&run["params"][key])));
+        row.extend(metric_keys.iter().map(|key| output::cell(key, Some(&run["metrics"][key]))));
+        row.extend(param_keys.iter().map(|key| output::cell(key, Some(&run["params"][key]))));
         table.add_row(row);
     }
     table
@@ -369,7 +359,7 @@ pub async fn run(command: RunCommand, args: ClientArgs) -> anyhow::Result<()> {
             if let Some(tags) = run["tags"].as_object().filter(|tags| !tags.is_empty()) {
                 let mut table = new_table(vec!["tag".into(), "value".into()]);
                 for (key, value) in tags {
-                    table.add_row(vec![key.clone(), text(value)]);
+                    table.add_row(vec![key.clone(), output::cell(key, Some(value))]);
                 }
                 println!("{table}");
             }

@@ -2,8 +2,8 @@
 //! Atelier's own kinds (`s3`, `gcs`, `local`): create, list, show, delete. Credentials go to the
 //! server once and are never shown again.
 
-use crate::assets::{print_fields, print_rows};
 use crate::client::{Client, segment};
+use crate::output::{print_fields, print_rows};
 use crate::{ClientArgs, OutputFormat};
 use anyhow::Context;
 use atelier_spec::datastore::parse_datastore;

@@ -5,9 +5,10 @@
 //! snapshot, registers an inline model, reads an inline environment's conda file, and then
 //! waits (unless `--no-wait`) until the rollout succeeded or failed, as `az ml` does.
 
-use crate::assets::{assignment, print_fields, print_rows};
+use crate::assets::assignment;
 use crate::client::{Client, segment};
 use crate::jobs::{set_field, upload_code};
+use crate::output::{print_fields, print_rows};
 use crate::{ClientArgs, OutputFormat};
 use anyhow::{Context, bail};
 use atelier_spec::endpoint::{DeploymentModel, parse_deployment, parse_endpoint};
@@ -94,7 +95,8 @@ pub enum DeploymentCommand {
         /// Send all of the endpoint's traffic to it once it serves.
         #[arg(long)]
         all_traffic: bool,
-        /// Set a field of the file: `--set instance_count=2` (repeatable).
+        /// Set a field of the file: `--set instance_count=2` (repeatable); a relative path given
+        /// here is relative to the current folder.
         #[arg(long = "set")]
         set: Vec<String>,
         /// Return at once instead of waiting for the rollout.
@@ -310,7 +312,7 @@ async fn prepare(
     }
     for item in set {
         let (path, value) = assignment(item)?;
-        set_field(&mut document, path, value)?;
+        set_field(&mut document, path, &crate::assets::command_line_value(path, value)?)?;
         changed = true;
     }
     if changed {

@@ -7,8 +7,9 @@
 //! the image.
 
 use crate::ClientArgs;
-use crate::assets::{AssetApi, Named, VersionCommand, print_fields};
+use crate::assets::{AssetApi, Named, VersionCommand};
 use crate::client::Client;
+use crate::output::print_fields;
 use anyhow::Context;
 use atelier_core::asset::AssetKind;
 use atelier_core::environment::{EnvironmentSpec, requirements_from_text};

@@ -5,8 +5,9 @@
 //! `.amlignore` and `.gitignore`) and local input paths, reads an inline environment's conda
 //! file, and submits the YAML as written.
 
-use crate::assets::{assignment, print_fields, print_rows, text_of, upload_tree};
+use crate::assets::{assignment, upload_tree};
 use crate::client::{Client, segment};
+use crate::output::{cell, print_fields, print_rows};
 use crate::{ClientArgs, OutputFormat};
 use anyhow::{Context, bail};
 use atelier_spec::compute::parse_compute;
@@ -22,7 +23,8 @@ pub enum JobCommand {
         /// The job file (Azure ML's command job YAML).
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
-        /// Set a field of the file: `--set inputs.lr=0.1` (repeatable).
+        /// Set a field of the file: `--set inputs.lr=0.1` (repeatable); a relative path given here
+        /// (`--set inputs.notes.path=README.md`) is relative to the current folder.
         #[arg(long = "set")]
         set: Vec<String>,
         /// The job's name (default: the file's, else a new one).
@@ -218,7 +220,7 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
                     serde_saphyr::from_str(&text).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
                 for assignment_text in &set {
                     let (path, value) = assignment(assignment_text)?;
-                    set_field(&mut document, path, value)?;
+                    set_field(&mut document, path, &crate::assets::command_line_value(path, value)?)?;
                 }
                 // JSON is YAML: the server reads the changed document as it reads the file.
                 text = serde_json::to_string_pretty(&document)?;
@@ -238,30 +240,6 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
             if let Some(name) = name {
                 body["name"] = json!(name);
             }
-            if let Some(code) = &spec.code {
-                let snapshot = upload_code(&client, workspace, &base.join(code), code).await?;
-                body["snapshot"] = json!(snapshot);
-            }
-            let mut uploads = serde_json::Map::new();
-            for (input_name, input) in &spec.inputs {
-                let JobInput::Asset { path: Some(path), kind, .. } = input else { continue };
-                if path.starts_with("azureml:") || path.contains("://") || path.starts_with("runs:/") {
-                    continue;
-                }
-                let local = base.join(path);
-                let local = local
-                    .canonicalize()
-                    .with_context(|| format!("inputs.{input_name}: path '{path}' does not exist"))?;
-                if kind == "uri_file" && !local.is_file() {
-                    bail!("inputs.{input_name}: '{path}' is a folder, but a uri_file names one file");
-                }
-                let upload = uuid::Uuid::new_v4().simple().to_string();
-                let (top, count) =
-                    upload_tree(&client, &local, &format!("/workspaces/{ws}/data-uploads/{upload}")).await?;
-                eprintln!("Uploaded inputs.{input_name}: {count} files");
-                uploads.insert(format!("inputs.{input_name}"), json!(top));
-            }
-            body["uploads"] = Value::Object(uploads);
             if let Some((image, conda_file)) = &spec.inline_environment {
                 let inline = crate::environments::inline_spec(&base, image.clone(), conda_file.as_ref())
                     .map_err(|error| anyhow::anyhow!("{}: environment: {error:#}", file.display()))?;
@@ -272,6 +250,40 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
                     "channels": inline.channels,
                 });
             }
+            // The local inputs exist, and the server accepts every reference, before anything is
+            // uploaded.
+            let mut local_inputs = Vec::new();
+            for (input_name, input) in &spec.inputs {
+                let JobInput::Asset { path: Some(path), kind, .. } = input else { continue };
+                if path.starts_with("azureml:") || path.contains("://") || path.starts_with("runs:/") {
+                    continue;
+                }
+                let local = base.join(path);
+                let local = local
+                    .canonicalize()
+                    .with_context(|| format!("inputs.{input_name}.path: '{path}' does not exist"))?;
+                if kind == "uri_file" && !local.is_file() {
+                    bail!("inputs.{input_name}.path: '{path}' is a folder, but a uri_file names one file");
+                }
+                local_inputs.push((input_name, local));
+            }
+            let _: Value = client
+                .post(&format!("/workspaces/{ws}/job-checks"), &body)
+                .await
+                .map_err(|error| anyhow::anyhow!("{}: {error:#}", file.display()))?;
+            if let Some(code) = &spec.code {
+                let snapshot = upload_code(&client, workspace, &base.join(code), code).await?;
+                body["snapshot"] = json!(snapshot);
+            }
+            let mut uploads = serde_json::Map::new();
+            for (input_name, local) in local_inputs {
+                let upload = uuid::Uuid::new_v4().simple().to_string();
+                let (top, count) =
+                    upload_tree(&client, &local, &format!("/workspaces/{ws}/data-uploads/{upload}")).await?;
+                eprintln!("Uploaded inputs.{input_name}: {count} files");
+                uploads.insert(format!("inputs.{input_name}"), json!(top));
+            }
+            body["uploads"] = Value::Object(uploads);
             let created: Value = client.post(&format!("/workspaces/{ws}/jobs"), &body).await?;
             let job_name = created["name"].as_str().unwrap_or_default().to_owned();
             if stream {
@@ -452,8 +464,8 @@ pub async fn compute(command: ComputeCommand, args: ClientArgs) -> anyhow::Resul
                         "name": compute["name"],
                         "type": compute["type"],
                         "size": compute["size"],
-                        "cpus": format!("{}/{}", text_of(compute["in_use"].get("cpus")), text_of(compute["capacity"].get("cpus"))),
-                        "gpus": format!("{}/{}", text_of(compute["in_use"].get("gpus")), text_of(compute["capacity"].get("gpus"))),
+                        "cpus": format!("{}/{}", cell("cpus", compute["in_use"].get("cpus")), cell("cpus", compute["capacity"].get("cpus"))),
+                        "gpus": format!("{}/{}", cell("gpus", compute["in_use"].get("gpus")), cell("gpus", compute["capacity"].get("gpus"))),
                         "running": compute["running"].as_array().map(Vec::len).unwrap_or(0),
                         "queued": compute["queued"].as_array().map(Vec::len).unwrap_or(0),
                     })

@@ -14,11 +14,12 @@ mod home;
 mod jobs;
 mod launcher;
 mod models;
+mod output;
 mod runtime;
 mod sandbox;
 mod server;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -190,8 +191,34 @@ enum Command {
     },
 }
 
+/// Parses the command line. Where a required argument is missing, clap's usage line lists the
+/// flags that were given, and counts those the environment gave (`ATELIER_HOME` makes `--home`
+/// look required): the message is then made again without the environment's values.
+fn parse() -> Cli {
+    let error = match Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(error) => error,
+    };
+    if error.kind() != clap::error::ErrorKind::MissingRequiredArgument {
+        error.exit();
+    }
+    let without_environment = Cli::command()
+        .mut_args(|arg| arg.env(None::<&str>))
+        .mut_subcommands(without_env)
+        .try_get_matches_from(std::env::args_os());
+    match without_environment {
+        Err(plain) if plain.kind() == clap::error::ErrorKind::MissingRequiredArgument => plain.exit(),
+        _ => error.exit(),
+    }
+}
+
+/// A command and its subcommands with no argument read from the environment.
+fn without_env(command: clap::Command) -> clap::Command {
+    command.mut_args(|arg| arg.env(None::<&str>)).mut_subcommands(without_env)
+}
+
 fn main() -> ExitCode {
-    let command = match Cli::parse().command {
+    let command = match parse().command {
         // Before any thread starts: entering a user namespace needs a single-threaded process.
         Command::Sandbox(args) => return sandbox::run(args),
         command => command,

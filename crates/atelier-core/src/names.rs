@@ -70,9 +70,55 @@ impl fmt::Display for UserName {
     }
 }
 
+/// The names among `known` closest to `wanted` (at most three, closest first), for "did you
+/// mean" in a not-found message: those within a third of the longer name's length in edits, or
+/// that contain it, or that it contains.
+pub fn nearest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let wanted_lower = wanted.to_lowercase();
+    let mut scored: Vec<(usize, &str)> = known
+        .into_iter()
+        .filter(|name| *name != wanted)
+        .filter_map(|name| {
+            let lower = name.to_lowercase();
+            let distance = strsim::levenshtein(&wanted_lower, &lower);
+            let limit = (wanted.chars().count().max(name.chars().count()) / 3).max(1);
+            let related = lower.contains(&wanted_lower) || wanted_lower.contains(&lower);
+            (distance <= limit || (related && !lower.is_empty())).then_some((distance, name))
+        })
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(3).map(|(_, name)| name).collect()
+}
+
+/// ` (did you mean 'a' or 'b'?)` for a not-found message, or nothing when no name is near.
+pub fn did_you_mean(wanted: &str, known: &[String]) -> String {
+    let near = nearest(wanted, known.iter().map(String::as_str));
+    match near.as_slice() {
+        [] => String::new(),
+        [one] => format!("; did you mean '{one}'?"),
+        [first @ .., last] => format!(
+            "; did you mean {} or '{last}'?",
+            first.iter().map(|name| format!("'{name}'")).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_nearest_names_are_suggested_closest_first() {
+        let known = ["iris-csv", "iris-raw", "titanic", "iris-csv-2"];
+        assert_eq!(nearest("iris-csvx", known), vec!["iris-csv", "iris-csv-2"]);
+        assert_eq!(nearest("IRIS-RAW", known), vec!["iris-raw"]);
+        assert!(nearest("mnist", known).is_empty());
+        let owned: Vec<String> = known.iter().map(|name| (*name).to_owned()).collect();
+        assert_eq!(did_you_mean("titanik", &owned), "; did you mean 'titanic'?");
+        assert_eq!(did_you_mean("iris-csvx", &owned), "; did you mean 'iris-csv' or 'iris-csv-2'?");
+        assert_eq!(did_you_mean("mnist", &owned), "");
+    }
 
     fn check_workspace(name: &str, ok: bool) {
         assert_eq!(WorkspaceName::parse(name).is_ok(), ok, "{name}");

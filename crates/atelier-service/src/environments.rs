@@ -111,6 +111,11 @@ impl EnvironmentBuilder {
         (self.root.join(&key), self.root.join(format!("{key}.building")), self.root.join(format!("{key}.log")))
     }
 
+    /// Where the build of `spec` writes uv's output, as it runs.
+    pub fn build_log_path(&self, spec: &EnvironmentSpec) -> PathBuf {
+        self.paths(spec).2
+    }
+
     fn python_of(dir: &Path) -> PathBuf {
         dir.join("bin").join("python")
     }
@@ -175,8 +180,9 @@ impl EnvironmentBuilder {
         let tools = target.parent().map(Path::to_path_buf).unwrap_or_else(|| self.root.clone());
         let missing = |why: String| {
             Error::invalid(format!(
-                "cannot run uv ({}): it is not on PATH, and installing uv {PINNED_UV} failed: {why}; \
-                 install it with `pip install uv` or point ATELIER_UV at it",
+                "cannot run uv ({}) on the server's machine: it is not on the server's PATH, and installing \
+                 uv {PINNED_UV} failed: {why}; install it there with `pip install uv`, or point ATELIER_UV (or \
+                 --uv) at it, and restart the server: it reads PATH and ATELIER_UV at start",
                 self.uv.display()
             ))
         };
@@ -247,7 +253,8 @@ impl EnvironmentBuilder {
             .await
             .map_err(|error| {
                 Error::invalid(format!(
-                    "cannot run uv ({}): {error}; install it with `pip install uv` or point ATELIER_UV at it",
+                    "cannot run uv ({}) on the server's machine: {error}; install it there with `pip install uv`, \
+                     or point ATELIER_UV (or --uv) at it, and restart the server: it reads PATH and ATELIER_UV at start",
                     uv.display()
                 ))
             })?;

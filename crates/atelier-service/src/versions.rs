@@ -256,16 +256,46 @@ impl Service {
             )));
         }
         let name = reference.name.as_str();
-        match &reference.version {
+        let found = match &reference.version {
             VersionSelector::Version(version) => T::one(self, workspace, name, version).await,
             VersionSelector::Alias(alias) => T::aliased(self, workspace, name, alias).await,
             VersionSelector::Latest => {
                 let versions = T::versions(self, workspace, name, false).await?;
-                asset::latest(&versions).cloned().ok_or_else(|| {
-                    Error::not_found(format!("{} '{name}' has no version that is not archived", T::KIND.noun()))
-                })
+                match asset::latest(&versions) {
+                    Some(latest) => Ok(latest.clone()),
+                    None => Err(Error::not_found(format!(
+                        "{} '{name}' has no version that is not archived: restore one, or name a version",
+                        T::KIND.noun()
+                    ))),
+                }
             }
+        };
+        match found {
+            Err(error) if error.code == atelier_core::ErrorCode::ResourceDoesNotExist => {
+                Err(self.when_missing::<T>(workspace, name).await.unwrap_or(error))
+            }
+            other => other,
         }
+    }
+
+    /// Where a reference found nothing: `None` if the asset exists (the error at hand says what
+    /// is missing), else the error that says it does not exist, with the nearest names.
+    async fn when_missing<T: VersionedAsset>(&self, workspace: &WorkspaceName, name: &str) -> Option<Error> {
+        let any = T::versions(self, workspace, name, true).await.ok()?;
+        if !any.is_empty() {
+            return None;
+        }
+        let known: Vec<String> = T::newest_of_each(self, workspace, true)
+            .await
+            .ok()?
+            .iter()
+            .map(|version| version.asset_name().to_owned())
+            .collect();
+        Some(Error::not_found(format!(
+            "{} '{name}' does not exist in workspace '{workspace}'{}",
+            T::KIND.noun(),
+            atelier_core::names::did_you_mean(name, &known)
+        )))
     }
 
     /// The versions of one asset, newest first; archived ones only when asked.

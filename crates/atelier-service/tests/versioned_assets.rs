@@ -138,7 +138,21 @@ async fn data_and_environments_take_the_version_created_last() {
     }
     let error = f.service.get_environment(&f.admin, &f.workspace, "sklearn", "latest").await.unwrap_err();
     assert_eq!(error.code, ErrorCode::ResourceDoesNotExist);
-    assert_eq!(error.message, "environment 'sklearn' has no version that is not archived");
+    assert_eq!(
+        error.message,
+        "environment 'sklearn' has no version that is not archived: restore one, or name a version"
+    );
+    // A name that was never registered is said not to exist, with the names it is near.
+    let missing = f.service.get_environment(&f.admin, &f.workspace, "sklaern", "latest").await.unwrap_err();
+    assert_eq!(missing.code, ErrorCode::ResourceDoesNotExist);
+    assert!(
+        missing.message.starts_with("environment 'sklaern' does not exist in workspace")
+            && missing.message.ends_with("did you mean 'sklearn'?"),
+        "{}",
+        missing.message
+    );
+    let missing = f.service.get_environment(&f.admin, &f.workspace, "sklaern", "3").await.unwrap_err();
+    assert!(missing.message.ends_with("did you mean 'sklearn'?"), "a named version too: {}", missing.message);
     let restored = f.service.set_environment_archived(&f.admin, &f.workspace, "sklearn", "2", false).await.unwrap();
     assert!(!restored.archived);
     assert_eq!(f.service.get_environment(&f.admin, &f.workspace, "sklearn", "latest").await.unwrap().version, "2");

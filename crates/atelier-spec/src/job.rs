@@ -235,6 +235,37 @@ impl CommandJob {
     }
 }
 
+/// The line of `key` in the block mapping whose first entry is on line `first` (1-based): the
+/// entries at that entry's indentation, until the text leaves the mapping. A flow mapping
+/// (`{type: uri_file, path: x}`) is one line.
+fn key_line(text: &str, first: u64, key: &str) -> Option<u64> {
+    let indentation = |line: &str| line.len() - line.trim_start().len();
+    let mut entries = text.lines().enumerate().skip(usize::try_from(first).ok()?.checked_sub(1)?);
+    let (_, first_text) = entries.next()?;
+    let prefix = format!("{key}:");
+    if first_text.trim_start().starts_with('{') || first_text.contains('{') {
+        return first_text.contains(&prefix).then_some(first);
+    }
+    let base = indentation(first_text);
+    if first_text.trim_start().starts_with(&prefix) {
+        return Some(first);
+    }
+    for (index, line) in entries {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let at = indentation(line);
+        if at < base {
+            return None;
+        }
+        if at == base && trimmed.starts_with(&prefix) {
+            return u64::try_from(index + 1).ok();
+        }
+    }
+    None
+}
+
 const LITERAL_TYPES: [&str; 4] = ["string", "integer", "number", "boolean"];
 const ASSET_INPUT_TYPES: [&str; 5] = ["uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model"];
 const INPUT_MODES: [&str; 5] = ["ro_mount", "download", "direct", "eval_mount", "eval_download"];
@@ -445,7 +476,13 @@ pub fn parse_command_job(text: &str, folder_name: &str) -> Result<CommandJob, Sp
         }
     };
     for (name, spanned) in &raw.inputs {
-        lines.insert(format!("inputs.{name}"), spanned.referenced.line());
+        let line = spanned.referenced.line();
+        lines.insert(format!("inputs.{name}"), line);
+        if let RawInput::Typed(TypedInput { path: Some(_), .. }) = &spanned.value
+            && let Some(path_line) = key_line(text, line, "path")
+        {
+            lines.insert(format!("inputs.{name}.path"), path_line);
+        }
     }
     for (name, spanned) in &raw.outputs {
         lines.insert(format!("outputs.{name}"), spanned.referenced.line());
@@ -620,6 +657,16 @@ limits:
 
     fn error_of(text: &str) -> SpecError {
         parse_command_job(text, "folder").unwrap_err()
+    }
+
+    #[test]
+    fn an_inputs_path_has_its_own_line() {
+        let text = "command: python t.py --d ${{inputs.data}} --f ${{inputs.flow}}\ninputs:\n  data:\n    type: uri_file\n    # where it is\n    mode: download\n    path: azureml:iris-csv@latest\n  flow: {type: uri_file, path: ./x.csv}\n  other:\n    type: uri_folder\n    optional: true\n";
+        let job = parse_command_job(text, "src").unwrap();
+        assert_eq!(job.line_of("inputs.data"), 4, "the mapping's first entry");
+        assert_eq!(job.line_of("inputs.data.path"), 7);
+        assert_eq!(job.line_of("inputs.flow.path"), 8);
+        assert_eq!(job.line_of("inputs.other.path"), 0, "no path, no line");
     }
 
     #[test]

@@ -41,7 +41,11 @@ pub struct Launch {
 }
 
 /// The zero-dependency logging helper every job can import (`import atelier_log`).
-const LOGGING_HELPER: &str = include_str!("../python/atelier_log.py");
+mod telemetry;
+
+use telemetry::{LogShipper, Sampler, follow_build_log};
+
+const LOGGING_HELPER: &str = include_str!("../../python/atelier_log.py");
 
 /// How long a report is retried before the runtime gives up on the server.
 const RETRY_FOR: Duration = Duration::from_secs(6 * 3600);
@@ -194,167 +198,6 @@ impl Server {
         let answer = self.json(|| self.http.post(format!("{}/status", self.base)).json(&body)).await?;
         Ok(answer.get("cancel_requested").and_then(Value::as_bool).unwrap_or(false))
     }
-}
-
-/// Ships log pieces in order, buffering what the server has not taken yet.
-struct LogShipper {
-    server: Arc<Server>,
-    /// Per file: the text not yet sent and the offset it starts at.
-    pending: Mutex<BTreeMap<String, (String, i64)>>,
-    cancel: Arc<AtomicBool>,
-    local: PathBuf,
-}
-
-impl LogShipper {
-    async fn push(&self, file: &str, text: &str) {
-        let local = self.local.join(file);
-        if let Some(parent) = local.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        if let Ok(mut handle) = std::fs::OpenOptions::new().create(true).append(true).open(&local) {
-            let _ = std::io::Write::write_all(&mut handle, text.as_bytes());
-        }
-        self.pending.lock().await.entry(file.to_owned()).or_insert_with(|| (String::new(), 0)).0.push_str(text);
-    }
-
-    /// Sends what is pending, piece by piece; returns once the server has it all. Also the
-    /// heartbeat: with nothing pending it sends an empty piece.
-    async fn flush(&self) -> anyhow::Result<()> {
-        let files: Vec<String> = self.pending.lock().await.keys().cloned().collect();
-        let files = if files.is_empty() { vec![atelier_service::STD_LOG.to_owned()] } else { files };
-        for file in files {
-            loop {
-                let (text, offset) = {
-                    let pending = self.pending.lock().await;
-                    let (text, offset) = pending.get(&file).cloned().unwrap_or_default();
-                    // Pieces of at most 256 KiB, cut at a character boundary.
-                    let mut end = text.len().min(256 * 1024);
-                    while !text.is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    (text[..end].to_owned(), offset)
-                };
-                let body = json!({"file": file, "offset": offset, "text": text});
-                let answer = self
-                    .server
-                    .json(|| self.server.http.post(format!("{}/logs", self.server.base)).json(&body))
-                    .await?;
-                if answer.get("cancel_requested").and_then(Value::as_bool).unwrap_or(false) {
-                    self.cancel.store(true, Ordering::SeqCst);
-                }
-                let mut pending = self.pending.lock().await;
-                if let Some(entry) = pending.get_mut(&file) {
-                    entry.0.drain(..text.len());
-                    entry.1 += text.len() as i64;
-                    if entry.0.is_empty() {
-                        break;
-                    }
-                } else {
-                    break;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The system metrics of a process group, sampled from `/proc`.
-struct Sampler {
-    pgid: i32,
-    last: Option<(Instant, u64)>,
-    ticks_per_second: f64,
-    pending: Vec<Value>,
-    step: i64,
-}
-
-impl Sampler {
-    fn new(pgid: i32) -> Self {
-        let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as f64;
-        Sampler { pgid, last: None, ticks_per_second: ticks, pending: Vec::new(), step: 0 }
-    }
-
-    /// CPU ticks and resident bytes of every process in the group.
-    fn read(&self) -> (u64, u64) {
-        let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok().flatten().unwrap_or(4096) as u64;
-        let mut ticks = 0;
-        let mut resident = 0;
-        let Ok(entries) = std::fs::read_dir("/proc") else { return (0, 0) };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(pid) = name.to_str().and_then(|text| text.parse::<u32>().ok()) else { continue };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-            let Some(after) = stat.rfind(')').map(|at| &stat[at + 2..]) else { continue };
-            let fields: Vec<&str> = after.split(' ').collect();
-            // Fields after the command: state(0) ppid(1) pgrp(2) … utime(11) stime(12) … rss(21).
-            if fields.get(2).and_then(|text| text.parse::<i32>().ok()) != Some(self.pgid) {
-                continue;
-            }
-            let number = |index: usize| fields.get(index).and_then(|text| text.parse::<u64>().ok()).unwrap_or(0);
-            ticks += number(11) + number(12);
-            resident += number(21) * page;
-        }
-        (ticks, resident)
-    }
-
-    fn sample(&mut self) {
-        let (ticks, resident) = self.read();
-        let now = Instant::now();
-        let time = atelier_service::now_millis();
-        if let Some((then, before)) = self.last {
-            let seconds = now.duration_since(then).as_secs_f64().max(1e-3);
-            let cpu = ticks.saturating_sub(before) as f64 / self.ticks_per_second / seconds * 100.0;
-            self.metric("system/cpu_utilization_percentage", cpu, time);
-        }
-        self.metric("system/memory_usage_megabytes", resident as f64 / (1024.0 * 1024.0), time);
-        for (index, (utilization, memory)) in gpu_readings().into_iter().enumerate() {
-            self.metric(&format!("system/gpu_{index}_utilization_percentage"), utilization, time);
-            self.metric(&format!("system/gpu_{index}_memory_usage_megabytes"), memory, time);
-        }
-        self.last = Some((now, ticks));
-        self.step += 1;
-    }
-
-    fn metric(&mut self, key: &str, value: f64, time: i64) {
-        self.pending.push(json!({"key": key, "value": value, "timestamp": time, "step": self.step}));
-    }
-
-    /// Sends the samples taken so far; keeps them when the server does not answer.
-    async fn send(&mut self, server: &Server, run_id: &str) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let batch: Vec<Value> = self.pending.drain(..self.pending.len().min(1000)).collect();
-        let body = json!({"run_id": run_id, "metrics": batch});
-        let url = format!("{}/api/2.0/mlflow/runs/log-batch", server.mlflow_root());
-        let sent = tokio::time::timeout(
-            Duration::from_secs(10),
-            server.http.post(&url).bearer_auth(&server.token).json(&body).send(),
-        )
-        .await;
-        if !matches!(sent, Ok(Ok(ref response)) if response.status().is_success()) {
-            let mut kept = batch;
-            kept.append(&mut self.pending);
-            self.pending = kept;
-        }
-    }
-}
-
-/// GPU utilisation (%) and memory (MB) per GPU, where `nvidia-smi` exists.
-fn gpu_readings() -> Vec<(f64, f64)> {
-    let Ok(output) = std::process::Command::new("nvidia-smi")
-        .args(["--query-gpu=utilization.gpu,memory.used", "--format=csv,noheader,nounits"])
-        .stderr(std::process::Stdio::null())
-        .output()
-    else {
-        return Vec::new();
-    };
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| {
-            let (utilization, memory) = line.split_once(',')?;
-            Some((utilization.trim().parse().ok()?, memory.trim().parse().ok()?))
-        })
-        .collect()
 }
 
 /// Every file under a folder, with paths relative to it.
@@ -545,7 +388,13 @@ async fn execute(
             system(notice).await;
         }
         system(format!("building environment {}", plan.environment.name)).await;
-        let build = builder.build(&spec).await.map_err(|error| anyhow::anyhow!("{}", error.message))?;
+        // The build's own lines reach the job's log as uv writes them.
+        let (built, done) = tokio::sync::oneshot::channel();
+        let follower = tokio::spawn(follow_build_log(builder.build_log_path(&spec), shipper.clone(), done));
+        let build = builder.build(&spec).await;
+        let _ = built.send(());
+        let _ = follower.await;
+        let build = build.map_err(|error| anyhow::anyhow!("{}", error.message))?;
         let python = build.python.context("the environment has no Python")?;
         interpreter_folders = atelier_service::Confinement::interpreter_folders(&python);
         let bin = python.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -776,7 +625,6 @@ async fn execute(
     // Whatever the command left behind in its group goes with it.
     let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     while tokio::time::timeout(Duration::from_secs(5), readers_done.recv()).await.ok().flatten().is_some() {}
-    sampler.sample();
 
     // Finalize: outputs, logs and named outputs.
     server.report("Finalizing", None, None, None).await?;

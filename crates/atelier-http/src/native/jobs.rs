@@ -9,6 +9,7 @@ use atelier_core::job::{Job, JobStatus};
 use atelier_service::{ComputeView, JobFilter, JobSubmission, NewCompute, StatusReport};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -17,11 +18,12 @@ use std::collections::BTreeMap;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::AppState;
-use crate::native::{stream_response, workspace};
+use crate::native::{ErrorBody, stream_response, workspace};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/workspaces/{ws}/jobs", get(list_jobs).post(create_job))
+        .route("/workspaces/{ws}/job-checks", post(check_job))
         .route("/workspaces/{ws}/jobs/{name}", get(get_job))
         .route("/workspaces/{ws}/jobs/{name}/cancel", post(cancel_job))
         .route("/workspaces/{ws}/jobs/{name}/archive", post(archive_job))
@@ -49,6 +51,7 @@ pub(crate) fn routes() -> Router<AppState> {
     paths(
         list_jobs,
         create_job,
+        check_job,
         get_job,
         cancel_job,
         archive_job,
@@ -252,6 +255,34 @@ async fn list_jobs(
     Ok(Json(jobs.into_iter().map(JobDto::from).collect()))
 }
 
+impl NewJobDto {
+    fn into_submission(self) -> JobSubmission {
+        JobSubmission {
+            yaml: self.yaml,
+            folder_name: self.folder_name.unwrap_or_else(|| "Default".to_owned()),
+            name: self.name,
+            snapshot: self.snapshot,
+            uploads: self.uploads,
+            inline_environment: self.inline_environment.map(InlineEnvironmentDto::into_spec),
+        }
+    }
+}
+
+/// Checks a job as its submission will be checked, before its code and local inputs are
+/// uploaded (their paths stand for what will be uploaded): 204 when it would be accepted, else
+/// the 400 or 404 its submission would get, naming the field and its line.
+#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/job-checks", params(("ws" = String, Path)), request_body = NewJobDto,
+    responses((status = 204), (status = 400, body = ErrorBody)))]
+async fn check_job(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(ws): Path<String>,
+    Json(body): Json<NewJobDto>,
+) -> ApiResult<StatusCode> {
+    state.service.check_job(&principal, &workspace(&ws)?, body.into_submission()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Submits a job: checked and resolved at once (a mistake is a 400 naming the field and its
 /// line), then queued.
 #[utoipa::path(post, path = "/api/v1/workspaces/{ws}/jobs", params(("ws" = String, Path)), request_body = NewJobDto,
@@ -262,16 +293,7 @@ async fn create_job(
     Path(ws): Path<String>,
     Json(body): Json<NewJobDto>,
 ) -> ApiResult<Json<JobDto>> {
-    let ws = workspace(&ws)?;
-    let submission = JobSubmission {
-        yaml: body.yaml,
-        folder_name: body.folder_name.unwrap_or_else(|| "Default".to_owned()),
-        name: body.name,
-        snapshot: body.snapshot,
-        uploads: body.uploads,
-        inline_environment: body.inline_environment.map(InlineEnvironmentDto::into_spec),
-    };
-    Ok(Json(state.service.create_job(&principal, &ws, submission).await?.into()))
+    Ok(Json(state.service.create_job(&principal, &workspace(&ws)?, body.into_submission()).await?.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}/jobs/{name}", params(("ws" = String, Path), ("name" = String, Path)),

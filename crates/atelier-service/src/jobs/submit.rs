@@ -44,6 +44,47 @@ impl Service {
         self.store_upload(workspace, AREA_CODE, &format!("{snapshot}/{relative}"), body).await
     }
 
+    /// Checks a job before its files are uploaded, as [`Service::create_job`] will: the file,
+    /// its name, compute and resources, every asset and output it refers to, its environment
+    /// and experiment. Its local paths (code, inputs) are taken as the client will upload them.
+    pub async fn check_job(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        submission: JobSubmission,
+    ) -> Result<()> {
+        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        self.require_confinement(principal, "jobs")?;
+        let spec = parse_command_job(&submission.yaml, &submission.folder_name).map_err(spec_error)?;
+        let name = match submission.name.clone().or_else(|| spec.name.clone()) {
+            Some(name) => {
+                validate_job_name(&name)?;
+                if self.store.get_job(&name).await.is_ok() {
+                    return Err(Error::already_exists(format!(
+                        "a job named '{name}' already exists: job names are unique on a server"
+                    )));
+                }
+                name
+            }
+            None => job_name_from_random(rand::random()),
+        };
+        let (compute, per_job_limit) = self.resolve_compute(workspace, &spec).await?;
+        self.resolve_resources(&spec, &compute, per_job_limit)?;
+        let mut references = Vec::new();
+        self.resolve_inputs(principal, workspace, &spec, &submission, &mut references, Checking::BeforeUploads).await?;
+        resolve_outputs(&spec, &name, &mut references)?;
+        self.resolve_job_environment(principal, workspace, &spec, &submission).await?;
+        match self.store.get_experiment_by_name(workspace, &spec.experiment_name).await {
+            Ok(experiment) if experiment.lifecycle_stage != LifecycleStage::Active => Err(Error::invalid(format!(
+                "experiment '{}' is deleted; restore it or name another experiment",
+                experiment.name
+            ))),
+            Ok(_) => Ok(()),
+            Err(error) if error.code == ErrorCode::ResourceDoesNotExist => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Checks, resolves and queues a job.
     pub async fn create_job(
         &self,
@@ -66,7 +107,8 @@ impl Service {
         // What the job points into, so that garbage collection keeps it while the job exists.
         let mut references = Vec::new();
         let snapshot = self.resolve_snapshot(workspace, &spec, submission.snapshot.as_ref(), &mut references).await?;
-        let inputs = self.resolve_inputs(principal, workspace, &spec, &submission, &mut references).await?;
+        let inputs =
+            self.resolve_inputs(principal, workspace, &spec, &submission, &mut references, Checking::Uploaded).await?;
         let outputs = resolve_outputs(&spec, &name, &mut references)?;
         let (environment, warnings) = self.resolve_job_environment(principal, workspace, &spec, &submission).await?;
         let experiment = self.job_experiment(principal, workspace, &spec).await?;
@@ -229,6 +271,7 @@ impl Service {
         spec: &CommandJob,
         submission: &JobSubmission,
         references: &mut Vec<String>,
+        checking: Checking,
     ) -> Result<BTreeMap<String, PlannedInput>> {
         let mut inputs = BTreeMap::new();
         for (input_name, input) in &spec.inputs {
@@ -238,6 +281,7 @@ impl Service {
                 JobInput::Asset { kind, path, mode, .. } => {
                     let uri = match path {
                         None => None,
+                        Some(_) if is_local_path_before_upload(input, checking) => None,
                         Some(path) if is_local_path(path) => {
                             let uploaded = submission.uploads.get(&field).ok_or_else(|| {
                                 field_error(
@@ -261,7 +305,7 @@ impl Service {
                         Some(path) => Some(
                             self.resolve_input(principal, workspace, kind, path)
                                 .await
-                                .map_err(|error| field_error(spec, &field, error.message))?,
+                                .map_err(|error| field_error(spec, &format!("{field}.path"), error.message))?,
                         ),
                     };
                     PlannedInput::Data { data_type: kind.clone(), mode: mode.clone(), uri }
@@ -506,6 +550,20 @@ impl Service {
 
 /// Each output as the runtime writes it (on the default datastore at `azureml/<job>/<output>/`),
 /// with the asset it is registered as when the job completes.
+/// Whether a job's local paths are uploaded yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checking {
+    /// Before the client uploads them: a local path stands for what it will upload.
+    BeforeUploads,
+    /// The submission itself: each local path must name an upload.
+    Uploaded,
+}
+
+fn is_local_path_before_upload(input: &JobInput, checking: Checking) -> bool {
+    let JobInput::Asset { path: Some(path), .. } = input else { return false };
+    checking == Checking::BeforeUploads && is_local_path(path)
+}
+
 fn resolve_outputs(
     spec: &CommandJob,
     name: &str,
