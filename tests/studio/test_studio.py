@@ -52,6 +52,17 @@ def test_runs_table_filters_and_sorts(page, server, logged):
     assert rows.count() == 3
     headers = page.locator("[data-testid=runs] thead th").all_inner_texts()
     assert any("loss" in header for header in headers) and any("lr" in header for header in headers)
+    # Which columns are metrics and which are parameters is labelled above them.
+    metrics_group = page.locator("[data-testid=metrics-group]")
+    assert metrics_group.inner_text().lower() == "metrics" and int(metrics_group.get_attribute("colspan")) >= 2
+    assert page.locator("[data-testid=params-group]").inner_text().lower() == "parameters"
+    # The experiment's charts view: a chart per metric, a line per run in view.
+    page.click("[data-testid=charts-view]")
+    page.wait_for_load_state()
+    assert "/compare?" in page.url and page.url.count("runs=") == 3
+    assert page.locator("[data-metric=loss] svg path.series").count() == 3
+    page.go_back()
+    page.wait_for_load_state()
     screenshot(page, "runs-table")
 
     page.fill("input[name=filter]", "params.lr = '0.1'")
@@ -77,13 +88,16 @@ def test_runs_table_filters_and_sorts(page, server, logged):
     assert descending == list(reversed(ascending))
 
 
-def test_run_page_draws_one_chart_per_metric(page, server, logged):
+def test_run_page_draws_a_chart_per_series_and_shows_single_values_as_values(page, server, logged):
     sign_in(page, server, "admin", server.password)
     page.goto(f"{server.url}/w/default/experiments/{logged}")
     page.click("text=fast")
     page.wait_for_load_state()
     charts = page.locator("[data-testid=charts] .chart")
-    assert charts.count() == 2  # accuracy and loss
+    assert charts.count() == 1, "loss is a series; accuracy, logged once, is a value"
+    values = page.locator("[data-testid=metric-values]").inner_text()
+    assert "accuracy" in values and re.search(r"accuracy\s+0\.\d+", values), values
+    assert page.locator("[data-metric=accuracy]").count() == 0
     assert page.locator("[data-metric=loss] svg path.series").count() == 1
     hover = page.locator("[data-metric=loss] svg .points circle title").first.text_content()
     assert re.search(r"step 0: [\d.]+\n\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", hover), "hover shows step, value and time"
@@ -138,12 +152,16 @@ def test_rename_delete_and_restore_an_experiment(page, server):
     experiment_id = created.json()["experiment_id"]
     sign_in(page, server, "admin", server.password)
     page.goto(f"{server.url}/w/default")
+    # Rename and Delete wait behind each row's action menu.
+    assert not page.locator("input[aria-label='New name of to-rename']").is_visible()
+    page.click("summary[aria-label='Actions for to-rename']")
     page.fill("input[aria-label='New name of to-rename']", "renamed-in-studio")
     page.click("input[aria-label='New name of to-rename'] + button")
     page.wait_for_load_state()
     names = page.locator("[data-testid=experiments] tbody td:first-child").all_inner_texts()
     assert "renamed-in-studio" in names and "to-rename" not in names
     row = page.locator("[data-testid=experiments] tbody tr", has_text="renamed-in-studio")
+    row.locator("summary").click()
     row.locator("text=Delete").click()
     page.wait_for_load_state()
     assert "renamed-in-studio" not in page.locator("[data-testid=experiments]").inner_text()
@@ -156,6 +174,7 @@ def test_rename_delete_and_restore_an_experiment(page, server):
     assert fetched["experiment"]["lifecycle_stage"] == "active"
     # Renaming onto a taken name is shown on the page.
     page.goto(f"{server.url}/w/default")
+    page.click("summary[aria-label='Actions for renamed-in-studio']")
     page.fill("input[aria-label='New name of renamed-in-studio']", "Default")
     page.click("input[aria-label='New name of renamed-in-studio'] + button")
     page.wait_for_load_state()
@@ -194,6 +213,11 @@ def test_compare_two_runs(page, server, logged):
     assert "/compare?" in page.url and page.url.count("runs=") == 2, "the comparison is in the URL"
     assert page.locator("[data-metric=loss] svg path.series").count() == 2, "one series per run"
     assert page.locator("[data-metric=loss] svg .legend-item").count() == 2
+    # accuracy, logged once per run, is a bar per run with its value.
+    bars = page.locator("[data-testid=metric-bars] [data-metric=accuracy]")
+    assert bars.locator("tr").count() == 2 and bars.locator(".bar").count() == 2
+    widths = [bar.evaluate("(el) => el.getBoundingClientRect().width") for bar in bars.locator(".bar").all()]
+    assert max(widths) > 0 and all(width > 0 for width in widths), widths
     lr_row = page.locator("[data-testid=param-diff] tbody tr", has_text="lr")
     optimizer_row = page.locator("[data-testid=param-diff] tbody tr", has_text="optimizer")
     assert "differs" in (lr_row.get_attribute("class") or "")
@@ -337,9 +361,26 @@ def test_model_registry_pages_show_versions_and_lineage(page, server, logged):
     newest = page.locator("[data-testid=versions] tr[data-version='2']")
     assert "Production" in newest.inner_text() and "@champion" in newest.inner_text()
     screenshot(page, "model")
+    # Each version has its own page: source, lineage, how to load it, where it is deployed.
+    newest.locator("[data-testid=version-link]").click()
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/models/{name}/versions/2")
+    assert page.locator("[data-testid=version-source]").inner_text() == f"runs:/{run_id}/model"
+    assert f'models:/{name}/2' in page.locator("[data-testid=load-snippet]").inner_text()
+    assert page.locator("[data-testid=no-version-deployments]").count() == 1
+    screenshot(page, "model-version")
+    page.go_back()
+    page.wait_for_load_state()
     newest.locator("[data-testid=lineage-run]").click()
     page.wait_for_load_state()
     assert f"/runs/{run_id}" in page.url, "a version links to the run that produced it"
+    # MLflow's UI links reach the studio's pages.
+    page.goto(f"{server.url}/#/models/{name}/versions/2")
+    page.wait_for_url(f"**/w/default/models/{name}/versions/2")
+    page.goto(f"{server.url}/#/experiments/{logged}/runs/{run_id}")
+    page.wait_for_url(f"**/w/default/runs/{run_id}")
+    page.goto(f"{server.url}/ws/default/#/experiments/{logged}")
+    page.wait_for_url(f"**/w/default/experiments/{logged}")
     # A search that matches nothing says so.
     page.goto(f"{server.url}/w/default/models?q=no-such-model")
     assert page.locator("[data-testid=no-models]").count() == 1
@@ -518,3 +559,73 @@ def test_endpoint_pages_show_deployments_traffic_keys_and_a_test_console(page, s
         timeout=15_000)
     assert page.locator("[data-testid=keys] [data-testid=primary-key]").count() == 1
     screenshot(page, "endpoint")
+
+
+def fits_the_window(page, what: str) -> None:
+    """No table is wider than the window, and no cell taller than a few lines."""
+    found = page.evaluate("""() => {
+        const width = document.documentElement.clientWidth;
+        const wide = [...document.querySelectorAll("table")]
+            .filter((table) => table.getBoundingClientRect().width > width + 1)
+            .map((table) => (table.dataset.testid || table.className) + " " + Math.round(table.getBoundingClientRect().width));
+        const tall = [...document.querySelectorAll("td")]
+            .filter((cell) => cell.getBoundingClientRect().height > 90)
+            .map((cell) => cell.textContent.trim().slice(0, 40) + " " + Math.round(cell.getBoundingClientRect().height));
+        const scrolls = document.documentElement.scrollWidth > width + 1;
+        return {wide, tall, scrolls};
+    }""")
+    assert not found["wide"] and not found["tall"] and not found["scrolls"], f"{what}: {found}"
+
+
+def test_pages_fit_the_window_at_realistic_sizes(page, server):
+    """A model with 30 versions with long sources, an experiment with 200 runs and 30 value
+    columns, a run with 40 metrics of which 10 are single values."""
+    import time
+
+    name = "realistic-model"
+    server.api("POST", "/api/2.0/mlflow/registered-models/create", json={"name": name})
+    for index in range(30):
+        source = f"s3://a-rather-long-bucket-name-for-models/team/projects/fraud/{index:04d}/artifacts/model-{'x' * 40}"
+        created = server.api("POST", "/api/2.0/mlflow/model-versions/create",
+                             json={"name": name, "source": source, "description": "retrained on the week's data " * 3})
+        assert created.status_code == 200, created.text
+    experiment = server.api("POST", "/api/2.0/mlflow/experiments/create", json={"name": "realistic"}).json()
+    experiment_id = experiment["experiment_id"]
+    now = int(time.time() * 1000)
+    wide_run = None
+    for index in range(200):
+        run = server.api("POST", "/api/2.0/mlflow/runs/create",
+                         json={"experiment_id": experiment_id, "run_name": f"trial-{index:03d}", "start_time": now})
+        run_id = run.json()["run"]["info"]["run_id"]
+        wide_run = wide_run or run_id
+        metrics = [{"key": f"metric_{key:02d}", "value": index * 0.123456789 + key, "timestamp": now, "step": 0}
+                   for key in range(15)]
+        params = [{"key": f"param_{key:02d}", "value": f"value-{index}-{key}"} for key in range(15)]
+        assert server.api("POST", "/api/2.0/mlflow/runs/log-batch",
+                          json={"run_id": run_id, "metrics": metrics, "params": params}).status_code == 200
+    # One run with 30 series and 10 single values.
+    series = [{"key": f"series_{key:02d}", "value": step / (key + 1), "timestamp": now + step, "step": step}
+              for key in range(30) for step in range(20)]
+    singles = [{"key": f"final_{key:02d}", "value": 0.9 + key / 1000, "timestamp": now, "step": 0} for key in range(10)]
+    for chunk in range(0, len(series), 500):
+        server.api("POST", "/api/2.0/mlflow/runs/log-batch", json={"run_id": wide_run, "metrics": series[chunk:chunk + 500]})
+    server.api("POST", "/api/2.0/mlflow/runs/log-batch", json={"run_id": wide_run, "metrics": singles})
+
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default/models/{name}")
+    assert page.locator("[data-testid=versions] tbody tr").count() == 30
+    fits_the_window(page, "model page")
+    screenshot(page, "realistic-model")
+    page.goto(f"{server.url}/w/default/models/{name}/versions/30")
+    fits_the_window(page, "model version page")
+    page.goto(f"{server.url}/w/default/experiments/{experiment_id}")
+    assert page.locator("[data-testid=runs] tbody tr").count() > 0
+    page.set_viewport_size({"width": 1400, "height": 900})
+    screenshot(page, "realistic-runs")
+    tall = page.evaluate("() => [...document.querySelectorAll('[data-testid=runs] td')].filter((c) => c.getBoundingClientRect().height > 90).length")
+    assert tall == 0, "no runs-table cell is taller than a few lines"
+    page.goto(f"{server.url}/w/default/runs/{wide_run}")
+    assert page.locator("[data-testid=charts] .chart").count() == 30
+    assert page.locator("[data-testid=metric-values] > div").count() == 25, "10 single values and the 15 logged once"
+    fits_the_window(page, "run page")
+    screenshot(page, "realistic-run")

@@ -176,3 +176,34 @@ document.addEventListener("mouseover", (event) => {
     out.textContent = `${answer.status}${via}\n${body}`;
   });
 })();
+
+// Links that MLflow's client prints ("View run at <server>/#/experiments/1/runs/<id>") name
+// pages of MLflow's UI by a fragment, which only the browser sees: open the studio's page for
+// the same thing. The tracking URI of another workspace is /ws/<name>, so its links start so.
+(() => {
+  const hash = window.location.hash;
+  if (!hash.startsWith("#/")) return;
+  const inWorkspace = window.location.pathname.match(/^\/ws\/([^/]+)\/?$/);
+  const part = (text) => {
+    try {
+      return encodeURIComponent(decodeURIComponent(text));
+    } catch {
+      return encodeURIComponent(text);
+    }
+  };
+  const base = `/w/${inWorkspace ? part(inWorkspace[1]) : "default"}`;
+  let match;
+  let target = null;
+  if ((match = hash.match(/^#\/experiments\/(\d+)\/runs\/([^/?#]+)/))) {
+    target = `${base}/runs/${part(match[2])}`;
+  } else if ((match = hash.match(/^#\/experiments\/(\d+)/))) {
+    target = `${base}/experiments/${match[1]}`;
+  } else if ((match = hash.match(/^#\/models\/([^/?#]+)\/versions\/(\d+)/))) {
+    target = `${base}/models/${part(match[1])}/versions/${match[2]}`;
+  } else if ((match = hash.match(/^#\/models\/([^/?#]+)/))) {
+    target = `${base}/models/${part(match[1])}`;
+  } else if (inWorkspace) {
+    target = base;
+  }
+  if (target) window.location.replace(target);
+})();

@@ -27,6 +27,33 @@ pub(super) struct ParamRow {
     differs: bool,
 }
 
+/// One single-value metric across the compared runs.
+pub(super) struct ValueBars {
+    key: String,
+    /// Each run's name, its value as text (empty where it has none), and its bar's length in
+    /// percent of the largest magnitude.
+    rows: Vec<(String, String, u32)>,
+}
+
+fn value_bars(key: &str, runs: &[Run]) -> ValueBars {
+    let values: Vec<Option<f64>> =
+        runs.iter().map(|run| run.metrics.iter().find(|metric| metric.key == key).map(|metric| metric.value)).collect();
+    let largest =
+        values.iter().flatten().filter(|value| value.is_finite()).fold(0.0_f64, |most, value| most.max(value.abs()));
+    let rows = runs
+        .iter()
+        .zip(values)
+        .map(|(run, value)| {
+            let length = match value {
+                Some(value) if largest > 0.0 && value.is_finite() => (value.abs() / largest * 100.0).round() as u32,
+                _ => 0,
+            };
+            (run.info.run_name.clone(), value.map(metric_text).unwrap_or_default(), length)
+        })
+        .collect();
+    ValueBars { key: key.to_owned(), rows }
+}
+
 #[derive(Template)]
 #[template(path = "compare.html")]
 pub(super) struct ComparePage {
@@ -35,6 +62,8 @@ pub(super) struct ComparePage {
     runs: Vec<(String, String)>,
     error: Option<String>,
     charts: Vec<(String, String)>,
+    /// Metrics each run logged once: a bar per run.
+    bars: Vec<ValueBars>,
     params: Vec<ParamRow>,
     metric_keys: Vec<String>,
     metric: String,
@@ -88,11 +117,19 @@ pub(crate) async fn compare(
             .into_iter()
             .collect();
         let mut charts = Vec::with_capacity(keys.len());
+        let mut bars = Vec::new();
         for key in &keys {
             let mut series = Vec::with_capacity(runs.len());
+            let mut most_points = 0;
             for run in &runs {
-                let (drawn, _) = chart_series(&state.service, principal, &workspace, run, key, &window).await?;
+                let (drawn, points) = chart_series(&state.service, principal, &workspace, run, key, &window).await?;
+                most_points = most_points.max(points);
                 series.push(drawn);
+            }
+            // A metric that each run logged once (accuracy, f1) is a bar per run, not a chart.
+            if most_points <= 1 {
+                bars.push(value_bars(key, &runs));
+                continue;
             }
             let chart = LineChart {
                 title: key.clone(),
@@ -105,10 +142,10 @@ pub(crate) async fn compare(
             };
             charts.push((key.clone(), render_line_chart(&chart)));
         }
-        Ok::<_, Error>((workspace, runs, keys, charts))
+        Ok::<_, Error>((workspace, runs, keys, charts, bars))
     }
     .await;
-    let (workspace, runs, metric_keys, charts) = match loaded {
+    let (workspace, runs, metric_keys, charts, bars) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return error_page(&browser, error),
     };
@@ -172,6 +209,7 @@ pub(crate) async fn compare(
         runs: runs.iter().map(|run| (run.info.run_id.to_string(), run.info.run_name.clone())).collect(),
         error: None,
         charts,
+        bars,
         params,
         zoom: zoom_of(&query.xmin, &query.xmax).map(|(low, high)| (low.to_string(), high.to_string())),
         zoom_reset: format!(

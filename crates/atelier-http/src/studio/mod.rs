@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/logout", post(session::logout))
         .route("/workspaces", post(workspaces::create_workspace))
         .route("/w/{ws}", get(workspaces::workspace))
+        .route("/ws/{ws}/", get(workspaces::tracking_uri_page))
         .route("/w/{ws}/experiments/{id}", get(runs::runs))
         .route("/w/{ws}/experiments/{id}/{action}", post(workspaces::experiment_action))
         .route("/w/{ws}/compare", get(compare::compare))
@@ -52,15 +53,26 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{ws}/endpoints/{name}/test", post(endpoints::test_request))
         .route("/w/{ws}/models", get(models::models))
         .route("/w/{ws}/models/{name}", get(models::model))
+        .route("/w/{ws}/models/{name}/versions/{version}", get(models::model_version))
         .route("/w/{ws}/runs/{run_id}", get(run::run))
         .route("/w/{ws}/runs/{run_id}/artifacts/{*path}", get(artifacts::artifact))
         .route("/w/{ws}/runs/{run_id}/folder", get(artifacts::folder_download))
         .route("/static/studio.css", get(stylesheet))
         .route("/static/studio.js", get(script))
+        .route("/static/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
 }
 
 async fn stylesheet() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../static/studio.css"))
+}
+
+/// The studio's icon (browsers ask for `/favicon.ico` whatever the page says; an SVG answers).
+async fn favicon() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")],
+        include_str!("../../static/favicon.svg"),
+    )
 }
 
 async fn script() -> impl IntoResponse {

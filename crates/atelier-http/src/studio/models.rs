@@ -106,6 +106,40 @@ pub(crate) async fn models(
     render(page, StatusCode::OK)
 }
 
+/// What produced a run's model: the datasets its run logged as inputs (a run that is gone or in
+/// another workspace shows none), and, for a job's run, the data the job was given; and whether
+/// a job made it.
+async fn lineage(
+    state: &AppState,
+    principal: &atelier_service::Principal,
+    workspace: &atelier_core::names::WorkspaceName,
+    run_id: &str,
+) -> Result<(Vec<(String, String)>, bool), Error> {
+    let mut datasets: Vec<(String, String)> = match state.service.get_run(principal, workspace, run_id).await {
+        Ok(run) => run
+            .inputs
+            .into_iter()
+            .map(|input| {
+                let context = input
+                    .tags
+                    .iter()
+                    .find(|tag| tag.key == "mlflow.data.context")
+                    .map(|tag| tag.value.clone())
+                    .unwrap_or_default();
+                (input.dataset.name, context)
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let Ok(job) = state.service.get_job(principal, workspace, run_id).await else { return Ok((datasets, false)) };
+    for (input, planned) in state.service.plan_of(&job)?.inputs {
+        if let atelier_spec::PlannedInput::Data { uri: Some(uri), .. } = planned {
+            datasets.push((uri, format!("job input {input}")));
+        }
+    }
+    Ok((datasets, true))
+}
+
 struct VersionRow {
     /// The datasets the producing run logged as inputs (or its job was given): the data lineage.
     datasets: Vec<(String, String)>,
@@ -121,6 +155,90 @@ struct VersionRow {
     created: String,
     description: String,
     tags: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "model_version.html")]
+struct ModelVersionPage {
+    layout: Layout,
+    workspace: String,
+    name: String,
+    version: VersionRow,
+    updated: String,
+    /// Its files: path and size.
+    files: Vec<(String, String)>,
+    /// Where this version is deployed: endpoint, deployment, state.
+    deployments: Vec<(String, String, &'static str)>,
+}
+
+/// One model version: what it is, what produced it, its files, where it is deployed and how
+/// to load it.
+pub(crate) async fn model_version(
+    State(state): State<AppState>,
+    browser: Browser,
+    Path((ws, name, version)): Path<(String, String, String)>,
+) -> Response {
+    let principal = &browser.session.principal;
+    let loaded = async {
+        let workspace = crate::wire::workspace_in_path(&ws)?;
+        let reference = atelier_core::asset::AssetRef::new(atelier_core::asset::AssetKind::Model, &name, &version)?;
+        let found: atelier_core::registry::ModelVersion =
+            state.service.resolve_label(principal, &workspace, &reference).await?;
+        let (datasets, made_by_job) = match &found.run_id {
+            Some(run_id) => lineage(&state, principal, &workspace, run_id).await?,
+            None => (Vec::new(), false),
+        };
+        let files = state
+            .service
+            .asset_version_files::<atelier_core::registry::ModelVersion>(principal, &workspace, &reference)
+            .await
+            .unwrap_or_default();
+        let deployments = state
+            .service
+            .model_deployments(principal, &workspace, &name)
+            .await?
+            .into_iter()
+            .filter(|deployment| deployment.model_version.as_deref() == Some(found.version.to_string().as_str()))
+            .map(|deployment| (deployment.endpoint, deployment.name, deployment.state.as_str()))
+            .collect();
+        Ok::<_, Error>((workspace, found, datasets, made_by_job, files, deployments))
+    }
+    .await;
+    let (workspace, found, datasets, made_by_job, files, deployments) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => return error_page(&browser, error),
+    };
+    let page = ModelVersionPage {
+        layout: Layout::for_browser(
+            &browser,
+            vec![
+                crumb(workspace.to_string(), format!("/w/{workspace}")),
+                crumb("models", format!("/w/{workspace}/models")),
+                crumb(found.name.clone(), format!("/w/{workspace}/models/{}", urlencode(&found.name))),
+                crumb(format!("version {}", found.version), ""),
+            ],
+        ),
+        workspace: workspace.to_string(),
+        name: found.name.clone(),
+        updated: when(Some(found.last_updated_time)),
+        files: files.into_iter().map(|(path, size)| (path, size.to_string())).collect(),
+        deployments,
+        version: VersionRow {
+            datasets,
+            job: found.run_id.clone().filter(|_| made_by_job),
+            version: found.version,
+            stage: found.current_stage,
+            aliases: found.aliases,
+            source: found.source,
+            run_id: found.run_id,
+            model_id: found.model_id,
+            user: found.user_id,
+            created: when(Some(found.creation_time)),
+            description: found.description,
+            tags: found.tags.into_iter().map(|tag| (tag.key, tag.value)).collect(),
+        },
+    };
+    render(page, StatusCode::OK)
 }
 
 #[derive(Template)]
@@ -155,39 +273,16 @@ pub(crate) async fn model(
             page_token: None,
         };
         let versions = state.service.search_model_versions(principal, &workspace, &search).await?.items;
-        // The data that produced each version: its run's dataset inputs (a run that is gone or
-        // in another workspace shows none).
+        // The data that produced each version, and the job that made it where a job did.
         let mut inputs: std::collections::HashMap<String, Vec<(String, String)>> = std::collections::HashMap::new();
         let mut jobs: std::collections::HashSet<String> = std::collections::HashSet::new();
         for run_id in versions.iter().filter_map(|version| version.run_id.clone()) {
             if inputs.contains_key(&run_id) {
                 continue;
             }
-            let mut datasets: Vec<(String, String)> = match state.service.get_run(principal, &workspace, &run_id).await
-            {
-                Ok(run) => run
-                    .inputs
-                    .into_iter()
-                    .map(|input| {
-                        let context = input
-                            .tags
-                            .iter()
-                            .find(|tag| tag.key == "mlflow.data.context")
-                            .map(|tag| tag.value.clone())
-                            .unwrap_or_default();
-                        (input.dataset.name, context)
-                    })
-                    .collect(),
-                Err(_) => Vec::new(),
-            };
-            // A run made by a job: the job, and the data it was given as inputs.
-            if let Ok(job) = state.service.get_job(principal, &workspace, &run_id).await {
+            let (datasets, made_by_job) = lineage(&state, principal, &workspace, &run_id).await?;
+            if made_by_job {
                 jobs.insert(run_id.clone());
-                for (input, planned) in state.service.plan_of(&job)?.inputs {
-                    if let atelier_spec::PlannedInput::Data { uri: Some(uri), .. } = planned {
-                        datasets.push((uri, format!("job input {input}")));
-                    }
-                }
             }
             inputs.insert(run_id, datasets);
         }

@@ -58,6 +58,9 @@ pub(super) struct RunPage {
     params: Vec<(String, String)>,
     tags: Vec<(String, String)>,
     inputs: Vec<(String, String, String, String)>,
+    /// Metrics with a single value, and that value.
+    values: Vec<(String, String)>,
+    /// Metrics with a series of values, each a chart.
     charts: Vec<Chart>,
     x_axis: String,
     smooth: String,
@@ -215,11 +218,19 @@ pub(crate) async fn run(
             ..RunSearch::default()
         };
         let children = state.service.search_runs(principal, &workspace, &children).await?.items;
+        // A metric with one value (accuracy, f1) is a value, not a chart; a series is a chart.
         let mut charts = Vec::new();
-        let mut keys: Vec<&str> = run.metrics.iter().map(|metric| metric.key.as_str()).collect();
-        keys.sort_unstable();
-        for key in keys {
-            charts.push(metric_chart(&state.service, &browser, &workspace, &run, key, &query).await?);
+        let mut values = Vec::new();
+        let mut metrics: Vec<(&str, f64)> =
+            run.metrics.iter().map(|metric| (metric.key.as_str(), metric.value)).collect();
+        metrics.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (key, latest) in metrics {
+            let chart = metric_chart(&state.service, &browser, &workspace, &run, key, &query).await?;
+            if chart.points == 1 {
+                values.push((key.to_owned(), metric_text(latest)));
+            } else {
+                charts.push(chart);
+            }
         }
         let folder = atelier_core::limits::normalize_artifact_path(&query.path)?;
         let listed = Service::artifact_path_under(&run.info.artifact_uri, &folder)?;
@@ -232,10 +243,10 @@ pub(crate) async fn run(
             let (bytes, size) = state.service.read_artifact_prefix(principal, &workspace, &file, PREVIEW_BYTES).await?;
             Some(preview_of(workspace.as_str(), run.info.run_id.as_str(), &relative, bytes, size))
         };
-        Ok::<_, Error>((run, experiment, children, charts, folder, artifacts, preview))
+        Ok::<_, Error>((run, experiment, children, (charts, values), folder, artifacts, preview))
     }
     .await;
-    let (run, experiment, children, charts, folder, artifacts, preview) = match loaded {
+    let (run, experiment, children, (charts, values), folder, artifacts, preview) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return error_page(&browser, error),
     };
@@ -278,6 +289,7 @@ pub(crate) async fn run(
                 (input.dataset.name.clone(), input.dataset.digest.clone(), context, input.dataset.source_type.clone())
             })
             .collect(),
+        values,
         charts,
         x_axis: if query.x == "time" { "time".to_owned() } else { "step".to_owned() },
         smooth: format!("{:.2}", query.smooth.unwrap_or(0.0).clamp(0.0, 0.99)),

@@ -51,7 +51,13 @@ pub(super) struct RunsPage {
     order_by: String,
     error: Option<String>,
     columns: Vec<Column>,
+    /// How many of the columns are metrics, then parameters (they follow the run's own).
+    metric_count: usize,
+    param_count: usize,
     rows: Vec<RunRow>,
+    /// The charts of the first runs in view (as filtered and sorted): a chart per metric, a
+    /// line per run; `None` with fewer than two runs.
+    charts_href: Option<String>,
     first_page: bool,
     first_href: String,
     next_href: Option<String>,
@@ -184,7 +190,8 @@ pub(crate) async fn runs(
         .extend(metric_keys.iter().map(|key| sort_column(key.clone(), format!("metrics.{}", quoted_key(key)), &query)));
     columns
         .extend(param_keys.iter().map(|key| sort_column(key.clone(), format!("params.{}", quoted_key(key)), &query)));
-    let rows = runs
+    let (metric_count, param_count) = (metric_keys.len(), param_keys.len());
+    let rows: Vec<RunRow> = runs
         .iter()
         .map(|run| RunRow {
             id: run.info.run_id.to_string(),
@@ -236,6 +243,16 @@ pub(crate) async fn runs(
         order_by: query.order_by,
         error,
         columns,
+        metric_count,
+        param_count,
+        charts_href: (rows.len() >= 2).then(|| {
+            let runs: Vec<String> = rows
+                .iter()
+                .take(super::compare::MAX_COMPARED_RUNS)
+                .map(|row| format!("runs={}", urlencode(&row.id)))
+                .collect();
+            format!("/w/{workspace}/compare?{}", runs.join("&"))
+        }),
         rows,
     };
     render(page, StatusCode::OK)

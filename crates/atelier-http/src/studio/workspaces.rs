@@ -276,3 +276,21 @@ pub(crate) async fn experiment_action(
     };
     back_to_workspace(&ws, outcome, if action == "restore" { "deleted" } else { "" })
 }
+
+/// `/ws/<workspace>/`: the tracking URI of a workspace, where the links MLflow's client prints
+/// lead (`…/ws/<workspace>/#/experiments/1/runs/<id>`). The fragment reaches only the browser:
+/// the studio's script opens the page it names; without script, a link to the workspace.
+pub(crate) async fn tracking_uri_page(Path(ws): Path<String>) -> Response {
+    let workspace = match crate::wire::workspace_in_path(&ws) {
+        Ok(workspace) => workspace,
+        Err(error) => return crate::error::ApiError::from(error).into_response(),
+    };
+    // A workspace name is lowercase letters, digits and dashes: nothing to escape.
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Atelier</title>\
+         <script src=\"/static/studio.js\" defer></script></head><body>\
+         <p>This is the MLflow tracking URI of workspace {workspace}. \
+         <a href=\"/w/{workspace}\">Open it in the studio</a>.</p></body></html>"
+    );
+    axum::response::Html(html).into_response()
+}

@@ -236,7 +236,14 @@ async fn model_pages_list_versions_and_escape_names() {
     let (status, body) = page(&server, &cookie, &format!("/w/default/models/{encoded}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains(r#"data-version="1""#));
+    assert!(body.contains(&format!("/w/default/models/{encoded}/versions/1")), "a version links to its page");
+    // The source is on the version's own page, not squeezed into the versions table.
+    let (status, body) = page(&server, &cookie, &format!("/w/default/models/{encoded}/versions/1")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("mlflow-artifacts:/0/abc/artifacts/model"));
+    assert!(!body.contains(name), "the name is escaped on the version page too");
+    let (status, _) = page(&server, &cookie, &format!("/w/default/models/{encoded}/versions/9")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = page(&server, &cookie, "/w/default/models/nothing-here").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
