@@ -134,11 +134,11 @@ def test_an_azure_blob_datastore_on_azurite(cli, azure_container, tmp_path):
     assert gone.returncode != 0 and "not found" in gone.stderr
 
 
-def test_only_owners_register_datastores_and_only_admins_local_ones(cli, s3_bucket, tmp_path):
-    contributor = unique_ident("contrib")
+def test_readers_register_no_datastores_and_only_admins_local_ones(cli, s3_bucket, tmp_path):
+    contributor = unique_ident("reader")
     cli("user", "create", contributor, "--password", "contributor-password")
     token = cli.json("token", "create", "--user", contributor, "-o", "json")["token"]
-    cli("role", "assign", "--user", contributor, "--role", "Contributor", "--workspace", "default")
+    cli("role", "assign", "--user", contributor, "--role", "Reader", "--workspace", "default")
     name = unique_ident("notmine")
     refused = cli("datastore", "create", "-f", str(s3_yaml(tmp_path / "ds.yml", name, s3_bucket)), token=token,
                   check=False)

@@ -86,6 +86,20 @@ impl Client {
         serde_json::from_value(value).context("unexpected response from the server")
     }
 
+    /// POSTs a JSON document as the user wrote it (the server reports mistakes by its lines).
+    pub async fn post_json_text<T: DeserializeOwned>(&self, path: &str, text: String) -> anyhow::Result<T> {
+        let request =
+            self.http.post(self.url(path)).header(reqwest::header::CONTENT_TYPE, "application/json").body(text);
+        serde_json::from_value(self.send(request).await?).context("unexpected response from the server")
+    }
+
+    /// PUTs a JSON document as the user wrote it.
+    pub async fn put_json_text<T: DeserializeOwned>(&self, path: &str, text: String) -> anyhow::Result<T> {
+        let request =
+            self.http.put(self.url(path)).header(reqwest::header::CONTENT_TYPE, "application/json").body(text);
+        serde_json::from_value(self.send(request).await?).context("unexpected response from the server")
+    }
+
     pub async fn put(&self, path: &str, body: &Value) -> anyhow::Result<()> {
         self.send(self.http.put(self.url(path)).json(body)).await.map(|_| ())
     }

@@ -1,4 +1,4 @@
-//! The client commands: `workspace`, `experiment`, `run`, `user`, `token` and `role`. Each one
+//! The client commands: `workspace`, `experiment`, `run`, `user` and `token`. Each one
 //! calls the native API and prints a table or JSON.
 
 use crate::client::{Client, segment};
@@ -25,7 +25,7 @@ pub enum WorkspaceCommand {
         #[arg(long = "tag")]
         tags: Vec<String>,
     },
-    /// Update a workspace's description or tags (Owners).
+    /// Update a workspace's description or tags (Owners and Contributors).
     Update {
         name: String,
         #[arg(long)]
@@ -34,7 +34,7 @@ pub enum WorkspaceCommand {
         #[arg(long = "tag")]
         tags: Vec<String>,
     },
-    /// Delete a workspace and everything in it (Owners).
+    /// Delete a workspace and everything in it (Owners and Contributors).
     Delete { name: String },
 }
 
@@ -111,24 +111,6 @@ pub enum TokenCommand {
     },
     /// Revoke a token by id.
     Revoke { id: String },
-}
-
-#[derive(Subcommand)]
-pub enum RoleCommand {
-    /// Assign a role (Owner, Contributor, Reader) to a user on a workspace.
-    Assign {
-        #[arg(long)]
-        user: String,
-        #[arg(long)]
-        role: String,
-    },
-    /// Remove a user's role from a workspace.
-    Remove {
-        #[arg(long)]
-        user: String,
-    },
-    /// List the role assignments of a workspace.
-    List,
 }
 
 fn text(value: &Value) -> String {
@@ -445,46 +427,6 @@ pub async fn token(command: TokenCommand, args: ClientArgs) -> anyhow::Result<()
                 println!("revoked token {id}");
                 Ok(())
             }
-        }
-    }
-}
-
-pub async fn role(command: RoleCommand, args: ClientArgs) -> anyhow::Result<()> {
-    let client = Client::new(&args)?;
-    let json_output = args.output == OutputFormat::Json;
-    let workspace = args.named_workspace()?;
-    match command {
-        RoleCommand::Assign { user, role } => {
-            client
-                .put(&format!("/workspaces/{}/roles", segment(workspace)), &json!({ "user": user, "role": role }))
-                .await?;
-            if json_output {
-                print_json(&json!({ "workspace": workspace, "user": user, "role": role }))
-            } else {
-                println!("assigned {role} on workspace '{workspace}' to {user}");
-                Ok(())
-            }
-        }
-        RoleCommand::Remove { user } => {
-            client.delete(&format!("/workspaces/{}/roles/{}", segment(workspace), segment(&user))).await?;
-            if json_output {
-                print_json(&json!({ "workspace": workspace, "user": user, "removed": true }))
-            } else {
-                println!("removed {user}'s role on workspace '{workspace}'");
-                Ok(())
-            }
-        }
-        RoleCommand::List => {
-            let roles: Vec<Value> = client.get(&format!("/workspaces/{}/roles", segment(workspace)), &[]).await?;
-            if json_output {
-                return print_json(&Value::Array(roles));
-            }
-            let mut table = new_table(vec!["user".into(), "role".into()]);
-            for role in &roles {
-                table.add_row(vec![text(&role["user"]), text(&role["role"])]);
-            }
-            println!("{table}");
-            Ok(())
         }
     }
 }

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum DatastoreCommand {
-    /// Register a datastore from a YAML file (Owners; `local` ones server administrators only).
+    /// Register a datastore from a YAML file (Owners, Contributors, Data Scientists; `local` ones
+    /// server administrators only).
     Create {
         #[arg(short = 'f', long = "file")]
         file: PathBuf,

@@ -15,6 +15,7 @@ mod jobs;
 mod launcher;
 mod models;
 mod output;
+mod roles;
 mod runtime;
 mod sandbox;
 mod server;
@@ -51,7 +52,7 @@ pub struct ClientArgs {
     /// Where the local server keeps its files.
     #[arg(long, env = "ATELIER_HOME", global = true)]
     pub home: Option<std::path::PathBuf>,
-    /// The workspace (default: `default`; the role commands need one named).
+    /// The workspace (default: `default`; the role assignment commands need one named).
     #[arg(short = 'w', long = "workspace", env = "ATELIER_WORKSPACE", global = true)]
     pub workspace: Option<String>,
 }
@@ -182,10 +183,10 @@ enum Command {
     /// Run a command confined (started by the server for jobs and deployments, not by hand).
     #[command(hide = true)]
     Sandbox(sandbox::SandboxArgs),
-    /// Manage role assignments on workspaces.
+    /// Roles (built-in and custom) and role assignments on workspaces.
     Role {
         #[command(subcommand)]
-        command: commands::RoleCommand,
+        command: roles::RoleCommand,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -238,7 +239,7 @@ fn main() -> ExitCode {
             Command::Run { command, client } => commands::run(command, client).await,
             Command::User { command, client } => commands::user(command, client).await,
             Command::Token { command, client } => commands::token(command, client).await,
-            Command::Role { command, client } => commands::role(command, client).await,
+            Command::Role { command, client } => roles::role(command, client).await,
             Command::Model { command, client } => models::model(command, client).await,
             Command::Data { command, client } => data::data(command, client).await,
             Command::Datastore { command, client } => datastores::datastore(command, client).await,
@@ -292,6 +293,6 @@ mod tests {
         assert_eq!(workspace_of(&["atelier", "model", "list", "-w", "a"]).as_deref(), Some("a"));
         assert_eq!(workspace_of(&["atelier", "model", "-w", "b", "show", "-n", "m", "-v", "1"]).as_deref(), Some("b"));
         assert_eq!(workspace_of(&["atelier", "job", "list", "--workspace", "c"]).as_deref(), Some("c"));
-        assert_eq!(workspace_of(&["atelier", "role", "list", "--workspace", "d"]).as_deref(), Some("d"));
+        assert_eq!(workspace_of(&["atelier", "role", "assignment", "list", "--workspace", "d"]).as_deref(), Some("d"));
     }
 }

@@ -41,6 +41,26 @@ pub enum Newest {
 }
 
 impl AssetKind {
+    /// The action that reads assets of this kind.
+    pub fn read_action(self) -> crate::authz::Action {
+        use crate::authz::Action;
+        match self {
+            AssetKind::Model => Action::ModelsRead,
+            AssetKind::Data => Action::DataRead,
+            AssetKind::Environment => Action::EnvironmentsRead,
+        }
+    }
+
+    /// The action that registers, changes, archives and restores assets of this kind.
+    pub fn write_action(self) -> crate::authz::Action {
+        use crate::authz::Action;
+        match self {
+            AssetKind::Model => Action::ModelsWrite,
+            AssetKind::Data => Action::DataWrite,
+            AssetKind::Environment => Action::EnvironmentsWrite,
+        }
+    }
+
     /// The kind's name in messages: `model`, `data asset`, `environment`.
     pub fn noun(self) -> &'static str {
         match self {

@@ -162,7 +162,9 @@ document.addEventListener("mouseover", (event) => {
       body: new URLSearchParams(new FormData(form)),
     });
     if (!response.ok) {
-      out.textContent = `HTTP ${response.status}`;
+      // The studio refused (no right to the endpoint's keys, no such endpoint): its message.
+      const refusal = await response.json().catch(() => ({}));
+      out.textContent = `HTTP ${response.status}${refusal.message ? `\n${refusal.message}` : ""}`;
       return;
     }
     const answer = await response.json();

@@ -62,7 +62,7 @@ impl Service {
         run_id: &str,
         path: &str,
     ) -> Result<Download> {
-        let (_, file) = self.run_artifact_path(principal, workspace, run_id, path, Action::WorkspaceRead).await?;
+        let (_, file) = self.run_artifact_path(principal, workspace, run_id, path, Action::ExperimentsRead).await?;
         self.download_artifact(principal, workspace, &file).await
     }
 
@@ -77,7 +77,8 @@ impl Service {
         folder: &str,
     ) -> Result<Archive> {
         let folder = atelier_core::limits::normalize_artifact_path(folder)?;
-        let (run, base) = self.run_artifact_path(principal, workspace, run_id, &folder, Action::WorkspaceRead).await?;
+        let (run, base) =
+            self.run_artifact_path(principal, workspace, run_id, &folder, Action::ExperimentsRead).await?;
         let files = self.list_artifact_files(principal, workspace, &base).await?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let mut entries = Vec::with_capacity(files.len());

@@ -4,7 +4,7 @@
 use crate::paths::ARTIFACT_ROOT;
 use crate::{Principal, Service, Target, now_millis};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use atelier_core::authz::{Action, Role};
+use atelier_core::authz::{Action, OWNER};
 use atelier_core::model::{TokenInfo, TokenScope, User, Workspace};
 use atelier_core::names::{UserName, WorkspaceName};
 use atelier_core::{Error, ErrorCode, Result};
@@ -91,7 +91,7 @@ impl Service {
         let password_hash = hash_password(&admin_password)?;
         let admin = User { name: admin_name.clone(), is_admin: true, created_at: now };
         self.store.create_user(&admin, Some(&password_hash)).await?;
-        self.store.assign_role(&default, &admin_name, Role::Owner).await?;
+        self.store.assign_role(&default, &admin_name, OWNER, true).await?;
         let token = self.issue_token(&admin_name, "created at first start", None, TokenScope::All).await?;
         Ok(Some(BootstrapSecrets { admin_password, admin_token: token.secret }))
     }
@@ -298,33 +298,6 @@ impl Service {
         Ok(())
     }
 
-    // Roles.
-
-    pub async fn assign_role(&self, principal: &Principal, workspace: &str, user: &str, role: &str) -> Result<()> {
-        let workspace = WorkspaceName::parse(workspace)?;
-        self.authorize_on(principal, &workspace, Action::WorkspaceManage, Target::Account).await?;
-        let user = UserName::parse(user)?;
-        let role = Role::parse(role)?;
-        self.store.get_user(&user).await?;
-        self.store.assign_role(&workspace, &user, role).await?;
-        self.forget_access();
-        Ok(())
-    }
-
-    pub async fn remove_role(&self, principal: &Principal, workspace: &str, user: &str) -> Result<()> {
-        let workspace = WorkspaceName::parse(workspace)?;
-        self.authorize_on(principal, &workspace, Action::WorkspaceManage, Target::Account).await?;
-        self.store.remove_role(&workspace, &UserName::parse(user)?).await?;
-        self.forget_access();
-        Ok(())
-    }
-
-    pub async fn list_roles(&self, principal: &Principal, workspace: &str) -> Result<Vec<(UserName, Role)>> {
-        let workspace = WorkspaceName::parse(workspace)?;
-        self.authorize_on(principal, &workspace, Action::WorkspaceRead, Target::Account).await?;
-        self.store.list_roles(&workspace).await
-    }
-
     // Workspaces.
 
     /// Creates a workspace; the creator becomes its Owner.
@@ -346,7 +319,7 @@ impl Service {
             updated_at: now,
         };
         self.store.create_workspace(&workspace, ARTIFACT_ROOT).await?;
-        self.store.assign_role(&name, &principal.user, Role::Owner).await?;
+        self.store.assign_role(&name, &principal.user, OWNER, true).await?;
         self.forget_access();
         Ok(workspace)
     }
@@ -370,14 +343,14 @@ impl Service {
         tags: Option<&BTreeMap<String, String>>,
     ) -> Result<Workspace> {
         let name = WorkspaceName::parse(name)?;
-        self.authorize_on(principal, &name, Action::WorkspaceUpdate, Target::Account).await?;
+        self.authorize_on(principal, &name, Action::WorkspaceWrite, Target::Account).await?;
         self.store.update_workspace(&name, description, tags, now_millis()).await
     }
 
     /// Deletes a workspace with everything in it, artifacts included. `default` stays.
     pub async fn delete_workspace(&self, principal: &Principal, name: &str) -> Result<()> {
         let name = WorkspaceName::parse(name)?;
-        self.authorize_on(principal, &name, Action::WorkspaceManage, Target::Account).await?;
+        self.authorize_on(principal, &name, Action::WorkspaceDelete, Target::Account).await?;
         if name == WorkspaceName::default_workspace() {
             return Err(Error::invalid("the default workspace cannot be deleted"));
         }

@@ -208,7 +208,7 @@ impl Service {
         yaml: &str,
     ) -> Result<ComputeView> {
         // Who may not create one learns nothing about their file.
-        self.authorize(principal, workspace, Action::WorkspaceUpdate).await?;
+        self.authorize(principal, workspace, Action::ComputesWrite).await?;
         let spec = atelier_spec::compute::parse_compute(yaml).map_err(crate::jobs::spec_error)?;
         self.create_compute(principal, workspace, spec).await
     }
@@ -221,7 +221,7 @@ impl Service {
         workspace: &WorkspaceName,
         new_compute: NewCompute,
     ) -> Result<ComputeView> {
-        self.authorize(principal, workspace, Action::WorkspaceUpdate).await?;
+        self.authorize(principal, workspace, Action::ComputesWrite).await?;
         atelier_spec::compute::validate_compute_name(&new_compute.name).map_err(Error::invalid)?;
         if new_compute.name == "local" {
             return Err(Error::already_exists("compute 'local' is built in"));
@@ -251,7 +251,7 @@ impl Service {
     }
 
     pub async fn delete_compute(&self, principal: &Principal, workspace: &WorkspaceName, name: &str) -> Result<()> {
-        self.authorize(principal, workspace, Action::WorkspaceUpdate).await?;
+        self.authorize(principal, workspace, Action::ComputesDelete).await?;
         if name == "local" {
             return Err(Error::invalid("compute 'local' is built in and cannot be deleted"));
         }
@@ -260,7 +260,7 @@ impl Service {
 
     /// The computes of a workspace: `local` first, then the ones it defined.
     pub async fn list_computes(&self, principal: &Principal, workspace: &WorkspaceName) -> Result<Vec<ComputeView>> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize(principal, workspace, Action::ComputesRead).await?;
         let active = self.store.jobs_in_status(&ACTIVE).await?;
         let queued = self.store.jobs_in_status(&[JobStatus::Queued]).await?;
         let capacity = self.compute_capacity();

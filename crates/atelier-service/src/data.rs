@@ -121,7 +121,7 @@ impl Service {
         path: &str,
         body: futures::stream::BoxStream<'_, std::result::Result<bytes::Bytes, String>>,
     ) -> Result<(String, u64)> {
-        self.authorize(principal, workspace, Action::AssetWrite).await?;
+        self.authorize(principal, workspace, Action::DataWrite).await?;
         if upload.len() != 32 || !upload.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(Error::invalid(format!("upload id '{upload}' must be 32 hexadecimal characters")));
         }
@@ -171,7 +171,7 @@ impl Service {
         upload_uri: Option<&str>,
     ) -> Result<DataAsset> {
         // Who may not create one learns nothing about their file.
-        self.authorize(principal, workspace, Action::AssetWrite).await?;
+        self.authorize(principal, workspace, Action::DataWrite).await?;
         let spec = atelier_spec::assets::parse_data(yaml).map_err(crate::jobs::spec_error)?;
         spec.check().map_err(crate::jobs::spec_error)?;
         let put = "PUT …/data-uploads/{upload}/{path}";
@@ -198,7 +198,7 @@ impl Service {
         workspace: &WorkspaceName,
         new_asset: NewDataAsset,
     ) -> Result<DataAsset> {
-        self.authorize(principal, workspace, Action::AssetWrite).await?;
+        self.authorize(principal, workspace, Action::DataWrite).await?;
         data::validate_asset_name("data", &new_asset.name)?;
         if let Some(version) = &new_asset.version {
             data::validate_asset_version(version)?;
@@ -310,7 +310,7 @@ impl Service {
         version: &str,
         update: DataAssetUpdate,
     ) -> Result<DataAsset> {
-        self.authorize(principal, workspace, Action::AssetWrite).await?;
+        self.authorize(principal, workspace, Action::DataWrite).await?;
         let mut asset = self.get_data_asset(principal, workspace, name, version).await?;
         if let Some(description) = update.description {
             limits::validate_length("description", &description, MAX_DESCRIPTION_LENGTH)?;
@@ -345,7 +345,7 @@ impl Service {
         workspace: &WorkspaceName,
         asset: &DataAsset,
     ) -> Result<Vec<(String, u64)>> {
-        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
+        self.authorize_on(principal, workspace, Action::DataRead, Target::Assets).await?;
         let location = self.data_location(workspace, &asset.path).await?;
         self.list_at(workspace, &location).await
     }
@@ -371,7 +371,7 @@ impl Service {
         asset: &DataAsset,
         relative: &str,
     ) -> Result<Download> {
-        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
+        self.authorize_on(principal, workspace, Action::DataRead, Target::Assets).await?;
         let location = self.data_location(workspace, &asset.path).await?;
         let what = format!("data asset {} version {}", asset.name, asset.version);
         self.open_at(workspace, &location, relative, &what).await

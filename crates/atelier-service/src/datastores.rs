@@ -210,7 +210,7 @@ impl Service {
         yaml: &str,
     ) -> Result<Datastore> {
         // Who may not create one learns nothing about their file.
-        self.authorize(principal, workspace, Action::WorkspaceUpdate).await?;
+        self.authorize(principal, workspace, Action::DatastoresWrite).await?;
         let spec = atelier_spec::datastore::parse_datastore(yaml).map_err(crate::jobs::spec_error)?;
         self.create_datastore(principal, workspace, spec).await
     }
@@ -222,7 +222,7 @@ impl Service {
         workspace: &WorkspaceName,
         new_datastore: NewDatastore,
     ) -> Result<Datastore> {
-        self.authorize(principal, workspace, Action::WorkspaceUpdate).await?;
+        self.authorize(principal, workspace, Action::DatastoresWrite).await?;
         data::validate_asset_name("datastore", &new_datastore.name)?;
         if new_datastore.name == DEFAULT_DATASTORE {
             return Err(Error::already_exists(format!("datastore {DEFAULT_DATASTORE} is the workspace's own")));
@@ -347,7 +347,7 @@ impl Service {
         workspace: &WorkspaceName,
         name: &str,
     ) -> Result<Datastore> {
-        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
+        self.authorize_on(principal, workspace, Action::DatastoresRead, Target::Assets).await?;
         if name == DEFAULT_DATASTORE {
             return Ok(Self::default_datastore(workspace));
         }
@@ -356,14 +356,14 @@ impl Service {
 
     /// The workspace's datastores, its own first.
     pub async fn list_datastores(&self, principal: &Principal, workspace: &WorkspaceName) -> Result<Vec<Datastore>> {
-        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
+        self.authorize_on(principal, workspace, Action::DatastoresRead, Target::Assets).await?;
         let mut datastores = vec![Self::default_datastore(workspace)];
         datastores.extend(self.store.list_datastores(workspace).await?);
         Ok(datastores)
     }
 
     pub async fn delete_datastore(&self, principal: &Principal, workspace: &WorkspaceName, name: &str) -> Result<()> {
-        self.authorize(principal, workspace, Action::WorkspaceUpdate).await?;
+        self.authorize(principal, workspace, Action::DatastoresDelete).await?;
         if name == DEFAULT_DATASTORE {
             return Err(Error::invalid(format!(
                 "datastore {DEFAULT_DATASTORE} is the workspace's own and cannot be deleted"

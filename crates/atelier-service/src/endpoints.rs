@@ -160,7 +160,7 @@ impl Service {
         workspace: &WorkspaceName,
         yaml: &str,
     ) -> Result<Endpoint> {
-        self.authorize(principal, workspace, Action::EndpointWrite).await?;
+        self.authorize(principal, workspace, Action::EndpointsWrite).await?;
         let spec = parse_endpoint(yaml).map_err(spec_error)?;
         if let Some((name, _)) = spec.traffic.iter().chain(&spec.mirror_traffic).find(|(_, weight)| **weight > 0) {
             return Err(Error::invalid(format!(
@@ -188,11 +188,11 @@ impl Service {
     }
 
     pub async fn get_endpoint(&self, principal: &Principal, workspace: &WorkspaceName, name: &str) -> Result<Endpoint> {
-        Ok(self.endpoint_in(principal, workspace, name, Action::WorkspaceRead).await?.0)
+        Ok(self.endpoint_in(principal, workspace, name, Action::EndpointsRead).await?.0)
     }
 
     pub async fn list_endpoints(&self, principal: &Principal, workspace: &WorkspaceName) -> Result<Vec<Endpoint>> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize(principal, workspace, Action::EndpointsRead).await?;
         Ok(self.store.list_endpoints(Some(workspace)).await?.into_iter().map(|(endpoint, _)| endpoint).collect())
     }
 
@@ -206,7 +206,7 @@ impl Service {
         name: &str,
         update: EndpointUpdate,
     ) -> Result<Endpoint> {
-        let (mut endpoint, _) = self.endpoint_in(principal, workspace, name, Action::EndpointWrite).await?;
+        let (mut endpoint, _) = self.endpoint_in(principal, workspace, name, Action::EndpointsWrite).await?;
         if let Some(description) = update.description {
             endpoint.description = Some(description);
         }
@@ -249,7 +249,7 @@ impl Service {
 
     /// Deletes an endpoint with its deployments; the serving layer stops their workers.
     pub async fn delete_endpoint(&self, principal: &Principal, workspace: &WorkspaceName, name: &str) -> Result<()> {
-        self.endpoint_in(principal, workspace, name, Action::EndpointWrite).await?;
+        self.endpoint_in(principal, workspace, name, Action::EndpointsDelete).await?;
         self.store.delete_endpoint(name).await?;
         self.endpoints_changed().await;
         Ok(())
@@ -262,7 +262,12 @@ impl Service {
         workspace: &WorkspaceName,
         name: &str,
     ) -> Result<Credentials> {
-        let (endpoint, sealed) = self.endpoint_in(principal, workspace, name, Action::EndpointKeys).await?;
+        let (endpoint, sealed) = self.endpoint_in(principal, workspace, name, Action::EndpointsRead).await?;
+        let action = match endpoint.auth_mode {
+            AuthMode::Key => Action::EndpointsListKeys,
+            AuthMode::AmlToken => Action::EndpointsToken,
+        };
+        self.authorize(principal, workspace, action).await?;
         match endpoint.auth_mode {
             AuthMode::Key => {
                 let (primary, secondary) = self.open_keys(name, &sealed)?;
@@ -285,7 +290,8 @@ impl Service {
         name: &str,
         key_type: &str,
     ) -> Result<()> {
-        let (mut endpoint, sealed) = self.endpoint_in(principal, workspace, name, Action::EndpointKeys).await?;
+        let (mut endpoint, sealed) =
+            self.endpoint_in(principal, workspace, name, Action::EndpointsRegenerateKeys).await?;
         if endpoint.auth_mode != AuthMode::Key {
             return Err(Error::invalid(format!(
                 "online endpoint '{name}' uses auth_mode aml_token, which has no keys: get a token with get-credentials"
@@ -320,7 +326,7 @@ impl Service {
         submission: DeploymentSubmission,
         update: bool,
     ) -> Result<Deployment> {
-        self.endpoint_in(principal, workspace, endpoint_name, Action::EndpointWrite).await?;
+        self.endpoint_in(principal, workspace, endpoint_name, Action::EndpointsWrite).await?;
         self.require_confinement(principal, "deployments")?;
         let spec = parse_deployment(&submission.yaml).map_err(spec_error)?;
         if spec.endpoint_name != endpoint_name {
@@ -565,7 +571,7 @@ impl Service {
         endpoint: &str,
         name: &str,
     ) -> Result<Deployment> {
-        self.endpoint_in(principal, workspace, endpoint, Action::WorkspaceRead).await?;
+        self.endpoint_in(principal, workspace, endpoint, Action::EndpointsRead).await?;
         self.store.get_deployment(endpoint, name).await
     }
 
@@ -575,7 +581,7 @@ impl Service {
         workspace: &WorkspaceName,
         endpoint: &str,
     ) -> Result<Vec<Deployment>> {
-        self.endpoint_in(principal, workspace, endpoint, Action::WorkspaceRead).await?;
+        self.endpoint_in(principal, workspace, endpoint, Action::EndpointsRead).await?;
         self.store.list_deployments(Some(endpoint)).await
     }
 
@@ -587,7 +593,7 @@ impl Service {
         endpoint_name: &str,
         name: &str,
     ) -> Result<()> {
-        let (endpoint, _) = self.endpoint_in(principal, workspace, endpoint_name, Action::EndpointWrite).await?;
+        let (endpoint, _) = self.endpoint_in(principal, workspace, endpoint_name, Action::EndpointsDelete).await?;
         let live = endpoint.traffic.get(name).copied().unwrap_or(0);
         let mirrored = endpoint.mirror_traffic.get(name).copied().unwrap_or(0);
         if live > 0 || mirrored > 0 {
@@ -608,7 +614,7 @@ impl Service {
         workspace: &WorkspaceName,
         model: &str,
     ) -> Result<Vec<Deployment>> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize(principal, workspace, Action::EndpointsRead).await?;
         self.store.deployments_of_model(workspace, model).await
     }
 

@@ -379,7 +379,7 @@ impl Service {
         from_files: EnvironmentSpec,
     ) -> Result<Environment> {
         // Who may not create one learns nothing about their file.
-        self.authorize(principal, workspace, Action::AssetWrite).await?;
+        self.authorize(principal, workspace, Action::EnvironmentsWrite).await?;
         use atelier_spec::assets::{CondaSource, build_spec, parse_environment};
         let file = parse_environment(yaml).map_err(crate::jobs::spec_error)?;
         let spec = match (&file.conda_file, &file.requirements_file) {
@@ -407,7 +407,7 @@ impl Service {
         workspace: &WorkspaceName,
         new_environment: NewEnvironment,
     ) -> Result<Environment> {
-        self.authorize(principal, workspace, Action::AssetWrite).await?;
+        self.authorize(principal, workspace, Action::EnvironmentsWrite).await?;
         data::validate_asset_name("environment", &new_environment.name)?;
         if let Some(version) = &new_environment.version {
             data::validate_asset_version(version)?;
@@ -491,7 +491,7 @@ impl Service {
             .collect()
     }
 
-    /// Builds an environment (or finds it built); Contributors and Owners.
+    /// Builds an environment (or finds it built).
     pub async fn build_environment(
         &self,
         principal: &Principal,
@@ -499,7 +499,7 @@ impl Service {
         name: &str,
         version: &str,
     ) -> Result<EnvironmentBuild> {
-        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        self.authorize(principal, workspace, Action::EnvironmentsWrite).await?;
         let environment = self.get_environment(principal, workspace, name, version).await?;
         let warnings = Self::image_warning(&environment);
         if !warnings.is_empty() && self.refuse_images {

@@ -20,6 +20,7 @@ mod logged_models;
 mod names;
 mod paths;
 mod registry;
+mod roles;
 mod series;
 mod serving;
 mod sessions;
@@ -42,6 +43,7 @@ pub use gc::GcReport;
 pub use jobs::{JobControl, JobFilter, JobSubmission, SNAPSHOT_LIMIT_BYTES, STD_LOG, StatusReport};
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
 pub use registry::{ModelVersionUpdate, NewModelVersion, RegistrySearch};
+pub use roles::RoleView;
 pub use series::MetricView;
 pub use serving::{EndpointFilter, LogKind, PortFuture, ServingPort};
 pub use sessions::{ExperimentSummary, NewSession, SESSION_LIFETIME_MILLIS, StudioSession};
@@ -49,7 +51,7 @@ pub use tracking::{ArtifactEntry, ExperimentSearch, LoggedRun, RunSearch, StepIn
 pub use versions::{AssetWithFiles, VersionedAsset};
 
 use atelier_blob::BlobStore;
-use atelier_core::authz::{Action, role_permits};
+use atelier_core::authz::Action;
 use atelier_core::model::{Millis, TokenScope, Workspace};
 use atelier_core::names::{UserName, WorkspaceName};
 use atelier_core::{Error, Result};
@@ -224,8 +226,10 @@ impl<K: std::hash::Hash + Eq, V: Clone> TtlMap<K, V> {
 struct AuthCache {
     /// Token hash → (principal, expiry).
     tokens: TtlMap<String, (Principal, Option<Millis>)>,
-    /// (workspace, user) → role.
-    roles: TtlMap<(String, String), Option<atelier_core::authz::Role>>,
+    /// (workspace, user) → the names of the roles they hold there.
+    roles: TtlMap<(String, String), Vec<String>>,
+    /// A custom role's name in lower case → its definition (`None`: there is none).
+    definitions: TtlMap<String, Option<atelier_core::authz::RoleDefinition>>,
     /// Workspaces known to exist.
     workspaces: TtlMap<String, ()>,
 }
@@ -244,7 +248,12 @@ impl Service {
             store,
             blobs,
             password_cache: Mutex::new(HashMap::new()),
-            auth_cache: AuthCache { tokens: TtlMap::new(), roles: TtlMap::new(), workspaces: TtlMap::new() },
+            auth_cache: AuthCache {
+                tokens: TtlMap::new(),
+                roles: TtlMap::new(),
+                definitions: TtlMap::new(),
+                workspaces: TtlMap::new(),
+            },
             series_cache: series::SeriesCache::default(),
             master_key: None,
             environments: None,
@@ -359,28 +368,24 @@ impl Service {
                 action.as_str()
             )));
         }
-        let cache_key = (workspace.to_string(), principal.user.to_string());
-        let role = match self.auth_cache.roles.get(&cache_key) {
-            Some(role) => role,
-            None => {
-                let role = self.store.get_role(workspace, &principal.user).await?;
-                self.auth_cache.roles.insert(cache_key, role);
-                role
-            }
-        };
-        match role {
-            Some(role) if role_permits(role, action) => Ok(()),
-            Some(role) => Err(Error::permission_denied(format!(
-                "user '{}' has role {} on workspace '{workspace}', which does not permit '{}'",
-                principal.user,
-                role.as_str(),
-                action.as_str()
-            ))),
-            None => Err(Error::permission_denied(format!(
+        let roles = self.roles_held(workspace, &principal.user).await?;
+        if roles.iter().any(|role| role.permits(action)) {
+            return Ok(());
+        }
+        if roles.is_empty() {
+            return Err(Error::permission_denied(format!(
                 "user '{}' has no role on workspace '{workspace}'",
                 principal.user
-            ))),
+            )));
         }
+        let names: Vec<&str> = roles.iter().map(|role| role.name.as_str()).collect();
+        Err(Error::permission_denied(format!(
+            "user '{}' has role {} on workspace '{workspace}', which does not permit '{}' ({})",
+            principal.user,
+            names.join(" and "),
+            action.as_str(),
+            action.info().description
+        )))
     }
 
     async fn authorize_job(
@@ -400,12 +405,17 @@ impl Service {
         if *workspace != scope.workspace {
             return denied(&format!("in workspace '{workspace}'"));
         }
-        let reads_or_tracks = matches!(action, Action::WorkspaceRead | Action::TrackingWrite);
+        // What a job does to its own run and job: read, track, report, cancel.
+        let reads_or_tracks = action.is_read()
+            || matches!(
+                action,
+                Action::ExperimentsWrite | Action::ExperimentsDelete | Action::JobsWrite | Action::JobsCancel
+            );
         let own_run = |run_id: &str| run_id == scope.job;
         let permitted = match target {
-            Target::Workspace => action == Action::WorkspaceRead,
+            Target::Workspace => action.is_read(),
             // Records of runs are readable, as MLflow's client looks experiments and runs up.
-            Target::Run(run_id) => action == Action::WorkspaceRead || (reads_or_tracks && own_run(run_id)),
+            Target::Run(run_id) => action.is_read() || (reads_or_tracks && own_run(run_id)),
             Target::Job(name) | Target::Runtime(name) => reads_or_tracks && own_run(name),
             Target::LoggedModel(model_id) => {
                 reads_or_tracks && self.logged_model_run(model_id).await?.as_deref().is_some_and(own_run)
@@ -545,6 +555,7 @@ impl Service {
     /// Forgets cached answers about roles and workspaces, after they change.
     pub(crate) fn forget_access(&self) {
         self.auth_cache.roles.clear();
+        self.auth_cache.definitions.clear();
         self.auth_cache.workspaces.clear();
     }
 

@@ -60,7 +60,7 @@ impl Service {
     ) -> Result<LoggedModel> {
         let source_run = new_model.source_run_id.as_deref().unwrap_or_default();
         let target = if principal.job.is_some() { Target::Run(source_run) } else { Target::Workspace };
-        self.authorize_on(principal, workspace, Action::TrackingWrite, target).await?;
+        self.authorize_on(principal, workspace, Action::ExperimentsWrite, target).await?;
         let experiment = self.store.get_experiment(workspace, parse_experiment_id(&new_model.experiment_id)?).await?;
         if let Some(run_id) = new_model.source_run_id.as_deref().filter(|id| !id.is_empty()) {
             let run = self.store.get_run_info(&RunId::parse(run_id)?).await?;
@@ -104,7 +104,7 @@ impl Service {
         workspace: &WorkspaceName,
         model_id: &str,
     ) -> Result<LoggedModel> {
-        self.logged_model_in_workspace(principal, workspace, model_id, Action::WorkspaceRead).await
+        self.logged_model_in_workspace(principal, workspace, model_id, Action::ExperimentsRead).await
     }
 
     pub async fn finalize_logged_model(
@@ -114,7 +114,7 @@ impl Service {
         model_id: &str,
         status: &str,
     ) -> Result<LoggedModel> {
-        self.logged_model_in_workspace(principal, workspace, model_id, Action::TrackingWrite).await?;
+        self.logged_model_in_workspace(principal, workspace, model_id, Action::ExperimentsWrite).await?;
         if !LOGGED_MODEL_STATUSES.contains(&status) {
             return Err(Error::invalid(format!(
                 "invalid logged model status '{status}': expected one of {}",
@@ -132,7 +132,7 @@ impl Service {
         model_id: &str,
         tags: Vec<Tag>,
     ) -> Result<LoggedModel> {
-        self.logged_model_in_workspace(principal, workspace, model_id, Action::TrackingWrite).await?;
+        self.logged_model_in_workspace(principal, workspace, model_id, Action::ExperimentsWrite).await?;
         for tag in &tags {
             limits::validate_key("tag", &tag.key)?;
         }
@@ -147,7 +147,7 @@ impl Service {
         model_id: &str,
         key: &str,
     ) -> Result<()> {
-        self.logged_model_in_workspace(principal, workspace, model_id, Action::TrackingWrite).await?;
+        self.logged_model_in_workspace(principal, workspace, model_id, Action::ExperimentsWrite).await?;
         self.store.delete_logged_model_tag(model_id, key).await
     }
 
@@ -158,7 +158,7 @@ impl Service {
         model_id: &str,
         params: Vec<Param>,
     ) -> Result<()> {
-        self.logged_model_in_workspace(principal, workspace, model_id, Action::TrackingWrite).await?;
+        self.logged_model_in_workspace(principal, workspace, model_id, Action::ExperimentsWrite).await?;
         for param in &params {
             limits::validate_key("param", &param.key)?;
         }
@@ -171,7 +171,7 @@ impl Service {
         workspace: &WorkspaceName,
         model_id: &str,
     ) -> Result<()> {
-        self.logged_model_in_workspace(principal, workspace, model_id, Action::TrackingWrite).await?;
+        self.logged_model_in_workspace(principal, workspace, model_id, Action::ExperimentsDelete).await?;
         self.store.delete_logged_model(model_id, now_millis()).await
     }
 
@@ -181,7 +181,7 @@ impl Service {
         workspace: &WorkspaceName,
         search: &LoggedModelSearch,
     ) -> Result<Page<LoggedModel>> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize(principal, workspace, Action::ExperimentsRead).await?;
         let limit = validate_max_results(
             search.max_results,
             SEARCH_LOGGED_MODELS_DEFAULT_MAX_RESULTS,
@@ -217,7 +217,7 @@ impl Service {
         run_id: &str,
         outputs: Vec<ModelOutput>,
     ) -> Result<()> {
-        let info = self.run_in_workspace(principal, workspace, run_id, Action::TrackingWrite).await?;
+        let info = self.run_in_workspace(principal, workspace, run_id, Action::ExperimentsWrite).await?;
         for output in &outputs {
             let model = self.store.get_logged_model(&output.model_id).await?;
             if model.workspace != *workspace {

@@ -110,11 +110,15 @@ fn parse_orders(
 
 impl Service {
     async fn read_registry(&self, principal: &Principal, workspace: &WorkspaceName) -> Result<()> {
-        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await
+        self.authorize_on(principal, workspace, Action::ModelsRead, Target::Assets).await
     }
 
     async fn write_registry(&self, principal: &Principal, workspace: &WorkspaceName) -> Result<()> {
-        self.authorize(principal, workspace, Action::AssetWrite).await
+        self.authorize(principal, workspace, Action::ModelsWrite).await
+    }
+
+    async fn delete_from_registry(&self, principal: &Principal, workspace: &WorkspaceName) -> Result<()> {
+        self.authorize(principal, workspace, Action::ModelsDelete).await
     }
 
     pub async fn create_registered_model(
@@ -191,7 +195,7 @@ impl Service {
         workspace: &WorkspaceName,
         name: &str,
     ) -> Result<()> {
-        self.write_registry(principal, workspace).await?;
+        self.delete_from_registry(principal, workspace).await?;
         self.store.delete_registered_model(workspace, name).await
     }
 
@@ -437,7 +441,7 @@ impl Service {
         name: &str,
         version: &str,
     ) -> Result<()> {
-        self.write_registry(principal, workspace).await?;
+        self.delete_from_registry(principal, workspace).await?;
         let version = registry::parse_version(version)?;
         self.store.delete_model_version(workspace, name, version).await
     }
@@ -697,7 +701,7 @@ impl Service {
         if let Some(rest) = source.strip_prefix("runs:/") {
             let (run_id, relative) = rest.split_once('/').unwrap_or((rest, ""));
             let (_, path) =
-                self.run_artifact_path(principal, workspace, run_id, relative, Action::WorkspaceRead).await?;
+                self.run_artifact_path(principal, workspace, run_id, relative, Action::ExperimentsRead).await?;
             return Ok(artifacts(path));
         }
         if let Some(model_id) = source.strip_prefix("models:/").filter(|rest| rest.starts_with("m-")) {

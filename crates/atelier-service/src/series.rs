@@ -103,7 +103,7 @@ impl Service {
         key: &str,
         range: Option<Range>,
     ) -> Result<MetricView> {
-        let info = self.run_in_workspace(principal, workspace, run_id, Action::WorkspaceRead).await?;
+        let info = self.run_in_workspace(principal, workspace, run_id, Action::ExperimentsRead).await?;
         let run_id = info.run_id;
         match self.series(&run_id, key).await? {
             Series::Whole(mut samples) => {

@@ -117,7 +117,7 @@ impl Service {
             return Ok(EndpointFilter::All);
         }
         let mut names = BTreeSet::new();
-        for workspace in self.permitted_workspaces(principal, Action::WorkspaceRead, Target::Metrics).await? {
+        for workspace in self.permitted_workspaces(principal, Action::EndpointsRead, Target::Metrics).await? {
             for (endpoint, _) in self.store.list_endpoints(Some(&workspace.name)).await? {
                 names.insert(endpoint.name);
             }

@@ -75,7 +75,7 @@ impl Service {
         principal: &Principal,
         workspace: &WorkspaceName,
     ) -> Result<Vec<ExperimentSummary>> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize(principal, workspace, Action::ExperimentsRead).await?;
         let query = ExperimentQuery {
             workspace,
             filter: &[],

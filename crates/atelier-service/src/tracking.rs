@@ -181,7 +181,7 @@ impl Service {
         artifact_location: Option<&str>,
         tags: Vec<Tag>,
     ) -> Result<ExperimentId> {
-        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        self.authorize(principal, workspace, Action::ExperimentsWrite).await?;
         check_experiment_name(name)?;
         if let Some(location) = artifact_location.filter(|location| !location.is_empty()) {
             return Err(Error::invalid(format!(
@@ -201,7 +201,7 @@ impl Service {
         workspace: &WorkspaceName,
         id: &str,
     ) -> Result<Experiment> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize(principal, workspace, Action::ExperimentsRead).await?;
         self.store.get_experiment(workspace, parse_experiment_id(id)?).await
     }
 
@@ -211,7 +211,7 @@ impl Service {
         workspace: &WorkspaceName,
         name: &str,
     ) -> Result<Experiment> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize(principal, workspace, Action::ExperimentsRead).await?;
         self.store.get_experiment_by_name(workspace, name).await
     }
 
@@ -221,7 +221,7 @@ impl Service {
         workspace: &WorkspaceName,
         search: &ExperimentSearch,
     ) -> Result<Page<Experiment>> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize(principal, workspace, Action::ExperimentsRead).await?;
         let limit =
             validate_max_results(search.max_results, SEARCH_EXPERIMENTS_DEFAULT_MAX_RESULTS, SEARCH_MAX_RESULTS_LIMIT)?;
         let filter = filter::parse_experiment_filter(search.filter.as_deref().unwrap_or_default())?;
@@ -241,13 +241,13 @@ impl Service {
         id: &str,
         new_name: &str,
     ) -> Result<()> {
-        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        self.authorize(principal, workspace, Action::ExperimentsWrite).await?;
         check_experiment_name(new_name)?;
         self.store.rename_experiment(workspace, parse_experiment_id(id)?, new_name, now_millis()).await
     }
 
     pub async fn delete_experiment(&self, principal: &Principal, workspace: &WorkspaceName, id: &str) -> Result<()> {
-        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        self.authorize(principal, workspace, Action::ExperimentsDelete).await?;
         let id = parse_experiment_id(id)?;
         if id == DEFAULT_EXPERIMENT_ID {
             return Err(Error::invalid("cannot delete the default experiment '0'; it is a reserved experiment"));
@@ -256,7 +256,7 @@ impl Service {
     }
 
     pub async fn restore_experiment(&self, principal: &Principal, workspace: &WorkspaceName, id: &str) -> Result<()> {
-        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        self.authorize(principal, workspace, Action::ExperimentsDelete).await?;
         let id = parse_experiment_id(id)?;
         let experiment = self.store.get_experiment(workspace, id).await?;
         if experiment.lifecycle_stage != LifecycleStage::Deleted {
@@ -272,7 +272,7 @@ impl Service {
         id: &str,
         tag: Tag,
     ) -> Result<()> {
-        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        self.authorize(principal, workspace, Action::ExperimentsWrite).await?;
         limits::validate_key("experiment tag", &tag.key)?;
         limits::validate_length("experiment tag value", &tag.value, MAX_EXPERIMENT_TAG_VALUE_LENGTH)?;
         self.store.set_experiment_tag(workspace, parse_experiment_id(id)?, &tag).await
@@ -285,7 +285,7 @@ impl Service {
         id: &str,
         key: &str,
     ) -> Result<()> {
-        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        self.authorize(principal, workspace, Action::ExperimentsWrite).await?;
         self.store.delete_experiment_tag(workspace, parse_experiment_id(id)?, key).await
     }
 
@@ -297,7 +297,7 @@ impl Service {
         workspace: &WorkspaceName,
         new_run: LoggedRun,
     ) -> Result<Run> {
-        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        self.authorize(principal, workspace, Action::ExperimentsWrite).await?;
         let experiment_id = match new_run.experiment_id.as_deref() {
             None | Some("") => DEFAULT_EXPERIMENT_ID,
             Some(text) => parse_experiment_id(text)?,
@@ -342,7 +342,7 @@ impl Service {
     }
 
     pub async fn get_run(&self, principal: &Principal, workspace: &WorkspaceName, run_id: &str) -> Result<Run> {
-        let info = self.run_in_workspace(principal, workspace, run_id, Action::WorkspaceRead).await?;
+        let info = self.run_in_workspace(principal, workspace, run_id, Action::ExperimentsRead).await?;
         self.store.get_run(&info.run_id).await
     }
 
@@ -355,7 +355,7 @@ impl Service {
         end_time: Option<Millis>,
         run_name: Option<&str>,
     ) -> Result<RunInfo> {
-        let info = self.run_in_workspace(principal, workspace, run_id, Action::TrackingWrite).await?;
+        let info = self.run_in_workspace(principal, workspace, run_id, Action::ExperimentsWrite).await?;
         let status = match status {
             None | Some("") => None,
             Some(text) => Some(RunStatus::parse(text).ok_or_else(|| {
@@ -372,12 +372,12 @@ impl Service {
     }
 
     pub async fn delete_run(&self, principal: &Principal, workspace: &WorkspaceName, run_id: &str) -> Result<()> {
-        let info = self.run_in_workspace(principal, workspace, run_id, Action::TrackingWrite).await?;
+        let info = self.run_in_workspace(principal, workspace, run_id, Action::ExperimentsDelete).await?;
         self.store.set_run_stage(&info.run_id, LifecycleStage::Deleted, now_millis()).await
     }
 
     pub async fn restore_run(&self, principal: &Principal, workspace: &WorkspaceName, run_id: &str) -> Result<()> {
-        let info = self.run_in_workspace(principal, workspace, run_id, Action::TrackingWrite).await?;
+        let info = self.run_in_workspace(principal, workspace, run_id, Action::ExperimentsDelete).await?;
         self.store.set_run_stage(&info.run_id, LifecycleStage::Active, now_millis()).await
     }
 
@@ -392,7 +392,7 @@ impl Service {
         tags: Vec<Tag>,
     ) -> Result<()> {
         let batch = prepare_batch(metrics, params, tags)?;
-        self.authorize_on(principal, workspace, Action::TrackingWrite, Target::Run(run_id)).await?;
+        self.authorize_on(principal, workspace, Action::ExperimentsWrite, Target::Run(run_id)).await?;
         // The store checks, inside the write transaction, that the run is in this workspace
         // and active; this path is the hottest one and saves a read.
         let run_id = RunId::parse(run_id).map_err(|_| Error::not_found(format!("run with id={run_id} not found")))?;
@@ -406,7 +406,7 @@ impl Service {
         run_id: &str,
         key: &str,
     ) -> Result<()> {
-        let info = self.run_in_workspace(principal, workspace, run_id, Action::TrackingWrite).await?;
+        let info = self.run_in_workspace(principal, workspace, run_id, Action::ExperimentsWrite).await?;
         self.store.delete_run_tag(&info.run_id, key).await
     }
 
@@ -439,7 +439,7 @@ impl Service {
                 limits::validate_length("input tag value", &tag.value, MAX_INPUT_TAG_VALUE_LENGTH)?;
             }
         }
-        let info = self.run_in_workspace(principal, workspace, run_id, Action::TrackingWrite).await?;
+        let info = self.run_in_workspace(principal, workspace, run_id, Action::ExperimentsWrite).await?;
         self.store.log_inputs(&info.run_id, &inputs).await
     }
 
@@ -452,7 +452,7 @@ impl Service {
         max_results: Option<i64>,
         page_token: Option<&str>,
     ) -> Result<Page<Metric>> {
-        let info = self.run_in_workspace(principal, workspace, run_id, Action::WorkspaceRead).await?;
+        let info = self.run_in_workspace(principal, workspace, run_id, Action::ExperimentsRead).await?;
         if key.is_empty() {
             return Err(Error::invalid("missing value for required parameter 'metric_key'"));
         }
@@ -477,7 +477,7 @@ impl Service {
         workspace: &WorkspaceName,
         search: &RunSearch,
     ) -> Result<Page<Run>> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize(principal, workspace, Action::ExperimentsRead).await?;
         let limit =
             validate_max_results(search.max_results, SEARCH_RUNS_DEFAULT_MAX_RESULTS, SEARCH_MAX_RESULTS_LIMIT)?;
         let experiment_ids =
@@ -510,7 +510,7 @@ impl Service {
         body: BoxStream<'_, std::result::Result<Bytes, String>>,
     ) -> Result<u64> {
         let relative = normalize_artifact_path(path)?;
-        self.authorize_on(principal, workspace, Action::TrackingWrite, Target::Artifact(&relative)).await?;
+        self.authorize_on(principal, workspace, Action::ExperimentsWrite, Target::Artifact(&relative)).await?;
         if relative.is_empty() {
             return Err(Error::invalid("an artifact upload needs a file path"));
         }
@@ -524,7 +524,7 @@ impl Service {
         path: &str,
     ) -> Result<Download> {
         let relative = normalize_artifact_path(path)?;
-        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Artifact(&relative)).await?;
+        self.authorize_on(principal, workspace, Action::ExperimentsRead, Target::Artifact(&relative)).await?;
         if let Some(files) = self.uploaded_models_under(workspace, &relative).await?
             && let Some(file) = files.iter().find(|file| file.path == relative)
         {
@@ -590,7 +590,7 @@ impl Service {
         path: &str,
     ) -> Result<Vec<(String, u64)>> {
         let relative = normalize_artifact_path(path)?;
-        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Artifact(&relative)).await?;
+        self.authorize_on(principal, workspace, Action::ExperimentsRead, Target::Artifact(&relative)).await?;
         if let Some(files) = self.uploaded_models_under(workspace, &relative).await? {
             let strip = format!("{relative}/");
             return Ok(files
@@ -608,7 +608,7 @@ impl Service {
         path: &str,
     ) -> Result<Vec<ArtifactEntry>> {
         let relative = normalize_artifact_path(path)?;
-        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Artifact(&relative)).await?;
+        self.authorize_on(principal, workspace, Action::ExperimentsRead, Target::Artifact(&relative)).await?;
         if let Some(files) = self.uploaded_models_under(workspace, &relative).await? {
             // The folder's direct children: files, and folders named by deeper paths.
             let strip = format!("{relative}/");
@@ -635,7 +635,7 @@ impl Service {
 
     pub async fn delete_artifact(&self, principal: &Principal, workspace: &WorkspaceName, path: &str) -> Result<()> {
         let relative = normalize_artifact_path(path)?;
-        self.authorize_on(principal, workspace, Action::TrackingWrite, Target::Artifact(&relative)).await?;
+        self.authorize_on(principal, workspace, Action::ExperimentsWrite, Target::Artifact(&relative)).await?;
         if relative.is_empty() {
             return Err(Error::invalid("refusing to delete the whole artifact root"));
         }
@@ -787,7 +787,7 @@ impl Service {
         }
         let mut result = Vec::new();
         for run_id in run_ids {
-            let info = self.run_in_workspace(principal, workspace, run_id, Action::WorkspaceRead).await?;
+            let info = self.run_in_workspace(principal, workspace, run_id, Action::ExperimentsRead).await?;
             let history: Vec<Metric> = self
                 .store
                 .get_metric_history(&info.run_id, key, None, 0)
@@ -821,7 +821,7 @@ impl Service {
     ) -> Result<()> {
         let model: serde_json::Value = serde_json::from_str(model_json)
             .map_err(|error| Error::invalid(format!("'model_json' is not valid JSON: {error}")))?;
-        let info = self.run_in_workspace(principal, workspace, run_id, Action::TrackingWrite).await?;
+        let info = self.run_in_workspace(principal, workspace, run_id, Action::ExperimentsWrite).await?;
         let run = self.store.get_run(&info.run_id).await?;
         let mut history: Vec<serde_json::Value> = run
             .tags

@@ -7,7 +7,6 @@
 
 use crate::{Principal, Service, Target, now_millis};
 use atelier_core::asset::{self, AssetRef, VersionSelector, Versioned};
-use atelier_core::authz::Action;
 use atelier_core::data::DataAsset;
 use atelier_core::environment::Environment;
 use atelier_core::filter;
@@ -247,7 +246,7 @@ impl Service {
         workspace: &WorkspaceName,
         reference: &AssetRef,
     ) -> Result<T> {
-        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
+        self.authorize_on(principal, workspace, T::KIND.read_action(), Target::Assets).await?;
         if reference.kind != T::KIND {
             return Err(Error::internal(format!(
                 "a {} reference was resolved as a {}",
@@ -306,7 +305,7 @@ impl Service {
         name: &str,
         include_archived: bool,
     ) -> Result<Vec<T>> {
-        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
+        self.authorize_on(principal, workspace, T::KIND.read_action(), Target::Assets).await?;
         T::versions(self, workspace, name, include_archived).await
     }
 
@@ -317,7 +316,7 @@ impl Service {
         workspace: &WorkspaceName,
         include_archived: bool,
     ) -> Result<Vec<T>> {
-        self.authorize_on(principal, workspace, Action::WorkspaceRead, Target::Assets).await?;
+        self.authorize_on(principal, workspace, T::KIND.read_action(), Target::Assets).await?;
         T::newest_of_each(self, workspace, include_archived).await
     }
 
@@ -329,7 +328,7 @@ impl Service {
         reference: &AssetRef,
         archived: bool,
     ) -> Result<T> {
-        self.authorize(principal, workspace, Action::AssetWrite).await?;
+        self.authorize(principal, workspace, T::KIND.write_action()).await?;
         let version: T = self.resolve_label(principal, workspace, reference).await?;
         T::write_archived(self, &version, archived, now_millis()).await?;
         T::one(self, workspace, version.asset_name(), &version.version_text()).await

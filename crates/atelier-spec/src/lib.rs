@@ -1,6 +1,6 @@
 //! Azure ML CLI v2 YAML specs, read for Atelier: the command job, the plan a job runtime executes,
 //! online endpoints and deployments, the versioned assets (models, data, environments with their
-//! conda files), datastores and computes.
+//! conda files), datastores, computes, and custom role definitions (Azure's JSON).
 //!
 //! The one decision that shaped this crate: every mistake in a spec is reported before anything
 //! runs, with the field it is about and the line it is on. Unknown fields are errors (serde's
@@ -24,6 +24,7 @@ pub mod datastore;
 pub mod endpoint;
 pub mod job;
 pub mod plan;
+pub mod role;
 
 pub use job::{CommandJob, JobInput, JobOutput, parse_command_job};
 pub use plan::{BUILTIN_ENVIRONMENT, JobPlan, PlannedEnvironment, PlannedInput, PlannedOutput, render_command};

@@ -1,13 +1,12 @@
 //! [`AccessStore`] for [`SqlStore`]: workspaces (each created with its `Default` experiment),
-//! users and their password hashes, API tokens (only their hashes are stored), studio sessions
-//! and role assignments.
+//! users and their password hashes, API tokens (only their hashes are stored), and studio
+//! sessions.
 
 use crate::dialect::{db_error, found};
 use crate::rows::{bool_to_int, row_to_token, row_to_user, row_to_user_columns, row_to_workspace, tags_to_json};
 use crate::sql::SqlStore;
 use crate::{AccessStore, Session, UserRecord};
 use async_trait::async_trait;
-use atelier_core::authz::Role;
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
 use atelier_core::{Error, Result};
@@ -266,63 +265,5 @@ impl AccessStore for SqlStore {
             .await
             .map_err(db_error)?;
         Ok(())
-    }
-
-    async fn assign_role(&self, workspace: &WorkspaceName, user: &UserName, role: Role) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO role_assignments (workspace, user_name, role) VALUES ($1, $2, $3) \
-             ON CONFLICT (workspace, user_name) DO UPDATE SET role = excluded.role",
-        )
-        .bind(workspace.as_str())
-        .bind(user.as_str())
-        .bind(role.as_str())
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
-        Ok(())
-    }
-
-    async fn remove_role(&self, workspace: &WorkspaceName, user: &UserName) -> Result<()> {
-        let result = sqlx::query("DELETE FROM role_assignments WHERE workspace = $1 AND user_name = $2")
-            .bind(workspace.as_str())
-            .bind(user.as_str())
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
-        found(result.rows_affected(), || format!("user '{user}' has no role on workspace '{workspace}'"))
-    }
-
-    async fn get_role(&self, workspace: &WorkspaceName, user: &UserName) -> Result<Option<Role>> {
-        let row = sqlx::query("SELECT role FROM role_assignments WHERE workspace = $1 AND user_name = $2")
-            .bind(workspace.as_str())
-            .bind(user.as_str())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_error)?;
-        match row {
-            None => Ok(None),
-            Some(row) => {
-                let role: String = row.try_get("role").map_err(db_error)?;
-                Ok(Some(Role::parse(&role).map_err(|_| Error::internal(format!("stored role '{role}' is invalid")))?))
-            }
-        }
-    }
-
-    async fn list_roles(&self, workspace: &WorkspaceName) -> Result<Vec<(UserName, Role)>> {
-        let rows = sqlx::query("SELECT user_name, role FROM role_assignments WHERE workspace = $1 ORDER BY user_name")
-            .bind(workspace.as_str())
-            .fetch_all(&self.read)
-            .await
-            .map_err(db_error)?;
-        rows.iter()
-            .map(|row| {
-                let user: String = row.try_get("user_name").map_err(db_error)?;
-                let role: String = row.try_get("role").map_err(db_error)?;
-                Ok((
-                    UserName::parse(&user).map_err(|_| Error::internal("stored user name is invalid"))?,
-                    Role::parse(&role).map_err(|_| Error::internal("stored role is invalid"))?,
-                ))
-            })
-            .collect()
     }
 }

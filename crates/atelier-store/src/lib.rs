@@ -19,6 +19,7 @@ mod gc;
 mod jobs;
 mod logged_models;
 mod registry;
+mod roles;
 mod rows;
 mod search;
 mod sql;
@@ -29,7 +30,7 @@ mod writer;
 
 use async_trait::async_trait;
 use atelier_core::Result;
-use atelier_core::authz::Role;
+use atelier_core::authz::RoleDefinition;
 use atelier_core::data::{DataAsset, Datastore};
 use atelier_core::endpoint::{Deployment, Endpoint, ProvisioningState};
 use atelier_core::environment::Environment;
@@ -465,7 +466,7 @@ pub trait GcStore: Send + Sync {
     async fn referenced_locations(&self, workspace: &WorkspaceName) -> Result<Vec<String>>;
 }
 
-/// Workspaces, users, API tokens, studio sessions and role assignments. Every method is one
+/// Workspaces, users, API tokens and studio sessions. Every method is one
 /// transaction.
 #[async_trait]
 pub trait AccessStore: Send + Sync {
@@ -499,10 +500,40 @@ pub trait AccessStore: Send + Sync {
     /// Finds a live session and its user; expired sessions are not found.
     async fn find_session(&self, id_hash: &str, now: Millis) -> Result<Option<(Session, User)>>;
     async fn delete_session(&self, id_hash: &str) -> Result<()>;
-    async fn assign_role(&self, workspace: &WorkspaceName, user: &UserName, role: Role) -> Result<()>;
-    async fn remove_role(&self, workspace: &WorkspaceName, user: &UserName) -> Result<()>;
-    async fn get_role(&self, workspace: &WorkspaceName, user: &UserName) -> Result<Option<Role>>;
-    async fn list_roles(&self, workspace: &WorkspaceName) -> Result<Vec<(UserName, Role)>>;
+}
+
+/// A custom role as stored, with who defined it and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRole {
+    pub definition: RoleDefinition,
+    pub created_by: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// Custom role definitions and role assignments (built-in roles are the core's, and are
+/// stored only as the names assignments hold). Every method is one transaction.
+#[async_trait]
+pub trait RoleStore: Send + Sync {
+    /// Stores a custom role; a name taken (in any case) is `RESOURCE_ALREADY_EXISTS`.
+    async fn create_role_definition(&self, role: &RoleDefinition, created_by: &UserName, now: Millis) -> Result<()>;
+    /// Replaces a custom role's description, patterns and scopes; refused where it is assigned
+    /// in a workspace the new scopes leave out.
+    async fn update_role_definition(&self, role: &RoleDefinition, now: Millis) -> Result<()>;
+    /// Deletes a custom role; refused while it is assigned anywhere.
+    async fn delete_role_definition(&self, name: &str) -> Result<()>;
+    /// A custom role by name, without regard to case.
+    async fn get_role_definition(&self, name: &str) -> Result<Option<StoredRole>>;
+    async fn list_role_definitions(&self) -> Result<Vec<StoredRole>>;
+    /// Gives `user` the role called `role` (its stored name) on `workspace`; a custom role
+    /// (`built_in` false) only while it exists. Assigning a role again changes nothing.
+    async fn assign_role(&self, workspace: &WorkspaceName, user: &UserName, role: &str, built_in: bool) -> Result<()>;
+    /// Removes `role` from `user` on `workspace`, or every role of theirs there when `None`.
+    async fn remove_role(&self, workspace: &WorkspaceName, user: &UserName, role: Option<&str>) -> Result<()>;
+    /// The names of the roles `user` holds on `workspace`.
+    async fn roles_of(&self, workspace: &WorkspaceName, user: &UserName) -> Result<Vec<String>>;
+    /// Every assignment on `workspace`, by user and role.
+    async fn list_roles(&self, workspace: &WorkspaceName) -> Result<Vec<(UserName, String)>>;
 }
 
 /// Experiments and runs, with their metrics, params, tags, inputs and outputs. Every method is
@@ -601,6 +632,7 @@ pub trait LoggedModelStore: Send + Sync {
 /// transaction: it commits whole or not at all.
 pub trait Store:
     AccessStore
+    + RoleStore
     + TrackingStore
     + LoggedModelStore
     + RegistryStore

@@ -142,6 +142,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "jobs", include_str!("../migrations/sqlite/0010_jobs.sql")),
     (11, "endpoints", include_str!("../migrations/sqlite/0011_endpoints.sql")),
     (12, "token scope", include_str!("../migrations/sqlite/0012_token_scope.sql")),
+    (13, "roles", include_str!("../migrations/sqlite/0013_roles.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
@@ -156,6 +157,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "jobs", include_str!("../migrations/postgres/0010_jobs.sql")),
     (11, "endpoints", include_str!("../migrations/postgres/0011_endpoints.sql")),
     (12, "token scope", include_str!("../migrations/postgres/0012_token_scope.sql")),
+    (13, "roles", include_str!("../migrations/postgres/0013_roles.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

@@ -63,8 +63,14 @@ pub struct RoleDto {
 #[serde(deny_unknown_fields)]
 pub struct RoleAssignment {
     user: String,
-    /// Owner, Contributor or Reader.
+    /// A role's name: built-in (Owner, Contributor, Reader, AzureML Data Scientist, AzureML
+    /// Compute Operator) or custom (`GET /api/v1/role-definitions`).
     role: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RemoveRoleQuery {
+    role: Option<String>,
 }
 
 /// Lists the role assignments of a workspace.
@@ -75,15 +81,10 @@ pub(crate) async fn list_roles(
     Path(ws): Path<String>,
 ) -> ApiResult<Json<Vec<RoleDto>>> {
     let roles = state.service.list_roles(&principal, &ws).await?;
-    Ok(Json(
-        roles
-            .into_iter()
-            .map(|(user, role)| RoleDto { user: user.to_string(), role: role.as_str().to_owned() })
-            .collect(),
-    ))
+    Ok(Json(roles.into_iter().map(|(user, role)| RoleDto { user: user.to_string(), role }).collect()))
 }
 
-/// Assigns a role on a workspace (Owners), replacing the user's previous role there.
+/// Assigns a role on a workspace (Owners), in addition to any the user holds there.
 #[utoipa::path(put, path = "/api/v1/workspaces/{ws}/roles", params(("ws" = String, Path)), request_body = RoleAssignment,
     responses((status = 204)))]
 pub(crate) async fn assign_role(
@@ -96,15 +97,17 @@ pub(crate) async fn assign_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Removes a user's role from a workspace (Owners).
-#[utoipa::path(delete, path = "/api/v1/workspaces/{ws}/roles/{user}", params(("ws" = String, Path), ("user" = String, Path)),
+/// Removes a user's role from a workspace (Owners): the one `role` names, or all of theirs.
+#[utoipa::path(delete, path = "/api/v1/workspaces/{ws}/roles/{user}",
+    params(("ws" = String, Path), ("user" = String, Path), ("role" = Option<String>, Query)),
     responses((status = 204)))]
 pub(crate) async fn remove_role(
     State(state): State<AppState>,
     Caller(principal): Caller,
     Path((ws, user)): Path<(String, String)>,
+    MultiQuery(query): MultiQuery<RemoveRoleQuery>,
 ) -> ApiResult<StatusCode> {
-    state.service.remove_role(&principal, &ws, &user).await?;
+    state.service.remove_role(&principal, &ws, &user, query.role.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

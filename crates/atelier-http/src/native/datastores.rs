@@ -96,7 +96,7 @@ pub(crate) async fn list_datastores(
     Ok(Json(state.service.list_datastores(&principal, &ws).await?.into_iter().map(DatastoreDto::from).collect()))
 }
 
-/// Registers a datastore (Owners; `local` ones server administrators only) after checking that
+/// Registers a datastore (Owners, Contributors, Data Scientists; `local` ones server administrators only) after checking that
 /// it answers with the credentials given, which are then kept encrypted.
 #[utoipa::path(post, path = "/api/v1/workspaces/{ws}/datastores", params(("ws" = String, Path)),
     request_body = NewDatastoreDto, responses((status = 201, body = DatastoreDto), (status = 400, body = ErrorBody)))]

@@ -743,7 +743,7 @@ async fn list_computes(
     Ok(Json(computes.into_iter().map(ComputeDto::from).collect()))
 }
 
-/// Defines a compute (Owners).
+/// Defines a compute (Owners, Contributors and AzureML Compute Operators).
 #[utoipa::path(post, path = "/api/v1/workspaces/{ws}/computes", params(("ws" = String, Path)), request_body = NewComputeDto,
     responses((status = 200, body = ComputeDto)))]
 async fn create_compute(

@@ -1,5 +1,5 @@
 //! The native REST API under `/api/v1`, in Atelier's own JSON: one file per resource
-//! (workspaces, access, tracking, models, data, datastores, environments, gc, jobs, endpoints),
+//! (workspaces, access, roles, tracking, models, data, datastores, environments, gc, jobs, endpoints),
 //! each with its routes and the OpenAPI document of its handlers, merged here. The OpenAPI document
 //! at
 //! `/api/v1/openapi.json` is generated from the annotations on these handlers.
@@ -12,6 +12,7 @@ mod environments;
 mod gc;
 pub(crate) mod jobs;
 mod models;
+mod roles;
 mod tracking;
 mod workspaces;
 
@@ -32,6 +33,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(endpoints::routes())
         .merge(workspaces::routes())
         .merge(access::routes())
+        .merge(roles::routes())
         .merge(tracking::routes())
         .merge(models::routes())
         .merge(data::routes())
@@ -55,6 +57,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     document.merge(workspaces::Doc::openapi());
     document.merge(access::Doc::openapi());
+    document.merge(roles::Doc::openapi());
     document.merge(tracking::Doc::openapi());
     document.merge(models::Doc::openapi());
     document.merge(data::Doc::openapi());

@@ -569,7 +569,8 @@ pub(crate) async fn list_run_artifacts(
 ) -> ApiResult<Json<Vec<ArtifactDto>>> {
     let ws = workspace(&ws)?;
     let folder = atelier_core::limits::normalize_artifact_path(query.path.as_deref().unwrap_or_default())?;
-    let (_, listed) = state.service.run_artifact_path(&principal, &ws, &run_id, &folder, Action::WorkspaceRead).await?;
+    let (_, listed) =
+        state.service.run_artifact_path(&principal, &ws, &run_id, &folder, Action::ExperimentsRead).await?;
     let entries = state.service.list_artifacts(&principal, &ws, &listed).await?;
     Ok(Json(
         entries
@@ -588,7 +589,7 @@ pub(crate) async fn download_run_artifact(
     Path((ws, run_id, path)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     let ws = workspace(&ws)?;
-    let (_, file) = state.service.run_artifact_path(&principal, &ws, &run_id, &path, Action::WorkspaceRead).await?;
+    let (_, file) = state.service.run_artifact_path(&principal, &ws, &run_id, &path, Action::ExperimentsRead).await?;
     download_response(&state, &principal, &ws, &file).await
 }
 
@@ -605,7 +606,7 @@ pub(crate) async fn upload_run_artifact(
     if atelier_core::limits::normalize_artifact_path(&path)?.is_empty() {
         return Err(Error::invalid("an artifact upload needs a file path").into());
     }
-    let (_, file) = state.service.run_artifact_path(&principal, &ws, &run_id, &path, Action::TrackingWrite).await?;
+    let (_, file) = state.service.run_artifact_path(&principal, &ws, &run_id, &path, Action::ExperimentsWrite).await?;
     upload_body(&state, &principal, &ws, &file, body).await?;
     Ok(StatusCode::NO_CONTENT)
 }

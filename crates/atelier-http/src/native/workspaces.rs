@@ -109,7 +109,7 @@ pub(crate) async fn get_workspace(
     Ok(Json(state.service.get_workspace(&principal, &ws).await?.into()))
 }
 
-/// Updates a workspace's description and tags (Owners).
+/// Updates a workspace's description and tags (Owners and Contributors).
 #[utoipa::path(patch, path = "/api/v1/workspaces/{ws}", params(("ws" = String, Path)), request_body = WorkspacePatch,
     responses((status = 200, body = WorkspaceDto)))]
 pub(crate) async fn update_workspace(
@@ -123,7 +123,7 @@ pub(crate) async fn update_workspace(
     Ok(Json(workspace.into()))
 }
 
-/// Deletes a workspace and everything in it (Owners).
+/// Deletes a workspace and everything in it (Owners and Contributors).
 #[utoipa::path(delete, path = "/api/v1/workspaces/{ws}", params(("ws" = String, Path)), responses((status = 204)))]
 pub(crate) async fn delete_workspace(
     State(state): State<AppState>,

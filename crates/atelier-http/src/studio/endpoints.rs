@@ -136,12 +136,12 @@ pub(crate) async fn endpoint(
         let workspace = workspace_of(&ws)?;
         let endpoint = state.service.get_endpoint(principal, &workspace, &name).await?;
         let deployments = state.service.list_deployments(principal, &workspace, &name).await?;
-        let may_write = state.service.may(principal, &workspace, Action::EndpointWrite).await;
+        let may_write = state.service.may(principal, &workspace, Action::EndpointsWrite).await;
         let keys = match state.service.endpoint_credentials(principal, &workspace, &name).await {
             Ok(Credentials::Keys { primary, secondary }) => Some((primary, secondary)),
             _ => None,
         };
-        let may_test = state.service.may(principal, &workspace, Action::EndpointKeys).await;
+        let may_test = state.service.may(principal, &workspace, Action::EndpointsListKeys).await;
         Ok::<_, Error>((workspace, endpoint, deployments, may_write, keys, may_test))
     }
     .await;
@@ -238,11 +238,8 @@ pub(crate) async fn set_traffic(
                 traffic.insert(deployment.to_owned(), percent);
             }
         }
+        // The mirror the form names replaces whatever was mirrored before.
         let mut mirror = BTreeMap::new();
-        let current = state.service.get_endpoint(principal, &workspace, &name).await?;
-        for old in current.mirror_traffic.keys() {
-            mirror.insert(old.clone(), 0);
-        }
         if let Some(target) = field("mirror_deployment").filter(|target| !target.is_empty()) {
             let percent = field("mirror_percent").unwrap_or_default();
             let percent: u32 = percent
@@ -292,10 +289,8 @@ pub(crate) async fn test_request(
     .await;
     let credential = match credential {
         Ok(credential) => credential,
-        Err(error) => {
-            let status = error.code.http_status();
-            return Json(serde_json::json!({ "status": status, "body": error.message })).into_response();
-        }
+        // Refused, or no such endpoint: the studio's own answer, with the error's status.
+        Err(error) => return crate::error::ApiError::from(error).into_response(),
     };
     let Some(serving) = state.serving.clone() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "this server runs no endpoints").into_response();

@@ -186,7 +186,7 @@ pub(crate) async fn job(
         let params: Vec<(String, String)> =
             run.params.iter().map(|param| (param.key.clone(), param.value.clone())).collect();
         let may_cancel =
-            !job.status.is_terminal() && state.service.may(principal, &workspace, Action::TrackingWrite).await;
+            !job.status.is_terminal() && state.service.may(principal, &workspace, Action::JobsCancel).await;
         Ok::<_, Error>((workspace, job, log_files, piece, plan, outputs, snapshot, may_cancel, metrics, params))
     }
     .await;

@@ -16,7 +16,9 @@ use serde::Deserialize;
 pub(super) struct RolesPage {
     layout: Layout,
     workspace: String,
-    members: Vec<(String, &'static str)>,
+    members: Vec<(String, String)>,
+    /// The roles that may be assigned here, built-in first.
+    roles: Vec<String>,
     can_manage: bool,
     error: Option<String>,
 }
@@ -31,11 +33,23 @@ pub(crate) async fn roles(
     let loaded = async {
         let workspace = crate::wire::workspace_in_path(&ws)?;
         let members = state.service.list_roles(principal, &ws).await?;
-        let can_manage = state.service.may(principal, &workspace, atelier_core::authz::Action::WorkspaceManage).await;
-        Ok::<_, Error>((workspace, members, can_manage))
+        let can_manage =
+            state.service.may(principal, &workspace, atelier_core::authz::Action::RoleAssignmentsWrite).await;
+        let roles = match can_manage {
+            true => state
+                .service
+                .list_role_definitions(principal)
+                .await?
+                .into_iter()
+                .filter(|role| role.definition.assignable_on(&workspace))
+                .map(|role| role.definition.name)
+                .collect(),
+            false => Vec::new(),
+        };
+        Ok::<_, Error>((workspace, members, roles, can_manage))
     }
     .await;
-    let (workspace, members, can_manage) = match loaded {
+    let (workspace, members, roles, can_manage) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return error_page(&browser, error),
     };
@@ -48,7 +62,8 @@ pub(crate) async fn roles(
             ],
         ),
         workspace: workspace.to_string(),
-        members: members.into_iter().map(|(user, role)| (user.to_string(), role.as_str())).collect(),
+        members: members.into_iter().map(|(user, role)| (user.to_string(), role)).collect(),
+        roles,
         can_manage,
         error: query.error,
     };
@@ -95,6 +110,7 @@ pub(crate) async fn remove_role(
     if !browser.csrf_matches(&form.csrf) {
         return forged_form();
     }
-    let outcome = state.service.remove_role(&browser.session.principal, &ws, &user).await;
+    let role = Some(form.role.trim()).filter(|role| !role.is_empty());
+    let outcome = state.service.remove_role(&browser.session.principal, &ws, &user, role).await;
     back_to_roles(&ws, outcome)
 }

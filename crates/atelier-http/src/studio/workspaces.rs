@@ -42,7 +42,7 @@ pub(super) async fn workspaces_page(
     state: &AppState,
     browser: &Browser,
     headers: &HeaderMap,
-    error: Option<String>,
+    error: Option<Error>,
 ) -> Response {
     let workspaces = match state.service.list_workspaces(&browser.session.principal).await {
         Ok(workspaces) => workspaces,
@@ -62,12 +62,15 @@ pub(super) async fn workspaces_page(
             created: format_utc(workspace.created_at),
         })
         .collect();
-    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    // A refused or mistaken form is shown again with its error, under the error's own status.
+    let status = error.as_ref().map_or(StatusCode::OK, |error| {
+        StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
+    });
     let page = WorkspacesPage {
         layout: Layout::for_browser(browser, Vec::new()),
         workspaces: rows,
         can_create: state.service.may_on_server(&browser.session.principal, atelier_core::authz::Action::ServerAdmin),
-        error,
+        error: error.map(|error| error.message),
     };
     render(page, status)
 }
@@ -101,7 +104,7 @@ pub(crate) async fn create_workspace(
         .await
     {
         Ok(workspace) => Redirect::to(&format!("/w/{}", workspace.name)).into_response(),
-        Err(error) => workspaces_page(&state, &browser, &headers, Some(error.message)).await,
+        Err(error) => workspaces_page(&state, &browser, &headers, Some(error)).await,
     }
 }
 
@@ -179,8 +182,9 @@ pub(crate) async fn workspace(
             ..RunSearch::default()
         };
         let recent = state.service.search_runs(principal, &workspace, &search).await?.items;
-        let can_write = state.service.may(principal, &workspace, atelier_core::authz::Action::TrackingWrite).await;
-        let can_manage = state.service.may(principal, &workspace, atelier_core::authz::Action::WorkspaceManage).await;
+        let can_write = state.service.may(principal, &workspace, atelier_core::authz::Action::ExperimentsWrite).await;
+        let can_manage =
+            state.service.may(principal, &workspace, atelier_core::authz::Action::RoleAssignmentsWrite).await;
         Ok::<_, Error>((details, summaries, recent, active_count, active_runs, can_write, can_manage))
     }
     .await;

@@ -131,7 +131,7 @@ impl Service {
 
     /// A job of `workspace` for what only its runtime does.
     async fn job_for_runtime(&self, principal: &Principal, workspace: &WorkspaceName, name: &str) -> Result<Job> {
-        self.job_for(principal, workspace, name, Action::TrackingWrite, Target::Runtime(name)).await
+        self.job_for(principal, workspace, name, Action::JobsWrite, Target::Runtime(name)).await
     }
 
     async fn job_for(
@@ -157,12 +157,12 @@ impl Service {
     }
 
     pub async fn get_job(&self, principal: &Principal, workspace: &WorkspaceName, name: &str) -> Result<Job> {
-        self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await
+        self.job_in_workspace(principal, workspace, name, Action::JobsRead).await
     }
 
     /// The plan of a job, for its runtime.
     pub async fn job_plan(&self, principal: &Principal, workspace: &WorkspaceName, name: &str) -> Result<JobPlan> {
-        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        let job = self.job_in_workspace(principal, workspace, name, Action::JobsRead).await?;
         self.plan_of(&job)
     }
 
@@ -172,7 +172,7 @@ impl Service {
         workspace: &WorkspaceName,
         filter: &JobFilter,
     ) -> Result<Vec<Job>> {
-        self.authorize(principal, workspace, Action::WorkspaceRead).await?;
+        self.authorize(principal, workspace, Action::JobsRead).await?;
         let status = filter.status.as_deref().map(JobStatus::parse).transpose()?;
         let limit = filter.max_results.unwrap_or(1000);
         if !(1..=10_000).contains(&limit) {
@@ -198,7 +198,7 @@ impl Service {
     /// Asks a job to stop. A job that has not started ends at once; a running one is told
     /// through its runtime, which stops the command's whole process tree.
     pub async fn cancel_job(&self, principal: &Principal, workspace: &WorkspaceName, name: &str) -> Result<Job> {
-        let job = self.job_in_workspace(principal, workspace, name, Action::TrackingWrite).await?;
+        let job = self.job_in_workspace(principal, workspace, name, Action::JobsCancel).await?;
         if job.status.is_terminal() {
             return Err(Error::invalid(format!("job '{name}' has already ended ({})", job.status.as_str())));
         }
@@ -219,7 +219,7 @@ impl Service {
         name: &str,
         archived: bool,
     ) -> Result<Job> {
-        let job = self.job_in_workspace(principal, workspace, name, Action::TrackingWrite).await?;
+        let job = self.job_in_workspace(principal, workspace, name, Action::JobsWrite).await?;
         if archived && !job.status.is_terminal() {
             return Err(Error::invalid(format!(
                 "job '{name}' is {}: only jobs that have ended can be archived",
@@ -259,7 +259,7 @@ impl Service {
         from: i64,
         max_bytes: i64,
     ) -> Result<(LogPiece, Job)> {
-        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        let job = self.job_in_workspace(principal, workspace, name, Action::JobsRead).await?;
         let file = normalize_artifact_path(file)?;
         let piece = self.store.read_job_log(name, &file, from.max(0), max_bytes.clamp(1, 4 * 1024 * 1024)).await?;
         Ok((piece, job))
@@ -272,7 +272,7 @@ impl Service {
         workspace: &WorkspaceName,
         name: &str,
     ) -> Result<Vec<(String, i64)>> {
-        self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        self.job_in_workspace(principal, workspace, name, Action::JobsRead).await?;
         self.store.job_log_files(name).await
     }
 
@@ -283,7 +283,7 @@ impl Service {
         workspace: &WorkspaceName,
         name: &str,
     ) -> Result<Vec<(String, u64)>> {
-        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        let job = self.job_in_workspace(principal, workspace, name, Action::JobsRead).await?;
         let Some(snapshot) = &job.snapshot else { return Ok(Vec::new()) };
         let strip = snapshot.len() + 1;
         Ok(self
@@ -303,7 +303,7 @@ impl Service {
         name: &str,
         path: &str,
     ) -> Result<Download> {
-        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        let job = self.job_in_workspace(principal, workspace, name, Action::JobsRead).await?;
         let relative = normalize_artifact_path(path)?;
         let missing = || Error::not_found(format!("the code snapshot of job '{name}' has no file '{relative}'"));
         let Some(snapshot) = &job.snapshot else { return Err(missing()) };
@@ -331,7 +331,7 @@ impl Service {
         name: &str,
         output: &str,
     ) -> Result<Vec<(String, u64)>> {
-        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        let job = self.job_in_workspace(principal, workspace, name, Action::JobsRead).await?;
         if !self.plan_of(&job)?.outputs.contains_key(output) {
             return Err(Error::not_found(format!("job '{name}' has no output '{output}'")));
         }
@@ -347,7 +347,7 @@ impl Service {
         output: &str,
         path: &str,
     ) -> Result<Download> {
-        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        let job = self.job_in_workspace(principal, workspace, name, Action::JobsRead).await?;
         let what = format!("output '{output}' of job '{name}'");
         self.open_at(workspace, &self.output_location(&job, output), path, &what).await
     }
@@ -365,7 +365,7 @@ impl Service {
         if let Some(rest) = uri.strip_prefix("runs:/") {
             let (run_id, relative) = rest.split_once('/').unwrap_or((rest, ""));
             let (_, path) =
-                self.run_artifact_path(&submitter, workspace, run_id, relative, Action::WorkspaceRead).await?;
+                self.run_artifact_path(&submitter, workspace, run_id, relative, Action::ExperimentsRead).await?;
             let key = crate::paths::blob_key(workspace, &path);
             return Ok((Location::Blob(self.blobs().clone(), key), submitter));
         }
@@ -377,7 +377,7 @@ impl Service {
             let location = self.model_version_location(&submitter, workspace, &version).await?;
             return Ok((location, submitter));
         }
-        self.authorize_on(&submitter, workspace, Action::WorkspaceRead, Target::Assets).await?;
+        self.authorize_on(&submitter, workspace, Action::DataRead, Target::Assets).await?;
         Ok((self.data_location(workspace, uri).await?, submitter))
     }
 
@@ -390,7 +390,7 @@ impl Service {
         name: &str,
         input: &str,
     ) -> Result<Vec<(String, u64)>> {
-        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        let job = self.job_in_workspace(principal, workspace, name, Action::JobsRead).await?;
         let (location, _) = self.input_location(&job, input).await?;
         self.list_at(workspace, &location).await
     }
@@ -404,7 +404,7 @@ impl Service {
         input: &str,
         path: &str,
     ) -> Result<Download> {
-        let job = self.job_in_workspace(principal, workspace, name, Action::WorkspaceRead).await?;
+        let job = self.job_in_workspace(principal, workspace, name, Action::JobsRead).await?;
         let (location, _) = self.input_location(&job, input).await?;
         let what = format!("input '{input}' of job '{name}'");
         self.open_at(workspace, &location, path, &what).await

@@ -32,7 +32,7 @@ impl Service {
         path: &str,
         body: futures::stream::BoxStream<'_, std::result::Result<bytes::Bytes, String>>,
     ) -> Result<u64> {
-        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        self.authorize(principal, workspace, Action::JobsWrite).await?;
         check_snapshot_id(snapshot)?;
         let relative = normalize_artifact_path(path)?;
         if relative.is_empty() {
@@ -53,7 +53,7 @@ impl Service {
         workspace: &WorkspaceName,
         submission: JobSubmission,
     ) -> Result<()> {
-        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        self.authorize(principal, workspace, Action::JobsWrite).await?;
         self.require_confinement(principal, "jobs")?;
         let spec = parse_command_job(&submission.yaml, &submission.folder_name).map_err(spec_error)?;
         let name = match submission.name.clone().or_else(|| spec.name.clone()) {
@@ -92,7 +92,7 @@ impl Service {
         workspace: &WorkspaceName,
         submission: JobSubmission,
     ) -> Result<Job> {
-        self.authorize(principal, workspace, Action::TrackingWrite).await?;
+        self.authorize(principal, workspace, Action::JobsWrite).await?;
         self.require_confinement(principal, "jobs")?;
         let spec = parse_command_job(&submission.yaml, &submission.folder_name).map_err(spec_error)?;
         let name = match submission.name.clone().or_else(|| spec.name.clone()) {
@@ -404,7 +404,7 @@ impl Service {
         let resolved = self.resolve_job_uri(principal, workspace, path).await?;
         if let Some(rest) = resolved.strip_prefix("runs:/") {
             let (run_id, relative) = rest.split_once('/').unwrap_or((rest, ""));
-            self.run_artifact_path(principal, workspace, run_id, relative, Action::WorkspaceRead).await?;
+            self.run_artifact_path(principal, workspace, run_id, relative, Action::ExperimentsRead).await?;
             return Ok(resolved);
         }
         if parse_datastore_uri(&resolved).is_some() {
@@ -443,7 +443,7 @@ impl Service {
             None => (rest, ""),
         };
         let path = normalize_artifact_path(path)?;
-        let job = self.job_in_workspace(principal, workspace, job_name, Action::WorkspaceRead).await?;
+        let job = self.job_in_workspace(principal, workspace, job_name, Action::JobsRead).await?;
         if matches!(output, "artifacts" | "default") {
             return Ok(if path.is_empty() {
                 format!("runs:/{}", job.name)

@@ -3,18 +3,19 @@
 
 use crate::common::*;
 use atelier_core::ErrorCode;
-use atelier_core::authz::Role;
+use atelier_core::authz::{RoleDefinition, RoleScope};
 use atelier_core::endpoint::{AuthMode, Deployment, Endpoint, ProvisioningState};
 use atelier_core::job::{Job, JobEvent, JobStatus, ResourceRequest};
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
 use atelier_store::{
-    AccessStore, EndpointStore, GcStore, JobQuery, JobStore, JobTransition, Session, SqlStore, TrackingStore,
+    AccessStore, EndpointStore, GcStore, JobQuery, JobStore, JobTransition, RoleStore, Session, SqlStore, TrackingStore,
 };
 use std::collections::BTreeMap;
 
 conformance!(
     users_tokens_and_roles,
+    custom_roles_stay_while_assigned,
     sessions_expire_and_end,
     jobs_move_forward_keep_their_logs_and_queue_in_order,
     endpoints_and_deployments_round_trip,
@@ -46,13 +47,65 @@ async fn users_tokens_and_roles(store: &SqlStore) {
     assert_eq!(store.list_tokens(Some(&alice)).await.unwrap().len(), 1);
     store.delete_token("t1").await.unwrap();
     assert!(store.find_token("abc", 50).await.unwrap().is_none());
-    assert_eq!(store.get_role(&workspace, &alice).await.unwrap(), None);
-    store.assign_role(&workspace, &alice, Role::Reader).await.unwrap();
-    store.assign_role(&workspace, &alice, Role::Contributor).await.unwrap();
-    assert_eq!(store.get_role(&workspace, &alice).await.unwrap(), Some(Role::Contributor));
-    assert_eq!(store.list_roles(&workspace).await.unwrap(), vec![(alice.clone(), Role::Contributor)]);
-    store.remove_role(&workspace, &alice).await.unwrap();
-    assert_eq!(store.remove_role(&workspace, &alice).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    assert!(store.roles_of(&workspace, &alice).await.unwrap().is_empty());
+    store.assign_role(&workspace, &alice, "Reader", true).await.unwrap();
+    store.assign_role(&workspace, &alice, "Contributor", true).await.unwrap();
+    store.assign_role(&workspace, &alice, "Reader", true).await.unwrap();
+    assert_eq!(store.roles_of(&workspace, &alice).await.unwrap(), ["Contributor", "Reader"], "roles add up, once each");
+    assert_eq!(
+        store.list_roles(&workspace).await.unwrap(),
+        vec![(alice.clone(), "Contributor".to_owned()), (alice.clone(), "Reader".to_owned())]
+    );
+    store.remove_role(&workspace, &alice, Some("Reader")).await.unwrap();
+    assert_eq!(store.roles_of(&workspace, &alice).await.unwrap(), ["Contributor"]);
+    let missing = store.remove_role(&workspace, &alice, Some("Reader")).await.unwrap_err();
+    assert_eq!(missing.code, ErrorCode::ResourceDoesNotExist);
+    store.remove_role(&workspace, &alice, None).await.unwrap();
+    assert_eq!(store.remove_role(&workspace, &alice, None).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+}
+
+async fn custom_roles_stay_while_assigned(store: &SqlStore) {
+    let team = with_workspace(store, "team-a").await;
+    let other = with_workspace(store, "team-b").await;
+    let carol = UserName::parse("carol").unwrap();
+    store.create_user(&User { name: carol.clone(), is_admin: false, created_at: 1 }, None).await.unwrap();
+    let role = RoleDefinition::custom(
+        "Endpoint Operator",
+        "endpoints, no keys",
+        vec!["Microsoft.MachineLearningServices/workspaces/onlineEndpoints/*".into()],
+        vec!["Microsoft.MachineLearningServices/workspaces/onlineEndpoints/*/action".into()],
+        vec![RoleScope::Server],
+    )
+    .unwrap();
+    let assigned = store.assign_role(&team, &carol, "Endpoint Operator", false).await.unwrap_err();
+    assert_eq!(assigned.code, ErrorCode::ResourceDoesNotExist, "a custom role is assigned only once it exists");
+    store.create_role_definition(&role, &carol, 10).await.unwrap();
+    let again = RoleDefinition { name: "endpoint operator".into(), ..role.clone() };
+    assert_eq!(
+        store.create_role_definition(&again, &carol, 11).await.unwrap_err().code,
+        ErrorCode::ResourceAlreadyExists
+    );
+    let stored = store.get_role_definition("ENDPOINT OPERATOR").await.unwrap().expect("found without regard to case");
+    assert_eq!((stored.definition.clone(), stored.created_by.as_str(), stored.created_at), (role.clone(), "carol", 10));
+    store.assign_role(&team, &carol, "Endpoint Operator", false).await.unwrap();
+    store.assign_role(&other, &carol, "Endpoint Operator", false).await.unwrap();
+    let deleted = store.delete_role_definition("endpoint operator").await.unwrap_err();
+    assert!(deleted.message.contains("'team-a', 'team-b'"), "{}", deleted.message);
+    let narrowed = RoleDefinition { assignable_scopes: vec![RoleScope::Workspace(team.clone())], ..role.clone() };
+    let refused = store.update_role_definition(&narrowed, 20).await.unwrap_err();
+    assert!(refused.message.contains("'team-b'") && !refused.message.contains("'team-a'"), "{}", refused.message);
+    store.remove_role(&other, &carol, Some("Endpoint Operator")).await.unwrap();
+    store.update_role_definition(&narrowed, 20).await.unwrap();
+    let updated = store.get_role_definition("Endpoint Operator").await.unwrap().unwrap();
+    assert_eq!((updated.definition.assignable_scopes, updated.updated_at), (narrowed.assignable_scopes.clone(), 20));
+    assert_eq!(store.list_role_definitions().await.unwrap().len(), 1);
+    store.remove_role(&team, &carol, None).await.unwrap();
+    store.delete_role_definition("Endpoint Operator").await.unwrap();
+    assert!(store.get_role_definition("Endpoint Operator").await.unwrap().is_none());
+    assert_eq!(
+        store.delete_role_definition("Endpoint Operator").await.unwrap_err().code,
+        ErrorCode::ResourceDoesNotExist
+    );
 }
 
 async fn sessions_expire_and_end(store: &SqlStore) {
