@@ -28,6 +28,13 @@ pub struct TokenKeeper {
     tokens: Mutex<Vec<(String, String)>>,
 }
 
+impl TokenKeeper {
+    /// The token the runtime of job `name` was started with.
+    pub fn token_of(&self, name: &str) -> Option<String> {
+        self.tokens.lock().unwrap().iter().find(|(job, _)| job == name).map(|(_, token)| token.clone())
+    }
+}
+
 impl Launcher for TokenKeeper {
     fn launch(&self, job: &Job, token: &str, _gpus: &[u32]) -> atelier_core::Result<Launched> {
         self.tokens.lock().unwrap().push((job.name.clone(), token.to_owned()));

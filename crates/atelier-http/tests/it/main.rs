@@ -1,8 +1,10 @@
-//! The HTTP layer driven in-process with `oneshot`: authentication, the role matrix, MLflow's
+//! The HTTP layer driven in-process with `oneshot`: authentication, the generated authorization
+//! matrix (`matrix.rs`), MLflow's
 //! error codes for bad input, artifact paths, workspaces and the OpenAPI document.
 
 mod access;
 mod common;
 mod files;
 mod http;
+mod matrix;
 mod studio;
