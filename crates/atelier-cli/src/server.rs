@@ -375,7 +375,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             tracing::warn!(%error, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
+    // Each request knows its peer's address: failed sign-ins are counted by it.
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             ready.store(false, Ordering::SeqCst);

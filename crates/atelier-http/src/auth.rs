@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use atelier_core::Error;
 use atelier_service::Principal;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -37,12 +37,30 @@ pub(crate) async fn require_principal(
             .ok_or_else(|| Error::unauthenticated("malformed basic credentials"))?;
         let (user, password) =
             decoded.split_once(':').ok_or_else(|| Error::unauthenticated("malformed basic credentials"))?;
-        state.service.authenticate_password(user, password).await?
+        let address = client_address(request.extensions());
+        state.service.authenticate_password(user, password, address).await?
     } else {
         return Err(Error::unauthenticated("unsupported authorization scheme: use Bearer or Basic").into());
     };
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
+}
+
+/// The address a request came from, where the listener records it (failed sign-ins are
+/// counted by it). Behind a reverse proxy it is the proxy's.
+pub(crate) fn client_address(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip())
+}
+
+/// The address a request came from, as an extractor (see [`client_address`]).
+pub(crate) struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(&parts.extensions)))
+    }
 }
 
 /// The authenticated caller, as put there by [`require_principal`].

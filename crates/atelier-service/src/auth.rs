@@ -11,6 +11,7 @@ use atelier_core::{Error, ErrorCode, Result};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// The prefix of every API token, so that a leaked token is recognisable in a scan.
@@ -45,6 +46,17 @@ pub(crate) fn random_secret(bytes: usize) -> String {
 
 pub(crate) fn token_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// An argon2 hash of a random password, made once: what a sign-in of a name that does not
+/// exist (or has no password) is checked against, so that it takes as long as a wrong password.
+fn stand_in_hash() -> Result<String> {
+    static STAND_IN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(hash) = STAND_IN.get() {
+        return Ok(hash.clone());
+    }
+    let hash = hash_password(&random_secret(24))?;
+    Ok(STAND_IN.get_or_init(|| hash).clone())
 }
 
 fn hash_password(password: &str) -> Result<String> {
@@ -145,41 +157,72 @@ impl Service {
         }
     }
 
-    /// Checks a user name and password (HTTP basic auth, the studio's sign-in).
+    /// Checks a user name and password (HTTP basic auth, the studio's sign-in) from `address`.
+    /// Failed attempts are counted by name and by address, and refused for a while once there
+    /// are too many ([`crate::throttle`]); a name that does not exist takes as long to refuse
+    /// as a wrong password, so that neither the answer nor its time tells which names exist.
     #[tracing::instrument(skip_all)]
-    pub async fn authenticate_password(&self, user: &str, password: &str) -> Result<Principal> {
-        let failure = || Error::unauthenticated("invalid user name or password");
-        let name = UserName::parse(user).map_err(|_| failure())?;
-        let record = match self.store.get_user(&name).await {
-            Ok(record) => record,
-            Err(error) if error.code == ErrorCode::ResourceDoesNotExist => return Err(failure()),
-            Err(error) => return Err(error),
-        };
-        let principal = Principal::signed_in(record.user.name.clone(), record.user.is_admin);
-        let fingerprint: [u8; 32] = Sha256::digest(format!("{user}\0{password}").as_bytes()).into();
-        let recently_verified = self.password_cache.lock().ok().is_some_and(|cache| {
-            cache.get(user).is_some_and(|(cached, verified_at)| {
-                *cached == fingerprint && verified_at.elapsed() < PASSWORD_CACHE_TTL
-            })
-        });
-        if recently_verified {
-            return Ok(principal);
+    pub async fn authenticate_password(
+        &self,
+        user: &str,
+        password: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Principal> {
+        self.sign_in_throttle.check(user, address)?;
+        match self.check_password(user, password).await {
+            Ok(principal) => {
+                self.sign_in_throttle.succeeded(user);
+                Ok(principal)
+            }
+            Err(error) if error.code == ErrorCode::Unauthenticated => {
+                self.sign_in_throttle.failed(user, address);
+                tracing::info!(user = %user.escape_debug(), address = ?address, "a sign-in was refused");
+                Err(error)
+            }
+            Err(error) => Err(error),
         }
-        let Some(stored_hash) = record.password_hash else { return Err(failure()) };
+    }
+
+    async fn check_password(&self, user: &str, password: &str) -> Result<Principal> {
+        let failure = || Error::unauthenticated("invalid user name or password");
+        let record = match UserName::parse(user) {
+            Ok(name) => match self.store.get_user(&name).await {
+                Ok(record) => Some(record),
+                Err(error) if error.code == ErrorCode::ResourceDoesNotExist => None,
+                Err(error) => return Err(error),
+            },
+            Err(_) => None,
+        };
+        let fingerprint: [u8; 32] = Sha256::digest(format!("{user}\0{password}").as_bytes()).into();
+        if let Some(record) = &record {
+            let recently_verified = self.password_cache.lock().ok().is_some_and(|cache| {
+                cache.get(user).is_some_and(|(cached, verified_at)| {
+                    *cached == fingerprint && verified_at.elapsed() < PASSWORD_CACHE_TTL
+                })
+            });
+            if recently_verified {
+                return Ok(Principal::signed_in(record.user.name.clone(), record.user.is_admin));
+            }
+        }
+        // Without a user or a password of theirs, a stand-in hash is checked all the same.
+        let stored_hash = record.as_ref().and_then(|record| record.password_hash.clone());
+        let real = stored_hash.is_some();
+        let hash = match stored_hash {
+            Some(hash) => hash,
+            None => stand_in_hash()?,
+        };
         let password = password.to_owned();
         // argon2 is deliberately slow; it runs off the async threads.
         let verified = tokio::task::spawn_blocking(move || {
-            Argon2::default().verify_password(password.as_bytes(), stored_hash.as_str()).is_ok()
+            Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok()
         })
         .await
         .map_err(|error| Error::internal(format!("password check failed: {error}")))?;
-        if !verified {
-            return Err(failure());
-        }
+        let Some(record) = record.filter(|_| verified && real) else { return Err(failure()) };
         if let Ok(mut cache) = self.password_cache.lock() {
             cache.insert(user.to_owned(), (fingerprint, Instant::now()));
         }
-        Ok(principal)
+        Ok(Principal::signed_in(record.user.name, record.user.is_admin))
     }
 
     async fn issue_token(

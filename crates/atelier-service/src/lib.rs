@@ -24,6 +24,7 @@ mod roles;
 mod series;
 mod serving;
 mod sessions;
+mod throttle;
 mod tracking;
 mod uploads;
 mod versions;
@@ -158,6 +159,8 @@ pub struct Service {
     /// Recently verified basic-auth credentials, keyed by user, holding a SHA-256 of the
     /// password, so that argon2 runs once per user every few minutes and not on every request.
     password_cache: Mutex<HashMap<String, ([u8; 32], Instant)>>,
+    /// Failed sign-ins by name and address, which make further attempts wait.
+    sign_in_throttle: throttle::SignInThrottle,
     /// Short-lived answers of the store to the questions every request asks.
     auth_cache: AuthCache,
     /// Summaries of long metric series, for charts.
@@ -248,6 +251,7 @@ impl Service {
             store,
             blobs,
             password_cache: Mutex::new(HashMap::new()),
+            sign_in_throttle: throttle::SignInThrottle::default(),
             auth_cache: AuthCache {
                 tokens: TtlMap::new(),
                 roles: TtlMap::new(),

@@ -35,9 +35,9 @@ pub struct ExperimentSummary {
 }
 
 impl Service {
-    /// Checks a user name and password and opens a session.
-    pub async fn sign_in(&self, user: &str, password: &str) -> Result<NewSession> {
-        let principal = self.authenticate_password(user, password).await?;
+    /// Checks a user name and password (sent from `address`) and opens a session.
+    pub async fn sign_in(&self, user: &str, password: &str, address: Option<std::net::IpAddr>) -> Result<NewSession> {
+        let principal = self.authenticate_password(user, password, address).await?;
         let secret = random_secret(32);
         let csrf_token = random_secret(24);
         let now = now_millis();

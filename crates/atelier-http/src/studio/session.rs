@@ -135,8 +135,12 @@ pub(crate) struct LoginForm {
     next: String,
 }
 
-pub(crate) async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
-    match state.service.sign_in(&form.user, &form.password).await {
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    crate::auth::ClientAddress(address): crate::auth::ClientAddress,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    match state.service.sign_in(&form.user, &form.password, address).await {
         Ok(new_session) => {
             let cookie = format!(
                 "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
@@ -150,13 +154,15 @@ pub(crate) async fn login(State(state): State<AppState>, Form(form): Form<LoginF
             response
         }
         Err(error) => {
+            // 401 for a wrong pair, 429 while failed attempts make this name or address wait.
+            let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
             let page = LoginPage {
                 layout: Layout { user: None, csrf: String::new(), crumbs: Vec::new() },
                 next: safe_next(&form.next),
                 user: form.user,
                 error: Some(error.message),
             };
-            render(page, StatusCode::UNAUTHORIZED)
+            render(page, status)
         }
     }
 }
