@@ -95,7 +95,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/ws/{workspace}", workspace_routes())
         .nest("/api/v1", native::routes())
         .route("/metrics", get(native::endpoints::metrics))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_principal));
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_principal))
+        .layer(middleware::map_response(error::json_errors));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/health", get(|| async { "OK" }))

@@ -31,6 +31,9 @@ pub struct GcReportDto {
     bytes_freed: u64,
 }
 
+/// The longest grace period: ten years, in minutes.
+const MAX_GRACE_MINUTES: u64 = 10 * 365 * 24 * 60;
+
 #[derive(Deserialize)]
 pub(crate) struct GcQuery {
     #[serde(default, deserialize_with = "opt_i64")]
@@ -48,10 +51,10 @@ pub(crate) async fn collect_garbage(
     MultiQuery(query): MultiQuery<GcQuery>,
 ) -> ApiResult<Json<GcReportDto>> {
     let minutes = query.grace_minutes.unwrap_or(60);
-    if minutes < 0 {
-        return Err(Error::invalid(format!("grace_minutes must not be negative, got {minutes}")).into());
-    }
-    let report = state.service.collect_garbage(&principal, std::time::Duration::from_secs(minutes as u64 * 60)).await?;
+    let minutes = u64::try_from(minutes).ok().filter(|minutes| *minutes <= MAX_GRACE_MINUTES).ok_or_else(|| {
+        Error::invalid(format!("grace_minutes: expected 0 to {MAX_GRACE_MINUTES} (ten years), got {minutes}"))
+    })?;
+    let report = state.service.collect_garbage(&principal, std::time::Duration::from_secs(minutes * 60)).await?;
     Ok(Json(GcReportDto {
         runs_purged: report.runs_purged,
         uploads_removed: report.uploads_removed,

@@ -66,7 +66,51 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     document.merge(gc::Doc::openapi());
     document.merge(jobs::JobsApiDoc::openapi());
     document.merge(endpoints::EndpointsApiDoc::openapi());
+    document_errors(&mut document);
     document
+}
+
+/// Lists, for every operation, the errors any of them may answer (each in [`ErrorBody`]'s
+/// shape): 400 for an invalid argument or body, 401 without valid credentials, 403 where the
+/// caller may not, 404 for what does not exist, 415 for a body that is not JSON, 429 while
+/// failed sign-ins make the caller wait, and 405 for a method the path does not take.
+fn document_errors(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                )
+                .build(),
+        )
+    };
+    let common = [
+        ("400", "an invalid argument or body (`INVALID_PARAMETER_VALUE`)"),
+        ("401", "no valid credentials (`UNAUTHENTICATED`)"),
+        ("403", "the caller may not (`PERMISSION_DENIED`)"),
+        ("404", "what the request names does not exist (`RESOURCE_DOES_NOT_EXIST`)"),
+        ("405", "the path does not take this method"),
+        ("429", "failed sign-ins make the caller wait (`REQUEST_LIMIT_EXCEEDED`)"),
+    ];
+    for item in document.paths.paths.values_mut() {
+        let operations =
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten();
+        for operation in operations {
+            for (status, description) in common {
+                operation.responses.responses.entry(status.to_owned()).or_insert_with(|| error(description));
+            }
+            if operation.request_body.is_some() {
+                operation
+                    .responses
+                    .responses
+                    .entry("415".to_owned())
+                    .or_insert_with(|| error("a body that is not of the type the operation takes"));
+            }
+        }
+    }
 }
 
 pub(crate) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {

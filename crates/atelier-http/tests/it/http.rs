@@ -384,3 +384,54 @@ async fn logged_model_files_are_listed_under_its_root() {
         .await;
     assert_eq!(escape.status, StatusCode::BAD_REQUEST);
 }
+
+/// What the framework answers before a handler runs is the one JSON error shape too, and the
+/// OpenAPI document lists every operation's errors.
+#[tokio::test]
+async fn framework_errors_are_json_errors_and_documented() {
+    use tower::ServiceExt;
+    let server = server().await;
+    let token = server.admin_token.clone();
+    let not_json =
+        server.request(Method::POST, "/api/v1/workspaces", Some(&server.bearer()), Body::from("{not json")).await;
+    assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
+    assert_eq!(not_json.body["error_code"], "INVALID_PARAMETER_VALUE");
+    assert!(not_json.body["message"].as_str().unwrap().contains("JSON"), "{:?}", not_json.body);
+    let unknown_field = server.post("/api/v1/workspaces", &token, json!({ "nmae": "typo" })).await;
+    assert_eq!(unknown_field.status, StatusCode::BAD_REQUEST, "a body of the wrong shape is a 400, not axum's 422");
+    assert!(unknown_field.body["message"].as_str().unwrap().contains("nmae"), "{:?}", unknown_field.body);
+    let request = axum::http::Request::post("/api/v1/workspaces")
+        .header("authorization", server.bearer())
+        .header("content-type", "text/plain")
+        .body(Body::from("name=x"))
+        .unwrap();
+    let response = server.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let wrong_method = server.delete("/api/v1/whoami", &token).await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.body["error_code"], "INVALID_PARAMETER_VALUE");
+    assert!(wrong_method.body["message"].as_str().unwrap().contains("method"), "{:?}", wrong_method.body);
+    let mlflow_wrong_method = server.get(&format!("{MLFLOW}/runs/create"), &token).await;
+    assert_eq!(mlflow_wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(mlflow_wrong_method.body["error_code"], "INVALID_PARAMETER_VALUE");
+
+    // Found by schemathesis: a grace period of i64::MAX minutes overflowed (a panic here, a
+    // wrapped and so much shorter grace in a release build).
+    let huge = server.post("/api/v1/gc?grace_minutes=9223372036854775806", &token, json!({})).await;
+    assert_eq!(huge.status, StatusCode::BAD_REQUEST, "{:?}", huge.body);
+    assert!(huge.body["message"].as_str().unwrap().contains("grace_minutes"), "{:?}", huge.body);
+
+    let document = server.request(Method::GET, "/api/v1/openapi.json", None, Body::empty()).await.body;
+    let mut operations = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            operations += 1;
+            for status in ["400", "401", "403", "404"] {
+                let response = &operation["responses"][status];
+                assert!(response.is_object(), "{method} {path} does not document {status}");
+            }
+        }
+    }
+    assert!(operations > 100, "{operations} operations");
+}
