@@ -8,6 +8,7 @@ use atelier_core::authz::{Action, RoleDefinition, built_in_role, built_in_roles}
 use atelier_core::names::{UserName, WorkspaceName, did_you_mean};
 use atelier_core::{Error, Result};
 use atelier_store::StoredRole;
+use std::borrow::Cow;
 
 /// A role as the catalogue shows it: built-in ones have no author.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,22 +30,27 @@ impl From<StoredRole> for RoleView {
 
 impl Service {
     /// The role called `name` (built-in or custom, without regard to case), if there is one.
-    /// Custom roles are cached briefly, like the other answers `authorize` needs.
-    pub(crate) async fn role_definition(&self, name: &str) -> Result<Option<RoleDefinition>> {
+    /// Built-in roles are borrowed, not copied: every authorization of a user reads them. Custom
+    /// roles are cached briefly, like the other answers `authorize` needs.
+    pub(crate) async fn role_definition(&self, name: &str) -> Result<Option<Cow<'static, RoleDefinition>>> {
         if let Some(role) = built_in_role(name) {
-            return Ok(Some(role));
+            return Ok(Some(Cow::Borrowed(role)));
         }
         let key = name.trim().to_lowercase();
         if let Some(role) = self.auth_cache.definitions.get(&key) {
-            return Ok(role);
+            return Ok(role.map(Cow::Owned));
         }
         let role = self.store.get_role_definition(name).await?.map(|stored| stored.definition);
         self.auth_cache.definitions.insert(key, role.clone());
-        Ok(role)
+        Ok(role.map(Cow::Owned))
     }
 
     /// The roles `user` holds on `workspace`, their definitions resolved.
-    pub(crate) async fn roles_held(&self, workspace: &WorkspaceName, user: &UserName) -> Result<Vec<RoleDefinition>> {
+    pub(crate) async fn roles_held(
+        &self,
+        workspace: &WorkspaceName,
+        user: &UserName,
+    ) -> Result<Vec<Cow<'static, RoleDefinition>>> {
         let cache_key = (workspace.to_string(), user.to_string());
         let names = match self.auth_cache.roles.get(&cache_key) {
             Some(names) => names,
@@ -69,14 +75,14 @@ impl Service {
     /// The role called `name`, or an error that names the nearest ones.
     async fn existing_role(&self, name: &str) -> Result<RoleDefinition> {
         match self.role_definition(name).await? {
-            Some(role) => Ok(role),
+            Some(role) => Ok(role.into_owned()),
             None => Err(self.missing_role(name).await),
         }
     }
 
     /// "role 'x' does not exist", with the nearest names.
     async fn missing_role(&self, name: &str) -> Error {
-        let mut known: Vec<String> = built_in_roles().into_iter().map(|role| role.name).collect();
+        let mut known: Vec<String> = built_in_roles().iter().map(|role| role.name.clone()).collect();
         if let Ok(custom) = self.store.list_role_definitions().await {
             known.extend(custom.into_iter().map(|stored| stored.definition.name));
         }
@@ -94,8 +100,8 @@ impl Service {
         // The catalogue is each user's to read, as their own account is.
         self.authorize_account(principal, Some(principal.user()))?;
         let mut roles: Vec<RoleView> = built_in_roles()
-            .into_iter()
-            .map(|definition| RoleView { definition, created_by: None, updated_at: None })
+            .iter()
+            .map(|definition| RoleView { definition: definition.clone(), created_by: None, updated_at: None })
             .collect();
         roles.extend(self.store.list_role_definitions().await?.into_iter().map(RoleView::from));
         Ok(roles)
@@ -104,7 +110,7 @@ impl Service {
     pub async fn get_role_definition(&self, principal: &Principal, name: &str) -> Result<RoleView> {
         self.authorize_account(principal, Some(principal.user()))?;
         if let Some(definition) = built_in_role(name) {
-            return Ok(RoleView { definition, created_by: None, updated_at: None });
+            return Ok(RoleView { definition: definition.clone(), created_by: None, updated_at: None });
         }
         match self.store.get_role_definition(name).await? {
             Some(stored) => Ok(stored.into()),
@@ -215,6 +221,17 @@ impl Service {
         self.store.remove_role(&workspace, &user, role.as_deref()).await?;
         self.forget_access();
         Ok(())
+    }
+
+    /// The names of the roles that may be assigned on `workspace` (built-in first), for whoever
+    /// may assign them there.
+    pub async fn assignable_roles(&self, principal: &Principal, workspace: &str) -> Result<Vec<String>> {
+        let workspace = WorkspaceName::parse(workspace)?;
+        self.authorize_on(principal, &workspace, Action::RoleAssignmentsWrite, Target::Account).await?;
+        let mut names: Vec<String> = built_in_roles().iter().map(|role| role.name.clone()).collect();
+        let custom = self.store.list_role_definitions().await?.into_iter().map(|stored| stored.definition);
+        names.extend(custom.filter(|role| role.assignable_on(&workspace)).map(|role| role.name));
+        Ok(names)
     }
 
     /// A workspace's role assignments, by user and role.

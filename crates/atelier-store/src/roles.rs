@@ -187,23 +187,15 @@ impl RoleStore for SqlStore {
     }
 
     async fn remove_role(&self, workspace: &WorkspaceName, user: &UserName, role: Option<&str>) -> Result<()> {
-        let result = match role {
-            Some(role) => {
-                sqlx::query("DELETE FROM role_assignments WHERE workspace = $1 AND user_name = $2 AND role = $3")
-                    .bind(workspace.as_str())
-                    .bind(user.as_str())
-                    .bind(role)
-                    .execute(&self.write)
-                    .await
-            }
-            None => {
-                sqlx::query("DELETE FROM role_assignments WHERE workspace = $1 AND user_name = $2")
-                    .bind(workspace.as_str())
-                    .bind(user.as_str())
-                    .execute(&self.write)
-                    .await
-            }
-        }
+        let result = sqlx::query(
+            "DELETE FROM role_assignments WHERE workspace = $1 AND user_name = $2 AND (role = $3 OR $4 = 1)",
+        )
+        .bind(workspace.as_str())
+        .bind(user.as_str())
+        .bind(role.unwrap_or_default())
+        .bind(i64::from(role.is_none()))
+        .execute(&self.write)
+        .await
         .map_err(db_error)?;
         found(result.rows_affected(), || match role {
             Some(role) => format!("user '{user}' does not have role '{role}' on workspace '{workspace}'"),

@@ -222,47 +222,50 @@ fn built_in(name: &str, description: &str, actions: &[&str], not_actions: &[&str
 }
 
 /// The built-in roles, Azure's: Owner, Contributor, Reader, AzureML Data Scientist and
-/// AzureML Compute Operator. (Azure's Data Scientist also excludes `listKeys` actions of the
-/// workspace and its computes, and hubs and feature stores, which Atelier does not have.)
-pub fn built_in_roles() -> Vec<RoleDefinition> {
-    vec![
-        built_in("Owner", "Everything in the workspace, including who has access to it.", &["*"], &[]),
-        built_in(
-            "Contributor",
-            "Everything in the workspace except granting or removing access.",
-            &["*"],
-            &["Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write"],
-        ),
-        built_in("Reader", "Read everything in the workspace; change nothing.", &["*/read"], &[]),
-        built_in(
-            "AzureML Data Scientist",
-            "Everything inside the workspace (jobs, assets, datastores, endpoints) except changing or deleting \
-             the workspace, creating or deleting computes, and access.",
-            &[
-                "{mls}/workspaces/*/read",
-                "{mls}/workspaces/*/action",
-                "{mls}/workspaces/*/delete",
-                "{mls}/workspaces/*/write",
-            ],
-            &[
-                "{mls}/workspaces/delete",
-                "{mls}/workspaces/write",
-                "{mls}/workspaces/computes/*/write",
-                "{mls}/workspaces/computes/*/delete",
-            ],
-        ),
-        built_in(
-            "AzureML Compute Operator",
-            "Create, change and delete computes; nothing else (combine it with Reader or AzureML Data Scientist).",
-            &["{mls}/workspaces/computes/*"],
-            &[],
-        ),
-    ]
+/// AzureML Compute Operator, made once. (Azure's Data Scientist also excludes `listKeys` actions
+/// of the workspace and its computes, and hubs and feature stores, which Atelier does not have.)
+pub fn built_in_roles() -> &'static [RoleDefinition] {
+    static ROLES: std::sync::OnceLock<Vec<RoleDefinition>> = std::sync::OnceLock::new();
+    ROLES.get_or_init(|| {
+        vec![
+            built_in("Owner", "Everything in the workspace, including who has access to it.", &["*"], &[]),
+            built_in(
+                "Contributor",
+                "Everything in the workspace except granting or removing access.",
+                &["*"],
+                &["Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write"],
+            ),
+            built_in("Reader", "Read everything in the workspace; change nothing.", &["*/read"], &[]),
+            built_in(
+                "AzureML Data Scientist",
+                "Everything inside the workspace (jobs, assets, datastores, endpoints) except changing or deleting \
+                 the workspace, creating or deleting computes, and access.",
+                &[
+                    "{mls}/workspaces/*/read",
+                    "{mls}/workspaces/*/action",
+                    "{mls}/workspaces/*/delete",
+                    "{mls}/workspaces/*/write",
+                ],
+                &[
+                    "{mls}/workspaces/delete",
+                    "{mls}/workspaces/write",
+                    "{mls}/workspaces/computes/*/write",
+                    "{mls}/workspaces/computes/*/delete",
+                ],
+            ),
+            built_in(
+                "AzureML Compute Operator",
+                "Create, change and delete computes; nothing else (combine it with Reader or AzureML Data Scientist).",
+                &["{mls}/workspaces/computes/*"],
+                &[],
+            ),
+        ]
+    })
 }
 
 /// The built-in role called `name`, ignoring case.
-pub fn built_in_role(name: &str) -> Option<RoleDefinition> {
-    built_in_roles().into_iter().find(|role| role.name.eq_ignore_ascii_case(name.trim()))
+pub fn built_in_role(name: &str) -> Option<&'static RoleDefinition> {
+    built_in_roles().iter().find(|role| role.name.eq_ignore_ascii_case(name.trim()))
 }
 
 #[cfg(test)]

@@ -35,6 +35,11 @@ pub(super) fn error_page(browser: &Browser, error: Error) -> Response {
     )
 }
 
+/// The context a run's dataset input was logged with (`training`, `evaluation`…), if any.
+pub(super) fn dataset_context(input: &atelier_core::model::DatasetInput) -> String {
+    input.tags.iter().find(|tag| tag.key == "mlflow.data.context").map(|tag| tag.value.clone()).unwrap_or_default()
+}
+
 pub(super) fn crumb(label: impl Into<String>, href: impl Into<String>) -> Crumb {
     Crumb { label: label.into(), href: href.into() }
 }

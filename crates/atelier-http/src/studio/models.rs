@@ -1,7 +1,7 @@
 //! The studio's model registry pages: a workspace's registered models, and one model with its
 //! versions (stage, aliases, where its files are, and the run that produced it).
 
-use super::common::{crumb, error_page, when};
+use super::common::{crumb, dataset_context, error_page, when};
 use super::session::{Browser, Layout, render, urlencode};
 use crate::AppState;
 use askama::Template;
@@ -120,12 +120,7 @@ async fn lineage(
             .inputs
             .into_iter()
             .map(|input| {
-                let context = input
-                    .tags
-                    .iter()
-                    .find(|tag| tag.key == "mlflow.data.context")
-                    .map(|tag| tag.value.clone())
-                    .unwrap_or_default();
+                let context = dataset_context(&input);
                 (input.dataset.name, context)
             })
             .collect(),

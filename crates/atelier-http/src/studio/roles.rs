@@ -35,17 +35,7 @@ pub(crate) async fn roles(
         let members = state.service.list_roles(principal, &ws).await?;
         let can_manage =
             state.service.may(principal, &workspace, atelier_core::authz::Action::RoleAssignmentsWrite).await;
-        let roles = match can_manage {
-            true => state
-                .service
-                .list_role_definitions(principal)
-                .await?
-                .into_iter()
-                .filter(|role| role.definition.assignable_on(&workspace))
-                .map(|role| role.definition.name)
-                .collect(),
-            false => Vec::new(),
-        };
+        let roles = if can_manage { state.service.assignable_roles(principal, &ws).await? } else { Vec::new() };
         Ok::<_, Error>((workspace, members, roles, can_manage))
     }
     .await;

@@ -280,13 +280,12 @@ pub(crate) async fn run(
             .inputs
             .iter()
             .map(|input| {
-                let context = input
-                    .tags
-                    .iter()
-                    .find(|tag| tag.key == "mlflow.data.context")
-                    .map(|tag| tag.value.clone())
-                    .unwrap_or_default();
-                (input.dataset.name.clone(), input.dataset.digest.clone(), context, input.dataset.source_type.clone())
+                (
+                    input.dataset.name.clone(),
+                    input.dataset.digest.clone(),
+                    dataset_context(input),
+                    input.dataset.source_type.clone(),
+                )
             })
             .collect(),
         values,

@@ -7,4 +7,5 @@ mod common;
 mod files;
 mod http;
 mod matrix;
+mod matrix_routes;
 mod studio;
