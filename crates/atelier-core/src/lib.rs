@@ -6,6 +6,7 @@
 //! the HTTP adapters can agree on meaning without agreeing on transport.
 
 pub mod asset;
+pub mod audit;
 pub mod authz;
 pub mod data;
 pub mod endpoint;

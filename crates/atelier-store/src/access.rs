@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 #[async_trait]
 impl AccessStore for SqlStore {
     async fn create_workspace(&self, workspace: &Workspace, artifact_root: &str) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO workspaces (name, description, tags, next_experiment_id, created_at, updated_at) \
              VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (name) DO NOTHING",
@@ -44,7 +44,7 @@ impl AccessStore for SqlStore {
         .execute(&mut *transaction)
         .await
         .map_err(db_error)?;
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn get_workspace(&self, name: &WorkspaceName) -> Result<Workspace> {
@@ -70,16 +70,14 @@ impl AccessStore for SqlStore {
         tags: Option<&BTreeMap<String, String>>,
         now: Millis,
     ) -> Result<Workspace> {
-        let result = sqlx::query(
+        let result = self.execute_write(sqlx::query(
             "UPDATE workspaces SET description = COALESCE($2, description), tags = COALESCE($3, tags), updated_at = $4 WHERE name = $1",
         )
         .bind(name.as_str())
         .bind(description)
         .bind(tags.map(tags_to_json))
         .bind(now)
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+        ).await?;
         if result.rows_affected() == 0 {
             return Err(Error::not_found(format!("workspace '{name}' does not exist")));
         }
@@ -92,25 +90,20 @@ impl AccessStore for SqlStore {
     }
 
     async fn delete_workspace(&self, name: &WorkspaceName) -> Result<()> {
-        let result = sqlx::query("DELETE FROM workspaces WHERE name = $1")
-            .bind(name.as_str())
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        let result =
+            self.execute_write(sqlx::query("DELETE FROM workspaces WHERE name = $1").bind(name.as_str())).await?;
         found(result.rows_affected(), || format!("workspace '{name}' does not exist"))
     }
 
     async fn create_user(&self, user: &User, password_hash: Option<&str>) -> Result<()> {
-        let result = sqlx::query(
+        let result = self.execute_write(sqlx::query(
             "INSERT INTO users (name, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
         )
         .bind(user.name.as_str())
         .bind(password_hash)
         .bind(bool_to_int(user.is_admin))
         .bind(user.created_at)
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+        ).await?;
         if result.rows_affected() == 0 {
             return Err(Error::already_exists(format!("user '{}' already exists", user.name)));
         }
@@ -133,17 +126,18 @@ impl AccessStore for SqlStore {
     }
 
     async fn set_password(&self, name: &UserName, password_hash: &str) -> Result<()> {
-        let result = sqlx::query("UPDATE users SET password_hash = $2 WHERE name = $1")
-            .bind(name.as_str())
-            .bind(password_hash)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        let result = self
+            .execute_write(
+                sqlx::query("UPDATE users SET password_hash = $2 WHERE name = $1")
+                    .bind(name.as_str())
+                    .bind(password_hash),
+            )
+            .await?;
         found(result.rows_affected(), || format!("user '{name}' does not exist"))
     }
 
     async fn create_token(&self, token: &TokenInfo, token_hash: &str) -> Result<()> {
-        sqlx::query(
+        self.execute_write(sqlx::query(
             "INSERT INTO api_tokens (id, user_name, token_hash, description, created_at, expires_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(token.id.as_str())
@@ -153,9 +147,7 @@ impl AccessStore for SqlStore {
         .bind(token.created_at)
         .bind(token.expires_at)
         .bind(token.scope.as_str())
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+        ).await?;
         Ok(())
     }
 
@@ -206,22 +198,14 @@ impl AccessStore for SqlStore {
     }
 
     async fn delete_token(&self, id: &str) -> Result<()> {
-        let result = sqlx::query("DELETE FROM api_tokens WHERE id = $1")
-            .bind(id)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        let result = self.execute_write(sqlx::query("DELETE FROM api_tokens WHERE id = $1").bind(id)).await?;
         found(result.rows_affected(), || format!("token '{id}' does not exist"))
     }
 
     async fn create_session(&self, session: &Session) -> Result<()> {
         // Expired sessions are swept as new ones are made.
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(session.created_at)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
-        sqlx::query(
+        self.execute_write(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(session.created_at)).await?;
+        self.execute_write(sqlx::query(
             "INSERT INTO sessions (id_hash, user_name, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(session.id_hash.as_str())
@@ -229,9 +213,7 @@ impl AccessStore for SqlStore {
         .bind(session.csrf_token.as_str())
         .bind(session.created_at)
         .bind(session.expires_at)
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+        ).await?;
         Ok(())
     }
 
@@ -259,11 +241,7 @@ impl AccessStore for SqlStore {
     }
 
     async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-            .bind(id_hash)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        self.execute_write(sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash)).await?;
         Ok(())
     }
 }

@@ -41,7 +41,7 @@ fn row_to_asset(row: &AnyRow, workspace: &WorkspaceName) -> Result<DataAsset> {
 #[async_trait]
 impl AssetStore for SqlStore {
     async fn create_data_asset(&self, asset: &DataAsset) -> Result<DataAsset> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         let mut version = asset.version.clone();
         if version.is_empty() {
             let rows = sqlx::query("SELECT version FROM data_assets WHERE workspace = $1 AND name = $2")
@@ -81,7 +81,7 @@ impl AssetStore for SqlStore {
             )),
             error => error,
         })?;
-        transaction.commit().await.map_err(db_error)?;
+        transaction.commit().await?;
         Ok(DataAsset { version, ..asset.clone() })
     }
 
@@ -107,20 +107,21 @@ impl AssetStore for SqlStore {
     }
 
     async fn update_data_asset(&self, asset: &DataAsset, now: Millis) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE data_assets SET description = $4, tags = $5, properties = $6, last_updated_time = $7 \
+        let done = self
+            .execute_write(
+                sqlx::query(
+                    "UPDATE data_assets SET description = $4, tags = $5, properties = $6, last_updated_time = $7 \
              WHERE workspace = $1 AND name = $2 AND version = $3",
-        )
-        .bind(asset.workspace.as_str())
-        .bind(asset.name.as_str())
-        .bind(asset.version.as_str())
-        .bind(asset.description.as_str())
-        .bind(json_text(&asset.tags)?)
-        .bind(json_text(&asset.properties)?)
-        .bind(now)
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+                )
+                .bind(asset.workspace.as_str())
+                .bind(asset.name.as_str())
+                .bind(asset.version.as_str())
+                .bind(asset.description.as_str())
+                .bind(json_text(&asset.tags)?)
+                .bind(json_text(&asset.properties)?)
+                .bind(now),
+            )
+            .await?;
         found(done.rows_affected(), || missing(&asset.name, &asset.version))
     }
 
@@ -132,7 +133,7 @@ impl AssetStore for SqlStore {
         archived: bool,
         now: Millis,
     ) -> Result<()> {
-        let done = sqlx::query(
+        let done = self.execute_write(sqlx::query(
             "UPDATE data_assets SET archived = $4, last_updated_time = $5 WHERE workspace = $1 AND name = $2 AND version = $3",
         )
         .bind(workspace.as_str())
@@ -140,9 +141,7 @@ impl AssetStore for SqlStore {
         .bind(version)
         .bind(i64::from(archived))
         .bind(now)
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+        ).await?;
         found(done.rows_affected(), || missing(name, version))
     }
 }

@@ -30,7 +30,7 @@ fn row_to_datastore(row: &AnyRow, workspace: &WorkspaceName) -> Result<Datastore
 #[async_trait]
 impl DatastoreStore for SqlStore {
     async fn create_datastore(&self, datastore: &Datastore, sealed_credentials: Option<&str>) -> Result<()> {
-        sqlx::query(
+        self.execute_write(sqlx::query(
             "INSERT INTO datastores (workspace, name, kind, description, tags, settings, credential_kind, credentials, \
              created_by, creation_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
@@ -44,9 +44,7 @@ impl DatastoreStore for SqlStore {
         .bind(sealed_credentials)
         .bind(datastore.created_by.as_str())
         .bind(datastore.creation_time)
-        .execute(&self.write)
-        .await
-        .map_err(|error| match db_error(error) {
+        ).await.map_err(|error| match error {
             error if error.code == ErrorCode::ResourceAlreadyExists => Error::already_exists(format!(
                 "datastore '{}' already exists in this workspace: delete it first, or choose another name",
                 datastore.name
@@ -77,12 +75,13 @@ impl DatastoreStore for SqlStore {
     }
 
     async fn delete_datastore(&self, workspace: &WorkspaceName, name: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM datastores WHERE workspace = $1 AND name = $2")
-            .bind(workspace.as_str())
-            .bind(name)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        let done = self
+            .execute_write(
+                sqlx::query("DELETE FROM datastores WHERE workspace = $1 AND name = $2")
+                    .bind(workspace.as_str())
+                    .bind(name),
+            )
+            .await?;
         found(done.rows_affected(), || format!("datastore '{name}' not found"))
     }
 }

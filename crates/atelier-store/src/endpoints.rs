@@ -74,24 +74,25 @@ fn missing_deployment(endpoint: &str, name: &str) -> String {
 #[async_trait]
 impl EndpointStore for SqlStore {
     async fn create_endpoint(&self, endpoint: &Endpoint, sealed_keys: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO endpoints (name, workspace, description, tags, auth_mode, traffic, mirror_traffic, \
+        self.execute_write(
+            sqlx::query(
+                "INSERT INTO endpoints (name, workspace, description, tags, auth_mode, traffic, mirror_traffic, \
              sealed_keys, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(endpoint.name.as_str())
+            .bind(endpoint.workspace.as_str())
+            .bind(endpoint.description.as_deref())
+            .bind(json_text(&endpoint.tags)?)
+            .bind(endpoint.auth_mode.as_str())
+            .bind(json_text(&endpoint.traffic)?)
+            .bind(json_text(&endpoint.mirror_traffic)?)
+            .bind(sealed_keys)
+            .bind(endpoint.created_by.as_str())
+            .bind(endpoint.created_at)
+            .bind(endpoint.updated_at),
         )
-        .bind(endpoint.name.as_str())
-        .bind(endpoint.workspace.as_str())
-        .bind(endpoint.description.as_deref())
-        .bind(json_text(&endpoint.tags)?)
-        .bind(endpoint.auth_mode.as_str())
-        .bind(json_text(&endpoint.traffic)?)
-        .bind(json_text(&endpoint.mirror_traffic)?)
-        .bind(sealed_keys)
-        .bind(endpoint.created_by.as_str())
-        .bind(endpoint.created_at)
-        .bind(endpoint.updated_at)
-        .execute(&self.write)
         .await
-        .map_err(|error| match db_error(error) {
+        .map_err(|error| match error {
             error if error.code == ErrorCode::ResourceAlreadyExists => Error::already_exists(format!(
                 "online endpoint '{}' already exists (endpoint names are unique on the server)",
                 endpoint.name
@@ -126,7 +127,7 @@ impl EndpointStore for SqlStore {
     }
 
     async fn update_endpoint(&self, endpoint: &Endpoint, sealed_keys: Option<&str>) -> Result<()> {
-        let result = sqlx::query(
+        let result = self.execute_write(sqlx::query(
             "UPDATE endpoints SET description = $1, tags = $2, auth_mode = $3, traffic = $4, mirror_traffic = $5, \
              sealed_keys = COALESCE($6, sealed_keys), updated_at = $7 WHERE name = $8",
         )
@@ -138,14 +139,12 @@ impl EndpointStore for SqlStore {
         .bind(sealed_keys)
         .bind(endpoint.updated_at)
         .bind(endpoint.name.as_str())
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+        ).await?;
         found(result.rows_affected(), || missing_endpoint(&endpoint.name))
     }
 
     async fn delete_endpoint(&self, name: &str) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         sqlx::query("DELETE FROM deployments WHERE endpoint = $1")
             .bind(name)
             .execute(&mut *transaction)
@@ -157,11 +156,11 @@ impl EndpointStore for SqlStore {
             .await
             .map_err(db_error)?;
         found(result.rows_affected(), || missing_endpoint(name))?;
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn put_deployment(&self, deployment: &Deployment) -> Result<Deployment> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         let endpoint = sqlx::query("SELECT 1 AS present FROM endpoints WHERE name = $1")
             .bind(deployment.endpoint.as_str())
             .fetch_optional(&mut *transaction)
@@ -198,7 +197,7 @@ impl EndpointStore for SqlStore {
         .execute(&mut *transaction)
         .await
         .map_err(db_error)?;
-        transaction.commit().await.map_err(db_error)?;
+        transaction.commit().await?;
         self.get_deployment(&deployment.endpoint, &deployment.name).await
     }
 
@@ -236,29 +235,28 @@ impl EndpointStore for SqlStore {
         error: Option<&str>,
         at: Millis,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE deployments SET state = $1, error = $2, updated_at = $3 \
+        self.execute_write(
+            sqlx::query(
+                "UPDATE deployments SET state = $1, error = $2, updated_at = $3 \
              WHERE endpoint = $4 AND name = $5 AND generation = $6",
+            )
+            .bind(state.as_str())
+            .bind(error)
+            .bind(at)
+            .bind(endpoint)
+            .bind(name)
+            .bind(generation),
         )
-        .bind(state.as_str())
-        .bind(error)
-        .bind(at)
-        .bind(endpoint)
-        .bind(name)
-        .bind(generation)
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+        .await?;
         Ok(())
     }
 
     async fn delete_deployment(&self, endpoint: &str, name: &str) -> Result<()> {
-        let result = sqlx::query("DELETE FROM deployments WHERE endpoint = $1 AND name = $2")
-            .bind(endpoint)
-            .bind(name)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        let result = self
+            .execute_write(
+                sqlx::query("DELETE FROM deployments WHERE endpoint = $1 AND name = $2").bind(endpoint).bind(name),
+            )
+            .await?;
         found(result.rows_affected(), || missing_deployment(endpoint, name))
     }
 

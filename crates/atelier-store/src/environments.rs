@@ -50,7 +50,7 @@ fn row_to_environment(row: &AnyRow, workspace: &WorkspaceName) -> Result<Environ
 #[async_trait]
 impl EnvironmentStore for SqlStore {
     async fn create_environment(&self, environment: &Environment) -> Result<Environment> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         let mut version = environment.version.clone();
         if version.is_empty() {
             let rows = sqlx::query("SELECT version FROM environments WHERE workspace = $1 AND name = $2")
@@ -91,7 +91,7 @@ impl EnvironmentStore for SqlStore {
             )),
             error => error,
         })?;
-        transaction.commit().await.map_err(db_error)?;
+        transaction.commit().await?;
         Ok(Environment { version, ..environment.clone() })
     }
 
@@ -126,15 +126,17 @@ impl EnvironmentStore for SqlStore {
         version: &str,
         archived: bool,
     ) -> Result<()> {
-        let done =
-            sqlx::query("UPDATE environments SET archived = $4 WHERE workspace = $1 AND name = $2 AND version = $3")
+        let done = self
+            .execute_write(
+                sqlx::query(
+                    "UPDATE environments SET archived = $4 WHERE workspace = $1 AND name = $2 AND version = $3",
+                )
                 .bind(workspace.as_str())
                 .bind(name)
                 .bind(version)
-                .bind(i64::from(archived))
-                .execute(&self.write)
-                .await
-                .map_err(db_error)?;
+                .bind(i64::from(archived)),
+            )
+            .await?;
         found(done.rows_affected(), || format!("environment '{name}' version '{version}' not found"))
     }
 }

@@ -28,11 +28,10 @@ impl GcStore for SqlStore {
     }
 
     async fn purge_run(&self, run_id: &RunId) -> Result<()> {
-        sqlx::query("DELETE FROM runs WHERE run_uuid = $1 AND lifecycle_stage = 'deleted'")
-            .bind(run_id.as_str())
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        self.execute_write(
+            sqlx::query("DELETE FROM runs WHERE run_uuid = $1 AND lifecycle_stage = 'deleted'").bind(run_id.as_str()),
+        )
+        .await?;
         Ok(())
     }
 

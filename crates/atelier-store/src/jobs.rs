@@ -156,7 +156,7 @@ impl JobStore for SqlStore {
         token_hash: &str,
         references: &[String],
     ) -> Result<Job> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         insert_run(&mut transaction, run, run_tags).await.map_err(|error| match error.code {
             ErrorCode::ResourceAlreadyExists => Error::already_exists(format!(
                 "a job or run named '{}' already exists; job names are unique on the server",
@@ -213,7 +213,7 @@ impl JobStore for SqlStore {
             .await
             .map_err(db_error)?;
         }
-        transaction.commit().await.map_err(db_error)?;
+        transaction.commit().await?;
         self.get_job(&job.name).await
     }
 
@@ -283,7 +283,7 @@ impl JobStore for SqlStore {
     }
 
     async fn transition_job(&self, name: &str, transition: &JobTransition<'_>) -> Result<Option<Job>> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         let row = sqlx::query("SELECT status FROM jobs WHERE name = $1")
             .bind(name)
             .fetch_optional(&mut *transaction)
@@ -316,31 +316,32 @@ impl JobStore for SqlStore {
             .execute(&mut *transaction)
             .await
             .map_err(db_error)?;
-        transaction.commit().await.map_err(db_error)?;
+        transaction.commit().await?;
         self.get_job(name).await.map(Some)
     }
 
     async fn set_job_runtime(&self, name: &str, token_hash: &str, gpus: &[u32], at: Millis) -> Result<()> {
-        let result =
-            sqlx::query("UPDATE jobs SET token_hash = $1, assigned_gpus = $2, heartbeat_at = $3 WHERE name = $4")
-                .bind(token_hash)
-                .bind(json_text(&gpus)?)
-                .bind(at)
-                .bind(name)
-                .execute(&self.write)
-                .await
-                .map_err(db_error)?;
+        let result = self
+            .execute_write(
+                sqlx::query("UPDATE jobs SET token_hash = $1, assigned_gpus = $2, heartbeat_at = $3 WHERE name = $4")
+                    .bind(token_hash)
+                    .bind(json_text(&gpus)?)
+                    .bind(at)
+                    .bind(name),
+            )
+            .await?;
         found(result.rows_affected(), || missing_job(name))
     }
 
     async fn set_job_launched(&self, name: &str, pid: i64, start: i64) -> Result<()> {
-        let result = sqlx::query("UPDATE jobs SET runtime_pid = $1, runtime_start = $2 WHERE name = $3")
-            .bind(pid)
-            .bind(start)
-            .bind(name)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        let result = self
+            .execute_write(
+                sqlx::query("UPDATE jobs SET runtime_pid = $1, runtime_start = $2 WHERE name = $3")
+                    .bind(pid)
+                    .bind(start)
+                    .bind(name),
+            )
+            .await?;
         found(result.rows_affected(), || missing_job(name))
     }
 
@@ -358,22 +359,17 @@ impl JobStore for SqlStore {
     }
 
     async fn touch_job(&self, name: &str, at: Millis) -> Result<()> {
-        sqlx::query("UPDATE jobs SET heartbeat_at = $1 WHERE name = $2")
-            .bind(at)
-            .bind(name)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        self.execute_write(sqlx::query("UPDATE jobs SET heartbeat_at = $1 WHERE name = $2").bind(at).bind(name))
+            .await?;
         Ok(())
     }
 
     async fn set_job_archived(&self, name: &str, archived: bool) -> Result<()> {
-        let result = sqlx::query("UPDATE jobs SET archived = $1 WHERE name = $2")
-            .bind(i64::from(archived))
-            .bind(name)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        let result = self
+            .execute_write(
+                sqlx::query("UPDATE jobs SET archived = $1 WHERE name = $2").bind(i64::from(archived)).bind(name),
+            )
+            .await?;
         found(result.rows_affected(), || missing_job(name))
     }
 
@@ -385,7 +381,7 @@ impl JobStore for SqlStore {
     }
 
     async fn append_job_log(&self, name: &str, file: &str, offset: i64, text: &str) -> Result<i64> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         let size: i64 = sqlx::query(
             "SELECT COALESCE(MAX(start_offset + size), 0) AS size FROM job_logs WHERE job = $1 AND file = $2",
         )
@@ -422,7 +418,7 @@ impl JobStore for SqlStore {
             .execute(&mut *transaction)
             .await
             .map_err(db_error)?;
-        transaction.commit().await.map_err(db_error)?;
+        transaction.commit().await?;
         Ok(size + new.len() as i64)
     }
 
@@ -468,34 +464,37 @@ impl JobStore for SqlStore {
     }
 
     async fn add_job_reference(&self, name: &str, workspace: &WorkspaceName, location: &str) -> Result<()> {
-        sqlx::query("INSERT INTO job_references (job, workspace, location) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        self.execute_write(
+            sqlx::query(
+                "INSERT INTO job_references (job, workspace, location) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
             .bind(name)
             .bind(workspace.as_str())
-            .bind(location)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+            .bind(location),
+        )
+        .await?;
         Ok(())
     }
 
     async fn create_compute(&self, compute: &Compute) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO computes (workspace, name, kind, size, min_instances, max_instances, description, tags, \
+        self.execute_write(
+            sqlx::query(
+                "INSERT INTO computes (workspace, name, kind, size, min_instances, max_instances, description, tags, \
              created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(compute.workspace.as_str())
+            .bind(compute.name.as_str())
+            .bind(compute.kind.as_str())
+            .bind(compute.size.as_str())
+            .bind(compute.min_instances)
+            .bind(compute.max_instances)
+            .bind(compute.description.as_str())
+            .bind(json_text(&compute.tags)?)
+            .bind(compute.created_by.as_str())
+            .bind(compute.created_at),
         )
-        .bind(compute.workspace.as_str())
-        .bind(compute.name.as_str())
-        .bind(compute.kind.as_str())
-        .bind(compute.size.as_str())
-        .bind(compute.min_instances)
-        .bind(compute.max_instances)
-        .bind(compute.description.as_str())
-        .bind(json_text(&compute.tags)?)
-        .bind(compute.created_by.as_str())
-        .bind(compute.created_at)
-        .execute(&self.write)
         .await
-        .map_err(|error| match db_error(error) {
+        .map_err(|error| match error {
             error if error.code == ErrorCode::ResourceAlreadyExists => {
                 Error::already_exists(format!("compute '{}' already exists", compute.name))
             }
@@ -530,12 +529,13 @@ impl JobStore for SqlStore {
     }
 
     async fn delete_compute(&self, workspace: &WorkspaceName, name: &str) -> Result<()> {
-        let result = sqlx::query("DELETE FROM computes WHERE workspace = $1 AND name = $2")
-            .bind(workspace.as_str())
-            .bind(name)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        let result = self
+            .execute_write(
+                sqlx::query("DELETE FROM computes WHERE workspace = $1 AND name = $2")
+                    .bind(workspace.as_str())
+                    .bind(name),
+            )
+            .await?;
         found(result.rows_affected(), || format!("compute '{name}' not found"))
     }
 }

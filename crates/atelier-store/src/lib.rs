@@ -10,6 +10,7 @@
 //! This is the only crate that knows SQL.
 
 mod access;
+pub mod audit;
 mod data;
 mod datastores;
 mod dialect;
@@ -536,6 +537,21 @@ pub trait RoleStore: Send + Sync {
     async fn list_roles(&self, workspace: &WorkspaceName) -> Result<Vec<(UserName, String)>>;
 }
 
+/// The audit log (see [`audit`]): appended by the transactions of the changes it records, and
+/// here by what is recorded after a call's answer; read newest first; purged only by age.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends one record on its own (a denial, a failure, a change outside the store).
+    async fn append_audit(&self, record: &atelier_core::audit::AuditRecord) -> Result<()>;
+    /// A page of records, newest first.
+    async fn list_audit(
+        &self,
+        query: &atelier_core::audit::AuditQuery,
+    ) -> Result<Vec<atelier_core::audit::AuditRecord>>;
+    /// Deletes the records older than `before`; returns how many.
+    async fn purge_audit(&self, before: Millis) -> Result<u64>;
+}
+
 /// Experiments and runs, with their metrics, params, tags, inputs and outputs. Every method is
 /// one transaction.
 #[async_trait]
@@ -632,6 +648,7 @@ pub trait LoggedModelStore: Send + Sync {
 /// transaction: it commits whole or not at all.
 pub trait Store:
     AccessStore
+    + AuditStore
     + RoleStore
     + TrackingStore
     + LoggedModelStore

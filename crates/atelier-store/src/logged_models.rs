@@ -14,7 +14,7 @@ use sqlx::AssertSqlSafe;
 #[async_trait]
 impl LoggedModelStore for SqlStore {
     async fn create_logged_model(&self, model: &LoggedModel) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         require_active_experiment(&mut transaction, &model.workspace, model.experiment_id).await?;
         sqlx::query(
             "INSERT INTO logged_models (model_id, workspace, experiment_id, name, artifact_location, creation_time, \
@@ -44,7 +44,7 @@ impl LoggedModelStore for SqlStore {
             upsert_model_child(&mut transaction, "logged_model_params", &model.model_id, &param.key, &param.value)
                 .await?;
         }
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
@@ -59,18 +59,19 @@ impl LoggedModelStore for SqlStore {
     }
 
     async fn set_logged_model_status(&self, model_id: &str, status: &str, now: Millis) -> Result<()> {
-        let result = sqlx::query("UPDATE logged_models SET status = $2, last_updated_time = $3 WHERE model_id = $1")
-            .bind(model_id)
-            .bind(status)
-            .bind(now)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        let result = self
+            .execute_write(
+                sqlx::query("UPDATE logged_models SET status = $2, last_updated_time = $3 WHERE model_id = $1")
+                    .bind(model_id)
+                    .bind(status)
+                    .bind(now),
+            )
+            .await?;
         found(result.rows_affected(), || format!("logged model with id '{model_id}' not found"))
     }
 
     async fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag], now: Millis) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         let result = sqlx::query("UPDATE logged_models SET last_updated_time = $2 WHERE model_id = $1")
             .bind(model_id)
             .bind(now)
@@ -83,21 +84,20 @@ impl LoggedModelStore for SqlStore {
         for tag in tags {
             upsert_model_child(&mut transaction, "logged_model_tags", model_id, &tag.key, &tag.value).await?;
         }
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()> {
-        let result = sqlx::query("DELETE FROM logged_model_tags WHERE model_id = $1 AND key = $2")
-            .bind(model_id)
-            .bind(key)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        let result = self
+            .execute_write(
+                sqlx::query("DELETE FROM logged_model_tags WHERE model_id = $1 AND key = $2").bind(model_id).bind(key),
+            )
+            .await?;
         found(result.rows_affected(), || format!("no tag with key '{key}' on logged model '{model_id}'"))
     }
 
     async fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         let exists = sqlx::query("SELECT 1 FROM logged_models WHERE model_id = $1")
             .bind(model_id)
             .fetch_optional(&mut *transaction)
@@ -109,18 +109,19 @@ impl LoggedModelStore for SqlStore {
         for param in params {
             upsert_model_child(&mut transaction, "logged_model_params", model_id, &param.key, &param.value).await?;
         }
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn delete_logged_model(&self, model_id: &str, now: Millis) -> Result<()> {
-        let result = sqlx::query(
-            "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_time = $2 WHERE model_id = $1",
-        )
-        .bind(model_id)
-        .bind(now)
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+        let result = self
+            .execute_write(
+                sqlx::query(
+                    "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_time = $2 WHERE model_id = $1",
+                )
+                .bind(model_id)
+                .bind(now),
+            )
+            .await?;
         found(result.rows_affected(), || format!("logged model with id '{model_id}' not found"))
     }
 

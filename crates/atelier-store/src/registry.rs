@@ -194,7 +194,7 @@ impl SqlStore {
 #[async_trait]
 impl RegistryStore for SqlStore {
     async fn create_registered_model(&self, model: &RegisteredModel) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         let created = sqlx::query(
             "INSERT INTO registered_models (workspace, name, description, creation_time, last_updated_time, next_version) \
              VALUES ($1, $2, $3, $4, $5, 1)",
@@ -225,7 +225,7 @@ impl RegistryStore for SqlStore {
                 .await
                 .map_err(db_error)?;
         }
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn get_registered_model(&self, workspace: &WorkspaceName, name: &str) -> Result<RegisteredModel> {
@@ -248,21 +248,23 @@ impl RegistryStore for SqlStore {
         new_name: &str,
         now: Millis,
     ) -> Result<()> {
-        let renamed = sqlx::query(
-            "UPDATE registered_models SET name = $3, last_updated_time = $4 WHERE workspace = $1 AND name = $2",
-        )
-        .bind(workspace.as_str())
-        .bind(name)
-        .bind(new_name)
-        .bind(now)
-        .execute(&self.write)
-        .await
-        .map_err(|error| match db_error(error) {
-            error if error.code == ErrorCode::ResourceAlreadyExists => {
-                Error::already_exists(format!("Registered Model (name={new_name}) already exists."))
-            }
-            error => error,
-        })?;
+        let renamed = self
+            .execute_write(
+                sqlx::query(
+                    "UPDATE registered_models SET name = $3, last_updated_time = $4 WHERE workspace = $1 AND name = $2",
+                )
+                .bind(workspace.as_str())
+                .bind(name)
+                .bind(new_name)
+                .bind(now),
+            )
+            .await
+            .map_err(|error| match error {
+                error if error.code == ErrorCode::ResourceAlreadyExists => {
+                    Error::already_exists(format!("Registered Model (name={new_name}) already exists."))
+                }
+                error => error,
+            })?;
         found(renamed.rows_affected(), || model_missing(name))
     }
 
@@ -273,26 +275,25 @@ impl RegistryStore for SqlStore {
         description: &str,
         now: Millis,
     ) -> Result<()> {
-        let done = sqlx::query(
+        let done = self.execute_write(sqlx::query(
             "UPDATE registered_models SET description = $3, last_updated_time = $4 WHERE workspace = $1 AND name = $2",
         )
         .bind(workspace.as_str())
         .bind(name)
         .bind(description)
         .bind(now)
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+        ).await?;
         found(done.rows_affected(), || model_missing(name))
     }
 
     async fn delete_registered_model(&self, workspace: &WorkspaceName, name: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM registered_models WHERE workspace = $1 AND name = $2")
-            .bind(workspace.as_str())
-            .bind(name)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        let done = self
+            .execute_write(
+                sqlx::query("DELETE FROM registered_models WHERE workspace = $1 AND name = $2")
+                    .bind(workspace.as_str())
+                    .bind(name),
+            )
+            .await?;
         found(done.rows_affected(), || model_missing(name))
     }
 
@@ -307,7 +308,7 @@ impl RegistryStore for SqlStore {
     }
 
     async fn set_registered_model_tag(&self, workspace: &WorkspaceName, name: &str, tag: &Tag) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         require_model(&mut transaction, workspace, name).await?;
         sqlx::query(
             "INSERT INTO registered_model_tags (workspace, name, key, value) VALUES ($1, $2, $3, $4) \
@@ -320,11 +321,11 @@ impl RegistryStore for SqlStore {
         .execute(&mut *transaction)
         .await
         .map_err(db_error)?;
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn delete_registered_model_tag(&self, workspace: &WorkspaceName, name: &str, key: &str) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         require_model(&mut transaction, workspace, name).await?;
         let done = sqlx::query("DELETE FROM registered_model_tags WHERE workspace = $1 AND name = $2 AND key = $3")
             .bind(workspace.as_str())
@@ -334,11 +335,11 @@ impl RegistryStore for SqlStore {
             .await
             .map_err(db_error)?;
         found(done.rows_affected(), || format!("No tag with name: {key} in registered model {name}"))?;
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn set_model_alias(&self, workspace: &WorkspaceName, name: &str, alias: &str, version: i64) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         require_version(&mut transaction, workspace, name, version).await?;
         sqlx::query(
             "INSERT INTO registered_model_aliases (workspace, name, alias, version) VALUES ($1, $2, $3, $4) \
@@ -351,11 +352,11 @@ impl RegistryStore for SqlStore {
         .execute(&mut *transaction)
         .await
         .map_err(db_error)?;
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn delete_model_alias(&self, workspace: &WorkspaceName, name: &str, alias: &str) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         require_model(&mut transaction, workspace, name).await?;
         // Deleting an alias that is not set is not an error, as in MLflow.
         sqlx::query("DELETE FROM registered_model_aliases WHERE workspace = $1 AND name = $2 AND alias = $3")
@@ -365,12 +366,12 @@ impl RegistryStore for SqlStore {
             .execute(&mut *transaction)
             .await
             .map_err(db_error)?;
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn create_model_version(&self, version: &ModelVersion) -> Result<ModelVersion> {
         let workspace = &version.workspace;
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         // An explicit number (Azure ML's `version: "3"`) must be free; the counter moves past it
         // so that a later automatic number never collides.
         let row = sqlx::query(
@@ -439,7 +440,7 @@ impl RegistryStore for SqlStore {
             .await
             .map_err(db_error)?;
         }
-        transaction.commit().await.map_err(db_error)?;
+        transaction.commit().await?;
         Ok(ModelVersion { version: number, aliases: Vec::new(), ..version.clone() })
     }
 
@@ -466,18 +467,19 @@ impl RegistryStore for SqlStore {
         description: &str,
         now: Millis,
     ) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE model_versions SET description = $4, last_updated_time = $5 \
+        let done = self
+            .execute_write(
+                sqlx::query(
+                    "UPDATE model_versions SET description = $4, last_updated_time = $5 \
              WHERE workspace = $1 AND name = $2 AND version = $3",
-        )
-        .bind(workspace.as_str())
-        .bind(name)
-        .bind(version)
-        .bind(description)
-        .bind(now)
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+                )
+                .bind(workspace.as_str())
+                .bind(name)
+                .bind(version)
+                .bind(description)
+                .bind(now),
+            )
+            .await?;
         found(done.rows_affected(), || version_missing(name, version))
     }
 
@@ -491,18 +493,19 @@ impl RegistryStore for SqlStore {
     ) -> Result<()> {
         let properties = serde_json::to_string(properties)
             .map_err(|error| Error::internal(format!("encoding properties failed: {error}")))?;
-        let done = sqlx::query(
-            "UPDATE model_versions SET properties = $4, last_updated_time = $5 \
+        let done = self
+            .execute_write(
+                sqlx::query(
+                    "UPDATE model_versions SET properties = $4, last_updated_time = $5 \
              WHERE workspace = $1 AND name = $2 AND version = $3",
-        )
-        .bind(workspace.as_str())
-        .bind(name)
-        .bind(version)
-        .bind(properties)
-        .bind(now)
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+                )
+                .bind(workspace.as_str())
+                .bind(name)
+                .bind(version)
+                .bind(properties)
+                .bind(now),
+            )
+            .await?;
         found(done.rows_affected(), || version_missing(name, version))
     }
 
@@ -514,18 +517,19 @@ impl RegistryStore for SqlStore {
         archived: bool,
         now: Millis,
     ) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE model_versions SET archived = $4, last_updated_time = $5 \
+        let done = self
+            .execute_write(
+                sqlx::query(
+                    "UPDATE model_versions SET archived = $4, last_updated_time = $5 \
              WHERE workspace = $1 AND name = $2 AND version = $3",
-        )
-        .bind(workspace.as_str())
-        .bind(name)
-        .bind(version)
-        .bind(i64::from(archived))
-        .bind(now)
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+                )
+                .bind(workspace.as_str())
+                .bind(name)
+                .bind(version)
+                .bind(i64::from(archived))
+                .bind(now),
+            )
+            .await?;
         found(done.rows_affected(), || version_missing(name, version))
     }
 
@@ -538,7 +542,7 @@ impl RegistryStore for SqlStore {
         archive_existing: bool,
         now: Millis,
     ) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         require_version(&mut transaction, workspace, name, version).await?;
         if archive_existing {
             sqlx::query(
@@ -567,17 +571,18 @@ impl RegistryStore for SqlStore {
         .await
         .map_err(db_error)?;
         touch_model(&mut transaction, workspace, name, now).await?;
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn delete_model_version(&self, workspace: &WorkspaceName, name: &str, version: i64) -> Result<()> {
-        let done = sqlx::query("DELETE FROM model_versions WHERE workspace = $1 AND name = $2 AND version = $3")
-            .bind(workspace.as_str())
-            .bind(name)
-            .bind(version)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        let done = self
+            .execute_write(
+                sqlx::query("DELETE FROM model_versions WHERE workspace = $1 AND name = $2 AND version = $3")
+                    .bind(workspace.as_str())
+                    .bind(name)
+                    .bind(version),
+            )
+            .await?;
         found(done.rows_affected(), || version_missing(name, version))
     }
 
@@ -596,7 +601,7 @@ impl RegistryStore for SqlStore {
         version: i64,
         tag: &Tag,
     ) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         require_version(&mut transaction, workspace, name, version).await?;
         sqlx::query(
             "INSERT INTO model_version_tags (workspace, name, version, key, value) VALUES ($1, $2, $3, $4, $5) \
@@ -610,7 +615,7 @@ impl RegistryStore for SqlStore {
         .execute(&mut *transaction)
         .await
         .map_err(db_error)?;
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn delete_model_version_tag(
@@ -620,7 +625,7 @@ impl RegistryStore for SqlStore {
         version: i64,
         key: &str,
     ) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         require_version(&mut transaction, workspace, name, version).await?;
         let done = sqlx::query(
             "DELETE FROM model_version_tags WHERE workspace = $1 AND name = $2 AND version = $3 AND key = $4",
@@ -633,6 +638,6 @@ impl RegistryStore for SqlStore {
         .await
         .map_err(db_error)?;
         found(done.rows_affected(), || format!("No tag with name: {key} in model version {name} {version}"))?;
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 }

@@ -56,21 +56,22 @@ async fn assigned_in(connection: &mut sqlx::AnyConnection, name: &str) -> Result
 #[async_trait]
 impl RoleStore for SqlStore {
     async fn create_role_definition(&self, role: &RoleDefinition, created_by: &UserName, now: Millis) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO role_definitions (name_key, name, description, actions, not_actions, assignable_scopes, \
+        self.execute_write(
+            sqlx::query(
+                "INSERT INTO role_definitions (name_key, name, description, actions, not_actions, assignable_scopes, \
              created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            )
+            .bind(role.name.to_lowercase())
+            .bind(role.name.as_str())
+            .bind(role.description.as_str())
+            .bind(json_text(&role.actions)?)
+            .bind(json_text(&role.not_actions)?)
+            .bind(json_text(&scope_texts(role))?)
+            .bind(created_by.as_str())
+            .bind(now),
         )
-        .bind(role.name.to_lowercase())
-        .bind(role.name.as_str())
-        .bind(role.description.as_str())
-        .bind(json_text(&role.actions)?)
-        .bind(json_text(&role.not_actions)?)
-        .bind(json_text(&scope_texts(role))?)
-        .bind(created_by.as_str())
-        .bind(now)
-        .execute(&self.write)
         .await
-        .map_err(|error| match db_error(error) {
+        .map_err(|error| match error {
             error if error.code == ErrorCode::ResourceAlreadyExists => Error::already_exists(format!(
                 "role '{}' already exists: update it with 'atelier role update', or choose another name",
                 role.name
@@ -81,7 +82,7 @@ impl RoleStore for SqlStore {
     }
 
     async fn update_role_definition(&self, role: &RoleDefinition, now: Millis) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         let stored: Option<String> = sqlx::query("SELECT name FROM role_definitions WHERE name_key = $1")
             .bind(role.name.to_lowercase())
             .fetch_optional(&mut *transaction)
@@ -118,11 +119,11 @@ impl RoleStore for SqlStore {
         .execute(&mut *transaction)
         .await
         .map_err(db_error)?;
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn delete_role_definition(&self, name: &str) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         let stored: Option<String> = sqlx::query("SELECT name FROM role_definitions WHERE name_key = $1")
             .bind(name.to_lowercase())
             .fetch_optional(&mut *transaction)
@@ -146,7 +147,7 @@ impl RoleStore for SqlStore {
             .execute(&mut *transaction)
             .await
             .map_err(db_error)?;
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn get_role_definition(&self, name: &str) -> Result<Option<StoredRole>> {
@@ -168,18 +169,19 @@ impl RoleStore for SqlStore {
 
     async fn assign_role(&self, workspace: &WorkspaceName, user: &UserName, role: &str, built_in: bool) -> Result<()> {
         // A custom role is assigned only while it exists, in the same statement.
-        let inserted = sqlx::query(
-            "INSERT INTO role_assignments (workspace, user_name, role) SELECT $1, $2, $3 \
+        let inserted = self
+            .execute_write(
+                sqlx::query(
+                    "INSERT INTO role_assignments (workspace, user_name, role) SELECT $1, $2, $3 \
              WHERE $4 = 1 OR EXISTS (SELECT 1 FROM role_definitions WHERE name = $3) \
              ON CONFLICT (workspace, user_name, role) DO NOTHING",
-        )
-        .bind(workspace.as_str())
-        .bind(user.as_str())
-        .bind(role)
-        .bind(i64::from(built_in))
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+                )
+                .bind(workspace.as_str())
+                .bind(user.as_str())
+                .bind(role)
+                .bind(i64::from(built_in)),
+            )
+            .await?;
         if inserted.rows_affected() == 0 && !built_in && self.get_role_definition(role).await?.is_none() {
             return Err(Error::not_found(format!("role '{role}' does not exist")));
         }
@@ -187,16 +189,17 @@ impl RoleStore for SqlStore {
     }
 
     async fn remove_role(&self, workspace: &WorkspaceName, user: &UserName, role: Option<&str>) -> Result<()> {
-        let result = sqlx::query(
-            "DELETE FROM role_assignments WHERE workspace = $1 AND user_name = $2 AND (role = $3 OR $4 = 1)",
-        )
-        .bind(workspace.as_str())
-        .bind(user.as_str())
-        .bind(role.unwrap_or_default())
-        .bind(i64::from(role.is_none()))
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+        let result = self
+            .execute_write(
+                sqlx::query(
+                    "DELETE FROM role_assignments WHERE workspace = $1 AND user_name = $2 AND (role = $3 OR $4 = 1)",
+                )
+                .bind(workspace.as_str())
+                .bind(user.as_str())
+                .bind(role.unwrap_or_default())
+                .bind(i64::from(role.is_none())),
+            )
+            .await?;
         found(result.rows_affected(), || match role {
             Some(role) => format!("user '{user}' does not have role '{role}' on workspace '{workspace}'"),
             None => format!("user '{user}' has no role on workspace '{workspace}'"),

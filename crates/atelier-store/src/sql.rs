@@ -116,6 +116,26 @@ impl SqlStore {
         Ok(columns)
     }
 
+    /// Begins a write transaction, whose commit carries the request's audit record.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
+        Ok(WriteTx { transaction: self.write.begin().await.map_err(db_error)?, dialect: self.dialect })
+    }
+
+    /// Runs one state-changing statement as its own transaction, with the request's audit
+    /// record when it changed a row; a statement that changed nothing commits nothing, so no
+    /// record describes a change that did not happen.
+    pub(crate) async fn execute_write<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<sqlx::any::AnyQueryResult> {
+        let mut transaction = self.begin_write().await?;
+        let result = query.execute(&mut *transaction).await.map_err(db_error)?;
+        if result.rows_affected() > 0 {
+            transaction.commit().await?;
+        }
+        Ok(result)
+    }
+
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }
@@ -124,6 +144,48 @@ impl SqlStore {
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+    }
+}
+
+/// A write transaction of the store. Committing it appends the current request's audit record
+/// in the same transaction when the request is a state-changing call not yet recorded (see
+/// [`crate::audit`]); dropping it rolls everything back.
+pub(crate) struct WriteTx {
+    transaction: sqlx::Transaction<'static, sqlx::Any>,
+    dialect: Dialect,
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.transaction
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.transaction
+    }
+}
+
+impl WriteTx {
+    /// Commits the change, with the request's audit record.
+    pub(crate) async fn commit(mut self) -> Result<()> {
+        let taken = crate::audit::take_for_commit();
+        if let Some((context, record)) = &taken
+            && let Err(error) = crate::audit::append(&mut self.transaction, self.dialect, &[record]).await
+        {
+            crate::audit::give_back(context);
+            return Err(error);
+        }
+        if let Err(error) = self.transaction.commit().await {
+            if let Some((context, _)) = &taken {
+                crate::audit::give_back(context);
+            }
+            return Err(db_error(error));
+        }
+        Ok(())
     }
 }
 
@@ -143,6 +205,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "endpoints", include_str!("../migrations/sqlite/0011_endpoints.sql")),
     (12, "token scope", include_str!("../migrations/sqlite/0012_token_scope.sql")),
     (13, "roles", include_str!("../migrations/sqlite/0013_roles.sql")),
+    (14, "audit", include_str!("../migrations/sqlite/0014_audit.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
@@ -158,6 +221,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "endpoints", include_str!("../migrations/postgres/0011_endpoints.sql")),
     (12, "token scope", include_str!("../migrations/postgres/0012_token_scope.sql")),
     (13, "roles", include_str!("../migrations/postgres/0013_roles.sql")),
+    (14, "audit", include_str!("../migrations/postgres/0014_audit.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

@@ -108,7 +108,7 @@ impl TrackingStore for SqlStore {
         tags: &[Tag],
         now: Millis,
     ) -> Result<ExperimentId> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         let existing = sqlx::query("SELECT lifecycle_stage FROM experiments WHERE workspace = $1 AND name = $2")
             .bind(workspace.as_str())
             .bind(name)
@@ -155,7 +155,7 @@ impl TrackingStore for SqlStore {
             .await
             .map_err(db_error)?;
         }
-        transaction.commit().await.map_err(db_error)?;
+        transaction.commit().await?;
         Ok(experiment_id)
     }
 
@@ -225,7 +225,7 @@ impl TrackingStore for SqlStore {
         name: &str,
         now: Millis,
     ) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         let taken = sqlx::query(
             "SELECT experiment_id FROM experiments WHERE workspace = $1 AND name = $2 AND experiment_id <> $3",
         )
@@ -259,7 +259,7 @@ impl TrackingStore for SqlStore {
         .execute(&mut *transaction)
         .await
         .map_err(db_error)?;
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn set_experiment_stage(
@@ -269,7 +269,7 @@ impl TrackingStore for SqlStore {
         stage: LifecycleStage,
         now: Millis,
     ) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         let result = sqlx::query(
             "UPDATE experiments SET lifecycle_stage = $3, last_update_time = $4 WHERE workspace = $1 AND experiment_id = $2",
         )
@@ -294,11 +294,11 @@ impl TrackingStore for SqlStore {
         .execute(&mut *transaction)
         .await
         .map_err(db_error)?;
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn set_experiment_tag(&self, workspace: &WorkspaceName, id: ExperimentId, tag: &Tag) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         require_active_experiment(&mut transaction, workspace, id).await?;
         sqlx::query(
             "INSERT INTO experiment_tags (workspace, experiment_id, key, value) VALUES ($1, $2, $3, $4) \
@@ -311,26 +311,26 @@ impl TrackingStore for SqlStore {
         .execute(&mut *transaction)
         .await
         .map_err(db_error)?;
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn delete_experiment_tag(&self, workspace: &WorkspaceName, id: ExperimentId, key: &str) -> Result<()> {
         self.get_experiment(workspace, id).await?;
-        let result =
-            sqlx::query("DELETE FROM experiment_tags WHERE workspace = $1 AND experiment_id = $2 AND key = $3")
-                .bind(workspace.as_str())
-                .bind(id)
-                .bind(key)
-                .execute(&self.write)
-                .await
-                .map_err(db_error)?;
+        let result = self
+            .execute_write(
+                sqlx::query("DELETE FROM experiment_tags WHERE workspace = $1 AND experiment_id = $2 AND key = $3")
+                    .bind(workspace.as_str())
+                    .bind(id)
+                    .bind(key),
+            )
+            .await?;
         found(result.rows_affected(), || format!("no tag with name: {key} in experiment with id {id}"))
     }
 
     async fn create_run(&self, info: &RunInfo, tags: &[Tag]) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         insert_run(&mut transaction, info, tags).await?;
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn get_run(&self, run_id: &RunId) -> Result<Run> {
@@ -351,7 +351,7 @@ impl TrackingStore for SqlStore {
     }
 
     async fn update_run(&self, run_id: &RunId, update: &RunUpdate) -> Result<RunInfo> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         require_active_run(&mut transaction, run_id).await?;
         sqlx::query(
             "UPDATE runs SET status = COALESCE($2, status), end_time = COALESCE($3, end_time), name = COALESCE($4, name) WHERE run_uuid = $1",
@@ -379,19 +379,20 @@ impl TrackingStore for SqlStore {
             .await
             .map_err(db_error)?;
         let info = row_to_run_info(&row)?;
-        transaction.commit().await.map_err(db_error)?;
+        transaction.commit().await?;
         Ok(info)
     }
 
     async fn set_run_stage(&self, run_id: &RunId, stage: LifecycleStage, now: Millis) -> Result<()> {
         let deleted_time = if stage == LifecycleStage::Deleted { Some(now) } else { None };
-        let result = sqlx::query("UPDATE runs SET lifecycle_stage = $2, deleted_time = $3 WHERE run_uuid = $1")
-            .bind(run_id.as_str())
-            .bind(stage.as_str())
-            .bind(deleted_time)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+        let result = self
+            .execute_write(
+                sqlx::query("UPDATE runs SET lifecycle_stage = $2, deleted_time = $3 WHERE run_uuid = $1")
+                    .bind(run_id.as_str())
+                    .bind(stage.as_str())
+                    .bind(deleted_time),
+            )
+            .await?;
         found(result.rows_affected(), || format!("run with id={run_id} not found"))
     }
 
@@ -400,7 +401,7 @@ impl TrackingStore for SqlStore {
     }
 
     async fn delete_run_tag(&self, run_id: &RunId, key: &str) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         require_active_run(&mut transaction, run_id).await?;
         let result = sqlx::query("DELETE FROM tags WHERE run_uuid = $1 AND key = $2")
             .bind(run_id.as_str())
@@ -411,11 +412,11 @@ impl TrackingStore for SqlStore {
         if result.rows_affected() == 0 {
             return Err(Error::not_found(format!("no tag with name: {key} in run with id {run_id}")));
         }
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn log_inputs(&self, run_id: &RunId, inputs: &[DatasetInput]) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         require_active_run(&mut transaction, run_id).await?;
         let row = sqlx::query("SELECT workspace, experiment_id FROM runs WHERE run_uuid = $1")
             .bind(run_id.as_str())
@@ -488,7 +489,7 @@ impl TrackingStore for SqlStore {
                 .map_err(db_error)?;
             }
         }
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 
     async fn get_metric_history(
@@ -594,7 +595,7 @@ impl TrackingStore for SqlStore {
     }
 
     async fn log_outputs(&self, run_id: &RunId, outputs: &[ModelOutput]) -> Result<()> {
-        let mut transaction = self.write.begin().await.map_err(db_error)?;
+        let mut transaction = self.begin_write().await?;
         require_active_run(&mut transaction, run_id).await?;
         for output in outputs {
             let exists = sqlx::query("SELECT 1 FROM logged_models WHERE model_id = $1")
@@ -616,6 +617,6 @@ impl TrackingStore for SqlStore {
             .await
             .map_err(db_error)?;
         }
-        transaction.commit().await.map_err(db_error)
+        transaction.commit().await
     }
 }

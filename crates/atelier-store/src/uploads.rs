@@ -23,7 +23,7 @@ impl UploadStore for SqlStore {
         size: i64,
         now: Millis,
     ) -> Result<()> {
-        sqlx::query(
+        self.execute_write(sqlx::query(
             "INSERT INTO upload_files (workspace, area, path, hash, size, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (workspace, area, path) DO UPDATE SET hash = excluded.hash, size = excluded.size, \
              created_at = excluded.created_at",
@@ -34,9 +34,7 @@ impl UploadStore for SqlStore {
         .bind(hash)
         .bind(size)
         .bind(now)
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+        ).await?;
         Ok(())
     }
 
@@ -67,16 +65,17 @@ impl UploadStore for SqlStore {
     }
 
     async fn delete_upload_files_under(&self, workspace: &WorkspaceName, area: &str, prefix: &str) -> Result<u64> {
-        let done = sqlx::query(
-            "DELETE FROM upload_files WHERE workspace = $1 AND area = $2 \
+        let done = self
+            .execute_write(
+                sqlx::query(
+                    "DELETE FROM upload_files WHERE workspace = $1 AND area = $2 \
              AND (path = $3 OR substr(path, 1, length($3) + 1) = $3 || '/')",
-        )
-        .bind(workspace.as_str())
-        .bind(area)
-        .bind(prefix)
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+                )
+                .bind(workspace.as_str())
+                .bind(area)
+                .bind(prefix),
+            )
+            .await?;
         Ok(done.rows_affected())
     }
 }

@@ -11,12 +11,15 @@
 //! (a database error), every request is retried alone, so one request cannot fail another.
 
 use crate::Batch;
+use crate::audit::AuditContext;
 use crate::dialect::{Bind, Dialect, bind_all, db_error, placeholder_list, values_rows};
+use atelier_core::audit::AuditRecord;
 use atelier_core::model::{LifecycleStage, Metric, RunId};
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, Result};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most requests written in one transaction.
@@ -32,6 +35,8 @@ struct Job {
     workspace: WorkspaceName,
     run_id: RunId,
     batch: Batch,
+    /// The request's audit record, written with its batch (see [`crate::audit`]).
+    audit: Option<(Arc<AuditContext>, AuditRecord)>,
     reply: oneshot::Sender<Result<()>>,
 }
 
@@ -51,9 +56,20 @@ impl BatchWriter {
     /// Writes one request's batch; returns when it is committed (or refused).
     pub(crate) async fn submit(&self, workspace: &WorkspaceName, run_id: &RunId, batch: Batch) -> Result<()> {
         let (reply, outcome) = oneshot::channel();
-        let job = Job { workspace: workspace.clone(), run_id: run_id.clone(), batch, reply };
-        self.sender.send(job).await.map_err(|_| Error::internal("the metadata store is shutting down"))?;
-        outcome.await.map_err(|_| Error::internal("the metadata store's writer stopped"))?
+        let audit = crate::audit::take_for_commit();
+        let context = audit.as_ref().map(|(context, _)| context.clone());
+        let job = Job { workspace: workspace.clone(), run_id: run_id.clone(), batch, audit, reply };
+        let result = match self.sender.send(job).await {
+            Ok(()) => outcome.await.unwrap_or_else(|_| Err(Error::internal("the metadata store's writer stopped"))),
+            Err(_) => Err(Error::internal("the metadata store is shutting down")),
+        };
+        // A batch that was not written leaves its record to be written after the answer.
+        if result.is_err()
+            && let Some(context) = context
+        {
+            crate::audit::give_back(&context);
+        }
+        result
     }
 }
 
@@ -265,6 +281,10 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
         }
         bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
     }
+
+    let records: Vec<&AuditRecord> =
+        accepted.iter().filter_map(|job| job.audit.as_ref().map(|(_, record)| record)).collect();
+    crate::audit::append(&mut transaction, dialect, &records).await?;
 
     transaction.commit().await.map_err(db_error)?;
     Ok(outcomes)

@@ -8,6 +8,8 @@ pub const ARTIFACT_ROOT: &str = "mlflow-artifacts:";
 /// A store under test, with what it needs to clean up after itself.
 pub struct TestStore {
     pub store: SqlStore,
+    /// Where it is, for tests that go around the store.
+    pub url: String,
     _folder: Option<tempfile::TempDir>,
     pg_cleanup: Option<(String, String)>,
 }
@@ -45,7 +47,7 @@ pub async fn sqlite() -> Option<TestStore> {
     let folder = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", folder.path().join("test.db").display());
     let store = SqlStore::connect(&url).await.unwrap();
-    Some(TestStore { store, _folder: Some(folder), pg_cleanup: None })
+    Some(TestStore { store, url, _folder: Some(folder), pg_cleanup: None })
 }
 
 pub async fn postgres() -> Option<TestStore> {
@@ -67,8 +69,9 @@ pub async fn postgres() -> Option<TestStore> {
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}"))).execute(&mut connection).await.unwrap();
     }
     let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let store = SqlStore::connect(&format!("{base}/{database}")).await.unwrap();
-    Some(TestStore { store, _folder: None, pg_cleanup: Some((admin_url, database)) })
+    let url = format!("{base}/{database}");
+    let store = SqlStore::connect(&url).await.unwrap();
+    Some(TestStore { store, url, _folder: None, pg_cleanup: Some((admin_url, database)) })
 }
 
 fn rand_u64() -> u64 {

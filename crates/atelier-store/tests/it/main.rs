@@ -8,4 +8,5 @@ mod common;
 mod conformance;
 mod conformance_access;
 mod conformance_assets;
+mod conformance_audit;
 mod conformance_registry;
