@@ -201,6 +201,46 @@ def test_owners_manage_members(page, server):
     page.click("text=Assign role")
     page.wait_for_load_state()
     assert "does not exist" in page.locator("[role=alert]").inner_text()
+    # The role changes, from the audit log, beneath the members: newest first, by whom.
+    changes = page.locator("[data-testid=audit] tbody tr").all_inner_texts()
+    assert "failed" in changes[0] and "RESOURCE_DOES_NOT_EXIST" in changes[0], changes
+    assert "roleAssignments/delete" in changes[1] and "succeeded" in changes[1], changes
+    assert "roleAssignments/write" in changes[2] and "admin" in changes[2], changes
+    page.click("[data-testid=audit-link]")
+    page.wait_for_load_state()
+    page.fill("input[name=action]", "*/roleAssignments/write")
+    page.select_option("select[name=outcome]", "failed")
+    page.click("text=Show")
+    page.wait_for_load_state()
+    failed = page.locator("[data-testid=audit] tbody tr").all_inner_texts()
+    assert len(failed) == 1 and "RESOURCE_DOES_NOT_EXIST" in failed[0], failed
+    screenshot(page, "audit")
+
+
+def test_a_reader_cannot_assign_roles_or_read_the_audit_log(page, server):
+    import requests
+
+    server.api("POST", "/api/v1/users", json={"name": "reader2", "password": "reader2-password"})
+    server.api("PUT", "/api/v1/workspaces/default/roles", json={"user": "reader2", "role": "Reader"})
+    sign_in(page, server, "reader2", "reader2-password")
+    page.goto(f"{server.url}/w/default/roles")
+    assert "reader2" in page.locator("[data-testid=roles]").inner_text()
+    assert page.locator("text=Assign role").count() == 0
+    assert page.locator("button:has-text('Remove')").count() == 0
+    page.goto(f"{server.url}/w/default/audit")
+    assert re.search("not permit|not allowed", page.content(), re.IGNORECASE)
+    # Posting the form anyway, with the session's own form token, is refused and changes nothing.
+    session = requests.Session()
+    session.post(server.url + "/login", data={"user": "reader2", "password": "reader2-password", "next": "/"})
+    csrf = re.search(r'name="csrf" value="([^"]+)"', session.get(server.url + "/w/default/roles").text).group(1)
+    forged = session.post(
+        server.url + "/w/default/roles", data={"csrf": csrf, "user": "reader2", "role": "Owner"}, allow_redirects=False
+    )
+    assert forged.status_code in (303, 403)
+    roles = server.api("GET", "/api/v1/workspaces/default/roles").json()
+    assert {"user": "reader2", "role": "Owner"} not in roles
+    denied = server.api("GET", "/api/v1/workspaces/default/audit?user=reader2&outcome=denied").json()["records"]
+    assert any(record["action"] == "Microsoft.Authorization/roleAssignments/write" for record in denied), denied
 
 
 def test_compare_two_runs(page, server, logged):

@@ -4,6 +4,7 @@
 //! This crate is glue, not a library: flags, wiring and printing.
 
 mod assets;
+mod audit;
 mod client;
 mod commands;
 mod data;
@@ -183,6 +184,13 @@ enum Command {
     /// Run a command confined (started by the server for jobs and deployments, not by hand).
     #[command(hide = true)]
     Sandbox(sandbox::SandboxArgs),
+    /// The audit log: changes, denials and sign-ins.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Roles (built-in and custom) and role assignments on workspaces.
     Role {
         #[command(subcommand)]
@@ -240,6 +248,7 @@ fn main() -> ExitCode {
             Command::User { command, client } => commands::user(command, client).await,
             Command::Token { command, client } => commands::token(command, client).await,
             Command::Role { command, client } => roles::role(command, client).await,
+            Command::Audit { command, client } => audit::audit(command, client).await,
             Command::Model { command, client } => models::model(command, client).await,
             Command::Data { command, client } => data::data(command, client).await,
             Command::Datastore { command, client } => datastores::datastore(command, client).await,

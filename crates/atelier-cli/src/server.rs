@@ -39,6 +39,13 @@ pub struct ServerArgs {
     /// 0 turns the periodic sweep off (`atelier gc` still works).
     #[arg(long, env = "ATELIER_GC_INTERVAL_MINUTES", default_value_t = 60)]
     gc_interval_minutes: u64,
+    /// Record every change, denial and sign-in in the audit log (`atelier audit list`).
+    #[arg(long, env = "ATELIER_AUDIT", default_value = "on", value_parser = ["on", "off"])]
+    audit: String,
+    /// Days an audit record is kept; older ones are deleted by an hourly sweep (0 keeps them
+    /// forever).
+    #[arg(long, env = "ATELIER_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    audit_retention_days: u64,
     /// CPUs the local compute hands to jobs (default: this machine's).
     #[arg(long, env = "ATELIER_LOCAL_CPUS")]
     local_cpus: Option<f64>,
@@ -309,6 +316,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             .refusing_images(args.refuse_images)
             .with_launcher(capacity, Arc::new(launcher))
             .with_snapshot_limit(args.max_snapshot_mb * 1024 * 1024)
+            .with_audit(args.audit == "on")
             .with_confinement(confinement, args.allow_unconfined_jobs),
     );
 
@@ -333,6 +341,20 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
                 ticks.tick().await;
                 if let Err(error) = sweeper.collect_garbage_now(std::time::Duration::from_secs(3600)).await {
                     tracing::warn!(%error, "garbage collection failed");
+                }
+            }
+        });
+    }
+
+    if args.audit_retention_days > 0 {
+        let sweeper = service.clone();
+        let days = args.audit_retention_days;
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                ticks.tick().await;
+                if let Err(error) = sweeper.apply_audit_retention(days).await {
+                    tracing::warn!(%error, "the audit log's retention sweep failed");
                 }
             }
         });

@@ -83,6 +83,80 @@ pub struct AuditQuery {
     pub limit: i64,
 }
 
+/// A query's parameters as a caller writes them (a query string, a form, the CLI's options).
+#[derive(Debug, Clone, Default)]
+pub struct AuditParams<'a> {
+    pub workspace: Option<&'a str>,
+    /// Epoch milliseconds, or a window back from now (`1h`, `7d`).
+    pub since: Option<&'a str>,
+    pub until: Option<&'a str>,
+    pub user: Option<&'a str>,
+    pub action: Option<&'a str>,
+    pub outcome: Option<&'a str>,
+    pub limit: Option<&'a str>,
+    /// The previous page's `next_page_token`.
+    pub page_token: Option<&'a str>,
+}
+
+/// The records a page holds unless the caller says.
+pub const DEFAULT_AUDIT_PAGE: i64 = 100;
+
+impl AuditQuery {
+    /// Checks and converts what a caller wrote, naming the parameter that is wrong.
+    pub fn parse(params: &AuditParams<'_>, now: Millis) -> crate::Result<AuditQuery> {
+        fn present(value: Option<&str>) -> Option<&str> {
+            value.map(str::trim).filter(|value| !value.is_empty())
+        }
+        let time = |name: &str, value: Option<&str>| -> crate::Result<Option<Millis>> {
+            let Some(value) = present(value) else { return Ok(None) };
+            if let Ok(millis) = value.parse::<i64>() {
+                return Ok(Some(millis));
+            }
+            parse_window(value)
+                .map(|window| Some(now - window))
+                .map_err(|message| crate::Error::invalid(format!("invalid '{name}': {message}, or epoch milliseconds")))
+        };
+        let text = |name: &str, value: Option<&str>| -> crate::Result<Option<String>> {
+            match present(value) {
+                Some(value) if value.len() > 256 || value.chars().any(char::is_control) => Err(crate::Error::invalid(
+                    format!("invalid '{name}': at most 256 characters, none of them control characters"),
+                )),
+                value => Ok(value.map(str::to_owned)),
+            }
+        };
+        let outcome = match present(params.outcome) {
+            Some(text) => Some(Outcome::parse(text).ok_or_else(|| {
+                crate::Error::invalid(format!(
+                    "invalid 'outcome' '{}': expected succeeded, failed or denied",
+                    text.escape_debug()
+                ))
+            })?),
+            None => None,
+        };
+        let before_id = match present(params.page_token) {
+            Some(token) => Some(token.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+                crate::Error::invalid("invalid 'page_token': pass the previous page's next_page_token unchanged")
+            })?),
+            None => None,
+        };
+        Ok(AuditQuery {
+            workspace: text("workspace", params.workspace)?,
+            since: time("since", params.since)?,
+            until: time("until", params.until)?,
+            user: text("user", params.user)?,
+            action: text("action", params.action)?,
+            outcome,
+            before_id,
+            limit: match present(params.limit) {
+                Some(text) => text.parse::<i64>().map_err(|_| {
+                    crate::Error::invalid(format!("invalid 'limit' '{}': expected a whole number", text.escape_debug()))
+                })?,
+                None => DEFAULT_AUDIT_PAGE,
+            },
+        })
+    }
+}
+
 /// Parses a time window such as `30m`, `1h`, `7d` or `2w` into milliseconds.
 pub fn parse_window(text: &str) -> Result<Millis, String> {
     let text = text.trim();
@@ -121,6 +195,26 @@ mod tests {
         assert!(parse_window("1y").unwrap_err().contains("unit"));
         assert!(parse_window("h").unwrap_err().contains("number"));
         assert!(parse_window("99999999999999d").unwrap_err().contains("100 years"));
+    }
+
+    #[test]
+    fn queries_parse_and_name_what_is_wrong() {
+        let params = AuditParams {
+            since: Some("1h"),
+            until: Some("5000000"),
+            action: Some("*/delete"),
+            outcome: Some("denied"),
+            page_token: Some("42"),
+            ..AuditParams::default()
+        };
+        let query = AuditQuery::parse(&params, 10_000_000).unwrap();
+        assert_eq!((query.since, query.until, query.before_id), (Some(6_400_000), Some(5_000_000), Some(42)));
+        assert_eq!((query.outcome, query.limit), (Some(Outcome::Denied), DEFAULT_AUDIT_PAGE));
+        let wrong = |params: AuditParams| AuditQuery::parse(&params, 0).unwrap_err().message;
+        assert!(wrong(AuditParams { since: Some("yesterday"), ..AuditParams::default() }).contains("'since'"));
+        assert!(wrong(AuditParams { outcome: Some("won"), ..AuditParams::default() }).contains("'outcome'"));
+        assert!(wrong(AuditParams { page_token: Some("x"), ..AuditParams::default() }).contains("'page_token'"));
+        assert!(wrong(AuditParams { user: Some("a\u{7}b"), ..AuditParams::default() }).contains("'user'"));
     }
 
     #[test]

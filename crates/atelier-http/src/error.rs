@@ -20,6 +20,8 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::json!({ "error_code": self.0.code.as_str(), "message": self.0.message });
         let mut response = (status, Json(body)).into_response();
+        // The audit layer records the code of a failure.
+        response.extensions_mut().insert(self.0.code);
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
@@ -73,6 +75,7 @@ pub(crate) async fn json_errors(response: Response) -> Response {
     };
     let mut response =
         (status, Json(serde_json::json!({ "error_code": code.as_str(), "message": message }))).into_response();
+    response.extensions_mut().insert(code);
     for (name, value) in parts
         .headers
         .iter()

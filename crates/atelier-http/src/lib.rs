@@ -12,6 +12,7 @@
 //! tracking URI.
 
 mod artifacts;
+mod audit;
 mod auth;
 mod error;
 mod mlflow;
@@ -73,6 +74,7 @@ pub fn inference_router(state: AppState) -> Router {
         .route("/endpoints/{name}/score", axum::routing::post(native::endpoints::score))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), audit::audit_calls))
         .with_state(state)
 }
 
@@ -107,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .merge(studio::routes())
         .merge(authenticated)
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), audit::audit_calls))
         .with_state(state)
 }
 

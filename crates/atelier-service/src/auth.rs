@@ -122,13 +122,13 @@ impl Service {
         if let Some((principal, expires_at)) = self.auth_cache.tokens.get(&hash)
             && expires_at.is_none_or(|expires_at| expires_at > now)
         {
-            return Ok(principal);
+            return Ok(principal.noted());
         }
         match self.store.find_token(&hash, now).await? {
             Some((token, user)) => {
-                let principal = Principal::token(user.name, user.is_admin, token.scope);
+                let principal = Principal::token(user.name, user.is_admin, token.scope, token.id);
                 self.auth_cache.tokens.insert(hash, (principal.clone(), token.expires_at));
-                Ok(principal)
+                Ok(principal.noted())
             }
             None => Err(Error::unauthenticated("invalid or expired token")),
         }
@@ -138,7 +138,7 @@ impl Service {
     async fn authenticate_job_token(&self, secret: &str) -> Result<Principal> {
         let hash = token_hash(secret);
         if let Some((principal, _)) = self.auth_cache.tokens.get(&hash) {
-            return Ok(principal);
+            return Ok(principal.noted());
         }
         match self.store.find_job_by_token(&hash).await? {
             Some(job) if !job.status.is_terminal() => {
@@ -146,7 +146,7 @@ impl Service {
                 let scope = crate::JobScope { workspace: job.workspace.clone(), job: job.name.clone() };
                 let principal = Principal::job_token(user, scope);
                 self.auth_cache.tokens.insert(hash, (principal.clone(), None));
-                Ok(principal)
+                Ok(principal.noted())
             }
             Some(job) => Err(Error::unauthenticated(format!(
                 "the token of job '{}' expired when the job ended ({})",
@@ -168,14 +168,18 @@ impl Service {
         password: &str,
         address: Option<IpAddr>,
     ) -> Result<Principal> {
-        self.sign_in_throttle.check(user, address)?;
+        if let Err(error) = self.sign_in_throttle.check(user, address) {
+            crate::audit::note_refused(user, error.code.as_str());
+            return Err(error);
+        }
         match self.check_password(user, password).await {
             Ok(principal) => {
                 self.sign_in_throttle.succeeded(user);
-                Ok(principal)
+                Ok(principal.noted())
             }
             Err(error) if error.code == ErrorCode::Unauthenticated => {
                 self.sign_in_throttle.failed(user, address);
+                crate::audit::note_refused(user, error.code.as_str());
                 tracing::info!(user = %user.escape_debug(), address = ?address, "a sign-in was refused");
                 Err(error)
             }

@@ -7,6 +7,7 @@
 //! native API call the same functions, so they cannot disagree.
 
 mod archives;
+mod audit_log;
 mod auth;
 mod compute;
 mod confinement;
@@ -30,6 +31,8 @@ mod uploads;
 mod versions;
 
 pub use archives::Archive;
+pub use atelier_store::audit;
+pub use audit_log::MAX_AUDIT_PAGE;
 pub use auth::{BootstrapSecrets, NewToken};
 pub use compute::{ComputeView, Launched, Launcher, NewCompute};
 pub use confinement::{Confinement, Exposure, JobUser};
@@ -74,22 +77,39 @@ pub struct Principal {
     job: Option<JobScope>,
     /// What the caller's API token may do.
     scope: TokenScope,
+    /// The id of the API token the caller used, for the audit log.
+    token_id: Option<String>,
 }
 
 impl Principal {
     /// A signed-in user, with every power of their account.
     pub(crate) fn signed_in(user: UserName, is_admin: bool) -> Self {
-        Principal { user, is_admin, job: None, scope: TokenScope::All }
+        Principal { user, is_admin, job: None, scope: TokenScope::All, token_id: None }
     }
 
-    /// A user's API token, with what it may do.
-    pub(crate) fn token(user: UserName, is_admin: bool, scope: TokenScope) -> Self {
-        Principal { user, is_admin, job: None, scope }
+    /// A user's API token (by its id), with what it may do.
+    pub(crate) fn token(user: UserName, is_admin: bool, scope: TokenScope, token_id: String) -> Self {
+        Principal { user, is_admin, job: None, scope, token_id: Some(token_id) }
     }
 
     /// A job's token: it acts for the job's submitter, on the job alone.
     pub(crate) fn job_token(user: UserName, job: JobScope) -> Self {
-        Principal { user, is_admin: false, job: Some(job), scope: TokenScope::All }
+        Principal { user, is_admin: false, job: Some(job), scope: TokenScope::All, token_id: None }
+    }
+
+    /// Tells the current request's audit record who calls.
+    pub(crate) fn noted(self) -> Self {
+        audit::note_principal(
+            self.user.as_str(),
+            self.token_id.as_deref(),
+            self.job.as_ref().map(|job| job.job.as_str()),
+        );
+        self
+    }
+
+    /// The id of the API token the caller used.
+    pub fn token_id(&self) -> Option<&str> {
+        self.token_id.as_deref()
     }
 
     /// The user who calls (for a job's token, the job's submitter).
@@ -177,6 +197,8 @@ pub struct Service {
     scheduler_wake: tokio::sync::Notify,
     /// The most a job's code snapshot may hold, in bytes.
     snapshot_limit: u64,
+    /// Whether calls are audited.
+    audit_enabled: bool,
     /// Wakes the serving layer when an endpoint or a deployment changes.
     endpoint_wake: tokio::sync::Notify,
     /// The serving layer, once connected ([`Service::attach_serving`]); weak, as it holds the
@@ -265,6 +287,7 @@ impl Service {
             scheduling: None,
             scheduler_wake: tokio::sync::Notify::new(),
             snapshot_limit: jobs::SNAPSHOT_LIMIT_BYTES,
+            audit_enabled: true,
             endpoint_wake: tokio::sync::Notify::new(),
             serving: std::sync::OnceLock::new(),
             confinement: None,
@@ -322,6 +345,12 @@ impl Service {
         self
     }
 
+    /// Turns the audit log on or off (on by default).
+    pub fn with_audit(mut self, enabled: bool) -> Self {
+        self.audit_enabled = enabled;
+        self
+    }
+
     /// Gives the service the key that seals datastore credentials.
     pub fn with_master_key(mut self, key: [u8; 32]) -> Self {
         self.master_key = Some(key);
@@ -343,6 +372,27 @@ impl Service {
     /// that run's logged models and artifacts) and acts on its own job; versioned assets are not
     /// its to read, apart from its inputs, which it fetches through its job.
     pub(crate) async fn authorize_on(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        action: Action,
+        target: Target<'_>,
+    ) -> Result<()> {
+        let decision = self.decide_on(principal, workspace, action, target).await;
+        note_decision(&decision, Some(workspace), action.as_str(), !action.is_read());
+        if decision.is_ok() && !action.is_read() {
+            match target {
+                Target::Run(id) => audit::note_target(&format!("run {id}")),
+                Target::Artifact(path) => audit::note_target(&format!("artifact {path}")),
+                Target::LoggedModel(id) => audit::note_target(&format!("logged model {id}")),
+                _ => {}
+            }
+        }
+        decision
+    }
+
+    /// [`Service::authorize_on`]'s decision, which it tells the audit log.
+    async fn decide_on(
         &self,
         principal: &Principal,
         workspace: &WorkspaceName,
@@ -499,6 +549,7 @@ impl Service {
     pub(crate) fn authorize_account(&self, principal: &Principal, owner: Option<&UserName>) -> Result<()> {
         self.refuse_narrow_tokens(principal, Action::ServerAdmin, Target::Account)?;
         if owner == Some(&principal.user) {
+            audit::note_action(None, atelier_core::audit::OWN_ACCOUNT, true);
             return Ok(());
         }
         self.authorize_server_on(principal, Action::ServerAdmin, Target::Account)
@@ -539,6 +590,12 @@ impl Service {
 
     /// [`Service::authorize_server`] for what `target` names (accounts, metrics).
     pub(crate) fn authorize_server_on(&self, principal: &Principal, action: Action, target: Target<'_>) -> Result<()> {
+        let decision = self.decide_server_on(principal, action, target);
+        note_decision(&decision, None, action.as_str(), !action.is_read());
+        decision
+    }
+
+    fn decide_server_on(&self, principal: &Principal, action: Action, target: Target<'_>) -> Result<()> {
         self.refuse_narrow_tokens(principal, action, target)?;
         if principal.job.is_some() {
             return Err(Error::permission_denied(format!(
@@ -565,5 +622,16 @@ impl Service {
 
     pub(crate) fn blobs(&self) -> &BlobStore {
         &self.blobs
+    }
+}
+
+/// Tells the current request's audit record what an authorization decided: the action it was
+/// authorized for, or the one it was refused.
+fn note_decision(decision: &Result<()>, workspace: Option<&WorkspaceName>, action: &str, writes: bool) {
+    let workspace = workspace.map(WorkspaceName::as_str);
+    match decision {
+        Ok(()) => audit::note_action(workspace, action, writes),
+        Err(error) if error.code == atelier_core::ErrorCode::PermissionDenied => audit::note_denied(workspace, action),
+        Err(_) => {}
     }
 }

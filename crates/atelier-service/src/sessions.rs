@@ -38,6 +38,8 @@ impl Service {
     /// Checks a user name and password (sent from `address`) and opens a session.
     pub async fn sign_in(&self, user: &str, password: &str, address: Option<std::net::IpAddr>) -> Result<NewSession> {
         let principal = self.authenticate_password(user, password, address).await?;
+        // The session's row carries the sign-in's audit record.
+        crate::audit::note_action(None, atelier_core::audit::SIGN_IN, true);
         let secret = random_secret(32);
         let csrf_token = random_secret(24);
         let now = now_millis();
@@ -57,7 +59,7 @@ impl Service {
     pub async fn session(&self, secret: &str) -> Result<StudioSession> {
         match self.store.find_session(&token_hash(secret), now_millis()).await? {
             Some((session, user)) => Ok(StudioSession {
-                principal: Principal::signed_in(user.name, user.is_admin),
+                principal: Principal::signed_in(user.name, user.is_admin).noted(),
                 csrf_token: session.csrf_token,
             }),
             None => Err(Error::unauthenticated("the session has ended; sign in again")),

@@ -15,7 +15,7 @@ use crate::AuditStore;
 use crate::dialect::{Bind, Dialect, bind_all, db_error, placeholder, values_rows};
 use crate::sql::SqlStore;
 use async_trait::async_trait;
-use atelier_core::audit::{AuditQuery, AuditRecord, Outcome};
+use atelier_core::audit::{AuditQuery, AuditRecord, Outcome, SIGN_IN};
 use atelier_core::model::Millis;
 use atelier_core::{Error, Result};
 use sqlx::any::AnyRow;
@@ -36,12 +36,22 @@ pub struct AuditContext {
 #[derive(Debug)]
 struct State {
     draft: AuditRecord,
-    /// Whether the call changes state (its action is a write, or it is a sign-in).
+    /// Whether the call's action changes state (a write, an action, a sign-in).
     writes: bool,
+    /// Whether the method may change state: a GET, HEAD or OPTIONS never records a change,
+    /// whatever the actions it was authorized for (a page checks what buttons to show).
+    changing_method: bool,
+    /// The error code of a refused sign-in: recorded as a denial, whatever the answer.
+    refused: Option<String>,
+    /// The error code of a failure answered as something else (a page's redirect that shows
+    /// the error).
+    failure: Option<String>,
     /// The action refused with 403, and its workspace, for the record of a denial.
     denied: Option<(Option<String>, String)>,
     /// Whether a transaction has committed this request's record.
     written: bool,
+    /// Whether the target names its object already (the first one named stays).
+    detailed: bool,
 }
 
 impl AuditContext {
@@ -64,8 +74,12 @@ impl AuditContext {
                     request_id,
                 },
                 writes: false,
+                changing_method: !matches!(method, "GET" | "HEAD" | "OPTIONS"),
+                refused: None,
+                failure: None,
                 denied: None,
                 written: false,
+                detailed: false,
             }),
         })
     }
@@ -89,8 +103,19 @@ impl AuditContext {
         let state = self.state();
         let mut record = state.draft.clone();
         record.at = at;
-        if status == 401 || status == 403 || (status == 429 && state.writes) {
-            if let Some((workspace, action)) = state.denied.clone().filter(|_| status == 403) {
+        if let Some(code) = &state.refused {
+            if record.action.is_empty() {
+                record.action = SIGN_IN.to_owned();
+            }
+            record.outcome = Outcome::Denied;
+            record.error = Some(code.clone());
+            return Some(record);
+        }
+        let changing = state.writes && state.changing_method;
+        let error = error.or(state.failure.as_deref());
+        let refused = matches!(error, Some("PERMISSION_DENIED" | "UNAUTHENTICATED"));
+        if status == 401 || status == 403 || (status == 429 && changing) || (refused && state.changing_method) {
+            if let Some((workspace, action)) = state.denied.clone().filter(|_| status != 401) {
                 record.workspace = workspace;
                 record.action = action;
             }
@@ -99,8 +124,8 @@ impl AuditContext {
                 Some(error.unwrap_or(if status == 401 { "UNAUTHENTICATED" } else { "PERMISSION_DENIED" }).to_owned());
             return Some(record);
         }
-        let failed = status >= 400;
-        if !state.writes || (state.written && !failed) {
+        let failed = status >= 400 || state.failure.is_some();
+        if !changing || (state.written && !failed) {
             return None;
         }
         if failed {
@@ -153,10 +178,27 @@ pub fn note_denied(workspace: Option<&str>, action: &str) {
     with_state(|state| state.denied = Some((workspace.map(str::to_owned), action.to_owned())));
 }
 
-/// Adds what the call acts on where its path does not say (an MLflow run, say).
+/// Records a refused sign-in (a wrong password, an unknown name, too many attempts), with the
+/// error's code and the name that was tried.
+pub fn note_refused(user: &str, code: &str) {
+    with_state(|state| {
+        state.draft.user = Some(clip(user, 128));
+        state.refused = Some(code.to_owned());
+    });
+}
+
+/// Records that the call failed with `code` where its answer does not say so by its status (a
+/// studio form answers a failure with a redirect to a page that shows it).
+pub fn note_failure(code: &str) {
+    with_state(|state| state.failure = Some(code.to_owned()));
+}
+
+/// Adds what the call acts on where its path does not say (an MLflow run, say); the first
+/// object named stays.
 pub fn note_target(detail: &str) {
     with_state(|state| {
-        if state.draft.target.len() < 1024 {
+        if !state.detailed {
+            state.detailed = true;
             state.draft.target.push(' ');
             state.draft.target.push_str(&clip(detail, 256));
         }
@@ -170,7 +212,7 @@ pub(crate) fn take_for_commit() -> Option<(Arc<AuditContext>, AuditRecord)> {
     CONTEXT
         .try_with(|context| {
             let mut state = context.state();
-            if !state.writes || state.written {
+            if !state.writes || !state.changing_method || state.written {
                 return None;
             }
             state.written = true;
@@ -356,5 +398,21 @@ mod tests {
         let record = context.finish(403, Some("PERMISSION_DENIED"), 3).expect("a 403 is recorded");
         assert_eq!((record.workspace.as_deref(), record.action.as_str()), (Some("w"), "secret/read"));
         assert!(context.finish(404, None, 3).is_none(), "a failed read is not recorded");
+    }
+
+    #[tokio::test]
+    async fn a_get_records_no_change_and_a_refused_sign_in_is_a_denial() {
+        let page = AuditContext::new("r3".into(), None, "GET", "/ws/w/endpoints", 1);
+        page.within(async {
+            note_action(Some("w"), "endpoints/write", true);
+            assert!(take_for_commit().is_none(), "a page that checks a write permission changes nothing");
+        })
+        .await;
+        assert!(page.finish(200, None, 2).is_none());
+        let sign_in = AuditContext::new("r4".into(), None, "POST", "/signin", 1);
+        sign_in.within(async { note_refused("mallory", "UNAUTHENTICATED") }).await;
+        let record = sign_in.finish(200, None, 2).expect("the form's answer is a page, the record a denial");
+        assert_eq!((record.action.as_str(), record.user.as_deref()), (SIGN_IN, Some("mallory")));
+        assert_eq!(record.outcome, Outcome::Denied);
     }
 }

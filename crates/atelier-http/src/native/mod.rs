@@ -1,10 +1,11 @@
 //! The native REST API under `/api/v1`, in Atelier's own JSON: one file per resource
-//! (workspaces, access, roles, tracking, models, data, datastores, environments, gc, jobs, endpoints),
+//! (workspaces, access, audit, roles, tracking, models, data, datastores, environments, gc, jobs, endpoints),
 //! each with its routes and the OpenAPI document of its handlers, merged here. The OpenAPI document
 //! at
 //! `/api/v1/openapi.json` is generated from the annotations on these handlers.
 
 mod access;
+mod audit;
 mod data;
 mod datastores;
 pub(crate) mod endpoints;
@@ -33,6 +34,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(endpoints::routes())
         .merge(workspaces::routes())
         .merge(access::routes())
+        .merge(audit::routes())
         .merge(roles::routes())
         .merge(tracking::routes())
         .merge(models::routes())
@@ -57,6 +59,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     document.merge(workspaces::Doc::openapi());
     document.merge(access::Doc::openapi());
+    document.merge(audit::Doc::openapi());
     document.merge(roles::Doc::openapi());
     document.merge(tracking::Doc::openapi());
     document.merge(models::Doc::openapi());

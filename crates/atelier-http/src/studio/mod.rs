@@ -7,6 +7,7 @@
 
 mod artifacts;
 mod assets;
+mod audit;
 mod common;
 mod compare;
 mod endpoints;
@@ -37,6 +38,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{ws}/compare", get(compare::compare))
         .route("/w/{ws}/roles", get(roles::roles).post(roles::assign_role))
         .route("/w/{ws}/roles/{user}/remove", post(roles::remove_role))
+        .route("/w/{ws}/audit", get(audit::workspace_audit))
+        .route("/audit", get(audit::server_audit))
         .route("/w/{ws}/data", get(assets::data_assets))
         .route("/w/{ws}/data/{name}", get(assets::data_asset))
         .route("/w/{ws}/datastores", get(assets::datastores))

@@ -21,6 +21,8 @@ pub(super) struct RolesPage {
     roles: Vec<String>,
     can_manage: bool,
     error: Option<String>,
+    /// The latest role changes, from the audit log (for those who manage members).
+    rows: Vec<super::audit::AuditRow>,
 }
 
 pub(crate) async fn roles(
@@ -43,6 +45,16 @@ pub(crate) async fn roles(
         Ok(loaded) => loaded,
         Err(error) => return error_page(&browser, error),
     };
+    let changes =
+        super::audit::AuditFilter { action: "Microsoft.Authorization/roleAssignments/*".into(), ..Default::default() };
+    let rows = if can_manage {
+        match super::audit::audit_rows(&state, &browser, Some(workspace.as_str()), &changes).await {
+            Ok((rows, _)) => rows,
+            Err(error) => return error_page(&browser, error),
+        }
+    } else {
+        Vec::new()
+    };
     let page = RolesPage {
         layout: Layout::for_browser(
             &browser,
@@ -56,6 +68,7 @@ pub(crate) async fn roles(
         roles,
         can_manage,
         error: query.error,
+        rows,
     };
     render(page, StatusCode::OK)
 }
@@ -73,6 +86,8 @@ pub(crate) struct RoleForm {
 pub(super) fn back_to_roles(ws: &str, outcome: Result<(), Error>) -> Response {
     let mut target = format!("/w/{}/roles", urlencode(ws));
     if let Err(error) = outcome {
+        // The page shows the error; the audit log records it.
+        atelier_service::audit::note_failure(error.code.as_str());
         target.push_str(&format!("?error={}", urlencode(&error.message)));
     }
     Redirect::to(&target).into_response()

@@ -253,6 +253,8 @@ pub(super) fn back_to_workspace(ws: &str, outcome: Result<(), Error>, view: &str
         separator = '&';
     }
     if let Err(error) = outcome {
+        // The page shows the error; the audit log records it.
+        atelier_service::audit::note_failure(error.code.as_str());
         target.push_str(&format!("{separator}error={}", urlencode(&error.message)));
     }
     Redirect::to(&target).into_response()

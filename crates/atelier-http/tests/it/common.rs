@@ -73,6 +73,7 @@ pub async fn server_with(configure: impl FnOnce(Service) -> Service) -> TestServ
 
 pub struct Response {
     pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
     pub body: Value,
     pub bytes: Vec<u8>,
 }
@@ -85,9 +86,10 @@ impl TestServer {
         }
         let response = self.app.clone().oneshot(builder.body(body).unwrap()).await.unwrap();
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes().to_vec();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Response { status, body, bytes }
+        Response { status, headers, body, bytes }
     }
 
     pub fn bearer(&self) -> String {

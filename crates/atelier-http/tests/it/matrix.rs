@@ -278,7 +278,7 @@ enum Outcome {
 }
 
 fn studio(path: &str) -> bool {
-    path == "/" || path.starts_with("/w/") || path == "/logout" || path == "/workspaces" || path == "/login"
+    path == "/" || path.starts_with("/w/") || ["/logout", "/workspaces", "/login", "/audit"].contains(&path)
 }
 
 async fn ask(asker: &Asker, route: &Route) -> (Outcome, u16, String) {
