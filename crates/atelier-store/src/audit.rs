@@ -230,6 +230,31 @@ pub(crate) fn give_back(context: &AuditContext) {
 const COLUMNS: &str = "at, user_name, token_id, job, address, workspace, action, target, outcome, error, request_id";
 const COLUMN_COUNT: usize = 11;
 
+/// The statement that appends `records` and its binds; SQLite's placeholders are anonymous, so
+/// on SQLite it may follow another statement in one query string (see the batch writer).
+pub(crate) fn append_statement<'a>(dialect: Dialect, records: &[&'a AuditRecord]) -> (String, Vec<Bind<'a>>) {
+    let sql = format!("INSERT INTO audit_log ({COLUMNS}) VALUES {}", values_rows(dialect, records.len(), COLUMN_COUNT));
+    let mut binds: Vec<Bind> = Vec::with_capacity(records.len() * COLUMN_COUNT);
+    for record in records {
+        // NULLs go in as empty text and come back as `None`: no column holds a meaningful "".
+        let text = |value: &'a Option<String>| Bind::text(value.as_deref().unwrap_or_default());
+        binds.extend([
+            Bind::Int(record.at),
+            text(&record.user),
+            text(&record.token_id),
+            text(&record.job),
+            text(&record.address),
+            text(&record.workspace),
+            Bind::text(record.action.as_str()),
+            Bind::text(record.target.as_str()),
+            Bind::text(record.outcome.as_str()),
+            text(&record.error),
+            Bind::text(record.request_id.as_str()),
+        ]);
+    }
+    (sql, binds)
+}
+
 /// Appends `records` through `connection` (a transaction's, where a change goes with them).
 pub(crate) async fn append(
     connection: &mut sqlx::AnyConnection,
@@ -239,25 +264,7 @@ pub(crate) async fn append(
     if records.is_empty() {
         return Ok(());
     }
-    let sql = format!("INSERT INTO audit_log ({COLUMNS}) VALUES {}", values_rows(dialect, records.len(), COLUMN_COUNT));
-    let mut binds: Vec<Bind> = Vec::with_capacity(records.len() * COLUMN_COUNT);
-    for record in records {
-        // NULLs go in as empty text and come back as `None`: no column holds a meaningful "".
-        let text = |value: &Option<String>| Bind::text(value.clone().unwrap_or_default());
-        binds.extend([
-            Bind::Int(record.at),
-            text(&record.user),
-            text(&record.token_id),
-            text(&record.job),
-            text(&record.address),
-            text(&record.workspace),
-            Bind::text(record.action.clone()),
-            Bind::text(record.target.clone()),
-            Bind::text(record.outcome.as_str()),
-            text(&record.error),
-            Bind::text(record.request_id.clone()),
-        ]);
-    }
+    let (sql, binds) = append_statement(dialect, records);
     bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *connection).await.map_err(db_error)?;
     Ok(())
 }

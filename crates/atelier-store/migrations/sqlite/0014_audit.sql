@@ -1,7 +1,10 @@
 -- The audit log: one row per audited call, appended and never changed (the trigger refuses
 -- updates); only the retention sweep deletes rows, by age. Times are epoch milliseconds.
+-- No secondary index: every audited change writes a row in its own transaction, and each index
+-- would be one more page written per commit. Reads go newest first by id (the rowid, so the ids
+-- grow as rows are appended and the oldest rows go first) and filter as they scan.
 CREATE TABLE audit_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     at BIGINT NOT NULL,
     user_name TEXT,
     token_id TEXT,
@@ -14,8 +17,6 @@ CREATE TABLE audit_log (
     error TEXT,
     request_id TEXT NOT NULL
 );
-CREATE INDEX audit_log_by_time ON audit_log (at);
-CREATE INDEX audit_log_by_workspace ON audit_log (workspace, id);
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# lib.sh - what the benchmark scripts share: logging, free ports, starting and stopping a server
+# in its own session, and reading the load generator's JSON. Sourced; it expects BIN (the release
+# binaries' folder), WORK (a scratch folder) and SERVER_PID/SAMPLER_PID to be set by the caller.
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+stop_server() {
+    [[ -n "$SERVER_PID" ]] || return 0
+    # The server runs in its own session (setsid): signal its whole process group, which holds
+    # MLflow's uvicorn workers too, and nothing else.
+    local pgid
+    pgid=$(ps -o pgid= -p "$SERVER_PID" 2>/dev/null | tr -d ' ' || true)
+    if [[ "$pgid" == "$SERVER_PID" ]]; then kill -TERM -- "-$SERVER_PID" 2>/dev/null || true
+    else kill -TERM "$SERVER_PID" 2>/dev/null || true; fi
+    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        if [[ "$pgid" == "$SERVER_PID" ]]; then kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
+        else kill -KILL "$SERVER_PID" 2>/dev/null || true; fi
+    fi
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+cleanup() {
+    [[ -n "$SAMPLER_PID" ]] && kill -TERM "$SAMPLER_PID" 2>/dev/null || true
+    stop_server
+    rm -rf "$WORK"
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_healthy() { # URL LOGFILE
+    for _ in $(seq 1 600); do
+        if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+        kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 30 "$2" >&2; die "server exited during start"; }
+        sleep 0.2
+    done
+    tail -n 30 "$2" >&2
+    die "server not healthy after 120 s"
+}
+
+# Reads a field of a JSON file: jfield FILE KEY  (run_ids lists come out comma-separated).
+jfield() {
+    python3 -c 'import json, sys
+value = json.load(open(sys.argv[1]))[sys.argv[2]]
+print(",".join(value) if isinstance(value, list) else value)' "$1" "$2"
+}
+
+start_atelier() {
+    local port
+    port=$(free_port)
+    URL=http://127.0.0.1:$port
+    # Extra flags (the audit benchmark's --audit on|off) follow the defaults.
+    setsid "$BIN/atelier" server --addr "127.0.0.1:$port" --home "$WORK/atelier-home" "$@" >"$WORK/atelier.log" 2>&1 &
+    SERVER_PID=$!
+    wait_healthy "$URL/healthz" "$WORK/atelier.log"
+    for _ in $(seq 1 50); do [[ -s "$WORK/atelier-home/token" ]] && break; sleep 0.1; done
+    LOADGEN_TOKEN=$(tr -d '[:space:]' <"$WORK/atelier-home/token")
+    export LOADGEN_TOKEN
+}
+
