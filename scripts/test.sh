@@ -8,7 +8,8 @@
 #      and PostgreSQL);
 #   4. the end-to-end suite: the real mlflow clients against a running `atelier server`, for
 #      each client x store (mlflow2/mlflow3 x sqlite/postgres);
-#   5. the studio's browser tests: headless Debian Chromium driven by Playwright.
+#   5. the studio's browser tests: headless Debian Chromium driven by Playwright;
+#   6. schemathesis against the native API's OpenAPI document, on a throwaway server.
 #
 # Exits non-zero if any step fails. CARGO_TARGET_DIR is honoured.
 set -euo pipefail
@@ -46,3 +47,6 @@ scripts/test-e2e.sh
 
 log "studio tests in a real browser"
 scripts/test-studio.sh
+
+log "schemathesis against the native API"
+scripts/test-fuzz.sh

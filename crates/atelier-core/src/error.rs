@@ -18,6 +18,8 @@ pub enum ErrorCode {
     BadGateway,
     /// The scoring router's: a deployment has no ready instance.
     TemporarilyUnavailable,
+    /// A request's body is larger than the API takes.
+    PayloadTooLarge,
 }
 
 impl ErrorCode {
@@ -34,6 +36,7 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => "REQUEST_TIMEOUT",
             ErrorCode::BadGateway => "BAD_GATEWAY",
             ErrorCode::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
         }
     }
 
@@ -52,6 +55,7 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => 408,
             ErrorCode::BadGateway => 502,
             ErrorCode::TemporarilyUnavailable => 503,
+            ErrorCode::PayloadTooLarge => 413,
         }
     }
 }

@@ -58,6 +58,19 @@ pub fn truncate_chars(value: &str, limit: usize) -> String {
     }
 }
 
+/// Refuses a name holding control characters (a NUL, a line break, a terminal escape): names
+/// are shown in tables, logs and pages, and none of them means anything in one.
+pub fn refuse_control_characters(field: &str, value: &str) -> Result<()> {
+    match value.chars().find(|c| c.is_control()) {
+        Some(c) => Err(crate::Error::invalid(format!(
+            "invalid {field} '{}': it holds the control character {:?}; names take printable characters only",
+            value.escape_debug(),
+            c
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Checks a string against a length limit and names the field when it is too long.
 pub fn validate_length(field: &str, value: &str, limit: usize) -> Result<()> {
     let length = value.chars().count();

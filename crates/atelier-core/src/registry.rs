@@ -91,7 +91,7 @@ pub fn validate_model_name(name: &str) -> Result<()> {
             "Invalid model name '{name}': a registered model's name cannot contain '/' or '@', which separate a model URI's parts"
         )));
     }
-    Ok(())
+    crate::limits::refuse_control_characters("model name", name)
 }
 
 /// Checks an alias as MLflow does: at most 255 characters, not `latest`, and not shaped like a

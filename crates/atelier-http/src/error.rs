@@ -59,6 +59,7 @@ pub(crate) async fn json_errors(response: Response) -> Response {
         StatusCode::FORBIDDEN => (status, atelier_core::ErrorCode::PermissionDenied),
         StatusCode::NOT_FOUND => (status, atelier_core::ErrorCode::ResourceDoesNotExist),
         StatusCode::TOO_MANY_REQUESTS => (status, atelier_core::ErrorCode::RequestLimitExceeded),
+        StatusCode::PAYLOAD_TOO_LARGE => (status, atelier_core::ErrorCode::PayloadTooLarge),
         status if status.is_server_error() => (status, atelier_core::ErrorCode::InternalError),
         status => (status, atelier_core::ErrorCode::InvalidParameterValue),
     };

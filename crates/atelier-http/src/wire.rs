@@ -53,8 +53,18 @@ pub(crate) fn from_json_value<T: DeserializeOwned>(value: Value) -> Result<T, Ap
 }
 
 fn serde_path_to_error<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    T::deserialize(value).map_err(|error| bad_request(format!("invalid request: {error}")))
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        if path == "." {
+            bad_request(format!("invalid request: {}", error.inner()))
+        } else {
+            bad_request(format!("invalid request: '{path}': {}", error.inner()))
+        }
+    })
 }
+
+/// The most a JSON body may hold: axum's default limit, which every JSON extractor applies.
+pub(crate) const BODY_LIMIT_MIB: usize = 2;
 
 /// A JSON request body as MLflow accepts it: an empty body is `{}`, and a body that is itself a
 /// JSON-encoded string (sent by old clients) is decoded a second time.
@@ -76,9 +86,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for MlflowJson<T> {
                 )));
             }
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|error| bad_request(format!("could not read the request body: {error}")))?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|error| {
+            if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError(atelier_core::Error::new(
+                    atelier_core::ErrorCode::PayloadTooLarge,
+                    format!("the request body is larger than the {} MiB the API takes", BODY_LIMIT_MIB),
+                ))
+            } else {
+                bad_request(format!("could not read the request body: {error}"))
+            }
+        })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(MlflowJson(from_json_value(Value::Object(Map::new()))?));
         }
@@ -160,9 +177,16 @@ pub(crate) fn opt_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Opti
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(number)) => number
             .as_i64()
-            .or_else(|| number.as_f64().filter(|float| float.fract() == 0.0).map(|float| float as i64))
+            .or_else(|| {
+                // A whole float within int64 (as some clients write large integers); anything
+                // else is refused rather than rounded or clamped into another value.
+                number
+                    .as_f64()
+                    .filter(|float| float.fract() == 0.0 && *float >= i64::MIN as f64 && *float < i64::MAX as f64)
+                    .map(|float| float as i64)
+            })
             .map(Some)
-            .ok_or_else(|| de::Error::custom(format!("expected an integer, got {number}"))),
+            .ok_or_else(|| de::Error::custom(format!("expected an integer within int64, got {number}"))),
         Some(Value::String(text)) if text.is_empty() => Ok(None),
         Some(Value::String(text)) => {
             text.trim().parse().map(Some).map_err(|_| de::Error::custom(format!("expected an integer, got '{text}'")))

@@ -88,6 +88,7 @@ fn check_experiment_name(name: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(Error::invalid("invalid experiment name: '' (the name must not be empty)"));
     }
+    limits::refuse_control_characters("experiment name", name)?;
     limits::validate_length("name", name, MAX_EXPERIMENT_NAME_LENGTH)
 }
 

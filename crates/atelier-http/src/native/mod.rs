@@ -111,6 +111,11 @@ fn document_errors(document: &mut utoipa::openapi::OpenApi) {
                     .responses
                     .entry("415".to_owned())
                     .or_insert_with(|| error("a body that is not of the type the operation takes"));
+                operation
+                    .responses
+                    .responses
+                    .entry("413".to_owned())
+                    .or_insert_with(|| error("a body larger than the API takes (`PAYLOAD_TOO_LARGE`)"));
             }
         }
     }
@@ -124,6 +129,23 @@ pub(crate) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 pub(crate) fn workspace(name: &str) -> Result<WorkspaceName, Error> {
     crate::wire::workspace_in_path(name)
 }
+
+/// A double as the API writes one: a JSON number, or one of the strings `"NaN"`, `"Infinity"` and
+/// `"-Infinity"`, which JSON numbers cannot be.
+pub(crate) struct Double;
+
+impl utoipa::PartialSchema for Double {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["NaN", "Infinity", "-Infinity"])))
+            .description(Some("a number, or \"NaN\", \"Infinity\" or \"-Infinity\""))
+            .into()
+    }
+}
+
+impl ToSchema for Double {}
 
 /// The error body every endpoint returns on failure.
 #[derive(Serialize, ToSchema)]

@@ -271,7 +271,7 @@ pub struct RunDto {
     artifact_uri: String,
     lifecycle_stage: String,
     /// The latest value of each metric (NaN as the string "NaN").
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, super::Double>)]
     metrics: BTreeMap<String, Value>,
     params: BTreeMap<String, String>,
     tags: BTreeMap<String, String>,
@@ -454,8 +454,8 @@ pub(crate) async fn restore_run(
 #[serde(deny_unknown_fields)]
 pub struct MetricDto {
     key: String,
-    /// A number, or "NaN".
-    #[schema(value_type = f64)]
+    /// A number, or "NaN", "Infinity" or "-Infinity".
+    #[schema(value_type = super::Double)]
     #[serde(deserialize_with = "crate::wire::opt_f64", serialize_with = "serialize_double")]
     value: Option<f64>,
     timestamp: i64,

@@ -435,3 +435,81 @@ async fn framework_errors_are_json_errors_and_documented() {
     }
     assert!(operations > 100, "{operations} operations");
 }
+
+/// Bad input on every surface is a 4xx that says what was wrong, and changes nothing.
+#[tokio::test]
+async fn bad_input_is_refused_with_a_reason_and_changes_nothing() {
+    let server = server().await;
+    let token = server.admin_token.clone();
+    let workspaces_before = server.get("/api/v1/workspaces", &token).await.body;
+    let raw = |method: Method, uri: &str, body: Vec<u8>| {
+        let server = &server;
+        let uri = uri.to_owned();
+        async move { server.request(method, &uri, Some(&server.bearer()), Body::from(body)).await }
+    };
+
+    // A body over the limit: 413 on both APIs, with the limit in the message.
+    let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(3 << 20)).into_bytes();
+    for uri in [format!("{MLFLOW}/experiments/create"), "/api/v1/workspaces".to_owned()] {
+        let answer = raw(Method::POST, &uri, big.clone()).await;
+        assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{uri}: {:?}", answer.body);
+        assert_eq!(answer.body["error_code"], "PAYLOAD_TOO_LARGE", "{uri}");
+    }
+
+    // Not UTF-8, nested past any sense, numbers past i64: each a 400 that says so.
+    let invalid_utf8 =
+        raw(Method::POST, &format!("{MLFLOW}/experiments/create"), b"{\"name\": \"\xff\xfe\"}".to_vec()).await;
+    assert_eq!(invalid_utf8.status, StatusCode::BAD_REQUEST);
+    assert!(invalid_utf8.body["message"].as_str().unwrap().contains("JSON"), "{:?}", invalid_utf8.body);
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes();
+    for uri in [format!("{MLFLOW}/runs/search"), "/api/v1/workspaces".to_owned()] {
+        let answer = raw(Method::POST, &uri, deep.clone()).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{uri}: {:?}", answer.body);
+    }
+    let run = server.post(&format!("{MLFLOW}/runs/create"), &token, json!({ "experiment_id": "0" })).await;
+    let run_id = run.body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+    let huge = raw(
+        Method::POST,
+        &format!("{MLFLOW}/runs/log-metric"),
+        format!(r#"{{"run_id": "{run_id}", "key": "m", "value": 1, "timestamp": 99999999999999999999999}}"#)
+            .into_bytes(),
+    )
+    .await;
+    assert_eq!(huge.status, StatusCode::BAD_REQUEST);
+    assert!(huge.body["message"].as_str().unwrap().contains("int64"), "{:?}", huge.body);
+    let named = server.post("/api/v1/workspaces", &token, json!({ "name": 5 })).await;
+    assert!(
+        named.body["message"].as_str().unwrap().contains("name: invalid type"),
+        "the field is named: {:?}",
+        named.body
+    );
+
+    // Path traversal in path parameters and artifact paths never reaches a file.
+    for uri in [
+        "/api/v1/workspaces/default/models/..%2F..%2Fetc/versions/1".to_owned(),
+        "/api/v1/workspaces/..%2Fdefault".to_owned(),
+        format!("/api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts/..%2F..%2F..%2Fatelier.db"),
+        "/api/v1/workspaces/default/data/..%2F..%2Fx/versions/1/files".to_owned(),
+    ] {
+        let answer = server.get(&uri, &token).await;
+        assert!(answer.status.is_client_error(), "{uri}: {}", answer.status);
+        assert!(answer.body["message"].is_string(), "{uri}: {:?}", answer.body);
+    }
+
+    // Control characters in names.
+    for (uri, body) in [
+        ("/api/v1/workspaces".to_owned(), json!({ "name": "bad\u{7}name" })),
+        ("/api/v1/users".to_owned(), json!({ "name": "eve\nadmin" })),
+        (format!("{MLFLOW}/experiments/create"), json!({ "name": "exp\u{0}" })),
+        (format!("{MLFLOW}/registered-models/create"), json!({ "name": "model\u{1b}[31m" })),
+    ] {
+        let answer = server.post(&uri, &token, body.clone()).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{uri} {body}: {:?}", answer.body);
+        assert!(answer.body["message"].as_str().is_some_and(|message| !message.is_empty()));
+    }
+
+    assert_eq!(server.get("/api/v1/workspaces", &token).await.body, workspaces_before);
+    let experiments = server.get("/api/v1/workspaces/default/experiments", &token).await.body;
+    assert!(!experiments.to_string().contains("exp\\u0000"), "{experiments}");
+    assert_eq!(server.get("/healthz", &token).await.status, StatusCode::OK);
+}
