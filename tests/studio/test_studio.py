@@ -676,3 +676,84 @@ def test_pages_fit_the_window_at_realistic_sizes(page, server):
     assert page.locator("[data-testid=metric-values] > div").count() == 25, "10 single values and the 15 logged once"
     fits_the_window(page, "run page")
     screenshot(page, "realistic-run")
+
+
+def test_my_account_makes_and_revokes_tokens_and_changes_the_password(page, server):
+    import requests
+
+    server.api("POST", "/api/v1/users", json={"name": "acct1", "password": "acct1-password"})
+    sign_in(page, server, "acct1", "acct1-password")
+    page.click("[data-testid=signed-in-user]")
+    page.wait_for_load_state()
+    assert "/account" in page.url
+    assert page.locator("[data-testid=no-tokens]").count() == 1
+    page.fill("input[name=description]", "laptop")
+    page.click("text=Create token")
+    page.wait_for_load_state()
+    secret = page.locator("[data-testid=new-token-secret]").inner_text().strip()
+    whoami = requests.get(server.url + "/api/v1/whoami", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    assert whoami.status_code == 200 and whoami.json()["user"] == "acct1"
+    screenshot(page, "account")
+    page.goto(server.url + "/account")
+    row = page.locator("[data-testid=tokens] tbody tr", has_text="laptop")
+    assert secret not in page.content(), "a secret is shown once, on the page that made it"
+    row.locator("button:has-text('Revoke')").click()
+    page.wait_for_load_state()
+    assert page.locator("[data-testid=no-tokens]").count() == 1
+    gone = requests.get(server.url + "/api/v1/whoami", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    assert gone.status_code == 401
+
+    page.fill("input[name=current]", "not-my-password")
+    page.fill("input[name=password]", "acct1-new-password")
+    page.fill("input[name=confirm]", "acct1-new-password")
+    page.click("text=Change password")
+    page.wait_for_load_state()
+    assert "not right" in page.locator("[role=alert]").inner_text()
+    page.fill("input[name=current]", "acct1-password")
+    page.fill("input[name=password]", "acct1-new-password")
+    page.fill("input[name=confirm]", "acct1-new-password")
+    page.click("text=Change password")
+    page.wait_for_load_state()
+    assert "password changed" in page.locator("[role=status]").inner_text()
+    assert requests.get(server.url + "/api/v1/whoami", auth=("acct1", "acct1-new-password"), timeout=30).status_code == 200
+    assert requests.get(server.url + "/api/v1/whoami", auth=("acct1", "acct1-password"), timeout=30).status_code == 401
+
+
+def test_administrators_manage_users_and_their_tokens(page, server):
+    import requests
+
+    sign_in(page, server, "admin", server.password)
+    page.click("[data-testid=users-link]")
+    page.wait_for_load_state()
+    page.fill("form[action='/users'] input[name=name]", "made1")
+    page.fill("form[action='/users'] input[name=password]", "made1-password")
+    page.click("text=Create user")
+    page.wait_for_load_state()
+    assert "user created" in page.locator("[role=status]").inner_text()
+    row = page.locator("[data-testid=users] tbody tr", has_text="made1")
+    row.locator("input[name=password]").fill("made1-reset-password")
+    row.locator("button:has-text('Set')").click()
+    page.wait_for_load_state()
+    assert "password set" in page.locator("[role=status]").inner_text()
+    assert requests.get(server.url + "/api/v1/whoami", auth=("made1", "made1-reset-password"), timeout=30).status_code == 200
+    page.click("button[aria-label='New token for made1']")
+    page.wait_for_load_state()
+    secret = page.locator("[data-testid=new-token-secret]").inner_text().strip()
+    whoami = requests.get(server.url + "/api/v1/whoami", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    assert whoami.json()["user"] == "made1"
+    screenshot(page, "users")
+    page.goto(server.url + "/users")
+    token_row = page.locator("[data-testid=tokens] tbody tr", has_text="made1")
+    assert token_row.count() == 1
+    token_row.locator("button:has-text('Revoke')").click()
+    page.wait_for_load_state()
+    assert page.locator("[data-testid=tokens] tbody tr", has_text="made1").count() == 0
+
+    # A user who is not an administrator is refused the page, and the form.
+    session = requests.Session()
+    session.post(server.url + "/login", data={"user": "made1", "password": "made1-reset-password", "next": "/"})
+    assert session.get(server.url + "/users").status_code == 403
+    csrf = re.search(r'name="csrf" value="([^"]+)"', session.get(server.url + "/account").text).group(1)
+    forged = session.post(server.url + "/users", data={"csrf": csrf, "name": "sneaky"}, allow_redirects=False)
+    assert forged.status_code == 303 and "administrator" in forged.headers["location"]
+    assert server.api("GET", "/api/v1/users").json() and "sneaky" not in str(server.api("GET", "/api/v1/users").json())

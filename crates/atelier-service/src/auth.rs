@@ -279,6 +279,32 @@ impl Service {
     }
 
     /// Sets a password: a user may set their own, an admin anyone's.
+    /// Sets another user's password (server administrators), as `set_password` does, but never
+    /// one's own without the current password (see [`Service::change_own_password`]).
+    pub async fn reset_password(&self, principal: &Principal, name: &str, password: &str) -> Result<()> {
+        self.authorize_account(principal, None)?;
+        self.set_password(principal, name, password).await
+    }
+
+    /// Changes the caller's own password, given the current one (checked, and counted as a
+    /// sign-in, like any password: a stolen session cannot take the account over).
+    pub async fn change_own_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        password: &str,
+        address: Option<IpAddr>,
+    ) -> Result<()> {
+        self.authorize_account(principal, Some(&principal.user))?;
+        validate_password(password)?;
+        let name = principal.user.to_string();
+        self.authenticate_password(&name, current, address).await.map_err(|error| match error.code {
+            ErrorCode::Unauthenticated => Error::invalid("the current password is not right"),
+            _ => error,
+        })?;
+        self.set_password(principal, &name, password).await
+    }
+
     pub async fn set_password(&self, principal: &Principal, name: &str, password: &str) -> Result<()> {
         let name = UserName::parse(name)?;
         self.authorize_account(principal, Some(&name))?;

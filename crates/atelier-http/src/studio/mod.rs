@@ -5,6 +5,7 @@
 //! the query string, and pages read fine without JavaScript. Sign-in opens a session held in an
 //! HttpOnly, SameSite cookie; every form carries the session's CSRF token.
 
+mod account;
 mod artifacts;
 mod assets;
 mod audit;
@@ -40,6 +41,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{ws}/roles/{user}/remove", post(roles::remove_role))
         .route("/w/{ws}/audit", get(audit::workspace_audit))
         .route("/audit", get(audit::server_audit))
+        .route("/account", get(account::account))
+        .route("/account/tokens", post(account::create_own_token))
+        .route("/account/password", post(account::change_password))
+        .route("/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/users", get(account::users).post(account::create_user))
+        .route("/users/tokens", post(account::create_user_token))
+        .route("/users/{name}/password", post(account::reset_password))
         .route("/w/{ws}/data", get(assets::data_assets))
         .route("/w/{ws}/data/{name}", get(assets::data_asset))
         .route("/w/{ws}/datastores", get(assets::datastores))

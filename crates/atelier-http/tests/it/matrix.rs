@@ -278,7 +278,12 @@ enum Outcome {
 }
 
 fn studio(path: &str) -> bool {
-    path == "/" || path.starts_with("/w/") || ["/logout", "/workspaces", "/login", "/audit"].contains(&path)
+    path == "/"
+        || path.starts_with("/w/")
+        || ["/logout", "/workspaces", "/login", "/audit", "/account", "/users"].contains(&path)
+        || path.starts_with("/account/")
+        || path.starts_with("/users/")
+        || path.starts_with("/tokens/")
 }
 
 async fn ask(asker: &Asker, route: &Route) -> (Outcome, u16, String) {
