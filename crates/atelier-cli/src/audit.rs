@@ -2,7 +2,7 @@
 //! without, the whole server's (server administrators).
 
 use crate::client::{Client, segment};
-use crate::output::{local_time, print_json, table as new_table};
+use crate::output::{local_time, print_json, table as new_table, text};
 use crate::{ClientArgs, OutputFormat};
 use clap::Subcommand;
 use serde_json::Value;
@@ -96,13 +96,4 @@ pub async fn audit(command: AuditCommand, args: ClientArgs) -> anyhow::Result<()
 /// An action string without Azure's provider prefix, which every row would repeat.
 fn short_action(action: &str) -> String {
     action.strip_prefix("Microsoft.MachineLearningServices/").unwrap_or(action).to_owned()
-}
-
-/// A field as text, with control characters escaped: names in the log are what callers sent.
-fn text(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(text) => text.escape_debug().to_string(),
-        other => other.to_string(),
-    }
 }

@@ -2,7 +2,7 @@
 //! calls the native API and prints a table or JSON.
 
 use crate::client::{Client, segment};
-use crate::output::{self, print_json, table as new_table};
+use crate::output::{self, print_json, table as new_table, text};
 use crate::{ClientArgs, OutputFormat};
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -111,14 +111,6 @@ pub enum TokenCommand {
     },
     /// Revoke a token by id.
     Revoke { id: String },
-}
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn time_text(value: &Value) -> String {

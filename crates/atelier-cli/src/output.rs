@@ -140,6 +140,17 @@ pub fn print_fields(value: &Value, fields: &[&str], output: OutputFormat) -> any
     Ok(())
 }
 
+/// A JSON value as a table cell's text, as the server sent it: strings without quotes, with
+/// control characters escaped (names come from users and must not steer the terminal), null as
+/// nothing.
+pub fn text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.escape_debug().to_string(),
+        other => other.to_string(),
+    }
+}
+
 /// Prints a list of objects as a table of `columns`, or as JSON.
 pub fn print_rows(rows: &[Value], columns: &[&str], output: OutputFormat) -> anyhow::Result<()> {
     if output == OutputFormat::Json {

@@ -3,7 +3,7 @@
 //! workspaces, shaped like `az role definition` and `az role assignment`.
 
 use crate::client::{Client, segment};
-use crate::output::{print_json, table as new_table};
+use crate::output::{print_json, table as new_table, text};
 use crate::{ClientArgs, OutputFormat};
 use anyhow::Context;
 use clap::Subcommand;
@@ -193,12 +193,4 @@ fn print_role(role: &Value, output: OutputFormat) -> anyhow::Result<()> {
     }
     println!("{table}");
     Ok(())
-}
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
 }

@@ -83,6 +83,14 @@ pub struct AuditQuery {
     pub limit: i64,
 }
 
+/// A page of the audit log, newest first, and where the next (older) page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPage {
+    pub records: Vec<AuditRecord>,
+    /// The `page_token` of the next page; `None` on the last.
+    pub next_page_token: Option<String>,
+}
+
 /// A query's parameters as a caller writes them (a query string, a form, the CLI's options).
 #[derive(Debug, Clone, Default)]
 pub struct AuditParams<'a> {

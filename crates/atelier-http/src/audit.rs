@@ -8,16 +8,13 @@ use crate::AppState;
 use crate::auth::client_address;
 use atelier_core::ErrorCode;
 use atelier_service::audit::AuditContext;
+use atelier_service::now_millis;
 use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 
 const REQUEST_ID: &str = "x-request-id";
-
-pub(crate) fn now_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64)
-}
 
 pub(crate) async fn audit_calls(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if !state.service.auditing() {

@@ -3,7 +3,7 @@
 //! that no transaction recorded ([`Service::append_audit`]).
 
 use crate::{Principal, Service, Target};
-use atelier_core::audit::{AuditQuery, AuditRecord};
+use atelier_core::audit::{AuditPage, AuditParams, AuditQuery, AuditRecord};
 use atelier_core::authz::Action;
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, Result};
@@ -17,12 +17,14 @@ impl Service {
         self.audit_enabled
     }
 
-    /// A page of the audit log, newest first. A workspace's records are read by those who may
-    /// assign its roles (its Owners, and custom roles that grant
-    /// `Microsoft.Authorization/roleAssignments/write`): who did what is access management's
-    /// business. The whole log, sign-ins and server administration included, is the server
-    /// administrators'.
-    pub async fn list_audit(&self, principal: &Principal, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+    /// A page of the audit log, newest first, selected by what the caller wrote (`since` as a
+    /// window such as `1h` or epoch milliseconds, an action pattern, a page token…). A
+    /// workspace's records are read by those who may assign its roles (its Owners, and custom
+    /// roles that grant `Microsoft.Authorization/roleAssignments/write`): who did what is access
+    /// management's business. The whole log, sign-ins and server administration included, is the
+    /// server administrators'.
+    pub async fn list_audit(&self, principal: &Principal, params: &AuditParams<'_>) -> Result<AuditPage> {
+        let query = AuditQuery::parse(params, crate::now_millis())?;
         if !(1..=MAX_AUDIT_PAGE).contains(&query.limit) {
             return Err(Error::invalid(format!(
                 "invalid limit {}: a page holds 1 to {MAX_AUDIT_PAGE} records",
@@ -36,7 +38,11 @@ impl Service {
             }
             None => self.authorize_server_on(principal, Action::ServerAdmin, Target::Account)?,
         }
-        self.store.list_audit(query).await
+        let records = self.store.list_audit(&query).await?;
+        // A full page may have older records after it; a short one is the last.
+        let next_page_token =
+            records.last().filter(|_| records.len() as i64 == query.limit).map(|record| record.id.to_string());
+        Ok(AuditPage { records, next_page_token })
     }
 
     /// Appends a record that no transaction carried: a denial, a failure, or a change outside

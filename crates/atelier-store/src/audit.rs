@@ -101,38 +101,36 @@ impl AuditContext {
     /// record, of the failure.
     pub fn finish(&self, status: u16, error: Option<&str>, at: Millis) -> Option<AuditRecord> {
         let state = self.state();
-        let mut record = state.draft.clone();
-        record.at = at;
+        // Decided before the draft is copied: most requests (reads) need no record.
+        let record =
+            |outcome: Outcome, error: Option<String>| Some(AuditRecord { at, outcome, error, ..state.draft.clone() });
         if let Some(code) = &state.refused {
-            if record.action.is_empty() {
-                record.action = SIGN_IN.to_owned();
+            let mut refused = record(Outcome::Denied, Some(code.clone()))?;
+            if refused.action.is_empty() {
+                refused.action = SIGN_IN.to_owned();
             }
-            record.outcome = Outcome::Denied;
-            record.error = Some(code.clone());
-            return Some(record);
+            return Some(refused);
         }
         let changing = state.writes && state.changing_method;
         let error = error.or(state.failure.as_deref());
         let refused = matches!(error, Some("PERMISSION_DENIED" | "UNAUTHENTICATED"));
         if status == 401 || status == 403 || (status == 429 && changing) || (refused && state.changing_method) {
+            let code = error.unwrap_or(if status == 401 { "UNAUTHENTICATED" } else { "PERMISSION_DENIED" });
+            let mut denied = record(Outcome::Denied, Some(code.to_owned()))?;
             if let Some((workspace, action)) = state.denied.clone().filter(|_| status != 401) {
-                record.workspace = workspace;
-                record.action = action;
+                denied.workspace = workspace;
+                denied.action = action;
             }
-            record.outcome = Outcome::Denied;
-            record.error =
-                Some(error.unwrap_or(if status == 401 { "UNAUTHENTICATED" } else { "PERMISSION_DENIED" }).to_owned());
-            return Some(record);
+            return Some(denied);
         }
         let failed = status >= 400 || state.failure.is_some();
         if !changing || (state.written && !failed) {
             return None;
         }
         if failed {
-            record.outcome = Outcome::Failed;
-            record.error = Some(error.map_or_else(|| format!("HTTP {status}"), str::to_owned));
+            return record(Outcome::Failed, Some(error.map_or_else(|| format!("HTTP {status}"), str::to_owned)));
         }
-        Some(record)
+        record(Outcome::Succeeded, None)
     }
 }
 

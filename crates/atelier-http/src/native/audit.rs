@@ -5,7 +5,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::wire::MultiQuery;
-use atelier_core::audit::{AuditParams, AuditQuery, AuditRecord};
+use atelier_core::audit::{AuditParams, AuditRecord};
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -43,20 +43,17 @@ pub(crate) struct AuditFilter {
 }
 
 impl AuditFilter {
-    fn query(&self, workspace: Option<&str>) -> atelier_core::Result<AuditQuery> {
-        AuditQuery::parse(
-            &AuditParams {
-                workspace: workspace.or(self.workspace.as_deref()),
-                since: self.since.as_deref(),
-                until: self.until.as_deref(),
-                user: self.user.as_deref(),
-                action: self.action.as_deref(),
-                outcome: self.outcome.as_deref(),
-                limit: self.limit.as_deref(),
-                page_token: self.page_token.as_deref(),
-            },
-            crate::audit::now_millis(),
-        )
+    fn params<'a>(&'a self, workspace: Option<&'a str>) -> AuditParams<'a> {
+        AuditParams {
+            workspace: workspace.or(self.workspace.as_deref()),
+            since: self.since.as_deref(),
+            until: self.until.as_deref(),
+            user: self.user.as_deref(),
+            action: self.action.as_deref(),
+            outcome: self.outcome.as_deref(),
+            limit: self.limit.as_deref(),
+            page_token: self.page_token.as_deref(),
+        }
     }
 }
 
@@ -109,9 +106,13 @@ pub struct AuditPage {
     next_page_token: Option<String>,
 }
 
-fn page(records: Vec<AuditRecord>, limit: i64) -> AuditPage {
-    let next_page_token = records.last().filter(|_| records.len() as i64 == limit).map(|record| record.id.to_string());
-    AuditPage { records: records.into_iter().map(AuditRecordDto::from).collect(), next_page_token }
+impl From<atelier_core::audit::AuditPage> for AuditPage {
+    fn from(page: atelier_core::audit::AuditPage) -> Self {
+        AuditPage {
+            records: page.records.into_iter().map(AuditRecordDto::from).collect(),
+            next_page_token: page.next_page_token,
+        }
+    }
 }
 
 /// The audit log of the whole server (server administrators).
@@ -121,9 +122,7 @@ pub(crate) async fn list_audit(
     Caller(principal): Caller,
     MultiQuery(filter): MultiQuery<AuditFilter>,
 ) -> ApiResult<Json<AuditPage>> {
-    let query = filter.query(None)?;
-    let records = state.service.list_audit(&principal, &query).await?;
-    Ok(Json(page(records, query.limit)))
+    Ok(Json(state.service.list_audit(&principal, &filter.params(None)).await?.into()))
 }
 
 /// A workspace's audit log (its Owners, and roles that may assign its roles).
@@ -136,7 +135,5 @@ pub(crate) async fn list_workspace_audit(
     MultiQuery(filter): MultiQuery<AuditFilter>,
 ) -> ApiResult<Json<AuditPage>> {
     let workspace = super::workspace(&ws)?;
-    let query = filter.query(Some(workspace.as_str()))?;
-    let records = state.service.list_audit(&principal, &query).await?;
-    Ok(Json(page(records, query.limit)))
+    Ok(Json(state.service.list_audit(&principal, &filter.params(Some(workspace.as_str()))).await?.into()))
 }

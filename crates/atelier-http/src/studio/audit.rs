@@ -6,7 +6,7 @@ use super::session::{Browser, Layout, render, urlencode};
 use crate::AppState;
 use askama::Template;
 use atelier_core::Error;
-use atelier_core::audit::{AuditParams, AuditQuery, AuditRecord, Outcome};
+use atelier_core::audit::{AuditParams, AuditRecord, Outcome};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -76,33 +76,28 @@ pub(crate) struct AuditFilter {
 }
 
 impl AuditFilter {
-    fn query(&self, workspace: Option<&str>) -> Result<AuditQuery, Error> {
-        let given = |text: &str| Some(text.to_owned()).filter(|text| !text.is_empty());
-        let (since, user, action, outcome, page_token) =
-            (given(&self.since), given(&self.user), given(&self.action), given(&self.outcome), given(&self.page_token));
-        AuditQuery::parse(
-            &AuditParams {
-                workspace,
-                since: since.as_deref(),
-                user: user.as_deref(),
-                action: action.as_deref(),
-                outcome: outcome.as_deref(),
-                page_token: page_token.as_deref(),
-                limit: Some("100"),
-                ..AuditParams::default()
-            },
-            crate::audit::now_millis(),
-        )
+    fn params<'a>(&'a self, workspace: Option<&'a str>) -> AuditParams<'a> {
+        AuditParams {
+            workspace,
+            since: Some(self.since.as_str()),
+            user: Some(self.user.as_str()),
+            action: Some(self.action.as_str()),
+            outcome: Some(self.outcome.as_str()),
+            page_token: Some(self.page_token.as_str()),
+            limit: Some("100"),
+            ..AuditParams::default()
+        }
     }
 
-    /// This filter's query string, from the record after which the next page starts.
-    fn older_than(&self, id: i64) -> String {
+    /// This filter's query string, for the page that `page_token` starts.
+    fn older_than(&self, page_token: &str) -> String {
         format!(
-            "?since={}&user={}&action={}&outcome={}&page_token={id}",
+            "?since={}&user={}&action={}&outcome={}&page_token={}",
             urlencode(&self.since),
             urlencode(&self.user),
             urlencode(&self.action),
-            urlencode(&self.outcome)
+            urlencode(&self.outcome),
+            urlencode(page_token)
         )
     }
 }
@@ -114,10 +109,9 @@ pub(super) async fn audit_rows(
     workspace: Option<&str>,
     filter: &AuditFilter,
 ) -> Result<(Vec<AuditRow>, Option<String>), Error> {
-    let query = filter.query(workspace)?;
-    let records = state.service.list_audit(&browser.session.principal, &query).await?;
-    let older = records.last().filter(|_| records.len() as i64 == query.limit).map(|last| filter.older_than(last.id));
-    Ok((records.into_iter().map(AuditRow::from).collect(), older))
+    let page = state.service.list_audit(&browser.session.principal, &filter.params(workspace)).await?;
+    let older = page.next_page_token.as_deref().map(|token| filter.older_than(token));
+    Ok((page.records.into_iter().map(AuditRow::from).collect(), older))
 }
 
 async fn page(state: AppState, browser: Browser, workspace: Option<String>, filter: AuditFilter) -> Response {
