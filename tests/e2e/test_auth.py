@@ -177,6 +177,36 @@ def test_revoked_token_is_401(server, cli, monkeypatch, alice, admin_run):
     assert client.get_experiment(admin_run.experiment_id).name == admin_run.name
 
 
+def test_disabled_user_is_refused_until_enabled(server, cli, monkeypatch, alice, admin_run):
+    """`atelier user disable`: the user's token and password are refused by the real MLflow
+    client, the listing says so, the token keeps its last use; `user enable` undoes it."""
+    cli("role", "assign", "--user", alice.name, "--role", "Reader", "--workspace", "default")
+    client = as_token(monkeypatch, alice.token)
+    assert client.get_experiment(admin_run.experiment_id).name == admin_run.name
+
+    disabled = cli.json("user", "disable", alice.name, "-o", "json")
+    assert disabled[0]["name"] == alice.name and disabled[0]["disabled"] is True, disabled
+    with raises_mlflow("UNAUTHENTICATED"):
+        as_token(monkeypatch, alice.token).get_experiment(admin_run.experiment_id)
+    with raises_mlflow("UNAUTHENTICATED"):
+        as_password(monkeypatch, alice.name, alice.password).get_experiment(admin_run.experiment_id)
+    listed = {user["name"]: user for user in cli.json("user", "list", "-o", "json")}
+    assert listed[alice.name]["disabled"] is True and listed["admin"]["disabled"] is False
+    assert alice.name in cli("user", "list").stdout
+    tokens = cli.json("token", "list", "--user", alice.name, "-o", "json")
+    assert [token["last_used_at"] is not None for token in tokens] == [True], tokens
+    # A user who is refused cannot enable themselves, and an administrator cannot disable themselves.
+    result = cli("user", "enable", alice.name, token=alice.token, check=False)
+    assert result.returncode != 0 and result.stderr.strip()
+    result = cli("user", "disable", "admin", check=False)
+    assert result.returncode != 0 and "cannot disable yourself" in result.stderr
+
+    cli("user", "enable", alice.name)
+    assert as_token(monkeypatch, alice.token).get_experiment(admin_run.experiment_id).name == admin_run.name
+    client = as_password(monkeypatch, alice.name, alice.password)
+    assert client.get_experiment(admin_run.experiment_id).name == admin_run.name
+
+
 def test_non_admin_cannot_manage_users(cli, alice):
     cli("role", "assign", "--user", alice.name, "--role", "Contributor", "--workspace", "default")
     result = cli("user", "create", unique_ident("mallory"), "--password", "whatever1",

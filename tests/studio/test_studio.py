@@ -745,6 +745,13 @@ def test_administrators_manage_users_and_their_tokens(page, server):
     page.goto(server.url + "/users")
     token_row = page.locator("[data-testid=tokens] tbody tr", has_text="made1")
     assert token_row.count() == 1
+    # The token was just used: its row says when (the use is written moments after it).
+    for _ in range(50):
+        if "never" not in token_row.locator("td").nth(6).inner_text():
+            break
+        page.wait_for_timeout(100)
+        page.reload()
+    assert re.match(r"\d{4}-\d\d-\d\d", token_row.locator("td").nth(6).inner_text().strip())
     token_row.locator("button:has-text('Revoke')").click()
     page.wait_for_load_state()
     assert page.locator("[data-testid=tokens] tbody tr", has_text="made1").count() == 0
@@ -757,3 +764,22 @@ def test_administrators_manage_users_and_their_tokens(page, server):
     forged = session.post(server.url + "/users", data={"csrf": csrf, "name": "sneaky"}, allow_redirects=False)
     assert forged.status_code == 303 and "administrator" in forged.headers["location"]
     assert server.api("GET", "/api/v1/users").json() and "sneaky" not in str(server.api("GET", "/api/v1/users").json())
+
+    # Disabled, the user's session ends and their password is refused; enabled, it works again.
+    page.goto(server.url + "/users")
+    page.click("button[aria-label='Disable made1']")
+    page.wait_for_load_state()
+    assert "user disabled" in page.locator("[role=status]").inner_text()
+    assert page.locator("[data-testid=users] tbody tr", has_text="made1").locator("button[aria-label='Enable made1']").count() == 1
+    assert page.locator("button[aria-label='Disable admin']").count() == 1
+    answer = session.get(server.url + "/account", allow_redirects=False)
+    assert answer.status_code == 303 and "/login" in answer.headers["location"], answer.status_code
+    assert requests.get(server.url + "/api/v1/whoami", auth=("made1", "made1-reset-password"), timeout=30).status_code == 401
+    page.click("button[aria-label='Enable made1']")
+    page.wait_for_load_state()
+    assert "user enabled" in page.locator("[role=status]").inner_text()
+    assert requests.get(server.url + "/api/v1/whoami", auth=("made1", "made1-reset-password"), timeout=30).status_code == 200
+    # An administrator cannot disable themselves: the page says why.
+    page.click("button[aria-label='Disable admin']")
+    page.wait_for_load_state()
+    assert "cannot disable yourself" in page.locator("[role=alert]").inner_text()

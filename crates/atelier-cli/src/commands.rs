@@ -87,6 +87,11 @@ pub enum UserCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// Disable a user: they keep their roles and records, but their passwords, tokens,
+    /// studio sessions and jobs' tokens are refused.
+    Disable { name: String },
+    /// Enable a disabled user again.
+    Enable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -350,13 +355,24 @@ pub async fn user(command: UserCommand, args: ClientArgs) -> anyhow::Result<()> 
         UserCommand::Create { name, password, admin } => {
             vec![client.post("/users", &json!({ "name": name, "password": password, "is_admin": admin })).await?]
         }
+        UserCommand::Disable { name } => {
+            vec![client.patch(&format!("/users/{}", segment(&name)), &json!({ "disabled": true })).await?]
+        }
+        UserCommand::Enable { name } => {
+            vec![client.patch(&format!("/users/{}", segment(&name)), &json!({ "disabled": false })).await?]
+        }
     };
     if json_output {
         return print_json(&Value::Array(users));
     }
-    let mut table = new_table(vec!["name".into(), "admin".into(), "created".into()]);
+    let mut table = new_table(vec!["name".into(), "admin".into(), "created".into(), "disabled".into()]);
     for user in &users {
-        table.add_row(vec![text(&user["name"]), text(&user["is_admin"]), time_text(&user["created_at"])]);
+        table.add_row(vec![
+            text(&user["name"]),
+            text(&user["is_admin"]),
+            time_text(&user["created_at"]),
+            time_text(&user["disabled_at"]),
+        ]);
     }
     println!("{table}");
     Ok(())
@@ -397,6 +413,7 @@ pub async fn token(command: TokenCommand, args: ClientArgs) -> anyhow::Result<()
                 "scope".into(),
                 "created".into(),
                 "expires".into(),
+                "last used".into(),
             ]);
             for token in &tokens {
                 table.add_row(vec![
@@ -406,6 +423,7 @@ pub async fn token(command: TokenCommand, args: ClientArgs) -> anyhow::Result<()
                     text(&token["scope"]),
                     time_text(&token["created_at"]),
                     time_text(&token["expires_at"]),
+                    time_text(&token["last_used_at"]),
                 ]);
             }
             println!("{table}");

@@ -232,6 +232,9 @@ pub struct User {
     pub name: UserName,
     pub is_admin: bool,
     pub created_at: Millis,
+    /// When a server administrator disabled the user; a disabled user cannot sign in, and
+    /// their tokens, sessions and jobs' tokens are refused. `None`: enabled.
+    pub disabled_at: Option<Millis>,
 }
 
 /// An API token's public record. The secret itself is shown once, at creation, and stored only
@@ -244,6 +247,8 @@ pub struct TokenInfo {
     pub created_at: Millis,
     pub expires_at: Option<Millis>,
     pub scope: TokenScope,
+    /// When the token last authenticated a request, to within a minute.
+    pub last_used_at: Option<Millis>,
 }
 
 /// What an API token may do: everything its user may, or only read `/metrics` (a token for

@@ -5,7 +5,7 @@ use crate::paths::ARTIFACT_ROOT;
 use crate::{Principal, Service, Target, now_millis};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use atelier_core::authz::{Action, OWNER};
-use atelier_core::model::{TokenInfo, TokenScope, User, Workspace};
+use atelier_core::model::{Millis, TokenInfo, TokenScope, User, Workspace};
 use atelier_core::names::{UserName, WorkspaceName};
 use atelier_core::{Error, ErrorCode, Result};
 use base64::Engine;
@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 const TOKEN_PREFIX: &str = "atl_";
 /// The prefix of a job's token: valid for that job alone, while it has not ended.
 pub(crate) const JOB_TOKEN_PREFIX: &str = "atj_";
+/// How precisely a token's last use is kept: it is written at most this often.
+const TOKEN_USE_PRECISION_MS: Millis = 60_000;
 /// How long a verified basic-auth password is trusted without running argon2 again.
 const PASSWORD_CACHE_TTL: Duration = Duration::from_secs(300);
 
@@ -101,7 +103,7 @@ impl Service {
         let admin_name = UserName::parse("admin")?;
         let admin_password = random_secret(18);
         let password_hash = hash_password(&admin_password)?;
-        let admin = User { name: admin_name.clone(), is_admin: true, created_at: now };
+        let admin = User { name: admin_name.clone(), is_admin: true, created_at: now, disabled_at: None };
         self.store.create_user(&admin, Some(&password_hash)).await?;
         self.store.assign_role(&default, &admin_name, OWNER, true).await?;
         let token = self.issue_token(&admin_name, "created at first start", None, TokenScope::All).await?;
@@ -122,16 +124,41 @@ impl Service {
         if let Some((principal, expires_at)) = self.auth_cache.tokens.get(&hash)
             && expires_at.is_none_or(|expires_at| expires_at > now)
         {
+            self.note_token_use(&principal, now);
             return Ok(principal.noted());
         }
+        // A disabled user's tokens are not found.
         match self.store.find_token(&hash, now).await? {
             Some((token, user)) => {
                 let principal = Principal::token(user.name, user.is_admin, token.scope, token.id);
                 self.auth_cache.tokens.insert(hash, (principal.clone(), token.expires_at));
+                self.note_token_use(&principal, now);
                 Ok(principal.noted())
             }
             None => Err(Error::unauthenticated("invalid or expired token")),
         }
+    }
+
+    /// Notes when a token was used, for its listing: at most once a minute per token, written
+    /// off the request's task (so that it is no part of the request's transaction or audit
+    /// record, and the request does not wait for it).
+    fn note_token_use(&self, principal: &Principal, now: Millis) {
+        let Some(id) = principal.token_id() else { return };
+        let Ok(mut noted) = self.token_uses.lock() else { return };
+        if noted.get(id).is_some_and(|at| now - at < TOKEN_USE_PRECISION_MS) {
+            return;
+        }
+        if noted.len() >= 10_000 {
+            noted.clear();
+        }
+        noted.insert(id.to_owned(), now);
+        let store = self.store.clone();
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            if let Err(error) = store.touch_token(&id, now).await {
+                tracing::debug!(error = %error, "noting a token's use failed");
+            }
+        });
     }
 
     /// A job's token: the job's submitter, bound to the job, while the job has not ended.
@@ -143,6 +170,12 @@ impl Service {
         match self.store.find_job_by_token(&hash).await? {
             Some(job) if !job.status.is_terminal() => {
                 let user = UserName::parse(&job.created_by)?;
+                if self.store.get_user(&user).await?.user.disabled_at.is_some() {
+                    return Err(Error::unauthenticated(format!(
+                        "the token of job '{}' is refused: its user '{user}' is disabled",
+                        job.name
+                    )));
+                }
                 let scope = crate::JobScope { workspace: job.workspace.clone(), job: job.name.clone() };
                 let principal = Principal::job_token(user, scope);
                 self.auth_cache.tokens.insert(hash, (principal.clone(), None));
@@ -204,7 +237,7 @@ impl Service {
                     *cached == fingerprint && verified_at.elapsed() < PASSWORD_CACHE_TTL
                 })
             });
-            if recently_verified {
+            if recently_verified && record.user.disabled_at.is_none() {
                 return Ok(Principal::signed_in(record.user.name.clone(), record.user.is_admin));
             }
         }
@@ -223,6 +256,10 @@ impl Service {
         .await
         .map_err(|error| Error::internal(format!("password check failed: {error}")))?;
         let Some(record) = record.filter(|_| verified && real) else { return Err(failure()) };
+        // Said only to whoever knows the password.
+        if record.user.disabled_at.is_some() {
+            return Err(Error::unauthenticated(format!("user '{}' is disabled", record.user.name)));
+        }
         if let Ok(mut cache) = self.password_cache.lock() {
             cache.insert(user.to_owned(), (fingerprint, Instant::now()));
         }
@@ -245,6 +282,7 @@ impl Service {
             created_at: now_millis(),
             expires_at,
             scope,
+            last_used_at: None,
         };
         self.store.create_token(&info, &token_hash(&secret)).await?;
         Ok(NewToken { info, secret })
@@ -268,7 +306,7 @@ impl Service {
             }
             None => None,
         };
-        let user = User { name, is_admin, created_at: now_millis() };
+        let user = User { name, is_admin, created_at: now_millis(), disabled_at: None };
         self.store.create_user(&user, password_hash.as_deref()).await?;
         Ok(user)
     }
@@ -278,7 +316,32 @@ impl Service {
         self.store.list_users().await
     }
 
-    /// Sets a password: a user may set their own, an admin anyone's.
+    /// Disables a user or enables them again (server administrators; never oneself, so that
+    /// a server keeps an administrator who can undo it). A disabled user keeps their roles and
+    /// records, but their passwords, tokens, studio sessions (ended at once) and jobs' tokens
+    /// are refused, on this server now and on other replicas within the cache's few seconds.
+    pub async fn set_user_disabled(&self, principal: &Principal, name: &str, disabled: bool) -> Result<User> {
+        self.authorize_account(principal, None)?;
+        let name = UserName::parse(name)?;
+        if disabled && name == principal.user {
+            return Err(Error::invalid("you cannot disable yourself: another administrator can"));
+        }
+        let current = self.store.get_user(&name).await?.user;
+        let disabled_at = match (disabled, current.disabled_at) {
+            (true, Some(since)) => Some(since),
+            (true, None) => Some(now_millis()),
+            (false, _) => None,
+        };
+        if disabled_at != current.disabled_at {
+            self.store.set_user_disabled(&name, disabled_at).await?;
+        }
+        self.auth_cache.tokens.clear();
+        if let Ok(mut cache) = self.password_cache.lock() {
+            cache.remove(name.as_str());
+        }
+        Ok(User { disabled_at, ..current })
+    }
+
     /// Sets another user's password (server administrators), as `set_password` does, but never
     /// one's own without the current password (see [`Service::change_own_password`]).
     pub async fn reset_password(&self, principal: &Principal, name: &str, password: &str) -> Result<()> {

@@ -179,6 +179,8 @@ pub struct Service {
     /// Recently verified basic-auth credentials, keyed by user, holding a SHA-256 of the
     /// password, so that argon2 runs once per user every few minutes and not on every request.
     password_cache: Mutex<HashMap<String, ([u8; 32], Instant)>>,
+    /// Token id → when its use was last written ([`Service::note_token_use`]).
+    token_uses: Mutex<HashMap<String, Millis>>,
     /// Failed sign-ins by name and address, which make further attempts wait.
     sign_in_throttle: throttle::SignInThrottle,
     /// Short-lived answers of the store to the questions every request asks.
@@ -273,6 +275,7 @@ impl Service {
             store,
             blobs,
             password_cache: Mutex::new(HashMap::new()),
+            token_uses: Mutex::new(HashMap::new()),
             sign_in_throttle: throttle::SignInThrottle::default(),
             auth_cache: AuthCache {
                 tokens: TtlMap::new(),

@@ -136,6 +136,25 @@ impl AccessStore for SqlStore {
         found(result.rows_affected(), || format!("user '{name}' does not exist"))
     }
 
+    async fn set_user_disabled(&self, name: &UserName, disabled_at: Option<Millis>) -> Result<()> {
+        let mut transaction = self.begin_write().await?;
+        let result = sqlx::query("UPDATE users SET disabled_at = $2 WHERE name = $1")
+            .bind(name.as_str())
+            .bind(disabled_at)
+            .execute(&mut *transaction)
+            .await
+            .map_err(db_error)?;
+        found(result.rows_affected(), || format!("user '{name}' does not exist"))?;
+        if disabled_at.is_some() {
+            sqlx::query("DELETE FROM sessions WHERE user_name = $1")
+                .bind(name.as_str())
+                .execute(&mut *transaction)
+                .await
+                .map_err(db_error)?;
+        }
+        transaction.commit().await
+    }
+
     async fn create_token(&self, token: &TokenInfo, token_hash: &str) -> Result<()> {
         self.execute_write(sqlx::query(
             "INSERT INTO api_tokens (id, user_name, token_hash, description, created_at, expires_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -153,10 +172,10 @@ impl AccessStore for SqlStore {
 
     async fn find_token(&self, token_hash: &str, now: Millis) -> Result<Option<(TokenInfo, User)>> {
         let row = sqlx::query(
-            "SELECT t.id, t.user_name, t.description, t.created_at, t.expires_at, t.scope, \
-                    u.name, u.is_admin, u.created_at AS user_created_at \
+            "SELECT t.id, t.user_name, t.description, t.created_at, t.expires_at, t.scope, t.last_used_at, \
+                    u.name, u.is_admin, u.created_at AS user_created_at, u.disabled_at \
              FROM api_tokens t JOIN users u ON u.name = t.user_name \
-             WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
+             WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2) AND u.disabled_at IS NULL",
         )
         .bind(token_hash)
         .bind(now)
@@ -165,17 +184,13 @@ impl AccessStore for SqlStore {
         .map_err(db_error)?;
         let Some(row) = row else { return Ok(None) };
         let token = row_to_token(&row)?;
-        let user = User {
-            name: token.user.clone(),
-            is_admin: row.try_get::<i64, _>("is_admin").map_err(db_error)? != 0,
-            created_at: row.try_get("user_created_at").map_err(db_error)?,
-        };
+        let user = row_to_user_columns(&row, "user_created_at")?;
         Ok(Some((token, user)))
     }
 
     async fn list_tokens(&self, user: Option<&UserName>) -> Result<Vec<TokenInfo>> {
         let rows = sqlx::query(
-            "SELECT id, user_name, description, created_at, expires_at, scope FROM api_tokens \
+            "SELECT id, user_name, description, created_at, expires_at, scope, last_used_at FROM api_tokens \
              WHERE $1 IS NULL OR user_name = $1 ORDER BY created_at, id",
         )
         .bind(user.map(|name| name.as_str()))
@@ -187,7 +202,7 @@ impl AccessStore for SqlStore {
 
     async fn get_token(&self, id: &str) -> Result<TokenInfo> {
         let row = sqlx::query(
-            "SELECT id, user_name, description, created_at, expires_at, scope FROM api_tokens WHERE id = $1",
+            "SELECT id, user_name, description, created_at, expires_at, scope, last_used_at FROM api_tokens WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.read)
@@ -200,6 +215,18 @@ impl AccessStore for SqlStore {
     async fn delete_token(&self, id: &str) -> Result<()> {
         let result = self.execute_write(sqlx::query("DELETE FROM api_tokens WHERE id = $1").bind(id)).await?;
         found(result.rows_affected(), || format!("token '{id}' does not exist"))
+    }
+
+    async fn touch_token(&self, id: &str, at: Millis) -> Result<()> {
+        self.execute_write(
+            sqlx::query(
+                "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
+            )
+            .bind(id)
+            .bind(at),
+        )
+        .await?;
+        Ok(())
     }
 
     async fn create_session(&self, session: &Session) -> Result<()> {
@@ -220,8 +247,9 @@ impl AccessStore for SqlStore {
     async fn find_session(&self, id_hash: &str, now: Millis) -> Result<Option<(Session, User)>> {
         let row = sqlx::query(
             "SELECT s.id_hash, s.user_name, s.csrf_token, s.created_at, s.expires_at, u.name, u.is_admin, \
-                    u.created_at AS user_created_at \
-             FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.id_hash = $1 AND s.expires_at > $2",
+                    u.created_at AS user_created_at, u.disabled_at \
+             FROM sessions s JOIN users u ON u.name = s.user_name \
+             WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
         )
         .bind(id_hash)
         .bind(now)

@@ -491,12 +491,18 @@ pub trait AccessStore: Send + Sync {
     async fn get_user(&self, name: &UserName) -> Result<UserRecord>;
     async fn list_users(&self) -> Result<Vec<User>>;
     async fn set_password(&self, name: &UserName, password_hash: &str) -> Result<()>;
+    /// Disables a user (`Some(when)`), ending their studio sessions in the same transaction, or
+    /// enables them again (`None`).
+    async fn set_user_disabled(&self, name: &UserName, disabled_at: Option<Millis>) -> Result<()>;
     async fn create_token(&self, token: &TokenInfo, token_hash: &str) -> Result<()>;
     /// Finds the live token with this hash and its user; expired tokens are not found.
     async fn find_token(&self, token_hash: &str, now: Millis) -> Result<Option<(TokenInfo, User)>>;
     async fn list_tokens(&self, user: Option<&UserName>) -> Result<Vec<TokenInfo>>;
     async fn get_token(&self, id: &str) -> Result<TokenInfo>;
     async fn delete_token(&self, id: &str) -> Result<()>;
+    /// Notes that a token was used at `at`, unless a later use is already noted. Not audited:
+    /// it is bookkeeping of reads as much as of writes.
+    async fn touch_token(&self, id: &str, at: Millis) -> Result<()>;
     async fn create_session(&self, session: &Session) -> Result<()>;
     /// Finds a live session and its user; expired sessions are not found.
     async fn find_session(&self, id_hash: &str, now: Millis) -> Result<Option<(Session, User)>>;

@@ -63,6 +63,7 @@ pub(crate) fn row_to_user_columns(row: &AnyRow, created_column: &str) -> Result<
         name: UserName::parse(&name).map_err(|_| Error::internal(format!("stored user name '{name}' is invalid")))?,
         is_admin: row.try_get::<i64, _>("is_admin").map_err(db_error)? != 0,
         created_at: row.try_get(created_column).map_err(db_error)?,
+        disabled_at: row.try_get("disabled_at").map_err(db_error)?,
     })
 }
 
@@ -80,6 +81,7 @@ pub(crate) fn row_to_token(row: &AnyRow) -> Result<TokenInfo> {
         expires_at: row.try_get("expires_at").map_err(db_error)?,
         scope: TokenScope::parse(&row.try_get::<String, _>("scope").map_err(db_error)?)
             .map_err(|_| Error::internal("stored token scope is invalid"))?,
+        last_used_at: row.try_get("last_used_at").map_err(db_error)?,
     })
 }
 

@@ -206,6 +206,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "token scope", include_str!("../migrations/sqlite/0012_token_scope.sql")),
     (13, "roles", include_str!("../migrations/sqlite/0013_roles.sql")),
     (14, "audit", include_str!("../migrations/sqlite/0014_audit.sql")),
+    (15, "user disabled", include_str!("../migrations/sqlite/0015_user_disabled.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
@@ -222,6 +223,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "token scope", include_str!("../migrations/postgres/0012_token_scope.sql")),
     (13, "roles", include_str!("../migrations/postgres/0013_roles.sql")),
     (14, "audit", include_str!("../migrations/postgres/0014_audit.sql")),
+    (15, "user disabled", include_str!("../migrations/postgres/0015_user_disabled.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

@@ -7,7 +7,7 @@ use crate::wire::MultiQuery;
 use atelier_core::model::*;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, patch};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -18,6 +18,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/workspaces/{ws}/roles", get(list_roles).put(assign_role))
         .route("/workspaces/{ws}/roles/{user}", delete(remove_role))
         .route("/users", get(list_users).post(create_user))
+        .route("/users/{name}", patch(update_user))
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", delete(revoke_token))
 }
@@ -31,11 +32,12 @@ pub(super) fn routes() -> Router<AppState> {
         remove_role,
         list_users,
         create_user,
+        update_user,
         list_tokens,
         create_token,
         revoke_token
     ),
-    components(schemas(RoleDto, RoleAssignment, UserDto, NewUser, TokenDto, NewToken, CreatedToken))
+    components(schemas(RoleDto, RoleAssignment, UserDto, NewUser, UserUpdate, TokenDto, NewToken, CreatedToken))
 )]
 pub(super) struct Doc;
 
@@ -118,12 +120,29 @@ pub struct UserDto {
     name: String,
     is_admin: bool,
     created_at: i64,
+    /// Whether the user is disabled: their passwords, tokens and sessions are refused.
+    disabled: bool,
+    /// When they were disabled.
+    disabled_at: Option<i64>,
 }
 
 impl From<User> for UserDto {
     fn from(user: User) -> Self {
-        UserDto { name: user.name.to_string(), is_admin: user.is_admin, created_at: user.created_at }
+        UserDto {
+            name: user.name.to_string(),
+            is_admin: user.is_admin,
+            created_at: user.created_at,
+            disabled: user.disabled_at.is_some(),
+            disabled_at: user.disabled_at,
+        }
     }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    /// `true` disables the user (never oneself), `false` enables them again.
+    disabled: bool,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -157,6 +176,18 @@ pub(crate) async fn create_user(
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
+/// Disables a user or enables them again (server administrators).
+#[utoipa::path(patch, path = "/api/v1/users/{name}", params(("name" = String, Path)), request_body = UserUpdate,
+    responses((status = 200, body = UserDto)))]
+pub(crate) async fn update_user(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(name): Path<String>,
+    Json(request): Json<UserUpdate>,
+) -> ApiResult<Json<UserDto>> {
+    Ok(Json(state.service.set_user_disabled(&principal, &name, request.disabled).await?.into()))
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct TokenDto {
     id: String,
@@ -166,6 +197,8 @@ pub struct TokenDto {
     expires_at: Option<i64>,
     /// `all`, or `metrics` for a token that only reads `/metrics`.
     scope: String,
+    /// When the token last authenticated a request, to within a minute; `null`: never.
+    last_used_at: Option<i64>,
 }
 
 impl From<TokenInfo> for TokenDto {
@@ -177,6 +210,7 @@ impl From<TokenInfo> for TokenDto {
             created_at: token.created_at,
             expires_at: token.expires_at,
             scope: token.scope.as_str().to_owned(),
+            last_used_at: token.last_used_at,
         }
     }
 }

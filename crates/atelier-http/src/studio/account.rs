@@ -22,6 +22,7 @@ pub(super) struct TokenRow {
     scope: &'static str,
     created: String,
     expires: String,
+    last_used: String,
 }
 
 impl From<TokenInfo> for TokenRow {
@@ -33,6 +34,7 @@ impl From<TokenInfo> for TokenRow {
             scope: token.scope.as_str(),
             created: when(Some(token.created_at)),
             expires: token.expires_at.map_or_else(|| "never".to_owned(), |at| when(Some(at))),
+            last_used: token.last_used_at.map_or_else(|| "never".to_owned(), |at| when(Some(at))),
         }
     }
 }
@@ -49,11 +51,19 @@ pub(super) struct AccountPage {
     notice: Option<String>,
 }
 
+pub(super) struct UserRow {
+    name: String,
+    is_admin: bool,
+    created: String,
+    /// When the user was disabled; empty while they are enabled.
+    disabled: String,
+}
+
 #[derive(Template)]
 #[template(path = "users.html")]
 pub(super) struct UsersPage {
     layout: Layout,
-    users: Vec<(String, bool, String)>,
+    users: Vec<UserRow>,
     tokens: Vec<TokenRow>,
     created: Option<(String, String)>,
     error: Option<String>,
@@ -231,7 +241,12 @@ async fn users_page(
         layout: Layout::for_browser(browser, vec![crumb("users", "/users")]),
         users: users
             .into_iter()
-            .map(|user| (user.name.to_string(), user.is_admin, when(Some(user.created_at))))
+            .map(|user| UserRow {
+                name: user.name.to_string(),
+                is_admin: user.is_admin,
+                created: when(Some(user.created_at)),
+                disabled: user.disabled_at.map(|at| when(Some(at))).unwrap_or_default(),
+            })
             .collect(),
         tokens: tokens.into_iter().map(TokenRow::from).collect(),
         created,
@@ -308,4 +323,36 @@ pub(crate) async fn create_user_token(
         Ok(created) => users_page(&state, &browser, Some(created), Notice::default()).await,
         Err(error) => back("/users", Err(error)),
     }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DisabledForm {
+    #[serde(default)]
+    csrf: String,
+    /// `true` to disable the user, `false` to enable them again.
+    #[serde(default)]
+    disabled: String,
+}
+
+/// Disables a user or enables them again (server administrators).
+pub(crate) async fn set_disabled(
+    State(state): State<AppState>,
+    browser: Browser,
+    Path(name): Path<String>,
+    Form(form): Form<DisabledForm>,
+) -> Response {
+    if !browser.csrf_matches(&form.csrf) {
+        return forged_form();
+    }
+    let disabled = match form.disabled.as_str() {
+        "true" => true,
+        "false" => false,
+        other => {
+            let error =
+                Error::invalid(format!("invalid value '{}' of disabled: expected true or false", other.escape_debug()));
+            return back("/users", Err(error));
+        }
+    };
+    let outcome = state.service.set_user_disabled(&browser.session.principal, &name, disabled).await;
+    back("/users", outcome.map(|_| if disabled { "user disabled" } else { "user enabled" }))
 }

@@ -48,6 +48,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/users", get(account::users).post(account::create_user))
         .route("/users/tokens", post(account::create_user_token))
         .route("/users/{name}/password", post(account::reset_password))
+        .route("/users/{name}/disabled", post(account::set_disabled))
         .route("/w/{ws}/data", get(assets::data_assets))
         .route("/w/{ws}/data/{name}", get(assets::data_asset))
         .route("/w/{ws}/datastores", get(assets::datastores))

@@ -198,3 +198,92 @@ async fn metrics_are_scoped_and_a_metrics_token_does_nothing_else() {
     let logs = server.get("/api/v1/workspaces/team-a/online-endpoints/ep-a/deployments/blue/logs", &reader).await;
     assert_eq!(logs.status, StatusCode::NOT_FOUND, "a deployment that does not exist: {:?}", logs.body);
 }
+
+/// An administrator disables a user: their tokens, their password, their jobs' tokens and
+/// their studio sessions are refused at once, and all work again once they are enabled. No one
+/// disables themselves, and only administrators disable anyone.
+#[tokio::test]
+async fn disabled_users_are_refused_everywhere_until_enabled() {
+    // Users' jobs run unconfined here: confinement is another test's subject.
+    let server = server_with(|service| service.with_confinement(None, true)).await;
+    let admin = server.admin_token.clone();
+    let dora = server.user_with_role("dora", "Contributor").await;
+    let basic = "Basic ZG9yYTpwYXNzd29yZDEyMw=="; // dora:password123
+    let submitted = server
+        .post("/api/v1/workspaces/default/jobs", &dora, json!({ "yaml": "type: command\ncommand: echo hi\n" }))
+        .await;
+    assert_eq!(submitted.status, StatusCode::OK, "{:?}", submitted.body);
+    let job = submitted.body["name"].as_str().unwrap().to_owned();
+    server.service.schedule_once().await.unwrap();
+    let job_token = server.launched.token_of(&job).expect("the scheduler launched her job");
+    let session = server.service.sign_in("dora", "password123", None).await.unwrap();
+    let works =
+        |response: &Response, what: &str| assert_eq!(response.status, StatusCode::OK, "{what}: {:?}", response.body);
+    works(&server.get("/api/v1/whoami", &dora).await, "her token");
+    works(
+        &server.request(axum::http::Method::GET, "/api/v1/whoami", Some(basic), Default::default()).await,
+        "her password",
+    );
+    works(&server.post(&format!("{MLFLOW}/experiments/search"), &job_token, json!({})).await, "her job's token");
+
+    let reader = server.user_with_role("rita", "Reader").await;
+    assert_denied(&server.patch("/api/v1/users/dora", &reader, json!({ "disabled": true })).await, "a reader disables");
+    let own = server.patch("/api/v1/users/admin", &admin, json!({ "disabled": true })).await;
+    assert_eq!(own.status, StatusCode::BAD_REQUEST, "{:?}", own.body);
+    assert!(own.body["message"].as_str().unwrap().contains("cannot disable yourself"), "{:?}", own.body);
+    let missing = server.patch("/api/v1/users/nobody", &admin, json!({ "disabled": true })).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{:?}", missing.body);
+
+    let disabled = server.patch("/api/v1/users/dora", &admin, json!({ "disabled": true })).await;
+    assert_eq!(disabled.status, StatusCode::OK, "{:?}", disabled.body);
+    assert_eq!(disabled.body["disabled"], true);
+    assert!(disabled.body["disabled_at"].as_i64().is_some(), "{:?}", disabled.body);
+    let refused = |response: &Response, what: &str| {
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{what}: {:?}", response.body);
+    };
+    refused(&server.get("/api/v1/whoami", &dora).await, "her token");
+    let by_password = server.request(axum::http::Method::GET, "/api/v1/whoami", Some(basic), Default::default()).await;
+    refused(&by_password, "her password");
+    assert!(by_password.body["message"].as_str().unwrap().contains("'dora' is disabled"), "{:?}", by_password.body);
+    let by_job = server.post(&format!("{MLFLOW}/experiments/search"), &job_token, json!({})).await;
+    refused(&by_job, "her job's token");
+    assert!(by_job.body["message"].as_str().unwrap().contains("is disabled"), "{:?}", by_job.body);
+    assert!(server.service.session(&session.secret).await.is_err(), "her studio session ended");
+    let users = server.get("/api/v1/users", &admin).await;
+    let listed = users.body.as_array().unwrap().iter().find(|user| user["name"] == "dora").unwrap();
+    assert_eq!(listed["disabled"], true, "{listed:?}");
+
+    let enabled = server.patch("/api/v1/users/dora", &admin, json!({ "disabled": false })).await;
+    assert_eq!(enabled.status, StatusCode::OK, "{:?}", enabled.body);
+    assert_eq!(enabled.body["disabled"], false);
+    works(&server.get("/api/v1/whoami", &dora).await, "her token, enabled again");
+    works(&server.post(&format!("{MLFLOW}/experiments/search"), &job_token, json!({})).await, "her job's token again");
+}
+
+/// A token's listing says when it was last used (to within a minute); a new one, never.
+#[tokio::test]
+async fn tokens_say_when_they_were_last_used() {
+    let server = server().await;
+    let reader = server.user_with_role("reader", "Reader").await;
+    let before = atelier_service::now_millis();
+    let unused = server.post("/api/v1/tokens", &reader, json!({ "description": "unused" })).await;
+    assert_eq!(unused.status, StatusCode::CREATED);
+    assert!(unused.body["last_used_at"].is_null(), "{:?}", unused.body);
+    assert_eq!(server.get("/api/v1/whoami", &reader).await.status, StatusCode::OK);
+    // The use is written off the request's path; it lands within moments.
+    let mut used = None;
+    for _ in 0..100 {
+        let listed = server.get("/api/v1/tokens?user=reader", &server.admin_token).await;
+        let tokens = listed.body.as_array().unwrap().clone();
+        let first = tokens.iter().find(|token| token["description"] != "unused").unwrap().clone();
+        if !first["last_used_at"].is_null() {
+            let never = tokens.iter().find(|token| token["description"] == "unused").unwrap();
+            assert!(never["last_used_at"].is_null(), "a token not used says so: {never:?}");
+            used = first["last_used_at"].as_i64();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let used = used.expect("the token's use was noted");
+    assert!(used >= before, "{used} >= {before}");
+}

@@ -24,9 +24,14 @@ conformance!(
 async fn users_tokens_and_roles(store: &SqlStore) {
     let workspace = with_workspace(store, "people").await;
     let alice = UserName::parse("alice").unwrap();
-    store.create_user(&User { name: alice.clone(), is_admin: false, created_at: 1 }, Some("hash")).await.unwrap();
-    let error =
-        store.create_user(&User { name: alice.clone(), is_admin: false, created_at: 1 }, None).await.unwrap_err();
+    store
+        .create_user(&User { name: alice.clone(), is_admin: false, created_at: 1, disabled_at: None }, Some("hash"))
+        .await
+        .unwrap();
+    let error = store
+        .create_user(&User { name: alice.clone(), is_admin: false, created_at: 1, disabled_at: None }, None)
+        .await
+        .unwrap_err();
     assert_eq!(error.code, ErrorCode::ResourceAlreadyExists);
     assert_eq!(store.get_user(&alice).await.unwrap().password_hash.as_deref(), Some("hash"));
     let token = TokenInfo {
@@ -36,6 +41,7 @@ async fn users_tokens_and_roles(store: &SqlStore) {
         created_at: 1,
         expires_at: Some(100),
         scope: TokenScope::Metrics,
+        last_used_at: None,
     };
     store.create_token(&token, "abc").await.unwrap();
     let (found, user) = store.find_token("abc", 50).await.unwrap().unwrap();
@@ -45,6 +51,25 @@ async fn users_tokens_and_roles(store: &SqlStore) {
     assert!(store.find_token("abc", 100).await.unwrap().is_none(), "an expired token must not be found");
     assert!(store.find_token("nope", 50).await.unwrap().is_none());
     assert_eq!(store.list_tokens(Some(&alice)).await.unwrap().len(), 1);
+    // A token's last use only moves forward.
+    store.touch_token("t1", 40).await.unwrap();
+    store.touch_token("t1", 30).await.unwrap();
+    assert_eq!(store.get_token("t1").await.unwrap().last_used_at, Some(40));
+    assert_eq!(store.list_tokens(Some(&alice)).await.unwrap()[0].last_used_at, Some(40));
+    // A disabled user's tokens and sessions are not found; enabled again, their tokens are.
+    let session =
+        Session { id_hash: "s1".into(), user: alice.clone(), csrf_token: "c".into(), created_at: 1, expires_at: 1_000 };
+    store.create_session(&session).await.unwrap();
+    assert!(store.find_session("s1", 50).await.unwrap().is_some());
+    store.set_user_disabled(&alice, Some(45)).await.unwrap();
+    assert_eq!(store.get_user(&alice).await.unwrap().user.disabled_at, Some(45));
+    assert!(store.find_token("abc", 50).await.unwrap().is_none(), "a disabled user's token must not be found");
+    assert!(store.find_session("s1", 50).await.unwrap().is_none(), "a disabled user's session must not be found");
+    store.set_user_disabled(&alice, None).await.unwrap();
+    assert!(store.find_token("abc", 50).await.unwrap().is_some());
+    assert!(store.find_session("s1", 50).await.unwrap().is_none(), "disabling ended the session");
+    let nobody = UserName::parse("nobody").unwrap();
+    assert_eq!(store.set_user_disabled(&nobody, Some(1)).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
     store.delete_token("t1").await.unwrap();
     assert!(store.find_token("abc", 50).await.unwrap().is_none());
     assert!(store.roles_of(&workspace, &alice).await.unwrap().is_empty());
@@ -68,7 +93,10 @@ async fn custom_roles_stay_while_assigned(store: &SqlStore) {
     let team = with_workspace(store, "team-a").await;
     let other = with_workspace(store, "team-b").await;
     let carol = UserName::parse("carol").unwrap();
-    store.create_user(&User { name: carol.clone(), is_admin: false, created_at: 1 }, None).await.unwrap();
+    store
+        .create_user(&User { name: carol.clone(), is_admin: false, created_at: 1, disabled_at: None }, None)
+        .await
+        .unwrap();
     let role = RoleDefinition::custom(
         "Endpoint Operator",
         "endpoints, no keys",
@@ -110,7 +138,10 @@ async fn custom_roles_stay_while_assigned(store: &SqlStore) {
 
 async fn sessions_expire_and_end(store: &SqlStore) {
     let bob = UserName::parse("bob").unwrap();
-    store.create_user(&User { name: bob.clone(), is_admin: false, created_at: 1 }, Some("hash")).await.unwrap();
+    store
+        .create_user(&User { name: bob.clone(), is_admin: false, created_at: 1, disabled_at: None }, Some("hash"))
+        .await
+        .unwrap();
     let session =
         Session { id_hash: "h1".into(), user: bob.clone(), csrf_token: "c1".into(), created_at: 10, expires_at: 100 };
     store.create_session(&session).await.unwrap();

@@ -11,7 +11,7 @@ use atelier_store::{AccessStore, AuditStore, Batch, SqlStore, TrackingStore};
 conformance!(audit_records_commit_with_their_change, audit_log_filters_pages_and_ages);
 
 fn user(name: &str, at: i64) -> User {
-    User { name: UserName::parse(name).unwrap(), is_admin: false, created_at: at }
+    User { name: UserName::parse(name).unwrap(), is_admin: false, created_at: at, disabled_at: None }
 }
 
 fn everything() -> AuditQuery {
