@@ -10,6 +10,7 @@ cd "$ROOT"
 export ATELIER_BIN=${ATELIER_BIN:-$ROOT/target/debug/atelier}
 [ -x "$ATELIER_BIN" ] || { echo "test-studio: $ATELIER_BIN not found; build it first" >&2; exit 2; }
 PYTHON=$(scripts/browser-env.sh)
+scripts/oidc-env.sh >/dev/null
 scripts/python-env.sh mlflow3 >/dev/null
 export ATELIER_MLFLOW_PYTHON="$ROOT/.venv-mlflow3/bin/python"
 "$PYTHON" -m pytest tests/studio -q -p no:cacheprovider --color=no "$@"

@@ -8,7 +8,8 @@
 #      and PostgreSQL);
 #   4. the end-to-end suite: the real mlflow clients against a running `atelier server`, for
 #      each client x store (mlflow2/mlflow3 x sqlite/postgres);
-#   5. the studio's browser tests: headless Debian Chromium driven by Playwright;
+#   5. the studio's browser tests: headless Debian Chromium driven by Playwright, and single
+#      sign-on against a real OpenID provider (the npm package oidc-provider, run with node);
 #   6. schemathesis against the native API's OpenAPI document, on a throwaway server.
 #
 # Exits non-zero if any step fails. CARGO_TARGET_DIR is honoured.

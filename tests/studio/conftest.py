@@ -26,14 +26,14 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, extra_args: tuple[str, ...] = (), port: int | None = None):
         self.home = home
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         binary = os.environ.get("ATELIER_BIN", str(ROOT / "target" / "debug" / "atelier"))
-        self.log = open(home / "server.log", "w")
+        self.log = open(home / "server.log", "a")
         self.proc = subprocess.Popen(
-            [binary, "server", "--addr", f"127.0.0.1:{self.port}", "--home", str(home)],
+            [binary, "server", "--addr", f"127.0.0.1:{self.port}", "--home", str(home), *extra_args],
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
@@ -45,7 +45,7 @@ class Server:
             except requests.ConnectionError:
                 time.sleep(0.1)
         else:
-            raise RuntimeError("the server did not start")
+            raise RuntimeError("the server did not start: " + (home / "server.log").read_text()[-3000:])
         self.token = (home / "token").read_text().strip()
         self.password = (home / "admin-password").read_text().strip()
 

@@ -20,6 +20,7 @@ mod roles;
 mod runtime;
 mod sandbox;
 mod server;
+mod sso;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
@@ -74,7 +75,7 @@ impl ClientArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Run the Atelier server.
-    Server(server::ServerArgs),
+    Server(Box<server::ServerArgs>),
     /// Manage workspaces.
     Workspace {
         #[command(subcommand)]
@@ -241,7 +242,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match command {
-            Command::Server(args) => server::run(args).await,
+            Command::Server(args) => server::run(*args).await,
             Command::Workspace { command, client } => commands::workspace(command, client).await,
             Command::Experiment { command, client } => commands::experiment(command, client).await,
             Command::Run { command, client } => commands::run(command, client).await,

@@ -80,6 +80,12 @@ pub struct ServerArgs {
     /// The most a scoring request's body may hold, in MB.
     #[arg(long, env = "ATELIER_MAX_SCORE_MB", default_value_t = 5.0)]
     max_score_mb: f64,
+    /// The URL users' browsers reach this server at, behind a proxy (default: the address it
+    /// listens on); single sign-on sends browsers back to it.
+    #[arg(long, env = "ATELIER_PUBLIC_URL")]
+    public_url: Option<String>,
+    #[command(flatten)]
+    oidc: crate::sso::OidcArgs,
 }
 
 /// The user jobs run as where the server runs as root (`None` elsewhere): `--job-user`, else
@@ -300,7 +306,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     )?;
     let launcher = crate::launcher::LocalLauncher {
         exe: std::env::current_exe().context("cannot find this program's path")?,
-        server_url: runtime_url,
+        server_url: runtime_url.clone(),
         jobs_dir: home.join("jobs"),
         envs_dir: home.join("envs"),
         uv: args.uv.clone(),
@@ -309,8 +315,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     };
     let capacity = crate::launcher::machine_capacity(args.local_cpus, args.local_memory_gb, args.local_gpus);
     tracing::info!(cpus = capacity.cpus, memory_mb = capacity.memory_mb, gpus = capacity.gpus.len(), "local compute");
+    let public_url = args.public_url.clone().unwrap_or_else(|| runtime_url.clone());
+    let oidc = args.oidc.provider(&public_url)?;
+    let mut service = Service::new(Arc::new(store.clone()), blobs);
+    if let Some(oidc) = oidc {
+        service = service.with_oidc(oidc);
+    }
     let service = Arc::new(
-        Service::new(Arc::new(store.clone()), blobs)
+        service
             .with_master_key(master_key)
             .with_environment_builder(builder)
             .refusing_images(args.refuse_images)

@@ -107,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(native::openapi_json))
         .route("/endpoints/{name}/score", axum::routing::post(native::endpoints::score))
         .merge(studio::routes())
+        .nest("/api/v1", native::sso::public_routes().layer(middleware::map_response(error::json_errors)))
         .merge(authenticated)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), audit::audit_calls))

@@ -266,7 +266,7 @@ impl Service {
         Ok(Principal::signed_in(record.user.name, record.user.is_admin))
     }
 
-    async fn issue_token(
+    pub(crate) async fn issue_token(
         &self,
         user: &UserName,
         description: &str,

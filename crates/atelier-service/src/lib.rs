@@ -19,6 +19,7 @@ mod gc;
 mod jobs;
 mod logged_models;
 mod names;
+mod oidc;
 mod paths;
 mod registry;
 mod roles;
@@ -46,6 +47,7 @@ pub use environments::{EnvironmentBuild, EnvironmentBuilder, NewEnvironment, inh
 pub use gc::GcReport;
 pub use jobs::{JobControl, JobFilter, JobSubmission, SNAPSHOT_LIMIT_BYTES, STD_LOG, StatusReport};
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
+pub use oidc::{DeviceSignIn, GroupRoles, Oidc, OidcSettings, SIGNED_IN_TOKEN_MILLIS, SignInStart, safe_next};
 pub use registry::{ModelVersionUpdate, NewModelVersion, RegistrySearch};
 pub use roles::RoleView;
 pub use series::MetricView;
@@ -211,6 +213,8 @@ pub struct Service {
     confinement: Option<Confinement>,
     /// Whether users who are not administrators may run code unconfined.
     allow_unconfined: bool,
+    /// Single sign-on, where the server has an OpenID provider.
+    oidc: Option<Arc<oidc::Oidc>>,
 }
 
 /// How long an answer about tokens, roles and workspaces is reused. Changes made through this
@@ -295,6 +299,7 @@ impl Service {
             serving: std::sync::OnceLock::new(),
             confinement: None,
             allow_unconfined: false,
+            oidc: None,
         }
     }
 

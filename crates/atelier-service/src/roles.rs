@@ -73,7 +73,7 @@ impl Service {
     }
 
     /// The role called `name`, or an error that names the nearest ones.
-    async fn existing_role(&self, name: &str) -> Result<RoleDefinition> {
+    pub(crate) async fn existing_role(&self, name: &str) -> Result<RoleDefinition> {
         match self.role_definition(name).await? {
             Some(role) => Ok(role.into_owned()),
             None => Err(self.missing_role(name).await),

@@ -40,6 +40,11 @@ impl Service {
         let principal = self.authenticate_password(user, password, address).await?;
         // The session's row carries the sign-in's audit record.
         crate::audit::note_action(None, atelier_core::audit::SIGN_IN, true);
+        self.open_session(principal).await
+    }
+
+    /// Opens a studio session for a user who has just signed in.
+    pub(crate) async fn open_session(&self, principal: Principal) -> Result<NewSession> {
         let secret = random_secret(32);
         let csrf_token = random_secret(24);
         let now = now_millis();

@@ -5,13 +5,17 @@
 use crate::dialect::{db_error, found};
 use crate::rows::{bool_to_int, row_to_token, row_to_user, row_to_user_columns, row_to_workspace, tags_to_json};
 use crate::sql::SqlStore;
-use crate::{AccessStore, Session, UserRecord};
+use crate::{AccessStore, Session, SignInRequest, UserRecord};
 use async_trait::async_trait;
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
 use atelier_core::{Error, Result};
 use sqlx::Row;
 use std::collections::BTreeMap;
+
+/// Round trips older than their expiry by this much are swept as new ones are made (a request
+/// lives minutes; the margin only keeps the sweep from racing a round trip's end).
+const SIGN_IN_REQUEST_SWEEP_MILLIS: Millis = 60 * 60 * 1000;
 
 #[async_trait]
 impl AccessStore for SqlStore {
@@ -271,5 +275,51 @@ impl AccessStore for SqlStore {
     async fn delete_session(&self, id_hash: &str) -> Result<()> {
         self.execute_write(sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash)).await?;
         Ok(())
+    }
+
+    async fn create_sign_in_request(&self, request: &SignInRequest) -> Result<()> {
+        let mut transaction = self.begin_write().await?;
+        sqlx::query("DELETE FROM sign_in_requests WHERE expires_at <= $1")
+            .bind(request.expires_at - SIGN_IN_REQUEST_SWEEP_MILLIS)
+            .execute(&mut *transaction)
+            .await
+            .map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO sign_in_requests (state_hash, browser_hash, nonce, verifier, next_path, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(request.state_hash.as_str())
+        .bind(request.browser_hash.as_str())
+        .bind(request.nonce.as_str())
+        .bind(request.verifier.as_str())
+        .bind(request.next_path.as_str())
+        .bind(request.expires_at)
+        .execute(&mut *transaction)
+        .await
+        .map_err(db_error)?;
+        transaction.commit().await
+    }
+
+    async fn take_sign_in_request(&self, state_hash: &str, now: Millis) -> Result<Option<SignInRequest>> {
+        let mut transaction = self.begin_write().await?;
+        let row = sqlx::query(
+            "DELETE FROM sign_in_requests WHERE state_hash = $1 \
+             RETURNING state_hash, browser_hash, nonce, verifier, next_path, expires_at",
+        )
+        .bind(state_hash)
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        transaction.commit().await?;
+        let request = SignInRequest {
+            state_hash: row.try_get("state_hash").map_err(db_error)?,
+            browser_hash: row.try_get("browser_hash").map_err(db_error)?,
+            nonce: row.try_get("nonce").map_err(db_error)?,
+            verifier: row.try_get("verifier").map_err(db_error)?,
+            next_path: row.try_get("next_path").map_err(db_error)?,
+            expires_at: row.try_get("expires_at").map_err(db_error)?,
+        };
+        Ok(Some(request).filter(|request| request.expires_at > now))
     }
 }

@@ -171,6 +171,12 @@ pub fn note_action(workspace: Option<&str>, action: &str, writes: bool) {
     });
 }
 
+/// Records that this call changes state although its method is GET: the single sign-on
+/// callback, where the provider sends the browser back with a GET that opens a session.
+pub fn note_changing_get() {
+    with_state(|state| state.changing_method = true);
+}
+
 /// Records an action refused with `PERMISSION_DENIED`: a 403 answer's record names it.
 pub fn note_denied(workspace: Option<&str>, action: &str) {
     with_state(|state| state.denied = Some((workspace.map(str::to_owned), action.to_owned())));

@@ -51,7 +51,22 @@ pub struct UserRecord {
     pub password_hash: Option<String>,
 }
 
-/// A studio sign-in session. The cookie's secret is never stored, only its hash.
+/// A single sign-on round trip under way: the studio sent a browser to the OpenID provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInRequest {
+    /// SHA-256 of the `state` sent to the provider.
+    pub state_hash: String,
+    /// SHA-256 of the secret in the browser's cookie, which binds the round trip to it.
+    pub browser_hash: String,
+    pub nonce: String,
+    /// PKCE's code verifier.
+    pub verifier: String,
+    /// Where the browser goes once signed in (a path of this server).
+    pub next_path: String,
+    pub expires_at: Millis,
+}
+
+/// A studio session. The cookie's secret is stored only as a hash.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub id_hash: String,
@@ -507,6 +522,10 @@ pub trait AccessStore: Send + Sync {
     /// Finds a live session and its user; expired sessions are not found.
     async fn find_session(&self, id_hash: &str, now: Millis) -> Result<Option<(Session, User)>>;
     async fn delete_session(&self, id_hash: &str) -> Result<()>;
+    /// Keeps a single sign-on round trip under way (and forgets those that expired).
+    async fn create_sign_in_request(&self, request: &SignInRequest) -> Result<()>;
+    /// Takes the live round trip with this state: found once, then gone.
+    async fn take_sign_in_request(&self, state_hash: &str, now: Millis) -> Result<Option<SignInRequest>>;
 }
 
 /// A custom role as stored, with who defined it and when.

@@ -14,6 +14,7 @@ mod gc;
 pub(crate) mod jobs;
 mod models;
 mod roles;
+pub(crate) mod sso;
 mod tracking;
 mod workspaces;
 
@@ -59,6 +60,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     document.merge(workspaces::Doc::openapi());
     document.merge(access::Doc::openapi());
+    document.merge(sso::Doc::openapi());
     document.merge(audit::Doc::openapi());
     document.merge(roles::Doc::openapi());
     document.merge(tracking::Doc::openapi());

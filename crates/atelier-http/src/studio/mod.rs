@@ -30,6 +30,8 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(workspaces::workspaces))
         .route("/login", get(session::login_page).post(session::login))
+        .route("/login/oidc", get(session::oidc_begin))
+        .route("/login/oidc/callback", get(session::oidc_callback))
         .route("/logout", post(session::logout))
         .route("/workspaces", post(workspaces::create_workspace))
         .route("/w/{ws}", get(workspaces::workspace))

@@ -44,13 +44,20 @@ pub(crate) fn render(template: impl Template, status: StatusCode) -> Response {
     }
 }
 
-fn cookie_secret(headers: &HeaderMap) -> Option<String> {
+/// The cookie that binds a single sign-on round trip to the browser that began it.
+const SSO_COOKIE_NAME: &str = "atelier_sso";
+
+fn cookie_value(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|value| value.to_str().ok()).find_map(|cookies| {
         cookies.split(';').find_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
-            (name == COOKIE_NAME && !value.is_empty()).then(|| value.to_owned())
+            (name == wanted && !value.is_empty()).then(|| value.to_owned())
         })
     })
+}
+
+fn cookie_secret(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, COOKIE_NAME)
 }
 
 /// A signed-in browser. Pages that take it send anonymous visitors to the sign-in page and
@@ -94,14 +101,7 @@ pub(crate) fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// Only same-site paths are followed after sign-in.
-fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next.to_owned()
-    } else {
-        "/".to_owned()
-    }
-}
+use atelier_service::safe_next;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -110,6 +110,20 @@ struct LoginPage {
     next: String,
     user: String,
     error: Option<String>,
+    /// Whether the server offers single sign-on.
+    sso: bool,
+}
+
+impl LoginPage {
+    fn new(state: &AppState, next: &str, user: String, error: Option<String>) -> Self {
+        LoginPage {
+            layout: Layout { user: None, csrf: String::new(), crumbs: Vec::new() },
+            next: safe_next(next),
+            user,
+            error,
+            sso: state.service.single_sign_on(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -117,14 +131,94 @@ pub(crate) struct NextQuery {
     next: Option<String>,
 }
 
-pub(crate) async fn login_page(axum::extract::Query(query): axum::extract::Query<NextQuery>) -> Response {
-    let page = LoginPage {
-        layout: Layout { user: None, csrf: String::new(), crumbs: Vec::new() },
-        next: safe_next(query.next.as_deref().unwrap_or("/")),
-        user: String::new(),
-        error: None,
+pub(crate) async fn login_page(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<NextQuery>,
+) -> Response {
+    render(LoginPage::new(&state, query.next.as_deref().unwrap_or("/"), String::new(), None), StatusCode::OK)
+}
+
+fn session_cookie(secret: &str) -> String {
+    format!(
+        "{COOKIE_NAME}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
+        atelier_service::SESSION_LIFETIME_MILLIS / 1000
+    )
+}
+
+/// The sign-in page again, with what went wrong.
+fn refused_page(state: &AppState, next: &str, user: String, error: atelier_core::Error) -> Response {
+    let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
+    render(LoginPage::new(state, next, user, Some(error.message)), status)
+}
+
+/// `/login/oidc`: sends the browser to the OpenID provider, with a cookie that binds the round
+/// trip to it.
+pub(crate) async fn oidc_begin(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<NextQuery>,
+) -> Response {
+    let next = query.next.as_deref().unwrap_or("/");
+    match state.service.begin_oidc_sign_in(next).await {
+        Ok(start) => {
+            let mut response = Redirect::to(&start.authorize_url).into_response();
+            let cookie = format!(
+                "{SSO_COOKIE_NAME}={}; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age=600",
+                start.browser_secret
+            );
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Err(error) => refused_page(&state, next, String::new(), error),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `/login/oidc/callback`: where the provider sends the browser back; opens a session.
+pub(crate) async fn oidc_callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<CallbackQuery>,
+) -> Response {
+    let (code, round_trip) = match (&query.code, &query.state, &query.error) {
+        (Some(code), Some(round_trip), None) => (code, round_trip),
+        (_, _, Some(error)) => {
+            atelier_service::audit::note_changing_get();
+            atelier_service::audit::note_refused("", atelier_core::ErrorCode::Unauthenticated.as_str());
+            let reason = query.error_description.as_deref().unwrap_or(error);
+            let error =
+                atelier_core::Error::unauthenticated(format!("the OpenID provider did not sign you in: {reason}"));
+            return refused_page(&state, "/", String::new(), error);
+        }
+        _ => {
+            let error = atelier_core::Error::invalid("the OpenID provider's answer lacks its code or state");
+            return refused_page(&state, "/", String::new(), error);
+        }
     };
-    render(page, StatusCode::OK)
+    let browser = cookie_value(&headers, SSO_COOKIE_NAME);
+    match state.service.complete_oidc_sign_in(round_trip, code, browser.as_deref()).await {
+        Ok((new_session, next)) => {
+            let mut response = Redirect::to(&safe_next(&next)).into_response();
+            for cookie in [
+                session_cookie(&new_session.secret),
+                format!("{SSO_COOKIE_NAME}=; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age=0"),
+            ] {
+                if let Ok(value) = HeaderValue::from_str(&cookie) {
+                    response.headers_mut().append(header::SET_COOKIE, value);
+                }
+            }
+            response
+        }
+        Err(error) => refused_page(&state, "/", String::new(), error),
+    }
 }
 
 #[derive(Deserialize)]
@@ -142,28 +236,14 @@ pub(crate) async fn login(
 ) -> Response {
     match state.service.sign_in(&form.user, &form.password, address).await {
         Ok(new_session) => {
-            let cookie = format!(
-                "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
-                new_session.secret,
-                atelier_service::SESSION_LIFETIME_MILLIS / 1000
-            );
             let mut response = Redirect::to(&safe_next(&form.next)).into_response();
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
+            if let Ok(value) = HeaderValue::from_str(&session_cookie(&new_session.secret)) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
             }
             response
         }
-        Err(error) => {
-            // 401 for a wrong pair, 429 while failed attempts make this name or address wait.
-            let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            let page = LoginPage {
-                layout: Layout { user: None, csrf: String::new(), crumbs: Vec::new() },
-                next: safe_next(&form.next),
-                user: form.user,
-                error: Some(error.message),
-            };
-            render(page, status)
-        }
+        // 401 for a wrong pair, 429 while failed attempts make this name or address wait.
+        Err(error) => refused_page(&state, &form.next, form.user, error),
     }
 }
 

@@ -9,7 +9,8 @@ use atelier_core::job::{Job, JobEvent, JobStatus, ResourceRequest};
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
 use atelier_store::{
-    AccessStore, EndpointStore, GcStore, JobQuery, JobStore, JobTransition, RoleStore, Session, SqlStore, TrackingStore,
+    AccessStore, EndpointStore, GcStore, JobQuery, JobStore, JobTransition, RoleStore, Session, SignInRequest,
+    SqlStore, TrackingStore,
 };
 use std::collections::BTreeMap;
 
@@ -72,6 +73,21 @@ async fn users_tokens_and_roles(store: &SqlStore) {
     assert_eq!(store.set_user_disabled(&nobody, Some(1)).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
     store.delete_token("t1").await.unwrap();
     assert!(store.find_token("abc", 50).await.unwrap().is_none());
+    // A single sign-on round trip is taken once, and not after it expired.
+    let request = SignInRequest {
+        state_hash: "state".into(),
+        browser_hash: "browser".into(),
+        nonce: "nonce".into(),
+        verifier: "verifier".into(),
+        next_path: "/w/default".into(),
+        expires_at: 1_000,
+    };
+    store.create_sign_in_request(&request).await.unwrap();
+    assert_eq!(store.take_sign_in_request("state", 500).await.unwrap(), Some(request.clone()));
+    assert_eq!(store.take_sign_in_request("state", 500).await.unwrap(), None, "a state works once");
+    store.create_sign_in_request(&SignInRequest { state_hash: "late".into(), ..request }).await.unwrap();
+    assert_eq!(store.take_sign_in_request("late", 1_000).await.unwrap(), None, "an expired round trip is refused");
+    assert_eq!(store.take_sign_in_request("nothing", 1).await.unwrap(), None);
     assert!(store.roles_of(&workspace, &alice).await.unwrap().is_empty());
     store.assign_role(&workspace, &alice, "Reader", true).await.unwrap();
     store.assign_role(&workspace, &alice, "Contributor", true).await.unwrap();
