@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import re
+import stat
 import signal
 import subprocess
 import time
@@ -103,23 +105,35 @@ def sso(tmp_path_factory):
     provider.stop()
 
 
-def provider_sign_in(session: requests.Session, response: requests.Response, login: str) -> requests.Response:
-    """Signs in at the provider's development pages (login, then consent) and stops at the
-    redirect back to Atelier, which it answers unfollowed."""
-    for _ in range(12):
+def fill_forms(session: requests.Session, response: requests.Response, login: str,
+               stop=lambda location: "/login/oidc/callback" in location) -> requests.Response:
+    """Goes through the provider's development pages as a person would (confirm a device code,
+    sign in as `login`, consent), following redirects until one leads where `stop` says, which
+    it answers unfollowed; or until a page has no form left."""
+    for _ in range(16):
         if response.is_redirect:
             location = urljoin(response.url, response.headers["location"])
-            if "/login/oidc/callback" in location:
+            if stop(location):
                 return response
             response = session.get(location, allow_redirects=False, timeout=30)
             continue
-        action = urljoin(response.url, re.search(r'<form[^>]*action="([^"]+)"', response.text).group(1))
-        if 'name="login"' in response.text:
-            data = {"prompt": "login", "login": login, "password": "any"}
-        else:
-            data = {"prompt": "consent"}
+        form = re.search(r'<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>', response.text, re.S)
+        if form is None:
+            return response
+        data = {name: html.unescape(value)
+                for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form.group(2))}
+        if 'name="login"' in form.group(2):
+            data.update(login=login, password="any")
+        action = urljoin(response.url, html.unescape(form.group(1)))
         response = session.post(action, data=data, allow_redirects=False, timeout=30)
-    raise AssertionError(f"the provider did not send the browser back: {response.status_code} {response.text[:500]}")
+    raise AssertionError(f"the provider did not finish: {response.status_code} {response.text[:500]}")
+
+
+def provider_sign_in(session: requests.Session, response: requests.Response, login: str) -> requests.Response:
+    """Signs in at the provider and stops at its redirect back to Atelier."""
+    answer = fill_forms(session, response, login)
+    assert answer.is_redirect, f"the provider did not send the browser back: {answer.text[:500]}"
+    return answer
 
 
 def begin(server, session: requests.Session, next_path: str = "/") -> requests.Response:
@@ -259,3 +273,52 @@ def test_roles_follow_the_groups_at_every_sign_in(sso):
     assert server.api("PATCH", "/api/v1/users/eve", json={"disabled": True}).status_code == 200
     answer = exchange(server, provider.sign(**claims(provider, sub="eve", preferred_username="eve", groups=["ml"])))
     assert answer.status_code == 401 and "is disabled" in answer.json()["message"], answer.text
+
+
+def test_the_cli_signs_in_with_the_device_flow(sso, tmp_path):
+    """`atelier login`: the provider's device flow, a person confirming the code in a browser;
+    the credentials are kept with mode 0600, used by later commands, and renewed through the
+    refresh token once the API token has expired."""
+    server, _provider = sso
+    binary = os.environ.get("ATELIER_BIN", str(ROOT / "target" / "debug" / "atelier"))
+    home = tmp_path / "cli-home"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ATELIER_")}
+    login = subprocess.Popen([binary, "login", "--url", server.url, "--home", str(home)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    complete = None
+    for line in login.stderr:
+        found = re.search(r"\(or open (\S+)\)", line)
+        if found:
+            complete = found.group(1)
+            break
+    assert complete, "atelier login printed where to confirm the code"
+    person = requests.Session()
+    done = fill_forms(person, person.get(complete, allow_redirects=False, timeout=30), "fay+ml", stop=lambda _: False)
+    assert "Sign-in Success" in done.text or "success" in done.text.lower(), done.text[:500]
+    out, err = login.communicate(timeout=60)
+    assert login.returncode == 0, err
+    assert "signed in to" in out and "as fay" in out, out
+    credentials = home / "credentials.json"
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    saved = json.loads(credentials.read_text())
+    assert saved["user"] == "fay" and saved["refresh_token"], saved.keys()
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([binary, *args, "--home", str(home)], capture_output=True, text=True, env=env, timeout=60)
+
+    listed = cli("workspace", "list", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert [w["name"] for w in json.loads(listed.stdout)] == ["default"]
+    # Expired: the next command renews the API token with the refresh token, and saves it.
+    saved["expires_at"] = 0
+    credentials.write_text(json.dumps(saved))
+    renewed = cli("workspace", "list", "-o", "json")
+    assert renewed.returncode == 0, renewed.stderr
+    after = json.loads(credentials.read_text())
+    assert after["token"] != saved["token"] and after["expires_at"] > time.time() * 1000
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    # Without a refresh token, an expired sign-in says what to do.
+    after.update(expires_at=0, refresh_token=None)
+    credentials.write_text(json.dumps(after))
+    stale = cli("workspace", "list")
+    assert stale.returncode != 0 and "atelier login" in stale.stderr, stale.stderr

@@ -9,7 +9,10 @@ use serde_json::Value;
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    token: String,
+    /// The token, once known: given, saved by the local server, or from `atelier login`
+    /// (renewed first where it has expired).
+    token: tokio::sync::OnceCell<String>,
+    signed_in: Option<(crate::login::Credentials, std::path::PathBuf)>,
 }
 
 fn read_trimmed(path: &std::path::Path) -> Option<String> {
@@ -19,6 +22,19 @@ fn read_trimmed(path: &std::path::Path) -> Option<String> {
 impl Client {
     pub fn new(args: &ClientArgs) -> anyhow::Result<Self> {
         let home = crate::home::home_folder(args.home.clone())?;
+        let http = reqwest::Client::builder().build().context("cannot build the HTTP client")?;
+        // `atelier login`'s credentials, for the server they are for.
+        if args.token.is_none()
+            && let Some(credentials) = crate::login::load(&home)?
+            && args.url.as_deref().is_none_or(|url| url.trim_end_matches('/') == credentials.url)
+        {
+            return Ok(Client {
+                http,
+                base: credentials.url.clone(),
+                token: tokio::sync::OnceCell::new(),
+                signed_in: Some((credentials, home)),
+            });
+        }
         let base = args
             .url
             .clone()
@@ -27,17 +43,34 @@ impl Client {
         let token = match args.token.clone().or_else(|| read_trimmed(&home.join("token"))) {
             Some(token) => token,
             None => bail!(
-                "no API token: set ATELIER_TOKEN or --token (the server writes one to {} at first start)",
+                "no API token: run `atelier login`, or set ATELIER_TOKEN or --token (the server writes one to {} at first start)",
                 home.join("token").display()
             ),
         };
-        let http = reqwest::Client::builder().build().context("cannot build the HTTP client")?;
-        Ok(Client { http, base: base.trim_end_matches('/').to_owned(), token })
+        Ok(Client {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token: tokio::sync::OnceCell::new_with(Some(token)),
+            signed_in: None,
+        })
+    }
+
+    async fn token(&self) -> anyhow::Result<&str> {
+        let token = self
+            .token
+            .get_or_try_init(|| async {
+                match &self.signed_in {
+                    Some((credentials, home)) => credentials.clone().current_token(&self.http, home).await,
+                    None => bail!("no API token"),
+                }
+            })
+            .await?;
+        Ok(token)
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         let response = request
-            .bearer_auth(&self.token)
+            .bearer_auth(self.token().await?)
             .send()
             .await
             .with_context(|| format!("cannot reach the Atelier server at {}", self.base))?;
@@ -119,7 +152,7 @@ impl Client {
         let response = self
             .http
             .get(self.url(path))
-            .bearer_auth(&self.token)
+            .bearer_auth(self.token().await?)
             .send()
             .await
             .with_context(|| format!("cannot reach the Atelier server at {}", self.base))?;

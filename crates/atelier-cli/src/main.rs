@@ -14,6 +14,7 @@ mod environments;
 mod home;
 mod jobs;
 mod launcher;
+mod login;
 mod models;
 mod output;
 mod roles;
@@ -94,6 +95,12 @@ enum Command {
     Run {
         #[command(subcommand)]
         command: commands::RunCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Sign in with the server's single sign-on (the OpenID provider's device flow); the CLI
+    /// then uses and renews the token it keeps in $ATELIER_HOME/credentials.json.
+    Login {
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -246,6 +253,7 @@ fn main() -> ExitCode {
             Command::Workspace { command, client } => commands::workspace(command, client).await,
             Command::Experiment { command, client } => commands::experiment(command, client).await,
             Command::Run { command, client } => commands::run(command, client).await,
+            Command::Login { client } => login::login(client).await,
             Command::User { command, client } => commands::user(command, client).await,
             Command::Token { command, client } => commands::token(command, client).await,
             Command::Role { command, client } => roles::role(command, client).await,
