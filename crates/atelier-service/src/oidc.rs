@@ -404,15 +404,19 @@ impl Service {
         let nonce = random_secret(32);
         let verifier = random_secret(48);
         let browser_secret = random_secret(32);
+        let now = now_millis();
         self.store
-            .create_sign_in_request(&SignInRequest {
-                state_hash: token_hash(&state),
-                browser_hash: token_hash(&browser_secret),
-                nonce: nonce.clone(),
-                verifier: verifier.clone(),
-                next_path: safe_next(next),
-                expires_at: now_millis() + ROUND_TRIP_MILLIS,
-            })
+            .create_sign_in_request(
+                &SignInRequest {
+                    state_hash: token_hash(&state),
+                    browser_hash: token_hash(&browser_secret),
+                    nonce: nonce.clone(),
+                    verifier: verifier.clone(),
+                    next_path: safe_next(next),
+                    expires_at: now + ROUND_TRIP_MILLIS,
+                },
+                now,
+            )
             .await?;
         let mut url = url::Url::parse(&metadata.authorization_endpoint).map_err(|error| {
             unavailable(format!("the OpenID provider's authorization endpoint is not a URL: {error}"))

@@ -13,10 +13,6 @@ use atelier_core::{Error, Result};
 use sqlx::Row;
 use std::collections::BTreeMap;
 
-/// Round trips older than their expiry by this much are swept as new ones are made (a request
-/// lives minutes; the margin only keeps the sweep from racing a round trip's end).
-const SIGN_IN_REQUEST_SWEEP_MILLIS: Millis = 60 * 60 * 1000;
-
 #[async_trait]
 impl AccessStore for SqlStore {
     async fn create_workspace(&self, workspace: &Workspace, artifact_root: &str) -> Result<()> {
@@ -277,10 +273,10 @@ impl AccessStore for SqlStore {
         Ok(())
     }
 
-    async fn create_sign_in_request(&self, request: &SignInRequest) -> Result<()> {
+    async fn create_sign_in_request(&self, request: &SignInRequest, now: Millis) -> Result<()> {
         let mut transaction = self.begin_write().await?;
         sqlx::query("DELETE FROM sign_in_requests WHERE expires_at <= $1")
-            .bind(request.expires_at - SIGN_IN_REQUEST_SWEEP_MILLIS)
+            .bind(now)
             .execute(&mut *transaction)
             .await
             .map_err(db_error)?;

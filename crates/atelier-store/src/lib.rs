@@ -522,8 +522,8 @@ pub trait AccessStore: Send + Sync {
     /// Finds a live session and its user; expired sessions are not found.
     async fn find_session(&self, id_hash: &str, now: Millis) -> Result<Option<(Session, User)>>;
     async fn delete_session(&self, id_hash: &str) -> Result<()>;
-    /// Keeps a single sign-on round trip under way (and forgets those that expired).
-    async fn create_sign_in_request(&self, request: &SignInRequest) -> Result<()>;
+    /// Keeps a single sign-on round trip under way, and forgets those expired by `now`.
+    async fn create_sign_in_request(&self, request: &SignInRequest, now: Millis) -> Result<()>;
     /// Takes the live round trip with this state: found once, then gone.
     async fn take_sign_in_request(&self, state_hash: &str, now: Millis) -> Result<Option<SignInRequest>>;
 }

@@ -82,11 +82,19 @@ async fn users_tokens_and_roles(store: &SqlStore) {
         next_path: "/w/default".into(),
         expires_at: 1_000,
     };
-    store.create_sign_in_request(&request).await.unwrap();
+    store.create_sign_in_request(&request, 1).await.unwrap();
     assert_eq!(store.take_sign_in_request("state", 500).await.unwrap(), Some(request.clone()));
     assert_eq!(store.take_sign_in_request("state", 500).await.unwrap(), None, "a state works once");
-    store.create_sign_in_request(&SignInRequest { state_hash: "late".into(), ..request }).await.unwrap();
+    store.create_sign_in_request(&SignInRequest { state_hash: "late".into(), ..request.clone() }, 1).await.unwrap();
     assert_eq!(store.take_sign_in_request("late", 1_000).await.unwrap(), None, "an expired round trip is refused");
+    // Making one sweeps those expired.
+    store.create_sign_in_request(&SignInRequest { state_hash: "old".into(), ..request.clone() }, 1).await.unwrap();
+    store
+        .create_sign_in_request(&SignInRequest { state_hash: "new".into(), expires_at: 3_000, ..request }, 2_000)
+        .await
+        .unwrap();
+    assert_eq!(store.take_sign_in_request("old", 1).await.unwrap(), None, "the expired one was swept");
+    assert!(store.take_sign_in_request("new", 2_000).await.unwrap().is_some());
     assert_eq!(store.take_sign_in_request("nothing", 1).await.unwrap(), None);
     assert!(store.roles_of(&workspace, &alice).await.unwrap().is_empty());
     store.assign_role(&workspace, &alice, "Reader", true).await.unwrap();
