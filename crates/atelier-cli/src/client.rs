@@ -19,6 +19,17 @@ fn read_trimmed(path: &std::path::Path) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())
 }
 
+/// The server's URL: `--url`, else the one the local server recorded in its home, else the
+/// default address; without a trailing slash.
+pub fn server_url(args: &ClientArgs, home: &std::path::Path) -> String {
+    let url = args
+        .url
+        .clone()
+        .or_else(|| read_trimmed(&home.join("url")))
+        .unwrap_or_else(|| "http://127.0.0.1:7420".to_owned());
+    url.trim_end_matches('/').to_owned()
+}
+
 impl Client {
     pub fn new(args: &ClientArgs) -> anyhow::Result<Self> {
         let home = crate::home::home_folder(args.home.clone())?;
@@ -35,11 +46,7 @@ impl Client {
                 signed_in: Some((credentials, home)),
             });
         }
-        let base = args
-            .url
-            .clone()
-            .or_else(|| read_trimmed(&home.join("url")))
-            .unwrap_or_else(|| "http://127.0.0.1:7420".to_owned());
+        let base = server_url(args, &home);
         let token = match args.token.clone().or_else(|| read_trimmed(&home.join("token"))) {
             Some(token) => token,
             None => bail!(
@@ -47,12 +54,7 @@ impl Client {
                 home.join("token").display()
             ),
         };
-        Ok(Client {
-            http,
-            base: base.trim_end_matches('/').to_owned(),
-            token: tokio::sync::OnceCell::new_with(Some(token)),
-            signed_in: None,
-        })
+        Ok(Client { http, base, token: tokio::sync::OnceCell::new_with(Some(token)), signed_in: None })
     }
 
     async fn token(&self) -> anyhow::Result<&str> {

@@ -5,12 +5,13 @@
 
 use crate::ClientArgs;
 use anyhow::{Context, bail};
+use atelier_service::now_millis;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 const CREDENTIALS_FILE: &str = "credentials.json";
 /// An API token this close to its expiry is replaced before use.
@@ -29,10 +30,6 @@ pub struct Credentials {
     pub refresh_token: Option<String>,
     pub token_endpoint: String,
     pub client_id: String,
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|duration| duration.as_millis() as i64).unwrap_or_default()
 }
 
 pub fn credentials_path(home: &Path) -> PathBuf {
@@ -153,12 +150,7 @@ async fn exchange(http: &reqwest::Client, url: &str, id_token: &str) -> anyhow::
 /// `atelier login`.
 pub async fn login(args: ClientArgs) -> anyhow::Result<()> {
     let home = crate::home::home_folder(args.home.clone())?;
-    let url = args
-        .url
-        .clone()
-        .or_else(|| std::fs::read_to_string(home.join("url")).ok().map(|text| text.trim().to_owned()))
-        .unwrap_or_else(|| "http://127.0.0.1:7420".to_owned());
-    let url = url.trim_end_matches('/').to_owned();
+    let url = crate::client::server_url(&args, &home);
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
     let settings = http
         .get(format!("{url}/api/v1/auth/oidc"))

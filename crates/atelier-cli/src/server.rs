@@ -317,12 +317,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     tracing::info!(cpus = capacity.cpus, memory_mb = capacity.memory_mb, gpus = capacity.gpus.len(), "local compute");
     let public_url = args.public_url.clone().unwrap_or_else(|| runtime_url.clone());
     let oidc = args.oidc.provider(&public_url)?;
-    let mut service = Service::new(Arc::new(store.clone()), blobs);
-    if let Some(oidc) = oidc {
-        service = service.with_oidc(oidc);
-    }
     let service = Arc::new(
-        service
+        Service::new(Arc::new(store.clone()), blobs)
+            .with_oidc(oidc)
             .with_master_key(master_key)
             .with_environment_builder(builder)
             .refusing_images(args.refuse_images)

@@ -47,7 +47,7 @@ pub use environments::{EnvironmentBuild, EnvironmentBuilder, NewEnvironment, inh
 pub use gc::GcReport;
 pub use jobs::{JobControl, JobFilter, JobSubmission, SNAPSHOT_LIMIT_BYTES, STD_LOG, StatusReport};
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
-pub use oidc::{DeviceSignIn, GroupRoles, Oidc, OidcSettings, SIGNED_IN_TOKEN_MILLIS, SignInStart, safe_next};
+pub use oidc::{DeviceSignIn, GroupRoles, Oidc, OidcSettings, SignInStart, constant_time_eq, safe_next};
 pub use registry::{ModelVersionUpdate, NewModelVersion, RegistrySearch};
 pub use roles::RoleView;
 pub use series::MetricView;

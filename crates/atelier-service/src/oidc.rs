@@ -179,7 +179,6 @@ pub struct SignInStart {
 /// What an ID token says about its user.
 #[derive(Debug, Clone)]
 pub struct Identity {
-    pub subject: String,
     pub name: String,
     pub groups: Vec<String>,
 }
@@ -204,10 +203,6 @@ impl Oidc {
             .build()
             .map_err(|error| Error::internal(format!("cannot build the HTTP client for single sign-on: {error}")))?;
         Ok(Oidc { settings, http, state: Mutex::new(ProviderState::default()) })
-    }
-
-    pub fn settings(&self) -> &OidcSettings {
-        &self.settings
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str, what: &str) -> Result<T> {
@@ -256,26 +251,18 @@ impl Oidc {
             None if keys.keys.len() == 1 => keys.keys.first().cloned(),
             None => None,
         };
-        let known = state.keys.as_ref().and_then(|(keys, fetched)| {
-            find(keys).map(|key| (key, fetched.elapsed() < KEY_MAX_AGE)).filter(|(_, fresh)| *fresh)
-        });
-        let jwk = match known {
-            Some((jwk, _)) => jwk,
+        let unpublished = || refused("the ID token is signed with a key the OpenID provider does not publish");
+        let fetched_recently = state.keys.as_ref().is_some_and(|(_, at)| at.elapsed() < KEY_REFETCH_INTERVAL);
+        let usable = state.keys.as_ref().filter(|(_, at)| at.elapsed() < KEY_MAX_AGE).and_then(|(keys, _)| find(keys));
+        let jwk = match usable {
+            Some(jwk) => jwk,
+            // Keys fetched moments ago are not fetched again for every token with a stray key id.
+            None if fetched_recently => return Err(unpublished()),
             None => {
-                let recently = state.keys.as_ref().is_some_and(|(_, fetched)| fetched.elapsed() < KEY_REFETCH_INTERVAL);
-                let stale = state.keys.as_ref().and_then(|(keys, _)| find(keys));
-                if recently {
-                    stale.ok_or_else(|| {
-                        refused("the ID token is signed with a key the OpenID provider does not publish")
-                    })?
-                } else {
-                    let keys: JwkSet = self.get_json(&metadata.jwks_uri, "keys").await?;
-                    let found = find(&keys);
-                    state.keys = Some((keys, Instant::now()));
-                    found.ok_or_else(|| {
-                        refused("the ID token is signed with a key the OpenID provider does not publish")
-                    })?
-                }
+                let keys: JwkSet = self.get_json(&metadata.jwks_uri, "keys").await?;
+                let found = find(&keys);
+                state.keys = Some((keys, Instant::now()));
+                found.ok_or_else(unpublished)?
             }
         };
         DecodingKey::from_jwk(&jwk).map_err(|error| refused(format!("the OpenID provider's key is unusable: {error}")))
@@ -316,7 +303,6 @@ impl Oidc {
                 return Err(refused("the ID token's nonce is not this sign-in's"));
             }
         }
-        let subject = claims.get("sub").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
         let claim = &self.settings.username_claim;
         let name = claims
             .get(claim)
@@ -330,7 +316,7 @@ impl Oidc {
             Some(serde_json::Value::String(group)) => vec![group.clone()],
             _ => Vec::new(),
         };
-        Ok(Identity { subject, name, groups })
+        Ok(Identity { name, groups })
     }
 
     /// Exchanges an authorization code for tokens at the provider, and returns the ID token.
@@ -366,7 +352,8 @@ impl Oidc {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Whether two secrets are equal, in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -380,9 +367,9 @@ pub fn safe_next(next: &str) -> String {
 }
 
 impl Service {
-    /// Turns single sign-on on.
-    pub fn with_oidc(mut self, oidc: Oidc) -> Self {
-        self.oidc = Some(std::sync::Arc::new(oidc));
+    /// Turns single sign-on on, where the server has a provider.
+    pub fn with_oidc(mut self, oidc: Option<Oidc>) -> Self {
+        self.oidc = oidc.map(std::sync::Arc::new);
         self
     }
 
@@ -566,14 +553,18 @@ impl Service {
         if user.disabled_at.is_some() {
             return Err(refuse(format!("user '{name}' is disabled")));
         }
-        self.sync_group_roles(&name, &wanted).await?;
+        self.sync_group_roles(oidc, &name, &wanted).await?;
         Ok(Principal::signed_in(user.name, user.is_admin).noted())
     }
 
     /// Gives `user` the mapped roles their groups want and takes those the file names but their
     /// groups no longer give.
-    async fn sync_group_roles(&self, user: &UserName, wanted: &BTreeSet<(WorkspaceName, String)>) -> Result<()> {
-        let Some(oidc) = self.oidc.as_deref() else { return Ok(()) };
+    async fn sync_group_roles(
+        &self,
+        oidc: &Oidc,
+        user: &UserName,
+        wanted: &BTreeSet<(WorkspaceName, String)>,
+    ) -> Result<()> {
         let mut changed = false;
         for (workspace, role) in oidc.settings.groups.managed() {
             let held = match self.store.roles_of(&workspace, user).await {

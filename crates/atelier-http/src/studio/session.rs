@@ -70,9 +70,7 @@ pub(crate) struct Browser {
 impl Browser {
     /// Whether a form's CSRF token is the session's, compared in constant time.
     pub(crate) fn csrf_matches(&self, token: &str) -> bool {
-        let expected = self.session.csrf_token.as_bytes();
-        let given = token.as_bytes();
-        expected.len() == given.len() && expected.iter().zip(given).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        atelier_service::constant_time_eq(self.session.csrf_token.as_bytes(), token.as_bytes())
     }
 }
 
