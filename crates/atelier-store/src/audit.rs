@@ -12,14 +12,14 @@
 //! metadata store) the HTTP layer appends after the answer, from [`AuditContext::finish`].
 
 use crate::AuditStore;
-use crate::dialect::{Bind, Dialect, bind_all, db_error, placeholder, values_rows};
+use crate::dialect::{Bind, Dialect, bound, db_error, placeholder, values_rows};
 use crate::sql::SqlStore;
 use async_trait::async_trait;
 use atelier_core::audit::{AuditQuery, AuditRecord, Outcome, SIGN_IN};
 use atelier_core::model::Millis;
 use atelier_core::{Error, Result};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -35,7 +35,9 @@ pub struct AuditContext {
 
 #[derive(Debug)]
 struct State {
-    draft: AuditRecord,
+    /// Shared with the transaction that writes it (see [`take_for_commit`]); changed in place
+    /// while it is not.
+    draft: Arc<AuditRecord>,
     /// Whether the call's action changes state (a write, an action, a sign-in).
     writes: bool,
     /// Whether the method may change state: a GET, HEAD or OPTIONS never records a change,
@@ -59,7 +61,7 @@ impl AuditContext {
     pub fn new(request_id: String, address: Option<String>, method: &str, path: &str, at: Millis) -> Arc<Self> {
         Arc::new(AuditContext {
             state: Mutex::new(State {
-                draft: AuditRecord {
+                draft: Arc::new(AuditRecord {
                     id: 0,
                     at,
                     user: None,
@@ -72,7 +74,7 @@ impl AuditContext {
                     outcome: Outcome::Succeeded,
                     error: None,
                     request_id,
-                },
+                }),
                 writes: false,
                 changing_method: !matches!(method, "GET" | "HEAD" | "OPTIONS"),
                 refused: None,
@@ -102,8 +104,9 @@ impl AuditContext {
     pub fn finish(&self, status: u16, error: Option<&str>, at: Millis) -> Option<AuditRecord> {
         let state = self.state();
         // Decided before the draft is copied: most requests (reads) need no record.
-        let record =
-            |outcome: Outcome, error: Option<String>| Some(AuditRecord { at, outcome, error, ..state.draft.clone() });
+        let record = |outcome: Outcome, error: Option<String>| {
+            Some(AuditRecord { at, outcome, error, ..AuditRecord::clone(&state.draft) })
+        };
         if let Some(code) = &state.refused {
             let mut refused = record(Outcome::Denied, Some(code.clone()))?;
             if refused.action.is_empty() {
@@ -149,9 +152,10 @@ fn with_state(change: impl FnOnce(&mut State)) {
 /// Records who calls: the user (for a job's token, its submitter), the API token's id, the job.
 pub fn note_principal(user: &str, token_id: Option<&str>, job: Option<&str>) {
     with_state(|state| {
-        state.draft.user = Some(user.to_owned());
-        state.draft.token_id = token_id.map(str::to_owned);
-        state.draft.job = job.map(str::to_owned);
+        let draft = Arc::make_mut(&mut state.draft);
+        draft.user = Some(user.to_owned());
+        draft.token_id = token_id.map(str::to_owned);
+        draft.job = job.map(str::to_owned);
     });
 }
 
@@ -165,8 +169,9 @@ pub fn note_action(workspace: Option<&str>, action: &str, writes: bool) {
         if state.writes && !state.draft.action.is_empty() {
             return;
         }
-        state.draft.workspace = workspace.map(str::to_owned);
-        state.draft.action = action.to_owned();
+        let draft = Arc::make_mut(&mut state.draft);
+        draft.workspace = workspace.map(str::to_owned);
+        draft.action = action.to_owned();
         state.writes = writes;
     });
 }
@@ -186,7 +191,7 @@ pub fn note_denied(workspace: Option<&str>, action: &str) {
 /// error's code and the name that was tried.
 pub fn note_refused(user: &str, code: &str) {
     with_state(|state| {
-        state.draft.user = Some(clip(user, 128));
+        Arc::make_mut(&mut state.draft).user = Some(clip(user, 128));
         state.refused = Some(code.to_owned());
     });
 }
@@ -203,8 +208,9 @@ pub fn note_target(detail: &str) {
     with_state(|state| {
         if !state.detailed {
             state.detailed = true;
-            state.draft.target.push(' ');
-            state.draft.target.push_str(&clip(detail, 256));
+            let target = &mut Arc::make_mut(&mut state.draft).target;
+            target.push(' ');
+            target.push_str(&clip(detail, 256));
         }
     });
 }
@@ -212,7 +218,7 @@ pub fn note_target(detail: &str) {
 /// Takes the current request's record for a transaction that is about to commit a change,
 /// when the request is a state-changing call whose record is not yet written. On a failed
 /// commit, [`give_back`] it.
-pub(crate) fn take_for_commit() -> Option<(Arc<AuditContext>, AuditRecord)> {
+pub(crate) fn take_for_commit() -> Option<(Arc<AuditContext>, Arc<AuditRecord>)> {
     CONTEXT
         .try_with(|context| {
             let mut state = context.state();
@@ -240,8 +246,9 @@ pub(crate) fn append_statement<'a>(dialect: Dialect, records: &[&'a AuditRecord]
     let sql = format!("INSERT INTO audit_log ({COLUMNS}) VALUES {}", values_rows(dialect, records.len(), COLUMN_COUNT));
     let mut binds: Vec<Bind> = Vec::with_capacity(records.len() * COLUMN_COUNT);
     for record in records {
-        // NULLs go in as empty text and come back as `None`: no column holds a meaningful "".
-        let text = |value: &'a Option<String>| Bind::text(value.as_deref().unwrap_or_default());
+        // What is absent goes in as NULL, which binds without copying anything (rows written
+        // before hold "" instead: no column holds a meaningful "", so both read as `None`).
+        let text = |value: &'a Option<String>| value.as_deref().map_or(Bind::Null, Bind::text);
         binds.extend([
             Bind::Int(record.at),
             text(&record.user),
@@ -259,7 +266,6 @@ pub(crate) fn append_statement<'a>(dialect: Dialect, records: &[&'a AuditRecord]
     (sql, binds)
 }
 
-/// Appends `records` through `connection` (a transaction's, where a change goes with them).
 pub(crate) async fn append(
     connection: &mut sqlx::AnyConnection,
     dialect: Dialect,
@@ -269,14 +275,14 @@ pub(crate) async fn append(
         return Ok(());
     }
     let (sql, binds) = append_statement(dialect, records);
-    bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *connection).await.map_err(db_error)?;
+    bound(sql, &binds).execute(&mut *connection).await.map_err(db_error)?;
     Ok(())
 }
 
 fn row_to_record(row: &AnyRow) -> Result<AuditRecord> {
     let optional = |column: &str| -> Result<Option<String>> {
-        let value: String = row.try_get(column).map_err(db_error)?;
-        Ok(Some(value).filter(|value| !value.is_empty()))
+        let value: Option<String> = row.try_get(column).map_err(db_error)?;
+        Ok(value.filter(|value| !value.is_empty()))
     };
     let outcome: String = row.try_get("outcome").map_err(db_error)?;
     Ok(AuditRecord {
@@ -354,7 +360,7 @@ impl AuditStore for SqlStore {
             "SELECT id, {COLUMNS} FROM audit_log {filter} ORDER BY id DESC LIMIT {}",
             placeholder(dialect, binds.len())
         );
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).fetch_all(&self.read).await.map_err(db_error)?;
+        let rows = bound(sql, &binds).fetch_all(&self.read).await.map_err(db_error)?;
         rows.iter().map(row_to_record).collect()
     }
 

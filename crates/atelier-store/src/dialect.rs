@@ -7,6 +7,8 @@
 //! importing one another.
 
 use atelier_core::{Error, Result};
+use sqlx::any::AnyArguments;
+use sqlx::{Arguments, AssertSqlSafe};
 
 /// Which SQL dialect a store speaks; chosen once, from the URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +24,8 @@ pub(crate) enum Bind<'a> {
     Text(std::borrow::Cow<'a, str>),
     Int(i64),
     Float(f64),
+    /// SQL's NULL, as text.
+    Null,
 }
 
 impl<'a> Bind<'a> {
@@ -30,19 +34,29 @@ impl<'a> Bind<'a> {
     }
 }
 
-/// Binds `binds` to `query`, in order.
-pub(crate) fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    binds: &'q [Bind<'q>],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    for bind in binds {
-        query = match bind {
-            Bind::Text(text) => query.bind(text.as_ref()),
+/// The statement `sql` with `binds` bound, in order. The arguments are gathered first, with
+/// room for all of them, rather than by `Query::bind` one at a time: the batch writer binds
+/// thousands of values a second, and each `bind` moves the query and may grow its buffer.
+pub(crate) fn bound<'q>(sql: String, binds: &[Bind<'_>]) -> sqlx::query::Query<'q, sqlx::Any, AnyArguments> {
+    let mut arguments = AnyArguments::default();
+    arguments.reserve(binds.len(), 0);
+    let added = binds.iter().try_for_each(|bind| match bind {
+        Bind::Text(text) => arguments.add(text.as_ref()),
+        Bind::Int(number) => arguments.add(*number),
+        Bind::Float(number) => arguments.add(*number),
+        Bind::Null => arguments.add(None::<&str>),
+    });
+    match added {
+        Ok(()) => sqlx::query_with(AssertSqlSafe(sql), arguments),
+        // Text and numbers always encode; were one ever refused, binding them one by one keeps
+        // the error for the statement's execution to report.
+        Err(_) => binds.iter().fold(sqlx::query(AssertSqlSafe(sql)), |query, bind| match bind {
+            Bind::Text(text) => query.bind(text.to_string()),
             Bind::Int(number) => query.bind(*number),
             Bind::Float(number) => query.bind(*number),
-        };
+            Bind::Null => query.bind(None::<&str>),
+        }),
     }
-    query
 }
 
 /// The placeholder of the `index`-th (1-based) parameter of a statement whose parameters appear
@@ -50,27 +64,47 @@ pub(crate) fn bind_all<'q>(
 /// `sqlite3_bind_parameter_name`, which scans every named parameter, so a 6,000-parameter insert
 /// spent most of its time there. PostgreSQL needs `$N`.
 pub(crate) fn placeholder(dialect: Dialect, index: usize) -> String {
+    let mut text = String::new();
+    push_placeholder(&mut text, dialect, index);
+    text
+}
+
+fn push_placeholder(text: &mut String, dialect: Dialect, index: usize) {
     match dialect {
-        Dialect::Sqlite => "?".to_owned(),
-        Dialect::Postgres => format!("${index}"),
+        Dialect::Sqlite => text.push('?'),
+        Dialect::Postgres => {
+            use std::fmt::Write;
+            let _ = write!(text, "${index}");
+        }
     }
 }
 
 /// `count` placeholders, comma-separated, numbered from `first`.
 pub(crate) fn placeholder_list(dialect: Dialect, first: usize, count: usize) -> String {
-    (first..first + count).map(|index| placeholder(dialect, index)).collect::<Vec<_>>().join(", ")
+    let mut text = String::with_capacity(count * 4);
+    push_placeholder_list(&mut text, dialect, first, count);
+    text
+}
+
+fn push_placeholder_list(text: &mut String, dialect: Dialect, first: usize, count: usize) {
+    for index in first..first + count {
+        if index > first {
+            text.push_str(", ");
+        }
+        push_placeholder(text, dialect, index);
+    }
 }
 
 /// `rows` parenthesised tuples of `columns` placeholders each, numbered from 1, for multi-row
 /// `VALUES`.
 pub(crate) fn values_rows(dialect: Dialect, rows: usize, columns: usize) -> String {
-    let mut text = String::with_capacity(rows * columns * 4);
+    let mut text = String::with_capacity(rows * (columns * 4 + 4));
     for row in 0..rows {
         if row > 0 {
             text.push_str(", ");
         }
         text.push('(');
-        text.push_str(&placeholder_list(dialect, row * columns + 1, columns));
+        push_placeholder_list(&mut text, dialect, row * columns + 1, columns);
         text.push(')');
     }
     text

@@ -1,7 +1,7 @@
 //! [`LoggedModelStore`] for [`SqlStore`]: MLflow 3's logged models with their tags and params.
 //! A deleted logged model is only marked so; searches leave it out.
 
-use crate::dialect::{bind_all, db_error, found};
+use crate::dialect::{bound, db_error, found};
 use crate::rows::row_to_logged_model;
 use crate::sql::SqlStore;
 use crate::tracking::require_active_experiment;
@@ -127,7 +127,7 @@ impl LoggedModelStore for SqlStore {
 
     async fn search_logged_models(&self, query: &LoggedModelQuery<'_>) -> Result<Vec<LoggedModel>> {
         let (sql, binds) = search::logged_model_search_sql(query)?;
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).fetch_all(&self.read).await.map_err(db_error)?;
+        let rows = bound(sql, &binds).fetch_all(&self.read).await.map_err(db_error)?;
         let models = rows.iter().map(row_to_logged_model).collect::<Result<Vec<_>>>()?;
         self.hydrate_logged_models(models).await
     }

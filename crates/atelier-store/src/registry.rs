@@ -1,6 +1,6 @@
 //! The model registry's tables: registered models, versions, their tags and aliases.
 
-use crate::dialect::{Bind, bind_all, db_error, found};
+use crate::dialect::{Bind, bound, db_error, found};
 use crate::search;
 use crate::sql::SqlStore;
 use crate::{RegistryQuery, RegistryStore};
@@ -10,7 +10,7 @@ use atelier_core::names::WorkspaceName;
 use atelier_core::registry::{ModelAlias, ModelVersion, RegisteredModel};
 use atelier_core::{Error, ErrorCode, Result};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, HashMap};
 
 fn model_missing(name: &str) -> String {
@@ -122,9 +122,7 @@ impl SqlStore {
             "SELECT name, version, alias FROM registered_model_aliases WHERE workspace = $1 AND name IN ({list}) ORDER BY alias"
         );
         let mut tags: HashMap<(String, i64), Vec<Tag>> = HashMap::new();
-        for row in
-            bind_all(sqlx::query(AssertSqlSafe(tags_sql)), &binds).fetch_all(&self.read).await.map_err(db_error)?
-        {
+        for row in bound(tags_sql, &binds).fetch_all(&self.read).await.map_err(db_error)? {
             let key = (row.try_get("name").map_err(db_error)?, row.try_get("version").map_err(db_error)?);
             tags.entry(key).or_default().push(Tag::new(
                 row.try_get::<String, _>("key").map_err(db_error)?,
@@ -132,9 +130,7 @@ impl SqlStore {
             ));
         }
         let mut aliases: HashMap<(String, i64), Vec<String>> = HashMap::new();
-        for row in
-            bind_all(sqlx::query(AssertSqlSafe(aliases_sql)), &binds).fetch_all(&self.read).await.map_err(db_error)?
-        {
+        for row in bound(aliases_sql, &binds).fetch_all(&self.read).await.map_err(db_error)? {
             let key = (row.try_get("name").map_err(db_error)?, row.try_get("version").map_err(db_error)?);
             aliases.entry(key).or_default().push(row.try_get("alias").map_err(db_error)?);
         }
@@ -299,7 +295,7 @@ impl RegistryStore for SqlStore {
 
     async fn search_registered_models(&self, query: &RegistryQuery<'_>) -> Result<Vec<RegisteredModel>> {
         let (sql, binds) = search::registered_model_search_sql(query)?;
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).fetch_all(&self.read).await.map_err(db_error)?;
+        let rows = bound(sql, &binds).fetch_all(&self.read).await.map_err(db_error)?;
         let mut models = rows.iter().map(|row| row_to_model(row, query.workspace)).collect::<Result<Vec<_>>>()?;
         for model in &mut models {
             self.hydrate_model(model).await?;
@@ -588,7 +584,7 @@ impl RegistryStore for SqlStore {
 
     async fn search_model_versions(&self, query: &RegistryQuery<'_>) -> Result<Vec<ModelVersion>> {
         let (sql, binds) = search::model_version_search_sql(query)?;
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).fetch_all(&self.read).await.map_err(db_error)?;
+        let rows = bound(sql, &binds).fetch_all(&self.read).await.map_err(db_error)?;
         let mut versions = rows.iter().map(|row| row_to_version(row, query.workspace)).collect::<Result<Vec<_>>>()?;
         self.hydrate_versions(query.workspace, &mut versions).await?;
         Ok(versions)

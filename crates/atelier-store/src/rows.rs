@@ -5,7 +5,7 @@
 //! Also the small conversions every table shares: flags as integers, names and stages read
 //! back with a check, JSON kept as TEXT.
 
-use crate::dialect::{Bind, Dialect, bind_all, db_error, placeholder, placeholder_list};
+use crate::dialect::{Bind, Dialect, bound, db_error, placeholder, placeholder_list};
 use crate::sql::SqlStore;
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
@@ -168,7 +168,7 @@ impl SqlStore {
                 "SELECT COALESCE(CAST(json_agg(json_build_array({array}) ORDER BY {order}) AS TEXT), '[]') AS packed FROM ({inner}) AS packed_rows"
             ),
         };
-        let row = bind_all(sqlx::query(AssertSqlSafe(sql)), binds).fetch_one(&self.read).await.map_err(db_error)?;
+        let row = bound(sql, binds).fetch_one(&self.read).await.map_err(db_error)?;
         let text: String = row.try_get("packed").map_err(db_error)?;
         serde_json::from_str(&text).map_err(|error| Error::internal(format!("unpacking rows failed: {error}")))
     }
@@ -215,13 +215,6 @@ impl SqlStore {
         let mut outputs: HashMap<String, Vec<ModelOutput>> = HashMap::new();
 
         let id_binds: Vec<Bind> = ids.iter().map(|id| Bind::text((*id).to_owned())).collect();
-        let bind_all = |sql: String| {
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for id in &ids {
-                query = query.bind(*id);
-            }
-            query
-        };
         let packed_params: Vec<(String, String, String)> = self
             .fetch_packed(
                 &format!("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({in_list}) ORDER BY key"),
@@ -258,9 +251,11 @@ impl SqlStore {
             let value = f64::from_bits(value_bits as u64);
             metrics.entry(run_uuid).or_default().push(Metric { key, value, timestamp, step });
         }
-        let rows = bind_all(format!(
+        let rows = bound(format!(
             "SELECT run_uuid, model_id, step FROM run_model_outputs WHERE run_uuid IN ({in_list}) ORDER BY step, model_id"
-        ))
+            ),
+            &id_binds,
+        )
         .fetch_all(&self.read)
         .await
         .map_err(db_error)?;
@@ -270,11 +265,13 @@ impl SqlStore {
                 step: row.try_get("step").map_err(db_error)?,
             });
         }
-        let rows = bind_all(format!(
+        let rows = bound(format!(
             "SELECT ri.run_uuid, ri.input_uuid, d.name, d.digest, d.source_type, d.source, d.dataset_schema, d.profile \
              FROM run_inputs ri JOIN datasets d ON d.dataset_uuid = ri.dataset_uuid \
              WHERE ri.run_uuid IN ({in_list}) ORDER BY d.name, d.digest"
-        ))
+            ),
+            &id_binds,
+        )
         .fetch_all(&self.read)
         .await
         .map_err(db_error)?;

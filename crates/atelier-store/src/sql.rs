@@ -174,7 +174,7 @@ impl WriteTx {
     pub(crate) async fn commit(mut self) -> Result<()> {
         let taken = crate::audit::take_for_commit();
         if let Some((context, record)) = &taken
-            && let Err(error) = crate::audit::append(&mut self.transaction, self.dialect, &[record]).await
+            && let Err(error) = crate::audit::append(&mut self.transaction, self.dialect, &[&**record]).await
         {
             crate::audit::give_back(context);
             return Err(error);

@@ -2,7 +2,7 @@
 //! metrics, params, tags, dataset inputs and model outputs. `log_batch` goes through the batch
 //! writer (`writer.rs`); the children of a page of runs are loaded by `rows.rs`.
 
-use crate::dialect::{Bind, Dialect, bind_all, db_error, found};
+use crate::dialect::{Bind, Dialect, bound, db_error, found};
 use crate::rows::{RUN_COLUMNS, row_to_experiment, row_to_run_info};
 use crate::sql::SqlStore;
 use crate::{Batch, ExperimentQuery, ExperimentStats, RunQuery, RunUpdate, SeriesRead, TrackingStore, search};
@@ -188,7 +188,7 @@ impl TrackingStore for SqlStore {
 
     async fn search_experiments(&self, query: &ExperimentQuery<'_>) -> Result<Vec<Experiment>> {
         let (sql, binds) = search::experiment_search_sql(query)?;
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).fetch_all(&self.read).await.map_err(db_error)?;
+        let rows = bound(sql, &binds).fetch_all(&self.read).await.map_err(db_error)?;
         let mut experiments: Vec<Experiment> = rows.iter().map(row_to_experiment).collect::<Result<_>>()?;
         let ids: Vec<i64> = experiments.iter().map(|experiment| experiment.experiment_id).collect();
         let mut tags = self.experiment_tags(query.workspace, &ids).await?;
@@ -589,7 +589,7 @@ impl TrackingStore for SqlStore {
 
     async fn search_runs(&self, query: &RunQuery<'_>) -> Result<Vec<Run>> {
         let (sql, binds) = search::run_search_sql(query)?;
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).fetch_all(&self.read).await.map_err(db_error)?;
+        let rows = bound(sql, &binds).fetch_all(&self.read).await.map_err(db_error)?;
         let infos = rows.iter().map(row_to_run_info).collect::<Result<Vec<_>>>()?;
         self.hydrate_runs(infos).await
     }

@@ -12,12 +12,12 @@
 
 use crate::Batch;
 use crate::audit::AuditContext;
-use crate::dialect::{Bind, Dialect, bind_all, db_error, placeholder_list, values_rows};
+use crate::dialect::{Bind, Dialect, bound, db_error, placeholder_list, values_rows};
 use atelier_core::audit::AuditRecord;
 use atelier_core::model::{LifecycleStage, Metric, RunId};
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, Result};
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use sqlx::{AnyPool, Row};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -36,7 +36,7 @@ struct Job {
     run_id: RunId,
     batch: Batch,
     /// The request's audit record, written with its batch (see [`crate::audit`]).
-    audit: Option<(Arc<AuditContext>, AuditRecord)>,
+    audit: Option<(Arc<AuditContext>, Arc<AuditRecord>)>,
     reply: oneshot::Sender<Result<()>>,
 }
 
@@ -131,7 +131,7 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
     );
     let binds: Vec<Bind> = run_ids.iter().map(|id| Bind::text((*id).to_owned())).collect();
     let mut runs: HashMap<String, RunState> = HashMap::new();
-    for row in bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).fetch_all(&mut *transaction).await.map_err(db_error)? {
+    for row in bound(sql, &binds).fetch_all(&mut *transaction).await.map_err(db_error)? {
         runs.insert(
             row.try_get("run_uuid").map_err(db_error)?,
             RunState {
@@ -154,9 +154,7 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
             placeholder_list(dialect, run_ids.len() + 1, param_keys.len())
         );
         let binds: Vec<Bind> = run_ids.iter().chain(param_keys.iter()).map(|text| Bind::text(*text)).collect();
-        for row in
-            bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).fetch_all(&mut *transaction).await.map_err(db_error)?
-        {
+        for row in bound(sql, &binds).fetch_all(&mut *transaction).await.map_err(db_error)? {
             known_params.insert(
                 (row.try_get("run_uuid").map_err(db_error)?, row.try_get("key").map_err(db_error)?),
                 row.try_get("value").map_err(db_error)?,
@@ -227,7 +225,7 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
     // of the first metrics insert (its placeholders are anonymous, so the binds simply follow):
     // one statement less to hand to SQLite's worker thread, which is most of a record's cost.
     let mut records: Vec<&AuditRecord> =
-        accepted.iter().filter_map(|job| job.audit.as_ref().map(|(_, record)| record)).collect();
+        accepted.iter().filter_map(|job| job.audit.as_ref().map(|(_, record)| &**record)).collect();
     let metrics: Vec<(&RunId, &Metric)> =
         accepted.iter().flat_map(|job| job.batch.metrics.iter().map(move |metric| (&job.run_id, metric))).collect();
     for chunk in metrics.chunks(MAX_ROWS_PER_INSERT) {
@@ -246,7 +244,7 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
             binds.extend(audit_binds);
             records.clear();
         }
-        bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
+        bound(sql, &binds).execute(&mut *transaction).await.map_err(db_error)?;
     }
 
     // One candidate per (run, key): the highest step, then timestamp, then value, so that the
@@ -291,7 +289,7 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
             push_metric_binds(&mut binds, run_id, metric);
             binds.push(Bind::Int(*points));
         }
-        bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *transaction).await.map_err(db_error)?;
+        bound(sql, &binds).execute(&mut *transaction).await.map_err(db_error)?;
     }
 
     crate::audit::append(&mut transaction, dialect, &records).await?;
@@ -316,7 +314,7 @@ async fn insert_key_values(
         );
         let binds: Vec<Bind> =
             chunk.iter().flat_map(|(run, key, value)| [*run, *key, *value].map(Bind::text)).collect();
-        bind_all(sqlx::query(AssertSqlSafe(sql)), &binds).execute(&mut *connection).await.map_err(db_error)?;
+        bound(sql, &binds).execute(&mut *connection).await.map_err(db_error)?;
     }
     Ok(())
 }

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# audit-instructions.sh - what the audit log costs, counted in CPU instructions instead of time.
+# On a shared two-core machine, throughput and CPU time swing by a third between identical runs;
+# the instructions a request executes do not. Each scenario runs the release server under
+# valgrind's callgrind with `--audit on` and with `--audit off`, warms it up, zeroes the counters,
+# drives a fixed-length load with the load generator and divides the instructions the server
+# executed (every thread, SQLite's included) by the requests it acknowledged.
+#
+# Scenarios: log-metric from 1 client (every commit holds one request, so on and off compare
+# like for like), log-batch from 1 client (1,000 metrics a request), and log-metric from 8
+# clients. Under valgrind the server's threads take turns, so at 8 clients the size of the
+# groups the batch writer commits differs from a native run and between the two modes: read that
+# row as an indication only. Syscalls (the write-ahead log's writes) are counted as the
+# instructions that issue them, not as the kernel's time.
+#
+# Usage: bash bench/audit-instructions.sh   (needs valgrind; BENCH_SKIP_BUILD=1 skips the build;
+# BENCH_DURATION sets each load's seconds, default 20)
+set -euo pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH/.." && pwd)
+DURATION=${BENCH_DURATION:-20}
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET_DIR/release
+
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
+
+command -v valgrind >/dev/null || die "valgrind is not installed (apt-get install valgrind)"
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+    log "cargo build --release -p atelier-cli -p atelier-loadgen"
+    (cd "$ROOT" && cargo build --release -p atelier-cli -p atelier-loadgen)
+fi
+[[ -x "$BIN/atelier" && -x "$BIN/loadgen" ]] || die "missing $BIN/atelier or $BIN/loadgen"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/atelier-audit-instructions.XXXXXX")
+RUN_DIR=$BENCH/results/audit-instructions-$(date +%Y%m%dT%H%M%S)
+mkdir -p "$RUN_DIR"
+SERVER_PID=""
+SAMPLER_PID=""
+trap cleanup EXIT
+
+one() { # MODE NAME SCENARIO CLIENTS [LOADGEN ARGS...]
+    local mode=$1 name=$2 scenario=$3 clients=$4 out=$RUN_DIR/$1-$2
+    shift 4
+    mkdir -p "$out"
+    rm -rf "$WORK/atelier-home"
+    local port
+    port=$(free_port)
+    URL=http://127.0.0.1:$port
+    setsid valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out" \
+        "$BIN/atelier" server --addr "127.0.0.1:$port" --home "$WORK/atelier-home" --audit "$mode" \
+        >"$WORK/atelier.log" 2>&1 &
+    SERVER_PID=$!
+    wait_healthy "$URL/healthz" "$WORK/atelier.log"
+    for _ in $(seq 1 50); do [[ -s "$WORK/atelier-home/token" ]] && break; sleep 0.1; done
+    LOADGEN_TOKEN=$(tr -d '[:space:]' <"$WORK/atelier-home/token")
+    export LOADGEN_TOKEN
+    "$BIN/loadgen" --url "$URL" create-runs --experiment bench --count 4 >"$out/runs.json"
+    local runs
+    runs=$(jfield "$out/runs.json" run_ids)
+    log "audit $mode: $name (warming up)"
+    "$BIN/loadgen" --url "$URL" "$scenario" --runs "$runs" --clients "$clients" "$@" --duration 3 --warmup 0 >/dev/null
+    callgrind_control --zero "$SERVER_PID" >/dev/null
+    log "audit $mode: $name, ${DURATION} s"
+    "$BIN/loadgen" --url "$URL" "$scenario" --runs "$runs" --clients "$clients" "$@" \
+        --duration "$DURATION" --warmup 0 >"$out/load.json"
+    callgrind_control --dump "$SERVER_PID" >/dev/null
+    stop_server
+}
+
+for mode in on off; do
+    one "$mode" log-metric-1 log-metric 1
+    one "$mode" log-batch-1 log-batch 1 --batch 1000 --keys 10
+    one "$mode" log-metric-8 log-metric 8
+done
+
+python3 - "$RUN_DIR" <<'PY'
+import json, re, sys
+from pathlib import Path
+
+run = Path(sys.argv[1])
+
+def per_request(folder):
+    load = json.loads((folder / "load.json").read_text())
+    # The dump taken after the load (callgrind.out.1); the file written at exit holds the stop.
+    text = (folder / "callgrind.out.1").read_text()
+    instructions = int(re.search(r"^totals:\s+(\d+)", text, re.M).group(1))
+    return instructions / load["acked_requests_total"], load["acked_requests_total"]
+
+summary = {}
+print(f"{'scenario':24} {'on (instr/request)':>20} {'off':>12} {'on/off':>8}")
+for name in ("log-metric-1", "log-batch-1", "log-metric-8"):
+    (on, on_n), (off, off_n) = per_request(run / f"on-{name}"), per_request(run / f"off-{name}")
+    summary[name] = {"on": on, "off": off, "ratio": on / off, "requests": {"on": on_n, "off": off_n}}
+    print(f"{name:24} {on:20,.0f} {off:12,.0f} {on / off:8.3f}")
+(run / "summary.json").write_text(json.dumps(summary, indent=2))
+PY
