@@ -19,6 +19,7 @@ pub mod model;
 pub mod names;
 pub mod registry;
 pub mod series;
+pub mod sweep;
 pub mod time;
 
 pub use error::{Error, ErrorCode, Result};

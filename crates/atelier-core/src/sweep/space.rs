@@ -1,0 +1,353 @@
+//! The search space of a sweep: Azure ML's parameter expressions, what each samples, and the
+//! grid of a space made of choices.
+
+use rand::{Rng, RngExt};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A sampled value, as the trial's command and its MLflow params receive it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bool(bool),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(number) => write!(f, "{number}"),
+            Value::Float(number) => write!(f, "{number}"),
+            Value::Text(text) => f.write_str(text),
+            // As Python writes them: trial scripts parse the command line with Python.
+            Value::Bool(true) => f.write_str("True"),
+            Value::Bool(false) => f.write_str("False"),
+        }
+    }
+}
+
+/// One hyperparameter's expression (`search_space.<name>` of a sweep job). Bounds of the log
+/// expressions are exponents, as in Azure: `loguniform(min, max)` samples `exp(U(min, max))`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expression {
+    Choice(Vec<Value>),
+    /// An integer in `[0, upper)`.
+    RandInt {
+        upper: i64,
+    },
+    Uniform {
+        min: f64,
+        max: f64,
+    },
+    QUniform {
+        min: f64,
+        max: f64,
+        q: f64,
+    },
+    LogUniform {
+        min: f64,
+        max: f64,
+    },
+    QLogUniform {
+        min: f64,
+        max: f64,
+        q: f64,
+    },
+    Normal {
+        mu: f64,
+        sigma: f64,
+    },
+    QNormal {
+        mu: f64,
+        sigma: f64,
+        q: f64,
+    },
+    LogNormal {
+        mu: f64,
+        sigma: f64,
+    },
+    QLogNormal {
+        mu: f64,
+        sigma: f64,
+        q: f64,
+    },
+}
+
+impl Expression {
+    /// The expression's `type` in the sweep file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Expression::Choice(_) => "choice",
+            Expression::RandInt { .. } => "randint",
+            Expression::Uniform { .. } => "uniform",
+            Expression::QUniform { .. } => "quniform",
+            Expression::LogUniform { .. } => "loguniform",
+            Expression::QLogUniform { .. } => "qloguniform",
+            Expression::Normal { .. } => "normal",
+            Expression::QNormal { .. } => "qnormal",
+            Expression::LogNormal { .. } => "lognormal",
+            Expression::QLogNormal { .. } => "qlognormal",
+        }
+    }
+
+    /// Checks the expression's parameters; the error names the parameter and what was expected.
+    pub fn check(&self) -> Result<(), String> {
+        let finite = |name: &str, value: f64| {
+            if value.is_finite() { Ok(()) } else { Err(format!("{name} must be a finite number, not {value}")) }
+        };
+        let range = |min: f64, max: f64| {
+            finite("min_value", min)?;
+            finite("max_value", max)?;
+            if min < max { Ok(()) } else { Err(format!("min_value ({min}) must be less than max_value ({max})")) }
+        };
+        let spread = |mu: f64, sigma: f64| {
+            finite("mu", mu)?;
+            finite("sigma", sigma)?;
+            if sigma > 0.0 { Ok(()) } else { Err(format!("sigma must be greater than 0, not {sigma}")) }
+        };
+        let step = |q: f64| {
+            if q.is_finite() && q > 0.0 { Ok(()) } else { Err(format!("q must be a number greater than 0, not {q}")) }
+        };
+        match self {
+            Expression::Choice(values) if values.is_empty() => Err("values must list at least one value".into()),
+            Expression::Choice(values) => {
+                match values.iter().find(|value| matches!(value, Value::Float(number) if !number.is_finite())) {
+                    Some(value) => Err(format!("values must be finite numbers, not {value}")),
+                    None => Ok(()),
+                }
+            }
+            Expression::RandInt { upper } if *upper < 1 => {
+                Err(format!("upper must be at least 1 (randint draws from 0 up to, not including, upper), not {upper}"))
+            }
+            Expression::RandInt { .. } => Ok(()),
+            Expression::Uniform { min, max } | Expression::LogUniform { min, max } => range(*min, *max),
+            Expression::QUniform { min, max, q } | Expression::QLogUniform { min, max, q } => {
+                range(*min, *max)?;
+                step(*q)
+            }
+            Expression::Normal { mu, sigma } | Expression::LogNormal { mu, sigma } => spread(*mu, *sigma),
+            Expression::QNormal { mu, sigma, q } | Expression::QLogNormal { mu, sigma, q } => {
+                spread(*mu, *sigma)?;
+                step(*q)
+            }
+        }
+    }
+
+    /// Draws one value.
+    pub fn sample(&self, rng: &mut impl Rng) -> Value {
+        let uniform = |rng: &mut dyn FnMut() -> f64, min: f64, max: f64| min + (max - min) * rng();
+        let mut unit = || rng.random::<f64>();
+        match self {
+            Expression::Choice(values) => {
+                values[((unit() * values.len() as f64) as usize).min(values.len() - 1)].clone()
+            }
+            Expression::RandInt { upper } => Value::Int(((unit() * *upper as f64) as i64).min(upper - 1)),
+            Expression::Uniform { min, max } => Value::Float(uniform(&mut unit, *min, *max)),
+            Expression::QUniform { min, max, q } => Value::Float(quantize(uniform(&mut unit, *min, *max), *q)),
+            Expression::LogUniform { min, max } => Value::Float(uniform(&mut unit, *min, *max).exp()),
+            Expression::QLogUniform { min, max, q } => Value::Float(quantize(uniform(&mut unit, *min, *max).exp(), *q)),
+            Expression::Normal { mu, sigma } => Value::Float(mu + sigma * standard_normal(&mut unit)),
+            Expression::QNormal { mu, sigma, q } => Value::Float(quantize(mu + sigma * standard_normal(&mut unit), *q)),
+            Expression::LogNormal { mu, sigma } => Value::Float((mu + sigma * standard_normal(&mut unit)).exp()),
+            Expression::QLogNormal { mu, sigma, q } => {
+                Value::Float(quantize((mu + sigma * standard_normal(&mut unit)).exp(), *q))
+            }
+        }
+    }
+}
+
+/// Azure's quantisation: `round(x / q) * q`.
+pub fn quantize(value: f64, q: f64) -> f64 {
+    (value / q).round() * q
+}
+
+/// A standard normal draw from two uniform ones (the Box–Muller transform).
+fn standard_normal(unit: &mut dyn FnMut() -> f64) -> f64 {
+    // 1 - u is in (0, 1]: its logarithm is finite.
+    let radius = (-2.0 * (1.0 - unit()).ln()).sqrt();
+    radius * (std::f64::consts::TAU * unit()).cos()
+}
+
+/// A sweep's search space: each hyperparameter's expression, by name (names sort the grid and
+/// the params a trial logs).
+pub type SearchSpace = BTreeMap<String, Expression>;
+
+/// One trial's values, by hyperparameter.
+pub type Assignment = BTreeMap<String, Value>;
+
+/// Draws every hyperparameter of `space` independently (random sampling).
+pub fn sample(space: &SearchSpace, rng: &mut impl Rng) -> Assignment {
+    space.iter().map(|(name, expression)| (name.clone(), expression.sample(rng))).collect()
+}
+
+/// Why a space has no grid: the hyperparameter and its expression's type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotAGrid {
+    pub name: String,
+    pub kind: &'static str,
+}
+
+impl fmt::Display for NotAGrid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "search_space.{}: grid sampling takes only choice expressions, and this one is {} \
+             (use random or bayesian sampling for it, or list its values with choice)",
+            self.name, self.kind
+        )
+    }
+}
+
+/// The number of points of the grid over `space` (saturating), or which hyperparameter is not a
+/// choice.
+pub fn grid_size(space: &SearchSpace) -> Result<usize, NotAGrid> {
+    space.iter().try_fold(1usize, |size, (name, expression)| match expression {
+        Expression::Choice(values) => Ok(size.saturating_mul(values.len())),
+        other => Err(NotAGrid { name: name.clone(), kind: other.kind() }),
+    })
+}
+
+/// The `index`-th point of the grid over `space` (the first hyperparameter by name varies
+/// slowest), or `None` past its end. Call [`grid_size`] first: a space with another expression
+/// than choice has no grid, and gives `None`.
+pub fn grid_point(space: &SearchSpace, index: usize) -> Option<Assignment> {
+    let size = grid_size(space).ok()?;
+    if index >= size {
+        return None;
+    }
+    let mut rest = index;
+    let mut point = Assignment::new();
+    for (name, expression) in space.iter().rev() {
+        let Expression::Choice(values) = expression else { return None };
+        point.insert(name.clone(), values[rest % values.len()].clone());
+        rest /= values.len();
+    }
+    Some(point)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    fn space(entries: &[(&str, Expression)]) -> SearchSpace {
+        entries.iter().map(|(name, expression)| (name.to_string(), expression.clone())).collect()
+    }
+
+    fn choice(values: &[i64]) -> Expression {
+        Expression::Choice(values.iter().map(|value| Value::Int(*value)).collect())
+    }
+
+    #[test]
+    fn each_expression_checks_its_parameters() {
+        let cases: &[(Expression, Option<&str>)] = &[
+            (choice(&[1, 2]), None),
+            (Expression::Choice(vec![]), Some("values must list at least one value")),
+            (Expression::RandInt { upper: 1 }, None),
+            (Expression::RandInt { upper: 0 }, Some("upper must be at least 1")),
+            (Expression::Uniform { min: 0.0, max: 1.0 }, None),
+            (Expression::Uniform { min: 1.0, max: 1.0 }, Some("min_value (1) must be less than max_value (1)")),
+            (Expression::LogUniform { min: f64::NAN, max: 1.0 }, Some("min_value must be a finite number")),
+            (Expression::QUniform { min: 0.0, max: 1.0, q: 0.0 }, Some("q must be a number greater than 0")),
+            (Expression::QLogUniform { min: 0.0, max: 1.0, q: 0.5 }, None),
+            (Expression::Normal { mu: 0.0, sigma: 0.0 }, Some("sigma must be greater than 0")),
+            (Expression::QNormal { mu: 0.0, sigma: 1.0, q: -1.0 }, Some("q must be a number greater than 0")),
+            (Expression::LogNormal { mu: 0.0, sigma: 1.0 }, None),
+            (Expression::QLogNormal { mu: 0.0, sigma: 1.0, q: 1.0 }, None),
+        ];
+        for (expression, expected) in cases {
+            match (expression.check(), expected) {
+                (Ok(()), None) => {}
+                (Err(error), Some(start)) => assert!(error.starts_with(start), "{expression:?}: {error}"),
+                (outcome, _) => panic!("{expression:?}: {outcome:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn samples_stay_in_their_expressions_range_and_steps() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for _ in 0..2_000 {
+            let Value::Int(number) = Expression::RandInt { upper: 3 }.sample(&mut rng) else { panic!() };
+            assert!((0..3).contains(&number));
+            let Value::Float(number) = Expression::Uniform { min: -1.0, max: 2.0 }.sample(&mut rng) else { panic!() };
+            assert!((-1.0..=2.0).contains(&number));
+            let Value::Float(number) = Expression::QUniform { min: 0.0, max: 10.0, q: 2.5 }.sample(&mut rng) else {
+                panic!()
+            };
+            assert!([0.0, 2.5, 5.0, 7.5, 10.0].contains(&number), "{number}");
+            // Log bounds are exponents.
+            let Value::Float(number) = Expression::LogUniform { min: -3.0, max: 0.0 }.sample(&mut rng) else {
+                panic!()
+            };
+            assert!(((-3.0f64).exp()..=1.0).contains(&number));
+            let Value::Float(number) = Expression::QLogNormal { mu: 0.0, sigma: 1.0, q: 0.5 }.sample(&mut rng) else {
+                panic!()
+            };
+            assert!(number >= 0.0 && (number / 0.5).fract() == 0.0, "{number}");
+        }
+    }
+
+    #[test]
+    fn normal_draws_have_their_mean_and_spread() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let draws: Vec<f64> = (0..20_000)
+            .map(|_| match (Expression::Normal { mu: 3.0, sigma: 2.0 }).sample(&mut rng) {
+                Value::Float(number) => number,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+        let sd = (draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / draws.len() as f64).sqrt();
+        assert!((mean - 3.0).abs() < 0.05, "{mean}");
+        assert!((sd - 2.0).abs() < 0.05, "{sd}");
+    }
+
+    #[test]
+    fn a_seed_gives_the_same_trials() {
+        let space = space(&[("lr", Expression::LogUniform { min: -5.0, max: 0.0 }), ("depth", choice(&[2, 4, 8]))]);
+        let draw = |seed| {
+            let mut rng = StdRng::seed_from_u64(seed);
+            (0..5).map(|_| sample(&space, &mut rng)).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(123), draw(123));
+        assert_ne!(draw(123), draw(124));
+    }
+
+    #[test]
+    fn the_grid_is_the_product_of_the_choices() {
+        let space = space(&[
+            ("b", choice(&[1, 2, 3])),
+            ("a", Expression::Choice(vec![Value::Text("x".into()), Value::Bool(true)])),
+        ]);
+        assert_eq!(grid_size(&space), Ok(6));
+        let points: Vec<String> = (0..6)
+            .map(|index| {
+                let point = grid_point(&space, index).expect("a point");
+                format!("{}/{}", point["a"], point["b"])
+            })
+            .collect();
+        assert_eq!(points, ["x/1", "x/2", "x/3", "True/1", "True/2", "True/3"]);
+        assert_eq!(grid_point(&space, 6), None);
+    }
+
+    #[test]
+    fn a_grid_over_a_continuous_expression_is_an_error() {
+        let space = space(&[("depth", choice(&[2, 4])), ("lr", Expression::Uniform { min: 0.0, max: 1.0 })]);
+        let error = grid_size(&space).unwrap_err();
+        assert_eq!(error, NotAGrid { name: "lr".into(), kind: "uniform" });
+        assert!(error.to_string().starts_with("search_space.lr: grid sampling takes only choice expressions"));
+        assert_eq!(grid_point(&space, 0), None);
+    }
+
+    #[test]
+    fn values_render_as_a_command_line_wants_them() {
+        assert_eq!(Value::Float(3.0).to_string(), "3");
+        assert_eq!(Value::Float(0.01).to_string(), "0.01");
+        assert_eq!(Value::Int(-2).to_string(), "-2");
+        assert_eq!(Value::Bool(true).to_string(), "True");
+        assert_eq!(Value::Text("gbdt".into()).to_string(), "gbdt");
+    }
+}
