@@ -1,9 +1,10 @@
-//! Sweep jobs' pure parts: the search space and its sampling (`space`), and the early-termination
-//! policies (`termination`). The scheduler that runs trials lives in the service; everything here
+//! Sweep jobs' pure parts: the search space and its sampling (`space`), the Bayesian sampler
+//! (`tpe`), and the early-termination policies (`termination`). The scheduler that runs trials lives in the service; everything here
 //! is a function of its inputs (random draws take the generator they use).
 
 pub mod space;
 pub mod termination;
+pub mod tpe;
 
 /// Which way the sweep's primary metric is better (`objective.goal`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
