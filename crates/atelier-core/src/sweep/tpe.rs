@@ -232,8 +232,9 @@ struct Parzen {
 enum Kernel {
     /// Probabilities of each choice.
     Categorical(Vec<f64>),
-    /// A Gaussian truncated to `[low, high]`, with the mass it keeps there.
-    Gaussian { mu: f64, sigma: f64, low: f64, high: f64, mass: f64 },
+    /// A Gaussian truncated to `[low, high]`, with the mass it keeps there and, for points,
+    /// its log density's constant part: `-ln(sigma * sqrt(2 pi) * mass)`.
+    Gaussian { mu: f64, sigma: f64, low: f64, high: f64, mass: f64, log_scale: f64 },
 }
 
 impl Parzen {
@@ -243,7 +244,8 @@ impl Parzen {
         let mut components = Vec::with_capacity(n + 1);
         let gaussian = |mu: f64, sigma: f64, low: f64, high: f64| {
             let mass = (normal_cdf((high - mu) / sigma) - normal_cdf((low - mu) / sigma)).max(1e-300);
-            Kernel::Gaussian { mu, sigma, low, high, mass }
+            let log_scale = -(sigma * std::f64::consts::TAU.sqrt() * mass).ln();
+            Kernel::Gaussian { mu, sigma, low, high, mass, log_scale }
         };
         // Each trial's kernel in a numeric dimension is as wide as the larger gap to its
         // neighbours there (the prior's centre counts as one), so kernels narrow where good
@@ -344,24 +346,24 @@ impl Parzen {
     }
 
     fn log_density(&self, dimensions: &[Dimension], point: &[f64]) -> f64 {
-        let terms: Vec<f64> = self
-            .components
-            .iter()
-            .map(|(log_weight, kernels)| {
-                log_weight
-                    + kernels
-                        .iter()
-                        .zip(dimensions)
-                        .zip(point)
-                        .map(|((kernel, dimension), x)| kernel.log_density(dimension, *x))
-                        .sum::<f64>()
-            })
-            .collect();
-        let top = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if top == f64::NEG_INFINITY {
-            return top;
+        // log(sum(exp(term))) in one pass, rescaled whenever a larger term appears.
+        let (mut top, mut sum) = (f64::NEG_INFINITY, 0.0);
+        for (log_weight, kernels) in &self.components {
+            let term = log_weight
+                + kernels
+                    .iter()
+                    .zip(dimensions)
+                    .zip(point)
+                    .map(|((kernel, dimension), x)| kernel.log_density(dimension, *x))
+                    .sum::<f64>();
+            if term > top {
+                sum = sum * (top - term).exp() + 1.0;
+                top = term;
+            } else if term > f64::NEG_INFINITY {
+                sum += (term - top).exp();
+            }
         }
-        top + terms.iter().map(|term| (term - top).exp()).sum::<f64>().ln()
+        if top == f64::NEG_INFINITY { top } else { top + sum.ln() }
     }
 }
 
@@ -369,14 +371,14 @@ impl Kernel {
     fn log_density(&self, dimension: &Dimension, x: f64) -> f64 {
         match self {
             Kernel::Categorical(probabilities) => probabilities[(x as usize).min(probabilities.len() - 1)].ln(),
-            Kernel::Gaussian { mu, sigma, mass, .. } => match dimension.bin(x) {
+            Kernel::Gaussian { mu, sigma, mass, log_scale, .. } => match dimension.bin(x) {
                 Some((a, b)) => {
                     let inside = normal_cdf((b - mu) / sigma) - normal_cdf((a - mu) / sigma);
                     (inside / mass).max(1e-300).ln()
                 }
                 None => {
                     let z = (x - mu) / sigma;
-                    -0.5 * z * z - sigma.ln() - 0.5 * (std::f64::consts::TAU).ln() - mass.ln()
+                    log_scale - 0.5 * z * z
                 }
             },
         }
