@@ -25,6 +25,7 @@ pub mod endpoint;
 pub mod job;
 pub mod plan;
 pub mod role;
+pub mod sweep;
 
 pub use job::{CommandJob, JobInput, JobOutput, parse_command_job};
 pub use plan::{BUILTIN_ENVIRONMENT, JobPlan, PlannedEnvironment, PlannedInput, PlannedOutput, render_command};
