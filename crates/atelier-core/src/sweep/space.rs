@@ -163,7 +163,7 @@ pub fn quantize(value: f64, q: f64) -> f64 {
 }
 
 /// A standard normal draw from two uniform ones (the Box–Muller transform).
-fn standard_normal(unit: &mut dyn FnMut() -> f64) -> f64 {
+pub(crate) fn standard_normal(unit: &mut dyn FnMut() -> f64) -> f64 {
     // 1 - u is in (0, 1]: its logarithm is finite.
     let radius = (-2.0 * (1.0 - unit()).ln()).sqrt();
     radius * (std::f64::consts::TAU * unit()).cos()

@@ -13,7 +13,7 @@
 //! value's bin rather than a density, so that `q` is honoured in the draws and in the scores.
 
 use super::Goal;
-use super::space::{Assignment, Expression, SearchSpace, Value, quantize, sample};
+use super::space::{Assignment, Expression, SearchSpace, Value, quantize, sample, standard_normal};
 use rand::{Rng, RngExt};
 
 /// The sampler's settings; [`TpeSettings::default`] are Optuna's defaults.
@@ -334,7 +334,7 @@ impl Parzen {
                     // Rejection keeps most draws (the centre lies inside, the width is at most
                     // the range); the rare miss falls back to the nearest bound.
                     for _ in 0..64 {
-                        let x = mu + sigma * standard_normal(rng);
+                        let x = mu + sigma * standard_normal(&mut || rng.random::<f64>());
                         if x >= *low && x <= *high {
                             return snap(dimension, x);
                         }
@@ -397,11 +397,6 @@ fn snap(dimension: &Dimension, x: f64) -> f64 {
         }
         _ => x,
     }
-}
-
-fn standard_normal(rng: &mut impl Rng) -> f64 {
-    let radius = (-2.0 * (1.0 - rng.random::<f64>()).ln()).sqrt();
-    radius * (std::f64::consts::TAU * rng.random::<f64>()).cos()
 }
 
 /// The standard normal's distribution function, from the complementary error function.
