@@ -257,39 +257,36 @@ pub fn parse_sweep_settings(text: &str) -> Result<SweepSettings, SpecError> {
     })?;
 
     let limits = raw.limits.unwrap_or_default();
-    let bounded = |field: &str, value: Option<&Spanned<i64>>, default: i64, most: i64| -> Result<i64, SpecError> {
-        match value {
-            None => Ok(default),
-            Some(spanned) if (1..=most).contains(&spanned.value) => Ok(spanned.value),
-            Some(spanned) => Err(SpecError::new(
-                format!("limits.{field}"),
-                spanned.referenced.line(),
-                format!("must be a whole number from 1 to {most}, got {}", spanned.value),
-            )),
-        }
+    // A count from 1 to 1,000, or a number of seconds of at least 1.
+    let bounded = |field: &str, value: Option<&Spanned<i64>>, default: i64, most: Option<i64>| match value {
+        None => Ok(default),
+        Some(spanned) if spanned.value >= 1 && most.is_none_or(|most| spanned.value <= most) => Ok(spanned.value),
+        Some(spanned) => Err(SpecError::new(
+            format!("limits.{field}"),
+            spanned.referenced.line(),
+            match most {
+                Some(most) => format!("must be a whole number from 1 to {most}, got {}", spanned.value),
+                None => format!("must be a whole number of seconds, at least 1, got {}", spanned.value),
+            },
+        )),
     };
     let mut max_total_trials =
-        bounded("max_total_trials", limits.max_total_trials.as_ref(), DEFAULT_MAX_TOTAL_TRIALS, 1_000)?;
+        bounded("max_total_trials", limits.max_total_trials.as_ref(), DEFAULT_MAX_TOTAL_TRIALS, Some(1_000))?;
     if sampling == Sampling::Grid {
         let size = grid_size(&search_space).map_err(|error| {
             SpecError::new(
                 format!("search_space.{}", error.name),
                 lines.get(error.name.as_str()).copied().unwrap_or(0),
-                {
-                    let text = error.to_string();
-                    text.split_once(": ").map_or(text.clone(), |(_, message)| message.to_owned())
-                },
+                error.reason(),
             )
         })?;
         max_total_trials = max_total_trials.min(i64::try_from(size).unwrap_or(i64::MAX));
     }
     let max_concurrent_trials =
-        bounded("max_concurrent_trials", limits.max_concurrent_trials.as_ref(), max_total_trials, 1_000)?;
-    let timeout = bounded("timeout", limits.timeout.as_ref(), DEFAULT_TIMEOUT, i64::MAX)?;
-    let trial_timeout = match &limits.trial_timeout {
-        None => None,
-        Some(_) => Some(bounded("trial_timeout", limits.trial_timeout.as_ref(), 0, i64::MAX)?),
-    };
+        bounded("max_concurrent_trials", limits.max_concurrent_trials.as_ref(), max_total_trials, Some(1_000))?;
+    let timeout = bounded("timeout", limits.timeout.as_ref(), DEFAULT_TIMEOUT, None)?;
+    let trial_timeout =
+        limits.trial_timeout.as_ref().map(|seconds| bounded("trial_timeout", Some(seconds), 0, None)).transpose()?;
 
     let early_termination = match raw.early_termination {
         None => None,
@@ -428,7 +425,7 @@ fn policy_of(raw: &RawTermination) -> Result<Policy, SpecError> {
         "bandit" => {
             refuse("truncation_percentage", raw.truncation_percentage.is_some(), "bandit")?;
             refuse("exclude_finished_jobs", raw.exclude_finished_jobs.is_some(), "bandit")?;
-            let slack = match (&raw.slack_factor, &raw.slack_amount) {
+            let (slack, spanned) = match (&raw.slack_factor, &raw.slack_amount) {
                 (Some(factor), None) => (Slack::Factor(factor.value), factor),
                 (None, Some(amount)) => (Slack::Amount(amount.value), amount),
                 _ => {
@@ -439,7 +436,6 @@ fn policy_of(raw: &RawTermination) -> Result<Policy, SpecError> {
                     ));
                 }
             };
-            let (slack, spanned) = slack;
             if !(spanned.value.is_finite() && spanned.value >= 0.0) {
                 let field = if matches!(slack, Slack::Factor(_)) { "slack_factor" } else { "slack_amount" };
                 return Err(SpecError::new(

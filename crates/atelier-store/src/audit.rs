@@ -266,6 +266,7 @@ pub(crate) fn append_statement<'a>(dialect: Dialect, records: &[&'a AuditRecord]
     (sql, binds)
 }
 
+/// Appends `records` through `connection` (a transaction's, where a change goes with them).
 pub(crate) async fn append(
     connection: &mut sqlx::AnyConnection,
     dialect: Dialect,

@@ -136,17 +136,17 @@ impl Expression {
 
     /// Draws one value.
     pub fn sample(&self, rng: &mut impl Rng) -> Value {
-        let uniform = |rng: &mut dyn FnMut() -> f64, min: f64, max: f64| min + (max - min) * rng();
         let mut unit = || rng.random::<f64>();
+        let mut uniform = |min: f64, max: f64| min + (max - min) * unit();
         match self {
             Expression::Choice(values) => {
                 values[((unit() * values.len() as f64) as usize).min(values.len() - 1)].clone()
             }
             Expression::RandInt { upper } => Value::Int(((unit() * *upper as f64) as i64).min(upper - 1)),
-            Expression::Uniform { min, max } => Value::Float(uniform(&mut unit, *min, *max)),
-            Expression::QUniform { min, max, q } => Value::Float(quantize(uniform(&mut unit, *min, *max), *q)),
-            Expression::LogUniform { min, max } => Value::Float(uniform(&mut unit, *min, *max).exp()),
-            Expression::QLogUniform { min, max, q } => Value::Float(quantize(uniform(&mut unit, *min, *max).exp(), *q)),
+            Expression::Uniform { min, max } => Value::Float(uniform(*min, *max)),
+            Expression::QUniform { min, max, q } => Value::Float(quantize(uniform(*min, *max), *q)),
+            Expression::LogUniform { min, max } => Value::Float(uniform(*min, *max).exp()),
+            Expression::QLogUniform { min, max, q } => Value::Float(quantize(uniform(*min, *max).exp(), *q)),
             Expression::Normal { mu, sigma } => Value::Float(mu + sigma * standard_normal(&mut unit)),
             Expression::QNormal { mu, sigma, q } => Value::Float(quantize(mu + sigma * standard_normal(&mut unit), *q)),
             Expression::LogNormal { mu, sigma } => Value::Float((mu + sigma * standard_normal(&mut unit)).exp()),
@@ -188,14 +188,20 @@ pub struct NotAGrid {
     pub kind: &'static str,
 }
 
+impl NotAGrid {
+    /// What is wrong, without the field's name.
+    pub fn reason(&self) -> String {
+        format!(
+            "grid sampling takes only choice expressions, and this one is {} (use random or bayesian \
+             sampling for it, or list its values with choice)",
+            self.kind
+        )
+    }
+}
+
 impl fmt::Display for NotAGrid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "search_space.{}: grid sampling takes only choice expressions, and this one is {} \
-             (use random or bayesian sampling for it, or list its values with choice)",
-            self.name, self.kind
-        )
+        write!(f, "search_space.{}: {}", self.name, self.reason())
     }
 }
 

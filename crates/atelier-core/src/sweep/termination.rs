@@ -91,7 +91,7 @@ pub fn evaluate(policy: &Policy, goal: Goal, reports: &[f64], peers: &[Peer<'_>]
     let own_best = goal.best(&reports[..interval])?;
     // Peers that have reached this interval, as they were at it.
     let reached = peers.iter().filter(|peer| peer.reports.len() >= interval).map(|peer| &peer.reports[..interval]);
-    let terminate = |reason: String| Some(Termination { interval, reason });
+    let terminate = |reason: String| Termination { interval, reason };
     match policy {
         Policy::Bandit { slack, .. } => {
             let best = reached
@@ -105,7 +105,7 @@ pub fn evaluate(policy: &Policy, goal: Goal, reports: &[f64], peers: &[Peer<'_>]
             };
             goal.is_better(threshold, own_best).then(|| {
                 terminate(format!("bandit: {} {spelled} {} at interval {interval}", short(own_best), short(threshold)))
-            })?
+            })
         }
         Policy::MedianStopping { .. } => {
             let mut averages: Vec<f64> = reached
@@ -131,7 +131,7 @@ pub fn evaluate(policy: &Policy, goal: Goal, reports: &[f64], peers: &[Peer<'_>]
                     short(own_best),
                     short(median)
                 ))
-            })?
+            })
         }
         Policy::TruncationSelection { percentage, exclude_finished, .. } => {
             let own = reports[interval - 1];
@@ -150,7 +150,7 @@ pub fn evaluate(policy: &Policy, goal: Goal, reports: &[f64], peers: &[Peer<'_>]
                     short(own),
                     values.len()
                 ))
-            })?
+            })
         }
     }
 }
