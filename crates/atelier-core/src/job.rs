@@ -93,6 +93,32 @@ impl JobStatus {
     }
 }
 
+/// What kind of job: a command run by a job runtime, or a sweep, which runs no command itself
+/// and whose trials are command jobs (`parent` names the sweep).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    Command,
+    Sweep,
+}
+
+impl JobKind {
+    /// The job file's `type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Command => "command",
+            JobKind::Sweep => "sweep",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "command" => Ok(JobKind::Command),
+            "sweep" => Ok(JobKind::Sweep),
+            other => Err(Error::invalid(format!("unknown job type '{other}': expected command or sweep"))),
+        }
+    }
+}
+
 /// What a job asks of its compute.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ResourceRequest {
@@ -124,6 +150,10 @@ pub struct Job {
     pub name: String,
     pub display_name: Option<String>,
     pub description: Option<String>,
+    pub kind: JobKind,
+    /// The sweep a trial belongs to, and its index there (from 0).
+    pub parent: Option<String>,
+    pub trial: Option<i64>,
     pub experiment_id: i64,
     pub experiment_name: String,
     pub compute: String,

@@ -308,9 +308,9 @@ pub(crate) fn placeholders(command: &str) -> Result<Vec<Placeholder>, String> {
             let end = after.find("}}").ok_or_else(|| "a placeholder '${{' is not closed with '}}'".to_owned())?;
             let inner = after[..end].trim();
             let (section, name) = inner.split_once('.').unwrap_or((inner, ""));
-            if !matches!(section, "inputs" | "outputs") || name.is_empty() {
+            if !matches!(section, "inputs" | "outputs" | "search_space") || name.is_empty() {
                 return Err(format!(
-                    "placeholder '${{{{{inner}}}}}' must be ${{{{inputs.<name>}}}} or ${{{{outputs.<name>}}}}"
+                    "placeholder '${{{{{inner}}}}}' must be ${{{{inputs.<name>}}}}, ${{{{outputs.<name>}}}} or, in a sweep's trial, ${{{{search_space.<name>}}}}"
                 ));
             }
             found.push(Placeholder { section: section.to_owned(), name: name.to_owned(), optional_block: in_block });
@@ -335,6 +335,124 @@ fn positive(field: &str, value: Option<&Spanned<i64>>) -> Result<Option<i64>, Sp
 /// experiment name when the file gives none.
 pub fn parse_command_job(text: &str, folder_name: &str) -> Result<CommandJob, SpecError> {
     let raw: RawJob = serde_saphyr::from_str(text).map_err(|error| SpecError::from_yaml(error, "job"))?;
+    check_command_job(raw, text, folder_name, None)
+}
+
+/// The sections of a sweep job file that make its trials' command job: `trial` (the command,
+/// code, environment, variables, resources and distribution) and the job's own names, inputs,
+/// outputs and compute. The sweep's own sections are read by [`crate::sweep`].
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawSweepJob {
+    #[serde(rename = "$schema", default)]
+    _schema: Option<String>,
+    #[serde(rename = "type")]
+    _kind: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    experiment_name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, Scalar>,
+    trial: Option<Spanned<RawTrial>>,
+    #[serde(default)]
+    inputs: BTreeMap<String, Spanned<RawInput>>,
+    #[serde(default)]
+    outputs: BTreeMap<String, Spanned<RawOutput>>,
+    #[serde(default)]
+    compute: Option<Spanned<String>>,
+    #[serde(default)]
+    queue_settings: Option<RawQueueSettings>,
+    /// Accepted as Azure writes it; jobs here run as their submitter.
+    #[serde(default, rename = "identity")]
+    _identity: Option<serde::de::IgnoredAny>,
+    // Read by the sweep's own parser.
+    #[serde(default, rename = "search_space")]
+    _search_space: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "sampling_algorithm")]
+    _sampling_algorithm: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "objective")]
+    _objective: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "limits")]
+    _limits: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "early_termination")]
+    _early_termination: Option<serde::de::IgnoredAny>,
+}
+
+/// A sweep's `trial`: Azure's command-job template.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawTrial {
+    #[serde(default)]
+    code: Option<Spanned<String>>,
+    #[serde(default)]
+    command: Option<Spanned<String>>,
+    #[serde(default)]
+    environment: Option<Spanned<RawEnvironment>>,
+    #[serde(default)]
+    environment_variables: BTreeMap<String, Scalar>,
+    #[serde(default)]
+    resources: Option<RawResources>,
+    #[serde(default)]
+    distribution: Option<Spanned<RawDistribution>>,
+}
+
+/// Reads the command job each trial of a sweep runs: the `trial` section with the sweep's
+/// names, inputs, outputs and compute, whose command may use `${{search_space.<name>}}` for
+/// each hyperparameter of `search_space`. `trial_timeout` becomes each trial's timeout.
+pub(crate) fn parse_sweep_trial(
+    text: &str,
+    folder_name: &str,
+    search_space: &atelier_core::sweep::space::SearchSpace,
+    trial_timeout: Option<u64>,
+) -> Result<CommandJob, SpecError> {
+    let raw: RawSweepJob = serde_saphyr::from_str(text).map_err(|error| SpecError::from_yaml(error, "job"))?;
+    let Some(trial) = raw.trial else {
+        return Err(SpecError::new("trial", 0, "a sweep job needs a 'trial': the command job each trial runs"));
+    };
+    let trial_line = trial.referenced.line();
+    let trial = trial.value;
+    let Some(command) = trial.command else {
+        return Err(SpecError::new("trial.command", trial_line, "a sweep's trial needs a 'command'"));
+    };
+    let job = RawJob {
+        _schema: None,
+        kind: None,
+        name: raw.name,
+        display_name: raw.display_name,
+        experiment_name: raw.experiment_name,
+        description: raw.description,
+        tags: raw.tags,
+        code: trial.code,
+        command: Some(command),
+        inputs: raw.inputs,
+        outputs: raw.outputs,
+        environment: trial.environment,
+        environment_variables: trial.environment_variables,
+        compute: raw.compute,
+        resources: trial.resources,
+        distribution: trial.distribution,
+        limits: None,
+        queue_settings: raw.queue_settings,
+    };
+    let mut job = check_command_job(job, text, folder_name, Some(search_space))?;
+    job.timeout = trial_timeout.map(|seconds| i64::try_from(seconds).unwrap_or(i64::MAX));
+    Ok(job)
+}
+
+/// Checks a command job read from `text`; `search_space` is the sweep's when this is a trial.
+fn check_command_job(
+    raw: RawJob,
+    text: &str,
+    folder_name: &str,
+    search_space: Option<&atelier_core::sweep::space::SearchSpace>,
+) -> Result<CommandJob, SpecError> {
+    let in_trial = search_space.is_some();
+    let field_of = |field: &str| if in_trial { format!("trial.{field}") } else { field.to_owned() };
 
     if let Some(kind) = &raw.kind
         && kind.value != "command"
@@ -435,20 +553,44 @@ pub fn parse_command_job(text: &str, folder_name: &str) -> Result<CommandJob, Sp
     }
 
     let command_line = command.referenced.line();
-    let found = placeholders(&command.value).map_err(|message| SpecError::new("command", command_line, message))?;
+    let found =
+        placeholders(&command.value).map_err(|message| SpecError::new(field_of("command"), command_line, message))?;
     for placeholder in &found {
         let what = format!("${{{{{}.{}}}}}", placeholder.section, placeholder.name);
+        let command_field = field_of("command");
+        if placeholder.section == "search_space" {
+            match search_space {
+                None => {
+                    return Err(SpecError::new(
+                        command_field,
+                        command_line,
+                        format!("{what} is for the trial command of a sweep job (type: sweep)"),
+                    ));
+                }
+                Some(space) if !space.contains_key(&placeholder.name) => {
+                    let names: Vec<&str> = space.keys().map(String::as_str).collect();
+                    return Err(SpecError::new(
+                        command_field,
+                        command_line,
+                        format!("{what} names no hyperparameter of search_space (it has {})", names.join(", ")),
+                    ));
+                }
+                Some(_) => continue,
+            }
+        }
         if placeholder.section == "outputs" {
             if !outputs.contains_key(&placeholder.name) {
-                return Err(SpecError::new("command", command_line, format!("{what} names no output of this job")));
+                return Err(SpecError::new(command_field, command_line, format!("{what} names no output of this job")));
             }
             continue;
         }
         match inputs.get(&placeholder.name) {
-            None => return Err(SpecError::new("command", command_line, format!("{what} names no input of this job"))),
+            None => {
+                return Err(SpecError::new(command_field, command_line, format!("{what} names no input of this job")));
+            }
             Some(input) if !input.has_value() && !placeholder.optional_block => {
                 return Err(SpecError::new(
-                    "command",
+                    command_field,
                     command_line,
                     format!("{what} is an optional input without a value: put it inside $[[ ... ]]"),
                 ));
@@ -510,22 +652,27 @@ pub fn parse_command_job(text: &str, folder_name: &str) -> Result<CommandJob, Sp
 
     let resources = raw.resources.unwrap_or_default();
     let _ = (&resources.properties, &resources.shm_size);
-    let instance_count = positive("resources.instance_count", resources.instance_count.as_ref())?.unwrap_or(1);
+    let instance_count =
+        positive(&field_of("resources.instance_count"), resources.instance_count.as_ref())?.unwrap_or(1);
     if let Some(cpu) = &resources.cpu
         && !(cpu.value > 0.0 && cpu.value.is_finite())
     {
-        return Err(SpecError::new("resources.cpu", cpu.referenced.line(), "must be a number above 0"));
+        return Err(SpecError::new(field_of("resources.cpu"), cpu.referenced.line(), "must be a number above 0"));
     }
     if let Some(memory) = &resources.memory_gb
         && !(memory.value >= 0.0 && memory.value.is_finite())
     {
-        return Err(SpecError::new("resources.memory_gb", memory.referenced.line(), "must be a number of at least 0"));
+        return Err(SpecError::new(
+            field_of("resources.memory_gb"),
+            memory.referenced.line(),
+            "must be a number of at least 0",
+        ));
     }
     if let Some(gpus) = &resources.gpu_count
         && gpus.value < 0
     {
         return Err(SpecError::new(
-            "resources.gpu_count",
+            field_of("resources.gpu_count"),
             gpus.referenced.line(),
             "must be a whole number of at least 0",
         ));
@@ -553,14 +700,18 @@ pub fn parse_command_job(text: &str, folder_name: &str) -> Result<CommandJob, Sp
             let line = spanned.referenced.line();
             if spanned.value.kind != "pytorch" {
                 return Err(SpecError::new(
-                    "distribution.type",
+                    field_of("distribution.type"),
                     line,
                     format!("distribution '{}' is not supported: expected pytorch", spanned.value.kind),
                 ));
             }
             let count = spanned.value.process_count_per_instance.unwrap_or(1);
             if count < 1 {
-                return Err(SpecError::new("distribution.process_count_per_instance", line, "must be at least 1"));
+                return Err(SpecError::new(
+                    field_of("distribution.process_count_per_instance"),
+                    line,
+                    "must be at least 1",
+                ));
             }
             Some(count)
         }

@@ -12,7 +12,8 @@
 //!
 //! ```text
 //! command      := (text | placeholder | optional)*
-//! placeholder  := "${{" ("inputs" | "outputs") "." NAME "}}"
+//! placeholder  := "${{" ("inputs" | "outputs" | "search_space") "." NAME "}}"
+//!                 (search_space only in a sweep's trial command)
 //! optional     := "$[[" (text | placeholder)* "]]"     dropped when an input inside has no value
 //! ```
 
@@ -29,6 +30,40 @@ pub mod sweep;
 
 pub use job::{CommandJob, JobInput, JobOutput, parse_command_job};
 pub use plan::{BUILTIN_ENVIRONMENT, JobPlan, PlannedEnvironment, PlannedInput, PlannedOutput, render_command};
+pub use sweep::{SweepJob, parse_sweep_job};
+
+/// A job file of any type this server runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobSpec {
+    Command(CommandJob),
+    Sweep(Box<SweepJob>),
+}
+
+impl JobSpec {
+    /// The command job that runs: the job itself, or a sweep's trial.
+    pub fn command(&self) -> &CommandJob {
+        match self {
+            JobSpec::Command(job) => job,
+            JobSpec::Sweep(sweep) => &sweep.trial,
+        }
+    }
+}
+
+/// Reads a job file by its `type`: `command` (the default) or `sweep`.
+pub fn parse_job(text: &str, folder_name: &str) -> Result<JobSpec, SpecError> {
+    #[derive(serde::Deserialize)]
+    struct Kind {
+        #[serde(rename = "type", default)]
+        kind: Option<String>,
+    }
+    match serde_saphyr::from_str::<Kind>(text) {
+        Ok(Kind { kind: Some(kind) }) if kind == "sweep" => {
+            parse_sweep_job(text, folder_name).map(|sweep| JobSpec::Sweep(Box::new(sweep)))
+        }
+        // Anything else, a file that is not YAML included, is the command job's parser's to judge.
+        _ => parse_command_job(text, folder_name).map(JobSpec::Command),
+    }
+}
 
 /// A mistake in a spec: the field, the line (0 when the mistake is about the file as a whole)
 /// and what is wrong.

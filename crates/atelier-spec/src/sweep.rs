@@ -4,9 +4,9 @@
 //! sweep shares with a command job (`trial`, `inputs`, `outputs`, `compute`, names) are read by
 //! the command job's parser.
 
-use crate::SpecError;
+use crate::{CommandJob, SpecError};
 use atelier_core::sweep::Goal;
-use atelier_core::sweep::space::{Expression, SearchSpace, Value, grid_size};
+use atelier_core::sweep::space::{Expression, SOBOL_MAX_PARAMETERS, SearchSpace, Value, grid_size};
 use atelier_core::sweep::termination::{Policy, Schedule, Slack};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -129,6 +129,8 @@ struct RawSweep {
     _compute: Option<IgnoredAny>,
     #[serde(default, rename = "identity")]
     _identity: Option<IgnoredAny>,
+    #[serde(default, rename = "queue_settings")]
+    _queue_settings: Option<IgnoredAny>,
 }
 
 /// How a sweep picks its trials' values.
@@ -157,6 +159,23 @@ pub struct SweepSettings {
     /// Seconds, per trial.
     pub trial_timeout: Option<u64>,
     pub early_termination: Option<Policy>,
+}
+
+/// A sweep job, checked: its own settings and the command job each trial runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepJob {
+    pub settings: SweepSettings,
+    /// The trials' command job: the `trial` section with the sweep's names, inputs, outputs
+    /// and compute; its command may hold `${{search_space.<name>}}`, and its timeout is
+    /// `limits.trial_timeout`.
+    pub trial: CommandJob,
+}
+
+/// Reads and checks a sweep job file. `folder_name` is the experiment when the file names none.
+pub fn parse_sweep_job(text: &str, folder_name: &str) -> Result<SweepJob, SpecError> {
+    let settings = parse_sweep_settings(text)?;
+    let trial = crate::job::parse_sweep_trial(text, folder_name, &settings.search_space, settings.trial_timeout)?;
+    Ok(SweepJob { settings, trial })
 }
 
 /// Azure's defaults: 1,000 trials, 60 days.
@@ -213,6 +232,16 @@ pub fn parse_sweep_settings(text: &str) -> Result<SweepSettings, SpecError> {
                     ));
                 }
             };
+            if sobol && search_space.len() > SOBOL_MAX_PARAMETERS {
+                return Err(SpecError::new(
+                    "sampling_algorithm.rule",
+                    at(rule.map(|rule| rule.referenced.line()).unwrap_or(0)),
+                    format!(
+                        "sobol sampling takes at most {SOBOL_MAX_PARAMETERS} hyperparameters, and search_space has {}",
+                        search_space.len()
+                    ),
+                ));
+            }
             Sampling::Random { seed: seed.map(|seed| seed.value), sobol }
         }
         other @ ("grid" | "bayesian") => {
@@ -534,6 +563,38 @@ limits: {max_total_trials: 20, max_concurrent_trials: 10, timeout: 7200, trial_t
                 schedule: Schedule { evaluation_interval: 1, delay_evaluation: 5 }
             })
         );
+    }
+
+    #[test]
+    fn the_trial_is_a_command_job_with_the_search_space_in_its_command() {
+        let sweep = parse_sweep_job(AZURE_EXAMPLE, "iris").expect("Azure's example");
+        let trial = &sweep.trial;
+        assert!(trial.command.contains("${{search_space.boosting}}"), "{}", trial.command);
+        assert_eq!((trial.code.as_deref(), trial.compute.as_str()), (Some("./src"), "cpu-cluster"));
+        assert_eq!(trial.environment.as_deref(), Some("azureml:AzureML-lightgbm-3.3@latest"));
+        assert_eq!((trial.experiment_name.as_str(), trial.timeout), ("iris", Some(1200)));
+        assert!(matches!(crate::parse_job(AZURE_EXAMPLE, "iris"), Ok(crate::JobSpec::Sweep(_))));
+        assert!(matches!(crate::parse_job("command: echo\n", "x"), Ok(crate::JobSpec::Command(_))));
+
+        let with = |trial: &str, extra: &str| {
+            format!(
+                "type: sweep\ntrial:\n{trial}objective: {{goal: maximize, primary_metric: acc}}\n\
+                 sampling_algorithm: random\nsearch_space:\n  lr: {{type: uniform, min_value: 0, max_value: 1}}\n{extra}"
+            )
+        };
+        let cases = [
+            (with("  command: python t.py --lr ${{search_space.rate}}\n", ""), "trial.command", 3, "names no hyperparameter of search_space (it has lr)"),
+            (with("  command: python t.py ${{inputs.data}}\n", ""), "trial.command", 3, "names no input"),
+            (with("  command: python t.py\n  comand: typo\n", ""), "job", 4, "comand"),
+            (with("  code: ./src\n", ""), "trial.command", 3, "needs a 'command'"),
+            (with("  command: echo\n  resources: {cpu: 0}\n", ""), "trial.resources.cpu", 4, "above 0"),
+            ("type: sweep\nobjective: {goal: maximize, primary_metric: acc}\nsampling_algorithm: random\nsearch_space:\n  lr: {type: uniform, min_value: 0, max_value: 1}\n".to_owned(), "trial", 0, "needs a 'trial'"),
+        ];
+        let cases: Vec<(&str, &str, u64, &str)> =
+            cases.iter().map(|(text, field, line, words)| (text.as_str(), *field, *line, *words)).collect();
+        assert_mistakes(|text| parse_sweep_job(text, "f"), &cases);
+        let command = crate::parse_command_job("command: echo ${{search_space.lr}}\n", "f").unwrap_err();
+        assert!(command.message.contains("trial command of a sweep job"), "{command}");
     }
 
     fn sweep(extra: &str) -> String {

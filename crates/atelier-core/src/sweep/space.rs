@@ -136,23 +136,38 @@ impl Expression {
 
     /// Draws one value.
     pub fn sample(&self, rng: &mut impl Rng) -> Value {
-        let mut unit = || rng.random::<f64>();
+        self.draw(&mut || rng.random::<f64>())
+    }
+
+    /// The value that uniform draws in `[0, 1)` give: one for most expressions, two for the
+    /// normal ones. Random sampling takes them from a generator, Sobol sampling from its sequence.
+    pub fn draw(&self, unit: &mut dyn FnMut() -> f64) -> Value {
         let mut uniform = |min: f64, max: f64| min + (max - min) * unit();
         match self {
             Expression::Choice(values) => {
-                values[((unit() * values.len() as f64) as usize).min(values.len() - 1)].clone()
+                values[((uniform(0.0, 1.0) * values.len() as f64) as usize).min(values.len() - 1)].clone()
             }
-            Expression::RandInt { upper } => Value::Int(((unit() * *upper as f64) as i64).min(upper - 1)),
+            Expression::RandInt { upper } => Value::Int(((uniform(0.0, 1.0) * *upper as f64) as i64).min(upper - 1)),
             Expression::Uniform { min, max } => Value::Float(uniform(*min, *max)),
             Expression::QUniform { min, max, q } => Value::Float(quantize(uniform(*min, *max), *q)),
             Expression::LogUniform { min, max } => Value::Float(uniform(*min, *max).exp()),
             Expression::QLogUniform { min, max, q } => Value::Float(quantize(uniform(*min, *max).exp(), *q)),
-            Expression::Normal { mu, sigma } => Value::Float(mu + sigma * standard_normal(&mut unit)),
-            Expression::QNormal { mu, sigma, q } => Value::Float(quantize(mu + sigma * standard_normal(&mut unit), *q)),
-            Expression::LogNormal { mu, sigma } => Value::Float((mu + sigma * standard_normal(&mut unit)).exp()),
+            Expression::Normal { mu, sigma } => Value::Float(mu + sigma * standard_normal(unit)),
+            Expression::QNormal { mu, sigma, q } => Value::Float(quantize(mu + sigma * standard_normal(unit), *q)),
+            Expression::LogNormal { mu, sigma } => Value::Float((mu + sigma * standard_normal(unit)).exp()),
             Expression::QLogNormal { mu, sigma, q } => {
-                Value::Float(quantize((mu + sigma * standard_normal(&mut unit)).exp(), *q))
+                Value::Float(quantize((mu + sigma * standard_normal(unit)).exp(), *q))
             }
+        }
+    }
+
+    /// Reads back a value this expression gave, as a trial's param holds it (its [`Value`]'s
+    /// text); `None` when the text is not one of its values.
+    pub fn parse_value(&self, text: &str) -> Option<Value> {
+        match self {
+            Expression::Choice(values) => values.iter().find(|value| value.to_string() == text).cloned(),
+            Expression::RandInt { .. } => text.parse().ok().map(Value::Int),
+            _ => text.parse::<f64>().ok().filter(|number| number.is_finite()).map(Value::Float),
         }
     }
 }
@@ -179,6 +194,42 @@ pub type Assignment = BTreeMap<String, Value>;
 /// Draws every hyperparameter of `space` independently (random sampling).
 pub fn sample(space: &SearchSpace, rng: &mut impl Rng) -> Assignment {
     space.iter().map(|(name, expression)| (name.clone(), expression.sample(rng))).collect()
+}
+
+/// The most hyperparameters Sobol sampling takes: each uses two of the sequence's 256
+/// dimensions (a normal expression draws twice).
+pub const SOBOL_MAX_PARAMETERS: usize = 128;
+
+/// The `index`-th point of the scrambled Sobol sequence over `space` (Owen-scrambled with
+/// `seed`, so that different seeds give different, equally even sequences): hyperparameter `j`
+/// (by name) takes the sequence's dimensions `2j` and `2j + 1`. `None` past the sequence's
+/// 2^32 points or [`SOBOL_MAX_PARAMETERS`].
+pub fn sobol_point(space: &SearchSpace, index: u64, seed: u32) -> Option<Assignment> {
+    let index = u32::try_from(index).ok()?;
+    if space.len() > SOBOL_MAX_PARAMETERS {
+        return None;
+    }
+    let mut point = Assignment::new();
+    for (position, (name, expression)) in space.iter().enumerate() {
+        let mut dimension = 2 * position as u32;
+        let mut unit = || {
+            let value = f64::from(sobol_burley::sample(index, dimension.min(255), seed));
+            dimension += 1;
+            value
+        };
+        point.insert(name.clone(), expression.draw(&mut unit));
+    }
+    Some(point)
+}
+
+/// The seed of trial `index`'s generator in a sweep seeded with `seed`: each trial's draws
+/// depend on nothing but these two, so a trial sampled again after a restart gets the same
+/// values (SplitMix64's mixing of the pair).
+pub fn trial_seed(seed: u64, index: u64) -> u64 {
+    let mut z = seed ^ index.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Why a space has no grid: the hyperparameter and its expression's type.
@@ -355,5 +406,41 @@ mod tests {
         assert_eq!(Value::Int(-2).to_string(), "-2");
         assert_eq!(Value::Bool(true).to_string(), "True");
         assert_eq!(Value::Text("gbdt".into()).to_string(), "gbdt");
+    }
+
+    #[test]
+    fn sobol_points_are_even_seeded_and_in_range() {
+        let space = space(&[
+            ("a", Expression::Uniform { min: 0.0, max: 1.0 }),
+            ("b", Expression::QNormal { mu: 0.0, sigma: 1.0, q: 0.5 }),
+        ]);
+        let first: Vec<f64> = (0..64)
+            .map(|index| match sobol_point(&space, index, 7).unwrap()["a"] {
+                Value::Float(x) => x,
+                ref other => panic!("{other:?}"),
+            })
+            .collect();
+        // 64 points of a (0, 2)-sequence: one in each 1/64 of the first dimension.
+        let mut cells: Vec<usize> = first.iter().map(|x| (x * 64.0) as usize).collect();
+        cells.sort_unstable();
+        assert_eq!(cells, (0..64).collect::<Vec<_>>());
+        assert_ne!(sobol_point(&space, 3, 7), sobol_point(&space, 3, 8), "the seed scrambles");
+        assert_eq!(sobol_point(&space, 3, 7), sobol_point(&space, 3, 7));
+        let Value::Float(b) = sobol_point(&space, 5, 7).unwrap()["b"] else { panic!() };
+        assert_eq!(quantize(b, 0.5), b);
+    }
+
+    #[test]
+    fn values_read_back_from_their_text() {
+        let choice = Expression::Choice(vec![Value::Int(1), Value::Text("x".into()), Value::Bool(true)]);
+        assert_eq!(choice.parse_value("True"), Some(Value::Bool(true)));
+        assert_eq!(choice.parse_value("x"), Some(Value::Text("x".into())));
+        assert_eq!(choice.parse_value("2"), None);
+        assert_eq!(Expression::RandInt { upper: 3 }.parse_value("2"), Some(Value::Int(2)));
+        let uniform = Expression::Uniform { min: 0.0, max: 1.0 };
+        assert_eq!(uniform.parse_value(&Value::Float(0.1).to_string()), Some(Value::Float(0.1)));
+        assert_eq!(uniform.parse_value("NaN"), None);
+        assert_ne!(trial_seed(1, 0), trial_seed(1, 1));
+        assert_ne!(trial_seed(1, 0), trial_seed(2, 0));
     }
 }
