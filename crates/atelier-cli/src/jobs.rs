@@ -11,7 +11,7 @@ use crate::output::{cell, print_fields, print_rows};
 use crate::{ClientArgs, OutputFormat};
 use anyhow::{Context, bail};
 use atelier_spec::compute::parse_compute;
-use atelier_spec::{JobInput, parse_command_job};
+use atelier_spec::{JobInput, parse_job};
 use clap::Subcommand;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -50,6 +50,9 @@ pub enum JobCommand {
         /// Only jobs on this compute.
         #[arg(long)]
         compute: Option<String>,
+        /// Only the trials of this sweep.
+        #[arg(long)]
+        parent_job_name: Option<String>,
         #[arg(long)]
         include_archived: bool,
         #[arg(long)]
@@ -132,6 +135,44 @@ const JOB_FIELDS: [&str; 13] = [
 
 /// Sets `path` (dotted) in a YAML document read as JSON, creating mappings on the way; the
 /// value is read as YAML (`--set inputs.lr=0.1` sets a number).
+/// What `job show` prints for a sweep: the job's fields, its progress and its best trial.
+const SWEEP_FIELDS: [&str; 12] = [
+    "name",
+    "type",
+    "display_name",
+    "status",
+    "experiment_name",
+    "compute",
+    "created_at",
+    "start_time",
+    "end_time",
+    "error",
+    "trials",
+    "best_trial",
+];
+
+/// A sweep's `show` answer with its progress and best trial as one line each.
+fn with_sweep_summary(mut job: Value) -> Value {
+    let sweep = job["sweep"].clone();
+    let counts: Vec<String> = sweep["trials"]
+        .as_object()
+        .map(|counts| counts.iter().map(|(status, count)| format!("{status}: {count}")).collect())
+        .unwrap_or_default();
+    job["trials"] = json!(format!("{} (at most {})", counts.join(", "), sweep["max_total_trials"]));
+    let best = &sweep["best_trial"];
+    job["best_trial"] = if best.is_object() {
+        json!(format!(
+            "{} ({} = {})",
+            best["name"].as_str().unwrap_or_default(),
+            sweep["primary_metric"].as_str().unwrap_or_default(),
+            best["value"]
+        ))
+    } else {
+        Value::Null
+    };
+    job
+}
+
 pub(crate) fn set_field(document: &mut Value, path: &str, value: &str) -> anyhow::Result<()> {
     let parsed: Value = serde_saphyr::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
     let mut current = document;
@@ -232,8 +273,10 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
                 .ok()
                 .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
                 .unwrap_or_else(|| "Default".to_owned());
-            let spec = parse_command_job(&text, &folder_name)
-                .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+            let parsed =
+                parse_job(&text, &folder_name).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+            // A sweep uploads what its trials use: their code and local inputs.
+            let spec = parsed.command();
             let ws = segment(workspace);
 
             let mut body = json!({ "yaml": text, "folder_name": folder_name });
@@ -294,12 +337,29 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
         }
         JobCommand::Show { name } => {
             let job: Value = client.get(&job_path(workspace, &name), &[]).await?;
+            if job["type"] == "sweep" && args.output != crate::OutputFormat::Json {
+                return print_fields(&with_sweep_summary(job), &SWEEP_FIELDS, args.output);
+            }
             print_fields(&job, &JOB_FIELDS, args.output)
         }
-        JobCommand::List { status, experiment_name, compute, include_archived, archived_only, max_results } => {
+        JobCommand::List {
+            status,
+            experiment_name,
+            compute,
+            parent_job_name,
+            include_archived,
+            archived_only,
+            max_results,
+        } => {
             let mut query =
                 vec![("include_archived", include_archived.to_string()), ("archived_only", archived_only.to_string())];
-            for (key, value) in [("status", status), ("experiment_name", experiment_name), ("compute", compute)] {
+            let filters = [
+                ("status", status),
+                ("experiment_name", experiment_name),
+                ("compute", compute),
+                ("parent_job_name", parent_job_name),
+            ];
+            for (key, value) in filters {
                 if let Some(value) = value {
                     query.push((key, value));
                 }

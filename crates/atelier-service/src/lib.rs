@@ -45,7 +45,10 @@ pub use endpoints::{
 };
 pub use environments::{EnvironmentBuild, EnvironmentBuilder, NewEnvironment, inheritable_variable};
 pub use gc::GcReport;
-pub use jobs::{JobControl, JobFilter, JobSubmission, SNAPSHOT_LIMIT_BYTES, STD_LOG, StatusReport};
+pub use jobs::{
+    BEST_TRIAL_TAG, JobControl, JobFilter, JobSubmission, SNAPSHOT_LIMIT_BYTES, STD_LOG, StatusReport, SweepView,
+    TrialView,
+};
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
 pub use oidc::{DeviceSignIn, GroupRoles, Oidc, OidcSettings, SignInStart, constant_time_eq, safe_next};
 pub use registry::{ModelVersionUpdate, NewModelVersion, RegistrySearch};
@@ -199,6 +202,8 @@ pub struct Service {
     scheduling: Option<compute::Scheduling>,
     /// Wakes the scheduler when a job is submitted or ends.
     scheduler_wake: tokio::sync::Notify,
+    /// One writer at a time for sweeps' own logs, which grow by appends at their end.
+    sweep_log_lock: tokio::sync::Mutex<()>,
     /// The most a job's code snapshot may hold, in bytes.
     snapshot_limit: u64,
     /// Whether calls are audited.
@@ -293,6 +298,7 @@ impl Service {
             refuse_images: false,
             scheduling: None,
             scheduler_wake: tokio::sync::Notify::new(),
+            sweep_log_lock: tokio::sync::Mutex::new(()),
             snapshot_limit: jobs::SNAPSHOT_LIMIT_BYTES,
             audit_enabled: true,
             endpoint_wake: tokio::sync::Notify::new(),

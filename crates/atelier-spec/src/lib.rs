@@ -29,14 +29,16 @@ pub mod role;
 pub mod sweep;
 
 pub use job::{CommandJob, JobInput, JobOutput, parse_command_job};
-pub use plan::{BUILTIN_ENVIRONMENT, JobPlan, PlannedEnvironment, PlannedInput, PlannedOutput, render_command};
+pub use plan::{
+    BUILTIN_ENVIRONMENT, JobPlan, PlannedEnvironment, PlannedInput, PlannedOutput, fill_search_space, render_command,
+};
 pub use sweep::{SweepJob, parse_sweep_job};
 
 /// A job file of any type this server runs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobSpec {
     Command(CommandJob),
-    Sweep(Box<SweepJob>),
+    Sweep(SweepJob),
 }
 
 impl JobSpec {
@@ -57,9 +59,7 @@ pub fn parse_job(text: &str, folder_name: &str) -> Result<JobSpec, SpecError> {
         kind: Option<String>,
     }
     match serde_saphyr::from_str::<Kind>(text) {
-        Ok(Kind { kind: Some(kind) }) if kind == "sweep" => {
-            parse_sweep_job(text, folder_name).map(|sweep| JobSpec::Sweep(Box::new(sweep)))
-        }
+        Ok(Kind { kind: Some(kind) }) if kind == "sweep" => parse_sweep_job(text, folder_name).map(JobSpec::Sweep),
         // Anything else, a file that is not YAML included, is the command job's parser's to judge.
         _ => parse_command_job(text, folder_name).map(JobSpec::Command),
     }

@@ -95,6 +95,33 @@ pub fn render_command(command: &str, values: &BTreeMap<String, Option<String>>) 
     out
 }
 
+/// Writes a sweep trial's values into its command: each `${{search_space.<name>}}` becomes the
+/// value's text, in single quotes for the shell unless it is made only of letters, digits and
+/// `.,:/=+-_@%`. The other placeholders stay for the runtime.
+pub fn fill_search_space(command: &str, values: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(command.len());
+    let mut rest = command;
+    while let Some(at) = rest.find("${{") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 3..];
+        let Some(end) = after.find("}}") else { break };
+        let inner = after[..end].trim();
+        match inner.strip_prefix("search_space.").and_then(|name| values.get(name)) {
+            Some(value) => out.push_str(&shell_word(value)),
+            None => out.push_str(&rest[at..at + 3 + end + 2]),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A value as one shell word.
+fn shell_word(value: &str) -> String {
+    let plain = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || ".,:/=+-_@%".contains(c));
+    if plain { value.to_owned() } else { format!("'{}'", value.replace('\'', "'\\''")) }
+}
+
 /// Replaces the placeholders of a piece of command; `None` when one of them has no value.
 fn fill(text: &str, values: &BTreeMap<String, Option<String>>) -> Option<String> {
     let mut out = String::with_capacity(text.len());
@@ -126,6 +153,19 @@ mod tests {
         assert_eq!(render_command(command, &values), "python t.py --lr 0.1  --out /o/model");
         values.insert("inputs.warm".to_owned(), Some("/i/w".to_owned()));
         assert_eq!(render_command(command, &values), "python t.py --lr 0.1 --warm /i/w --out /o/model");
+    }
+
+    #[test]
+    fn a_trials_values_fill_only_the_search_space() {
+        let values = BTreeMap::from([
+            ("lr".to_owned(), "0.01".to_owned()),
+            ("kernel".to_owned(), "it's rbf; rm -rf /".to_owned()),
+        ]);
+        let command = "python t.py --lr ${{ search_space.lr }} --k ${{search_space.kernel}} --d ${{inputs.d}}";
+        assert_eq!(
+            fill_search_space(command, &values),
+            "python t.py --lr 0.01 --k 'it'\\''s rbf; rm -rf /' --d ${{inputs.d}}"
+        );
     }
 
     #[test]

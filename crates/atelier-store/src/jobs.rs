@@ -5,8 +5,8 @@ use crate::sql::SqlStore;
 use crate::tracking::insert_run;
 use crate::{Compute, JobQuery, JobStore, JobTransition, LogPiece};
 use async_trait::async_trait;
-use atelier_core::job::{Job, JobEvent, JobStatus, ResourceRequest};
-use atelier_core::model::{Millis, RunInfo, Tag};
+use atelier_core::job::{Job, JobEvent, JobKind, JobStatus, ResourceRequest};
+use atelier_core::model::{Millis, Param, RunInfo, Tag};
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, ErrorCode, Result};
 use sqlx::any::AnyRow;
@@ -16,7 +16,7 @@ use std::collections::HashMap;
 const JOB_COLUMNS: &str = "j.name, j.workspace, j.seq, j.experiment_id, e.name AS experiment_name, j.display_name, \
      j.description, j.compute, j.status, j.priority, j.cpus, j.memory_mb, j.gpus, j.tags, j.spec_yaml, j.plan, \
      j.snapshot, j.created_by, j.created_at, j.exit_code, j.error, j.warnings, j.archived, j.runtime_pid, \
-     j.runtime_start, j.assigned_gpus, j.heartbeat_at";
+     j.runtime_start, j.assigned_gpus, j.heartbeat_at, j.kind, j.parent_job, j.trial_index";
 
 const JOB_FROM: &str =
     "FROM jobs j JOIN experiments e ON e.workspace = j.workspace AND e.experiment_id = j.experiment_id";
@@ -42,6 +42,10 @@ fn row_to_job(row: &AnyRow) -> Result<Job> {
         name: row.try_get("name").map_err(db_error)?,
         display_name: row.try_get("display_name").map_err(db_error)?,
         description: row.try_get("description").map_err(db_error)?,
+        kind: JobKind::parse(&row.try_get::<String, _>("kind").map_err(db_error)?)
+            .map_err(|_| Error::internal("a stored job kind is invalid"))?,
+        parent: row.try_get("parent_job").map_err(db_error)?,
+        trial: row.try_get("trial_index").map_err(db_error)?,
         experiment_id: row.try_get("experiment_id").map_err(db_error)?,
         experiment_name: row.try_get("experiment_name").map_err(db_error)?,
         compute: row.try_get("compute").map_err(db_error)?,
@@ -153,6 +157,7 @@ impl JobStore for SqlStore {
         job: &Job,
         run: &RunInfo,
         run_tags: &[Tag],
+        params: &[Param],
         token_hash: &str,
         references: &[String],
     ) -> Result<Job> {
@@ -164,6 +169,15 @@ impl JobStore for SqlStore {
             )),
             _ => error,
         })?;
+        for param in params {
+            sqlx::query("INSERT INTO params (run_uuid, key, value) VALUES ($1, $2, $3)")
+                .bind(run.run_id.as_str())
+                .bind(param.key.as_str())
+                .bind(param.value.as_str())
+                .execute(&mut *transaction)
+                .await
+                .map_err(db_error)?;
+        }
         let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM jobs")
             .fetch_one(&mut *transaction)
             .await
@@ -173,8 +187,9 @@ impl JobStore for SqlStore {
         sqlx::query(
             "INSERT INTO jobs (name, workspace, seq, experiment_id, display_name, description, compute, status, \
              priority, cpus, memory_mb, gpus, tags, spec_yaml, plan, snapshot, created_by, created_at, token_hash, \
-             exit_code, error, warnings, archived) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, NULL, NULL, $20, 0)",
+             exit_code, error, warnings, archived, kind, parent_job, trial_index) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, NULL, NULL, $20, 0, \
+             $21, $22, $23)",
         )
         .bind(job.name.as_str())
         .bind(job.workspace.as_str())
@@ -196,6 +211,9 @@ impl JobStore for SqlStore {
         .bind(job.created_at)
         .bind(token_hash)
         .bind(json_text(&job.warnings)?)
+        .bind(job.kind.as_str())
+        .bind(job.parent.as_deref())
+        .bind(job.trial)
         .execute(&mut *transaction)
         .await
         .map_err(db_error)?;
@@ -244,6 +262,10 @@ impl JobStore for SqlStore {
             sql.push_str(&format!(" AND j.compute = ${next}"));
             next += 1;
         }
+        if query.parent.is_some() {
+            sql.push_str(&format!(" AND j.parent_job = ${next}"));
+            next += 1;
+        }
         match query.archived {
             Some(true) => sql.push_str(" AND j.archived = 1"),
             Some(false) => sql.push_str(" AND j.archived = 0"),
@@ -260,7 +282,17 @@ impl JobStore for SqlStore {
         if let Some(compute) = query.compute {
             statement = statement.bind(compute);
         }
+        if let Some(parent) = query.parent {
+            statement = statement.bind(parent);
+        }
         let rows = statement.bind(query.limit).fetch_all(&self.read).await.map_err(db_error)?;
+        let jobs = rows.iter().map(row_to_job).collect::<Result<Vec<_>>>()?;
+        self.with_events(jobs).await
+    }
+
+    async fn sweep_trials(&self, sweep: &str) -> Result<Vec<Job>> {
+        let sql = format!("SELECT {JOB_COLUMNS} {JOB_FROM} WHERE j.parent_job = $1 ORDER BY j.trial_index");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(sweep).fetch_all(&self.read).await.map_err(db_error)?;
         let jobs = rows.iter().map(row_to_job).collect::<Result<Vec<_>>>()?;
         self.with_events(jobs).await
     }

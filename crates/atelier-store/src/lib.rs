@@ -177,6 +177,8 @@ pub struct JobQuery<'a> {
     pub status: Option<JobStatus>,
     pub experiment_name: Option<&'a str>,
     pub compute: Option<&'a str>,
+    /// Only the trials of this sweep.
+    pub parent: Option<&'a str>,
     /// `Some(false)`: only jobs not archived; `Some(true)`: only archived ones; `None`: all.
     pub archived: Option<bool>,
     pub limit: i64,
@@ -221,18 +223,22 @@ pub struct RunUpdate {
 /// Jobs, their events and logs, and computes. Every method is one transaction.
 #[async_trait]
 pub trait JobStore: Send + Sync {
-    /// Creates a job with its run (named as the job), its first events and the locations it
-    /// holds on to; a taken name is `RESOURCE_ALREADY_EXISTS`. Returns the stored job.
+    /// Creates a job with its run (named as the job, with its tags and params), its first
+    /// events and the locations it holds on to; a taken name, or a sweep's trial index given
+    /// before, is `RESOURCE_ALREADY_EXISTS`. Returns the stored job.
     async fn create_job(
         &self,
         job: &Job,
         run: &RunInfo,
         run_tags: &[Tag],
+        params: &[Param],
         token_hash: &str,
         references: &[String],
     ) -> Result<Job>;
     async fn get_job(&self, name: &str) -> Result<Job>;
     async fn list_jobs(&self, query: &JobQuery<'_>) -> Result<Vec<Job>>;
+    /// The trials of a sweep, by index.
+    async fn sweep_trials(&self, sweep: &str) -> Result<Vec<Job>>;
     /// The jobs of every workspace in these statuses, highest priority first, then in
     /// submission order.
     async fn jobs_in_status(&self, statuses: &[JobStatus]) -> Result<Vec<Job>>;

@@ -25,6 +25,13 @@ impl Goal {
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Goal::Maximize => "maximize",
+            Goal::Minimize => "minimize",
+        }
+    }
+
     /// Whether `a` is strictly better than `b`. A NaN is never better, and anything is better
     /// than a NaN.
     pub fn is_better(self, a: f64, b: f64) -> bool {

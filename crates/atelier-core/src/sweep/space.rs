@@ -18,13 +18,37 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Int(number) => write!(f, "{number}"),
-            Value::Float(number) => write!(f, "{number}"),
+            Value::Float(number) => write_python_float(f, *number),
             Value::Text(text) => f.write_str(text),
             // As Python writes them: trial scripts parse the command line with Python.
             Value::Bool(true) => f.write_str("True"),
             Value::Bool(false) => f.write_str("False"),
         }
     }
+}
+
+/// Writes a float as Python's `repr` does (`3.0`, `0.01`, `1e-05`, `1.5e+16`): the trial's
+/// script reads it with Python and may log it again as a param, which must then be the same text.
+fn write_python_float(f: &mut fmt::Formatter<'_>, number: f64) -> fmt::Result {
+    if !number.is_finite() {
+        return f.write_str(if number.is_nan() {
+            "nan"
+        } else if number > 0.0 {
+            "inf"
+        } else {
+            "-inf"
+        });
+    }
+    let magnitude = number.abs();
+    if magnitude != 0.0 && !(1e-4..1e16).contains(&magnitude) {
+        // Rust's shortest round-trip digits in scientific form, with Python's exponent.
+        let scientific = format!("{number:e}");
+        let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+        let exponent: i32 = exponent.parse().unwrap_or(0);
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return write!(f, "{mantissa}e{sign}{:02}", exponent.abs());
+    }
+    if number.fract() == 0.0 { write!(f, "{number:.1}") } else { write!(f, "{number}") }
 }
 
 /// One hyperparameter's expression (`search_space.<name>` of a sweep job). Bounds of the log
@@ -401,8 +425,14 @@ mod tests {
 
     #[test]
     fn values_render_as_a_command_line_wants_them() {
-        assert_eq!(Value::Float(3.0).to_string(), "3");
+        // As Python writes them.
+        assert_eq!(Value::Float(3.0).to_string(), "3.0");
         assert_eq!(Value::Float(0.01).to_string(), "0.01");
+        assert_eq!(Value::Float(0.0001).to_string(), "0.0001");
+        assert_eq!(Value::Float(0.00001).to_string(), "1e-05");
+        assert_eq!(Value::Float(-1.5e-7).to_string(), "-1.5e-07");
+        assert_eq!(Value::Float(1e16).to_string(), "1e+16");
+        assert_eq!(Value::Float(123456.0).to_string(), "123456.0");
         assert_eq!(Value::Int(-2).to_string(), "-2");
         assert_eq!(Value::Bool(true).to_string(), "True");
         assert_eq!(Value::Text("gbdt".into()).to_string(), "gbdt");

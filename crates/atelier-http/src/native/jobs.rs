@@ -5,7 +5,7 @@
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use atelier_core::environment::EnvironmentSpec;
-use atelier_core::job::{Job, JobStatus};
+use atelier_core::job::{Job, JobKind, JobStatus};
 use atelier_service::{ComputeView, JobFilter, JobSubmission, NewCompute, StatusReport};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -77,6 +77,8 @@ pub(crate) fn routes() -> Router<AppState> {
     components(schemas(
         JobDto,
         JobEventDto,
+        SweepDto,
+        BestTrialDto,
         NewJobDto,
         InlineEnvironmentDto,
         LogDto,
@@ -134,6 +136,59 @@ pub struct JobDto {
     archived: bool,
     /// Every status the job reached, with its time.
     events: Vec<JobEventDto>,
+    /// The sweep a trial belongs to (`--parent-job-name` lists a sweep's trials).
+    parent_job_name: Option<String>,
+    /// A trial's index in its sweep, from 0.
+    trial_index: Option<i64>,
+    /// A sweep's objective, trials and best trial (on `show`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sweep: Option<SweepDto>,
+}
+
+/// A sweep's progress and its best trial.
+#[derive(Serialize, ToSchema)]
+pub struct SweepDto {
+    primary_metric: String,
+    /// `maximize` or `minimize`.
+    goal: String,
+    max_total_trials: u32,
+    max_concurrent_trials: u32,
+    /// How many trials are in each status.
+    trials: BTreeMap<String, usize>,
+    best_trial: Option<BestTrialDto>,
+}
+
+/// The trial with the best primary metric so far.
+#[derive(Serialize, ToSchema)]
+pub struct BestTrialDto {
+    name: String,
+    /// Its primary metric's latest value.
+    value: f64,
+    /// Its sampled values.
+    values: BTreeMap<String, String>,
+}
+
+impl From<atelier_service::SweepView> for SweepDto {
+    fn from(view: atelier_service::SweepView) -> Self {
+        let mut trials: BTreeMap<String, usize> = BTreeMap::new();
+        for trial in &view.trials {
+            *trials.entry(trial.job.status.as_str().to_owned()).or_default() += 1;
+        }
+        let best_trial = view.best_trial().map(|best| BestTrialDto {
+            name: best.job.name.clone(),
+            value: best.objective.unwrap_or(f64::NAN),
+            values: best.values.clone(),
+        });
+        let settings = view.settings;
+        SweepDto {
+            primary_metric: settings.primary_metric,
+            goal: settings.goal.as_str().to_owned(),
+            max_total_trials: settings.max_total_trials,
+            max_concurrent_trials: settings.max_concurrent_trials,
+            trials,
+            best_trial,
+        }
+    }
 }
 
 impl From<Job> for JobDto {
@@ -145,7 +200,7 @@ impl From<Job> for JobDto {
             name: job.name,
             display_name: job.display_name,
             description: job.description,
-            kind: "command".to_owned(),
+            kind: job.kind.as_str().to_owned(),
             status: job.status.as_str().to_owned(),
             experiment_name: job.experiment_name,
             experiment_id: job.experiment_id.to_string(),
@@ -165,6 +220,9 @@ impl From<Job> for JobDto {
             error: job.error,
             warnings: job.warnings,
             archived: job.archived,
+            parent_job_name: job.parent,
+            trial_index: job.trial,
+            sweep: None,
             events: job
                 .events
                 .into_iter()
@@ -226,6 +284,8 @@ pub struct JobListQuery {
     status: Option<String>,
     experiment_name: Option<String>,
     compute: Option<String>,
+    /// Only the trials of this sweep.
+    parent_job_name: Option<String>,
     #[serde(default)]
     include_archived: bool,
     #[serde(default)]
@@ -247,6 +307,7 @@ async fn list_jobs(
         status: query.status,
         experiment_name: query.experiment_name,
         compute: query.compute,
+        parent: query.parent_job_name,
         include_archived: query.include_archived,
         archived_only: query.archived_only,
         max_results: query.max_results,
@@ -303,7 +364,13 @@ async fn get_job(
     Caller(principal): Caller,
     Path((ws, name)): Path<(String, String)>,
 ) -> ApiResult<Json<JobDto>> {
-    Ok(Json(state.service.get_job(&principal, &workspace(&ws)?, &name).await?.into()))
+    let ws = workspace(&ws)?;
+    let job = state.service.get_job(&principal, &ws, &name).await?;
+    let sweep = match job.kind {
+        JobKind::Sweep => Some(state.service.get_sweep(&principal, &ws, &name).await?.into()),
+        JobKind::Command => None,
+    };
+    Ok(Json(JobDto { sweep, ..job.into() }))
 }
 
 /// Cancels a job: one that has not started ends at once; a running one gets SIGTERM, then

@@ -24,6 +24,9 @@ use atelier_store::{JobQuery, JobTransition, LogPiece};
 use std::collections::BTreeMap;
 
 mod submit;
+mod sweep;
+
+pub use sweep::{BEST_TRIAL_TAG, SweepView, TrialView};
 
 /// The area of the upload index that holds code snapshots (`<snapshot>/<path>`).
 pub(crate) const AREA_CODE: &str = "code";
@@ -59,6 +62,8 @@ pub struct JobFilter {
     pub status: Option<String>,
     pub experiment_name: Option<String>,
     pub compute: Option<String>,
+    /// Only the trials of this sweep (`--parent-job-name`).
+    pub parent: Option<String>,
     pub include_archived: bool,
     pub archived_only: bool,
     pub max_results: Option<i64>,
@@ -189,6 +194,7 @@ impl Service {
             status,
             experiment_name: filter.experiment_name.as_deref(),
             compute,
+            parent: filter.parent.as_deref(),
             archived,
             limit,
         };
@@ -241,10 +247,13 @@ impl Service {
     ) -> Result<Option<Job>> {
         let transition = JobTransition { status, at: now_millis(), message, exit_code, error };
         let moved = self.store.transition_job(name, &transition).await?;
-        if moved.is_some() && status.is_terminal() {
+        if let Some(job) = &moved
+            && status.is_terminal()
+        {
             // The job's token ends with it; forget any cached answer about it.
             self.auth_cache.tokens.clear();
             self.wake_scheduler();
+            self.note_trial_end(job).await;
         }
         Ok(moved)
     }
@@ -318,6 +327,21 @@ impl Service {
         self.open_upload(workspace, &file).await
     }
 
+    /// The job whose outputs a job's outputs are: the job itself, or a sweep's best trial.
+    pub(crate) async fn outputs_job(&self, job: Job) -> Result<Job> {
+        if job.kind != atelier_core::job::JobKind::Sweep {
+            return Ok(job);
+        }
+        let view = self.sweep_view(&job).await?;
+        match view.best_trial() {
+            Some(best) => Ok(best.job.clone()),
+            None => Err(Error::not_found(format!(
+                "sweep '{}' has no best trial yet: no trial has logged its primary metric '{}'",
+                job.name, view.settings.primary_metric
+            ))),
+        }
+    }
+
     /// Where a job's named output is.
     fn output_location(&self, job: &Job, output: &str) -> Location {
         Location::Uploads { area: AREA_DATA, prefix: format!("azureml/{}/{output}", job.name) }
@@ -335,6 +359,7 @@ impl Service {
         if !self.plan_of(&job)?.outputs.contains_key(output) {
             return Err(Error::not_found(format!("job '{name}' has no output '{output}'")));
         }
+        let job = self.outputs_job(job).await?;
         self.list_at(workspace, &self.output_location(&job, output)).await
     }
 
@@ -348,7 +373,8 @@ impl Service {
         path: &str,
     ) -> Result<Download> {
         let job = self.job_in_workspace(principal, workspace, name, Action::JobsRead).await?;
-        let what = format!("output '{output}' of job '{name}'");
+        let job = self.outputs_job(job).await?;
+        let what = format!("output '{output}' of job '{}'", job.name);
         self.open_at(workspace, &self.output_location(&job, output), path, &what).await
     }
 
@@ -488,7 +514,12 @@ impl Service {
     /// Registers the outputs that name an asset: data outputs as data assets, model outputs as
     /// model versions whose run is the job's.
     async fn register_outputs(&self, job: &Job) -> Result<()> {
-        let plan = self.plan_of(job)?;
+        self.register_outputs_of(job, &self.plan_of(job)?).await
+    }
+
+    /// Registers the outputs `plan` names an asset for, from `job`'s outputs (a sweep's plan,
+    /// with its best trial's outputs).
+    async fn register_outputs_of(&self, job: &Job, plan: &JobPlan) -> Result<()> {
         let submitter = self.submitter(job).await?;
         let workspace = &job.workspace;
         for (output, planned) in &plan.outputs {

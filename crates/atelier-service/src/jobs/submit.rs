@@ -9,15 +9,17 @@ use atelier_core::authz::Action;
 use atelier_core::data::DataAsset;
 use atelier_core::data::{DEFAULT_DATASTORE, parse_datastore_uri};
 use atelier_core::environment::EnvironmentSpec;
-use atelier_core::job::{Job, JobEvent, JobStatus, ResourceRequest, job_name_from_random, validate_job_name, vm_size};
+use atelier_core::job::{
+    Job, JobEvent, JobKind, JobStatus, ResourceRequest, job_name_from_random, validate_job_name, vm_size,
+};
 use atelier_core::limits::normalize_artifact_path;
 use atelier_core::model::{LifecycleStage, RunId, RunInfo, RunStatus, Tag};
 use atelier_core::names::WorkspaceName;
 use atelier_core::registry::ModelVersion;
 use atelier_core::{Error, ErrorCode, Result};
 use atelier_spec::{
-    BUILTIN_ENVIRONMENT, CommandJob, JobInput, JobPlan, PlannedEnvironment, PlannedInput, PlannedOutput,
-    parse_command_job,
+    BUILTIN_ENVIRONMENT, CommandJob, JobInput, JobPlan, JobSpec, PlannedEnvironment, PlannedInput, PlannedOutput,
+    parse_job,
 };
 use std::collections::BTreeMap;
 
@@ -55,10 +57,12 @@ impl Service {
     ) -> Result<()> {
         self.authorize(principal, workspace, Action::JobsWrite).await?;
         self.require_confinement(principal, "jobs")?;
-        let spec = parse_command_job(&submission.yaml, &submission.folder_name).map_err(spec_error)?;
+        let parsed = parse_job(&submission.yaml, &submission.folder_name).map_err(spec_error)?;
+        let spec = parsed.command();
         let name = match submission.name.clone().or_else(|| spec.name.clone()) {
             Some(name) => {
                 validate_job_name(&name)?;
+                check_sweep_name(&parsed, &name)?;
                 if self.store.get_job(&name).await.is_ok() {
                     return Err(Error::already_exists(format!(
                         "a job named '{name}' already exists: job names are unique on a server"
@@ -68,12 +72,12 @@ impl Service {
             }
             None => job_name_from_random(rand::random()),
         };
-        let (compute, per_job_limit) = self.resolve_compute(workspace, &spec).await?;
-        self.resolve_resources(&spec, &compute, per_job_limit)?;
+        let (compute, per_job_limit) = self.resolve_compute(workspace, spec).await?;
+        self.resolve_resources(spec, &compute, per_job_limit)?;
         let mut references = Vec::new();
-        self.resolve_inputs(principal, workspace, &spec, &submission, &mut references, Checking::BeforeUploads).await?;
-        resolve_outputs(&spec, &name, &mut references)?;
-        self.resolve_job_environment(principal, workspace, &spec, &submission).await?;
+        self.resolve_inputs(principal, workspace, spec, &submission, &mut references, Checking::BeforeUploads).await?;
+        resolve_outputs(spec, &name, &mut references)?;
+        self.resolve_job_environment(principal, workspace, spec, &submission).await?;
         match self.store.get_experiment_by_name(workspace, &spec.experiment_name).await {
             Ok(experiment) if experiment.lifecycle_stage != LifecycleStage::Active => Err(Error::invalid(format!(
                 "experiment '{}' is deleted; restore it or name another experiment",
@@ -94,24 +98,26 @@ impl Service {
     ) -> Result<Job> {
         self.authorize(principal, workspace, Action::JobsWrite).await?;
         self.require_confinement(principal, "jobs")?;
-        let spec = parse_command_job(&submission.yaml, &submission.folder_name).map_err(spec_error)?;
+        let parsed = parse_job(&submission.yaml, &submission.folder_name).map_err(spec_error)?;
+        let spec = parsed.command();
         let name = match submission.name.clone().or_else(|| spec.name.clone()) {
             Some(name) => {
                 validate_job_name(&name)?;
+                check_sweep_name(&parsed, &name)?;
                 name
             }
             None => job_name_from_random(rand::random()),
         };
-        let (compute, per_job_limit) = self.resolve_compute(workspace, &spec).await?;
-        let resources = self.resolve_resources(&spec, &compute, per_job_limit)?;
+        let (compute, per_job_limit) = self.resolve_compute(workspace, spec).await?;
+        let resources = self.resolve_resources(spec, &compute, per_job_limit)?;
         // What the job points into, so that garbage collection keeps it while the job exists.
         let mut references = Vec::new();
-        let snapshot = self.resolve_snapshot(workspace, &spec, submission.snapshot.as_ref(), &mut references).await?;
+        let snapshot = self.resolve_snapshot(workspace, spec, submission.snapshot.as_ref(), &mut references).await?;
         let inputs =
-            self.resolve_inputs(principal, workspace, &spec, &submission, &mut references, Checking::Uploaded).await?;
-        let outputs = resolve_outputs(&spec, &name, &mut references)?;
-        let (environment, warnings) = self.resolve_job_environment(principal, workspace, &spec, &submission).await?;
-        let experiment = self.job_experiment(principal, workspace, &spec).await?;
+            self.resolve_inputs(principal, workspace, spec, &submission, &mut references, Checking::Uploaded).await?;
+        let outputs = resolve_outputs(spec, &name, &mut references)?;
+        let (environment, warnings) = self.resolve_job_environment(principal, workspace, spec, &submission).await?;
+        let experiment = self.job_experiment(principal, workspace, spec).await?;
 
         let artifact_uri = format!("{}/{name}/artifacts", experiment.artifact_location);
         let plan = JobPlan {
@@ -151,11 +157,18 @@ impl Service {
         run_tags.push(Tag::new("mlflow.user", principal.user.to_string()));
         run_tags.push(Tag::new("mlflow.source.type", "JOB"));
         run_tags.push(Tag::new("atelier.job", name.clone()));
+        let kind = match parsed {
+            JobSpec::Command(_) => JobKind::Command,
+            JobSpec::Sweep(_) => JobKind::Sweep,
+        };
         let job = Job {
             workspace: workspace.clone(),
             name: name.clone(),
             display_name: spec.display_name.clone(),
             description: spec.description.clone(),
+            kind,
+            parent: None,
+            trial: None,
             experiment_id: experiment.experiment_id,
             experiment_name: experiment.name.clone(),
             compute,
@@ -183,7 +196,7 @@ impl Service {
         };
         // No one holds this token: the runtime gets a fresh one when it is launched.
         let unusable = hex::encode(rand::random::<[u8; 32]>());
-        let job = self.store.create_job(&job, &run, &run_tags, &unusable, &references).await?;
+        let job = self.store.create_job(&job, &run, &run_tags, &[], &unusable, &references).await?;
         self.wake_scheduler();
         Ok(job)
     }
@@ -462,6 +475,8 @@ impl Service {
                 job.status.as_str()
             )));
         }
+        // A sweep's outputs are its best trial's.
+        let job = self.outputs_job(job).await?;
         let base = output_uri(&job.name, output);
         Ok(if path.is_empty() { base } else { format!("{base}/{path}") })
     }
@@ -546,6 +561,19 @@ impl Service {
         };
         Ok((planned, warnings))
     }
+}
+
+/// The longest name a sweep may have: its trials are named `<sweep>_<index>`, within a job
+/// name's 255 characters.
+const MAX_SWEEP_NAME: usize = 250;
+
+fn check_sweep_name(parsed: &JobSpec, name: &str) -> Result<()> {
+    if matches!(parsed, JobSpec::Sweep(_)) && name.len() > MAX_SWEEP_NAME {
+        return Err(Error::invalid(format!(
+            "a sweep's name may have at most {MAX_SWEEP_NAME} characters, so that its trials' names (<sweep>_<index>) fit"
+        )));
+    }
+    Ok(())
 }
 
 /// Each output as the runtime writes it (on the default datastore at `azureml/<job>/<output>/`),

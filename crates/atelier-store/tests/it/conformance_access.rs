@@ -5,7 +5,7 @@ use crate::common::*;
 use atelier_core::ErrorCode;
 use atelier_core::authz::{RoleDefinition, RoleScope};
 use atelier_core::endpoint::{AuthMode, Deployment, Endpoint, ProvisioningState};
-use atelier_core::job::{Job, JobEvent, JobStatus, ResourceRequest};
+use atelier_core::job::{Job, JobEvent, JobKind, JobStatus, ResourceRequest};
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
 use atelier_store::{
@@ -19,6 +19,7 @@ conformance!(
     custom_roles_stay_while_assigned,
     sessions_expire_and_end,
     jobs_move_forward_keep_their_logs_and_queue_in_order,
+    sweep_trials_are_kept_once_each_with_their_values,
     endpoints_and_deployments_round_trip,
 );
 
@@ -187,6 +188,9 @@ fn new_job(workspace: &WorkspaceName, name: &str, priority: i64) -> (Job, RunInf
         name: name.to_owned(),
         display_name: None,
         description: None,
+        kind: JobKind::Command,
+        parent: None,
+        trial: None,
         experiment_id: 0,
         experiment_name: "Default".to_owned(),
         compute: "local".to_owned(),
@@ -218,17 +222,62 @@ fn new_job(workspace: &WorkspaceName, name: &str, priority: i64) -> (Job, RunInf
     (job, run)
 }
 
+/// What a restarted server rebuilds a sweep from: its trials, each kept once under its index,
+/// with the values it was given as its run's params.
+async fn sweep_trials_are_kept_once_each_with_their_values(store: &SqlStore) {
+    let workspace = with_workspace(store, "sweeps").await;
+    let (mut sweep, run) = new_job(&workspace, "tune", 2);
+    sweep.kind = JobKind::Sweep;
+    store.create_job(&sweep, &run, &[], &[], "hash-tune", &[]).await.unwrap();
+    for index in [1, 0] {
+        let name = format!("tune_{index}");
+        let (mut trial, run) = new_job(&workspace, &name, 2);
+        (trial.parent, trial.trial) = (Some("tune".to_owned()), Some(index));
+        let params = [Param { key: "lr".into(), value: format!("0.{index}") }];
+        let tags = [Tag::new("mlflow.parentRunId", "tune")];
+        store.create_job(&trial, &run, &tags, &params, &format!("hash-{name}"), &[]).await.unwrap();
+    }
+    // The same index again, under another name (a second server, or a pass repeated).
+    let (mut again, run) = new_job(&workspace, "tune_again", 2);
+    (again.parent, again.trial) = (Some("tune".to_owned()), Some(1));
+    let refused = store.create_job(&again, &run, &[], &[], "hash-again", &[]).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::ResourceAlreadyExists, "a trial index is given once");
+    assert!(store.get_job("tune_again").await.is_err(), "nothing of the refused trial is kept");
+
+    let trials = store.sweep_trials("tune").await.unwrap();
+    let summary: Vec<(&str, Option<i64>, Option<&str>, JobKind)> =
+        trials.iter().map(|job| (job.name.as_str(), job.trial, job.parent.as_deref(), job.kind)).collect();
+    assert_eq!(
+        summary,
+        vec![("tune_0", Some(0), Some("tune"), JobKind::Command), ("tune_1", Some(1), Some("tune"), JobKind::Command)]
+    );
+    assert_eq!(store.get_job("tune").await.unwrap().kind, JobKind::Sweep);
+    let run = store.get_run(&RunId::parse("tune_1").unwrap()).await.unwrap();
+    assert_eq!(run.params, vec![Param { key: "lr".into(), value: "0.1".into() }]);
+    let query = JobQuery {
+        workspace: &workspace,
+        status: None,
+        experiment_name: None,
+        compute: None,
+        parent: Some("tune"),
+        archived: None,
+        limit: 10,
+    };
+    let listed: Vec<String> = store.list_jobs(&query).await.unwrap().into_iter().map(|job| job.name).collect();
+    assert_eq!(listed, vec!["tune_0", "tune_1"], "newest first");
+}
+
 async fn jobs_move_forward_keep_their_logs_and_queue_in_order(store: &SqlStore) {
     let workspace = with_workspace(store, "jobs").await;
     for (name, priority) in [("first_job", 2), ("second_job", 2), ("urgent_job", 3)] {
         let (job, run) = new_job(&workspace, name, priority);
         let created =
-            store.create_job(&job, &run, &[], &format!("hash-{name}"), &["code:0123/".to_owned()]).await.unwrap();
+            store.create_job(&job, &run, &[], &[], &format!("hash-{name}"), &["code:0123/".to_owned()]).await.unwrap();
         assert_eq!(created.events.len(), 2);
         assert_eq!(created.warnings, vec!["a warning"]);
     }
     let (duplicate, run) = new_job(&workspace, "first_job", 2);
-    let taken = store.create_job(&duplicate, &run, &[], "hash-other", &[]).await.unwrap_err();
+    let taken = store.create_job(&duplicate, &run, &[], &[], "hash-other", &[]).await.unwrap_err();
     assert_eq!(taken.code, ErrorCode::ResourceAlreadyExists, "a job name is taken once, with its run");
 
     // The queue: priority first, then submission order.
@@ -288,6 +337,7 @@ async fn jobs_move_forward_keep_their_logs_and_queue_in_order(store: &SqlStore) 
         status,
         experiment_name: None,
         compute: Some("local"),
+        parent: None,
         archived,
         limit: 10,
     };
