@@ -83,3 +83,33 @@ def test_scikit_learn_training_registers_its_model(own, tmp_path):
         rows = pd.read_csv(folder / "data" / "iris.csv")
         predicted = model.predict(rows.drop(columns=["species"]).head(5))
         assert list(predicted) == list(rows["species"].head(5))
+
+
+def test_a_scikit_learn_sweep_tunes_with_unchanged_mlflow_code_and_registers_the_best_model(own, tmp_path):
+    srv, cli, http = own
+    folder = tmp_path / "sklearn"
+    shutil.copytree(EXAMPLES / "sklearn", folder)
+    cli("data", "create", "-f", str(folder / "data.yml"))
+    cli("environment", "create", "-f", str(folder / "environment.yml"))
+    streamed = cli("job", "create", "-f", str(folder / "sweep.yml"), "--stream", timeout=900)
+    assert "Status: Completed" in streamed.stdout, streamed.stdout
+    assert "best so far" in streamed.stdout, "the sweep's own log is what --stream follows"
+    name = run_name(streamed)
+    sweep = job_of(http, srv, name)
+    assert sweep["type"] == "sweep" and sweep["sweep"]["trials"] == {"Completed": 6}, sweep
+    best = sweep["sweep"]["best_trial"]
+
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    trials = [client.get_run(f"{name}_{index}") for index in range(6)]
+    for trial in trials:
+        # The sweep's value is the trial's param `c`; train.py logs it again as `C`, unchanged.
+        assert float(trial.data.params["c"]) == float(trial.data.params["C"]), trial.data.params
+        assert trial.data.tags["mlflow.parentRunId"] == name
+        assert 0.0 <= trial.data.metrics["accuracy"] <= 1.0
+    assert len({trial.data.params["c"] for trial in trials}) == 6, "six different values"
+    assert best["value"] == max(trial.data.metrics["accuracy"] for trial in trials)
+    version = cli.json("model", "show", "-n", "iris-model-tuned", "--label", "latest", "-o", "json")
+    assert version["run_id"] == best["name"], "the sweep registers its best trial's model"
+

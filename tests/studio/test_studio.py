@@ -534,6 +534,65 @@ def test_job_pages_follow_the_log_live_and_cancel(page, server):
     assert page.url.endswith(f"/w/default/jobs/{maker}")
 
 
+def test_a_sweeps_page_shows_its_trials_charts_and_early_terminated_reasons(page, server):
+    import uuid
+
+    snapshot = uuid.uuid4().hex
+    script = (
+        "import sys, time\nimport atelier_log\nx = float(sys.argv[1]); y = {'low': 1.0, 'high': 5.0}[sys.argv[2]]\n"
+        "for step in range(8):\n    atelier_log.log_metric('score', x * y + step, step=step)\n    time.sleep(0.4)\n"
+    )
+    assert server.api("PUT", f"/api/v1/workspaces/default/code-uploads/{snapshot}/score.py",
+                      data=script.encode()).status_code == 200
+    yaml = (
+        "type: sweep\ndisplay_name: studio-sweep\ntrial:\n  code: .\n"
+        "  command: python3 score.py ${{search_space.x}} ${{search_space.y}}\n"
+        "sampling_algorithm: grid\nsearch_space:\n  x: {type: choice, values: [1, 2]}\n"
+        "  y: {type: choice, values: [high, low]}\n"
+        "objective: {primary_metric: score, goal: maximize}\n"
+        "early_termination: {type: bandit, slack_amount: 1, evaluation_interval: 1, delay_evaluation: 2}\n"
+        "limits: {max_concurrent_trials: 4}\n"
+    )
+    created = server.api("POST", "/api/v1/workspaces/default/jobs",
+                         json={"yaml": yaml, "folder_name": "studio-sweeps", "snapshot": snapshot})
+    assert created.status_code == 200, created.text
+    name = created.json()["name"]
+
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default/jobs/{name}")
+    # Live: the trials appear and end without a navigation.
+    page.wait_for_function("document.querySelectorAll('[data-testid=trial-row]').length === 4", timeout=30_000)
+    page.wait_for_function(
+        "document.querySelector('[data-testid=sweep-summary]').textContent.includes('best:')"
+        " && !document.querySelector('[data-live]')",
+        timeout=60_000,
+    )
+    rows = page.locator("[data-testid=trial-row]")
+    assert rows.count() == 4
+    table = page.locator("[data-testid=trials]").inner_text()
+    assert "Canceled" in table and "bandit:" in table, table
+    assert page.locator("[data-testid=best-trial]").inner_text() == f"{name}_2", "x=2, y=high scores best"
+    assert page.locator("[data-testid=sweep-progress] svg path.series").count() == 2
+    assert page.locator("[data-testid=sweep-parallel] svg path.run").count() == 4
+    assert page.locator("[data-testid=sweep-curves] svg path.series").count() >= 2
+    screenshot(page, "sweep")
+    # Sorting by the objective puts the best first; filtering by status keeps the canceled.
+    page.click("[data-testid=trials] th a:text('score')")
+    page.wait_for_url("**sort=objective&desc=false**")
+    page.click("[data-testid=trials] th a:text('score')")
+    page.wait_for_url("**sort=objective&desc=true**")
+    assert page.locator("[data-testid=trial-row]").first.inner_text().startswith("2")
+    page.select_option("[data-testid=trial-filter] select", "Canceled")
+    page.wait_for_url("**trial_status=Canceled**")
+    canceled = page.locator("[data-testid=trial-row]")
+    assert canceled.count() >= 1
+    for index in range(canceled.count()):
+        assert "Canceled" in canceled.nth(index).inner_text()
+    # Each trial links to its own job page.
+    page.click("[data-testid=trial-row] a >> nth=0")
+    assert f"/w/default/jobs/{name}_" in page.url
+
+
 def test_endpoint_pages_show_deployments_traffic_keys_and_a_test_console(page, server):
     import time
     import uuid

@@ -7,7 +7,7 @@ use crate::AppState;
 use askama::Template;
 use atelier_core::Error;
 use atelier_core::authz::Action;
-use atelier_core::job::JobStatus;
+use atelier_core::job::{JobKind, JobStatus};
 use atelier_core::names::WorkspaceName;
 use atelier_service::JobFilter;
 use axum::extract::{Form, Path, Query, State};
@@ -42,7 +42,7 @@ pub(crate) struct JobsQuery {
 }
 
 /// A span of time as "1m 05s".
-fn duration(millis: i64) -> String {
+pub(super) fn duration(millis: i64) -> String {
     let seconds = millis.max(0) / 1000;
     match seconds {
         0..=59 => format!("{}.{}s", seconds, (millis.max(0) % 1000) / 100),
@@ -147,6 +147,8 @@ struct JobPage {
     /// The run's latest metric values and its params.
     metrics: Vec<(String, String)>,
     params: Vec<(String, String)>,
+    /// A sweep's trials and charts.
+    sweep: Option<super::sweeps::SweepSection>,
 }
 
 /// The log shown when the page is rendered: its last 256 KiB (the live part follows).
@@ -156,6 +158,7 @@ pub(crate) async fn job(
     State(state): State<AppState>,
     browser: Browser,
     Path((ws, name)): Path<(String, String)>,
+    Query(trials): Query<super::sweeps::TrialsQuery>,
 ) -> Response {
     let principal = &browser.session.principal;
     let loaded = async {
@@ -187,10 +190,16 @@ pub(crate) async fn job(
             run.params.iter().map(|param| (param.key.clone(), param.value.clone())).collect();
         let may_cancel =
             !job.status.is_terminal() && state.service.may(principal, &workspace, Action::JobsCancel).await;
-        Ok::<_, Error>((workspace, job, log_files, piece, plan, outputs, snapshot, may_cancel, metrics, params))
+        let sweep = match job.kind {
+            JobKind::Sweep => {
+                Some(super::sweeps::sweep_section(&state.service, principal, &workspace, &job, &trials).await?)
+            }
+            JobKind::Command => None,
+        };
+        Ok::<_, Error>((workspace, job, log_files, piece, plan, outputs, snapshot, may_cancel, metrics, params, sweep))
     }
     .await;
-    let (workspace, job, log_files, piece, plan, outputs, snapshot, may_cancel, metrics, params) = match loaded {
+    let (workspace, job, log_files, piece, plan, outputs, snapshot, may_cancel, metrics, params, sweep) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return error_page(&browser, error),
     };
@@ -242,6 +251,7 @@ pub(crate) async fn job(
         may_cancel,
         metrics,
         params,
+        sweep,
         name: job.name,
     };
     render(page, StatusCode::OK)

@@ -18,6 +18,7 @@ mod roles;
 mod run;
 mod runs;
 mod session;
+mod sweeps;
 mod workspaces;
 
 use crate::AppState;
