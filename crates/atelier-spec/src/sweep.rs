@@ -6,8 +6,14 @@
 
 use crate::{CommandJob, SpecError};
 use atelier_core::sweep::Goal;
-use atelier_core::sweep::space::{Expression, SOBOL_MAX_PARAMETERS, SearchSpace, Value, grid_size};
+use atelier_core::sweep::space::{
+    Assignment, Expression, SOBOL_MAX_PARAMETERS, SearchSpace, Value, grid_point, grid_size, sample, sobol_point,
+    trial_seed,
+};
 use atelier_core::sweep::termination::{Policy, Schedule, Slack};
+use atelier_core::sweep::tpe::{Observation, TpeSettings, suggest};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_saphyr::Spanned;
@@ -159,6 +165,42 @@ pub struct SweepSettings {
     /// Seconds, per trial.
     pub trial_timeout: Option<u64>,
     pub early_termination: Option<Policy>,
+}
+
+impl SweepSettings {
+    /// The values of trial `index` (from 0), or `None` past the grid's end. They depend only on
+    /// the sweep's seed (`sampling_algorithm.seed`, else `default_seed`) and the index for
+    /// random, Sobol and grid sampling, and also on `history` (the trials that ended, with their
+    /// objective) for Bayesian sampling: a server that restarts suggests the same values again.
+    pub fn suggest(&self, default_seed: u64, index: u64, history: &[Observation<'_>]) -> Option<Assignment> {
+        self.suggest_with(default_seed, index, history, &TpeSettings::default())
+    }
+
+    /// [`SweepSettings::suggest`] with the Bayesian sampler's settings given (for benchmarks).
+    pub fn suggest_with(
+        &self,
+        default_seed: u64,
+        index: u64,
+        history: &[Observation<'_>],
+        tpe: &TpeSettings,
+    ) -> Option<Assignment> {
+        let space = &self.search_space;
+        match self.sampling {
+            Sampling::Grid => grid_point(space, usize::try_from(index).ok()?),
+            Sampling::Random { seed, sobol: true } => {
+                let seed = seed.map_or(default_seed, |seed| seed as u64);
+                sobol_point(space, index, (seed ^ (seed >> 32)) as u32)
+            }
+            Sampling::Random { seed, sobol: false } => {
+                let seed = seed.map_or(default_seed, |seed| seed as u64);
+                Some(sample(space, &mut StdRng::seed_from_u64(trial_seed(seed, index))))
+            }
+            Sampling::Bayesian => {
+                let mut rng = StdRng::seed_from_u64(trial_seed(default_seed, index));
+                Some(suggest(space, self.goal, history, tpe, &mut rng))
+            }
+        }
+    }
 }
 
 /// A sweep job, checked: its own settings and the command job each trial runs.

@@ -16,20 +16,33 @@ use super::Goal;
 use super::space::{Assignment, Expression, SearchSpace, Value, quantize, sample, standard_normal};
 use rand::{Rng, RngExt};
 
-/// The sampler's settings; [`TpeSettings::default`] are Optuna's defaults.
+/// The sampler's settings. [`TpeSettings::default`] are Optuna's defaults but for the number of
+/// candidates: 48 while the trials are few, falling to Optuna's 24 as they grow, so that a
+/// suggestion's cost (candidates × trials density terms) stays bounded. Over 80 seeds of 50
+/// trials, 48 candidates found better minima of Branin and Hartmann-6 than 24 (`bench/sweeps.py`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TpeSettings {
     /// Trials drawn at random before the estimators are used.
     pub startup_trials: usize,
-    /// Candidates drawn from the good estimator for each suggestion.
+    /// Candidates drawn from the good estimator for each suggestion, at most: fewer when
+    /// `candidates × trials` would pass `evaluations`, but never fewer than `min_candidates`.
     pub candidates: usize,
+    pub min_candidates: usize,
+    pub evaluations: usize,
     /// The prior component's weight, against 1 for each trial's.
     pub prior_weight: f64,
 }
 
 impl Default for TpeSettings {
     fn default() -> Self {
-        TpeSettings { startup_trials: 10, candidates: 24, prior_weight: 1.0 }
+        TpeSettings { startup_trials: 10, candidates: 48, min_candidates: 24, evaluations: 12_000, prior_weight: 1.0 }
+    }
+}
+
+impl TpeSettings {
+    /// How many candidates a suggestion draws with `trials` ended trials.
+    pub fn candidates_for(&self, trials: usize) -> usize {
+        (self.evaluations / trials.max(1)).clamp(self.min_candidates.min(self.candidates), self.candidates).max(1)
     }
 }
 
@@ -78,19 +91,31 @@ pub fn suggest(
     let (good, bad) = points.split_at(good_count);
     let good: Vec<&[f64]> = good.iter().map(|(point, _)| point.as_slice()).collect();
     let bad: Vec<&[f64]> = bad.iter().map(|(point, _)| point.as_slice()).collect();
-    let good = Parzen::new(&dimensions, &good, settings.prior_weight);
-    let bad = Parzen::new(&dimensions, &bad, settings.prior_weight);
+    let point = best_candidate(&dimensions, &good, &bad, settings, rng);
+    let Some(point) = point else { return sample(space, rng) };
+    space.keys().zip(&dimensions).zip(point).map(|((name, dimension), x)| (name.clone(), dimension.value(x))).collect()
+}
 
+/// The candidate, drawn from the good trials' estimator, with the largest ratio of the good
+/// estimator's density to the bad one's.
+fn best_candidate(
+    dimensions: &[Dimension],
+    good: &[&[f64]],
+    bad: &[&[f64]],
+    settings: &TpeSettings,
+    rng: &mut impl Rng,
+) -> Option<Vec<f64>> {
+    let good = Parzen::new(dimensions, good, settings.prior_weight);
+    let bad = Parzen::new(dimensions, bad, settings.prior_weight);
     let mut best: Option<(Vec<f64>, f64)> = None;
-    for _ in 0..settings.candidates.max(1) {
-        let candidate = good.draw(&dimensions, rng);
-        let score = good.log_density(&dimensions, &candidate) - bad.log_density(&dimensions, &candidate);
+    for _ in 0..settings.candidates_for(good.components.len() + bad.components.len()) {
+        let candidate = good.draw(dimensions, rng);
+        let score = good.log_density(dimensions, &candidate) - bad.log_density(dimensions, &candidate);
         if best.as_ref().is_none_or(|(_, best_score)| score > *best_score) {
             best = Some((candidate, score));
         }
     }
-    let Some((point, _)) = best else { return sample(space, rng) };
-    space.keys().zip(&dimensions).zip(point).map(|((name, dimension), x)| (name.clone(), dimension.value(x))).collect()
+    best.map(|(point, _)| point)
 }
 
 /// One hyperparameter as the estimators see it: a categorical one by its choice's index, a
@@ -230,7 +255,7 @@ struct Parzen {
 
 #[derive(Debug, Clone)]
 enum Kernel {
-    /// Probabilities of each choice.
+    /// The log of each choice's probability (scoring takes logs; the rare draw exponentiates).
     Categorical(Vec<f64>),
     /// A Gaussian truncated to `[low, high]`, with the mass it keeps there and, for points,
     /// its log density's constant part: `-ln(sigma * sqrt(2 pi) * mass)`.
@@ -290,7 +315,7 @@ impl Parzen {
                             probabilities[point[index] as usize] += 1.0;
                         }
                         let sum: f64 = probabilities.iter().sum();
-                        Kernel::Categorical(probabilities.into_iter().map(|p| p / sum).collect())
+                        Kernel::Categorical(probabilities.into_iter().map(|p| (p / sum).ln()).collect())
                     }
                     Dimension::Numeric { low, high, prior, .. } => match point {
                         None => gaussian(prior.0, prior.1, *low, *high),
@@ -320,15 +345,15 @@ impl Parzen {
             .iter()
             .zip(dimensions)
             .map(|(kernel, dimension)| match kernel {
-                Kernel::Categorical(probabilities) => {
+                Kernel::Categorical(log_probabilities) => {
                     let mut pick = rng.random::<f64>();
-                    for (index, p) in probabilities.iter().enumerate() {
-                        pick -= p;
+                    for (index, log_p) in log_probabilities.iter().enumerate() {
+                        pick -= log_p.exp();
                         if pick <= 0.0 {
                             return index as f64;
                         }
                     }
-                    (probabilities.len() - 1) as f64
+                    (log_probabilities.len() - 1) as f64
                 }
                 Kernel::Gaussian { mu, sigma, low, high, .. } => {
                     // Rejection keeps most draws (the centre lies inside, the width is at most
@@ -370,10 +395,16 @@ impl Parzen {
 impl Kernel {
     fn log_density(&self, dimension: &Dimension, x: f64) -> f64 {
         match self {
-            Kernel::Categorical(probabilities) => probabilities[(x as usize).min(probabilities.len() - 1)].ln(),
+            Kernel::Categorical(log_probabilities) => log_probabilities[(x as usize).min(log_probabilities.len() - 1)],
             Kernel::Gaussian { mu, sigma, mass, log_scale, .. } => match dimension.bin(x) {
                 Some((a, b)) => {
-                    let inside = normal_cdf((b - mu) / sigma) - normal_cdf((a - mu) / sigma);
+                    let (za, zb) = ((a - mu) / sigma, (b - mu) / sigma);
+                    // A bin more than 9 sigmas out holds less than 1e-19 of the mass: nothing,
+                    // as far as the ratio of the two estimators goes.
+                    if za > 9.0 || zb < -9.0 {
+                        return (1e-300 / mass).ln();
+                    }
+                    let inside = normal_cdf(zb) - normal_cdf(za);
                     (inside / mass).max(1e-300).ln()
                 }
                 None => {
@@ -512,21 +543,26 @@ mod tests {
             ("e".to_string(), Expression::LogNormal { mu: 0.0, sigma: 1.0 }),
         ]
         .into();
-        let trials = run(&space, Goal::Minimize, 40, 5, |assignment| {
+        let objective = |assignment: &Assignment| {
             float(assignment, "a") + float(assignment, "b") + (float(assignment, "d") - 12.0).abs()
-        });
-        for (assignment, _) in &trials {
-            let a = float(assignment, "a");
-            assert!([0.0, 0.25, 0.5, 0.75, 1.0].contains(&a), "{a}");
-            assert!(matches!(assignment["b"], Value::Int(0..=4)), "{:?}", assignment["b"]);
-            let c = float(assignment, "c");
-            assert!(c >= 0.0 && (c / 2.0).fract() == 0.0, "{c}");
-            assert!((float(assignment, "d") / 0.5).fract() == 0.0);
-            assert!(float(assignment, "e") > 0.0);
+        };
+        let mut late_zeros = 0;
+        for seed in 0..10 {
+            let trials = run(&space, Goal::Minimize, 40, seed, objective);
+            for (assignment, _) in &trials {
+                let a = float(assignment, "a");
+                assert!([0.0, 0.25, 0.5, 0.75, 1.0].contains(&a), "{a}");
+                assert!(matches!(assignment["b"], Value::Int(0..=4)), "{:?}", assignment["b"]);
+                let c = float(assignment, "c");
+                assert!(c >= 0.0 && (c / 2.0).fract() == 0.0, "{c}");
+                assert!((float(assignment, "d") / 0.5).fract() == 0.0);
+                assert!(float(assignment, "e") > 0.0);
+            }
+            late_zeros += trials[25..].iter().filter(|(assignment, _)| float(assignment, "b") == 0.0).count();
         }
-        // The minimum sits at a = 0 and b = 0: the late trials find them.
-        let late_zero = trials[25..].iter().filter(|(assignment, _)| float(assignment, "b") == 0.0).count();
-        assert!(late_zero >= 8, "{late_zero} of 15 late trials at b = 0");
+        // The minimum sits at a = 0 and b = 0: the late trials find b = 0 far more often than the
+        // one in five that random draws would (3 of 15 a seed).
+        assert!(late_zeros >= 50, "{late_zeros} of 150 late trials at b = 0, over ten seeds");
     }
 
     #[test]

@@ -18,14 +18,12 @@ use crate::{Service, now_millis};
 use atelier_core::job::{Job, JobEvent, JobKind, JobStatus};
 use atelier_core::model::{LifecycleStage, Param, RunId, RunInfo, RunStatus, Tag};
 use atelier_core::sweep::Goal;
-use atelier_core::sweep::space::{Assignment, Value, grid_point, sample, sobol_point, trial_seed};
+use atelier_core::sweep::space::{Assignment, Value};
 use atelier_core::sweep::termination::{Peer, evaluate};
-use atelier_core::sweep::tpe::{Observation, TpeSettings, suggest};
+use atelier_core::sweep::tpe::Observation;
 use atelier_core::{Error, Result};
 use atelier_spec::sweep::{Sampling, SweepSettings, parse_sweep_settings};
 use atelier_spec::{JobPlan, fill_search_space};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use std::collections::BTreeMap;
 
 /// The tag on a sweep's run that names its best trial, as Azure ML's HyperDrive runs name
@@ -183,52 +181,40 @@ impl Service {
         Ok(all)
     }
 
-    /// The values of trial `index`: `None` when the grid is done.
+    /// The values of trial `index`: `None` when the grid is done. TPE learns from the trials
+    /// that ended, read back from their params.
     fn next_assignment(&self, sweep: &Job, view: &SweepView, index: i64) -> Option<Assignment> {
         let settings = &view.settings;
         let space = &settings.search_space;
         let index = u64::try_from(index).ok()?;
         // A sweep without a seed draws from its name, which is unique on the server.
-        let sweep_seed = || {
+        let default_seed = {
             use std::hash::{Hash, Hasher};
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
             sweep.name.hash(&mut hasher);
             hasher.finish()
         };
-        match settings.sampling {
-            Sampling::Grid => grid_point(space, usize::try_from(index).ok()?),
-            Sampling::Random { seed, sobol: true } => {
-                let seed = seed.map_or_else(sweep_seed, |seed| seed as u64);
-                sobol_point(space, index, (seed ^ (seed >> 32)) as u32)
-            }
-            Sampling::Random { seed, sobol: false } => {
-                let seed = seed.map_or_else(sweep_seed, |seed| seed as u64);
-                Some(sample(space, &mut StdRng::seed_from_u64(trial_seed(seed, index))))
-            }
-            Sampling::Bayesian => {
-                let assignments: Vec<(Assignment, f64)> = view
-                    .trials
-                    .iter()
-                    .filter(|trial| trial.job.status.is_terminal())
-                    .filter_map(|trial| {
-                        let objective = trial.objective?;
-                        let assignment = space
-                            .iter()
-                            .map(|(name, expression)| {
-                                Some((name.clone(), expression.parse_value(trial.values.get(name)?)?))
-                            })
-                            .collect::<Option<Assignment>>()?;
-                        Some((assignment, objective))
-                    })
-                    .collect();
-                let history: Vec<Observation<'_>> = assignments
-                    .iter()
-                    .map(|(assignment, objective)| Observation { assignment, objective: *objective })
-                    .collect();
-                let mut rng = StdRng::seed_from_u64(trial_seed(sweep_seed(), index));
-                Some(suggest(space, settings.goal, &history, &TpeSettings::default(), &mut rng))
-            }
-        }
+        let ended: Vec<(Assignment, f64)> = match settings.sampling {
+            Sampling::Bayesian => view
+                .trials
+                .iter()
+                .filter(|trial| trial.job.status.is_terminal())
+                .filter_map(|trial| {
+                    let objective = trial.objective?;
+                    let assignment = space
+                        .iter()
+                        .map(|(name, expression)| {
+                            Some((name.clone(), expression.parse_value(trial.values.get(name)?)?))
+                        })
+                        .collect::<Option<Assignment>>()?;
+                    Some((assignment, objective))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let history: Vec<Observation<'_>> =
+            ended.iter().map(|(assignment, objective)| Observation { assignment, objective: *objective }).collect();
+        settings.suggest(default_seed, index, &history)
     }
 
     /// Stores trial `index` of a sweep, queued: its plan is the sweep's with the values written
