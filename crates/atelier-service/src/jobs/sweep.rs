@@ -16,7 +16,7 @@
 use super::{STD_LOG, output_uri, spec_error};
 use crate::{Service, now_millis};
 use atelier_core::job::{Job, JobEvent, JobKind, JobStatus};
-use atelier_core::model::{LifecycleStage, Param, RunId, RunInfo, RunStatus, Tag};
+use atelier_core::model::{LifecycleStage, Param, Run, RunId, RunInfo, RunStatus, Tag, ViewType};
 use atelier_core::sweep::Goal;
 use atelier_core::sweep::space::{Assignment, Value};
 use atelier_core::sweep::termination::{Peer, evaluate};
@@ -24,11 +24,14 @@ use atelier_core::sweep::tpe::Observation;
 use atelier_core::{Error, Result};
 use atelier_spec::sweep::{Sampling, SweepSettings, parse_sweep_settings};
 use atelier_spec::{JobPlan, fill_search_space};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The tag on a sweep's run that names its best trial, as Azure ML's HyperDrive runs name
 /// their best child run.
 pub const BEST_TRIAL_TAG: &str = "best_child_run_id";
+
+/// The most trials a sweep has (Azure's bound on `max_total_trials`).
+const MAX_TRIALS: i64 = 1_000;
 
 /// A trial, as its sweep sees it.
 #[derive(Debug, Clone)]
@@ -76,12 +79,30 @@ impl Service {
     /// A sweep's trials with their values and objectives.
     pub(crate) async fn sweep_view(&self, sweep: &Job) -> Result<SweepView> {
         let settings = self.sweep_settings(sweep)?;
+        // The trials' runs in one search (their params and latest metrics come in a few queries),
+        // joined to the trials by name.
+        let filter = atelier_core::filter::parse_run_filter(&format!("tags.mlflow.parentRunId = '{}'", sweep.name))
+            .map_err(|error| Error::internal(format!("the filter of a sweep's trials: {error}")))?;
+        let query = atelier_store::RunQuery {
+            workspace: &sweep.workspace,
+            experiment_ids: &[sweep.experiment_id],
+            filter: &filter,
+            view: ViewType::All,
+            order_by: &[],
+            limit: MAX_TRIALS,
+            offset: 0,
+        };
+        let mut runs: HashMap<String, Run> =
+            self.store.search_runs(&query).await?.into_iter().map(|run| (run.info.run_id.to_string(), run)).collect();
         let mut trials = Vec::new();
         for job in self.store.sweep_trials(&sweep.name).await? {
-            let run = self.store.get_run(&RunId::parse(&job.name)?).await?;
-            let values = run.params.into_iter().map(|param| (param.key, param.value)).collect();
-            let objective =
-                run.metrics.iter().find(|metric| metric.key == settings.primary_metric).map(|metric| metric.value);
+            let (values, objective) = match runs.remove(&job.name) {
+                Some(run) => (
+                    run.params.into_iter().map(|param| (param.key, param.value)).collect(),
+                    run.metrics.iter().find(|metric| metric.key == settings.primary_metric).map(|metric| metric.value),
+                ),
+                None => (BTreeMap::new(), None),
+            };
             trials.push(TrialView { job, values, objective });
         }
         let best = best_of(settings.goal, trials.iter().map(|trial| trial.objective));
