@@ -140,6 +140,7 @@ def test_bandit_cancels_a_trial_that_falls_behind_with_the_reason(own, tmp_path)
     assert bad["status"] == "Canceled", bad
     reasons = " ".join(event["message"] or "" for event in job_of(http, srv, bad["name"])["events"])
     assert "bandit:" in reasons and "at interval" in reasons, reasons
+    assert job_of(http, srv, bad["name"])["error"].startswith("bandit:"), "job show gives the reason"
     assert "early-terminated: bandit:" in full_log(http, srv, name)
 
 

@@ -17,6 +17,7 @@ use atelier_core::data::DEFAULT_DATASTORE;
 use atelier_core::environment::EnvironmentSpec;
 use atelier_core::job::{Job, JobStatus};
 use atelier_core::limits::normalize_artifact_path;
+use atelier_core::model::Tag;
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, Result};
 use atelier_spec::{CommandJob, JobPlan, PlannedInput};
@@ -105,6 +106,25 @@ pub(crate) fn is_local_path(path: &str) -> bool {
 /// The default datastore URI of a job's named output.
 pub(crate) fn output_uri(job: &str, output: &str) -> String {
     format!("azureml://datastores/{DEFAULT_DATASTORE}/paths/azureml/{job}/{output}")
+}
+
+/// The tags of a job's run: the file's tags, then MLflow's run name, user and source type, and
+/// the job's name.
+pub(crate) fn job_run_tags(tags: &BTreeMap<String, String>, run_name: &str, user: &str, job: &str) -> Vec<Tag> {
+    let mut run_tags: Vec<Tag> = tags.iter().map(|(key, value)| Tag::new(key, value)).collect();
+    run_tags.push(Tag::new("mlflow.runName", run_name));
+    run_tags.push(Tag::new("mlflow.user", user));
+    run_tags.push(Tag::new("mlflow.source.type", "JOB"));
+    run_tags.push(Tag::new("atelier.job", job));
+    run_tags
+}
+
+/// The timeline of a job queued at `now`.
+pub(crate) fn queued_events(now: i64) -> Vec<atelier_core::job::JobEvent> {
+    [JobStatus::NotStarted, JobStatus::Queued]
+        .into_iter()
+        .map(|status| atelier_core::job::JobEvent { status, time: now, message: None })
+        .collect()
 }
 
 pub(crate) fn check_snapshot_id(snapshot: &str) -> Result<()> {

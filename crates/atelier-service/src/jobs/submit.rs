@@ -9,11 +9,9 @@ use atelier_core::authz::Action;
 use atelier_core::data::DataAsset;
 use atelier_core::data::{DEFAULT_DATASTORE, parse_datastore_uri};
 use atelier_core::environment::EnvironmentSpec;
-use atelier_core::job::{
-    Job, JobEvent, JobKind, JobStatus, ResourceRequest, job_name_from_random, validate_job_name, vm_size,
-};
+use atelier_core::job::{Job, JobKind, JobStatus, ResourceRequest, job_name_from_random, validate_job_name, vm_size};
 use atelier_core::limits::normalize_artifact_path;
-use atelier_core::model::{LifecycleStage, RunId, RunInfo, RunStatus, Tag};
+use atelier_core::model::{LifecycleStage, RunId, RunInfo, RunStatus};
 use atelier_core::names::WorkspaceName;
 use atelier_core::registry::ModelVersion;
 use atelier_core::{Error, ErrorCode, Result};
@@ -152,11 +150,7 @@ impl Service {
             end_time: None,
             lifecycle_stage: LifecycleStage::Active,
         };
-        let mut run_tags: Vec<Tag> = spec.tags.iter().map(|(key, value)| Tag::new(key, value)).collect();
-        run_tags.push(Tag::new("mlflow.runName", run.run_name.clone()));
-        run_tags.push(Tag::new("mlflow.user", principal.user.to_string()));
-        run_tags.push(Tag::new("mlflow.source.type", "JOB"));
-        run_tags.push(Tag::new("atelier.job", name.clone()));
+        let run_tags = super::job_run_tags(&spec.tags, &run.run_name, &principal.user.to_string(), &name);
         let kind = match parsed {
             JobSpec::Command(_) => JobKind::Command,
             JobSpec::Sweep(_) => JobKind::Sweep,
@@ -189,10 +183,7 @@ impl Service {
             runtime_start: None,
             assigned_gpus: Vec::new(),
             heartbeat_at: None,
-            events: vec![
-                JobEvent { status: JobStatus::NotStarted, time: now, message: None },
-                JobEvent { status: JobStatus::Queued, time: now, message: None },
-            ],
+            events: super::queued_events(now),
         };
         // No one holds this token: the runtime gets a fresh one when it is launched.
         let unusable = hex::encode(rand::random::<[u8; 32]>());

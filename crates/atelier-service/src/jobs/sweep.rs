@@ -13,9 +13,9 @@
 //! `max_concurrent_trials` run and fewer than `max_total_trials` were started; end it when
 //! every trial has ended (`Failed` only if every trial failed), naming its best trial.
 
-use super::{STD_LOG, output_uri, spec_error};
+use super::{STD_LOG, job_run_tags, output_uri, queued_events, spec_error};
 use crate::{Service, now_millis};
-use atelier_core::job::{Job, JobEvent, JobKind, JobStatus};
+use atelier_core::job::{Job, JobKind, JobStatus};
 use atelier_core::model::{LifecycleStage, Param, Run, RunId, RunInfo, RunStatus, Tag, ViewType};
 use atelier_core::sweep::Goal;
 use atelier_core::sweep::space::{Assignment, Value};
@@ -271,32 +271,19 @@ impl Service {
             end_time: None,
             lifecycle_stage: LifecycleStage::Active,
         };
-        let mut run_tags: Vec<Tag> = sweep.tags.iter().map(|(key, value)| Tag::new(key, value)).collect();
+        let mut run_tags = job_run_tags(&sweep.tags, &name, &sweep.created_by, &name);
         run_tags.push(Tag::new("mlflow.parentRunId", sweep.name.clone()));
-        run_tags.push(Tag::new("mlflow.runName", name.clone()));
-        run_tags.push(Tag::new("mlflow.user", sweep.created_by.clone()));
-        run_tags.push(Tag::new("mlflow.source.type", "JOB"));
-        run_tags.push(Tag::new("atelier.job", name.clone()));
         let params: Vec<Param> = texts.into_iter().map(|(key, value)| Param { key, value }).collect();
+        // The sweep's compute, resources, priority, tags, code and submitter; a queued job of its own.
         let trial = Job {
-            workspace: sweep.workspace.clone(),
             name: name.clone(),
             display_name: None,
             description: None,
             kind: JobKind::Command,
             parent: Some(sweep.name.clone()),
             trial: Some(index),
-            experiment_id: sweep.experiment_id,
-            experiment_name: sweep.experiment_name.clone(),
-            compute: sweep.compute.clone(),
             status: JobStatus::Queued,
-            priority: sweep.priority,
-            resources: sweep.resources,
-            tags: sweep.tags.clone(),
-            spec_yaml: sweep.spec_yaml.clone(),
             plan: plan_text,
-            snapshot: sweep.snapshot.clone(),
-            created_by: sweep.created_by.clone(),
             created_at: now,
             exit_code: None,
             error: None,
@@ -306,10 +293,8 @@ impl Service {
             runtime_start: None,
             assigned_gpus: Vec::new(),
             heartbeat_at: None,
-            events: vec![
-                JobEvent { status: JobStatus::NotStarted, time: now, message: None },
-                JobEvent { status: JobStatus::Queued, time: now, message: None },
-            ],
+            events: queued_events(now),
+            ..sweep.clone()
         };
         let references: Vec<String> = if plan.outputs.is_empty() {
             Vec::new()
@@ -328,7 +313,8 @@ impl Service {
         } else {
             JobStatus::CancelRequested
         };
-        self.transition(&trial.name, next, Some(reason), None, None).await?;
+        // The reason is also the trial's error, which `job show` gives.
+        self.transition(&trial.name, next, Some(reason), None, Some(reason)).await?;
         Ok(())
     }
 
