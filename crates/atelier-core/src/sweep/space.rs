@@ -256,6 +256,12 @@ pub fn trial_seed(seed: u64, index: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A seed from a name (FNV-1a), the same on every build and platform: a sweep without a seed
+/// draws from its name, so a server restarted on a newer build suggests what the old one would.
+pub fn name_seed(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+}
+
 /// Why a space has no grid: the hyperparameter and its expression's type.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NotAGrid {
@@ -472,5 +478,6 @@ mod tests {
         assert_eq!(uniform.parse_value("NaN"), None);
         assert_ne!(trial_seed(1, 0), trial_seed(1, 1));
         assert_ne!(trial_seed(1, 0), trial_seed(2, 0));
+        assert_eq!(name_seed("a"), 0xaf63_dc4c_8601_ec8c, "FNV-1a's published value");
     }
 }

@@ -18,7 +18,7 @@ use crate::{Service, now_millis};
 use atelier_core::job::{Job, JobKind, JobStatus};
 use atelier_core::model::{LifecycleStage, Param, Run, RunId, RunInfo, RunStatus, Tag, ViewType};
 use atelier_core::sweep::Goal;
-use atelier_core::sweep::space::{Assignment, Value};
+use atelier_core::sweep::space::{Assignment, Value, name_seed};
 use atelier_core::sweep::termination::{Peer, evaluate};
 use atelier_core::sweep::tpe::Observation;
 use atelier_core::{Error, Result};
@@ -180,7 +180,8 @@ impl Service {
                 return Ok(());
             }
         }
-        if active == 0 && (started >= settings.max_total_trials as usize || room > 0) {
+        // Nothing runs and nothing more is sampled: every trial was started, or the grid is done.
+        if active == 0 {
             self.finish_sweep(sweep, &view).await?;
         }
         Ok(())
@@ -209,12 +210,7 @@ impl Service {
         let space = &settings.search_space;
         let index = u64::try_from(index).ok()?;
         // A sweep without a seed draws from its name, which is unique on the server.
-        let default_seed = {
-            use std::hash::{Hash, Hasher};
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            sweep.name.hash(&mut hasher);
-            hasher.finish()
-        };
+        let default_seed = name_seed(&sweep.name);
         let ended: Vec<(Assignment, f64)> = match settings.sampling {
             Sampling::Bayesian => view
                 .trials
