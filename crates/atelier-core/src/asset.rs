@@ -1,4 +1,4 @@
-//! Versioned assets (models, data, environments; next, components): which version a reference
+//! Versioned assets (models, data, environments, components): which version a reference
 //! means, and which version is the newest.
 //!
 //! A reference is read once, where it enters (a URL path, a CLI flag, a YAML field), into an
@@ -14,6 +14,7 @@
 //! ([`Newest`]): a model's highest version number (MLflow numbers versions), the data asset or
 //! environment version created last (their versions are free text, so `10` is not "after" `9`).
 
+use crate::component::Component;
 use crate::data::DataAsset;
 use crate::environment::Environment;
 use crate::model::Millis;
@@ -29,6 +30,7 @@ pub enum AssetKind {
     Model,
     Data,
     Environment,
+    Component,
 }
 
 /// What "newest" means for a kind of asset.
@@ -48,6 +50,7 @@ impl AssetKind {
             AssetKind::Model => Action::ModelsRead,
             AssetKind::Data => Action::DataRead,
             AssetKind::Environment => Action::EnvironmentsRead,
+            AssetKind::Component => Action::ComponentsRead,
         }
     }
 
@@ -58,6 +61,7 @@ impl AssetKind {
             AssetKind::Model => Action::ModelsWrite,
             AssetKind::Data => Action::DataWrite,
             AssetKind::Environment => Action::EnvironmentsWrite,
+            AssetKind::Component => Action::ComponentsWrite,
         }
     }
 
@@ -67,6 +71,7 @@ impl AssetKind {
             AssetKind::Model => "model",
             AssetKind::Data => "data asset",
             AssetKind::Environment => "environment",
+            AssetKind::Component => "component",
         }
     }
 
@@ -79,7 +84,7 @@ impl AssetKind {
     pub fn newest(self) -> Newest {
         match self {
             AssetKind::Model => Newest::HighestNumber,
-            AssetKind::Data | AssetKind::Environment => Newest::LastCreated,
+            AssetKind::Data | AssetKind::Environment | AssetKind::Component => Newest::LastCreated,
         }
     }
 
@@ -241,6 +246,7 @@ macro_rules! versioned {
 versioned!(ModelVersion, AssetKind::Model, |version| version.to_string());
 versioned!(DataAsset, AssetKind::Data, |version| version.clone());
 versioned!(Environment, AssetKind::Environment, |version| version.clone());
+versioned!(Component, AssetKind::Component, |version| version.clone());
 
 /// How two versions of one asset compare by their kind's [`Newest`]: `Greater` when `a` is the
 /// newer.

@@ -8,6 +8,7 @@
 pub mod asset;
 pub mod audit;
 pub mod authz;
+pub mod component;
 pub mod data;
 pub mod endpoint;
 pub mod environment;

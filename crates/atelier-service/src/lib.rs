@@ -9,6 +9,7 @@
 mod archives;
 mod audit_log;
 mod auth;
+mod components;
 mod compute;
 mod confinement;
 mod data;
@@ -35,6 +36,7 @@ pub use archives::Archive;
 pub use atelier_store::audit;
 pub use audit_log::MAX_AUDIT_PAGE;
 pub use auth::{BootstrapSecrets, NewToken};
+pub use components::ComponentSubmission;
 pub use compute::{ComputeView, Launched, Launcher, NewCompute};
 pub use confinement::{Confinement, Exposure, JobUser};
 pub use data::{DataAssetUpdate, NewDataAsset};

@@ -1,5 +1,5 @@
-//! One path for versioned assets: model versions, data assets and environments (next,
-//! components) are resolved, listed, archived and restored by the same operations, generic over
+//! One path for versioned assets: model versions, data assets, environments and components are
+//! resolved, listed, archived and restored by the same operations, generic over
 //! [`VersionedAsset`]. Which version a reference means is read once, at the edge, into an
 //! [`AssetRef`]; `latest` is the newest version that is not archived by the kind's own rule
 //! ([`atelier_core::asset::latest`]). What differs between kinds (where the store keeps them,
@@ -7,6 +7,7 @@
 
 use crate::{Principal, Service, Target, now_millis};
 use atelier_core::asset::{self, AssetRef, VersionSelector, Versioned};
+use atelier_core::component::Component;
 use atelier_core::data::DataAsset;
 use atelier_core::environment::Environment;
 use atelier_core::filter;
@@ -17,19 +18,22 @@ use atelier_core::{Error, Result};
 use atelier_store::RegistryQuery;
 
 /// A kind of versioned asset the service keeps: [`ModelVersion`], [`DataAsset`],
-/// [`Environment`]. Sealed: the reads behind it decide no access, so only this crate may
+/// [`Environment`], [`Component`]. Sealed: the reads behind it decide no access, so only this crate may
 /// implement or call them.
 pub trait VersionedAsset: Versioned + sealed::Lookup + Clone + Send + Sync + 'static {}
 
 impl VersionedAsset for ModelVersion {}
 impl VersionedAsset for DataAsset {}
 impl VersionedAsset for Environment {}
+impl VersionedAsset for Component {}
 
-/// A kind of versioned asset whose versions hold files: [`ModelVersion`], [`DataAsset`].
+/// A kind of versioned asset whose versions hold files: [`ModelVersion`], [`DataAsset`],
+/// [`Component`] (its code).
 pub trait AssetWithFiles: VersionedAsset + sealed::Files {}
 
 impl AssetWithFiles for ModelVersion {}
 impl AssetWithFiles for DataAsset {}
+impl AssetWithFiles for Component {}
 
 pub(crate) mod sealed {
     use super::*;
@@ -140,6 +144,27 @@ impl Files for DataAsset {
     }
 }
 
+impl Files for Component {
+    async fn files(
+        service: &Service,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        component: &Self,
+    ) -> Result<Vec<(String, u64)>> {
+        service.component_files(principal, workspace, component).await
+    }
+
+    async fn open(
+        service: &Service,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        component: &Self,
+        relative: &str,
+    ) -> Result<atelier_blob::Download> {
+        service.open_component_file(principal, workspace, component, relative).await
+    }
+}
+
 impl Lookup for ModelVersion {
     async fn one(service: &Service, workspace: &WorkspaceName, name: &str, version: &str) -> Result<Self> {
         let version = registry::parse_version(version)?;
@@ -235,6 +260,8 @@ stored_by_text!(DataAsset, get_data_asset, list_data_assets, |store, asset, arch
     .set_data_asset_archived(&asset.workspace, &asset.name, &asset.version, archived, now));
 stored_by_text!(Environment, get_environment, list_environments, |store, environment, archived, _now| store
     .set_environment_archived(&environment.workspace, &environment.name, &environment.version, archived));
+stored_by_text!(Component, get_component, list_components, |store, component, archived, _now| store
+    .set_component_archived(&component.workspace, &component.name, &component.version, archived));
 
 /// The operations every versioned asset has.
 impl Service {

@@ -49,7 +49,7 @@ struct RawOutput {
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-struct InlineEnvironment {
+pub(crate) struct InlineEnvironment {
     #[serde(default)]
     image: Option<String>,
     #[serde(default)]
@@ -62,14 +62,14 @@ struct InlineEnvironment {
 
 #[derive(Deserialize, Debug)]
 #[serde(untagged)]
-enum RawEnvironment {
+pub(crate) enum RawEnvironment {
     Reference(String),
     Inline(InlineEnvironment),
 }
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
-struct RawResources {
+pub(crate) struct RawResources {
     #[serde(default)]
     instance_count: Option<Spanned<i64>>,
     #[serde(default)]
@@ -98,7 +98,7 @@ struct RawQueueSettings {
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-struct RawDistribution {
+pub(crate) struct RawDistribution {
     #[serde(rename = "type")]
     kind: String,
     #[serde(default)]
@@ -238,7 +238,7 @@ impl CommandJob {
 /// The line of `key` in the block mapping whose first entry is on line `first` (1-based): the
 /// entries at that entry's indentation, until the text leaves the mapping. A flow mapping
 /// (`{type: uri_file, path: x}`) is one line.
-fn key_line(text: &str, first: u64, key: &str) -> Option<u64> {
+pub(crate) fn key_line(text: &str, first: u64, key: &str) -> Option<u64> {
     let indentation = |line: &str| line.len() - line.trim_start().len();
     let mut entries = text.lines().enumerate().skip(usize::try_from(first).ok()?.checked_sub(1)?);
     let (_, first_text) = entries.next()?;
@@ -266,11 +266,11 @@ fn key_line(text: &str, first: u64, key: &str) -> Option<u64> {
     None
 }
 
-const LITERAL_TYPES: [&str; 4] = ["string", "integer", "number", "boolean"];
-const ASSET_INPUT_TYPES: [&str; 5] = ["uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model"];
+pub(crate) const LITERAL_TYPES: [&str; 4] = ["string", "integer", "number", "boolean"];
+pub(crate) const ASSET_INPUT_TYPES: [&str; 5] = ["uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model"];
 const INPUT_MODES: [&str; 5] = ["ro_mount", "download", "direct", "eval_mount", "eval_download"];
-const OUTPUT_TYPES: [&str; 4] = ["uri_folder", "uri_file", "mlflow_model", "custom_model"];
-const OUTPUT_MODES: [&str; 2] = ["rw_mount", "upload"];
+pub(crate) const OUTPUT_TYPES: [&str; 4] = ["uri_folder", "uri_file", "mlflow_model", "custom_model"];
+pub(crate) const OUTPUT_MODES: [&str; 2] = ["rw_mount", "upload"];
 
 /// A placeholder of a command: which section, which name, and whether it is inside `$[[ ]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -319,7 +319,7 @@ pub(crate) fn placeholders(command: &str) -> Result<Vec<Placeholder>, String> {
     }
 }
 
-fn positive(field: &str, value: Option<&Spanned<i64>>) -> Result<Option<i64>, SpecError> {
+pub(crate) fn positive(field: &str, value: Option<&Spanned<i64>>) -> Result<Option<i64>, SpecError> {
     match value {
         Some(spanned) if spanned.value < 1 => Err(SpecError::new(
             field,
@@ -636,7 +636,65 @@ fn check_command_job(
         lines.insert("code".to_owned(), spanned.referenced.line());
     }
 
-    let (environment, inline_environment) = match &raw.environment {
+    let (environment, inline_environment) = environment_of(raw.environment.as_ref())?;
+    let resources = resources_of(raw.resources, &field_of)?;
+    let queue = raw.queue_settings.unwrap_or_default();
+    let _ = &queue.job_tier;
+    let priority = match &queue.priority {
+        None => 2,
+        Some(spanned) => match spanned.value.to_ascii_lowercase().as_str() {
+            "low" => 1,
+            "medium" => 2,
+            "high" => 3,
+            other => {
+                return Err(SpecError::new(
+                    "queue_settings.priority",
+                    spanned.referenced.line(),
+                    format!("invalid priority '{other}': expected low, medium or high"),
+                ));
+            }
+        },
+    };
+    let process_count_per_instance = distribution_of(raw.distribution.as_ref(), &field_of)?;
+    let timeout = positive("limits.timeout", raw.limits.unwrap_or_default().timeout.as_ref())?;
+
+    Ok(CommandJob {
+        name: raw.name,
+        display_name: raw.display_name,
+        experiment_name: raw.experiment_name.unwrap_or_else(|| folder_name.to_owned()),
+        description: raw.description,
+        tags: raw.tags.iter().map(|(key, value)| (key.clone(), value.text())).collect(),
+        code: raw.code.map(|code| code.value),
+        command: command.value,
+        inputs,
+        outputs,
+        environment,
+        inline_environment,
+        environment_variables: raw
+            .environment_variables
+            .iter()
+            .map(|(key, value)| (key.clone(), value.text()))
+            .collect(),
+        compute,
+        instance_count: resources.instance_count,
+        instance_type: resources.instance_type,
+        cpu: resources.cpu,
+        memory_gb: resources.memory_gb,
+        gpu_count: resources.gpu_count,
+        priority,
+        process_count_per_instance,
+        timeout,
+        lines,
+    })
+}
+
+/// The environment fields: a reference, or an inline environment's image and conda file.
+pub(crate) type EnvironmentFields = (Option<String>, Option<(Option<String>, Option<serde_json::Value>)>);
+
+/// Reads `environment`: a reference (`azureml:name:version`, `azureml:name@latest`) or an
+/// inline environment; neither is the built-in environment.
+pub(crate) fn environment_of(raw: Option<&Spanned<RawEnvironment>>) -> Result<EnvironmentFields, SpecError> {
+    Ok(match raw {
         None => (None, None),
         Some(spanned) => match &spanned.value {
             RawEnvironment::Reference(reference) => {
@@ -648,9 +706,25 @@ fn check_command_job(
                 (None, Some((inline.image.clone(), inline.conda_file.clone())))
             }
         },
-    };
+    })
+}
 
-    let resources = raw.resources.unwrap_or_default();
+/// What `resources` asks for, checked.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Resources {
+    pub instance_count: i64,
+    pub instance_type: Option<String>,
+    pub cpu: Option<f64>,
+    pub memory_gb: Option<f64>,
+    pub gpu_count: Option<i64>,
+}
+
+/// Reads `resources`; `field_of` names a field as the file writes it (`trial.resources.cpu`).
+pub(crate) fn resources_of(
+    raw: Option<RawResources>,
+    field_of: &dyn Fn(&str) -> String,
+) -> Result<Resources, SpecError> {
+    let resources = raw.unwrap_or_default();
     let _ = (&resources.properties, &resources.shm_size);
     let instance_count =
         positive(&field_of("resources.instance_count"), resources.instance_count.as_ref())?.unwrap_or(1);
@@ -677,75 +751,34 @@ fn check_command_job(
             "must be a whole number of at least 0",
         ));
     }
-    let queue = raw.queue_settings.unwrap_or_default();
-    let _ = &queue.job_tier;
-    let priority = match &queue.priority {
-        None => 2,
-        Some(spanned) => match spanned.value.to_ascii_lowercase().as_str() {
-            "low" => 1,
-            "medium" => 2,
-            "high" => 3,
-            other => {
-                return Err(SpecError::new(
-                    "queue_settings.priority",
-                    spanned.referenced.line(),
-                    format!("invalid priority '{other}': expected low, medium or high"),
-                ));
-            }
-        },
-    };
-    let process_count_per_instance = match &raw.distribution {
-        None => None,
-        Some(spanned) => {
-            let line = spanned.referenced.line();
-            if spanned.value.kind != "pytorch" {
-                return Err(SpecError::new(
-                    field_of("distribution.type"),
-                    line,
-                    format!("distribution '{}' is not supported: expected pytorch", spanned.value.kind),
-                ));
-            }
-            let count = spanned.value.process_count_per_instance.unwrap_or(1);
-            if count < 1 {
-                return Err(SpecError::new(
-                    field_of("distribution.process_count_per_instance"),
-                    line,
-                    "must be at least 1",
-                ));
-            }
-            Some(count)
-        }
-    };
-    let timeout = positive("limits.timeout", raw.limits.unwrap_or_default().timeout.as_ref())?;
-
-    Ok(CommandJob {
-        name: raw.name,
-        display_name: raw.display_name,
-        experiment_name: raw.experiment_name.unwrap_or_else(|| folder_name.to_owned()),
-        description: raw.description,
-        tags: raw.tags.iter().map(|(key, value)| (key.clone(), value.text())).collect(),
-        code: raw.code.map(|code| code.value),
-        command: command.value,
-        inputs,
-        outputs,
-        environment,
-        inline_environment,
-        environment_variables: raw
-            .environment_variables
-            .iter()
-            .map(|(key, value)| (key.clone(), value.text()))
-            .collect(),
-        compute,
+    Ok(Resources {
         instance_count,
         instance_type: resources.instance_type,
         cpu: resources.cpu.map(|cpu| cpu.value),
         memory_gb: resources.memory_gb.map(|memory| memory.value),
         gpu_count: resources.gpu_count.map(|gpus| gpus.value),
-        priority,
-        process_count_per_instance,
-        timeout,
-        lines,
     })
+}
+
+/// Reads `distribution`: the `pytorch` processes per instance, or `None` when not distributed.
+pub(crate) fn distribution_of(
+    raw: Option<&Spanned<RawDistribution>>,
+    field_of: &dyn Fn(&str) -> String,
+) -> Result<Option<i64>, SpecError> {
+    let Some(spanned) = raw else { return Ok(None) };
+    let line = spanned.referenced.line();
+    if spanned.value.kind != "pytorch" {
+        return Err(SpecError::new(
+            field_of("distribution.type"),
+            line,
+            format!("distribution '{}' is not supported: expected pytorch", spanned.value.kind),
+        ));
+    }
+    let count = spanned.value.process_count_per_instance.unwrap_or(1);
+    if count < 1 {
+        return Err(SpecError::new(field_of("distribution.process_count_per_instance"), line, "must be at least 1"));
+    }
+    Ok(Some(count))
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 use atelier_core::asset::{AssetKind, AssetRef};
 
 pub mod assets;
+pub mod component;
 pub mod compute;
 pub mod datastore;
 pub mod endpoint;
@@ -28,6 +29,7 @@ pub mod plan;
 pub mod role;
 pub mod sweep;
 
+pub use component::{ComponentDefinition, ComponentSpec, parse_component};
 pub use job::{CommandJob, JobInput, JobOutput, parse_command_job};
 pub use plan::{
     BUILTIN_ENVIRONMENT, JobPlan, PlannedEnvironment, PlannedInput, PlannedOutput, fill_search_space, render_command,

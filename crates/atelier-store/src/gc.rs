@@ -1,6 +1,6 @@
 //! [`GcStore`] for [`SqlStore`]: what garbage collection asks of the metadata: the deleted runs
 //! it may purge, the purge itself, and every location something still refers to (model
-//! versions, data assets, jobs, deployments' code snapshots), whose files it must keep.
+//! versions, data assets, jobs, deployments' and components' code snapshots), whose files it must keep.
 
 use crate::GcStore;
 use crate::dialect::db_error;
@@ -41,6 +41,8 @@ impl GcStore for SqlStore {
              UNION SELECT path AS location FROM data_assets WHERE workspace = $1 \
              UNION SELECT location FROM job_references WHERE workspace = $1 \
              UNION SELECT 'code:' || snapshot || '/' AS location FROM deployments \
+             WHERE workspace = $1 AND snapshot IS NOT NULL \
+             UNION SELECT 'code:' || snapshot || '/' AS location FROM components \
              WHERE workspace = $1 AND snapshot IS NOT NULL",
         )
         .bind(workspace.as_str())

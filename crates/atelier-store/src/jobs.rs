@@ -380,7 +380,8 @@ impl JobStore for SqlStore {
     async fn snapshot_in_use(&self, workspace: &WorkspaceName, snapshot: &str) -> Result<bool> {
         let row = sqlx::query(
             "SELECT 1 AS used FROM jobs WHERE workspace = $1 AND snapshot = $2 \
-             UNION ALL SELECT 1 AS used FROM deployments WHERE workspace = $1 AND snapshot = $2",
+             UNION ALL SELECT 1 AS used FROM deployments WHERE workspace = $1 AND snapshot = $2 \
+             UNION ALL SELECT 1 AS used FROM components WHERE workspace = $1 AND snapshot = $2",
         )
         .bind(workspace.as_str())
         .bind(snapshot)

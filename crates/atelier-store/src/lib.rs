@@ -11,6 +11,7 @@
 
 mod access;
 pub mod audit;
+mod components;
 mod data;
 mod datastores;
 mod dialect;
@@ -32,6 +33,7 @@ mod writer;
 use async_trait::async_trait;
 use atelier_core::Result;
 use atelier_core::authz::RoleDefinition;
+use atelier_core::component::Component;
 use atelier_core::data::{DataAsset, Datastore};
 use atelier_core::endpoint::{Deployment, Endpoint, ProvisioningState};
 use atelier_core::environment::Environment;
@@ -452,6 +454,31 @@ pub trait EnvironmentStore: Send + Sync {
     ) -> Result<()>;
 }
 
+/// Components: named, versioned, reusable steps. Every method is one transaction.
+#[async_trait]
+pub trait ComponentStore: Send + Sync {
+    /// Registers a component version (`component.version`, or when empty one past the highest
+    /// numeric version). A version that is taken is the same registration when its content
+    /// hash is equal (that version is returned, unchanged), else `RESOURCE_ALREADY_EXISTS`.
+    /// Without a version, a registration whose content equals the newest version's returns it.
+    async fn create_component(&self, component: &Component) -> Result<Component>;
+    async fn get_component(&self, workspace: &WorkspaceName, name: &str, version: &str) -> Result<Component>;
+    /// The versions of one name (newest first), or the newest version of every name.
+    async fn list_components(
+        &self,
+        workspace: &WorkspaceName,
+        name: Option<&str>,
+        include_archived: bool,
+    ) -> Result<Vec<Component>>;
+    async fn set_component_archived(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        version: &str,
+        archived: bool,
+    ) -> Result<()>;
+}
+
 /// The index of files uploaded to a workspace, by content hash. Every method is one transaction.
 #[async_trait]
 pub trait UploadStore: Send + Sync {
@@ -687,6 +714,7 @@ pub trait Store:
     + AssetStore
     + DatastoreStore
     + EnvironmentStore
+    + ComponentStore
     + UploadStore
     + GcStore
     + JobStore

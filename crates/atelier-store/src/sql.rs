@@ -209,6 +209,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (15, "user disabled", include_str!("../migrations/sqlite/0015_user_disabled.sql")),
     (16, "sign-in requests", include_str!("../migrations/sqlite/0016_sign_in_requests.sql")),
     (17, "sweeps", include_str!("../migrations/sqlite/0017_sweeps.sql")),
+    (18, "components", include_str!("../migrations/sqlite/0018_components.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
@@ -228,6 +229,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (15, "user disabled", include_str!("../migrations/postgres/0015_user_disabled.sql")),
     (16, "sign-in requests", include_str!("../migrations/postgres/0016_sign_in_requests.sql")),
     (17, "sweeps", include_str!("../migrations/postgres/0017_sweeps.sql")),
+    (18, "components", include_str!("../migrations/postgres/0018_components.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

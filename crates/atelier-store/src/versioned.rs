@@ -1,4 +1,4 @@
-//! What the versioned assets (data assets and environments) share: a version is text (Azure
+//! What the versioned assets (data assets, environments and components) share: a version is text (Azure
 //! ML's), the next numeric one is given when none is, and a listing shows either every version
 //! of one name, newest first, or the newest version of every name.
 

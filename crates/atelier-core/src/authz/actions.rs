@@ -21,6 +21,8 @@ pub enum Action {
     DataWrite,
     EnvironmentsRead,
     EnvironmentsWrite,
+    ComponentsRead,
+    ComponentsWrite,
     DatastoresRead,
     DatastoresWrite,
     DatastoresDelete,
@@ -126,6 +128,16 @@ pub const ACTIONS: &[ActionInfo] = &[
         Action::EnvironmentsWrite,
         "Microsoft.MachineLearningServices/workspaces/environments/write",
         "create, archive and restore environments, and build them",
+    ),
+    row(
+        Action::ComponentsRead,
+        "Microsoft.MachineLearningServices/workspaces/components/read",
+        "read components, their interfaces and code",
+    ),
+    row(
+        Action::ComponentsWrite,
+        "Microsoft.MachineLearningServices/workspaces/components/write",
+        "register, archive and restore components",
     ),
     row(
         Action::DatastoresRead,

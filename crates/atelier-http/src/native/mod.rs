@@ -1,11 +1,13 @@
 //! The native REST API under `/api/v1`, in Atelier's own JSON: one file per resource
-//! (workspaces, access, audit, roles, tracking, models, data, datastores, environments, gc, jobs, endpoints),
+//! (workspaces, access, audit, roles, tracking, models, data, datastores, environments, components,
+//! gc, jobs, endpoints),
 //! each with its routes and the OpenAPI document of its handlers, merged here. The OpenAPI document
 //! at
 //! `/api/v1/openapi.json` is generated from the annotations on these handlers.
 
 mod access;
 mod audit;
+mod components;
 mod data;
 mod datastores;
 pub(crate) mod endpoints;
@@ -42,6 +44,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(data::routes())
         .merge(datastores::routes())
         .merge(environments::routes())
+        .merge(components::routes())
         .merge(gc::routes())
 }
 
@@ -68,6 +71,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     document.merge(data::Doc::openapi());
     document.merge(datastores::Doc::openapi());
     document.merge(environments::Doc::openapi());
+    document.merge(components::Doc::openapi());
     document.merge(gc::Doc::openapi());
     document.merge(jobs::JobsApiDoc::openapi());
     document.merge(endpoints::EndpointsApiDoc::openapi());
@@ -195,7 +199,7 @@ pub struct ArtifactDto {
     pub(crate) size: Option<u64>,
 }
 
-/// `…/{ws}/{models|data|environments}/{name}/versions/{version}[/…]` of a versioned asset:
+/// `…/{ws}/{models|data|environments|components}/{name}/versions/{version}[/…]` of a versioned asset:
 /// the workspace and the asset reference, parsed once (a version, `latest`, or for models an
 /// `@alias`), whatever the kind. The kind is the collection the matched route names.
 pub(crate) struct AssetVersion {
@@ -270,6 +274,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AssetVersion {
             Some("models") => AssetKind::Model,
             Some("data") => AssetKind::Data,
             Some("environments") => AssetKind::Environment,
+            Some("components") => AssetKind::Component,
             _ => return Err(Error::internal("a versioned-asset path on a route of no asset kind").into()),
         };
         let part = |key: &str| params.get(key).map(String::as_str).unwrap_or_default();

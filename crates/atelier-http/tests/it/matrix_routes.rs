@@ -444,6 +444,20 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/v1/workspaces/{ws}/environments/{name}/versions/{version}/restore", private(EnvironmentsWrite)),
     r("GET", "/api/v1/workspaces/{ws}/environments/{name}/versions/{version}/build", private(EnvironmentsRead)),
     r("POST", "/api/v1/workspaces/{ws}/environments/{name}/versions/{version}/build", private(EnvironmentsWrite)),
+    // Native: components.
+    r("GET", "/api/v1/workspaces/{ws}/components", private(ComponentsRead)),
+    rb(
+        "POST",
+        "/api/v1/workspaces/{ws}/components",
+        r#"{"yaml":"name: nothing\ncommand: echo\n"}"#,
+        private(ComponentsWrite),
+    ),
+    r("GET", "/api/v1/workspaces/{ws}/components/{name}/versions", private(ComponentsRead)),
+    r("GET", "/api/v1/workspaces/{ws}/components/{name}/versions/{version}", private(ComponentsRead)),
+    r("POST", "/api/v1/workspaces/{ws}/components/{name}/versions/{version}/archive", private(ComponentsWrite)),
+    r("POST", "/api/v1/workspaces/{ws}/components/{name}/versions/{version}/restore", private(ComponentsWrite)),
+    r("GET", "/api/v1/workspaces/{ws}/components/{name}/versions/{version}/files", private(ComponentsRead)),
+    r("GET", "/api/v1/workspaces/{ws}/components/{name}/versions/{version}/files/{*path}", private(ComponentsRead)),
     // Native: administration.
     rb("POST", "/api/v1/gc", "{}", Admin),
     // Native: jobs and computes.

@@ -10,3 +10,4 @@ mod conformance_access;
 mod conformance_assets;
 mod conformance_audit;
 mod conformance_registry;
+mod conformance_workflows;
