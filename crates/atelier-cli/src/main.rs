@@ -7,6 +7,7 @@ mod assets;
 mod audit;
 mod client;
 mod commands;
+mod components;
 mod data;
 mod datastores;
 mod endpoints;
@@ -131,6 +132,13 @@ enum Command {
     Environment {
         #[command(subcommand)]
         command: environments::EnvironmentCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Manage components: versioned, reusable steps of pipelines.
+    Component {
+        #[command(subcommand)]
+        command: components::ComponentCommand,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -262,6 +270,7 @@ fn main() -> ExitCode {
             Command::Data { command, client } => data::data(command, client).await,
             Command::Datastore { command, client } => datastores::datastore(command, client).await,
             Command::Environment { command, client } => environments::environment(command, client).await,
+            Command::Component { command, client } => components::component(command, client).await,
             Command::Gc { grace_minutes, client } => commands::gc(grace_minutes, client).await,
             Command::Job { command, client } => jobs::job(command, client).await,
             Command::Compute { command, client } => jobs::compute(command, client).await,
