@@ -484,6 +484,49 @@ def test_environment_pages_show_the_spec_and_the_build(page, server):
     screenshot(page, "environment")
 
 
+def test_component_pages_show_the_interface_code_and_versions(page, server):
+    import uuid
+
+    snapshot = uuid.uuid4().hex
+    assert server.api("PUT", f"/api/v1/workspaces/default/code-uploads/{snapshot}/prep.py",
+                      data=b"print('prep')\n").status_code == 200
+    yaml = (
+        "name: prep_data\ndisplay_name: Prepare data\ndescription: cleans the raw table\ncode: ./src\n"
+        "inputs:\n  raw: {type: uri_folder, description: the raw table}\n"
+        "  rows: {type: integer, default: 100, min: 1, optional: true}\n"
+        "  how: {type: string, default: drop, enum: [drop, fill]}\n"
+        "outputs:\n  clean: {type: uri_folder}\n"
+        "command: python prep.py --raw ${{inputs.raw}} $[[--rows ${{inputs.rows}}]] --how ${{inputs.how}} "
+        "--out ${{outputs.clean}}\n"
+    )
+    created = server.api("POST", "/api/v1/workspaces/default/components", json={"yaml": yaml, "snapshot": snapshot})
+    assert created.status_code == 201, created.text
+    second = server.api("POST", "/api/v1/workspaces/default/components",
+                        json={"yaml": yaml.replace("cleans the raw table", "cleans it better"), "snapshot": snapshot})
+    assert second.status_code == 201 and second.json()["version"] == "2", second.text
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default")
+    page.click("[data-testid=components-link]")
+    page.wait_for_load_state()
+    listed = page.locator("[data-testid=components]").inner_text()
+    assert "prep_data" in listed and "Prepare data" in listed and "atelier-python" in listed
+    page.click("text=prep_data")
+    page.wait_for_load_state()
+    assert "cleans it better" in page.inner_text("main"), "the newest version is shown first"
+    inputs = page.locator("[data-testid=component-inputs]").inner_text()
+    assert "raw" in inputs and "uri_folder" in inputs and "the raw table" in inputs and "required" in inputs
+    assert "100" in inputs and "≥ 1" in inputs and "optional" in inputs and "one of drop, fill" in inputs
+    assert "clean" in page.locator("[data-testid=component-outputs]").inner_text()
+    assert "--how ${{inputs.how}}" in page.locator("[data-testid=component-command]").inner_text()
+    page.click("[data-testid=component-versions] >> text=1")
+    page.wait_for_load_state()
+    assert "cleans the raw table" in page.inner_text("main")
+    with page.expect_download() as download:
+        page.click("[data-testid=component-code] >> text=prep.py")
+    assert open(download.value.path()).read() == "print('prep')\n"
+    screenshot(page, "component")
+
+
 def test_job_pages_follow_the_log_live_and_cancel(page, server):
     import uuid
 

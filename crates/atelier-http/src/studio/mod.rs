@@ -11,6 +11,7 @@ mod assets;
 mod audit;
 mod common;
 mod compare;
+mod components;
 mod endpoints;
 mod jobs;
 mod models;
@@ -57,6 +58,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{ws}/datastores", get(assets::datastores))
         .route("/w/{ws}/environments", get(assets::environments))
         .route("/w/{ws}/environments/{name}", get(assets::environment))
+        .route("/w/{ws}/components", get(components::components))
+        .route("/w/{ws}/components/{name}", get(components::component))
+        .route("/w/{ws}/components/{name}/versions/{version}/files/{*path}", get(components::file))
         .route("/w/{ws}/jobs", get(jobs::jobs))
         .route("/w/{ws}/jobs/{name}", get(jobs::job))
         .route("/w/{ws}/jobs/{name}/cancel", post(jobs::cancel))
