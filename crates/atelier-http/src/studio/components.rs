@@ -183,7 +183,10 @@ pub(crate) async fn component(
         outputs,
         command: body.command,
         environment: definition.environment.name,
-        python: definition.environment.python.unwrap_or_else(|| "the machine's".to_owned()),
+        python: match definition.environment.python {
+            Some(version) => format!("Python {version}"),
+            None => "the machine's Python".to_owned(),
+        },
         requirements: definition.environment.requirements,
         files,
         component,
