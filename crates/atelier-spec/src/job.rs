@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-struct TypedInput {
+pub(crate) struct TypedInput {
     #[serde(rename = "type")]
     kind: String,
     #[serde(default)]
@@ -25,14 +25,14 @@ struct TypedInput {
 
 #[derive(Deserialize, Debug)]
 #[serde(untagged)]
-enum RawInput {
+pub(crate) enum RawInput {
     Typed(TypedInput),
     Literal(Scalar),
 }
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-struct RawOutput {
+pub(crate) struct RawOutput {
     #[serde(rename = "type", default)]
     kind: Option<String>,
     #[serde(default)]
@@ -107,7 +107,7 @@ pub(crate) struct RawDistribution {
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
-struct RawLimits {
+pub(crate) struct RawLimits {
     #[serde(default)]
     timeout: Option<Spanned<i64>>,
 }
@@ -163,14 +163,14 @@ pub enum JobInput {
 }
 
 impl JobInput {
-    fn has_value(&self) -> bool {
+    pub(crate) fn has_value(&self) -> bool {
         match self {
             JobInput::Literal { value, .. } => value.is_some(),
             JobInput::Asset { path, .. } => path.is_some(),
         }
     }
 
-    fn optional(&self) -> bool {
+    pub(crate) fn optional(&self) -> bool {
         match self {
             JobInput::Literal { optional, .. } | JobInput::Asset { optional, .. } => *optional,
         }
@@ -469,46 +469,11 @@ fn check_command_job(
 
     let mut inputs = BTreeMap::new();
     for (name, spanned) in &raw.inputs {
-        let field = format!("inputs.{name}");
-        let line = spanned.referenced.line();
-        let input = match &spanned.value {
-            RawInput::Literal(value) => JobInput::Literal { value: Some(value.text()), optional: false },
-            RawInput::Typed(typed) => {
-                let optional = typed.optional.unwrap_or(false);
-                if LITERAL_TYPES.contains(&typed.kind.as_str()) {
-                    if typed.path.is_some() || typed.mode.is_some() {
-                        return Err(SpecError::new(
-                            &field,
-                            line,
-                            format!("a {} input takes no path or mode", typed.kind),
-                        ));
-                    }
-                    JobInput::Literal { value: typed.default.as_ref().map(Scalar::text), optional }
-                } else if ASSET_INPUT_TYPES.contains(&typed.kind.as_str()) {
-                    let mode = typed.mode.clone().unwrap_or_else(|| "ro_mount".to_owned());
-                    if !INPUT_MODES.contains(&mode.as_str()) {
-                        return Err(SpecError::new(
-                            &field,
-                            line,
-                            format!("invalid mode '{mode}': expected one of {}", INPUT_MODES.join(", ")),
-                        ));
-                    }
-                    JobInput::Asset { kind: typed.kind.clone(), path: typed.path.clone(), mode, optional }
-                } else {
-                    let mut types = LITERAL_TYPES.to_vec();
-                    types.extend(ASSET_INPUT_TYPES);
-                    return Err(SpecError::new(
-                        &field,
-                        line,
-                        format!("invalid input type '{}': expected one of {}", typed.kind, types.join(", ")),
-                    ));
-                }
-            }
-        };
+        let input = check_input(&format!("inputs.{name}"), spanned)?;
         if !input.optional() && !input.has_value() {
             return Err(SpecError::new(
-                &field,
-                line,
+                format!("inputs.{name}"),
+                spanned.referenced.line(),
                 "a required input needs a value (or a path); mark it optional: true otherwise",
             ));
         }
@@ -517,39 +482,7 @@ fn check_command_job(
 
     let mut outputs = BTreeMap::new();
     for (name, spanned) in &raw.outputs {
-        let field = format!("outputs.{name}");
-        let line = spanned.referenced.line();
-        let output = &spanned.value;
-        let kind = output.kind.clone().unwrap_or_else(|| "uri_folder".to_owned());
-        if !OUTPUT_TYPES.contains(&kind.as_str()) {
-            return Err(SpecError::new(
-                &field,
-                line,
-                format!("invalid output type '{kind}': expected one of {}", OUTPUT_TYPES.join(", ")),
-            ));
-        }
-        let mode = output.mode.clone().unwrap_or_else(|| "rw_mount".to_owned());
-        if !OUTPUT_MODES.contains(&mode.as_str()) {
-            return Err(SpecError::new(
-                &field,
-                line,
-                format!("invalid mode '{mode}': expected one of {}", OUTPUT_MODES.join(", ")),
-            ));
-        }
-        if output.version.is_some() && output.name.is_none() {
-            return Err(SpecError::new(&field, line, "a version needs a name to register the output under"));
-        }
-        let _ = &output.description;
-        outputs.insert(
-            name.clone(),
-            JobOutput {
-                kind,
-                path: output.path.clone(),
-                mode,
-                name: output.name.clone(),
-                version: output.version.as_ref().map(Scalar::text),
-            },
-        );
+        outputs.insert(name.clone(), check_output(&format!("outputs.{name}"), spanned.referenced.line(), &spanned.value)?);
     }
 
     let command_line = command.referenced.line();
@@ -685,6 +618,72 @@ fn check_command_job(
         process_count_per_instance,
         timeout,
         lines,
+    })
+}
+
+/// Reads one input of a job (or a pipeline): a literal, or a typed literal or data input.
+pub(crate) fn check_input(field: &str, spanned: &Spanned<RawInput>) -> Result<JobInput, SpecError> {
+    let line = spanned.referenced.line();
+    Ok(match &spanned.value {
+        RawInput::Literal(value) => JobInput::Literal { value: Some(value.text()), optional: false },
+        RawInput::Typed(typed) => {
+            let optional = typed.optional.unwrap_or(false);
+            if LITERAL_TYPES.contains(&typed.kind.as_str()) {
+                if typed.path.is_some() || typed.mode.is_some() {
+                    return Err(SpecError::new(field, line, format!("a {} input takes no path or mode", typed.kind)));
+                }
+                JobInput::Literal { value: typed.default.as_ref().map(Scalar::text), optional }
+            } else if ASSET_INPUT_TYPES.contains(&typed.kind.as_str()) {
+                let mode = typed.mode.clone().unwrap_or_else(|| "ro_mount".to_owned());
+                if !INPUT_MODES.contains(&mode.as_str()) {
+                    return Err(SpecError::new(
+                        field,
+                        line,
+                        format!("invalid mode '{mode}': expected one of {}", INPUT_MODES.join(", ")),
+                    ));
+                }
+                JobInput::Asset { kind: typed.kind.clone(), path: typed.path.clone(), mode, optional }
+            } else {
+                let mut types = LITERAL_TYPES.to_vec();
+                types.extend(ASSET_INPUT_TYPES);
+                return Err(SpecError::new(
+                    field,
+                    line,
+                    format!("invalid input type '{}': expected one of {}", typed.kind, types.join(", ")),
+                ));
+            }
+        }
+    })
+}
+
+/// Reads one output of a job (or a pipeline).
+pub(crate) fn check_output(field: &str, line: u64, output: &RawOutput) -> Result<JobOutput, SpecError> {
+    let kind = output.kind.clone().unwrap_or_else(|| "uri_folder".to_owned());
+    if !OUTPUT_TYPES.contains(&kind.as_str()) {
+        return Err(SpecError::new(
+            field,
+            line,
+            format!("invalid output type '{kind}': expected one of {}", OUTPUT_TYPES.join(", ")),
+        ));
+    }
+    let mode = output.mode.clone().unwrap_or_else(|| "rw_mount".to_owned());
+    if !OUTPUT_MODES.contains(&mode.as_str()) {
+        return Err(SpecError::new(
+            field,
+            line,
+            format!("invalid mode '{mode}': expected one of {}", OUTPUT_MODES.join(", ")),
+        ));
+    }
+    if output.version.is_some() && output.name.is_none() {
+        return Err(SpecError::new(field, line, "a version needs a name to register the output under"));
+    }
+    let _ = &output.description;
+    Ok(JobOutput {
+        kind,
+        path: output.path.clone(),
+        mode,
+        name: output.name.clone(),
+        version: output.version.as_ref().map(Scalar::text),
     })
 }
 
