@@ -34,17 +34,17 @@ pub(crate) enum RawInput {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawOutput {
     #[serde(rename = "type", default)]
-    kind: Option<String>,
+    pub(crate) kind: Option<String>,
     #[serde(default)]
-    path: Option<String>,
+    pub(crate) path: Option<String>,
     #[serde(default)]
-    mode: Option<String>,
+    pub(crate) mode: Option<String>,
     #[serde(default)]
-    name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(default)]
-    version: Option<Scalar>,
+    pub(crate) version: Option<Scalar>,
     #[serde(default)]
-    description: Option<String>,
+    pub(crate) description: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -109,7 +109,7 @@ pub(crate) struct RawDistribution {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawLimits {
     #[serde(default)]
-    timeout: Option<Spanned<i64>>,
+    pub(crate) timeout: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -482,7 +482,8 @@ fn check_command_job(
 
     let mut outputs = BTreeMap::new();
     for (name, spanned) in &raw.outputs {
-        outputs.insert(name.clone(), check_output(&format!("outputs.{name}"), spanned.referenced.line(), &spanned.value)?);
+        outputs
+            .insert(name.clone(), check_output(&format!("outputs.{name}"), spanned.referenced.line(), &spanned.value)?);
     }
 
     let command_line = command.referenced.line();

@@ -25,6 +25,7 @@ pub mod compute;
 pub mod datastore;
 pub mod endpoint;
 pub mod job;
+pub mod pipeline;
 pub mod plan;
 pub mod role;
 pub mod sweep;

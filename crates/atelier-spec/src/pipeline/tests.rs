@@ -1,0 +1,272 @@
+//! Tests of pipeline files: bindings, the DAG, and mistakes with their step, field and line.
+
+use super::*;
+use crate::component::parse_component;
+
+const PIPELINE: &str = r#"$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
+type: pipeline
+display_name: train-score-eval
+settings:
+  default_compute: azureml:cpu-cluster
+  default_datastore: azureml:workspaceblobstore
+  continue_on_step_failure: false
+inputs:
+  raw: {type: uri_folder, path: ./data}
+  epochs: 20
+outputs:
+  trained_model: {mode: upload}
+jobs:
+  prep:
+    command: python prep.py --raw ${{inputs.raw_data}} --out ${{outputs.clean}}
+    code: ./prep_src
+    environment: azureml:sklearn@latest
+    inputs:
+      raw_data: ${{parent.inputs.raw}}
+    outputs:
+      clean:
+  train:
+    type: command
+    component: ./train.yml
+    compute: azureml:gpu-cluster
+    inputs:
+      training_data: ${{parent.jobs.prep.outputs.clean}}
+      max_epochs: ${{parent.inputs.epochs}}
+    outputs:
+      model_output: ${{parent.outputs.trained_model}}
+  report:
+    component: azureml:report@latest
+    inputs:
+      model: ${{parent.jobs.train.outputs.model_output}}
+      data: ${{parent.jobs.prep.outputs.clean}}
+"#;
+
+const TRAIN: &str = r#"name: train_data_component
+inputs:
+  training_data: {type: uri_folder}
+  max_epochs: {type: integer, optional: true, min: 1}
+  learning_rate: {type: number, default: 0.01, optional: true}
+outputs:
+  model_output: {type: uri_folder}
+command: >-
+  python train.py --training_data ${{inputs.training_data}}
+  $[[--max_epochs ${{inputs.max_epochs}}]] --model_output ${{outputs.model_output}}
+"#;
+
+const REPORT: &str = r#"name: report
+inputs:
+  model: {type: mlflow_model}
+  data: {type: uri_folder}
+  title: {type: string}
+command: echo ${{inputs.title}} ${{inputs.model}} ${{inputs.data}}
+"#;
+
+fn interfaces(report: &str) -> BTreeMap<String, ComponentBody> {
+    BTreeMap::from([
+        ("train".to_owned(), parse_component(TRAIN).unwrap().body),
+        ("report".to_owned(), parse_component(report).unwrap().body),
+    ])
+}
+
+fn with_title(pipeline: &str) -> String {
+    pipeline.replace(
+        "      data: ${{parent.jobs.prep.outputs.clean}}\n",
+        "      data: ${{parent.jobs.prep.outputs.clean}}\n      title: nightly\n",
+    )
+}
+
+#[test]
+fn azures_example_pipeline_reads_into_a_dag() {
+    let job = parse_pipeline_job(&with_title(PIPELINE), "examples").unwrap();
+    assert_eq!(job.experiment_name, "examples");
+    assert_eq!(job.default_compute.as_deref(), Some("cpu-cluster"));
+    assert!(!job.continue_on_step_failure && !job.force_rerun);
+    assert_eq!(job.outputs["trained_model"].mode, "upload");
+    let prep = &job.steps["prep"];
+    assert!(matches!(&prep.component, StepComponent::Inline(inline) if inline.code.as_deref() == Some("./prep_src")));
+    assert_eq!(prep.inputs["raw_data"], Binding::ParentInput("raw".into()));
+    assert_eq!(prep.outputs["clean"], OutputBinding::Default);
+    let train = &job.steps["train"];
+    assert_eq!(train.component, StepComponent::File("./train.yml".into()));
+    assert_eq!(train.compute.as_deref(), Some("gpu-cluster"));
+    assert_eq!(train.inputs["training_data"], Binding::StepOutput { step: "prep".into(), output: "clean".into() });
+    assert_eq!(train.outputs["model_output"], OutputBinding::ParentOutput("trained_model".into()));
+    assert_eq!(job.steps["report"].component, StepComponent::Registered("azureml:report@latest".into()));
+    assert_eq!(job.line_of("jobs.train.inputs.max_epochs"), 28);
+
+    let (dag, resolved) = check_pipeline(&job, &interfaces(REPORT)).unwrap();
+    assert_eq!(dag.order, vec!["prep", "train", "report"]);
+    assert_eq!(dag.depth["report"], 2);
+    assert_eq!(dag.upstream("report"), BTreeSet::from(["prep", "train"]));
+    assert_eq!(dag.edges.len(), 3);
+    // The inline step's interface comes from its bindings.
+    let prep = &resolved["prep"];
+    assert_eq!(prep.inputs["raw_data"].kind, "uri_folder");
+    assert_eq!(prep.outputs["clean"].kind, "uri_folder");
+}
+
+#[test]
+fn file_mistakes_name_the_step_the_field_and_the_line() {
+    let cases: Vec<(String, &str, u64, &str)> = vec![
+        (
+            PIPELINE.replace(
+                "${{parent.jobs.prep.outputs.clean}}\n      max",
+                "${{parent.jobs.prepare.outputs.clean}}\n      max",
+            ),
+            "jobs.train.inputs.training_data",
+            27,
+            "no step 'prepare' (its steps: prep, report, train)",
+        ),
+        (
+            PIPELINE.replace("${{parent.inputs.epochs}}", "${{parent.inputs.epoch}}"),
+            "jobs.train.inputs.max_epochs",
+            28,
+            "no input 'epoch' (it has epochs, raw)",
+        ),
+        (
+            PIPELINE.replace("${{parent.inputs.epochs}}", "${{inputs.epochs}}"),
+            "jobs.train.inputs.max_epochs",
+            28,
+            "a binding in a pipeline step is",
+        ),
+        (
+            PIPELINE.replace("${{parent.inputs.epochs}}", "x${{parent.inputs.epochs}}"),
+            "jobs.train.inputs.max_epochs",
+            28,
+            "a binding is the whole value",
+        ),
+        (
+            PIPELINE.replace("${{parent.outputs.trained_model}}", "${{parent.outputs.model}}"),
+            "jobs.train.outputs.model_output",
+            30,
+            "no output 'model' (it has trained_model)",
+        ),
+        (
+            PIPELINE.replace("    type: command\n    component", "    type: sweep\n    component"),
+            "jobs.train.type",
+            23,
+            "sweep step is not supported yet",
+        ),
+        (
+            PIPELINE.replace("    component: ./train.yml\n", "    component: ./train.yml\n    command: echo\n"),
+            "jobs.train.command",
+            25,
+            "either a component or its own command",
+        ),
+        (
+            PIPELINE.replace("${{inputs.raw_data}}", "${{inputs.raw}}"),
+            "jobs.prep.command",
+            15,
+            "names no input of this step",
+        ),
+        (
+            PIPELINE.replace("azureml:report@latest", "azureml:Report@latest"),
+            "jobs.report.component",
+            32,
+            "invalid component name",
+        ),
+        (
+            PIPELINE.replace("azureml:workspaceblobstore", "azureml:other"),
+            "settings.default_datastore",
+            6,
+            "default datastore",
+        ),
+        (PIPELINE.replace("  prep:\n", "  prep:\n    retries: 2\n"), "pipeline", 15, "unknown field"),
+        (
+            PIPELINE.replace(
+                "      raw_data: ${{parent.inputs.raw}}",
+                "      raw_data: ${{parent.jobs.report.outputs.summary}}",
+            ),
+            "jobs.report.inputs.data",
+            35,
+            "the steps report → prep → report form a cycle",
+        ),
+        (
+            PIPELINE.replace(
+                "      raw_data: ${{parent.inputs.raw}}",
+                "      raw_data: ${{parent.jobs.prep.outputs.clean}}",
+            ),
+            "jobs.prep.inputs.raw_data",
+            19,
+            "its own output",
+        ),
+    ];
+    for (text, field, line, words) in cases {
+        let error = parse_pipeline_job(&text, "x").unwrap_err();
+        assert_eq!((error.field.as_str(), error.line), (field, line), "{words}: {error}");
+        assert!(error.to_string().contains(words), "{words}: {error}");
+    }
+}
+
+#[test]
+fn interface_mistakes_are_found_before_anything_runs() {
+    let check = |pipeline: &str, report: &str| {
+        let job = parse_pipeline_job(pipeline, "x").unwrap();
+        check_pipeline(&job, &interfaces(report)).unwrap_err()
+    };
+    let cases: Vec<(SpecError, &str, u64, &str)> = vec![
+        (check(PIPELINE, REPORT), "jobs.report", 31, "required input 'title' (string) has no value"),
+        (
+            check(&with_title(PIPELINE), &REPORT.replace("title: {type: string}", "title: {type: integer}")),
+            "jobs.report.inputs.title",
+            36,
+            "'nightly' is not an integer",
+        ),
+        (
+            check(&with_title(PIPELINE).replace("model: ${{parent.jobs.train", "title2: ${{parent.jobs.train"), REPORT),
+            "jobs.report.inputs.title2",
+            34,
+            "no input 'title2' (it has data, model, title)",
+        ),
+        (
+            check(&with_title(PIPELINE), &REPORT.replace("data: {type: uri_folder}", "data: {type: integer}")),
+            "jobs.report.inputs.data",
+            35,
+            "step 'prep''s uri_folder output 'clean' cannot feed the integer input",
+        ),
+        (
+            check(
+                &with_title(PIPELINE).replace("outputs.model_output}}\n      data", "outputs.model}}\n      data"),
+                REPORT,
+            ),
+            "jobs.report.inputs.model",
+            34,
+            "step 'train' has no output 'model' (it has model_output)",
+        ),
+        (
+            check(&with_title(PIPELINE).replace("max_epochs: ${{parent.inputs.epochs}}", "max_epochs: 0"), REPORT),
+            "jobs.train.inputs.max_epochs",
+            28,
+            "0 is below the minimum 1",
+        ),
+        (
+            check(
+                &with_title(PIPELINE)
+                    .replace("    outputs:\n      model_output: ${{parent.outputs.trained_model}}\n", ""),
+                REPORT,
+            ),
+            "outputs.trained_model",
+            12,
+            "no step's output is bound to it",
+        ),
+        (
+            check(&with_title(PIPELINE).replace("epochs: 20", "epochs: {type: uri_file, path: ./e.txt}"), REPORT),
+            "jobs.train.inputs.max_epochs",
+            28,
+            "the pipeline's uri_file input 'epochs' cannot feed the integer input",
+        ),
+    ];
+    for (error, field, line, words) in cases {
+        assert_eq!((error.field.as_str(), error.line), (field, line), "{words}: {error}");
+        assert!(error.to_string().contains(words), "{words}: {error}");
+    }
+}
+
+#[test]
+fn component_references_are_checked() {
+    for good in ["azureml:train:3", "azureml:train@latest", "azureml:train"] {
+        assert!(check_component_reference(good).is_ok(), "{good}");
+    }
+    for bad in ["azureml:train@prod", "azureml:train:", "azureml:Train:1", "azureml://registries/x/components/y"] {
+        assert!(check_component_reference(bad).is_err(), "{bad}");
+    }
+}
