@@ -15,7 +15,6 @@
 //! checked by [`check_pipeline`] once the caller has them: the CLI for the files it reads, the
 //! server for every step. Each mistake names the step, the field and its line.
 
-use crate::component::ComponentBody;
 use crate::job::{
     JobInput, JobOutput, RawDistribution, RawEnvironment, RawInput, RawLimits, RawOutput, RawResources, check_input,
     check_output, distribution_of, environment_of, placeholders, positive, resources_of,

@@ -1,7 +1,7 @@
 //! Tests of pipeline files: bindings, the DAG, and mistakes with their step, field and line.
 
 use super::*;
-use crate::component::parse_component;
+use crate::component::{ComponentBody, parse_component};
 
 const PIPELINE: &str = r#"$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
 type: pipeline
