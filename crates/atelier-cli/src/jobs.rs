@@ -273,6 +273,18 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
                 .ok()
                 .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
                 .unwrap_or_else(|| "Default".to_owned());
+            if crate::pipelines::is_pipeline(&text) {
+                let shown_as = file.display().to_string();
+                let created =
+                    crate::pipelines::submit_pipeline(&client, workspace, &text, &base, &shown_as, &folder_name, name)
+                        .await?;
+                let job_name = created["name"].as_str().unwrap_or_default().to_owned();
+                if stream {
+                    eprintln!("Job {job_name} submitted.");
+                    return follow(&client, workspace, &job_name).await;
+                }
+                return print_fields(&created, &JOB_FIELDS, args.output);
+            }
             let parsed =
                 parse_job(&text, &folder_name).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
             // A sweep uploads what its trials use: their code and local inputs.

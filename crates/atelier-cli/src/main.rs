@@ -18,6 +18,7 @@ mod launcher;
 mod login;
 mod models;
 mod output;
+mod pipelines;
 mod roles;
 mod runtime;
 mod sandbox;

@@ -99,6 +99,7 @@ impl JobStatus {
 pub enum JobKind {
     Command,
     Sweep,
+    Pipeline,
 }
 
 impl JobKind {
@@ -107,14 +108,22 @@ impl JobKind {
         match self {
             JobKind::Command => "command",
             JobKind::Sweep => "sweep",
+            JobKind::Pipeline => "pipeline",
         }
+    }
+
+    /// Whether jobs of this kind run nothing themselves: their children (a sweep's trials, a
+    /// pipeline's steps) do, and hold the resources.
+    pub fn is_parent(self) -> bool {
+        matches!(self, JobKind::Sweep | JobKind::Pipeline)
     }
 
     pub fn parse(text: &str) -> Result<Self> {
         match text {
             "command" => Ok(JobKind::Command),
             "sweep" => Ok(JobKind::Sweep),
-            other => Err(Error::invalid(format!("unknown job type '{other}': expected command or sweep"))),
+            "pipeline" => Ok(JobKind::Pipeline),
+            other => Err(Error::invalid(format!("unknown job type '{other}': expected command, sweep or pipeline"))),
         }
     }
 }
@@ -151,9 +160,16 @@ pub struct Job {
     pub display_name: Option<String>,
     pub description: Option<String>,
     pub kind: JobKind,
-    /// The sweep a trial belongs to, and its index there (from 0).
+    /// The sweep a trial belongs to, and its index there (from 0); or the pipeline a step
+    /// belongs to, and the step's name.
     pub parent: Option<String>,
     pub trial: Option<i64>,
+    pub step: Option<String>,
+    /// A pipeline step that did not run: the earlier job whose outputs it has.
+    pub reused_from: Option<String>,
+    /// What decides whether a pipeline step's earlier run can stand for it (a hash of its
+    /// component, code, environment, inputs and settings); `None` when it may not be reused.
+    pub reuse_key: Option<String>,
     pub experiment_id: i64,
     pub experiment_name: String,
     pub compute: String,

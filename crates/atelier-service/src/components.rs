@@ -50,18 +50,20 @@ impl Service {
     ) -> Result<Component> {
         self.authorize(principal, workspace, Action::ComponentsWrite).await?;
         let spec = parse_component(&submission.yaml).map_err(spec_error)?;
-        let (component, _) = self.resolve_component(principal, workspace, &spec, &submission).await?;
+        let (component, _) = self.resolve_component(principal, workspace, &spec, &submission, true).await?;
         self.store.create_component(&component).await
     }
 
     /// A component file resolved into the version it registers (its version empty when the
-    /// file gives none), with the definition it keeps.
+    /// file gives none), with the definition it keeps. Before its code is uploaded
+    /// (`code_uploaded` false), the code is taken as the client will upload it.
     pub(crate) async fn resolve_component(
         &self,
         principal: &Principal,
         workspace: &WorkspaceName,
         spec: &ComponentSpec,
         submission: &ComponentSubmission,
+        code_uploaded: bool,
     ) -> Result<(Component, ComponentDefinition)> {
         let version = submission.version.clone().or_else(|| spec.version.clone()).unwrap_or_default();
         if version.contains(['/', ':', '@']) || version.chars().any(char::is_whitespace) {
@@ -71,6 +73,7 @@ impl Service {
         }
         let (snapshot, code_hash) = match (&spec.code, &submission.snapshot) {
             (None, None) => (None, None),
+            (Some(_), _) if !code_uploaded => (None, None),
             (None, Some(_)) => {
                 return Err(Error::invalid("a code snapshot was sent for a component that has no 'code'"));
             }
@@ -149,7 +152,7 @@ impl Service {
         let strip = snapshot.len() + 1;
         let mut hasher = blake3::Hasher::new();
         for file in &files {
-            hasher.update(file.path[strip..].as_bytes());
+            hasher.update(&file.path.as_bytes()[strip..]);
             hasher.update(b"\0");
             hasher.update(file.hash.as_bytes());
             hasher.update(b"\n");

@@ -13,7 +13,7 @@
 
 use crate::{Principal, Service, now_millis};
 use atelier_core::authz::Action;
-use atelier_core::job::{Capacity, Job, JobKind, JobStatus, ResourceRequest, Usage, vm_size};
+use atelier_core::job::{Capacity, Job, JobStatus, ResourceRequest, Usage, vm_size};
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, Result};
 use atelier_store::Compute;
@@ -104,8 +104,9 @@ impl Service {
     /// One look at the queue: fail jobs whose runtime died, then start what fits.
     pub async fn schedule_once(&self) -> Result<()> {
         let Some(scheduling) = &self.scheduling else { return Ok(()) };
-        // Sweeps first: a trial they queue now starts in this same pass.
+        // Sweeps and pipelines first: a trial or step they queue now starts in this same pass.
         self.drive_sweeps().await?;
+        self.drive_pipelines().await?;
         let mut computes: HashMap<(String, String), Compute> = self
             .store
             .list_computes(None)
@@ -117,8 +118,8 @@ impl Service {
         let mut per_compute: HashMap<(String, String), i64> = HashMap::new();
         let now = now_millis();
         for job in self.store.jobs_in_status(&ACTIVE).await? {
-            // A sweep runs nothing itself: its trials hold the resources.
-            if job.kind == JobKind::Sweep {
+            // A sweep or a pipeline runs nothing itself: its trials or steps hold the resources.
+            if job.kind.is_parent() {
                 continue;
             }
             if self.runtime_is_gone(scheduling, &job, now) {
@@ -133,7 +134,7 @@ impl Service {
         }
         let mut blocked: HashSet<(String, String)> = HashSet::new();
         for job in self.store.jobs_in_status(&[JobStatus::Queued]).await? {
-            if job.kind == JobKind::Sweep {
+            if job.kind.is_parent() {
                 continue;
             }
             let key = (job.workspace.to_string(), job.compute.clone());
@@ -306,7 +307,7 @@ impl Service {
         }
         for view in &mut views {
             let mine = |job: &&Job| job.compute == view.name && (view.name == "local" || job.workspace == *workspace);
-            for job in active.iter().filter(|job| job.kind != JobKind::Sweep).filter(mine) {
+            for job in active.iter().filter(|job| !job.kind.is_parent()).filter(mine) {
                 view.in_use.add(&job.resources, &job.assigned_gpus);
                 if job.workspace == *workspace {
                     view.running.push(job.name.clone());
@@ -314,7 +315,7 @@ impl Service {
             }
             view.queued = queued
                 .iter()
-                .filter(|job| job.kind != JobKind::Sweep)
+                .filter(|job| !job.kind.is_parent())
                 .filter(mine)
                 .filter(|job| job.workspace == *workspace)
                 .map(|job| job.name.clone())

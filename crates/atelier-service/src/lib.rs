@@ -48,8 +48,8 @@ pub use endpoints::{
 pub use environments::{EnvironmentBuild, EnvironmentBuilder, NewEnvironment, inheritable_variable};
 pub use gc::GcReport;
 pub use jobs::{
-    BEST_TRIAL_TAG, JobControl, JobFilter, JobSubmission, SNAPSHOT_LIMIT_BYTES, STD_LOG, StatusReport, SweepView,
-    TrialView,
+    BEST_TRIAL_TAG, JobControl, JobFilter, JobSubmission, PipelineView, SNAPSHOT_LIMIT_BYTES, STD_LOG, StatusReport,
+    StepUpload, SweepView, TrialView,
 };
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
 pub use oidc::{DeviceSignIn, GroupRoles, Oidc, OidcSettings, SignInStart, constant_time_eq, safe_next};

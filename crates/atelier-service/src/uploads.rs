@@ -225,6 +225,33 @@ impl Service {
         }
     }
 
+    /// Each file at a location with what identifies its content: its content hash where the
+    /// files are uploads, else its size; paths as [`Service::list_at`] gives them.
+    pub(crate) async fn located_file_hashes(
+        &self,
+        workspace: &WorkspaceName,
+        location: &Location,
+    ) -> Result<Vec<(String, String)>> {
+        match location {
+            Location::Blob(store, key) => Ok(list_located(store, key)
+                .await?
+                .into_iter()
+                .map(|(path, size)| (path, format!("size {size}")))
+                .collect()),
+            Location::Uploads { area, prefix } => {
+                let base = prefix.rsplit('/').next().unwrap_or_default();
+                let parent_length = prefix.len() - base.len();
+                Ok(self
+                    .store
+                    .upload_files_under(workspace, area, prefix)
+                    .await?
+                    .into_iter()
+                    .map(|file| (file.path[parent_length..].to_owned(), file.hash))
+                    .collect())
+            }
+        }
+    }
+
     /// The bytes of an uploaded file.
     pub(crate) async fn open_upload(&self, workspace: &WorkspaceName, file: &UploadFile) -> Result<Download> {
         self.blobs().get(&cas_key(workspace, &file.hash)).await.map_err(blob_error)

@@ -16,7 +16,8 @@ use std::collections::HashMap;
 const JOB_COLUMNS: &str = "j.name, j.workspace, j.seq, j.experiment_id, e.name AS experiment_name, j.display_name, \
      j.description, j.compute, j.status, j.priority, j.cpus, j.memory_mb, j.gpus, j.tags, j.spec_yaml, j.plan, \
      j.snapshot, j.created_by, j.created_at, j.exit_code, j.error, j.warnings, j.archived, j.runtime_pid, \
-     j.runtime_start, j.assigned_gpus, j.heartbeat_at, j.kind, j.parent_job, j.trial_index";
+     j.runtime_start, j.assigned_gpus, j.heartbeat_at, j.kind, j.parent_job, j.trial_index, j.step, j.reused_from, \
+     j.reuse_key";
 
 const JOB_FROM: &str =
     "FROM jobs j JOIN experiments e ON e.workspace = j.workspace AND e.experiment_id = j.experiment_id";
@@ -46,6 +47,9 @@ fn row_to_job(row: &AnyRow) -> Result<Job> {
             .map_err(|_| Error::internal("a stored job kind is invalid"))?,
         parent: row.try_get("parent_job").map_err(db_error)?,
         trial: row.try_get("trial_index").map_err(db_error)?,
+        step: row.try_get("step").map_err(db_error)?,
+        reused_from: row.try_get("reused_from").map_err(db_error)?,
+        reuse_key: row.try_get("reuse_key").map_err(db_error)?,
         experiment_id: row.try_get("experiment_id").map_err(db_error)?,
         experiment_name: row.try_get("experiment_name").map_err(db_error)?,
         compute: row.try_get("compute").map_err(db_error)?,
@@ -187,9 +191,9 @@ impl JobStore for SqlStore {
         sqlx::query(
             "INSERT INTO jobs (name, workspace, seq, experiment_id, display_name, description, compute, status, \
              priority, cpus, memory_mb, gpus, tags, spec_yaml, plan, snapshot, created_by, created_at, token_hash, \
-             exit_code, error, warnings, archived, kind, parent_job, trial_index) \
+             exit_code, error, warnings, archived, kind, parent_job, trial_index, step, reused_from, reuse_key) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, NULL, NULL, $20, 0, \
-             $21, $22, $23)",
+             $21, $22, $23, $24, $25, $26)",
         )
         .bind(job.name.as_str())
         .bind(job.workspace.as_str())
@@ -214,6 +218,9 @@ impl JobStore for SqlStore {
         .bind(job.kind.as_str())
         .bind(job.parent.as_deref())
         .bind(job.trial)
+        .bind(job.step.as_deref())
+        .bind(job.reused_from.as_deref())
+        .bind(job.reuse_key.as_deref())
         .execute(&mut *transaction)
         .await
         .map_err(db_error)?;
@@ -295,6 +302,21 @@ impl JobStore for SqlStore {
         let rows = sqlx::query(AssertSqlSafe(sql)).bind(sweep).fetch_all(&self.read).await.map_err(db_error)?;
         let jobs = rows.iter().map(row_to_job).collect::<Result<Vec<_>>>()?;
         self.with_events(jobs).await
+    }
+
+    async fn reusable_job(&self, workspace: &WorkspaceName, reuse_key: &str) -> Result<Option<Job>> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} {JOB_FROM} WHERE j.workspace = $1 AND j.reuse_key = $2 AND j.status = 'Completed' \
+             AND j.reused_from IS NULL ORDER BY j.seq DESC LIMIT 1"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(workspace.as_str())
+            .bind(reuse_key)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(self.with_events(vec![row_to_job(&row)?]).await?.pop())
     }
 
     async fn jobs_in_status(&self, statuses: &[JobStatus]) -> Result<Vec<Job>> {

@@ -239,8 +239,11 @@ pub trait JobStore: Send + Sync {
     ) -> Result<Job>;
     async fn get_job(&self, name: &str) -> Result<Job>;
     async fn list_jobs(&self, query: &JobQuery<'_>) -> Result<Vec<Job>>;
-    /// The trials of a sweep, by index.
+    /// The children of a parent job: a sweep's trials by index, or a pipeline's steps.
     async fn sweep_trials(&self, sweep: &str) -> Result<Vec<Job>>;
+    /// The newest completed job of a workspace that ran (was not itself reused) with this
+    /// reuse key.
+    async fn reusable_job(&self, workspace: &WorkspaceName, reuse_key: &str) -> Result<Option<Job>>;
     /// The jobs of every workspace in these statuses, highest priority first, then in
     /// submission order.
     async fn jobs_in_status(&self, statuses: &[JobStatus]) -> Result<Vec<Job>>;

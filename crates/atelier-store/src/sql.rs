@@ -210,6 +210,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (16, "sign-in requests", include_str!("../migrations/sqlite/0016_sign_in_requests.sql")),
     (17, "sweeps", include_str!("../migrations/sqlite/0017_sweeps.sql")),
     (18, "components", include_str!("../migrations/sqlite/0018_components.sql")),
+    (19, "pipelines", include_str!("../migrations/sqlite/0019_pipelines.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
@@ -230,6 +231,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (16, "sign-in requests", include_str!("../migrations/postgres/0016_sign_in_requests.sql")),
     (17, "sweeps", include_str!("../migrations/postgres/0017_sweeps.sql")),
     (18, "components", include_str!("../migrations/postgres/0018_components.sql")),
+    (19, "pipelines", include_str!("../migrations/postgres/0019_pipelines.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

@@ -78,6 +78,10 @@ pub(crate) fn routes() -> Router<AppState> {
         JobDto,
         JobEventDto,
         SweepDto,
+        PipelineDto,
+        PipelineStepDto,
+        PipelineEdgeDto,
+        StepUploadDto,
         BestTrialDto,
         NewJobDto,
         InlineEnvironmentDto,
@@ -143,6 +147,78 @@ pub struct JobDto {
     /// A sweep's objective, trials and best trial (on `show`).
     #[serde(skip_serializing_if = "Option::is_none")]
     sweep: Option<SweepDto>,
+    /// A pipeline step's name in its pipeline.
+    step_name: Option<String>,
+    /// A pipeline step that did not run: the job whose outputs it reused.
+    reused_from: Option<String>,
+    /// A pipeline's steps and the edges between them (on `show`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pipeline: Option<PipelineDto>,
+}
+
+/// A pipeline's graph and where each step stands.
+#[derive(Serialize, ToSchema)]
+pub struct PipelineDto {
+    /// How many steps are in each status (`NotStarted` for those that have no job yet).
+    steps_by_status: BTreeMap<String, usize>,
+    steps: BTreeMap<String, PipelineStepDto>,
+    edges: Vec<PipelineEdgeDto>,
+}
+
+/// One step of a pipeline.
+#[derive(Serialize, ToSchema)]
+pub struct PipelineStepDto {
+    /// The step's job, once it has one.
+    job: Option<String>,
+    /// The job's status, or `NotStarted`.
+    status: String,
+    /// The job whose outputs the step reused, when it did not run.
+    reused_from: Option<String>,
+    /// The registered component it runs (`name:version`), if any.
+    component: Option<String>,
+    /// Its depth in the graph: 0 for a step that depends on none.
+    depth: usize,
+}
+
+/// A step's output bound to another step's input.
+#[derive(Serialize, ToSchema)]
+pub struct PipelineEdgeDto {
+    from: String,
+    output: String,
+    to: String,
+    input: String,
+}
+
+impl From<atelier_service::PipelineView> for PipelineDto {
+    fn from(view: atelier_service::PipelineView) -> Self {
+        let mut steps = BTreeMap::new();
+        let mut steps_by_status: BTreeMap<String, usize> = BTreeMap::new();
+        for (name, step) in &view.plan.steps {
+            let job = view.steps.get(name);
+            let status = job.map_or("NotStarted", |job| job.status.as_str()).to_owned();
+            *steps_by_status.entry(status.clone()).or_default() += 1;
+            let dto = PipelineStepDto {
+                job: job.map(|job| job.name.clone()),
+                status,
+                reused_from: job.and_then(|job| job.reused_from.clone()),
+                component: step.component.clone(),
+                depth: view.plan.depth.get(name).copied().unwrap_or(0),
+            };
+            steps.insert(name.clone(), dto);
+        }
+        let edges = view
+            .plan
+            .edges
+            .iter()
+            .map(|edge| PipelineEdgeDto {
+                from: edge.from.clone(),
+                output: edge.output.clone(),
+                to: edge.to.clone(),
+                input: edge.input.clone(),
+            })
+            .collect();
+        PipelineDto { steps_by_status, steps, edges }
+    }
 }
 
 /// A sweep's progress and its best trial.
@@ -223,6 +299,9 @@ impl From<Job> for JobDto {
             parent_job_name: job.parent,
             trial_index: job.trial,
             sweep: None,
+            step_name: job.step,
+            reused_from: job.reused_from,
+            pipeline: None,
             events: job
                 .events
                 .into_iter()
@@ -277,6 +356,22 @@ pub struct NewJobDto {
     uploads: BTreeMap<String, String>,
     #[serde(default)]
     inline_environment: Option<InlineEnvironmentDto>,
+    /// A pipeline's steps: what the client read and uploaded for each.
+    #[serde(default)]
+    steps: BTreeMap<String, StepUploadDto>,
+}
+
+/// What the client sends for a pipeline step: its component file's text (when `component`
+/// names a file), the code snapshot it uploaded for it, an inline environment's spec.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepUploadDto {
+    #[serde(default)]
+    component_yaml: Option<String>,
+    #[serde(default)]
+    snapshot: Option<String>,
+    #[serde(default)]
+    inline_environment: Option<InlineEnvironmentDto>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -325,6 +420,18 @@ impl NewJobDto {
             snapshot: self.snapshot,
             uploads: self.uploads,
             inline_environment: self.inline_environment.map(InlineEnvironmentDto::into_spec),
+            steps: self
+                .steps
+                .into_iter()
+                .map(|(name, step)| {
+                    let upload = atelier_service::StepUpload {
+                        component_yaml: step.component_yaml,
+                        snapshot: step.snapshot,
+                        inline_environment: step.inline_environment.map(InlineEnvironmentDto::into_spec),
+                    };
+                    (name, upload)
+                })
+                .collect(),
         }
     }
 }
@@ -368,9 +475,13 @@ async fn get_job(
     let job = state.service.get_job(&principal, &ws, &name).await?;
     let sweep = match job.kind {
         JobKind::Sweep => Some(state.service.get_sweep(&principal, &ws, &name).await?.into()),
-        JobKind::Command => None,
+        JobKind::Command | JobKind::Pipeline => None,
     };
-    Ok(Json(JobDto { sweep, ..job.into() }))
+    let pipeline = match job.kind {
+        JobKind::Pipeline => Some(state.service.get_pipeline(&principal, &ws, &name).await?.into()),
+        JobKind::Command | JobKind::Sweep => None,
+    };
+    Ok(Json(JobDto { sweep, pipeline, ..job.into() }))
 }
 
 /// Cancels a job: one that has not started ends at once; a running one gets SIGTERM, then

@@ -194,7 +194,7 @@ pub(crate) async fn job(
             JobKind::Sweep => {
                 Some(super::sweeps::sweep_section(&state.service, principal, &workspace, &job, &trials).await?)
             }
-            JobKind::Command => None,
+            JobKind::Command | JobKind::Pipeline => None,
         };
         Ok::<_, Error>((workspace, job, log_files, piece, plan, outputs, snapshot, may_cancel, metrics, params, sweep))
     }

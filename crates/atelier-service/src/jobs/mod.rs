@@ -24,10 +24,27 @@ use atelier_spec::{CommandJob, JobPlan, PlannedInput};
 use atelier_store::{JobQuery, JobTransition, LogPiece};
 use std::collections::BTreeMap;
 
+mod pipeline;
+mod pipeline_run;
 mod submit;
 mod sweep;
 
+pub use pipeline_run::PipelineView;
 pub use sweep::{BEST_TRIAL_TAG, SweepView, TrialView};
+
+/// Output files as listed under the name `from` (their first path segment), named `to`.
+fn renamed(files: Vec<(String, u64)>, from: &str, to: &str) -> Vec<(String, u64)> {
+    if from == to {
+        return files;
+    }
+    files
+        .into_iter()
+        .map(|(path, size)| match path.strip_prefix(from) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => (format!("{to}{rest}"), size),
+            _ => (path, size),
+        })
+        .collect()
+}
 
 /// The area of the upload index that holds code snapshots (`<snapshot>/<path>`).
 pub(crate) const AREA_CODE: &str = "code";
@@ -54,6 +71,20 @@ pub struct JobSubmission {
     /// they went to.
     pub uploads: BTreeMap<String, String>,
     /// An inline environment's spec, read by the client from its conda file.
+    pub inline_environment: Option<EnvironmentSpec>,
+    /// A pipeline's steps: what the client read and uploaded for each (a component file, the
+    /// code of a component file or an inline command, an inline environment's spec).
+    pub steps: BTreeMap<String, StepUpload>,
+}
+
+/// What the client sends for one step of a pipeline.
+#[derive(Debug, Clone, Default)]
+pub struct StepUpload {
+    /// The component file's text, for a step whose `component` is a file.
+    pub component_yaml: Option<String>,
+    /// The uploaded code snapshot of the step's component or inline command.
+    pub snapshot: Option<String>,
+    /// An inline environment's spec, read from its conda file.
     pub inline_environment: Option<EnvironmentSpec>,
 }
 
@@ -177,6 +208,9 @@ impl Service {
 
     /// The resolved plan stored with a job.
     pub fn plan_of(&self, job: &Job) -> Result<JobPlan> {
+        if job.kind == atelier_core::job::JobKind::Pipeline {
+            return self.pipeline_plan_of(job).map(|plan| pipeline::as_job_plan(&plan));
+        }
         serde_json::from_str(&job.plan)
             .map_err(|error| Error::internal(format!("the plan of job '{}' is unreadable: {error}", job.name)))
     }
@@ -273,7 +307,9 @@ impl Service {
             // The job's token ends with it; forget any cached answer about it.
             self.auth_cache.tokens.clear();
             self.wake_scheduler();
-            self.note_trial_end(job).await;
+            if job.trial.is_some() {
+                self.note_trial_end(job).await;
+            }
         }
         Ok(moved)
     }
@@ -347,8 +383,12 @@ impl Service {
         self.open_upload(workspace, &file).await
     }
 
-    /// The job whose outputs a job's outputs are: the job itself, or a sweep's best trial.
+    /// The job whose outputs a job's outputs are: the job itself, a sweep's best trial, or the
+    /// job a reused pipeline step was reused from.
     pub(crate) async fn outputs_job(&self, job: Job) -> Result<Job> {
+        if let Some(original) = &job.reused_from {
+            return self.store.get_job(original).await;
+        }
         if job.kind != atelier_core::job::JobKind::Sweep {
             return Ok(job);
         }
@@ -360,6 +400,32 @@ impl Service {
                 job.name, view.settings.primary_metric
             ))),
         }
+    }
+
+    /// The job that holds a job's named output, and the output's name there: a pipeline's
+    /// output is the output of the step bound to it (or of the job that step reused); other
+    /// jobs' are [`Service::outputs_job`]'s.
+    pub(crate) async fn output_owner(&self, job: Job, output: &str) -> Result<(Job, String)> {
+        if job.kind != atelier_core::job::JobKind::Pipeline {
+            return Ok((self.outputs_job(job).await?, output.to_owned()));
+        }
+        let plan = self.pipeline_plan_of(&job)?;
+        let steps = self.pipeline_steps(&job).await?;
+        for (step_name, step) in &plan.steps {
+            for (step_output, planned) in &step.outputs {
+                if planned.pipeline_output.as_deref() != Some(output) {
+                    continue;
+                }
+                let Some(step_job) = steps.get(step_name) else {
+                    return Err(Error::not_found(format!(
+                        "output '{output}' of pipeline '{}' is step '{step_name}''s, which has not run",
+                        job.name
+                    )));
+                };
+                return Ok((self.outputs_job(step_job.clone()).await?, step_output.clone()));
+            }
+        }
+        Err(Error::not_found(format!("pipeline '{}' has no output '{output}'", job.name)))
     }
 
     /// Where a job's named output is.
@@ -379,8 +445,9 @@ impl Service {
         if !self.plan_of(&job)?.outputs.contains_key(output) {
             return Err(Error::not_found(format!("job '{name}' has no output '{output}'")));
         }
-        let job = self.outputs_job(job).await?;
-        self.list_at(workspace, &self.output_location(&job, output)).await
+        let (job, owned) = self.output_owner(job, output).await?;
+        let files = self.list_at(workspace, &self.output_location(&job, &owned)).await?;
+        Ok(renamed(files, &owned, output))
     }
 
     /// One file of a job's named output, by a path from [`Service::job_output_files`].
@@ -393,9 +460,14 @@ impl Service {
         path: &str,
     ) -> Result<Download> {
         let job = self.job_in_workspace(principal, workspace, name, Action::JobsRead).await?;
-        let job = self.outputs_job(job).await?;
+        let (job, owned) = self.output_owner(job, output).await?;
         let what = format!("output '{output}' of job '{}'", job.name);
-        self.open_at(workspace, &self.output_location(&job, output), path, &what).await
+        // Paths start with the output's name as the caller knows it.
+        let path = match path.strip_prefix(output) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{owned}{rest}"),
+            _ => path.to_owned(),
+        };
+        self.open_at(workspace, &self.output_location(&job, &owned), &path, &what).await
     }
 
     // What the runtime does, with the job's token.

@@ -55,6 +55,9 @@ impl Service {
     ) -> Result<()> {
         self.authorize(principal, workspace, Action::JobsWrite).await?;
         self.require_confinement(principal, "jobs")?;
+        if super::pipeline::is_pipeline(&submission.yaml) {
+            return self.check_pipeline_job(principal, workspace, &submission).await;
+        }
         let parsed = parse_job(&submission.yaml, &submission.folder_name).map_err(spec_error)?;
         let spec = parsed.command();
         let name = match submission.name.clone().or_else(|| spec.name.clone()) {
@@ -76,7 +79,12 @@ impl Service {
         self.resolve_inputs(principal, workspace, spec, &submission, &mut references, Checking::BeforeUploads).await?;
         resolve_outputs(spec, &name, &mut references)?;
         self.resolve_job_environment(principal, workspace, spec, &submission).await?;
-        match self.store.get_experiment_by_name(workspace, &spec.experiment_name).await {
+        self.job_experiment_exists_or_free(workspace, &spec.experiment_name).await
+    }
+
+    /// Checks that a job's experiment is active, or free to be created.
+    pub(super) async fn job_experiment_exists_or_free(&self, workspace: &WorkspaceName, name: &str) -> Result<()> {
+        match self.store.get_experiment_by_name(workspace, name).await {
             Ok(experiment) if experiment.lifecycle_stage != LifecycleStage::Active => Err(Error::invalid(format!(
                 "experiment '{}' is deleted; restore it or name another experiment",
                 experiment.name
@@ -96,6 +104,9 @@ impl Service {
     ) -> Result<Job> {
         self.authorize(principal, workspace, Action::JobsWrite).await?;
         self.require_confinement(principal, "jobs")?;
+        if super::pipeline::is_pipeline(&submission.yaml) {
+            return self.create_pipeline_job(principal, workspace, submission).await;
+        }
         let parsed = parse_job(&submission.yaml, &submission.folder_name).map_err(spec_error)?;
         let spec = parsed.command();
         let name = match submission.name.clone().or_else(|| spec.name.clone()) {
@@ -163,6 +174,9 @@ impl Service {
             kind,
             parent: None,
             trial: None,
+            step: None,
+            reused_from: None,
+            reuse_key: None,
             experiment_id: experiment.experiment_id,
             experiment_name: experiment.name.clone(),
             compute,
@@ -194,7 +208,7 @@ impl Service {
 
     /// What the job asks of its compute: an Azure VM size, then Atelier's own fields, within
     /// what its compute allows each job; an error if the machine could never run it.
-    fn resolve_resources(
+    pub(super) fn resolve_resources(
         &self,
         spec: &CommandJob,
         compute: &str,
@@ -268,7 +282,7 @@ impl Service {
 
     /// Each input as the runtime receives it: literals as given, uploaded local paths on the
     /// default datastore, references resolved to what they name.
-    async fn resolve_inputs(
+    pub(super) async fn resolve_inputs(
         &self,
         principal: &Principal,
         workspace: &WorkspaceName,
@@ -322,7 +336,7 @@ impl Service {
     }
 
     /// The job's experiment, created on first use; a deleted one is an error.
-    async fn job_experiment(
+    pub(super) async fn job_experiment(
         &self,
         principal: &Principal,
         workspace: &WorkspaceName,
@@ -354,7 +368,7 @@ impl Service {
     }
 
     /// The compute a job names, and the most each of its jobs may use (a named compute's size).
-    async fn resolve_compute(
+    pub(super) async fn resolve_compute(
         &self,
         workspace: &WorkspaceName,
         spec: &CommandJob,
@@ -380,7 +394,7 @@ impl Service {
 
     /// Resolves an input's path to what the runtime fetches: a datastore URI, a `runs:/` URI,
     /// or `azureml:<model>:<version>` for a model.
-    async fn resolve_input(
+    pub(super) async fn resolve_input(
         &self,
         principal: &Principal,
         workspace: &WorkspaceName,
@@ -466,9 +480,9 @@ impl Service {
                 job.status.as_str()
             )));
         }
-        // A sweep's outputs are its best trial's.
-        let job = self.outputs_job(job).await?;
-        let base = output_uri(&job.name, output);
+        // A sweep's outputs are its best trial's, a pipeline's its steps'.
+        let (job, output) = self.output_owner(job, output).await?;
+        let base = output_uri(&job.name, &output);
         Ok(if path.is_empty() { base } else { format!("{base}/{path}") })
     }
 
@@ -571,7 +585,7 @@ fn check_sweep_name(parsed: &JobSpec, name: &str) -> Result<()> {
 /// with the asset it is registered as when the job completes.
 /// Whether a job's local paths are uploaded yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Checking {
+pub(super) enum Checking {
     /// Before the client uploads them: a local path stands for what it will upload.
     BeforeUploads,
     /// The submission itself: each local path must name an upload.

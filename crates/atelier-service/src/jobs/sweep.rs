@@ -407,8 +407,9 @@ impl Service {
         }
     }
 
-    /// Appends a line, with the time, to a sweep's own log (`user_logs/std_log.txt`).
-    async fn sweep_log(&self, sweep: &Job, line: &str) {
+    /// Appends a line, with the time, to a parent job's own log (`user_logs/std_log.txt`): a
+    /// sweep's or a pipeline's.
+    pub(super) async fn sweep_log(&self, sweep: &Job, line: &str) {
         let _one_writer = self.sweep_log_lock.lock().await;
         let appended = async {
             let size = self

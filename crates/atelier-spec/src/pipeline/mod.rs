@@ -15,6 +15,7 @@
 //! checked by [`check_pipeline`] once the caller has them: the CLI for the files it reads, the
 //! server for every step. Each mistake names the step, the field and its line.
 
+use crate::component::ComponentBody;
 use crate::job::{
     JobInput, JobOutput, RawDistribution, RawEnvironment, RawInput, RawLimits, RawOutput, RawResources, check_input,
     check_output, distribution_of, environment_of, placeholders, positive, resources_of,
@@ -25,9 +26,11 @@ use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, BTreeSet};
 
 mod check;
+mod plan;
 
 pub use check::check_pipeline;
 use check::dag_of;
+pub use plan::{PipelineOutputPlan, PipelinePlan, PlannedStep, StepInput, StepOutput};
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
@@ -180,6 +183,49 @@ pub struct Step {
     pub tags: BTreeMap<String, String>,
 }
 
+impl Step {
+    /// The step as a command job, for the checks a command job's compute and resources get:
+    /// its compute (the step's, else the pipeline's default, else `local`), its resources over
+    /// its component's, its command and environment variables. Lines are the step's.
+    pub fn as_command_job(&self, job: &PipelineJob, body: &ComponentBody) -> crate::CommandJob {
+        let prefix = format!("jobs.{}", self.name);
+        let mut lines = BTreeMap::new();
+        for field in ["compute", "resources", "resources.instance_type"] {
+            let line = match job.line_of(&format!("{prefix}.{field}")) {
+                0 => job.line_of(&prefix),
+                line => line,
+            };
+            lines.insert(field.to_owned(), line);
+        }
+        let mut environment_variables = body.environment_variables.clone();
+        environment_variables.extend(self.environment_variables.clone());
+        crate::CommandJob {
+            name: None,
+            display_name: self.display_name.clone(),
+            experiment_name: job.experiment_name.clone(),
+            description: self.description.clone(),
+            tags: self.tags.clone(),
+            code: None,
+            command: body.command.clone(),
+            inputs: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            environment: None,
+            inline_environment: None,
+            environment_variables,
+            compute: self.compute.clone().or_else(|| job.default_compute.clone()).unwrap_or_else(|| "local".to_owned()),
+            instance_count: self.instance_count.unwrap_or(body.instance_count),
+            instance_type: self.instance_type.clone().or_else(|| body.instance_type.clone()),
+            cpu: self.cpu.or(body.cpu),
+            memory_gb: self.memory_gb.or(body.memory_gb),
+            gpu_count: self.gpu_count.or(body.gpu_count),
+            priority: 2,
+            process_count_per_instance: body.process_count_per_instance,
+            timeout: self.timeout,
+            lines,
+        }
+    }
+}
+
 /// A pipeline job file, read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineJob {
@@ -217,7 +263,7 @@ impl PipelineJob {
 }
 
 /// An edge of a pipeline's DAG: a step's output bound to another step's input.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Edge {
     pub from: String,
     pub output: String,
