@@ -175,3 +175,166 @@ def test_the_example_pipeline_runs_its_steps_in_order_and_registers_its_output(o
     assert report["name"] in asset["path"]
     log = full_log(http, srv, name)
     assert "prep: queued as job" in log and "Completed: 3 steps completed (0 reused)" in log, log
+
+
+def run_pipeline(cli, http, srv, pipeline_file, *set_args, timeout=180):
+    args = ["job", "create", "-f", str(pipeline_file), "-o", "json"]
+    for assignment in set_args:
+        args += ["--set", assignment]
+    name = cli.json(*args, timeout=120)["name"]
+    return wait_for(http, srv, name, ENDED, timeout=timeout)
+
+
+def reused(done):
+    return {step: info["reused_from"] is not None for step, info in done["pipeline"]["steps"].items()}
+
+
+def test_a_step_is_reused_only_when_nothing_it_depends_on_changed(own, tmp_path):
+    srv, cli, http = own
+    suffix = f"{time.time_ns() % 10**9}"
+    pipeline_file = example(tmp_path, cli, suffix)
+    first = run_pipeline(cli, http, srv, pipeline_file)
+    assert first["status"] == "Completed" and not any(reused(first).values())
+
+    # The same pipeline again: every step reuses the first run's, and says so.
+    second = run_pipeline(cli, http, srv, pipeline_file)
+    assert second["status"] == "Completed" and all(reused(second).values()), second["pipeline"]
+    train = second["pipeline"]["steps"]["train"]
+    assert train["reused_from"] == first["pipeline"]["steps"]["train"]["job"]
+    train_job = job_of(http, srv, train["job"])
+    assert train_job["events"][-1]["message"] == f"reused from job {train['reused_from']}"
+    # A reused step's outputs are the original's, for downstream steps and for readers.
+    assert "first=A" in output_text(http, srv, train["job"], "model_output", "model.txt")
+    assert output_text(http, srv, second["name"], "final_report", "report.txt").startswith("nightly: rows=3")
+
+    # A changed parameter runs the steps it reaches, and reuses the rest.
+    third = run_pipeline(cli, http, srv, pipeline_file, "inputs.epochs=4")
+    assert third["status"] == "Completed"
+    assert reused(third) == {"prep": True, "train": False, "report": False}
+    assert "epochs=4" in output_text(http, srv, third["pipeline"]["steps"]["train"]["job"], "model_output", "model.txt")
+
+    # One changed byte of input data runs every step that reads it, directly or not.
+    (tmp_path / "data" / "rows.csv").write_text("z\nb\nc\n")
+    fourth = run_pipeline(cli, http, srv, pipeline_file)
+    assert reused(fourth) == {"prep": False, "train": False, "report": False}
+    # One changed byte of a step's code runs that step; a step whose inputs came out the same
+    # as before is reused.
+    (tmp_path / "prep_src" / "prep.py").write_text((tmp_path / "prep_src" / "prep.py").read_text() + "\n# changed\n")
+    fifth = run_pipeline(cli, http, srv, pipeline_file)
+    assert reused(fifth) == {"prep": False, "train": True, "report": True}
+
+    # force_rerun runs everything.
+    forced = run_pipeline(cli, http, srv, pipeline_file, "settings.force_rerun=true")
+    assert forced["status"] == "Completed" and not any(reused(forced).values())
+
+
+BRANCHES = """\
+    type: pipeline
+    experiment_name: branches
+    settings:
+      continue_on_step_failure: {continue_on_failure}
+    jobs:
+      broken:
+        command: python3 -c "import sys, time; time.sleep(0.5); sys.exit(3)" ${{{{outputs.out}}}}
+        outputs:
+          out:
+      after_broken:
+        command: ls ${{{{inputs.data}}}}
+        inputs:
+          data: ${{{{parent.jobs.broken.outputs.out}}}}
+      slow:
+        command: python3 -c "import time; time.sleep({slow})"
+    """
+
+
+def test_a_failed_step_stops_the_pipeline_unless_told_to_continue(own, tmp_path):
+    srv, cli, http = own
+    stop = tmp_path / "stop.yml"
+    stop.write_text(textwrap.dedent(BRANCHES).format(continue_on_failure="false", slow=30))
+    done = run_pipeline(cli, http, srv, stop, timeout=60)
+    steps = done["pipeline"]["steps"]
+    assert done["status"] == "Failed" and "step broken did not complete" in done["error"], done
+    assert steps["broken"]["status"] == "Failed"
+    assert steps["slow"]["status"] == "Canceled", "what runs is canceled"
+    assert steps["after_broken"]["status"] == "NotStarted" and steps["after_broken"]["job"] is None
+
+    go_on = tmp_path / "continue.yml"
+    go_on.write_text(textwrap.dedent(BRANCHES).format(continue_on_failure="true", slow=2))
+    done = run_pipeline(cli, http, srv, go_on, timeout=60)
+    steps = done["pipeline"]["steps"]
+    assert done["status"] == "Failed", done
+    assert steps["slow"]["status"] == "Completed", "an independent branch runs to its end"
+    assert steps["after_broken"]["status"] == "NotStarted"
+
+
+def test_canceling_a_pipeline_cancels_its_steps(own, tmp_path):
+    srv, cli, http = own
+    job_file = tmp_path / "cancel.yml"
+    job_file.write_text(textwrap.dedent(BRANCHES).format(continue_on_failure="false", slow=60)
+                        .replace("sys.exit(3)", "time.sleep(60)"))
+    name = cli.json("job", "create", "-f", str(job_file), "-o", "json")["name"]
+    deadline = time.monotonic() + 60
+    while job_of(http, srv, name)["pipeline"]["steps"]["slow"]["status"] != "Running":
+        assert time.monotonic() < deadline, job_of(http, srv, name)
+        time.sleep(0.2)
+    cli("job", "cancel", "-n", name)
+    done = wait_for(http, srv, name, ENDED, timeout=60)
+    steps = done["pipeline"]["steps"]
+    assert done["status"] == "Canceled", done
+    assert steps["slow"]["status"] == "Canceled" and steps["broken"]["status"] == "Canceled"
+    assert steps["after_broken"]["job"] is None
+
+
+def test_a_restarted_server_loses_no_step_and_runs_none_twice(own, tmp_path):
+    srv, cli, http = own
+    chain = tmp_path / "chain.yml"
+    chain.write_text(textwrap.dedent("""\
+        type: pipeline
+        experiment_name: chain
+        jobs:
+          first:
+            command: python3 -c "import time, os, sys; time.sleep(3); os.makedirs(sys.argv[1], exist_ok=True); open(os.path.join(sys.argv[1], 'n'), 'w').write('1')" ${{outputs.out}}
+            outputs:
+              out:
+          second:
+            command: cat ${{inputs.data}}/n
+            inputs:
+              data: ${{parent.jobs.first.outputs.out}}
+        """))
+    name = cli.json("job", "create", "-f", str(chain), "-o", "json")["name"]
+    deadline = time.monotonic() + 60
+    while job_of(http, srv, name)["pipeline"]["steps"]["first"]["status"] != "Running":
+        assert time.monotonic() < deadline, job_of(http, srv, name)
+        time.sleep(0.1)
+    srv.kill()
+    time.sleep(4)  # the step ends while the server is down
+    srv.keep_port = True
+    srv.start()
+    done = wait_for(http, srv, name, ENDED, timeout=90)
+    assert done["status"] == "Completed", (done, full_log(http, srv, name))
+    children = http.get(f"{srv.url}/api/v1/workspaces/default/jobs",
+                        params={"parent_job_name": name}).json()
+    assert sorted(child["step_name"] for child in children) == ["first", "second"]
+    assert full_log(http, srv, done["pipeline"]["steps"]["second"]["job"]).strip().endswith("1")
+
+
+def test_mistakes_are_found_before_anything_runs(own, tmp_path):
+    srv, cli, http = own
+    suffix = f"{time.time_ns() % 10**9}"
+    pipeline_file = example(tmp_path, cli, suffix)
+    text = pipeline_file.read_text()
+    # A folder output into an integer input: found by the CLI, with the step, field and line.
+    pipeline_file.write_text(text.replace("max_epochs: ${{parent.inputs.epochs}}", "max_epochs: ${{parent.jobs.prep.outputs.clean}}"))
+    refused = cli("job", "create", "-f", str(pipeline_file), check=False)
+    assert refused.returncode != 0
+    assert "line 28: jobs.train.inputs.max_epochs: step 'prep''s uri_folder output 'clean' cannot feed the integer input" in refused.stderr, refused.stderr
+    assert "Uploaded" not in refused.stderr
+    # A registered component's interface is the server's to check, before anything is uploaded.
+    pipeline_file.write_text(text.replace("model: ${{parent.jobs.train", "modell: ${{parent.jobs.train"))
+    refused = cli("job", "create", "-f", str(pipeline_file), check=False)
+    assert "jobs.report.inputs.modell: the step's component has no input 'modell' (it has model, title)" in refused.stderr, refused.stderr
+    assert "Uploaded" not in refused.stderr
+    pipeline_file.write_text(text.replace(f"azureml:report_{suffix}@latest", "azureml:no_such_component@latest"))
+    refused = cli("job", "create", "-f", str(pipeline_file), check=False)
+    assert "jobs.report.component" in refused.stderr and "no_such_component" in refused.stderr, refused.stderr
+    assert http.get(f"{srv.url}/api/v1/workspaces/default/jobs", params={"experiment_name": "pipelines"}).json() == []

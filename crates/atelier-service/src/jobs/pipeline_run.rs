@@ -121,8 +121,7 @@ impl Service {
         if steps.len() == plan.steps.len() && broken.is_empty() {
             return self.complete_pipeline(pipeline, &plan, &steps).await;
         }
-        let failed: Vec<&str> = broken.iter().filter_map(|job| job.step.as_deref()).collect();
-        let message = format!("step {} did not complete", failed.join(", "));
+        let message = not_completed(&broken);
         self.sweep_log(pipeline, &format!("failed: {message}")).await;
         self.transition(&pipeline.name, JobStatus::Failed, Some(&message), None, Some(&message)).await?;
         Ok(())
@@ -137,12 +136,7 @@ impl Service {
         broken: &[&Job],
         canceling: bool,
     ) -> Result<()> {
-        let reason = if canceling {
-            "the pipeline was canceled".to_owned()
-        } else {
-            let failed: Vec<&str> = broken.iter().filter_map(|job| job.step.as_deref()).collect();
-            format!("step {} did not complete", failed.join(", "))
-        };
+        let reason = if canceling { "the pipeline was canceled".to_owned() } else { not_completed(broken) };
         let mut running = 0;
         for job in steps.values().filter(|job| !job.status.is_terminal()) {
             running += 1;
@@ -435,4 +429,15 @@ impl Service {
         let files = self.located_file_hashes(workspace, &location).await?;
         Ok(format!("{files:?}"))
     }
+}
+
+/// Why a pipeline failed: the steps that failed, else those canceled (by someone else than
+/// the pipeline, which cancels its steps only after one has failed).
+fn not_completed(broken: &[&Job]) -> String {
+    let failed: Vec<&str> =
+        broken.iter().filter(|job| job.status == JobStatus::Failed).filter_map(|job| job.step.as_deref()).collect();
+    let names: Vec<&str> =
+        if failed.is_empty() { broken.iter().filter_map(|job| job.step.as_deref()).collect() } else { failed };
+    let noun = if names.len() == 1 { "step" } else { "steps" };
+    format!("{noun} {} did not complete", names.join(", "))
 }
