@@ -527,6 +527,56 @@ def test_component_pages_show_the_interface_code_and_versions(page, server):
     screenshot(page, "component")
 
 
+def test_a_pipelines_page_draws_its_graph_live_and_marks_reused_steps(page, server):
+    import time
+
+    yaml = (
+        "type: pipeline\ndisplay_name: two-steps\nexperiment_name: studio-pipelines\njobs:\n"
+        "  make:\n    command: python3 -c \"import os, sys, time; time.sleep(2); os.makedirs(sys.argv[1], exist_ok=True); "
+        "open(os.path.join(sys.argv[1], 'x'), 'w').write('1')\" ${{outputs.table}}\n"
+        "    outputs:\n      table:\n"
+        "  use:\n    command: cat ${{inputs.rows}}/x\n    inputs:\n      rows: ${{parent.jobs.make.outputs.table}}\n"
+    )
+
+    def submit():
+        created = server.api("POST", "/api/v1/workspaces/default/jobs", json={"yaml": yaml})
+        assert created.status_code == 200, created.text
+        return created.json()["name"]
+
+    def wait(name):
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            job = server.api("GET", f"/api/v1/workspaces/default/jobs/{name}").json()
+            if job["status"] in ("Completed", "Failed", "Canceled"):
+                return job
+            time.sleep(0.3)
+        raise AssertionError(f"pipeline {name} did not end")
+
+    first = submit()
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default/jobs/{first}")
+    graph = page.locator("[data-testid=pipeline-graph]")
+    assert graph.locator("[data-step=make]").count() == 1 and graph.locator("[data-step=use]").count() == 1
+    assert "table → rows" in graph.inner_text()
+    # The page follows the steps live: the last one turns Completed without a reload.
+    page.wait_for_selector("[data-testid=pipeline-graph] .node.status-Completed[data-step=use]", timeout=60_000)
+    assert wait(first)["status"] == "Completed"
+
+    second = submit()
+    assert wait(second)["status"] == "Completed"
+    page.goto(f"{server.url}/w/default/jobs/{second}")
+    assert page.locator("[data-testid=pipeline-graph] .node.reused").count() == 2
+    assert "2 of 2 steps completed (2 reused)" in page.locator("[data-testid=pipeline-summary]").inner_text()
+    screenshot(page, "pipeline")
+    # A step opens its own job page, which names its pipeline and the job it reused.
+    page.click("[data-testid=pipeline-graph] [data-step=use]")
+    page.wait_for_load_state()
+    assert page.locator("[data-testid=parent-pipeline]").inner_text() == second
+    assert f"{first}_use" in page.locator("[data-testid=reused-from]").inner_text()
+    page.goto(f"{server.url}/w/default/jobs")
+    assert "pipeline · 2 steps" in page.locator("[data-testid=jobs]").inner_text()
+
+
 def test_job_pages_follow_the_log_live_and_cancel(page, server):
     import uuid
 

@@ -5,7 +5,8 @@
 //!   envelope per bucket, so that a chart stays small and no spike is hidden.
 //! - [`smooth_ema`] smooths a series the way TensorBoard does.
 //! - [`nice_ticks`] and [`format_number`] pick round axis ticks and write short labels.
-//! - [`render_line_chart`] and [`render_parallel_coordinates`] write the SVG.
+//! - [`render_line_chart`] and [`render_parallel_coordinates`] write the SVG, and [`render_dag`]
+//!   a pipeline's graph.
 //!
 //! The one decision that shaped this crate: the SVG carries structure, not style. Every element
 //! that the page styles or scripts has a class (a root of class `atelier-chart`, then `series
@@ -15,6 +16,7 @@
 //! a line chart is written into one `String` with no allocation per point.
 
 mod axis;
+mod dag;
 mod downsample;
 mod line;
 mod parallel;
@@ -23,6 +25,7 @@ mod style;
 mod svg;
 mod ticks;
 
+pub use dag::{DagEdge, DagNode, render_dag};
 pub use downsample::{Downsampled, downsample_envelope, downsample_envelope_detailed};
 pub use line::{LineChart, MAX_HOVER_POINTS, Scale, Series, render_line_chart};
 pub use parallel::{AxisValue, ParallelAxis, ParallelCoordinates, SHADES, render_parallel_coordinates};

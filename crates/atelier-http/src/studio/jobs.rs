@@ -18,6 +18,8 @@ use serde::Deserialize;
 struct JobRow {
     name: String,
     display_name: String,
+    /// `command`, `sweep`, `pipeline · 3 steps`, `step of <pipeline>`.
+    kind: String,
     status: &'static str,
     experiment: String,
     compute: String,
@@ -91,7 +93,17 @@ pub(crate) async fn jobs(
             .map(|job| {
                 let started = job.time_of(JobStatus::Running);
                 let ended = job.events.iter().find(|event| event.status.is_terminal()).map(|event| event.time);
+                let kind = match (job.kind, &job.parent) {
+                    (JobKind::Pipeline, _) => match state.service.pipeline_plan_of(&job) {
+                        Ok(plan) => format!("pipeline · {} steps", plan.steps.len()),
+                        Err(_) => "pipeline".to_owned(),
+                    },
+                    (_, Some(parent)) if job.step.is_some() => format!("step of {parent}"),
+                    (_, Some(parent)) => format!("trial of {parent}"),
+                    (kind, None) => kind.as_str().to_owned(),
+                };
                 JobRow {
+                    kind,
                     duration: match (started, ended) {
                         (Some(start), Some(end)) => duration(end - start),
                         (Some(start), None) => duration(atelier_service::now_millis() - start),
@@ -149,6 +161,11 @@ struct JobPage {
     params: Vec<(String, String)>,
     /// A sweep's trials and charts.
     sweep: Option<super::sweeps::SweepSection>,
+    /// A pipeline's graph and steps.
+    pipeline: Option<super::pipelines::PipelineSection>,
+    /// A pipeline step's pipeline and step name, and the job it reused.
+    step: Option<(String, String)>,
+    reused_from: String,
 }
 
 /// The log shown when the page is rendered: its last 256 KiB (the live part follows).
@@ -196,13 +213,22 @@ pub(crate) async fn job(
             }
             JobKind::Command | JobKind::Pipeline => None,
         };
-        Ok::<_, Error>((workspace, job, log_files, piece, plan, outputs, snapshot, may_cancel, metrics, params, sweep))
+        let pipeline = match job.kind {
+            JobKind::Pipeline => {
+                Some(super::pipelines::pipeline_section(&state.service, principal, &workspace, &job).await?)
+            }
+            JobKind::Command | JobKind::Sweep => None,
+        };
+        Ok::<_, Error>((
+            workspace, job, log_files, piece, plan, outputs, snapshot, may_cancel, metrics, params, sweep, pipeline,
+        ))
     }
     .await;
-    let (workspace, job, log_files, piece, plan, outputs, snapshot, may_cancel, metrics, params, sweep) = match loaded {
-        Ok(loaded) => loaded,
-        Err(error) => return error_page(&browser, error),
-    };
+    let (workspace, job, log_files, piece, plan, outputs, snapshot, may_cancel, metrics, params, sweep, pipeline) =
+        match loaded {
+            Ok(loaded) => loaded,
+            Err(error) => return error_page(&browser, error),
+        };
     let mut previous: Option<i64> = None;
     let events = job
         .events
@@ -252,6 +278,9 @@ pub(crate) async fn job(
         metrics,
         params,
         sweep,
+        pipeline,
+        step: job.parent.clone().zip(job.step.clone()),
+        reused_from: job.reused_from.clone().unwrap_or_default(),
         name: job.name,
     };
     render(page, StatusCode::OK)

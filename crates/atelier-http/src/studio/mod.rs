@@ -15,6 +15,7 @@ mod components;
 mod endpoints;
 mod jobs;
 mod models;
+mod pipelines;
 mod roles;
 mod run;
 mod runs;
