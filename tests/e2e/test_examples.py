@@ -113,3 +113,40 @@ def test_a_scikit_learn_sweep_tunes_with_unchanged_mlflow_code_and_registers_the
     version = cli.json("model", "show", "-n", "iris-model-tuned", "--label", "latest", "-o", "json")
     assert version["run_id"] == best["name"], "the sweep registers its best trial's model"
 
+
+
+def test_the_iris_pipeline_prepares_trains_evaluates_and_registers_then_reuses(own, tmp_path):
+    srv, cli, http = own
+    # The examples as a user has them: the pipeline beside the scikit-learn example's data.
+    shutil.copytree(EXAMPLES / "sklearn", tmp_path / "sklearn")
+    shutil.copytree(EXAMPLES / "pipeline", tmp_path / "pipeline")
+    cli("data", "create", "-f", str(tmp_path / "sklearn" / "data.yml"))
+    cli("environment", "create", "-f", str(tmp_path / "sklearn" / "environment.yml"))
+    registered = cli.json("component", "create", "-f", str(tmp_path / "pipeline" / "evaluate.yml"), "-o", "json")
+    assert registered["name"] == "evaluate_iris" and registered["version"] == "1"
+    streamed = cli("job", "create", "-f", str(tmp_path / "pipeline" / "pipeline.yml"), "--stream", timeout=900)
+    assert "Status: Completed" in streamed.stdout, streamed.stdout + streamed.stderr
+    name = run_name(streamed)
+    pipeline = job_of(http, srv, name)
+    steps = pipeline["pipeline"]["steps"]
+    assert {step: info["status"] for step, info in steps.items()} == {
+        "prep": "Completed", "train": "Completed", "evaluate": "Completed"}, pipeline
+    assert steps["evaluate"]["component"] == "evaluate_iris:1"
+
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    train_run = client.get_run(steps["train"]["job"])
+    assert train_run.data.tags["mlflow.parentRunId"] == name, "each step is a child run of the pipeline's"
+    assert train_run.data.params["rows"] == "105"
+    assert client.get_run(steps["evaluate"]["job"]).data.metrics["accuracy"] > 0.8
+    # The pipeline's output is registered, with the training step as its lineage.
+    version = cli.json("model", "show", "-n", "iris-pipeline-model", "--label", "latest", "-o", "json")
+    assert version["model_type"] == "mlflow_model" and version["run_id"] == steps["train"]["job"]
+
+    # Nothing changed: a rerun reuses every step.
+    again = cli("job", "create", "-f", str(tmp_path / "pipeline" / "pipeline.yml"), "--stream", timeout=300)
+    assert "Status: Completed" in again.stdout, again.stdout
+    rerun = job_of(http, srv, run_name(again))["pipeline"]["steps"]
+    assert {step: info["reused_from"] for step, info in rerun.items()} == {
+        step: info["job"] for step, info in steps.items()}

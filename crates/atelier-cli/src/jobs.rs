@@ -352,6 +352,9 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
             if job["type"] == "sweep" && args.output != crate::OutputFormat::Json {
                 return print_fields(&with_sweep_summary(job), &SWEEP_FIELDS, args.output);
             }
+            if job["type"] == "pipeline" {
+                return crate::pipelines::print_pipeline(&job, args.output);
+            }
             print_fields(&job, &JOB_FIELDS, args.output)
         }
         JobCommand::List {

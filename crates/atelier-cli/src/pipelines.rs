@@ -2,9 +2,11 @@
 //! here, the whole checked by the server before anything is uploaded, then each step's code
 //! and each local input uploaded, and the pipeline submitted with what was read for its steps.
 
+use crate::OutputFormat;
 use crate::assets::upload_tree;
 use crate::client::{Client, segment};
 use crate::jobs::upload_code;
+use crate::output::{print_fields, print_rows};
 use anyhow::{Context, bail};
 use atelier_spec::JobInput;
 use atelier_spec::component::parse_component;
@@ -142,4 +144,56 @@ fn inline(base: &Path, image: &Option<String>, conda_file: Option<&Value>) -> an
         "image": spec.image,
         "channels": spec.channels,
     }))
+}
+
+/// What `job show` prints of a pipeline.
+const PIPELINE_FIELDS: [&str; 10] = [
+    "name",
+    "type",
+    "display_name",
+    "status",
+    "experiment_name",
+    "created_at",
+    "start_time",
+    "end_time",
+    "error",
+    "steps",
+];
+
+/// Prints a pipeline's `show` answer: its fields, then a table of its steps (in text output;
+/// JSON output is the answer as it is).
+pub fn print_pipeline(job: &Value, output: OutputFormat) -> anyhow::Result<()> {
+    if output == OutputFormat::Json {
+        return print_fields(job, &PIPELINE_FIELDS, output);
+    }
+    let pipeline = &job["pipeline"];
+    let mut shown = job.clone();
+    let counts: Vec<String> = pipeline["steps_by_status"]
+        .as_object()
+        .map(|counts| counts.iter().map(|(status, count)| format!("{status}: {count}")).collect())
+        .unwrap_or_default();
+    shown["steps"] = json!(counts.join(", "));
+    print_fields(&shown, &PIPELINE_FIELDS, output)?;
+    let rows: Vec<Value> = pipeline["steps"]
+        .as_object()
+        .map(|steps| {
+            let mut rows: Vec<(u64, Value)> = steps
+                .iter()
+                .map(|(name, step)| {
+                    let row = json!({
+                        "step": name,
+                        "status": step["status"],
+                        "job": step["job"],
+                        "component": step["component"],
+                        "reused_from": step["reused_from"],
+                    });
+                    (step["depth"].as_u64().unwrap_or(0), row)
+                })
+                .collect();
+            rows.sort_by_key(|(depth, _)| *depth);
+            rows.into_iter().map(|(_, row)| row).collect()
+        })
+        .unwrap_or_default();
+    println!();
+    print_rows(&rows, &["step", "status", "job", "component", "reused_from"], output)
 }
