@@ -518,6 +518,7 @@ def test_component_pages_show_the_interface_code_and_versions(page, server):
     assert "100" in inputs and "≥ 1" in inputs and "optional" in inputs and "one of drop, fill" in inputs
     assert "clean" in page.locator("[data-testid=component-outputs]").inner_text()
     assert "--how ${{inputs.how}}" in page.locator("[data-testid=component-command]").inner_text()
+    assert page.locator("[data-testid=no-component-pipelines]").count() == 1
     page.click("[data-testid=component-versions] >> text=1")
     page.wait_for_load_state()
     assert "cleans the raw table" in page.inner_text("main")

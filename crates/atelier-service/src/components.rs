@@ -165,6 +165,22 @@ impl Service {
         ComponentDefinition::from_text(&component.definition).map_err(Error::internal)
     }
 
+    /// The pipelines that ran a registered component version, newest first (at most 50); none
+    /// for a caller who may not read jobs.
+    pub async fn component_pipelines(
+        &self,
+        principal: &Principal,
+        workspace: &WorkspaceName,
+        component: &Component,
+    ) -> Result<Vec<String>> {
+        self.authorize_on(principal, workspace, Action::ComponentsRead, Target::Assets).await?;
+        if !self.may(principal, workspace, Action::JobsRead).await {
+            return Ok(Vec::new());
+        }
+        let location = format!("component:{}:{}", component.name, component.version);
+        self.store.jobs_referencing(workspace, &location, 50).await
+    }
+
     /// The files of a component version's code snapshot, with sizes.
     pub async fn component_files(
         &self,

@@ -304,6 +304,20 @@ impl JobStore for SqlStore {
         self.with_events(jobs).await
     }
 
+    async fn jobs_referencing(&self, workspace: &WorkspaceName, location: &str, limit: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT j.name FROM job_references r JOIN jobs j ON j.name = r.job \
+             WHERE r.workspace = $1 AND r.location = $2 ORDER BY j.seq DESC LIMIT $3",
+        )
+        .bind(workspace.as_str())
+        .bind(location)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(|row| row.try_get::<String, _>("name").map_err(db_error)).collect()
+    }
+
     async fn reusable_job(&self, workspace: &WorkspaceName, reuse_key: &str) -> Result<Option<Job>> {
         let sql = format!(
             "SELECT {JOB_COLUMNS} {JOB_FROM} WHERE j.workspace = $1 AND j.reuse_key = $2 AND j.status = 'Completed' \

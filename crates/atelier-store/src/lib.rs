@@ -241,6 +241,9 @@ pub trait JobStore: Send + Sync {
     async fn list_jobs(&self, query: &JobQuery<'_>) -> Result<Vec<Job>>;
     /// The children of a parent job: a sweep's trials by index, or a pipeline's steps.
     async fn sweep_trials(&self, sweep: &str) -> Result<Vec<Job>>;
+    /// The names of a workspace's jobs that hold a location (newest first, at most `limit`):
+    /// for `component:<name>:<version>`, the pipelines that ran that component version.
+    async fn jobs_referencing(&self, workspace: &WorkspaceName, location: &str, limit: i64) -> Result<Vec<String>>;
     /// The newest completed job of a workspace that ran (was not itself reused) with this
     /// reuse key.
     async fn reusable_job(&self, workspace: &WorkspaceName, reuse_key: &str) -> Result<Option<Job>>;

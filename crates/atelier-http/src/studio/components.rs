@@ -93,6 +93,8 @@ struct ComponentPage {
     python: String,
     requirements: Vec<String>,
     files: Vec<(String, u64)>,
+    /// The pipelines that ran this version.
+    pipelines: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -123,10 +125,11 @@ pub(crate) async fn component(
         };
         let definition = state.service.component_definition(&component)?;
         let files = state.service.component_files(principal, &workspace, &component).await?;
-        Ok::<_, Error>((workspace, versions, component, definition, files))
+        let pipelines = state.service.component_pipelines(principal, &workspace, &component).await?;
+        Ok::<_, Error>((workspace, versions, component, definition, files, pipelines))
     }
     .await;
-    let (workspace, versions, component, definition, files) = match loaded {
+    let (workspace, versions, component, definition, files, pipelines) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return error_page(&browser, error),
     };
@@ -189,6 +192,7 @@ pub(crate) async fn component(
         },
         requirements: definition.environment.requirements,
         files,
+        pipelines,
         component,
     };
     render(page, StatusCode::OK)

@@ -373,25 +373,15 @@ impl Service {
         job.reused_from.clone().unwrap_or_else(|| job.name.clone())
     }
 
-    /// What decides whether an earlier run can stand for a step: its component's definition
-    /// (command, interface, resolved environment), its code's content, each input (a literal's
-    /// value; data by the content of its files), its outputs' types and modes, its compute,
-    /// resources, environment variables and time limit.
+    /// A step's reuse key ([`PlannedStep::reuse_key`]) over the identity of each input the
+    /// step's job receives.
     async fn reuse_key(
         &self,
         workspace: &atelier_core::names::WorkspaceName,
         step: &PlannedStep,
         plan: &JobPlan,
     ) -> Result<String> {
-        let mut hasher = blake3::Hasher::new();
-        let mut part = |label: &str, text: &str| {
-            hasher.update(label.as_bytes());
-            hasher.update(b"=");
-            hasher.update(text.as_bytes());
-            hasher.update(b"\0");
-        };
-        part("definition", &step.definition.to_text());
-        part("code", step.code_hash.as_deref().unwrap_or("none"));
+        let mut identities = BTreeMap::new();
         for (name, input) in &plan.inputs {
             let identity = match input {
                 PlannedInput::Literal { value } => format!("literal:{value:?}"),
@@ -400,16 +390,9 @@ impl Service {
                     format!("data:{data_type}:{mode}:{}", self.data_identity(workspace, uri).await?)
                 }
             };
-            part(&format!("input.{name}"), &identity);
+            identities.insert(name.clone(), identity);
         }
-        for (name, output) in &plan.outputs {
-            part(&format!("output.{name}"), &format!("{}:{}", output.data_type, output.mode));
-        }
-        part("compute", &step.compute);
-        part("resources", &format!("{}:{}:{}", step.cpus, step.memory_mb, step.gpus));
-        part("environment_variables", &format!("{:?}", step.environment_variables));
-        part("timeout", &format!("{:?}", step.timeout_seconds));
-        Ok(hasher.finalize().to_hex().to_string())
+        Ok(step.reuse_key(&identities))
     }
 
     /// What identifies the data at a URI: the content hash of each file where the server

@@ -6,3 +6,4 @@ ALTER TABLE jobs ADD COLUMN reused_from TEXT;
 ALTER TABLE jobs ADD COLUMN reuse_key TEXT;
 CREATE UNIQUE INDEX jobs_steps ON jobs (parent_job, step);
 CREATE INDEX jobs_reuse ON jobs (workspace, reuse_key);
+CREATE INDEX job_references_location ON job_references (workspace, location);

@@ -20,6 +20,7 @@ conformance!(
     sessions_expire_and_end,
     jobs_move_forward_keep_their_logs_and_queue_in_order,
     sweep_trials_are_kept_once_each_with_their_values,
+    pipeline_steps_are_kept_once_each_and_found_by_reuse_key,
     endpoints_and_deployments_round_trip,
 );
 
@@ -349,6 +350,53 @@ async fn jobs_move_forward_keep_their_logs_and_queue_in_order(store: &SqlStore) 
     assert_eq!(names(store.list_jobs(&query(None, Some(true))).await.unwrap()), vec!["first_job"]);
     assert_eq!(names(store.list_jobs(&query(Some(JobStatus::Failed), None)).await.unwrap()), vec!["first_job"]);
     assert!(store.referenced_locations(&workspace).await.unwrap().contains(&"code:0123/".to_owned()));
+}
+
+/// What a restarted server rebuilds a pipeline from: its steps, each kept once under its name;
+/// and what reuse finds: the newest completed job that ran with a key, never one that was
+/// itself reused.
+async fn pipeline_steps_are_kept_once_each_and_found_by_reuse_key(store: &SqlStore) {
+    let workspace = with_workspace(store, "pipelines").await;
+    let (mut pipeline, run) = new_job(&workspace, "flow", 2);
+    pipeline.kind = JobKind::Pipeline;
+    let uses = ["component:train:3".to_owned()];
+    store.create_job(&pipeline, &run, &[], &[], "hash-flow", &uses).await.unwrap();
+    let step = |name: &str, step: &str, key: Option<&str>, reused: Option<&str>| {
+        let (mut job, run) = new_job(&workspace, name, 2);
+        (job.parent, job.step) = (Some("flow".to_owned()), Some(step.to_owned()));
+        job.reuse_key = key.map(str::to_owned);
+        job.reused_from = reused.map(str::to_owned);
+        (job, run)
+    };
+    let (prep, run) = step("flow_prep", "prep", Some("key-prep"), None);
+    store.create_job(&prep, &run, &[], &[], "hash-prep", &[]).await.unwrap();
+    let (again, run) = step("flow_prep_again", "prep", Some("key-prep"), None);
+    let refused = store.create_job(&again, &run, &[], &[], "hash-again", &[]).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::ResourceAlreadyExists, "a step is made once per pipeline");
+
+    // Only a completed job that ran can stand for a step.
+    assert!(store.reusable_job(&workspace, "key-prep").await.unwrap().is_none(), "not completed yet");
+    for status in [JobStatus::Preparing, JobStatus::Running, JobStatus::Completed] {
+        let transition = JobTransition { status, at: 10, message: None, exit_code: Some(0), error: None };
+        store.transition_job("flow_prep", &transition).await.unwrap();
+    }
+    let found = store.reusable_job(&workspace, "key-prep").await.unwrap().expect("the completed step");
+    assert_eq!((found.name.as_str(), found.step.as_deref(), found.reused_from), ("flow_prep", Some("prep"), None));
+    let mut reused = step("flow_train", "train", Some("key-train"), Some("older_train")).0;
+    reused.status = JobStatus::Completed;
+    store.create_job(&reused, &new_job(&workspace, "flow_train", 2).1, &[], &[], "hash-train", &[]).await.unwrap();
+    assert!(store.reusable_job(&workspace, "key-train").await.unwrap().is_none(), "a reused step stands for none");
+    assert_eq!(store.get_job("flow_train").await.unwrap().reused_from.as_deref(), Some("older_train"));
+    let other = with_workspace(store, "pipelines-other").await;
+    assert!(store.reusable_job(&other, "key-prep").await.unwrap().is_none(), "workspaces never mix");
+
+    let steps: Vec<(String, Option<String>)> =
+        store.sweep_trials("flow").await.unwrap().into_iter().map(|job| (job.name, job.step)).collect();
+    assert_eq!(steps.len(), 2);
+    assert!(steps.contains(&("flow_prep".to_owned(), Some("prep".to_owned()))));
+    assert_eq!(store.get_job("flow").await.unwrap().kind, JobKind::Pipeline);
+    assert_eq!(store.jobs_referencing(&workspace, "component:train:3", 10).await.unwrap(), vec!["flow"]);
+    assert!(store.jobs_referencing(&workspace, "component:train:4", 10).await.unwrap().is_empty());
 }
 
 fn new_deployment(workspace: &WorkspaceName, endpoint: &str, name: &str, generation: i64) -> Deployment {

@@ -82,4 +82,5 @@ async fn components_are_immutable_versions_and_the_same_content_is_one_version(s
     assert_eq!(missing.code, ErrorCode::ResourceDoesNotExist);
     let missing = store.set_component_archived(&workspace, "nope", "1", true).await.unwrap_err();
     assert_eq!(missing.code, ErrorCode::ResourceDoesNotExist);
+    assert!(store.jobs_referencing(&workspace, "component:train:1", 10).await.unwrap().is_empty());
 }
