@@ -11,7 +11,6 @@ use atelier_blob::Download;
 use atelier_core::authz::Action;
 use atelier_core::component::Component;
 use atelier_core::environment::EnvironmentSpec;
-use atelier_core::limits::normalize_artifact_path;
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, Result};
 use atelier_spec::{ComponentDefinition, ComponentSpec, parse_component};
@@ -189,15 +188,10 @@ impl Service {
         component: &Component,
     ) -> Result<Vec<(String, u64)>> {
         self.authorize_on(principal, workspace, Action::ComponentsRead, Target::Assets).await?;
-        let Some(snapshot) = &component.snapshot else { return Ok(Vec::new()) };
-        let strip = snapshot.len() + 1;
-        Ok(self
-            .store
-            .upload_files_under(workspace, AREA_CODE, snapshot)
-            .await?
-            .into_iter()
-            .map(|file| (file.path[strip..].to_owned(), file.size as u64))
-            .collect())
+        match &component.snapshot {
+            Some(snapshot) => self.snapshot_files(workspace, snapshot).await,
+            None => Ok(Vec::new()),
+        }
     }
 
     /// One file of a component version's code snapshot.
@@ -209,22 +203,12 @@ impl Service {
         path: &str,
     ) -> Result<Download> {
         self.authorize_on(principal, workspace, Action::ComponentsRead, Target::Assets).await?;
-        let relative = normalize_artifact_path(path)?;
-        let missing = || {
+        self.open_snapshot_path(workspace, component.snapshot.as_deref(), path, |relative| {
             Error::not_found(format!(
                 "the code of component {} version {} has no file '{relative}'",
                 component.name, component.version
             ))
-        };
-        let Some(snapshot) = &component.snapshot else { return Err(missing()) };
-        let full = format!("{snapshot}/{relative}");
-        let file = self
-            .store
-            .upload_files_under(workspace, AREA_CODE, &full)
-            .await?
-            .into_iter()
-            .find(|file| file.path == full)
-            .ok_or_else(missing)?;
-        self.open_upload(workspace, &file).await
+        })
+        .await
     }
 }

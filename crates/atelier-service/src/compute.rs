@@ -105,8 +105,7 @@ impl Service {
     pub async fn schedule_once(&self) -> Result<()> {
         let Some(scheduling) = &self.scheduling else { return Ok(()) };
         // Sweeps and pipelines first: a trial or step they queue now starts in this same pass.
-        self.drive_sweeps().await?;
-        self.drive_pipelines().await?;
+        self.drive_parents().await?;
         let mut computes: HashMap<(String, String), Compute> = self
             .store
             .list_computes(None)

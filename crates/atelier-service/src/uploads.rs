@@ -176,8 +176,19 @@ impl Service {
     /// The files at a location, with paths that start with its last segment (the name of the
     /// folder, or of the one file).
     pub(crate) async fn list_at(&self, workspace: &WorkspaceName, location: &Location) -> Result<Vec<(String, u64)>> {
+        Ok(self.files_at(workspace, location).await?.into_iter().map(|(path, size, _)| (path, size)).collect())
+    }
+
+    /// [`Service::list_at`] with each file's content hash, where the files are uploads.
+    async fn files_at(
+        &self,
+        workspace: &WorkspaceName,
+        location: &Location,
+    ) -> Result<Vec<(String, u64, Option<String>)>> {
         match location {
-            Location::Blob(store, key) => list_located(store, key).await,
+            Location::Blob(store, key) => {
+                Ok(list_located(store, key).await?.into_iter().map(|(path, size)| (path, size, None)).collect())
+            }
             Location::Uploads { area, prefix } => {
                 let base = prefix.rsplit('/').next().unwrap_or_default();
                 let parent_length = prefix.len() - base.len();
@@ -186,7 +197,7 @@ impl Service {
                     .upload_files_under(workspace, area, prefix)
                     .await?
                     .into_iter()
-                    .map(|file| (file.path[parent_length..].to_owned(), file.size as u64))
+                    .map(|file| (file.path[parent_length..].to_owned(), file.size as u64, Some(file.hash)))
                     .collect())
             }
         }
@@ -232,24 +243,12 @@ impl Service {
         workspace: &WorkspaceName,
         location: &Location,
     ) -> Result<Vec<(String, String)>> {
-        match location {
-            Location::Blob(store, key) => Ok(list_located(store, key)
-                .await?
-                .into_iter()
-                .map(|(path, size)| (path, format!("size {size}")))
-                .collect()),
-            Location::Uploads { area, prefix } => {
-                let base = prefix.rsplit('/').next().unwrap_or_default();
-                let parent_length = prefix.len() - base.len();
-                Ok(self
-                    .store
-                    .upload_files_under(workspace, area, prefix)
-                    .await?
-                    .into_iter()
-                    .map(|file| (file.path[parent_length..].to_owned(), file.hash))
-                    .collect())
-            }
-        }
+        Ok(self
+            .files_at(workspace, location)
+            .await?
+            .into_iter()
+            .map(|(path, size, hash)| (path, hash.unwrap_or_else(|| format!("size {size}"))))
+            .collect())
     }
 
     /// The bytes of an uploaded file.

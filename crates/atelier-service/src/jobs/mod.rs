@@ -349,7 +349,14 @@ impl Service {
         name: &str,
     ) -> Result<Vec<(String, u64)>> {
         let job = self.job_in_workspace(principal, workspace, name, Action::JobsRead).await?;
-        let Some(snapshot) = &job.snapshot else { return Ok(Vec::new()) };
+        match &job.snapshot {
+            Some(snapshot) => self.snapshot_files(workspace, snapshot).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The files of a code snapshot, with paths inside it and sizes.
+    pub(crate) async fn snapshot_files(&self, workspace: &WorkspaceName, snapshot: &str) -> Result<Vec<(String, u64)>> {
         let strip = snapshot.len() + 1;
         Ok(self
             .store
@@ -358,6 +365,27 @@ impl Service {
             .into_iter()
             .map(|file| (file.path[strip..].to_owned(), file.size as u64))
             .collect())
+    }
+
+    /// One file of a code snapshot; `missing` is the error when there is no such file.
+    pub(crate) async fn open_snapshot_path(
+        &self,
+        workspace: &WorkspaceName,
+        snapshot: Option<&str>,
+        path: &str,
+        missing: impl Fn(&str) -> Error,
+    ) -> Result<Download> {
+        let relative = normalize_artifact_path(path)?;
+        let Some(snapshot) = snapshot else { return Err(missing(&relative)) };
+        let full = format!("{snapshot}/{relative}");
+        let file = self
+            .store
+            .upload_files_under(workspace, AREA_CODE, &full)
+            .await?
+            .into_iter()
+            .find(|file| file.path == full)
+            .ok_or_else(|| missing(&relative))?;
+        self.open_upload(workspace, &file).await
     }
 
     /// One file of a job's code snapshot.
@@ -369,18 +397,10 @@ impl Service {
         path: &str,
     ) -> Result<Download> {
         let job = self.job_in_workspace(principal, workspace, name, Action::JobsRead).await?;
-        let relative = normalize_artifact_path(path)?;
-        let missing = || Error::not_found(format!("the code snapshot of job '{name}' has no file '{relative}'"));
-        let Some(snapshot) = &job.snapshot else { return Err(missing()) };
-        let full = format!("{snapshot}/{relative}");
-        let file = self
-            .store
-            .upload_files_under(workspace, AREA_CODE, &full)
-            .await?
-            .into_iter()
-            .find(|file| file.path == full)
-            .ok_or_else(missing)?;
-        self.open_upload(workspace, &file).await
+        self.open_snapshot_path(workspace, job.snapshot.as_deref(), path, |relative| {
+            Error::not_found(format!("the code snapshot of job '{name}' has no file '{relative}'"))
+        })
+        .await
     }
 
     /// The job whose outputs a job's outputs are: the job itself, a sweep's best trial, or the
@@ -665,6 +685,25 @@ impl Service {
                     ..Default::default()
                 };
                 self.create_data_asset(&submitter, workspace, new_asset).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Service {
+    /// Drives every sweep and pipeline that has not ended, from the store alone: what a pass
+    /// of the scheduler does first, so that a trial or step queued now starts in the same pass.
+    pub(crate) async fn drive_parents(&self) -> Result<()> {
+        let statuses = [JobStatus::Queued, JobStatus::Running, JobStatus::CancelRequested];
+        for parent in self.store.jobs_in_status(&statuses).await? {
+            let driven = match parent.kind {
+                atelier_core::job::JobKind::Sweep => self.drive_sweep(&parent).await,
+                atelier_core::job::JobKind::Pipeline => self.drive_pipeline(&parent).await,
+                atelier_core::job::JobKind::Command => continue,
+            };
+            if let Err(error) = driven {
+                tracing::warn!(job = %parent.name, kind = parent.kind.as_str(), error = %error, "driving a job's children failed");
             }
         }
         Ok(())

@@ -39,20 +39,6 @@ impl Service {
         Ok(PipelineView { plan: self.pipeline_plan_of(&pipeline)?, steps: self.pipeline_steps(&pipeline).await? })
     }
 
-    /// Drives every pipeline that has not ended.
-    pub(crate) async fn drive_pipelines(&self) -> Result<()> {
-        let statuses = [JobStatus::Queued, JobStatus::Running, JobStatus::CancelRequested];
-        for pipeline in self.store.jobs_in_status(&statuses).await? {
-            if pipeline.kind != JobKind::Pipeline {
-                continue;
-            }
-            if let Err(error) = self.drive_pipeline(&pipeline).await {
-                tracing::warn!(pipeline = %pipeline.name, error = %error, "driving a pipeline failed");
-            }
-        }
-        Ok(())
-    }
-
     /// The steps of a pipeline that have become jobs, by step name.
     pub(crate) async fn pipeline_steps(&self, pipeline: &Job) -> Result<BTreeMap<String, Job>> {
         Ok(self
@@ -64,7 +50,7 @@ impl Service {
             .collect())
     }
 
-    async fn drive_pipeline(&self, pipeline: &Job) -> Result<()> {
+    pub(super) async fn drive_pipeline(&self, pipeline: &Job) -> Result<()> {
         let plan = self.pipeline_plan_of(pipeline)?;
         let steps = self.pipeline_steps(pipeline).await?;
         let broken: Vec<&Job> =

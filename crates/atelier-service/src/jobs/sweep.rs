@@ -109,21 +109,7 @@ impl Service {
         Ok(SweepView { settings, trials, best })
     }
 
-    /// One pass over every sweep that has not ended.
-    pub(crate) async fn drive_sweeps(&self) -> Result<()> {
-        let statuses = [JobStatus::Queued, JobStatus::Running, JobStatus::CancelRequested];
-        for sweep in self.store.jobs_in_status(&statuses).await? {
-            if sweep.kind != JobKind::Sweep {
-                continue;
-            }
-            if let Err(error) = self.drive_sweep(&sweep).await {
-                tracing::warn!(sweep = %sweep.name, error = %error, "driving a sweep failed");
-            }
-        }
-        Ok(())
-    }
-
-    async fn drive_sweep(&self, sweep: &Job) -> Result<()> {
+    pub(super) async fn drive_sweep(&self, sweep: &Job) -> Result<()> {
         let view = self.sweep_view(sweep).await?;
         let settings = &view.settings;
         let timed_out = now_millis() - sweep.created_at >= (settings.timeout as i64).saturating_mul(1000);
