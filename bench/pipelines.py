@@ -7,8 +7,9 @@ $CARGO_TARGET_DIR/release/atelier or target/release/atelier). Needs `requests` (
 under `uv run --with requests` without it).
 
   chain      `--steps` trivial steps (`python3 -c` that writes one file into its output), each
-             taking the previous step's output: the gap from a step's end to its dependant's
-             launch (p50, p90; the server's own clock, from the steps' timelines), and the
+             taking the previous step's output: the gap from the moment a step could start (its
+             upstream steps ended and a job slot is free) to its launch (p50, p90; the server's
+             own clock, from the steps' timelines), and the
              pipeline's wall time against the sum of its steps' run times (the ideal: nothing
              runs side by side in a chain).
   fan        one step, `--steps - 2` steps that each read its output, and one that reads all of
@@ -46,8 +47,10 @@ except ImportError:
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 ENDED = ("Completed", "Failed", "Canceled")
+# Each step writes its own name, so that no step's command or output equals another's (equal
+# ones would be reused within the run).
 WRITE = ("python3 -c \"import os, sys; os.makedirs(sys.argv[1], exist_ok=True); "
-         "open(os.path.join(sys.argv[1], 'x'), 'w').write('1')\"")
+         "open(os.path.join(sys.argv[1], 'x'), 'w').write(sys.argv[2])\"")
 
 
 def chain_yaml(steps: int) -> str:
@@ -55,9 +58,9 @@ def chain_yaml(steps: int) -> str:
     for index in range(steps):
         lines.append(f"  s{index}:")
         if index == 0:
-            lines.append(f"    command: {WRITE} ${{{{outputs.out}}}}")
+            lines.append(f"    command: {WRITE} ${{{{outputs.out}}}} s{index}")
         else:
-            lines.append(f"    command: {WRITE} ${{{{outputs.out}}}} ${{{{inputs.previous}}}}")
+            lines.append(f"    command: {WRITE} ${{{{outputs.out}}}} s{index} ${{{{inputs.previous}}}}")
             lines.append(f"    inputs:\n      previous: ${{{{parent.jobs.s{index - 1}.outputs.out}}}}")
         lines.append("    outputs:\n      out:")
     return "\n".join(lines) + "\n"
@@ -66,9 +69,9 @@ def chain_yaml(steps: int) -> str:
 def fan_yaml(steps: int) -> str:
     middle = steps - 2
     lines = ["type: pipeline", "experiment_name: bench-fan", "jobs:", "  root:",
-             f"    command: {WRITE} ${{{{outputs.out}}}}", "    outputs:\n      out:"]
+             f"    command: {WRITE} ${{{{outputs.out}}}} root", "    outputs:\n      out:"]
     for index in range(middle):
-        lines += [f"  m{index}:", f"    command: {WRITE} ${{{{outputs.out}}}} ${{{{inputs.data}}}}",
+        lines += [f"  m{index}:", f"    command: {WRITE} ${{{{outputs.out}}}} m{index} ${{{{inputs.data}}}}",
                   "    inputs:\n      data: ${{parent.jobs.root.outputs.out}}", "    outputs:\n      out:"]
     placeholders = " ".join(f"${{{{inputs.in{index}}}}}" for index in range(middle))
     lines += ["  sink:", f"    command: ls {placeholders}", "    inputs:"]
@@ -129,12 +132,17 @@ def figures(server: Server, pipeline: dict) -> dict:
     upstream: dict[str, list[str]] = {}
     for edge in pipeline["pipeline"]["edges"]:
         upstream.setdefault(edge["to"], []).append(edge["from"])
+    ends = sorted(at(job, "Completed") for job in jobs.values())
     gaps, runs = [], []
     for step, job in jobs.items():
         launch, running, end = at(job, "Preparing"), at(job, "Running"), at(job, "Completed")
         runs.append(end - (running or launch))
         if step in upstream:
-            gaps.append(launch - max(at(jobs[before], "Completed") for before in upstream[step]))
+            # From the moment it could start: its inputs exist and a job slot is free (the last
+            # step's end before its launch).
+            ready = max(at(jobs[before], "Completed") for before in upstream[step])
+            freed = max((other for other in ends if other <= launch), default=ready)
+            gaps.append(launch - max(ready, freed))
     wall = (at(pipeline, "Completed") - at(pipeline, "Running")) / 1000
     return {
         "steps": len(jobs),
@@ -176,7 +184,7 @@ def main() -> int:
 
     for kind in ("chain", "fan"):
         r = report[kind]
-        print(f"{args.steps}-step {kind}: a step's end to its dependant's launch p50 {r['gap_ms']['p50']:.0f} ms, "
+        print(f"{args.steps}-step {kind}: from a step's inputs and a free slot to its launch p50 {r['gap_ms']['p50']:.0f} ms, "
               f"p90 {r['gap_ms']['p90']:.0f} ms; wall {r['wall_s']:.1f} s against {r['ideal_wall_s']:.1f} s ideal "
               f"(step median {r['step_run_s']['median']:.2f} s, {slots} job slots)")
     rerun = report["rerun_s"]
