@@ -173,6 +173,11 @@ def test_the_example_pipeline_runs_its_steps_in_order_and_registers_its_output(o
     assert output_text(http, srv, name, "final_report", "report.txt").startswith("nightly: rows=3")
     asset = cli.json("data", "show", "-n", f"report-{suffix}", "--label", "latest", "-o", "json")
     assert report["name"] in asset["path"]
+    cli("job", "download", "-n", name, "--output-name", "final_report", "-p", str(tmp_path / "downloaded"))
+    downloaded = list((tmp_path / "downloaded").rglob("report.txt"))
+    assert len(downloaded) == 1 and downloaded[0].read_text().startswith("nightly: rows=3"), downloaded
+    shown = cli("job", "show", "-n", name).stdout
+    assert "Completed: 3" in shown and f"report_{suffix}:1" in shown and train["name"] in shown, shown
     log = full_log(http, srv, name)
     assert "prep: queued as job" in log and "Completed: 3 steps completed (0 reused)" in log, log
 
