@@ -343,3 +343,17 @@ def test_mistakes_are_found_before_anything_runs(own, tmp_path):
     refused = cli("job", "create", "-f", str(pipeline_file), check=False)
     assert "jobs.report.component" in refused.stderr and "no_such_component" in refused.stderr, refused.stderr
     assert http.get(f"{srv.url}/api/v1/workspaces/default/jobs", params={"experiment_name": "pipelines"}).json() == []
+
+
+def test_a_job_that_holds_a_steps_name_is_found_at_submission(own, tmp_path):
+    srv, cli, http = own
+    hello = tmp_path / "hello.yml"
+    hello.write_text("command: echo taken\n")
+    cli("job", "create", "-f", str(hello), "--name", "clash_first")
+    chain = tmp_path / "clash.yml"
+    chain.write_text("type: pipeline\njobs:\n  first:\n    command: echo first\n")
+    refused = cli("job", "create", "-f", str(chain), "--name", "clash", check=False)
+    assert refused.returncode != 0 and "a job named 'clash_first' already exists" in refused.stderr, refused.stderr
+    # Under another name it runs.
+    name = cli.json("job", "create", "-f", str(chain), "--name", "clash2", "-o", "json")["name"]
+    assert wait_for(http, srv, name, ENDED, timeout=60)["status"] == "Completed"

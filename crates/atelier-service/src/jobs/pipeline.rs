@@ -372,6 +372,7 @@ impl Service {
                     "a job named '{name}' already exists: job names are unique on a server"
                 )));
             }
+            self.check_step_names_free(&resolved.job, &name).await?;
         }
         self.job_experiment_exists_or_free(workspace, &resolved.job.experiment_name).await
     }
@@ -394,6 +395,7 @@ impl Service {
         };
         validate_job_name(&name)?;
         check_pipeline_name(job_spec, &name)?;
+        self.check_step_names_free(job_spec, &name).await?;
         let experiment = self.job_experiment(principal, workspace, &inputs_job(job_spec, BTreeMap::new())).await?;
         let artifact_uri = format!("{}/{name}/artifacts", experiment.artifact_location);
         let plan = PipelinePlan {
@@ -535,6 +537,21 @@ fn resolved_kind(
         .get(step)
         .and_then(|body| body.outputs.get(output))
         .map_or_else(|| "uri_folder".to_owned(), |produced| produced.kind.clone())
+}
+
+impl Service {
+    /// Checks that no job has the name one of a pipeline's steps will take.
+    async fn check_step_names_free(&self, job: &PipelineJob, name: &str) -> Result<()> {
+        for step in job.steps.keys() {
+            let step_name = step_job_name(name, step);
+            if self.store.get_job(&step_name).await.is_ok() {
+                return Err(Error::already_exists(format!(
+                    "a job named '{step_name}' already exists: the pipeline's steps are named <pipeline>_<step>, so name the pipeline otherwise"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn check_pipeline_name(job: &PipelineJob, name: &str) -> Result<()> {

@@ -81,11 +81,26 @@ impl Service {
                     };
                     self.sweep_log(pipeline, &line).await;
                 }
-                // Another pass (or server) made it first.
-                Err(error) if error.code == ErrorCode::ResourceAlreadyExists => {}
+                // Another pass (or server) made it first, or another job took its name.
+                Err(error) if error.code == ErrorCode::ResourceAlreadyExists => {
+                    let name = step_job_name(&pipeline.name, step);
+                    let ours = self.store.get_job(&name).await.is_ok_and(|job| {
+                        job.parent.as_deref() == Some(pipeline.name.as_str()) && job.step.as_deref() == Some(step)
+                    });
+                    if !ours {
+                        let message = format!("step '{step}' could not start: another job is named '{name}'");
+                        self.sweep_log(pipeline, &message).await;
+                        self.cancel_steps(&steps, &message).await?;
+                        self.transition(&pipeline.name, JobStatus::Failed, Some(&message), None, Some(&message))
+                            .await?;
+                        return Ok(());
+                    }
+                }
                 Err(error) => {
+                    // Nothing of this pipeline may run on: what runs is canceled with it.
                     let message = format!("step '{step}' could not start: {}", error.message);
                     self.sweep_log(pipeline, &message).await;
+                    self.cancel_steps(&steps, &message).await?;
                     self.transition(&pipeline.name, JobStatus::Failed, Some(&message), None, Some(&message)).await?;
                     return Ok(());
                 }
@@ -123,19 +138,7 @@ impl Service {
         canceling: bool,
     ) -> Result<()> {
         let reason = if canceling { "the pipeline was canceled".to_owned() } else { not_completed(broken) };
-        let mut running = 0;
-        for job in steps.values().filter(|job| !job.status.is_terminal()) {
-            running += 1;
-            if job.status == JobStatus::CancelRequested {
-                continue;
-            }
-            let next = if job.runtime_pid.is_none() && !job.status.holds_resources() {
-                JobStatus::Canceled
-            } else {
-                JobStatus::CancelRequested
-            };
-            self.transition(&job.name, next, Some(&reason), None, Some(&reason)).await?;
-        }
+        let running = self.cancel_steps(steps, &reason).await?;
         if running > 0 {
             if !canceling && pipeline.status != JobStatus::CancelRequested {
                 self.sweep_log(pipeline, &format!("{reason}: canceling the steps that run")).await;
@@ -148,6 +151,25 @@ impl Service {
             self.sweep_log(pipeline, &format!("{}: {reason}", status.as_str())).await;
         }
         Ok(())
+    }
+
+    /// Asks every step that has not ended to stop: at once if it never launched, else through
+    /// its runtime. Returns how many have not ended.
+    async fn cancel_steps(&self, steps: &BTreeMap<String, Job>, reason: &str) -> Result<usize> {
+        let mut running = 0;
+        for job in steps.values().filter(|job| !job.status.is_terminal()) {
+            running += 1;
+            if job.status == JobStatus::CancelRequested {
+                continue;
+            }
+            let next = if job.runtime_pid.is_none() && !job.status.holds_resources() {
+                JobStatus::Canceled
+            } else {
+                JobStatus::CancelRequested
+            };
+            self.transition(&job.name, next, Some(reason), None, Some(reason)).await?;
+        }
+        Ok(running)
     }
 
     /// Every step completed: the pipeline's named outputs are registered, and it completes.
