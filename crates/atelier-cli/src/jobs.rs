@@ -273,7 +273,7 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
                 .ok()
                 .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
                 .unwrap_or_else(|| "Default".to_owned());
-            if crate::pipelines::is_pipeline(&text) {
+            if atelier_spec::is_pipeline(&text) {
                 let shown_as = file.display().to_string();
                 let created =
                     crate::pipelines::submit_pipeline(&client, workspace, &text, &base, &shown_as, &folder_name, name)
@@ -310,7 +310,7 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
             let mut local_inputs = Vec::new();
             for (input_name, input) in &spec.inputs {
                 let JobInput::Asset { path: Some(path), kind, .. } = input else { continue };
-                if path.starts_with("azureml:") || path.contains("://") || path.starts_with("runs:/") {
+                if !atelier_spec::is_local_path(path) {
                     continue;
                 }
                 let local = base.join(path);

@@ -8,26 +8,12 @@ use crate::client::{Client, segment};
 use crate::jobs::upload_code;
 use crate::output::{print_fields, print_rows};
 use anyhow::{Context, bail};
-use atelier_spec::JobInput;
 use atelier_spec::component::parse_component;
 use atelier_spec::pipeline::{Binding, StepComponent, check_pipeline, parse_pipeline_job};
+use atelier_spec::{JobInput, is_local_path};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// Whether a job file is a pipeline.
-pub fn is_pipeline(text: &str) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Kind {
-        #[serde(rename = "type", default)]
-        kind: Option<String>,
-    }
-    matches!(serde_saphyr::from_str::<Kind>(text), Ok(Kind { kind: Some(kind) }) if kind == "pipeline")
-}
-
-fn is_local(path: &str) -> bool {
-    !path.starts_with("azureml:") && !path.contains("://") && !path.starts_with("runs:/")
-}
 
 /// A local file or folder an input names, which must exist.
 fn local_input(base: &Path, field: &str, kind: &str, path: &str) -> anyhow::Result<PathBuf> {
@@ -94,7 +80,7 @@ pub async fn submit_pipeline(
     let mut local_inputs: Vec<(String, PathBuf)> = Vec::new();
     for (input_name, input) in &job.inputs {
         if let JobInput::Asset { path: Some(path), kind, .. } = input
-            && is_local(path)
+            && is_local_path(path)
         {
             let field = format!("inputs.{input_name}");
             local_inputs.push((field.clone(), local_input(base, &field, kind, path)?));
@@ -103,7 +89,7 @@ pub async fn submit_pipeline(
     for (step_name, step) in &job.steps {
         for (input_name, binding) in &step.inputs {
             if let Binding::Data { kind, path, .. } = binding
-                && is_local(path)
+                && is_local_path(path)
             {
                 let field = format!("jobs.{step_name}.inputs.{input_name}");
                 local_inputs.push((field.clone(), local_input(base, &field, kind, path)?));

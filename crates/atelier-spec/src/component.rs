@@ -10,9 +10,10 @@
 //! [`ComponentDefinition`]: the same body with its environment resolved, so that a version never
 //! changes meaning after it is registered.
 
+use crate::fields::{distribution_of, environment_of, resources_of};
 use crate::job::{
     ASSET_INPUT_TYPES, LITERAL_TYPES, OUTPUT_MODES, OUTPUT_TYPES, RawDistribution, RawEnvironment, RawResources,
-    distribution_of, environment_of, placeholders, resources_of,
+    placeholders,
 };
 use crate::plan::PlannedEnvironment;
 use crate::{Scalar, SpecError};

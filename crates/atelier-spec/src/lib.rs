@@ -24,6 +24,7 @@ pub mod component;
 pub mod compute;
 pub mod datastore;
 pub mod endpoint;
+mod fields;
 pub mod job;
 pub mod pipeline;
 pub mod plan;
@@ -54,15 +55,31 @@ impl JobSpec {
     }
 }
 
-/// Reads a job file by its `type`: `command` (the default) or `sweep`.
-pub fn parse_job(text: &str, folder_name: &str) -> Result<JobSpec, SpecError> {
+/// A job file's `type`, when the text is YAML that names one.
+pub fn job_type(text: &str) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Kind {
         #[serde(rename = "type", default)]
         kind: Option<String>,
     }
-    match serde_saphyr::from_str::<Kind>(text) {
-        Ok(Kind { kind: Some(kind) }) if kind == "sweep" => parse_sweep_job(text, folder_name).map(JobSpec::Sweep),
+    serde_saphyr::from_str::<Kind>(text).ok().and_then(|kind| kind.kind)
+}
+
+/// Whether a job file is a pipeline (`type: pipeline`), which `parse_pipeline_job` reads.
+pub fn is_pipeline(text: &str) -> bool {
+    job_type(text).as_deref() == Some("pipeline")
+}
+
+/// Whether a path a job file gives (an input's, a data object's) is on the client's disk,
+/// to be uploaded, rather than a reference the server resolves.
+pub fn is_local_path(path: &str) -> bool {
+    !path.starts_with("azureml:") && !path.contains("://") && !path.starts_with("runs:/")
+}
+
+/// Reads a command or sweep job file by its `type`: `command` (the default) or `sweep`.
+pub fn parse_job(text: &str, folder_name: &str) -> Result<JobSpec, SpecError> {
+    match job_type(text).as_deref() {
+        Some("sweep") => parse_sweep_job(text, folder_name).map(JobSpec::Sweep),
         // Anything else, a file that is not YAML included, is the command job's parser's to judge.
         _ => parse_command_job(text, folder_name).map(JobSpec::Command),
     }

@@ -13,6 +13,7 @@ mod datastores;
 pub(crate) mod endpoints;
 mod environments;
 mod gc;
+mod job_children;
 pub(crate) mod jobs;
 mod models;
 mod roles;

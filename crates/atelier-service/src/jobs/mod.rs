@@ -130,9 +130,7 @@ pub(crate) fn field_error(job: &CommandJob, field: &str, message: impl std::fmt:
     }
 }
 
-pub(crate) fn is_local_path(path: &str) -> bool {
-    !path.starts_with("azureml:") && !path.contains("://") && !path.starts_with("runs:/")
-}
+pub(crate) use atelier_spec::is_local_path;
 
 /// The default datastore URI of a job's named output.
 pub(crate) fn output_uri(job: &str, output: &str) -> String {

@@ -25,16 +25,6 @@ use std::collections::BTreeMap;
 /// `<pipeline>_<step>`, within a job name's 255 characters.
 const MAX_STEP_JOB_NAME: usize = 255;
 
-/// Whether a job file is a pipeline (`type: pipeline`).
-pub(crate) fn is_pipeline(yaml: &str) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Kind {
-        #[serde(rename = "type", default)]
-        kind: Option<String>,
-    }
-    matches!(serde_saphyr::from_str::<Kind>(yaml), Ok(Kind { kind: Some(kind) }) if kind == "pipeline")
-}
-
 /// The name of a step's job.
 pub(crate) fn step_job_name(pipeline: &str, step: &str) -> String {
     format!("{pipeline}_{step}")
@@ -277,7 +267,7 @@ impl Service {
                         StepInput::Submitted { input: planned }
                     }
                     Some(Binding::StepOutput { step: upstream, output }) => {
-                        let producer = &resolved_kind(&bodies, &steps, upstream, output);
+                        let producer = &resolved_kind(&bodies, upstream, output);
                         StepInput::Step {
                             step: upstream.clone(),
                             output: output.clone(),
@@ -527,12 +517,7 @@ pub(crate) fn as_job_plan(plan: &PipelinePlan) -> atelier_spec::JobPlan {
 }
 
 /// The type of the output `output` of step `step`, from the interfaces checked.
-fn resolved_kind(
-    bodies: &BTreeMap<String, ComponentBody>,
-    _steps: &BTreeMap<String, PlannedStep>,
-    step: &str,
-    output: &str,
-) -> String {
+fn resolved_kind(bodies: &BTreeMap<String, ComponentBody>, step: &str, output: &str) -> String {
     bodies
         .get(step)
         .and_then(|body| body.outputs.get(output))

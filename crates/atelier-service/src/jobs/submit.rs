@@ -55,7 +55,7 @@ impl Service {
     ) -> Result<()> {
         self.authorize(principal, workspace, Action::JobsWrite).await?;
         self.require_confinement(principal, "jobs")?;
-        if super::pipeline::is_pipeline(&submission.yaml) {
+        if atelier_spec::is_pipeline(&submission.yaml) {
             return self.check_pipeline_job(principal, workspace, &submission).await;
         }
         let parsed = parse_job(&submission.yaml, &submission.folder_name).map_err(spec_error)?;
@@ -104,7 +104,7 @@ impl Service {
     ) -> Result<Job> {
         self.authorize(principal, workspace, Action::JobsWrite).await?;
         self.require_confinement(principal, "jobs")?;
-        if super::pipeline::is_pipeline(&submission.yaml) {
+        if atelier_spec::is_pipeline(&submission.yaml) {
             return self.create_pipeline_job(principal, workspace, submission).await;
         }
         let parsed = parse_job(&submission.yaml, &submission.folder_name).map_err(spec_error)?;

@@ -16,9 +16,10 @@
 //! server for every step. Each mistake names the step, the field and its line.
 
 use crate::component::ComponentBody;
+use crate::fields::{check_input, check_output, distribution_of, environment_of, resources_of};
 use crate::job::{
-    JobInput, JobOutput, RawDistribution, RawEnvironment, RawInput, RawLimits, RawOutput, RawResources, check_input,
-    check_output, distribution_of, environment_of, placeholders, positive, resources_of,
+    JobInput, JobOutput, RawDistribution, RawEnvironment, RawInput, RawLimits, RawOutput, RawResources, placeholders,
+    positive,
 };
 use crate::{Scalar, SpecError};
 use serde::Deserialize;

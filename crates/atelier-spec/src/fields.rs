@@ -1,0 +1,168 @@
+//! The fields a command job, a component and a pipeline's steps share, read the same way for
+//! each: an input, an output, the environment, `resources` and `distribution`.
+
+use crate::job::{
+    ASSET_INPUT_TYPES, INPUT_MODES, JobInput, JobOutput, LITERAL_TYPES, OUTPUT_MODES, OUTPUT_TYPES, RawDistribution,
+    RawEnvironment, RawInput, RawOutput, RawResources, positive,
+};
+use crate::{Scalar, SpecError, check_environment_reference};
+use serde_saphyr::Spanned;
+
+/// Reads one input of a job (or a pipeline): a literal, or a typed literal or data input.
+pub(crate) fn check_input(field: &str, spanned: &Spanned<RawInput>) -> Result<JobInput, SpecError> {
+    let line = spanned.referenced.line();
+    Ok(match &spanned.value {
+        RawInput::Literal(value) => JobInput::Literal { value: Some(value.text()), optional: false },
+        RawInput::Typed(typed) => {
+            let optional = typed.optional.unwrap_or(false);
+            if LITERAL_TYPES.contains(&typed.kind.as_str()) {
+                if typed.path.is_some() || typed.mode.is_some() {
+                    return Err(SpecError::new(field, line, format!("a {} input takes no path or mode", typed.kind)));
+                }
+                JobInput::Literal { value: typed.default.as_ref().map(Scalar::text), optional }
+            } else if ASSET_INPUT_TYPES.contains(&typed.kind.as_str()) {
+                let mode = typed.mode.clone().unwrap_or_else(|| "ro_mount".to_owned());
+                if !INPUT_MODES.contains(&mode.as_str()) {
+                    return Err(SpecError::new(
+                        field,
+                        line,
+                        format!("invalid mode '{mode}': expected one of {}", INPUT_MODES.join(", ")),
+                    ));
+                }
+                JobInput::Asset { kind: typed.kind.clone(), path: typed.path.clone(), mode, optional }
+            } else {
+                let mut types = LITERAL_TYPES.to_vec();
+                types.extend(ASSET_INPUT_TYPES);
+                return Err(SpecError::new(
+                    field,
+                    line,
+                    format!("invalid input type '{}': expected one of {}", typed.kind, types.join(", ")),
+                ));
+            }
+        }
+    })
+}
+
+/// Reads one output of a job (or a pipeline).
+pub(crate) fn check_output(field: &str, line: u64, output: &RawOutput) -> Result<JobOutput, SpecError> {
+    let kind = output.kind.clone().unwrap_or_else(|| "uri_folder".to_owned());
+    if !OUTPUT_TYPES.contains(&kind.as_str()) {
+        return Err(SpecError::new(
+            field,
+            line,
+            format!("invalid output type '{kind}': expected one of {}", OUTPUT_TYPES.join(", ")),
+        ));
+    }
+    let mode = output.mode.clone().unwrap_or_else(|| "rw_mount".to_owned());
+    if !OUTPUT_MODES.contains(&mode.as_str()) {
+        return Err(SpecError::new(
+            field,
+            line,
+            format!("invalid mode '{mode}': expected one of {}", OUTPUT_MODES.join(", ")),
+        ));
+    }
+    if output.version.is_some() && output.name.is_none() {
+        return Err(SpecError::new(field, line, "a version needs a name to register the output under"));
+    }
+    let _ = &output.description;
+    Ok(JobOutput {
+        kind,
+        path: output.path.clone(),
+        mode,
+        name: output.name.clone(),
+        version: output.version.as_ref().map(Scalar::text),
+    })
+}
+
+/// The environment fields: a reference, or an inline environment's image and conda file.
+pub(crate) type EnvironmentFields = (Option<String>, Option<(Option<String>, Option<serde_json::Value>)>);
+
+/// Reads `environment`: a reference (`azureml:name:version`, `azureml:name@latest`) or an
+/// inline environment; neither is the built-in environment.
+pub(crate) fn environment_of(raw: Option<&Spanned<RawEnvironment>>) -> Result<EnvironmentFields, SpecError> {
+    Ok(match raw {
+        None => (None, None),
+        Some(spanned) => match &spanned.value {
+            RawEnvironment::Reference(reference) => {
+                check_environment_reference(reference, spanned.referenced.line())?;
+                (Some(reference.clone()), None)
+            }
+            RawEnvironment::Inline(inline) => {
+                let _ = (&inline.name, &inline.description);
+                (None, Some((inline.image.clone(), inline.conda_file.clone())))
+            }
+        },
+    })
+}
+
+/// What `resources` asks for, checked.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Resources {
+    pub instance_count: i64,
+    pub instance_type: Option<String>,
+    pub cpu: Option<f64>,
+    pub memory_gb: Option<f64>,
+    pub gpu_count: Option<i64>,
+}
+
+/// Reads `resources`; `field_of` names a field as the file writes it (`trial.resources.cpu`).
+pub(crate) fn resources_of(
+    raw: Option<RawResources>,
+    field_of: &dyn Fn(&str) -> String,
+) -> Result<Resources, SpecError> {
+    let resources = raw.unwrap_or_default();
+    let _ = (&resources.properties, &resources.shm_size);
+    let instance_count =
+        positive(&field_of("resources.instance_count"), resources.instance_count.as_ref())?.unwrap_or(1);
+    if let Some(cpu) = &resources.cpu
+        && !(cpu.value > 0.0 && cpu.value.is_finite())
+    {
+        return Err(SpecError::new(field_of("resources.cpu"), cpu.referenced.line(), "must be a number above 0"));
+    }
+    if let Some(memory) = &resources.memory_gb
+        && !(memory.value >= 0.0 && memory.value.is_finite())
+    {
+        return Err(SpecError::new(
+            field_of("resources.memory_gb"),
+            memory.referenced.line(),
+            "must be a number of at least 0",
+        ));
+    }
+    if let Some(gpus) = &resources.gpu_count
+        && gpus.value < 0
+    {
+        return Err(SpecError::new(
+            field_of("resources.gpu_count"),
+            gpus.referenced.line(),
+            "must be a whole number of at least 0",
+        ));
+    }
+    Ok(Resources {
+        instance_count,
+        instance_type: resources.instance_type,
+        cpu: resources.cpu.map(|cpu| cpu.value),
+        memory_gb: resources.memory_gb.map(|memory| memory.value),
+        gpu_count: resources.gpu_count.map(|gpus| gpus.value),
+    })
+}
+
+/// Reads `distribution`: the `pytorch` processes per instance, or `None` when not distributed.
+pub(crate) fn distribution_of(
+    raw: Option<&Spanned<RawDistribution>>,
+    field_of: &dyn Fn(&str) -> String,
+) -> Result<Option<i64>, SpecError> {
+    let Some(spanned) = raw else { return Ok(None) };
+    let line = spanned.referenced.line();
+    if spanned.value.kind != "pytorch" {
+        return Err(SpecError::new(
+            field_of("distribution.type"),
+            line,
+            format!("distribution '{}' is not supported: expected pytorch", spanned.value.kind),
+        ));
+    }
+    let count = spanned.value.process_count_per_instance.unwrap_or(1);
+    if count < 1 {
+        return Err(SpecError::new(field_of("distribution.process_count_per_instance"), line, "must be at least 1"));
+    }
+    Ok(Some(count))
+}
