@@ -19,6 +19,7 @@ pub mod limits;
 pub mod model;
 pub mod names;
 pub mod registry;
+pub mod schedule;
 pub mod series;
 pub mod sweep;
 pub mod time;
