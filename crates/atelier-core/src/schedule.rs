@@ -117,6 +117,35 @@ pub fn parse_time_zone(text: &str) -> Result<Tz> {
     })
 }
 
+/// Reads a schedule's `start_time` or `end_time`: an ISO 8601 date and time, with an offset
+/// (`2026-12-01T04:00:00Z`, `…+01:00`) or without one, when it is read in `zone`.
+pub fn parse_time(text: &str, zone: &Tz) -> Result<Millis> {
+    let text = text.trim();
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Ok(time.timestamp_millis());
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"] {
+        if let Ok(local) = NaiveDateTime::parse_from_str(text, format) {
+            return Ok(to_utc(resolve(zone, local)));
+        }
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(to_utc(resolve(zone, day.and_time(NaiveTime::MIN))));
+    }
+    Err(Error::invalid(format!(
+        "invalid time '{text}': expected an ISO 8601 date and time such as 2026-12-01T04:00:00 (in the trigger's time zone) or 2026-12-01T04:00:00Z"
+    )))
+}
+
+/// Reads a week day's name (`monday` … `sunday`) as 0 (Monday) to 6.
+pub fn parse_week_day(text: &str) -> Result<u32> {
+    const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+    DAYS.iter()
+        .position(|day| day.eq_ignore_ascii_case(text.trim()))
+        .map(|index| index as u32)
+        .ok_or_else(|| Error::invalid(format!("invalid week day '{text}': expected one of {}", DAYS.join(", "))))
+}
+
 /// Checks a 5-field cron expression.
 pub fn parse_cron(expression: &str) -> Result<croner::Cron> {
     let fields = expression.split_whitespace().count();
@@ -386,6 +415,17 @@ mod tests {
         let missed = trigger.latest_missed(utc("2026-01-01T10:00:00Z"), utc("2026-01-01T10:47:00Z"));
         assert_eq!(missed.map(show).as_deref(), Some("2026-01-01T10:40Z"));
         assert_eq!(trigger.latest_missed(utc("2026-01-01T10:40:00Z"), utc("2026-01-01T10:47:00Z")), None);
+    }
+
+    #[test]
+    fn times_are_read_in_the_triggers_zone_unless_they_say_otherwise() {
+        let paris = parse_time_zone("Romance Standard Time").unwrap();
+        assert_eq!(show(parse_time("2026-07-01T04:00:00", &paris).unwrap()), "2026-07-01T02:00Z");
+        assert_eq!(show(parse_time("2026-12-01T04:00:00Z", &paris).unwrap()), "2026-12-01T04:00Z");
+        assert_eq!(show(parse_time("2026-12-01", &paris).unwrap()), "2026-11-30T23:00Z");
+        assert!(parse_time("tomorrow", &paris).unwrap_err().message.contains("ISO 8601"));
+        assert_eq!(parse_week_day("Friday").unwrap(), 4);
+        assert!(parse_week_day("funday").is_err());
     }
 
     #[test]

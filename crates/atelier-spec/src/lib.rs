@@ -29,6 +29,7 @@ pub mod job;
 pub mod pipeline;
 pub mod plan;
 pub mod role;
+pub mod schedule;
 pub mod sweep;
 
 pub use component::{ComponentDefinition, ComponentSpec, parse_component};
