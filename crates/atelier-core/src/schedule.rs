@@ -13,6 +13,28 @@ use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime
 use chrono_tz::Tz;
 use std::str::FromStr;
 
+/// A stored schedule: its file, what it submits, and where it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub workspace: crate::names::WorkspaceName,
+    pub name: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// The schedule file as written.
+    pub yaml: String,
+    /// What each fire submits: the job file's text and what the client uploaded for it (JSON,
+    /// the service's to read).
+    pub submission: String,
+    pub enabled: bool,
+    /// The latest fire time it submitted a job for.
+    pub last_fire: Option<Millis>,
+    /// When it fires next; `None` once its trigger has ended.
+    pub next_fire: Option<Millis>,
+    pub created_by: String,
+    pub creation_time: Millis,
+}
+
 /// How often a recurrence repeats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Frequency {

@@ -23,6 +23,7 @@ mod logged_models;
 mod registry;
 mod roles;
 mod rows;
+mod schedules;
 mod search;
 mod sql;
 mod tracking;
@@ -42,6 +43,7 @@ use atelier_core::job::{Job, JobStatus};
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
 use atelier_core::registry::{ModelVersion, RegisteredModel};
+use atelier_core::schedule::Schedule;
 use std::collections::BTreeMap;
 
 pub use sql::SqlStore;
@@ -485,6 +487,37 @@ pub trait ComponentStore: Send + Sync {
     ) -> Result<()>;
 }
 
+/// Schedules. Every method is one transaction.
+#[async_trait]
+pub trait ScheduleStore: Send + Sync {
+    /// Creates a schedule; a taken name is `RESOURCE_ALREADY_EXISTS`.
+    async fn create_schedule(&self, schedule: &Schedule) -> Result<()>;
+    /// Replaces a schedule's file, submission, tags and times (`update`).
+    async fn update_schedule(&self, schedule: &Schedule) -> Result<()>;
+    async fn get_schedule(&self, workspace: &WorkspaceName, name: &str) -> Result<Schedule>;
+    async fn list_schedules(&self, workspace: &WorkspaceName) -> Result<Vec<Schedule>>;
+    async fn delete_schedule(&self, workspace: &WorkspaceName, name: &str) -> Result<()>;
+    /// Enables or disables a schedule, with the next fire time it has from now on.
+    async fn set_schedule_enabled(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        enabled: bool,
+        next_fire: Option<Millis>,
+    ) -> Result<()>;
+    /// The enabled schedules of every workspace whose next fire time is at or before `now`.
+    async fn due_schedules(&self, now: Millis) -> Result<Vec<Schedule>>;
+    /// Records that a schedule fired at `fire` (its job submitted), and its next fire time;
+    /// a fire older than the one recorded changes nothing.
+    async fn record_schedule_fire(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        fire: Millis,
+        next_fire: Option<Millis>,
+    ) -> Result<()>;
+}
+
 /// The index of files uploaded to a workspace, by content hash. Every method is one transaction.
 #[async_trait]
 pub trait UploadStore: Send + Sync {
@@ -721,6 +754,7 @@ pub trait Store:
     + DatastoreStore
     + EnvironmentStore
     + ComponentStore
+    + ScheduleStore
     + UploadStore
     + GcStore
     + JobStore

@@ -5,10 +5,14 @@ use crate::common::*;
 use atelier_core::ErrorCode;
 use atelier_core::component::Component;
 use atelier_core::names::WorkspaceName;
+use atelier_core::schedule::Schedule;
 use atelier_store::{SqlStore, Store};
 use std::collections::BTreeMap;
 
-conformance!(components_are_immutable_versions_and_the_same_content_is_one_version,);
+conformance!(
+    components_are_immutable_versions_and_the_same_content_is_one_version,
+    schedules_keep_where_they_stand_and_a_fire_is_recorded_forward_only,
+);
 
 fn component(workspace: &WorkspaceName, name: &str, version: &str, content: &str, at: i64) -> Component {
     Component {
@@ -83,4 +87,70 @@ async fn components_are_immutable_versions_and_the_same_content_is_one_version(s
     let missing = store.set_component_archived(&workspace, "nope", "1", true).await.unwrap_err();
     assert_eq!(missing.code, ErrorCode::ResourceDoesNotExist);
     assert!(store.jobs_referencing(&workspace, "component:train:1", 10).await.unwrap().is_empty());
+}
+
+fn schedule(workspace: &WorkspaceName, name: &str, next_fire: Option<i64>) -> Schedule {
+    Schedule {
+        workspace: workspace.clone(),
+        name: name.to_owned(),
+        display_name: Some("Nightly".to_owned()),
+        description: None,
+        tags: BTreeMap::from([("team".to_owned(), "vision".to_owned())]),
+        yaml: "name: x\n".to_owned(),
+        submission: "{\"yaml\":\"command: echo\"}".to_owned(),
+        enabled: true,
+        last_fire: None,
+        next_fire,
+        created_by: "alice".to_owned(),
+        creation_time: 5,
+    }
+}
+
+async fn schedules_keep_where_they_stand_and_a_fire_is_recorded_forward_only(sql: &SqlStore) {
+    let workspace = with_workspace(sql, "schedules").await;
+    let other = with_workspace(sql, "schedules-other").await;
+    let store: &dyn Store = sql;
+    store.create_schedule(&schedule(&workspace, "nightly", Some(100))).await.unwrap();
+    store.create_schedule(&schedule(&workspace, "hourly", Some(300))).await.unwrap();
+    store.create_schedule(&schedule(&other, "nightly", Some(50))).await.unwrap();
+    let taken = store.create_schedule(&schedule(&workspace, "nightly", None)).await.unwrap_err();
+    assert_eq!(taken.code, ErrorCode::ResourceAlreadyExists);
+    assert_eq!(store.get_schedule(&workspace, "nightly").await.unwrap(), schedule(&workspace, "nightly", Some(100)));
+    let names = |list: Vec<Schedule>| list.into_iter().map(|s| (s.workspace.to_string(), s.name)).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.list_schedules(&workspace).await.unwrap()),
+        vec![("schedules".to_owned(), "hourly".to_owned()), ("schedules".to_owned(), "nightly".to_owned())]
+    );
+
+    // Due: enabled, with a next fire time at or before now, across workspaces, soonest first.
+    assert_eq!(
+        names(store.due_schedules(100).await.unwrap()),
+        vec![("schedules-other".to_owned(), "nightly".to_owned()), ("schedules".to_owned(), "nightly".to_owned())]
+    );
+    store.set_schedule_enabled(&other, "nightly", false, None).await.unwrap();
+    assert_eq!(names(store.due_schedules(100).await.unwrap()), vec![("schedules".to_owned(), "nightly".to_owned())]);
+
+    // A fire moves the schedule on; an older fire recorded late changes nothing.
+    store.record_schedule_fire(&workspace, "nightly", 100, Some(200)).await.unwrap();
+    store.record_schedule_fire(&workspace, "nightly", 90, Some(95)).await.unwrap();
+    let nightly = store.get_schedule(&workspace, "nightly").await.unwrap();
+    assert_eq!((nightly.last_fire, nightly.next_fire), (Some(100), Some(200)));
+    assert!(store.due_schedules(150).await.unwrap().is_empty());
+    // An ended trigger has no next fire and is never due.
+    store.record_schedule_fire(&workspace, "nightly", 200, None).await.unwrap();
+    assert!(store.due_schedules(i64::MAX).await.unwrap().iter().all(|s| s.name != "nightly"));
+
+    let mut updated = store.get_schedule(&workspace, "hourly").await.unwrap();
+    updated.description = Some("every hour".to_owned());
+    updated.next_fire = Some(400);
+    store.update_schedule(&updated).await.unwrap();
+    assert_eq!(store.get_schedule(&workspace, "hourly").await.unwrap(), updated);
+    store.delete_schedule(&workspace, "hourly").await.unwrap();
+    let missing = store.get_schedule(&workspace, "hourly").await.unwrap_err();
+    assert_eq!(missing.code, ErrorCode::ResourceDoesNotExist);
+    assert_eq!(store.delete_schedule(&workspace, "hourly").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    assert_eq!(
+        store.record_schedule_fire(&workspace, "hourly", 1, None).await.unwrap_err().code,
+        ErrorCode::ResourceDoesNotExist
+    );
 }
