@@ -578,6 +578,50 @@ def test_a_pipelines_page_draws_its_graph_live_and_marks_reused_steps(page, serv
     assert "pipeline · 2 steps" in page.locator("[data-testid=jobs]").inner_text()
 
 
+def test_schedule_pages_list_fire_times_and_the_jobs_a_schedule_made(page, server):
+    import time
+
+    job = "type: command\nexperiment_name: studio-schedules\ncommand: echo scheduled\n"
+    schedule = (
+        "name: nightly-eval\ndisplay_name: Nightly evaluation\n"
+        "trigger:\n  type: cron\n  expression: \"0 3 * * *\"\n  time_zone: UTC\n"
+        "create_job: ./job.yml\n"
+    )
+    created = server.api("POST", "/api/v1/workspaces/default/schedules", json={"yaml": schedule, "job": {"yaml": job}})
+    assert created.status_code == 201, created.text
+    fired = server.api("POST", "/api/v1/workspaces/default/schedules/nightly-eval/trigger")
+    assert fired.status_code == 201, fired.text
+    job_name = fired.json()["name"]
+    deadline = time.monotonic() + 60
+    while server.api("GET", f"/api/v1/workspaces/default/jobs/{job_name}").json()["status"] != "Completed":
+        assert time.monotonic() < deadline, "the triggered job did not complete"
+        time.sleep(0.3)
+    paused = (schedule.replace("nightly-eval", "paused-eval").replace("Nightly evaluation", "Paused"))
+    assert server.api("POST", "/api/v1/workspaces/default/schedules",
+                      json={"yaml": paused, "job": {"yaml": job}}).status_code == 201
+    assert server.api("POST", "/api/v1/workspaces/default/schedules/paused-eval/disable").status_code == 200
+
+    sign_in(page, server, "admin", server.password)
+    page.goto(f"{server.url}/w/default")
+    page.click("[data-testid=schedules-link]")
+    page.wait_for_load_state()
+    rows = page.locator("[data-testid=schedules] tbody tr")
+    assert rows.count() == 2
+    listed = page.locator("[data-testid=schedules]").inner_text()
+    assert "Nightly evaluation" in listed and "Disabled" in listed and "03:00:00" in listed, listed
+    page.click("text=nightly-eval")
+    page.wait_for_load_state()
+    fields = page.locator("[data-testid=schedule-fields]").inner_text()
+    assert "cron 0 3 * * *" in fields and "03:00:00 UTC" in page.locator("[data-testid=next-fire]").inner_text()
+    jobs = page.locator("[data-testid=fired-jobs]").inner_text()
+    assert job_name in jobs and "Completed" in jobs, jobs
+    assert "create_job: ./job.yml" in page.locator("[data-testid=schedule-yaml]").inner_text()
+    screenshot(page, "schedule")
+    page.click(f"[data-testid=fired-jobs] >> text={job_name}")
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/w/default/jobs/{job_name}")
+
+
 def test_job_pages_follow_the_log_live_and_cancel(page, server):
     import uuid
 

@@ -133,8 +133,6 @@ const JOB_FIELDS: [&str; 13] = [
     "snapshot",
 ];
 
-/// Sets `path` (dotted) in a YAML document read as JSON, creating mappings on the way; the
-/// value is read as YAML (`--set inputs.lr=0.1` sets a number).
 /// What `job show` prints for a sweep: the job's fields, its progress and its best trial.
 const SWEEP_FIELDS: [&str; 12] = [
     "name",
@@ -173,21 +171,11 @@ fn with_sweep_summary(mut job: Value) -> Value {
     job
 }
 
+/// Sets `path` (dotted) in a YAML document read as JSON, creating mappings on the way; the
+/// value is read as YAML (`--set inputs.lr=0.1` sets a number).
 pub(crate) fn set_field(document: &mut Value, path: &str, value: &str) -> anyhow::Result<()> {
     let parsed: Value = serde_saphyr::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
-    let mut current = document;
-    let segments: Vec<&str> = path.split('.').collect();
-    for (index, segment) in segments.iter().enumerate() {
-        let map = current
-            .as_object_mut()
-            .with_context(|| format!("--set {path}: '{segment}' is inside a value that is not a mapping"))?;
-        if index + 1 == segments.len() {
-            map.insert((*segment).to_owned(), parsed);
-            return Ok(());
-        }
-        current = map.entry((*segment).to_owned()).or_insert_with(|| json!({}));
-    }
-    Ok(())
+    atelier_spec::set_field(document, path, parsed).map_err(|error| anyhow::anyhow!("--set {error}"))
 }
 
 /// The files of a code folder, honouring `.amlignore` and `.gitignore`, with paths relative to
@@ -246,6 +234,80 @@ pub async fn upload_code(client: &Client, workspace: &str, root: &Path, written:
     Ok(snapshot)
 }
 
+/// Reads a job file (`text`, read from `file`) as the server will, checks it with the server,
+/// then uploads its code and local inputs: the body of `POST jobs` (a schedule's `job` too).
+pub async fn prepare_job(
+    client: &Client,
+    workspace: &str,
+    text: &str,
+    file: &Path,
+    name: Option<String>,
+) -> anyhow::Result<Value> {
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+    let folder_name = base
+        .canonicalize()
+        .ok()
+        .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "Default".to_owned());
+    if atelier_spec::is_pipeline(text) {
+        let shown_as = file.display().to_string();
+        return crate::pipelines::prepare_pipeline(client, workspace, text, &base, &shown_as, &folder_name, name).await;
+    }
+    let parsed = parse_job(text, &folder_name).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+    // A sweep uploads what its trials use: their code and local inputs.
+    let spec = parsed.command();
+    let ws = segment(workspace);
+
+    let mut body = json!({ "yaml": text, "folder_name": folder_name });
+    if let Some(name) = name {
+        body["name"] = json!(name);
+    }
+    if let Some((image, conda_file)) = &spec.inline_environment {
+        let inline = crate::environments::inline_spec(&base, image.clone(), conda_file.as_ref())
+            .map_err(|error| anyhow::anyhow!("{}: environment: {error:#}", file.display()))?;
+        body["inline_environment"] = json!({
+            "python": inline.python,
+            "requirements": inline.requirements,
+            "image": inline.image,
+            "channels": inline.channels,
+        });
+    }
+    // The local inputs exist, and the server accepts every reference, before anything is
+    // uploaded.
+    let mut local_inputs = Vec::new();
+    for (input_name, input) in &spec.inputs {
+        let JobInput::Asset { path: Some(path), kind, .. } = input else { continue };
+        if !atelier_spec::is_local_path(path) {
+            continue;
+        }
+        let local = base.join(path);
+        let local =
+            local.canonicalize().with_context(|| format!("inputs.{input_name}.path: '{path}' does not exist"))?;
+        if kind == "uri_file" && !local.is_file() {
+            bail!("inputs.{input_name}.path: '{path}' is a folder, but a uri_file names one file");
+        }
+        local_inputs.push((input_name, local));
+    }
+    let _: Value = client
+        .post(&format!("/workspaces/{ws}/job-checks"), &body)
+        .await
+        .map_err(|error| anyhow::anyhow!("{}: {error:#}", file.display()))?;
+    if let Some(code) = &spec.code {
+        let snapshot = upload_code(client, workspace, &base.join(code), code).await?;
+        body["snapshot"] = json!(snapshot);
+    }
+    let mut uploads = serde_json::Map::new();
+    for (input_name, local) in local_inputs {
+        let upload = uuid::Uuid::new_v4().simple().to_string();
+        let (top, count) = upload_tree(client, &local, &format!("/workspaces/{ws}/data-uploads/{upload}")).await?;
+        eprintln!("Uploaded inputs.{input_name}: {count} files");
+        uploads.insert(format!("inputs.{input_name}"), json!(top));
+    }
+    body["uploads"] = Value::Object(uploads);
+    Ok(body)
+}
+
 fn job_path(workspace: &str, name: &str) -> String {
     format!("/workspaces/{}/jobs/{}", segment(workspace), segment(name))
 }
@@ -266,80 +328,8 @@ pub async fn job(command: JobCommand, args: ClientArgs) -> anyhow::Result<()> {
                 // JSON is YAML: the server reads the changed document as it reads the file.
                 text = serde_json::to_string_pretty(&document)?;
             }
-            let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-            let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
-            let folder_name = base
-                .canonicalize()
-                .ok()
-                .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
-                .unwrap_or_else(|| "Default".to_owned());
-            if atelier_spec::is_pipeline(&text) {
-                let shown_as = file.display().to_string();
-                let created =
-                    crate::pipelines::submit_pipeline(&client, workspace, &text, &base, &shown_as, &folder_name, name)
-                        .await?;
-                let job_name = created["name"].as_str().unwrap_or_default().to_owned();
-                if stream {
-                    eprintln!("Job {job_name} submitted.");
-                    return follow(&client, workspace, &job_name).await;
-                }
-                return print_fields(&created, &JOB_FIELDS, args.output);
-            }
-            let parsed =
-                parse_job(&text, &folder_name).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
-            // A sweep uploads what its trials use: their code and local inputs.
-            let spec = parsed.command();
-            let ws = segment(workspace);
-
-            let mut body = json!({ "yaml": text, "folder_name": folder_name });
-            if let Some(name) = name {
-                body["name"] = json!(name);
-            }
-            if let Some((image, conda_file)) = &spec.inline_environment {
-                let inline = crate::environments::inline_spec(&base, image.clone(), conda_file.as_ref())
-                    .map_err(|error| anyhow::anyhow!("{}: environment: {error:#}", file.display()))?;
-                body["inline_environment"] = json!({
-                    "python": inline.python,
-                    "requirements": inline.requirements,
-                    "image": inline.image,
-                    "channels": inline.channels,
-                });
-            }
-            // The local inputs exist, and the server accepts every reference, before anything is
-            // uploaded.
-            let mut local_inputs = Vec::new();
-            for (input_name, input) in &spec.inputs {
-                let JobInput::Asset { path: Some(path), kind, .. } = input else { continue };
-                if !atelier_spec::is_local_path(path) {
-                    continue;
-                }
-                let local = base.join(path);
-                let local = local
-                    .canonicalize()
-                    .with_context(|| format!("inputs.{input_name}.path: '{path}' does not exist"))?;
-                if kind == "uri_file" && !local.is_file() {
-                    bail!("inputs.{input_name}.path: '{path}' is a folder, but a uri_file names one file");
-                }
-                local_inputs.push((input_name, local));
-            }
-            let _: Value = client
-                .post(&format!("/workspaces/{ws}/job-checks"), &body)
-                .await
-                .map_err(|error| anyhow::anyhow!("{}: {error:#}", file.display()))?;
-            if let Some(code) = &spec.code {
-                let snapshot = upload_code(&client, workspace, &base.join(code), code).await?;
-                body["snapshot"] = json!(snapshot);
-            }
-            let mut uploads = serde_json::Map::new();
-            for (input_name, local) in local_inputs {
-                let upload = uuid::Uuid::new_v4().simple().to_string();
-                let (top, count) =
-                    upload_tree(&client, &local, &format!("/workspaces/{ws}/data-uploads/{upload}")).await?;
-                eprintln!("Uploaded inputs.{input_name}: {count} files");
-                uploads.insert(format!("inputs.{input_name}"), json!(top));
-            }
-            body["uploads"] = Value::Object(uploads);
-            let created: Value = client.post(&format!("/workspaces/{ws}/jobs"), &body).await?;
+            let body = prepare_job(&client, workspace, &text, &file, name).await?;
+            let created: Value = client.post(&format!("/workspaces/{}/jobs", segment(workspace)), &body).await?;
             let job_name = created["name"].as_str().unwrap_or_default().to_owned();
             if stream {
                 eprintln!("Job {job_name} submitted.");

@@ -22,6 +22,7 @@ mod pipelines;
 mod roles;
 mod runtime;
 mod sandbox;
+mod schedules;
 mod server;
 mod sso;
 
@@ -140,6 +141,13 @@ enum Command {
     Component {
         #[command(subcommand)]
         command: components::ComponentCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Manage schedules: jobs submitted on a cron or recurrence trigger.
+    Schedule {
+        #[command(subcommand)]
+        command: schedules::ScheduleCommand,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -272,6 +280,7 @@ fn main() -> ExitCode {
             Command::Datastore { command, client } => datastores::datastore(command, client).await,
             Command::Environment { command, client } => environments::environment(command, client).await,
             Command::Component { command, client } => components::component(command, client).await,
+            Command::Schedule { command, client } => schedules::schedule(command, client).await,
             Command::Gc { grace_minutes, client } => commands::gc(grace_minutes, client).await,
             Command::Job { command, client } => jobs::job(command, client).await,
             Command::Compute { command, client } => jobs::compute(command, client).await,

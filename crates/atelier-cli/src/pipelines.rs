@@ -24,8 +24,9 @@ fn local_input(base: &Path, field: &str, kind: &str, path: &str) -> anyhow::Resu
     Ok(local)
 }
 
-/// Submits a pipeline file; returns the created job.
-pub async fn submit_pipeline(
+/// Checks a pipeline file with the server and uploads what its steps need: the body of
+/// `POST jobs`.
+pub async fn prepare_pipeline(
     client: &Client,
     workspace: &str,
     text: &str,
@@ -118,7 +119,7 @@ pub async fn submit_pipeline(
         uploads.insert(field, json!(top));
     }
     body["uploads"] = Value::Object(uploads);
-    client.post(&format!("/workspaces/{ws}/jobs"), &body).await
+    Ok(body)
 }
 
 fn inline(base: &Path, image: &Option<String>, conda_file: Option<&Value>) -> anyhow::Result<Value> {

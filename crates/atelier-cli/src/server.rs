@@ -370,6 +370,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     }
 
     tokio::spawn(service.clone().run_scheduler());
+    tokio::spawn(service.clone().run_schedules());
 
     std::fs::write(home.join("url"), format!("{url}\n"))
         .with_context(|| format!("cannot write {}", home.join("url").display()))?;

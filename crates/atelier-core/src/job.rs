@@ -184,6 +184,9 @@ pub struct Job {
     pub plan: String,
     /// The code snapshot's id, when the job has code.
     pub snapshot: Option<String>,
+    /// What the client uploaded for a job it submitted (JSON, the service's to read), so that
+    /// a schedule can submit it again; `None` for the children a server makes.
+    pub submission: Option<String>,
     pub created_by: String,
     pub created_at: Millis,
     pub exit_code: Option<i64>,

@@ -29,8 +29,11 @@ pub struct Schedule {
     pub enabled: bool,
     /// The latest fire time it submitted a job for.
     pub last_fire: Option<Millis>,
-    /// When it fires next; `None` once its trigger has ended.
+    /// When it fires next; `None` once its trigger has ended, or while it is disabled.
     pub next_fire: Option<Millis>,
+    /// Why the latest fire submitted no job (the job file no longer resolves, its creator lost
+    /// the right to submit); `None` after a fire that did.
+    pub last_error: Option<String>,
     pub created_by: String,
     pub creation_time: Millis,
 }
@@ -126,6 +129,11 @@ const WINDOWS_ZONES: &[(&str, &str)] = &[
     ("South Africa Standard Time", "Africa/Johannesburg"),
     ("Egypt Standard Time", "Africa/Cairo"),
 ];
+
+/// Reads an RFC 3339 time (`2026-12-04T03:00:00.000Z`), as a fire's job is tagged with.
+pub fn parse_rfc3339(text: &str) -> Option<Millis> {
+    DateTime::parse_from_rfc3339(text).ok().map(|time| time.timestamp_millis())
+}
 
 /// Reads a time zone: a Windows name as Azure writes them, or an IANA name.
 pub fn parse_time_zone(text: &str) -> Result<Tz> {

@@ -71,6 +71,28 @@ pub fn is_pipeline(text: &str) -> bool {
     job_type(text).as_deref() == Some("pipeline")
 }
 
+/// Sets the field at a dotted `path` (`inputs.lr`, `settings.default_compute`) of a YAML
+/// document read as JSON, making mappings on the way (`--set`, a schedule's overrides). A
+/// `tags.` path names one tag, whose key may hold dots itself.
+pub fn set_field(document: &mut serde_json::Value, path: &str, value: serde_json::Value) -> Result<(), String> {
+    let segments: Vec<&str> = match path.strip_prefix("tags.") {
+        Some(key) => vec!["tags", key],
+        None => path.split('.').collect(),
+    };
+    let mut current = document;
+    for (index, segment) in segments.iter().enumerate() {
+        let map = current
+            .as_object_mut()
+            .ok_or_else(|| format!("{path}: '{segment}' is inside a value that is not a mapping"))?;
+        if index + 1 == segments.len() {
+            map.insert((*segment).to_owned(), value);
+            return Ok(());
+        }
+        current = map.entry((*segment).to_owned()).or_insert_with(|| serde_json::json!({}));
+    }
+    Ok(())
+}
+
 /// Whether a path a job file gives (an input's, a data object's) is on the client's disk,
 /// to be uploaded, rather than a reference the server resolves.
 pub fn is_local_path(path: &str) -> bool {

@@ -40,6 +40,7 @@ impl GcStore for SqlStore {
             "SELECT source AS location FROM model_versions WHERE workspace = $1 \
              UNION SELECT path AS location FROM data_assets WHERE workspace = $1 \
              UNION SELECT location FROM job_references WHERE workspace = $1 \
+             UNION SELECT location FROM schedule_references WHERE workspace = $1 \
              UNION SELECT 'code:' || snapshot || '/' AS location FROM deployments \
              WHERE workspace = $1 AND snapshot IS NOT NULL \
              UNION SELECT 'code:' || snapshot || '/' AS location FROM components \

@@ -17,7 +17,7 @@ const JOB_COLUMNS: &str = "j.name, j.workspace, j.seq, j.experiment_id, e.name A
      j.description, j.compute, j.status, j.priority, j.cpus, j.memory_mb, j.gpus, j.tags, j.spec_yaml, j.plan, \
      j.snapshot, j.created_by, j.created_at, j.exit_code, j.error, j.warnings, j.archived, j.runtime_pid, \
      j.runtime_start, j.assigned_gpus, j.heartbeat_at, j.kind, j.parent_job, j.trial_index, j.step, j.reused_from, \
-     j.reuse_key";
+     j.reuse_key, j.submission";
 
 const JOB_FROM: &str =
     "FROM jobs j JOIN experiments e ON e.workspace = j.workspace AND e.experiment_id = j.experiment_id";
@@ -50,6 +50,7 @@ fn row_to_job(row: &AnyRow) -> Result<Job> {
         step: row.try_get("step").map_err(db_error)?,
         reused_from: row.try_get("reused_from").map_err(db_error)?,
         reuse_key: row.try_get("reuse_key").map_err(db_error)?,
+        submission: row.try_get("submission").map_err(db_error)?,
         experiment_id: row.try_get("experiment_id").map_err(db_error)?,
         experiment_name: row.try_get("experiment_name").map_err(db_error)?,
         compute: row.try_get("compute").map_err(db_error)?,
@@ -191,9 +192,10 @@ impl JobStore for SqlStore {
         sqlx::query(
             "INSERT INTO jobs (name, workspace, seq, experiment_id, display_name, description, compute, status, \
              priority, cpus, memory_mb, gpus, tags, spec_yaml, plan, snapshot, created_by, created_at, token_hash, \
-             exit_code, error, warnings, archived, kind, parent_job, trial_index, step, reused_from, reuse_key) \
+             exit_code, error, warnings, archived, kind, parent_job, trial_index, step, reused_from, reuse_key, \
+             submission) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, NULL, NULL, $20, 0, \
-             $21, $22, $23, $24, $25, $26)",
+             $21, $22, $23, $24, $25, $26, $27)",
         )
         .bind(job.name.as_str())
         .bind(job.workspace.as_str())
@@ -221,6 +223,7 @@ impl JobStore for SqlStore {
         .bind(job.step.as_deref())
         .bind(job.reused_from.as_deref())
         .bind(job.reuse_key.as_deref())
+        .bind(job.submission.as_deref())
         .execute(&mut *transaction)
         .await
         .map_err(db_error)?;

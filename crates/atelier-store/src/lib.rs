@@ -490,10 +490,11 @@ pub trait ComponentStore: Send + Sync {
 /// Schedules. Every method is one transaction.
 #[async_trait]
 pub trait ScheduleStore: Send + Sync {
-    /// Creates a schedule; a taken name is `RESOURCE_ALREADY_EXISTS`.
-    async fn create_schedule(&self, schedule: &Schedule) -> Result<()>;
-    /// Replaces a schedule's file, submission, tags and times (`update`).
-    async fn update_schedule(&self, schedule: &Schedule) -> Result<()>;
+    /// Creates a schedule with the locations its submission holds on to (kept by garbage
+    /// collection); a taken name is `RESOURCE_ALREADY_EXISTS`.
+    async fn create_schedule(&self, schedule: &Schedule, references: &[String]) -> Result<()>;
+    /// Replaces a schedule's file, submission, tags, next fire and references (`update`).
+    async fn update_schedule(&self, schedule: &Schedule, references: &[String]) -> Result<()>;
     async fn get_schedule(&self, workspace: &WorkspaceName, name: &str) -> Result<Schedule>;
     async fn list_schedules(&self, workspace: &WorkspaceName) -> Result<Vec<Schedule>>;
     async fn delete_schedule(&self, workspace: &WorkspaceName, name: &str) -> Result<()>;
@@ -507,14 +508,28 @@ pub trait ScheduleStore: Send + Sync {
     ) -> Result<()>;
     /// The enabled schedules of every workspace whose next fire time is at or before `now`.
     async fn due_schedules(&self, now: Millis) -> Result<Vec<Schedule>>;
-    /// Records that a schedule fired at `fire` (its job submitted), and its next fire time;
-    /// a fire older than the one recorded changes nothing.
+    /// Takes the lease on a schedule's fire at `fire` for `holder` (a server) until `until`:
+    /// `true` when the schedule is enabled, `fire` is still its next fire time, and no other
+    /// holder's lease is live at `now`. Two servers never both hold one fire.
+    async fn claim_schedule_fire(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        fire: Millis,
+        holder: &str,
+        now: Millis,
+        until: Millis,
+    ) -> Result<bool>;
+    /// Records that a schedule fired at `fire` (its job submitted, or `error` saying why not),
+    /// its next fire time, and releases the lease; a fire older than the one recorded changes
+    /// nothing.
     async fn record_schedule_fire(
         &self,
         workspace: &WorkspaceName,
         name: &str,
         fire: Millis,
         next_fire: Option<Millis>,
+        error: Option<&str>,
     ) -> Result<()>;
 }
 

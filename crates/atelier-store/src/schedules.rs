@@ -4,7 +4,7 @@
 use crate::ScheduleStore;
 use crate::dialect::{db_error, found};
 use crate::rows::{from_json, json_text};
-use crate::sql::SqlStore;
+use crate::sql::{SqlStore, WriteTx};
 use async_trait::async_trait;
 use atelier_core::model::Millis;
 use atelier_core::names::WorkspaceName;
@@ -26,6 +26,7 @@ fn row_to_schedule(row: &AnyRow) -> Result<Schedule> {
         enabled: row.try_get::<i64, _>("enabled").map_err(db_error)? != 0,
         last_fire: row.try_get("last_fire").map_err(db_error)?,
         next_fire: row.try_get("next_fire").map_err(db_error)?,
+        last_error: row.try_get("last_error").map_err(db_error)?,
         created_by: row.try_get("created_by").map_err(db_error)?,
         creation_time: row.try_get("creation_time").map_err(db_error)?,
     })
@@ -37,26 +38,29 @@ fn missing(name: &str) -> String {
 
 #[async_trait]
 impl ScheduleStore for SqlStore {
-    async fn create_schedule(&self, schedule: &Schedule) -> Result<()> {
-        self.execute_write(
-            sqlx::query(
-                "INSERT INTO schedules (workspace, name, display_name, description, tags, yaml, submission, enabled, \
-                 last_fire, next_fire, created_by, creation_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(schedule.workspace.as_str())
-            .bind(schedule.name.as_str())
-            .bind(schedule.display_name.as_deref())
-            .bind(schedule.description.as_deref())
-            .bind(json_text(&schedule.tags)?)
-            .bind(schedule.yaml.as_str())
-            .bind(schedule.submission.as_str())
-            .bind(i64::from(schedule.enabled))
-            .bind(schedule.last_fire)
-            .bind(schedule.next_fire)
-            .bind(schedule.created_by.as_str())
-            .bind(schedule.creation_time),
+    async fn create_schedule(&self, schedule: &Schedule, references: &[String]) -> Result<()> {
+        let mut transaction = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO schedules (workspace, name, display_name, description, tags, yaml, submission, enabled, \
+             last_fire, next_fire, last_error, created_by, creation_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
+        .bind(schedule.workspace.as_str())
+        .bind(schedule.name.as_str())
+        .bind(schedule.display_name.as_deref())
+        .bind(schedule.description.as_deref())
+        .bind(json_text(&schedule.tags)?)
+        .bind(schedule.yaml.as_str())
+        .bind(schedule.submission.as_str())
+        .bind(i64::from(schedule.enabled))
+        .bind(schedule.last_fire)
+        .bind(schedule.next_fire)
+        .bind(schedule.last_error.as_deref())
+        .bind(schedule.created_by.as_str())
+        .bind(schedule.creation_time)
+        .execute(&mut *transaction)
         .await
+        .map_err(db_error)
         .map_err(|error| match error {
             error if error.code == ErrorCode::ResourceAlreadyExists => Error::already_exists(format!(
                 "a schedule named '{}' already exists in workspace '{}'",
@@ -64,28 +68,37 @@ impl ScheduleStore for SqlStore {
             )),
             error => error,
         })?;
-        Ok(())
+        insert_references(&mut transaction, schedule, references).await?;
+        transaction.commit().await
     }
 
-    async fn update_schedule(&self, schedule: &Schedule) -> Result<()> {
-        let done = self
-            .execute_write(
-                sqlx::query(
-                    "UPDATE schedules SET display_name = $3, description = $4, tags = $5, yaml = $6, submission = $7, \
-                     enabled = $8, next_fire = $9 WHERE workspace = $1 AND name = $2",
-                )
-                .bind(schedule.workspace.as_str())
-                .bind(schedule.name.as_str())
-                .bind(schedule.display_name.as_deref())
-                .bind(schedule.description.as_deref())
-                .bind(json_text(&schedule.tags)?)
-                .bind(schedule.yaml.as_str())
-                .bind(schedule.submission.as_str())
-                .bind(i64::from(schedule.enabled))
-                .bind(schedule.next_fire),
-            )
-            .await?;
-        found(done.rows_affected(), || missing(&schedule.name))
+    async fn update_schedule(&self, schedule: &Schedule, references: &[String]) -> Result<()> {
+        let mut transaction = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE schedules SET display_name = $3, description = $4, tags = $5, yaml = $6, submission = $7, \
+             enabled = $8, next_fire = $9 WHERE workspace = $1 AND name = $2",
+        )
+        .bind(schedule.workspace.as_str())
+        .bind(schedule.name.as_str())
+        .bind(schedule.display_name.as_deref())
+        .bind(schedule.description.as_deref())
+        .bind(json_text(&schedule.tags)?)
+        .bind(schedule.yaml.as_str())
+        .bind(schedule.submission.as_str())
+        .bind(i64::from(schedule.enabled))
+        .bind(schedule.next_fire)
+        .execute(&mut *transaction)
+        .await
+        .map_err(db_error)?;
+        found(done.rows_affected(), || missing(&schedule.name))?;
+        sqlx::query("DELETE FROM schedule_references WHERE workspace = $1 AND schedule = $2")
+            .bind(schedule.workspace.as_str())
+            .bind(schedule.name.as_str())
+            .execute(&mut *transaction)
+            .await
+            .map_err(db_error)?;
+        insert_references(&mut transaction, schedule, references).await?;
+        transaction.commit().await
     }
 
     async fn get_schedule(&self, workspace: &WorkspaceName, name: &str) -> Result<Schedule> {
@@ -109,14 +122,21 @@ impl ScheduleStore for SqlStore {
     }
 
     async fn delete_schedule(&self, workspace: &WorkspaceName, name: &str) -> Result<()> {
-        let done = self
-            .execute_write(
-                sqlx::query("DELETE FROM schedules WHERE workspace = $1 AND name = $2")
-                    .bind(workspace.as_str())
-                    .bind(name),
-            )
-            .await?;
-        found(done.rows_affected(), || missing(name))
+        let mut transaction = self.begin_write().await?;
+        sqlx::query("DELETE FROM schedule_references WHERE workspace = $1 AND schedule = $2")
+            .bind(workspace.as_str())
+            .bind(name)
+            .execute(&mut *transaction)
+            .await
+            .map_err(db_error)?;
+        let done = sqlx::query("DELETE FROM schedules WHERE workspace = $1 AND name = $2")
+            .bind(workspace.as_str())
+            .bind(name)
+            .execute(&mut *transaction)
+            .await
+            .map_err(db_error)?;
+        found(done.rows_affected(), || missing(name))?;
+        transaction.commit().await
     }
 
     async fn set_schedule_enabled(
@@ -150,23 +170,52 @@ impl ScheduleStore for SqlStore {
         rows.iter().map(row_to_schedule).collect()
     }
 
+    async fn claim_schedule_fire(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        fire: Millis,
+        holder: &str,
+        now: Millis,
+        until: Millis,
+    ) -> Result<bool> {
+        let done = self
+            .execute_write(
+                sqlx::query(
+                    "UPDATE schedules SET lease_holder = $4, lease_until = $6 \
+                     WHERE workspace = $1 AND name = $2 AND enabled = 1 AND next_fire = $3 \
+                     AND (lease_until IS NULL OR lease_until < $5 OR lease_holder = $4)",
+                )
+                .bind(workspace.as_str())
+                .bind(name)
+                .bind(fire)
+                .bind(holder)
+                .bind(now)
+                .bind(until),
+            )
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn record_schedule_fire(
         &self,
         workspace: &WorkspaceName,
         name: &str,
         fire: Millis,
         next_fire: Option<Millis>,
+        error: Option<&str>,
     ) -> Result<()> {
         let done = self
             .execute_write(
                 sqlx::query(
-                    "UPDATE schedules SET last_fire = $3, next_fire = $4 \
-                     WHERE workspace = $1 AND name = $2 AND (last_fire IS NULL OR last_fire < $3)",
+                    "UPDATE schedules SET last_fire = $3, next_fire = $4, last_error = $5, lease_holder = NULL, \
+                     lease_until = NULL WHERE workspace = $1 AND name = $2 AND (last_fire IS NULL OR last_fire < $3)",
                 )
                 .bind(workspace.as_str())
                 .bind(name)
                 .bind(fire)
-                .bind(next_fire),
+                .bind(next_fire)
+                .bind(error),
             )
             .await?;
         if done.rows_affected() == 0 {
@@ -175,4 +224,19 @@ impl ScheduleStore for SqlStore {
         }
         Ok(())
     }
+}
+
+async fn insert_references(transaction: &mut WriteTx, schedule: &Schedule, references: &[String]) -> Result<()> {
+    for location in references {
+        sqlx::query(
+            "INSERT INTO schedule_references (workspace, schedule, location) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(schedule.workspace.as_str())
+        .bind(schedule.name.as_str())
+        .bind(location.as_str())
+        .execute(&mut **transaction)
+        .await
+        .map_err(db_error)?;
+    }
+    Ok(())
 }

@@ -23,6 +23,9 @@ pub enum Action {
     EnvironmentsWrite,
     ComponentsRead,
     ComponentsWrite,
+    SchedulesRead,
+    SchedulesWrite,
+    SchedulesDelete,
     DatastoresRead,
     DatastoresWrite,
     DatastoresDelete,
@@ -139,6 +142,17 @@ pub const ACTIONS: &[ActionInfo] = &[
         "Microsoft.MachineLearningServices/workspaces/components/write",
         "register, archive and restore components",
     ),
+    row(
+        Action::SchedulesRead,
+        "Microsoft.MachineLearningServices/workspaces/schedules/read",
+        "read schedules and the jobs they submitted",
+    ),
+    row(
+        Action::SchedulesWrite,
+        "Microsoft.MachineLearningServices/workspaces/schedules/write",
+        "create, change, enable, disable and trigger schedules",
+    ),
+    row(Action::SchedulesDelete, "Microsoft.MachineLearningServices/workspaces/schedules/delete", "delete schedules"),
     row(
         Action::DatastoresRead,
         "Microsoft.MachineLearningServices/workspaces/datastores/read",

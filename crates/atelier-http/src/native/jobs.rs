@@ -302,7 +302,7 @@ async fn list_jobs(
 }
 
 impl NewJobDto {
-    fn into_submission(self) -> JobSubmission {
+    pub(crate) fn into_submission(self) -> JobSubmission {
         JobSubmission {
             yaml: self.yaml,
             folder_name: self.folder_name.unwrap_or_else(|| "Default".to_owned()),
@@ -322,6 +322,7 @@ impl NewJobDto {
                     (name, upload)
                 })
                 .collect(),
+            schedule: None,
         }
     }
 }

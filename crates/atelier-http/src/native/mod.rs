@@ -17,6 +17,7 @@ mod job_children;
 pub(crate) mod jobs;
 mod models;
 mod roles;
+mod schedules;
 pub(crate) mod sso;
 mod tracking;
 mod workspaces;
@@ -46,6 +47,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(datastores::routes())
         .merge(environments::routes())
         .merge(components::routes())
+        .merge(schedules::routes())
         .merge(gc::routes())
 }
 
@@ -73,6 +75,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     document.merge(datastores::Doc::openapi());
     document.merge(environments::Doc::openapi());
     document.merge(components::Doc::openapi());
+    document.merge(schedules::Doc::openapi());
     document.merge(gc::Doc::openapi());
     document.merge(jobs::JobsApiDoc::openapi());
     document.merge(endpoints::EndpointsApiDoc::openapi());

@@ -19,6 +19,7 @@ mod pipelines;
 mod roles;
 mod run;
 mod runs;
+mod schedules;
 mod session;
 mod sweeps;
 mod workspaces;
@@ -60,6 +61,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{ws}/environments", get(assets::environments))
         .route("/w/{ws}/environments/{name}", get(assets::environment))
         .route("/w/{ws}/components", get(components::components))
+        .route("/w/{ws}/schedules", get(schedules::schedules))
+        .route("/w/{ws}/schedules/{name}", get(schedules::schedule))
         .route("/w/{ws}/components/{name}", get(components::component))
         .route("/w/{ws}/components/{name}/versions/{version}/files/{*path}", get(components::file))
         .route("/w/{ws}/jobs", get(jobs::jobs))

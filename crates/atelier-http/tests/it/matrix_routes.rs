@@ -458,6 +458,15 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/v1/workspaces/{ws}/components/{name}/versions/{version}/restore", private(ComponentsWrite)),
     r("GET", "/api/v1/workspaces/{ws}/components/{name}/versions/{version}/files", private(ComponentsRead)),
     r("GET", "/api/v1/workspaces/{ws}/components/{name}/versions/{version}/files/{*path}", private(ComponentsRead)),
+    // Native: schedules.
+    r("GET", "/api/v1/workspaces/{ws}/schedules", act(SchedulesRead)),
+    rb("POST", "/api/v1/workspaces/{ws}/schedules", r#"{"yaml":"name: nothing\n"}"#, act(SchedulesWrite)),
+    r("GET", "/api/v1/workspaces/{ws}/schedules/{name}", act(SchedulesRead)),
+    rb("PUT", "/api/v1/workspaces/{ws}/schedules/{name}", r#"{"yaml":"name: nothing\n"}"#, act(SchedulesWrite)),
+    r("DELETE", "/api/v1/workspaces/{ws}/schedules/{name}", act(SchedulesDelete)),
+    r("POST", "/api/v1/workspaces/{ws}/schedules/{name}/enable", act(SchedulesWrite)),
+    r("POST", "/api/v1/workspaces/{ws}/schedules/{name}/disable", act(SchedulesWrite)),
+    r("POST", "/api/v1/workspaces/{ws}/schedules/{name}/trigger", act(SchedulesWrite)),
     // Native: administration.
     rb("POST", "/api/v1/gc", "{}", Admin),
     // Native: jobs and computes.
@@ -583,6 +592,8 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/w/{ws}/environments", private(EnvironmentsRead)),
     r("GET", "/w/{ws}/environments/{name}", private(EnvironmentsRead)),
     r("GET", "/w/{ws}/components", private(ComponentsRead)),
+    r("GET", "/w/{ws}/schedules", act(SchedulesRead)),
+    r("GET", "/w/{ws}/schedules/{name}", act(SchedulesRead)),
     r("GET", "/w/{ws}/components/{name}", private(ComponentsRead)),
     r("GET", "/w/{ws}/components/{name}/versions/{version}/files/{*path}", private(ComponentsRead)),
     r("GET", "/w/{ws}/jobs", act(JobsRead)),

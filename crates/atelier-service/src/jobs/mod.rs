@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 
 mod pipeline;
 mod pipeline_run;
+mod saved;
 mod submit;
 mod sweep;
 
@@ -44,6 +45,11 @@ fn renamed(files: Vec<(String, u64)>, from: &str, to: &str) -> Vec<(String, u64)
             _ => (path, size),
         })
         .collect()
+}
+
+/// The reference a job made by a schedule's fire holds, by which the schedule lists its jobs.
+pub(crate) fn schedule_reference(schedule: &str) -> String {
+    format!("schedule:{schedule}")
 }
 
 /// The area of the upload index that holds code snapshots (`<snapshot>/<path>`).
@@ -75,6 +81,8 @@ pub struct JobSubmission {
     /// A pipeline's steps: what the client read and uploaded for each (a component file, the
     /// code of a component file or an inline command, an inline environment's spec).
     pub steps: BTreeMap<String, StepUpload>,
+    /// The schedule whose fire submits it: the job is listed among the schedule's jobs.
+    pub schedule: Option<String>,
 }
 
 /// What the client sends for one step of a pipeline.

@@ -376,6 +376,9 @@ impl Service {
         submission: JobSubmission,
     ) -> Result<Job> {
         let mut references = Vec::new();
+        if let Some(schedule) = &submission.schedule {
+            references.push(super::schedule_reference(schedule));
+        }
         let resolved =
             self.resolve_pipeline(principal, workspace, &submission, Checking::Uploaded, &mut references).await?;
         let job_spec = &resolved.job;
@@ -448,6 +451,7 @@ impl Service {
             resources: ResourceRequest::default(),
             tags: job_spec.tags.clone(),
             spec_yaml: submission.yaml.clone(),
+            submission: Some(submission.saved()?),
             plan: plan_text,
             snapshot: None,
             created_by: principal.user.to_string(),

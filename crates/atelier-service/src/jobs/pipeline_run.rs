@@ -359,6 +359,7 @@ impl Service {
             assigned_gpus: Vec::new(),
             heartbeat_at: None,
             events,
+            submission: None,
             ..pipeline.clone()
         };
         let mut references = Vec::new();

@@ -121,6 +121,9 @@ impl Service {
         let resources = self.resolve_resources(spec, &compute, per_job_limit)?;
         // What the job points into, so that garbage collection keeps it while the job exists.
         let mut references = Vec::new();
+        if let Some(schedule) = &submission.schedule {
+            references.push(super::schedule_reference(schedule));
+        }
         let snapshot = self.resolve_snapshot(workspace, spec, submission.snapshot.as_ref(), &mut references).await?;
         let inputs =
             self.resolve_inputs(principal, workspace, spec, &submission, &mut references, Checking::Uploaded).await?;
@@ -185,6 +188,7 @@ impl Service {
             resources,
             tags: spec.tags.clone(),
             spec_yaml: submission.yaml.clone(),
+            submission: Some(submission.saved()?),
             plan: plan_text,
             snapshot,
             created_by: principal.user.to_string(),

@@ -276,6 +276,7 @@ impl Service {
             assigned_gpus: Vec::new(),
             heartbeat_at: None,
             events: queued_events(now),
+            submission: None,
             ..sweep.clone()
         };
         let references: Vec<String> = if plan.outputs.is_empty() {

@@ -203,6 +203,7 @@ fn new_job(workspace: &WorkspaceName, name: &str, priority: i64) -> (Job, RunInf
         resources: ResourceRequest::default(),
         tags: BTreeMap::new(),
         spec_yaml: "command: echo\n".to_owned(),
+        submission: None,
         plan: "{}".to_owned(),
         snapshot: Some("0123".to_owned()),
         created_by: "tester".to_owned(),

@@ -101,6 +101,7 @@ fn schedule(workspace: &WorkspaceName, name: &str, next_fire: Option<i64>) -> Sc
         enabled: true,
         last_fire: None,
         next_fire,
+        last_error: None,
         created_by: "alice".to_owned(),
         creation_time: 5,
     }
@@ -110,10 +111,10 @@ async fn schedules_keep_where_they_stand_and_a_fire_is_recorded_forward_only(sql
     let workspace = with_workspace(sql, "schedules").await;
     let other = with_workspace(sql, "schedules-other").await;
     let store: &dyn Store = sql;
-    store.create_schedule(&schedule(&workspace, "nightly", Some(100))).await.unwrap();
-    store.create_schedule(&schedule(&workspace, "hourly", Some(300))).await.unwrap();
-    store.create_schedule(&schedule(&other, "nightly", Some(50))).await.unwrap();
-    let taken = store.create_schedule(&schedule(&workspace, "nightly", None)).await.unwrap_err();
+    store.create_schedule(&schedule(&workspace, "nightly", Some(100)), &["code:abc/".to_owned()]).await.unwrap();
+    store.create_schedule(&schedule(&workspace, "hourly", Some(300)), &[]).await.unwrap();
+    store.create_schedule(&schedule(&other, "nightly", Some(50)), &[]).await.unwrap();
+    let taken = store.create_schedule(&schedule(&workspace, "nightly", None), &[]).await.unwrap_err();
     assert_eq!(taken.code, ErrorCode::ResourceAlreadyExists);
     assert_eq!(store.get_schedule(&workspace, "nightly").await.unwrap(), schedule(&workspace, "nightly", Some(100)));
     let names = |list: Vec<Schedule>| list.into_iter().map(|s| (s.workspace.to_string(), s.name)).collect::<Vec<_>>();
@@ -130,27 +131,42 @@ async fn schedules_keep_where_they_stand_and_a_fire_is_recorded_forward_only(sql
     store.set_schedule_enabled(&other, "nightly", false, None).await.unwrap();
     assert_eq!(names(store.due_schedules(100).await.unwrap()), vec![("schedules".to_owned(), "nightly".to_owned())]);
 
-    // A fire moves the schedule on; an older fire recorded late changes nothing.
-    store.record_schedule_fire(&workspace, "nightly", 100, Some(200)).await.unwrap();
-    store.record_schedule_fire(&workspace, "nightly", 90, Some(95)).await.unwrap();
+    // The lease on a fire: one server takes it, another cannot while it is live, an expired one
+    // can be taken over; a fire that is not the next one cannot be taken at all.
+    assert!(store.claim_schedule_fire(&workspace, "nightly", 100, "server-a", 100, 160).await.unwrap());
+    assert!(!store.claim_schedule_fire(&workspace, "nightly", 100, "server-b", 110, 170).await.unwrap());
+    assert!(store.claim_schedule_fire(&workspace, "nightly", 100, "server-a", 120, 180).await.unwrap());
+    assert!(store.claim_schedule_fire(&workspace, "nightly", 100, "server-b", 181, 240).await.unwrap());
+    assert!(!store.claim_schedule_fire(&workspace, "nightly", 100, "server-a", 190, 250).await.unwrap());
+    assert!(!store.claim_schedule_fire(&workspace, "nightly", 99, "server-c", 500, 560).await.unwrap());
+    assert!(store.referenced_locations(&workspace).await.unwrap().contains(&"code:abc/".to_owned()));
+
+    // A fire moves the schedule on and releases the lease; an older fire recorded late changes
+    // nothing.
+    store.record_schedule_fire(&workspace, "nightly", 100, Some(200), Some("job file gone")).await.unwrap();
+    store.record_schedule_fire(&workspace, "nightly", 90, Some(95), None).await.unwrap();
+    assert_eq!(store.get_schedule(&workspace, "nightly").await.unwrap().last_error.as_deref(), Some("job file gone"));
+    assert!(store.claim_schedule_fire(&workspace, "nightly", 200, "server-a", 200, 260).await.unwrap());
     let nightly = store.get_schedule(&workspace, "nightly").await.unwrap();
     assert_eq!((nightly.last_fire, nightly.next_fire), (Some(100), Some(200)));
     assert!(store.due_schedules(150).await.unwrap().is_empty());
     // An ended trigger has no next fire and is never due.
-    store.record_schedule_fire(&workspace, "nightly", 200, None).await.unwrap();
+    store.record_schedule_fire(&workspace, "nightly", 200, None, None).await.unwrap();
     assert!(store.due_schedules(i64::MAX).await.unwrap().iter().all(|s| s.name != "nightly"));
 
     let mut updated = store.get_schedule(&workspace, "hourly").await.unwrap();
     updated.description = Some("every hour".to_owned());
     updated.next_fire = Some(400);
-    store.update_schedule(&updated).await.unwrap();
+    store.update_schedule(&updated, &[]).await.unwrap();
     assert_eq!(store.get_schedule(&workspace, "hourly").await.unwrap(), updated);
     store.delete_schedule(&workspace, "hourly").await.unwrap();
+    store.delete_schedule(&workspace, "nightly").await.unwrap();
+    assert!(!store.referenced_locations(&workspace).await.unwrap().contains(&"code:abc/".to_owned()));
     let missing = store.get_schedule(&workspace, "hourly").await.unwrap_err();
     assert_eq!(missing.code, ErrorCode::ResourceDoesNotExist);
     assert_eq!(store.delete_schedule(&workspace, "hourly").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
     assert_eq!(
-        store.record_schedule_fire(&workspace, "hourly", 1, None).await.unwrap_err().code,
+        store.record_schedule_fire(&workspace, "hourly", 1, None, None).await.unwrap_err().code,
         ErrorCode::ResourceDoesNotExist
     );
 }
