@@ -1,6 +1,6 @@
 """Pipeline figures (issue 15): how fast a release server moves through a pipeline's steps.
 
-Usage: python3 bench/pipelines.py [--server PATH] [--steps 50]
+Usage: python3 bench/pipelines.py [--server PATH] [--steps 50] [--fires 3]
 
 Build first: cargo build --release -p atelier-cli (the binary defaults to
 $CARGO_TARGET_DIR/release/atelier or target/release/atelier). Needs `requests` (re-runs itself
@@ -17,6 +17,9 @@ under `uv run --with requests` without it).
              slots (the first step, the middle ones spread over the slots, the last one).
   rerun      the chain submitted again, every step reused: the time from the submission's
              request to the pipeline's completion as the client sees it (polling every 20 ms).
+  schedule   a cron schedule firing every minute (`--fires` of them, waiting for real minute
+             boundaries): the delay from each fire time to its job's creation, on the server's
+             clock (the job's `created_at` against the fire time it is tagged with).
 
 A script, not a timed test: figures vary with the machine.
 """
@@ -152,10 +155,31 @@ def figures(server: Server, pipeline: dict) -> dict:
     }
 
 
+def fire_delays(server: Server, fires: int) -> dict:
+    """Creates a schedule firing every minute and waits for `fires` fires; the delay of each."""
+    schedule = ('name: bench-tick\ntrigger:\n  type: cron\n  expression: "* * * * *"\n'
+                "create_job: ./job.yml\n")
+    job = "type: command\nexperiment_name: bench-schedule\ncommand: echo tick\n"
+    created = server.session.post(server.api("schedules"), json={"yaml": schedule, "job": {"yaml": job}})
+    created.raise_for_status()
+    deadline = time.monotonic() + 60 * (fires + 1) + 30
+    while True:
+        made = server.session.get(server.api("schedules/bench-tick")).json()["jobs"]
+        if len(made) >= fires:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the schedule fired {len(made)} times, not {fires}")
+        time.sleep(1)
+    server.session.post(server.api("schedules/bench-tick/disable")).raise_for_status()
+    delays = sorted(job["created_at"] - job["fire_time"] for job in made[:fires])
+    return {"fires": fires, "delay_ms": {"median": statistics.median(delays), "max": max(delays)}}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", default=str(TARGET / "release" / "atelier"))
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--fires", type=int, default=3, help="schedule fires to wait for (0: none)")
     args = parser.parse_args()
     slots = os.cpu_count() or 1
 
@@ -179,6 +203,8 @@ def main() -> int:
             if not all(info["reused_from"] for info in rerun["pipeline"]["steps"].values()):
                 raise RuntimeError("a rerun of the chain ran a step")
         report["rerun_s"] = {"median": statistics.median(reruns), "max": max(reruns), "runs": len(reruns)}
+        if args.fires:
+            report["schedule"] = fire_delays(server, args.fires)
     finally:
         server.close()
 
@@ -190,6 +216,10 @@ def main() -> int:
     rerun = report["rerun_s"]
     print(f"the {args.steps}-step chain again, every step reused: {rerun['median']:.2f} s submission to completion "
           f"(median of {rerun['runs']}, max {rerun['max']:.2f} s)")
+    if "schedule" in report:
+        delay = report["schedule"]["delay_ms"]
+        print(f"a cron schedule's fire to its job's creation: median {delay['median']:.0f} ms, "
+              f"max {delay['max']:.0f} ms ({report['schedule']['fires']} fires)")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "pipelines-latest.json").write_text(json.dumps(report, indent=2))

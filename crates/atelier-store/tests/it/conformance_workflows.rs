@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 conformance!(
     components_are_immutable_versions_and_the_same_content_is_one_version,
     schedules_keep_where_they_stand_and_a_fire_is_recorded_forward_only,
+    of_servers_claiming_one_fire_at_once_exactly_one_wins,
 );
 
 fn component(workspace: &WorkspaceName, name: &str, version: &str, content: &str, at: i64) -> Component {
@@ -169,4 +170,25 @@ async fn schedules_keep_where_they_stand_and_a_fire_is_recorded_forward_only(sql
         store.record_schedule_fire(&workspace, "hourly", 1, None, None).await.unwrap_err().code,
         ErrorCode::ResourceDoesNotExist
     );
+}
+
+async fn of_servers_claiming_one_fire_at_once_exactly_one_wins(sql: &SqlStore) {
+    let workspace = with_workspace(sql, "schedules-race").await;
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(sql.clone());
+    for round in 0..5i64 {
+        let name = format!("race{round}");
+        store.create_schedule(&schedule(&workspace, &name, Some(1_000)), &[]).await.unwrap();
+        let mut tasks = Vec::new();
+        for server in 0..8 {
+            let (store, workspace, name) = (store.clone(), workspace.clone(), name.clone());
+            tasks.push(tokio::spawn(async move {
+                store.claim_schedule_fire(&workspace, &name, 1_000, &format!("server-{server}"), 1_000, 61_000).await
+            }));
+        }
+        let mut won = 0;
+        for task in tasks {
+            won += usize::from(task.await.unwrap().unwrap());
+        }
+        assert_eq!(won, 1, "round {round}: {won} servers took one fire");
+    }
 }
