@@ -150,3 +150,17 @@ def test_the_iris_pipeline_prepares_trains_evaluates_and_registers_then_reuses(o
     rerun = job_of(http, srv, run_name(again))["pipeline"]["steps"]
     assert {step: info["reused_from"] for step, info in rerun.items()} == {
         step: info["job"] for step, info in steps.items()}
+
+    # The same pipeline with a sweep step tuning c: the best trial's model is evaluated.
+    tuned = cli("job", "create", "-f", str(tmp_path / "pipeline" / "tuned-pipeline.yml"), "--stream", timeout=900)
+    assert "Status: Completed" in tuned.stdout, tuned.stdout + tuned.stderr
+    tuned_steps = job_of(http, srv, run_name(tuned))["pipeline"]["steps"]
+    assert tuned_steps["prep"]["reused_from"] == steps["prep"]["job"], "the prep step did not change"
+    sweep = job_of(http, srv, tuned_steps["tune"]["job"])
+    assert sweep["type"] == "sweep" and sweep["sweep"]["trials"] == {"Completed": 4}, sweep["sweep"]
+    best = sweep["sweep"]["best_trial"]
+    trial_runs = [client.get_run(trial["name"]) for trial in
+                  cli.json("job", "list", "--parent-job-name", sweep["name"], "-o", "json")]
+    assert best["value"] == max(run.data.metrics["cv_accuracy"] for run in trial_runs)
+    assert sorted(float(run.data.params["c"]) for run in trial_runs) == [0.01, 0.1, 1.0, 10.0]
+    assert client.get_run(tuned_steps["evaluate"]["job"]).data.metrics["accuracy"] > 0.8

@@ -357,3 +357,118 @@ def test_a_job_that_holds_a_steps_name_is_found_at_submission(own, tmp_path):
     # Under another name it runs.
     name = cli.json("job", "create", "-f", str(chain), "--name", "clash2", "-o", "json")["name"]
     assert wait_for(http, srv, name, ENDED, timeout=60)["status"] == "Completed"
+
+
+TUNE_COMPONENT = """\
+    name: tune_c
+    inputs:
+      data: {type: uri_folder}
+      c: {type: number, min: 0}
+      kernel: {type: string, default: linear, enum: [linear, rbf]}
+    outputs:
+      model: {type: uri_folder}
+    code: ./tune_src
+    command: >-
+      python3 tune.py --data ${{inputs.data}} --c ${{inputs.c}} --kernel ${{inputs.kernel}}
+      --model ${{outputs.model}}
+    """
+
+TUNE_PY = """\
+    import argparse, os
+    import atelier_log
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--c", type=float, required=True)
+    parser.add_argument("--kernel", required=True)
+    parser.add_argument("--model", required=True)
+    args = parser.parse_args()
+    rows = open(os.path.join(args.data, "clean.csv")).read().split()
+    score = args.c * (2 if args.kernel == "rbf" else 1)
+    atelier_log.log_metric("score", score)
+    print(f"trial c={args.c} kernel={args.kernel}")
+    os.makedirs(args.model, exist_ok=True)
+    open(os.path.join(args.model, "model.txt"), "w").write(f"c={args.c} kernel={args.kernel} rows={len(rows)}")
+    """
+
+SWEEP_PIPELINE = """\
+    type: pipeline
+    experiment_name: pipeline-sweeps
+    outputs:
+      best_model: {type: uri_folder}
+    jobs:
+      prep:
+        command: python3 -c "import os, sys; os.makedirs(sys.argv[1], exist_ok=True); open(os.path.join(sys.argv[1], 'clean.csv'), 'w').write('a b c')" ${{outputs.clean}}
+        outputs:
+          clean:
+      tune:
+        type: sweep
+        trial: ./tune.yml
+        inputs:
+          data: ${{parent.jobs.prep.outputs.clean}}
+        outputs:
+          model: ${{parent.outputs.best_model}}
+        search_space:
+          c: {type: choice, values: [0.5, 3, 1.5]}
+          kernel: {type: choice, values: [linear, rbf]}
+        sampling_algorithm: grid
+        objective: {goal: maximize, primary_metric: score}
+        limits: {max_total_trials: 6, max_concurrent_trials: 3, trial_timeout: 120}
+      report:
+        command: cat ${{inputs.model}}/model.txt
+        inputs:
+          model: ${{parent.jobs.tune.outputs.model}}
+    """
+
+
+def test_a_sweep_step_tunes_its_component_and_hands_on_the_best_trials_output(own, tmp_path):
+    srv, cli, http = own
+    write(tmp_path, {"tune.yml": TUNE_COMPONENT, "tune_src/tune.py": TUNE_PY, "pipeline.yml": SWEEP_PIPELINE})
+    name = cli.json("job", "create", "-f", str(tmp_path / "pipeline.yml"), "-o", "json", timeout=120)["name"]
+    done = wait_for(http, srv, name, ENDED, timeout=240)
+    assert done["status"] == "Completed", (done, full_log(http, srv, name))
+    steps = done["pipeline"]["steps"]
+    # The sweep step is a sweep job, a child of the pipeline; its trials are children of it.
+    tune = job_of(http, srv, steps["tune"]["job"])
+    assert tune["type"] == "sweep" and tune["parent_job_name"] == name and tune["step_name"] == "tune"
+    trials = cli.json("job", "list", "--parent-job-name", tune["name"], "-o", "json")
+    assert len(trials) == 6 and all(trial["status"] == "Completed" for trial in trials), trials
+    assert all(trial.get("step_name") is None for trial in trials)
+    best = tune["sweep"]["best_trial"]
+    assert best["value"] == 6.0, tune["sweep"]
+    # The step after it, and the pipeline's output, get the best trial's output.
+    assert full_log(http, srv, steps["report"]["job"]).strip().endswith("c=3.0 kernel=rbf rows=3")
+    assert output_text(http, srv, name, "best_model", "model.txt") == "c=3.0 kernel=rbf rows=3"
+    # Each trial ran the component with its own values, passed as the component's inputs.
+    ran = sorted(line for trial in trials for line in full_log(http, srv, trial["name"]).splitlines()
+                 if line.startswith("trial "))
+    assert ran == sorted(f"trial c={c} kernel={k}" for c in (0.5, 3.0, 1.5) for k in ("linear", "rbf")), ran
+
+    # A mistake in the sweep step is found before anything runs, with its field and line.
+    broken = tmp_path / "broken.yml"
+    broken.write_text(textwrap.dedent(SWEEP_PIPELINE).replace("values: [0.5, 3, 1.5]", "values: [-1, 3]"))
+    result = cli("job", "create", "-f", str(broken), check=False)
+    assert result.returncode != 0, result.stdout
+    assert "jobs.tune.search_space.c" in result.stderr and "line 18" in result.stderr, result.stderr
+
+
+def test_cancelling_a_pipeline_cancels_its_sweep_step_and_the_trials_that_run(own, tmp_path):
+    srv, cli, http = own
+    slow = TUNE_PY.replace('    atelier_log.log_metric("score", score)\n',
+                           '    import time\n    time.sleep(60)\n    atelier_log.log_metric("score", score)\n')
+    write(tmp_path, {"tune.yml": TUNE_COMPONENT, "tune_src/tune.py": slow, "pipeline.yml": SWEEP_PIPELINE})
+    name = cli.json("job", "create", "-f", str(tmp_path / "pipeline.yml"), "-o", "json", timeout=120)["name"]
+    deadline = time.monotonic() + 60
+    while True:
+        tune = job_of(http, srv, name)["pipeline"]["steps"]["tune"]["job"]
+        trials = cli.json("job", "list", "--parent-job-name", tune, "-o", "json") if tune else []
+        if any(trial["status"] == "Running" for trial in trials):
+            break
+        assert time.monotonic() < deadline, job_of(http, srv, name)
+        time.sleep(0.2)
+    cli("job", "cancel", "-n", name)
+    done = wait_for(http, srv, name, ENDED, timeout=60)
+    assert done["status"] == "Canceled"
+    assert wait_for(http, srv, tune, ENDED, timeout=30)["status"] == "Canceled"
+    for trial in cli.json("job", "list", "--parent-job-name", tune, "-o", "json"):
+        assert wait_for(http, srv, trial["name"], ENDED, timeout=30)["status"] == "Canceled", trial
+    assert done["pipeline"]["steps"]["report"]["job"] is None

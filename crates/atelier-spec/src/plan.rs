@@ -116,6 +116,26 @@ pub fn fill_search_space(command: &str, values: &BTreeMap<String, String>) -> St
     out
 }
 
+/// A sweep step's trial command from its component's: each `${{inputs.<name>}}` of a searched
+/// input becomes `${{search_space.<name>}}`, which [`fill_search_space`] writes for each trial.
+pub fn search_inputs(command: &str, searched: &[String]) -> String {
+    let mut out = String::with_capacity(command.len());
+    let mut rest = command;
+    while let Some(at) = rest.find("${{") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 3..];
+        let Some(end) = after.find("}}") else { break };
+        let inner = after[..end].trim();
+        match inner.strip_prefix("inputs.").filter(|name| searched.iter().any(|searched| searched == name)) {
+            Some(name) => out.push_str(&format!("${{{{search_space.{name}}}}}")),
+            None => out.push_str(&rest[at..at + 3 + end + 2]),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A value as one shell word.
 fn shell_word(value: &str) -> String {
     let plain = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || ".,:/=+-_@%".contains(c));
@@ -166,6 +186,28 @@ mod tests {
             fill_search_space(command, &values),
             "python t.py --lr 0.01 --k 'it'\\''s rbf; rm -rf /' --d ${{inputs.d}}"
         );
+    }
+
+    #[test]
+    fn a_sweep_steps_searched_inputs_become_its_search_space() {
+        let command =
+            "python t.py --lr ${{ inputs.lr }} $[[--e ${{inputs.epochs}}]] --d ${{inputs.d}} --o ${{outputs.m}}";
+        let searched = vec!["lr".to_owned(), "epochs".to_owned()];
+        let trial = search_inputs(command, &searched);
+        assert_eq!(
+            trial,
+            "python t.py --lr ${{search_space.lr}} $[[--e ${{search_space.epochs}}]] --d ${{inputs.d}} --o ${{outputs.m}}"
+        );
+        let values = BTreeMap::from([("lr".to_owned(), "0.1".to_owned()), ("epochs".to_owned(), "5".to_owned())]);
+        let filled = fill_search_space(&trial, &values);
+        let rendered = render_command(
+            &filled,
+            &BTreeMap::from([
+                ("inputs.d".to_owned(), Some("/i/d".to_owned())),
+                ("outputs.m".to_owned(), Some("/o/m".to_owned())),
+            ]),
+        );
+        assert_eq!(rendered, "python t.py --lr 0.1 --e 5 --d /i/d --o /o/m");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-struct RawExpression {
+pub(crate) struct RawExpression {
     #[serde(rename = "type")]
     kind: Spanned<String>,
     #[serde(default)]
@@ -42,7 +42,7 @@ struct RawExpression {
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-struct RawSamplingObject {
+pub(crate) struct RawSamplingObject {
     #[serde(rename = "type")]
     kind: Spanned<String>,
     #[serde(default)]
@@ -56,34 +56,43 @@ struct RawSamplingObject {
 
 #[derive(Deserialize, Debug)]
 #[serde(untagged)]
-enum RawSampling {
+pub(crate) enum RawSampling {
     Name(String),
     Object(Box<RawSamplingObject>),
 }
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-struct RawObjective {
+pub(crate) struct RawObjective {
     primary_metric: Spanned<String>,
     goal: Spanned<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
-struct RawLimits {
+pub(crate) struct RawLimits {
     #[serde(default)]
-    max_total_trials: Option<Spanned<i64>>,
+    pub(crate) max_total_trials: Option<Spanned<i64>>,
     #[serde(default)]
-    max_concurrent_trials: Option<Spanned<i64>>,
+    pub(crate) max_concurrent_trials: Option<Spanned<i64>>,
     #[serde(default)]
-    timeout: Option<Spanned<i64>>,
+    pub(crate) timeout: Option<Spanned<i64>>,
     #[serde(default)]
-    trial_timeout: Option<Spanned<i64>>,
+    pub(crate) trial_timeout: Option<Spanned<i64>>,
+}
+
+/// A sweep's own sections as read: a sweep job's, or a pipeline's sweep step's.
+pub(crate) struct SweepSections {
+    pub(crate) search_space: Option<Spanned<BTreeMap<String, Spanned<RawExpression>>>>,
+    pub(crate) sampling_algorithm: Option<Spanned<RawSampling>>,
+    pub(crate) objective: Option<Spanned<RawObjective>>,
+    pub(crate) limits: Option<RawLimits>,
+    pub(crate) early_termination: Option<Spanned<RawTermination>>,
 }
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-struct RawTermination {
+pub(crate) struct RawTermination {
     #[serde(rename = "type")]
     kind: Spanned<String>,
     #[serde(default)]
@@ -234,8 +243,21 @@ pub fn parse_sweep_settings(text: &str) -> Result<SweepSettings, SpecError> {
             format!("expected 'sweep' for a sweep job, got '{}'", raw.kind.value),
         ));
     }
+    let sections = SweepSections {
+        search_space: raw.search_space,
+        sampling_algorithm: raw.sampling_algorithm,
+        objective: raw.objective,
+        limits: raw.limits,
+        early_termination: raw.early_termination,
+    };
+    settings_of(sections, "a sweep job")
+}
+
+/// Checks a sweep's own sections (`what`: "a sweep job", "a sweep step"). Fields are named
+/// from the sections (`search_space.lr`): a caller whose sections sit deeper prefixes them.
+pub(crate) fn settings_of(raw: SweepSections, what: &str) -> Result<SweepSettings, SpecError> {
     let Some(space) = raw.search_space else {
-        return Err(SpecError::new("search_space", 0, "a sweep job needs a 'search_space'"));
+        return Err(SpecError::new("search_space", 0, format!("{what} needs a 'search_space'")));
     };
     if space.value.is_empty() {
         return Err(SpecError::new("search_space", space.referenced.line(), "name at least one hyperparameter"));
@@ -251,7 +273,7 @@ pub fn parse_sweep_settings(text: &str) -> Result<SweepSettings, SpecError> {
         return Err(SpecError::new(
             "sampling_algorithm",
             0,
-            "a sweep job needs a 'sampling_algorithm': random, grid or bayesian",
+            format!("{what} needs a 'sampling_algorithm': random, grid or bayesian"),
         ));
     };
     let sampling_line = sampling.referenced.line();
@@ -309,7 +331,11 @@ pub fn parse_sweep_settings(text: &str) -> Result<SweepSettings, SpecError> {
     };
 
     let Some(objective) = raw.objective else {
-        return Err(SpecError::new("objective", 0, "a sweep job needs an 'objective' with primary_metric and goal"));
+        return Err(SpecError::new(
+            "objective",
+            0,
+            format!("{what} needs an 'objective' with primary_metric and goal"),
+        ));
     };
     let objective = objective.value;
     if objective.primary_metric.value.trim().is_empty() {

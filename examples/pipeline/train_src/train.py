@@ -1,5 +1,6 @@
-"""Fits a logistic regression on train.csv, logs with MLflow (the step's job configures it),
-and saves the model to the step's output."""
+"""Fits a logistic regression on train.csv, logs with MLflow (the step's job configures it) its
+3-fold cross-validated accuracy (what a sweep over `c` maximises), and saves the model to the
+step's output."""
 
 import argparse
 import os
@@ -8,6 +9,7 @@ import mlflow
 import mlflow.sklearn
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--data", required=True)
@@ -18,6 +20,9 @@ args = parser.parse_args()
 frame = pd.read_csv(os.path.join(args.data, "train.csv"))
 with mlflow.start_run():
     mlflow.log_params({"C": args.c, "rows": len(frame)})
-    model = LogisticRegression(C=args.c, max_iter=500).fit(frame.drop(columns=["species"]), frame["species"])
+    features, labels = frame.drop(columns=["species"]), frame["species"]
+    accuracy = cross_val_score(LogisticRegression(C=args.c, max_iter=500), features, labels, cv=3).mean()
+    mlflow.log_metric("cv_accuracy", accuracy)
+    model = LogisticRegression(C=args.c, max_iter=500).fit(features, labels)
     mlflow.sklearn.save_model(model, args.model)
-    print(f"trained on {len(frame)} rows; model saved to {args.model}")
+    print(f"trained on {len(frame)} rows with C={args.c}: cross-validated accuracy {accuracy:.3f}")

@@ -319,6 +319,11 @@ impl Service {
                     timeout_seconds: step.timeout,
                     tags: step.tags.clone(),
                     definition: one.definition,
+                    search_space: step
+                        .sweep
+                        .as_ref()
+                        .map(|sweep| sweep.search_space.keys().cloned().collect())
+                        .unwrap_or_default(),
                 },
             );
         }

@@ -253,7 +253,11 @@ impl Service {
             experiment_id: plan.experiment_id.clone(),
             experiment_name: plan.experiment_name.clone(),
             artifact_uri: format!("{base}{name}/artifacts"),
-            command: body.command.clone(),
+            // A sweep step's plan is its trials' template: the searched inputs are its search space.
+            command: match step.is_sweep() {
+                true => atelier_spec::search_inputs(&body.command, &step.search_space),
+                false => body.command.clone(),
+            },
             inputs,
             outputs: step
                 .outputs
@@ -275,7 +279,8 @@ impl Service {
             timeout_seconds: step.timeout_seconds,
             snapshot: step.snapshot.clone(),
         };
-        let reuse_key = match step.is_deterministic && !plan.force_rerun {
+        // A sweep's trials are drawn afresh: a sweep step is never reused.
+        let reuse_key = match step.is_deterministic && !plan.force_rerun && !step.is_sweep() {
             true => Some(self.reuse_key(&pipeline.workspace, step, &job_plan).await?),
             false => None,
         };
@@ -336,7 +341,7 @@ impl Service {
             name: name.clone(),
             display_name: Some(display),
             description: None,
-            kind: JobKind::Command,
+            kind: if step.is_sweep() { JobKind::Sweep } else { JobKind::Command },
             parent: Some(pipeline.name.clone()),
             trial: None,
             step: Some(step_name.to_owned()),

@@ -71,9 +71,17 @@ fn best_of(goal: Goal, objectives: impl Iterator<Item = Option<f64>>) -> Option<
 }
 
 impl Service {
-    /// A sweep's settings, read again from its file.
+    /// A sweep's settings, read again from its file: a sweep job's own, or for a pipeline's
+    /// sweep step the pipeline's file (which its step job keeps).
     pub(crate) fn sweep_settings(&self, sweep: &Job) -> Result<SweepSettings> {
-        parse_sweep_settings(&sweep.spec_yaml).map_err(spec_error)
+        let Some(step) = &sweep.step else { return parse_sweep_settings(&sweep.spec_yaml).map_err(spec_error) };
+        let pipeline = atelier_spec::pipeline::parse_pipeline_job(&sweep.spec_yaml, "Default").map_err(spec_error)?;
+        pipeline.steps.get(step).and_then(|step| step.sweep.clone()).ok_or_else(|| {
+            Error::internal(format!(
+                "sweep '{}' is step '{step}' of a pipeline whose file has no such sweep",
+                sweep.name
+            ))
+        })
     }
 
     /// A sweep's trials with their values and objectives.
@@ -264,6 +272,8 @@ impl Service {
             kind: JobKind::Command,
             parent: Some(sweep.name.clone()),
             trial: Some(index),
+            // A sweep step's trials are not steps of its pipeline.
+            step: None,
             status: JobStatus::Queued,
             plan: plan_text,
             created_at: now,

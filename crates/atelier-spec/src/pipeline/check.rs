@@ -105,8 +105,16 @@ pub fn check_pipeline(
             };
             check_binding(job, &field, input, binding, &resolved)?;
         }
+        let searched = |name: &str| step.sweep.as_ref().is_some_and(|sweep| sweep.search_space.contains_key(name));
+        if let Some(sweep) = &step.sweep {
+            super::sweep_step::check_search_space(step, sweep, &body, |field, message| job.error(field, message))?;
+        }
         for (input_name, input) in &body.inputs {
-            if !input.optional && input.default.is_none() && !step.inputs.contains_key(input_name) {
+            if !input.optional
+                && input.default.is_none()
+                && !step.inputs.contains_key(input_name)
+                && !searched(input_name)
+            {
                 return Err(job.error(
                     &prefix,
                     format!("the component's required input '{input_name}' ({}) has no value in this step", input.kind),

@@ -18,8 +18,7 @@
 use crate::component::ComponentBody;
 use crate::fields::{check_input, check_output, distribution_of, environment_of, resources_of};
 use crate::job::{
-    JobInput, JobOutput, RawDistribution, RawEnvironment, RawInput, RawLimits, RawOutput, RawResources, placeholders,
-    positive,
+    JobInput, JobOutput, RawDistribution, RawEnvironment, RawInput, RawOutput, RawResources, placeholders, positive,
 };
 use crate::{Scalar, SpecError};
 use serde::Deserialize;
@@ -28,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 mod check;
 mod plan;
+mod sweep_step;
 
 pub use check::check_pipeline;
 use check::dag_of;
@@ -108,13 +108,24 @@ struct RawStep {
     #[serde(default)]
     environment_variables: BTreeMap<String, Scalar>,
     #[serde(default)]
-    limits: Option<RawLimits>,
+    limits: Option<crate::sweep::RawLimits>,
     #[serde(default)]
     display_name: Option<String>,
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
     tags: BTreeMap<String, Scalar>,
+    // A sweep step's.
+    #[serde(default)]
+    trial: Option<Spanned<String>>,
+    #[serde(default)]
+    search_space: Option<Spanned<BTreeMap<String, Spanned<crate::sweep::RawExpression>>>>,
+    #[serde(default)]
+    sampling_algorithm: Option<Spanned<crate::sweep::RawSampling>>,
+    #[serde(default)]
+    objective: Option<Spanned<crate::sweep::RawObjective>>,
+    #[serde(default)]
+    early_termination: Option<Spanned<crate::sweep::RawTermination>>,
 }
 
 /// Where a step's component comes from.
@@ -177,11 +188,14 @@ pub struct Step {
     pub memory_gb: Option<f64>,
     pub gpu_count: Option<i64>,
     pub environment_variables: BTreeMap<String, String>,
-    /// `limits.timeout`, seconds.
+    /// `limits.timeout`, seconds; for a sweep step, `limits.trial_timeout` (each trial's).
     pub timeout: Option<i64>,
     pub display_name: Option<String>,
     pub description: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// A sweep step's settings (`type: sweep`): its component runs as the trials of a sweep,
+    /// with the search space's values as inputs; `None` for a command step.
+    pub sweep: Option<crate::sweep::SweepSettings>,
 }
 
 impl Step {
@@ -498,31 +512,73 @@ fn known<'a>(names: impl Iterator<Item = &'a String>) -> String {
 
 fn read_step(
     step_name: &str,
-    raw: RawStep,
+    mut raw: RawStep,
     step_line: u64,
     lines: &mut BTreeMap<String, u64>,
 ) -> Result<Step, SpecError> {
     let prefix = format!("jobs.{step_name}");
     let field_of = |field: &str| format!("{prefix}.{field}");
-    if let Some(kind) = &raw.kind {
-        match kind.value.as_str() {
-            "command" => {}
-            "sweep" => {
-                return Err(SpecError::new(
-                    field_of("type"),
-                    kind.referenced.line(),
-                    "a sweep step is not supported yet: run the sweep as its own job (type: sweep)",
-                ));
-            }
+    let is_sweep = match &raw.kind {
+        None => false,
+        Some(kind) => match kind.value.as_str() {
+            "command" => false,
+            "sweep" => true,
             other => {
                 return Err(SpecError::new(
                     field_of("type"),
                     kind.referenced.line(),
-                    format!("step type '{other}' is not supported: expected command"),
+                    format!("step type '{other}' is not supported: expected command or sweep"),
+                ));
+            }
+        },
+    };
+    let sections = sweep_step::RawSweepStep {
+        search_space: raw.search_space.take(),
+        sampling_algorithm: raw.sampling_algorithm.take(),
+        objective: raw.objective.take(),
+        limits: raw.limits.take(),
+        early_termination: raw.early_termination.take(),
+    };
+    let timeout_of = |limits: Option<&crate::sweep::RawLimits>, field: &str| {
+        let seconds = limits.and_then(|limits| match field {
+            "limits.timeout" => limits.timeout.as_ref(),
+            _ => limits.trial_timeout.as_ref(),
+        });
+        positive(&field_of(field), seconds)
+    };
+    // A sweep step's component is its `trial`; its own `limits.timeout` is the whole sweep's.
+    let (sweep, timeout) = if is_sweep {
+        for (present, field) in [(raw.component.is_some(), "component"), (raw.command.is_some(), "command")] {
+            if present {
+                return Err(SpecError::new(
+                    field_of(field),
+                    step_line,
+                    format!("a sweep step runs the component its 'trial' names, not a {field}"),
                 ));
             }
         }
-    }
+        let Some(trial) = raw.trial.take() else {
+            return Err(SpecError::new(&prefix, step_line, "a sweep step needs a 'trial': the component it tunes"));
+        };
+        raw.component = Some(trial);
+        let timeout = timeout_of(sections.limits.as_ref(), "limits.trial_timeout")?;
+        if let Some(space) = &sections.search_space {
+            for (name, expression) in &space.value {
+                lines.insert(field_of(&format!("search_space.{name}")), expression.referenced.line());
+            }
+        }
+        (Some(sweep_step::sweep_settings(&prefix, sections)?), timeout)
+    } else {
+        if let Some(trial) = &raw.trial {
+            return Err(SpecError::new(
+                field_of("trial"),
+                trial.referenced.line(),
+                "only a sweep step (type: sweep) takes a trial: a command step names its 'component'",
+            ));
+        }
+        sweep_step::refuse_sweep_sections(&prefix, step_line, &sections)?;
+        (None, timeout_of(sections.limits.as_ref(), "limits.timeout")?)
+    };
     let component = match (&raw.component, &raw.command) {
         (Some(_), Some(command)) => {
             return Err(SpecError::new(
@@ -714,8 +770,6 @@ fn read_step(
         Some(resources) => Some(resources_of(Some(resources), &field_of)?),
         None => None,
     };
-    let timeout =
-        positive(&field_of("limits.timeout"), raw.limits.as_ref().and_then(|limits| limits.timeout.as_ref()))?;
     Ok(Step {
         name: step_name.to_owned(),
         component,
@@ -736,6 +790,7 @@ fn read_step(
         display_name: raw.display_name,
         description: raw.description,
         tags: raw.tags.iter().map(|(key, value)| (key.clone(), value.text())).collect(),
+        sweep,
     })
 }
 

@@ -59,9 +59,18 @@ pub struct PlannedStep {
     pub environment_variables: BTreeMap<String, String>,
     pub timeout_seconds: Option<i64>,
     pub tags: BTreeMap<String, String>,
+    /// A sweep step's searched inputs (its settings are read again from the pipeline's file);
+    /// empty for a command step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub search_space: Vec<String>,
 }
 
 impl PlannedStep {
+    /// Whether the step is a sweep (`type: sweep`), whose trials run its component.
+    pub fn is_sweep(&self) -> bool {
+        !self.search_space.is_empty()
+    }
+
     /// What decides whether an earlier run can stand for this step: its component's definition
     /// (command, interface, resolved environment), its code's content, each input's identity
     /// (`inputs`: a literal's value, data by the content of its files), its outputs' types and
@@ -175,6 +184,7 @@ mod tests {
             environment_variables: BTreeMap::from([("SEED".into(), "7".into())]),
             timeout_seconds: None,
             tags: BTreeMap::new(),
+            search_space: Vec::new(),
         }
     }
 

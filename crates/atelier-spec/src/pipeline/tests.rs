@@ -141,10 +141,10 @@ fn file_mistakes_name_the_step_the_field_and_the_line() {
             "no output 'model' (it has trained_model)",
         ),
         (
-            PIPELINE.replace("    type: command\n    component", "    type: sweep\n    component"),
+            PIPELINE.replace("    type: command\n    component", "    type: parallel\n    component"),
             "jobs.train.type",
             23,
-            "sweep step is not supported yet",
+            "step type 'parallel' is not supported",
         ),
         (
             PIPELINE.replace("    component: ./train.yml\n", "    component: ./train.yml\n    command: echo\n"),
@@ -268,5 +268,122 @@ fn component_references_are_checked() {
     }
     for bad in ["azureml:train@prod", "azureml:train:", "azureml:Train:1", "azureml://registries/x/components/y"] {
         assert!(check_component_reference(bad).is_err(), "{bad}");
+    }
+}
+
+/// The example with its train step a sweep over two of the component's inputs.
+fn sweep_pipeline() -> String {
+    with_title(PIPELINE).replace(
+        r#"  train:
+    type: command
+    component: ./train.yml
+    compute: azureml:gpu-cluster
+    inputs:
+      training_data: ${{parent.jobs.prep.outputs.clean}}
+      max_epochs: ${{parent.inputs.epochs}}
+    outputs:
+      model_output: ${{parent.outputs.trained_model}}
+"#,
+        r#"  train:
+    type: sweep
+    trial: ./train.yml
+    inputs:
+      training_data: ${{parent.jobs.prep.outputs.clean}}
+    outputs:
+      model_output: ${{parent.outputs.trained_model}}
+    search_space:
+      learning_rate: {type: loguniform, min_value: -6, max_value: -1}
+      max_epochs: {type: choice, values: [5, 10]}
+    sampling_algorithm: random
+    objective: {goal: maximize, primary_metric: accuracy}
+    limits: {max_total_trials: 4, max_concurrent_trials: 2, trial_timeout: 60}
+"#,
+    )
+}
+
+#[test]
+fn a_sweep_step_tunes_inputs_of_its_trial_component() {
+    let job = parse_pipeline_job(&sweep_pipeline(), "x").unwrap();
+    let train = &job.steps["train"];
+    assert_eq!(train.component, StepComponent::File("./train.yml".into()));
+    let sweep = train.sweep.as_ref().unwrap();
+    assert_eq!(sweep.search_space.keys().collect::<Vec<_>>(), ["learning_rate", "max_epochs"]);
+    assert_eq!(
+        (sweep.max_total_trials, sweep.max_concurrent_trials, sweep.primary_metric.as_str()),
+        (4, 2, "accuracy")
+    );
+    assert_eq!(train.timeout, Some(60), "each trial's time limit");
+    assert!(job.steps["report"].sweep.is_none());
+    // The searched inputs need no value in `inputs`; the rest is checked as for a command step.
+    let (dag, _) = check_pipeline(&job, &interfaces(REPORT)).unwrap();
+    assert_eq!(dag.order, vec!["prep", "train", "report"]);
+}
+
+#[test]
+fn sweep_step_mistakes_name_the_step_the_field_and_the_line() {
+    let sweep = sweep_pipeline();
+    let parse = |text: String| parse_pipeline_job(&text, "x").unwrap_err();
+    let check =
+        |text: String| check_pipeline(&parse_pipeline_job(&text, "x").unwrap(), &interfaces(REPORT)).unwrap_err();
+    let cases: Vec<(SpecError, &str, u64, &str)> = vec![
+        (
+            parse(sweep.replace("    objective: {goal: maximize, primary_metric: accuracy}\n", "")),
+            "jobs.train.objective",
+            0,
+            "a sweep step needs an 'objective'",
+        ),
+        (
+            parse(sweep.replace("type: loguniform, min_value: -6", "type: loguniform, min_value: 6")),
+            "jobs.train.search_space.learning_rate",
+            30,
+            "min_value (6) must be less than max_value (-1)",
+        ),
+        (parse(sweep.replace("    trial: ./train.yml\n", "")), "jobs.train", 23, "needs a 'trial'"),
+        (
+            parse(sweep.replace("    trial: ./train.yml\n", "    trial: ./train.yml\n    component: ./train.yml\n")),
+            "jobs.train.component",
+            23,
+            "runs the component its 'trial' names",
+        ),
+        (
+            parse(PIPELINE.replace(
+                "      max_epochs: ${{parent.inputs.epochs}}\n",
+                "      max_epochs: ${{parent.inputs.epochs}}\n    limits: {max_total_trials: 3}\n",
+            )),
+            "jobs.train.limits.max_total_trials",
+            29,
+            "only a sweep step (type: sweep) takes limits.max_total_trials",
+        ),
+        (
+            check(sweep.replace("max_epochs: {type: choice", "epochs: {type: choice")),
+            "jobs.train.search_space.epochs",
+            31,
+            "the trial's component has no input 'epochs'",
+        ),
+        (
+            check(sweep.replace("values: [5, 10]", "values: [0, 10]")),
+            "jobs.train.search_space.max_epochs",
+            31,
+            "the choice 0: 0 is below the minimum 1",
+        ),
+        (
+            check(sweep.replace("max_epochs: {type: choice", "training_data: {type: choice")),
+            "jobs.train.search_space.training_data",
+            31,
+            "takes data, which cannot be searched",
+        ),
+        (
+            check(sweep.replace(
+                "      training_data: ${{parent.jobs.prep.outputs.clean}}\n",
+                "      training_data: ${{parent.jobs.prep.outputs.clean}}\n      max_epochs: 3\n",
+            )),
+            "jobs.train.search_space.max_epochs",
+            32,
+            "both searched and given in inputs",
+        ),
+    ];
+    for (error, field, line, words) in cases {
+        assert_eq!((error.field.as_str(), error.line), (field, line), "{words}: {error}");
+        assert!(error.to_string().contains(words), "{words}: {error}");
     }
 }
