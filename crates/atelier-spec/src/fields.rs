@@ -6,6 +6,7 @@ use crate::job::{
     RawEnvironment, RawInput, RawOutput, RawResources, positive,
 };
 use crate::{Scalar, SpecError, check_environment_reference};
+use atelier_core::data::DEFAULT_DATASTORE;
 use serde_saphyr::Spanned;
 
 /// Reads one input of a job (or a pipeline): a literal, or a typed literal or data input.
@@ -43,7 +44,20 @@ pub(crate) fn check_input(field: &str, spanned: &Spanned<RawInput>) -> Result<Jo
     })
 }
 
-/// Reads one output of a job (or a pipeline).
+/// Whether an output's `path` names the place the server puts that output anyway, the job's
+/// folder on the default datastore, as Azure's files write it:
+/// `azureml://datastores/${{default_datastore}}/paths/azureml/${{name}}/${{output_name}}`
+/// (`workspaceblobstore` for the datastore also, a trailing `/` or spaces inside `${{ }}` too).
+pub(crate) fn is_default_output_path(path: &str) -> bool {
+    let compact: String = path.chars().filter(|c| !c.is_whitespace()).collect();
+    let Some(rest) = compact.strip_prefix("azureml://datastores/") else { return false };
+    let Some((datastore, rest)) = rest.split_once("/paths/") else { return false };
+    let datastore_is_default = datastore == "${{default_datastore}}" || datastore == DEFAULT_DATASTORE;
+    datastore_is_default && rest.trim_end_matches('/') == "azureml/${{name}}/${{output_name}}"
+}
+
+/// Reads one output of a job (or a pipeline). A `path` may only name the output's own place on
+/// the default datastore ([`is_default_output_path`]), which it is read as.
 pub(crate) fn check_output(field: &str, line: u64, output: &RawOutput) -> Result<JobOutput, SpecError> {
     let kind = output.kind.clone().unwrap_or_else(|| "uri_folder".to_owned());
     if !OUTPUT_TYPES.contains(&kind.as_str()) {
@@ -65,13 +79,18 @@ pub(crate) fn check_output(field: &str, line: u64, output: &RawOutput) -> Result
         return Err(SpecError::new(field, line, "a version needs a name to register the output under"));
     }
     let _ = &output.description;
-    Ok(JobOutput {
-        kind,
-        path: output.path.clone(),
-        mode,
-        name: output.name.clone(),
-        version: output.version.as_ref().map(Scalar::text),
-    })
+    if let Some(path) = output.path.as_deref().filter(|path| !is_default_output_path(path)) {
+        return Err(SpecError::new(
+            field,
+            line,
+            format!(
+                "output path '{path}' is not supported: an output is written to its job's folder on the default \
+                 datastore; leave the path out, or write it as \
+                 azureml://datastores/${{{{default_datastore}}}}/paths/azureml/${{{{name}}}}/${{{{output_name}}}}"
+            ),
+        ));
+    }
+    Ok(JobOutput { kind, mode, name: output.name.clone(), version: output.version.as_ref().map(Scalar::text) })
 }
 
 /// The environment fields: a reference, or an inline environment's image and conda file.

@@ -183,8 +183,8 @@ impl JobInput {
 pub struct JobOutput {
     /// `uri_folder` (the default), `uri_file`, `mlflow_model` or `custom_model`.
     pub kind: String,
-    pub path: Option<String>,
-    /// `rw_mount` (the default) or `upload`.
+    /// `rw_mount` (the default) or `upload`. (Its place is the job's folder on the default
+    /// datastore: a `path` may only name that one.)
     pub mode: String,
     /// Register the output as this asset when the job completes.
     pub name: Option<String>,

@@ -608,15 +608,6 @@ fn resolve_outputs(
 ) -> Result<BTreeMap<String, PlannedOutput>> {
     let mut outputs = BTreeMap::new();
     for (output_name, output) in &spec.outputs {
-        if let Some(path) = &output.path {
-            return Err(field_error(
-                spec,
-                &format!("outputs.{output_name}"),
-                format!(
-                    "output path '{path}' is not supported: outputs go to the default datastore at azureml/<job>/<output>"
-                ),
-            ));
-        }
         if let Some(register) = &output.name {
             atelier_core::data::validate_asset_name("output asset", register)
                 .map_err(|error| field_error(spec, &format!("outputs.{output_name}"), error.message))?;

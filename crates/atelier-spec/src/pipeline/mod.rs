@@ -394,9 +394,6 @@ pub fn parse_pipeline_job(text: &str, folder_name: &str) -> Result<PipelineJob, 
                 &RawOutput { kind: None, path: None, mode: None, name: None, version: None, description: None },
             )?,
         };
-        if output.path.is_some() {
-            return Err(SpecError::new(&field, line, "a pipeline output's path is chosen by the server: leave it out"));
-        }
         outputs.insert(name.clone(), output);
     }
 
@@ -742,14 +739,14 @@ fn read_step(
                 }
             },
             Some(RawStepOutput::Object(object)) => {
-                if object.path.is_some() || object.name.is_some() || object.version.is_some() {
+                let checked = check_output(&field, line, object)?;
+                if object.name.is_some() || object.version.is_some() {
                     return Err(SpecError::new(
                         &field,
                         line,
-                        "a step output takes only a type and a mode: bind it to a pipeline output to register it",
+                        "a step output takes only a type, a mode and its default path: bind it to a pipeline output to register it",
                     ));
                 }
-                let checked = check_output(&field, line, object)?;
                 OutputBinding::Own {
                     kind: object.kind.as_ref().map(|_| checked.kind),
                     mode: object.mode.as_ref().map(|_| checked.mode),

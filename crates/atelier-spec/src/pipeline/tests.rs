@@ -387,3 +387,28 @@ fn sweep_step_mistakes_name_the_step_the_field_and_the_line() {
         assert!(error.to_string().contains(words), "{words}: {error}");
     }
 }
+
+#[test]
+fn an_output_path_may_only_name_the_outputs_own_place_on_the_default_datastore() {
+    let own = "azureml://datastores/${{default_datastore}}/paths/azureml/${{name}}/${{output_name}}/";
+    let with_path = |path: &str| {
+        with_title(PIPELINE)
+            .replace("  trained_model: {mode: upload}", &format!("  trained_model: {{mode: upload, path: \"{path}\"}}"))
+    };
+    for accepted in [own, "azureml://datastores/workspaceblobstore/paths/azureml/${{ name }}/${{ output_name }}"] {
+        let job = parse_pipeline_job(&with_path(accepted), "x").unwrap();
+        assert_eq!(job.outputs["trained_model"].mode, "upload", "{accepted}");
+    }
+    let step_output = with_title(PIPELINE)
+        .replace("      clean:\n", &format!("      clean: {{type: uri_folder, path: \"{own}\"}}\n"));
+    assert!(parse_pipeline_job(&step_output, "x").is_ok());
+    for refused in [
+        "azureml://datastores/${{default_datastore}}/paths/models/latest",
+        "azureml://datastores/other/paths/azureml/${{name}}/${{output_name}}",
+        "./local",
+    ] {
+        let error = parse_pipeline_job(&with_path(refused), "x").unwrap_err();
+        assert_eq!((error.field.as_str(), error.line), ("outputs.trained_model", 12), "{refused}");
+        assert!(error.message.contains("is not supported") && error.message.contains("${{output_name}}"), "{error}");
+    }
+}
