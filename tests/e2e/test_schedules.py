@@ -243,6 +243,11 @@ def test_cron_schedules_catch_up_once_after_downtime_fire_on_time_and_pick_up_ne
     assert parse_time(shown["next_fire_time"]) == times[1] + dt.timedelta(minutes=1)
     for name in ("tick", "retrain"):
         cli("schedule", "disable", "-n", name)
+    # Each fire is in the audit log, as its creator's submission of a job.
+    audited = [record for record in cli.json("audit", "list", "--workspace", "default", "-o", "json")
+               if record["target"].startswith("POST schedule tick fire")]
+    assert len(audited) == len(ticks), audited
+    assert all(record["user"] == "admin" and record["outcome"] == "succeeded" for record in audited), audited
 
     retrain_jobs = sorted(schedule_of(http, srv, "retrain")["jobs"], key=lambda job: job["fire_time"])
     assert [job["type"] for job in retrain_jobs] == ["pipeline", "pipeline"]

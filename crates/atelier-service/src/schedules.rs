@@ -23,6 +23,7 @@ use atelier_core::schedule::Schedule;
 use atelier_core::time::format_rfc3339;
 use atelier_core::{Error, ErrorCode, Result};
 use atelier_spec::schedule::{JobSource, ScheduleSpec, parse_schedule};
+use atelier_store::audit::AuditContext;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,8 +35,8 @@ pub const FIRE_TIME_TAG: &str = "atelier.schedule.fire_time";
 
 /// How long a server holds a fire it took before another may take it over.
 const LEASE_MILLIS: Millis = 60_000;
-/// How often the server looks for schedules that are due.
-const TICK: Duration = Duration::from_millis(250);
+/// How often the server looks for schedules that are due (milliseconds).
+const TICK_MILLIS: Millis = 250;
 /// The most jobs a schedule's page lists.
 const JOBS_SHOWN: i64 = 50;
 
@@ -321,7 +322,7 @@ impl Service {
                 "the schedule's creator '{creator}' is disabled; update the schedule as another user"
             )));
         }
-        let principal = Principal::signed_in(creator, user.is_admin);
+        let principal = Principal::signed_in(creator, user.is_admin).noted();
         let mut submission = self.fire_submission(&spec, &job, fire)?;
         let name = fire_job_name(&schedule.name, fire);
         submission.name = Some(name.clone());
@@ -355,10 +356,16 @@ impl Service {
     }
 
     /// Fires every schedule that is due, each under a lease `holder` takes in the store.
-    pub async fn fire_due_schedules(&self, holder: &str) -> Result<()> {
+    /// Returns the soonest fire time within the next tick, for the loop to wake up at.
+    pub async fn fire_due_schedules(&self, holder: &str) -> Result<Option<Millis>> {
         let now = now_millis();
-        for schedule in self.store.due_schedules(now).await? {
+        let mut soonest: Option<Millis> = None;
+        for schedule in self.store.due_schedules(now + TICK_MILLIS).await? {
             let Some(due) = schedule.next_fire else { continue };
+            if due > now {
+                soonest = Some(soonest.map_or(due, |soonest| soonest.min(due)));
+                continue;
+            }
             let claimed = self
                 .store
                 .claim_schedule_fire(&schedule.workspace, &schedule.name, due, holder, now, now + LEASE_MILLIS)
@@ -369,13 +376,16 @@ impl Service {
             let spec = match self.parsed(&schedule) {
                 Ok(spec) => spec,
                 Err(error) => {
+                    // It cannot say when it fires next: it stops, saying why, until updated.
                     tracing::warn!(workspace = %schedule.workspace, schedule = %schedule.name, error = %error, "schedule unreadable");
+                    let message = Some(error.message.as_str());
+                    self.store.record_schedule_fire(&schedule.workspace, &schedule.name, due, None, message).await?;
                     continue;
                 }
             };
             // Down over several fire times: the latest of them, once.
             let fire = spec.trigger.latest_missed(due - 1, now).unwrap_or(due);
-            let error = match self.submit_fire(&schedule, fire).await {
+            let error = match self.audited_fire(&schedule, fire).await {
                 Ok(job) => {
                     tracing::info!(workspace = %schedule.workspace, schedule = %schedule.name, job = %job.name, "schedule fired");
                     None
@@ -388,17 +398,43 @@ impl Service {
             let next = spec.trigger.next_after(fire.max(now));
             self.store.record_schedule_fire(&schedule.workspace, &schedule.name, fire, next, error.as_deref()).await?;
         }
-        Ok(())
+        Ok(soonest)
     }
 
-    /// Fires schedules until the process ends, looking every quarter second.
+    /// A fire, audited as a call of the schedule's creator would be: the job's creation is
+    /// recorded with it in the store's transaction, a refusal or failure after it.
+    async fn audited_fire(&self, schedule: &Schedule, fire: Millis) -> Result<Job> {
+        if !self.auditing() {
+            return self.submit_fire(schedule, fire).await;
+        }
+        let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
+        let target = format!("schedule {} fire {}", schedule.name, format_rfc3339(fire));
+        let context = AuditContext::new(request_id, None, "POST", &target, now_millis());
+        let made = context.within(self.submit_fire(schedule, fire)).await;
+        let (status, code) = match &made {
+            Ok(_) => (201, None),
+            Err(error) => (error.code.http_status(), Some(error.code.as_str())),
+        };
+        if let Some(record) = context.finish(status, code, now_millis()) {
+            self.append_audit(&record).await;
+        }
+        made
+    }
+
+    /// Fires schedules until the process ends: it looks every quarter second, and wakes at a
+    /// fire time that falls between two looks.
     pub async fn run_schedules(self: Arc<Self>) {
         let holder = uuid::Uuid::new_v4().simple().to_string();
         loop {
-            if let Err(error) = self.fire_due_schedules(&holder).await {
-                tracing::warn!(error = %error, "firing schedules failed");
-            }
-            tokio::time::sleep(TICK).await;
+            let wait = match self.fire_due_schedules(&holder).await {
+                Ok(Some(at)) => (at - now_millis()).clamp(0, TICK_MILLIS),
+                Ok(None) => TICK_MILLIS,
+                Err(error) => {
+                    tracing::warn!(error = %error, "firing schedules failed");
+                    TICK_MILLIS
+                }
+            };
+            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
         }
     }
 }

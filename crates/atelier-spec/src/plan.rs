@@ -99,35 +99,33 @@ pub fn render_command(command: &str, values: &BTreeMap<String, Option<String>>) 
 /// value's text, in single quotes for the shell unless it is made only of letters, digits and
 /// `.,:/=+-_@%`. The other placeholders stay for the runtime.
 pub fn fill_search_space(command: &str, values: &BTreeMap<String, String>) -> String {
-    let mut out = String::with_capacity(command.len());
-    let mut rest = command;
-    while let Some(at) = rest.find("${{") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 3..];
-        let Some(end) = after.find("}}") else { break };
-        let inner = after[..end].trim();
-        match inner.strip_prefix("search_space.").and_then(|name| values.get(name)) {
-            Some(value) => out.push_str(&shell_word(value)),
-            None => out.push_str(&rest[at..at + 3 + end + 2]),
-        }
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    out
+    rewrite_placeholders(command, |inner| {
+        inner.strip_prefix("search_space.").and_then(|name| values.get(name)).map(|value| shell_word(value))
+    })
 }
 
 /// A sweep step's trial command from its component's: each `${{inputs.<name>}}` of a searched
 /// input becomes `${{search_space.<name>}}`, which [`fill_search_space`] writes for each trial.
 pub fn search_inputs(command: &str, searched: &[String]) -> String {
+    rewrite_placeholders(command, |inner| {
+        inner
+            .strip_prefix("inputs.")
+            .filter(|name| searched.iter().any(|searched| searched == name))
+            .map(|name| format!("${{{{search_space.{name}}}}}"))
+    })
+}
+
+/// Replaces each `${{ … }}` whose trimmed inside `replace` answers for; the others stay as
+/// written.
+fn rewrite_placeholders(command: &str, replace: impl Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(command.len());
     let mut rest = command;
     while let Some(at) = rest.find("${{") {
         out.push_str(&rest[..at]);
         let after = &rest[at + 3..];
         let Some(end) = after.find("}}") else { break };
-        let inner = after[..end].trim();
-        match inner.strip_prefix("inputs.").filter(|name| searched.iter().any(|searched| searched == name)) {
-            Some(name) => out.push_str(&format!("${{{{search_space.{name}}}}}")),
+        match replace(after[..end].trim()) {
+            Some(text) => out.push_str(&text),
             None => out.push_str(&rest[at..at + 3 + end + 2]),
         }
         rest = &after[end + 2..];

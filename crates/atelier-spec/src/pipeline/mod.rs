@@ -529,7 +529,7 @@ fn read_step(
             }
         },
     };
-    let sections = sweep_step::RawSweepStep {
+    let sections = crate::sweep::SweepSections {
         search_space: raw.search_space.take(),
         sampling_algorithm: raw.sampling_algorithm.take(),
         objective: raw.objective.take(),

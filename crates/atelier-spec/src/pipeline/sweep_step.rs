@@ -5,31 +5,11 @@
 use super::Step;
 use crate::SpecError;
 use crate::component::ComponentBody;
-use crate::sweep::{
-    RawExpression, RawLimits, RawObjective, RawSampling, RawTermination, SweepSections, SweepSettings, settings_of,
-};
+use crate::sweep::{SweepSections, SweepSettings, settings_of};
 use atelier_core::sweep::space::Expression;
-use serde_saphyr::Spanned;
-use std::collections::BTreeMap;
-
-/// A step's sweep sections as read, to be checked for a sweep step or refused for another.
-pub(super) struct RawSweepStep {
-    pub(super) search_space: Option<Spanned<BTreeMap<String, Spanned<RawExpression>>>>,
-    pub(super) sampling_algorithm: Option<Spanned<RawSampling>>,
-    pub(super) objective: Option<Spanned<RawObjective>>,
-    pub(super) limits: Option<RawLimits>,
-    pub(super) early_termination: Option<Spanned<RawTermination>>,
-}
 
 /// A sweep step's settings, with fields named from the step (`jobs.train.search_space.c`).
-pub(super) fn sweep_settings(prefix: &str, raw: RawSweepStep) -> Result<SweepSettings, SpecError> {
-    let sections = SweepSections {
-        search_space: raw.search_space,
-        sampling_algorithm: raw.sampling_algorithm,
-        objective: raw.objective,
-        limits: raw.limits,
-        early_termination: raw.early_termination,
-    };
+pub(super) fn sweep_settings(prefix: &str, sections: SweepSections) -> Result<SweepSettings, SpecError> {
     settings_of(sections, "a sweep step").map_err(|error| {
         let line = error.line;
         SpecError::new(format!("{prefix}.{}", error.field), line, error.message)
@@ -37,7 +17,7 @@ pub(super) fn sweep_settings(prefix: &str, raw: RawSweepStep) -> Result<SweepSet
 }
 
 /// Refuses a command step's sweep sections (and sweep limits), naming the first one.
-pub(super) fn refuse_sweep_sections(prefix: &str, step_line: u64, raw: &RawSweepStep) -> Result<(), SpecError> {
+pub(super) fn refuse_sweep_sections(prefix: &str, step_line: u64, raw: &SweepSections) -> Result<(), SpecError> {
     let limits = raw.limits.as_ref();
     let present = [
         ("search_space", raw.search_space.as_ref().map(|spanned| spanned.referenced.line())),
