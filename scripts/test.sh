@@ -2,7 +2,8 @@
 # test.sh - runs every test of Atelier on a fresh machine of the project's kind (Debian 12, root).
 #
 #   1. installs what the tests need: uv and two Python environments with the real mlflow
-#      client (2.22.4 and 3.17.2), and PostgreSQL 15 (started on 127.0.0.1:5432);
+#      client (2.22.4 and 3.17.2), PostgreSQL 15 (started on 127.0.0.1:5432), and a one-node
+#      Slurm cluster on this machine (scripts/slurm-up.sh) for the Slurm compute's tests;
 #   2. tidy: cargo fmt --check and cargo clippy -D warnings;
 #   3. the Rust suites (unit, in-process HTTP, and the store conformance suite against SQLite
 #      and PostgreSQL);
@@ -30,6 +31,9 @@ case "$ATELIER_TEST_PG_URL" in
   *) echo "== test: postgres-up.sh printed '$ATELIER_TEST_PG_URL', not one postgres:// URL" >&2; exit 1 ;;
 esac
 export ATELIER_TEST_PG_URL
+log "slurm (one node on this machine)"
+scripts/slurm-up.sh >&2
+
 # The PostgreSQL half of the conformance suite refuses to skip itself when CI is set.
 export CI=${CI:-true}
 

@@ -9,6 +9,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
+#[derive(Clone)]
 pub struct LocalLauncher {
     /// This binary.
     pub exe: PathBuf,
@@ -32,18 +33,32 @@ fn process_start(pid: i64) -> Option<(i64, bool)> {
     Some((fields.get(19)?.parse().ok()?, fields.first() == Some(&"Z")))
 }
 
-impl Launcher for LocalLauncher {
-    fn launch(&self, job: &Job, token: &str, gpus: &[u32]) -> atelier_core::Result<Launched> {
-        let failed = |what: &str, error: std::io::Error| Error::internal(format!("{what}: {error}"));
-        let dir = self.jobs_dir.join(&job.name);
+fn failed(what: &str, error: std::io::Error) -> Error {
+    Error::internal(format!("{what}: {error}"))
+}
+
+impl LocalLauncher {
+    /// Makes a job's folder under `jobs_dir` with the launch file its runtime reads (readable by
+    /// its owner only: it holds the job's token), for a runtime that reaches the server at
+    /// `server_url`.
+    pub fn prepare_job_folder(
+        &self,
+        jobs_dir: &std::path::Path,
+        server_url: &str,
+        envs_dir: &std::path::Path,
+        (workspace, job): (&str, &str),
+        token: &str,
+        gpus: &[u32],
+    ) -> atelier_core::Result<PathBuf> {
+        let dir = jobs_dir.join(job);
         std::fs::create_dir_all(&dir).map_err(|error| failed("cannot create the job's folder", error))?;
         let launch = Launch {
-            server_url: self.server_url.clone(),
-            workspace: job.workspace.to_string(),
-            job: job.name.clone(),
+            server_url: server_url.to_owned(),
+            workspace: workspace.to_owned(),
+            job: job.to_owned(),
             token: token.to_owned(),
             gpus: gpus.to_vec(),
-            envs_dir: self.envs_dir.clone(),
+            envs_dir: envs_dir.to_path_buf(),
             uv: self.uv.clone(),
             grace_seconds: self.grace_seconds,
             confinement: self.confinement.clone(),
@@ -57,6 +72,14 @@ impl Launcher for LocalLauncher {
             .open(dir.join("launch.json"))
             .map_err(|error| failed("cannot write the launch file", error))?;
         std::io::Write::write_all(&mut file, &text).map_err(|error| failed("cannot write the launch file", error))?;
+        Ok(dir)
+    }
+}
+
+impl Launcher for LocalLauncher {
+    fn launch(&self, job: &Job, token: &str, gpus: &[u32]) -> atelier_core::Result<Launched> {
+        let names = (job.workspace.as_str(), job.name.as_str());
+        let dir = self.prepare_job_folder(&self.jobs_dir, &self.server_url, &self.envs_dir, names, token, gpus)?;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

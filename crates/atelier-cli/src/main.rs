@@ -24,6 +24,7 @@ mod runtime;
 mod sandbox;
 mod schedules;
 mod server;
+mod slurm;
 mod sso;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};

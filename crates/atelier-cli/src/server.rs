@@ -80,8 +80,9 @@ pub struct ServerArgs {
     /// The most a scoring request's body may hold, in MB.
     #[arg(long, env = "ATELIER_MAX_SCORE_MB", default_value_t = 5.0)]
     max_score_mb: f64,
-    /// The URL users' browsers reach this server at, behind a proxy (default: the address it
-    /// listens on); single sign-on sends browsers back to it.
+    /// The URL users' browsers and a cluster's nodes reach this server at, behind a proxy
+    /// (default: the address it listens on); single sign-on sends browsers back to it, and jobs
+    /// on a Slurm compute report to it.
     #[arg(long, env = "ATELIER_PUBLIC_URL")]
     public_url: Option<String>,
     #[command(flatten)]
@@ -238,6 +239,41 @@ fn master_key(home: &Path) -> anyhow::Result<[u8; 32]> {
     }
 }
 
+/// The URL a cluster's nodes reach this server at: `--public-url`, else the address it listens
+/// on when that is not a loopback one (the machine's host name for every interface); `None`
+/// when nodes elsewhere could not reach it.
+fn cluster_url(public_url: Option<&str>, local: std::net::SocketAddr) -> Option<String> {
+    if let Some(url) = public_url {
+        return Some(url.trim_end_matches('/').to_owned());
+    }
+    if local.ip().is_loopback() {
+        return None;
+    }
+    if local.ip().is_unspecified() {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?.trim().to_owned();
+        return Some(format!("http://{host}:{}", local.port()));
+    }
+    Some(format!("http://{local}"))
+}
+
+/// This server's id among the servers of one database, kept in `$ATELIER_HOME/server-id` so that
+/// a restarted server takes its own leader's lease back at once.
+fn server_id(home: &Path) -> anyhow::Result<String> {
+    let path = home.join("server-id");
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
+        Ok(_) => write_new_server_id(&path),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => write_new_server_id(&path),
+        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn write_new_server_id(path: &Path) -> anyhow::Result<String> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    std::fs::write(path, format!("{id}\n")).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(id)
+}
+
 /// Writes a secret file readable by its owner only.
 fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new()
@@ -317,6 +353,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     tracing::info!(cpus = capacity.cpus, memory_mb = capacity.memory_mb, gpus = capacity.gpus.len(), "local compute");
     let public_url = args.public_url.clone().unwrap_or_else(|| runtime_url.clone());
     let oidc = args.oidc.provider(&public_url)?;
+    let cluster = crate::slurm::SlurmBackend {
+        local: launcher.clone(),
+        server_url: cluster_url(args.public_url.as_deref(), local),
+    };
     let service = Arc::new(
         Service::new(Arc::new(store.clone()), blobs)
             .with_oidc(oidc)
@@ -324,9 +364,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             .with_environment_builder(builder)
             .refusing_images(args.refuse_images)
             .with_launcher(capacity, Arc::new(launcher))
+            .with_cluster(Arc::new(cluster))
             .with_snapshot_limit(args.max_snapshot_mb * 1024 * 1024)
             .with_audit(args.audit == "on")
-            .with_confinement(confinement, args.allow_unconfined_jobs),
+            .with_confinement(confinement, args.allow_unconfined_jobs)
+            .with_server_id(server_id(&home)?),
     );
 
     if let Some(secrets) =
@@ -340,6 +382,12 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         println!("  API token:      saved in {} (readable by its owner only)", home.join("token").display());
     }
 
+    // Lead before the periodic work first looks, where no other server leads.
+    if let Err(error) = service.renew_leadership().await {
+        tracing::warn!(%error, "cannot take the leader's lease");
+    }
+    tokio::spawn(service.clone().run_leadership());
+
     if args.gc_interval_minutes > 0 {
         let sweeper = service.clone();
         let every = std::time::Duration::from_secs(args.gc_interval_minutes * 60);
@@ -348,6 +396,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             ticks.tick().await;
             loop {
                 ticks.tick().await;
+                if !sweeper.is_leader() {
+                    continue;
+                }
                 if let Err(error) = sweeper.collect_garbage_now(std::time::Duration::from_secs(3600)).await {
                     tracing::warn!(%error, "garbage collection failed");
                 }
@@ -362,6 +413,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             let mut ticks = tokio::time::interval(std::time::Duration::from_secs(3600));
             loop {
                 ticks.tick().await;
+                if !sweeper.is_leader() {
+                    continue;
+                }
                 if let Err(error) = sweeper.apply_audit_retention(days).await {
                     tracing::warn!(%error, "the audit log's retention sweep failed");
                 }
@@ -380,6 +434,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .context("cannot prepare the serving folder")?;
     service.attach_serving(serving.clone());
     tokio::spawn(serving.clone().run());
+    let stepping_down = service.clone();
     let mut state = AppState::new(service).with_serving(serving);
     state.max_score_bytes = (args.max_score_mb.max(0.0) * 1024.0 * 1024.0) as usize;
     if let Some(address) = &args.inference_addr {
@@ -416,6 +471,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         })
         .await
         .context("the server failed")?;
+    stepping_down.step_down().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -196,13 +196,17 @@ pub struct Job {
     pub warnings: Vec<String>,
     pub archived: bool,
     /// The launched runtime: its process id and the start time the kernel gave it, so a
-    /// recycled process id is not taken for it.
+    /// recycled process id is not taken for it. On a cluster, the cluster's job id (and no
+    /// start time).
     pub runtime_pid: Option<i64>,
     pub runtime_start: Option<i64>,
     /// The GPUs handed to the job when it was launched.
     pub assigned_gpus: Vec<u32>,
     /// When the runtime last reported.
     pub heartbeat_at: Option<Millis>,
+    /// On a cluster, what the cluster last said of the job: its state and reason, such as
+    /// `PENDING (Resources)`.
+    pub cluster_state: Option<String>,
     pub events: Vec<JobEvent>,
 }
 

@@ -1,15 +1,18 @@
 //! Computes and the scheduler that starts queued jobs on them.
 //!
-//! Every compute runs on the server's machine today: the built-in `local` compute, and the
-//! computes a workspace defines from Azure's compute YAML (`amlcompute`: at most
-//! `max_instances` of its jobs at once, each with the CPUs and memory of its `size`). All of
-//! them share the machine's capacity. The scheduler takes queued jobs by priority, then in
-//! submission order; a job that does not fit holds back the later jobs of its compute, so
-//! order is kept. GPUs are handed out one job each.
+//! The built-in `local` compute and the computes a workspace defines from Azure's compute YAML
+//! (`amlcompute`: at most `max_instances` of its jobs at once, each with the CPUs and memory of
+//! its `size`) run on the server's machine and share its capacity. The scheduler takes queued
+//! jobs by priority, then in submission order; a job that does not fit holds back the later
+//! jobs of its compute, so order is kept. GPUs are handed out one job each.
 //!
-//! Starting a job means asking the [`Launcher`] (a compute backend) to start the job runtime
-//! with a token for that job alone. The scheduler also notices a runtime that died without
-//! reporting an end, and fails its job.
+//! Starting a job means asking the [`Launcher`] (the local compute backend) to start the job
+//! runtime with a token for that job alone. The scheduler also notices a runtime that died
+//! without reporting an end, and fails its job.
+//!
+//! A compute on a cluster (`slurm`) hands at most `max_instances` of its jobs to the cluster at
+//! once, and the cluster decides when and where they run (`clusters.rs`): the same job runtime,
+//! submitted as a batch job.
 
 use crate::{Principal, Service, now_millis};
 use atelier_core::authz::Action;
@@ -56,6 +59,8 @@ pub struct ComputeView {
     /// The names of its jobs that hold resources, and of those that wait, in order.
     pub running: Vec<String>,
     pub queued: Vec<String>,
+    /// A cluster's settings, for a compute on a cluster.
+    pub cluster: Option<atelier_spec::compute::SlurmSettings>,
 }
 
 /// A compute to define, as Azure's compute YAML describes it (`atelier_spec::compute`).
@@ -91,10 +96,13 @@ impl Service {
     }
 
     /// Runs the scheduler until the process ends: it looks at the queue when woken (a job
-    /// submitted or ended) and every second.
+    /// submitted or ended) and every second, while this server leads (with several servers on
+    /// one database, one of them starts jobs).
     pub async fn run_scheduler(self: Arc<Self>) {
         loop {
-            if let Err(error) = self.schedule_once().await {
+            if self.is_leader()
+                && let Err(error) = self.schedule_once().await
+            {
                 tracing::warn!(error = %error, "scheduling jobs failed");
             }
             let _ = tokio::time::timeout(Duration::from_secs(1), self.scheduler_wake.notified()).await;
@@ -116,9 +124,18 @@ impl Service {
         let mut usage = Usage::default();
         let mut per_compute: HashMap<(String, String), i64> = HashMap::new();
         let now = now_millis();
+        self.reconcile_cluster_jobs(&computes).await?;
+        let on_cluster = |job: &Job| {
+            computes.get(&(job.workspace.to_string(), job.compute.clone())).is_some_and(crate::clusters::is_cluster)
+        };
         for job in self.store.jobs_in_status(&ACTIVE).await? {
             // A sweep or a pipeline runs nothing itself: its trials or steps hold the resources.
             if job.kind.is_parent() {
+                continue;
+            }
+            if on_cluster(&job) {
+                // The cluster's resources, not this machine's; the cluster reconcile follows it.
+                *per_compute.entry((job.workspace.to_string(), job.compute.clone())).or_default() += 1;
                 continue;
             }
             if self.runtime_is_gone(scheduling, &job, now) {
@@ -156,8 +173,19 @@ impl Service {
                     }
                 }
                 let Some(compute) = computes.get(&key) else { continue };
+                if crate::clusters::is_cluster(compute) && job.runtime_pid.is_some() {
+                    // Handed to the cluster already; it waits there.
+                    *per_compute.entry(key).or_default() += 1;
+                    continue;
+                }
                 if per_compute.get(&key).copied().unwrap_or(0) >= compute.max_instances {
                     blocked.insert(key);
+                    continue;
+                }
+                if crate::clusters::is_cluster(compute) {
+                    if self.submit_to_cluster(compute, &job).await? {
+                        *per_compute.entry(key).or_default() += 1;
+                    }
                     continue;
                 }
             }
@@ -236,6 +264,16 @@ impl Service {
             return Err(Error::already_exists("compute 'local' is built in"));
         }
         atelier_spec::compute::validate_compute_type(&new_compute.kind).map_err(Error::invalid)?;
+        let settings = match (&new_compute.kind[..], &new_compute.slurm) {
+            ("slurm", Some(slurm)) => {
+                // The cluster answers, has the partition and can reach this server, or nothing
+                // is stored.
+                self.check_cluster(slurm).await?;
+                Some(serde_json::to_string(slurm).map_err(|error| Error::internal(error.to_string()))?)
+            }
+            ("slurm", None) => return Err(Error::invalid("a slurm compute needs its settings (partition, …)")),
+            _ => None,
+        };
         let size = new_compute.size.clone().unwrap_or_else(|| DEFAULT_SIZE.to_owned());
         // A size larger than this machine is accepted, as Azure files run unchanged: its jobs
         // are still bounded by what the machine has.
@@ -252,6 +290,7 @@ impl Service {
             max_instances,
             description: new_compute.description.unwrap_or_default(),
             tags: new_compute.tags,
+            settings,
             created_by: principal.user.to_string(),
             created_at: now_millis(),
         };
@@ -288,9 +327,14 @@ impl Service {
             in_use: Usage::default(),
             running: Vec::new(),
             queued: Vec::new(),
+            cluster: None,
         }];
         for compute in self.store.list_computes(Some(workspace)).await? {
             let per_job = vm_size(&compute.size)?;
+            let cluster = match crate::clusters::is_cluster(&compute) {
+                true => Some(crate::clusters::slurm_settings(&compute)?),
+                false => None,
+            };
             views.push(ComputeView {
                 name: compute.name,
                 kind: compute.kind,
@@ -302,6 +346,7 @@ impl Service {
                 in_use: Usage::default(),
                 running: Vec::new(),
                 queued: Vec::new(),
+                cluster,
             });
         }
         for view in &mut views {

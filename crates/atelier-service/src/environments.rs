@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex};
 
 /// Whether a process that runs user code (a job's runtime, a deployment's worker) inherits
 /// an environment variable of the server: only what running Python and uv needs, so that no
-/// secret of the server reaches user code (which could read its parent's environment).
+/// secret of the server reaches user code (which could read its parent's environment); and, in
+/// a job on a Slurm compute, what Slurm says of the allocation (`SLURM_JOB_ID`, …).
 pub fn inheritable_variable(key: &str) -> bool {
     matches!(key, "PATH" | "HOME" | "USER" | "LOGNAME" | "LANG" | "LC_ALL" | "TMPDIR" | "TZ")
         || matches!(key.to_ascii_uppercase().as_str(), "HTTP_PROXY" | "HTTPS_PROXY" | "NO_PROXY" | "ALL_PROXY")
@@ -30,6 +31,7 @@ pub fn inheritable_variable(key: &str) -> bool {
         || key.starts_with("UV_")
         || key.starts_with("PIP_")
         || key.starts_with("LC_")
+        || key.starts_with("SLURM_")
 }
 
 /// An environment to register.

@@ -9,6 +9,7 @@
 mod archives;
 mod audit_log;
 mod auth;
+mod clusters;
 mod components;
 mod compute;
 mod confinement;
@@ -18,6 +19,7 @@ mod endpoints;
 mod environments;
 mod gc;
 mod jobs;
+mod leadership;
 mod logged_models;
 mod names;
 mod oidc;
@@ -37,6 +39,7 @@ pub use archives::Archive;
 pub use atelier_store::audit;
 pub use audit_log::MAX_AUDIT_PAGE;
 pub use auth::{BootstrapSecrets, NewToken};
+pub use clusters::{ClusterBackend, ClusterJob, ClusterRequest};
 pub use components::ComponentSubmission;
 pub use compute::{ComputeView, Launched, Launcher, NewCompute};
 pub use confinement::{Confinement, Exposure, JobUser};
@@ -52,6 +55,7 @@ pub use jobs::{
     BEST_TRIAL_TAG, JobControl, JobFilter, JobSubmission, PipelineView, SNAPSHOT_LIMIT_BYTES, STD_LOG, StatusReport,
     StepUpload, SweepView, TrialView,
 };
+pub use leadership::{LEASE_FOR, RENEW_EVERY};
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
 pub use oidc::{DeviceSignIn, GroupRoles, Oidc, OidcSettings, SignInStart, constant_time_eq, safe_next};
 pub use registry::{ModelVersionUpdate, NewModelVersion, RegistrySearch};
@@ -204,6 +208,8 @@ pub struct Service {
     refuse_images: bool,
     /// The machine's capacity and the compute backend that launches job runtimes.
     scheduling: Option<compute::Scheduling>,
+    /// A cluster's workload manager, for Slurm computes.
+    clusters: Option<clusters::Clusters>,
     /// Wakes the scheduler when a job is submitted or ends.
     scheduler_wake: tokio::sync::Notify,
     /// One writer at a time for sweeps' own logs, which grow by appends at their end.
@@ -224,6 +230,10 @@ pub struct Service {
     allow_unconfined: bool,
     /// Single sign-on, where the server has an OpenID provider.
     oidc: Option<Arc<oidc::Oidc>>,
+    /// This server's id among the servers of one database ([`Service::server_id`]).
+    server_id: String,
+    /// Until when this server leads (epoch milliseconds; 0: it does not).
+    leader_until: std::sync::atomic::AtomicI64,
 }
 
 /// How long an answer about tokens, roles and workspaces is reused. Changes made through this
@@ -301,6 +311,7 @@ impl Service {
             environments: None,
             refuse_images: false,
             scheduling: None,
+            clusters: None,
             scheduler_wake: tokio::sync::Notify::new(),
             sweep_log_lock: tokio::sync::Mutex::new(()),
             snapshot_limit: jobs::SNAPSHOT_LIMIT_BYTES,
@@ -310,6 +321,8 @@ impl Service {
             confinement: None,
             allow_unconfined: false,
             oidc: None,
+            server_id: uuid::Uuid::new_v4().simple().to_string(),
+            leader_until: std::sync::atomic::AtomicI64::new(0),
         }
     }
 

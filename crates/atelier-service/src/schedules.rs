@@ -424,9 +424,8 @@ impl Service {
     /// Fires schedules until the process ends: it looks every quarter second, and wakes at a
     /// fire time that falls between two looks.
     pub async fn run_schedules(self: Arc<Self>) {
-        let holder = uuid::Uuid::new_v4().simple().to_string();
         loop {
-            let wait = match self.fire_due_schedules(&holder).await {
+            let wait = match self.fire_due_schedules(&self.server_id).await {
                 Ok(Some(at)) => (at - now_millis()).clamp(0, TICK_MILLIS),
                 Ok(None) => TICK_MILLIS,
                 Err(error) => {

@@ -23,11 +23,18 @@ pub struct JobPlan {
     pub environment_variables: BTreeMap<String, String>,
     /// Processes to start (`distribution.process_count_per_instance`, 1 when not distributed).
     pub process_count: i64,
+    /// Nodes to run on (`resources.instance_count`; a cluster's nodes, or this machine).
+    #[serde(default = "one_instance")]
+    pub instance_count: i64,
     /// Whether the job asked for `pytorch` distribution (its processes get `RANK`, …).
     pub distributed: bool,
     pub timeout_seconds: Option<i64>,
     /// The code snapshot's id, when the job has code.
     pub snapshot: Option<String>,
+}
+
+fn one_instance() -> i64 {
+    1
 }
 
 /// An input: a literal value, or data the runtime fetches.
@@ -231,6 +238,7 @@ mod tests {
             },
             environment_variables: BTreeMap::new(),
             process_count: 1,
+            instance_count: 1,
             distributed: false,
             timeout_seconds: None,
             snapshot: None,

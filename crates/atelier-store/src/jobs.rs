@@ -17,7 +17,7 @@ const JOB_COLUMNS: &str = "j.name, j.workspace, j.seq, j.experiment_id, e.name A
      j.description, j.compute, j.status, j.priority, j.cpus, j.memory_mb, j.gpus, j.tags, j.spec_yaml, j.plan, \
      j.snapshot, j.created_by, j.created_at, j.exit_code, j.error, j.warnings, j.archived, j.runtime_pid, \
      j.runtime_start, j.assigned_gpus, j.heartbeat_at, j.kind, j.parent_job, j.trial_index, j.step, j.reused_from, \
-     j.reuse_key, j.submission";
+     j.reuse_key, j.submission, j.cluster_state";
 
 const JOB_FROM: &str =
     "FROM jobs j JOIN experiments e ON e.workspace = j.workspace AND e.experiment_id = j.experiment_id";
@@ -79,6 +79,7 @@ fn row_to_job(row: &AnyRow) -> Result<Job> {
             None => Vec::new(),
         },
         heartbeat_at: row.try_get("heartbeat_at").map_err(db_error)?,
+        cluster_state: row.try_get("cluster_state").map_err(db_error)?,
         events: Vec::new(),
     })
 }
@@ -94,6 +95,7 @@ fn row_to_compute(row: &AnyRow) -> Result<Compute> {
         max_instances: row.try_get("max_instances").map_err(db_error)?,
         description: row.try_get("description").map_err(db_error)?,
         tags: from_json(row, "tags")?,
+        settings: row.try_get("settings").map_err(db_error)?,
         created_by: row.try_get("created_by").map_err(db_error)?,
         created_at: row.try_get("created_at").map_err(db_error)?,
     })
@@ -416,6 +418,13 @@ impl JobStore for SqlStore {
         found(result.rows_affected(), || missing_job(name))
     }
 
+    async fn set_job_cluster_state(&self, name: &str, state: &str) -> Result<()> {
+        let result = self
+            .execute_write(sqlx::query("UPDATE jobs SET cluster_state = $1 WHERE name = $2").bind(state).bind(name))
+            .await?;
+        found(result.rows_affected(), || missing_job(name))
+    }
+
     async fn snapshot_in_use(&self, workspace: &WorkspaceName, snapshot: &str) -> Result<bool> {
         let row = sqlx::query(
             "SELECT 1 AS used FROM jobs WHERE workspace = $1 AND snapshot = $2 \
@@ -552,7 +561,7 @@ impl JobStore for SqlStore {
         self.execute_write(
             sqlx::query(
                 "INSERT INTO computes (workspace, name, kind, size, min_instances, max_instances, description, tags, \
-             created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             created_by, created_at, settings) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(compute.workspace.as_str())
             .bind(compute.name.as_str())
@@ -563,7 +572,8 @@ impl JobStore for SqlStore {
             .bind(compute.description.as_str())
             .bind(json_text(&compute.tags)?)
             .bind(compute.created_by.as_str())
-            .bind(compute.created_at),
+            .bind(compute.created_at)
+            .bind(compute.settings.as_deref()),
         )
         .await
         .map_err(|error| match error {

@@ -19,6 +19,7 @@ mod endpoints;
 mod environments;
 mod gc;
 mod jobs;
+mod leases;
 mod logged_models;
 mod registry;
 mod roles;
@@ -170,6 +171,9 @@ pub struct Compute {
     pub max_instances: i64,
     pub description: String,
     pub tags: BTreeMap<String, String>,
+    /// A cluster's settings (JSON, the service's to read): `None` for a compute on this
+    /// server's machine.
+    pub settings: Option<String>,
     pub created_by: String,
     pub created_at: Millis,
 }
@@ -259,6 +263,8 @@ pub trait JobStore: Send + Sync {
     async fn set_job_runtime(&self, name: &str, token_hash: &str, gpus: &[u32], at: Millis) -> Result<()>;
     /// Records the launched runtime's process: its id and the start time the kernel gave it.
     async fn set_job_launched(&self, name: &str, pid: i64, start: i64) -> Result<()>;
+    /// Records what a cluster last said of a job it holds (its state and reason).
+    async fn set_job_cluster_state(&self, name: &str, state: &str) -> Result<()>;
     /// Whether a job of the workspace uses a code snapshot.
     async fn snapshot_in_use(&self, workspace: &WorkspaceName, snapshot: &str) -> Result<bool>;
     /// Records that the runtime reported.
@@ -279,6 +285,19 @@ pub trait JobStore: Send + Sync {
     /// The computes of one workspace, or of all.
     async fn list_computes(&self, workspace: Option<&WorkspaceName>) -> Result<Vec<Compute>>;
     async fn delete_compute(&self, workspace: &WorkspaceName, name: &str) -> Result<()>;
+}
+
+/// Leases that make one server of several the one that does a piece of periodic work.
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
+    /// Takes or renews the lease `name` for `holder` until `until`: `true` when no lease was
+    /// held, `holder` held it, or the other holder's lease had expired at `now`. Two holders
+    /// never both hold a live lease.
+    async fn take_lease(&self, name: &str, holder: &str, now: Millis, until: Millis) -> Result<bool>;
+    /// Gives a lease up, if `holder` holds it, so another server takes it at once.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
+    /// Who holds the lease `name` at `now`, if anyone.
+    async fn lease_holder(&self, name: &str, now: Millis) -> Result<Option<String>>;
 }
 
 /// Online endpoints and their deployments. Every method is one transaction.
@@ -770,6 +789,7 @@ pub trait Store:
     + EnvironmentStore
     + ComponentStore
     + ScheduleStore
+    + LeaseStore
     + UploadStore
     + GcStore
     + JobStore

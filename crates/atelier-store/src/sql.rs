@@ -212,6 +212,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (18, "components", include_str!("../migrations/sqlite/0018_components.sql")),
     (19, "pipelines", include_str!("../migrations/sqlite/0019_pipelines.sql")),
     (20, "schedules", include_str!("../migrations/sqlite/0020_schedules.sql")),
+    (21, "clusters", include_str!("../migrations/sqlite/0021_clusters.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
@@ -234,6 +235,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (18, "components", include_str!("../migrations/postgres/0018_components.sql")),
     (19, "pipelines", include_str!("../migrations/postgres/0019_pipelines.sql")),
     (20, "schedules", include_str!("../migrations/postgres/0020_schedules.sql")),
+    (21, "clusters", include_str!("../migrations/postgres/0021_clusters.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

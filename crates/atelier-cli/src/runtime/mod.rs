@@ -267,6 +267,16 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         cancel: cancel.clone(),
         local: dir.join("logs"),
     });
+    // A SIGTERM (a cluster's scancel, an administrator) cancels as a cancel request does: the
+    // command gets its grace period, and the end is reported.
+    if let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if terminate.recv().await.is_some() {
+                cancel.store(true, Ordering::SeqCst);
+            }
+        });
+    }
     let outcome = execute(dir, &launch, &server, &shipper, &cancel).await;
     let (status, exit_code, error, message) = match outcome {
         Ok((Ending::Exited(0), _)) => ("Completed", Some(0), None, None),
@@ -488,8 +498,11 @@ async fn execute(
             .current_dir(&wd)
             .env_clear()
             .envs(
-                std::env::vars()
-                    .filter(|(key, _)| matches!(key.as_str(), "HOME" | "USER" | "LANG" | "TERM" | "TMPDIR" | "LC_ALL")),
+                // On a cluster, the allocation Slurm gave (SLURM_JOB_ID, SLURM_CPUS_PER_TASK, …).
+                std::env::vars().filter(|(key, _)| {
+                    matches!(key.as_str(), "HOME" | "USER" | "LANG" | "TERM" | "TMPDIR" | "LC_ALL")
+                        || key.starts_with("SLURM_")
+                }),
             )
             .envs(&environment)
             .stdin(std::process::Stdio::null())

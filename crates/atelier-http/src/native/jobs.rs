@@ -138,6 +138,9 @@ pub struct JobDto {
     exit_code: Option<i64>,
     error: Option<String>,
     warnings: Vec<String>,
+    /// On a cluster: what the cluster last said of the job (`PENDING (Resources)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster_state: Option<String>,
     archived: bool,
     /// Every status the job reached, with its time.
     events: Vec<JobEventDto>,
@@ -185,6 +188,7 @@ impl From<Job> for JobDto {
             exit_code: job.exit_code,
             error: job.error,
             warnings: job.warnings,
+            cluster_state: job.cluster_state,
             archived: job.archived,
             parent_job_name: job.parent,
             trial_index: job.trial,
@@ -747,6 +751,11 @@ pub struct ComputeDto {
     in_use: BTreeMap<String, f64>,
     running: Vec<String>,
     queued: Vec<String>,
+    /// For a Slurm compute: `partition`, `account`, `qos`, `max_nodes_per_job`,
+    /// `default_time_limit_minutes`, `job_folder`, `atelier_path`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    slurm: Option<serde_json::Value>,
 }
 
 impl From<ComputeView> for ComputeDto {
@@ -775,6 +784,7 @@ impl From<ComputeView> for ComputeDto {
             ]),
             running: view.running,
             queued: view.queued,
+            slurm: view.cluster.and_then(|settings| serde_json::to_value(settings).ok()),
         }
     }
 }
@@ -833,6 +843,7 @@ async fn create_compute(
         max_instances: body.max_instances,
         description: body.description,
         tags: body.tags,
+        slurm: None,
     };
     Ok(Json(state.service.create_compute(&principal, &ws, new_compute).await?.into()))
 }

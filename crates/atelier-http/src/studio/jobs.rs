@@ -148,6 +148,8 @@ struct JobPage {
     exit_code: String,
     error: String,
     warnings: Vec<String>,
+    /// On a cluster: what the cluster last said of the job.
+    cluster_state: String,
     events: Vec<EventRow>,
     log: String,
     log_offset: i64,
@@ -267,6 +269,7 @@ pub(crate) async fn job(
         exit_code: job.exit_code.map(|code| code.to_string()).unwrap_or_default(),
         error: job.error.clone().unwrap_or_default(),
         warnings: job.warnings.clone(),
+        cluster_state: job.cluster_state.clone().unwrap_or_default(),
         events,
         log: piece.text,
         log_offset: piece.next_offset,

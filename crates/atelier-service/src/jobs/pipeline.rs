@@ -200,10 +200,10 @@ impl Service {
             };
             let body = &one.definition.body;
             let request = step.as_command_job(&job, body);
-            let (compute, per_job_limit) =
-                self.resolve_compute(workspace, &request).await.map_err(|error| step_error(name, error))?;
+            let compute = self.resolve_compute(workspace, &request).await.map_err(|error| step_error(name, error))?;
             let resources: ResourceRequest =
-                self.resolve_resources(&request, &compute, per_job_limit).map_err(|error| step_error(name, error))?;
+                self.resolve_resources(&request, &compute).map_err(|error| step_error(name, error))?;
+            let compute = compute.name;
             if let Some(reference) = &one.registered {
                 references.push(format!("component:{reference}"));
             }
@@ -469,6 +469,7 @@ impl Service {
             runtime_start: None,
             assigned_gpus: Vec::new(),
             heartbeat_at: None,
+            cluster_state: None,
             events: queued_events(now),
         };
         references.sort();
@@ -519,6 +520,7 @@ pub(crate) fn as_job_plan(plan: &PipelinePlan) -> atelier_spec::JobPlan {
         },
         environment_variables: BTreeMap::new(),
         process_count: 0,
+        instance_count: 1,
         distributed: false,
         timeout_seconds: None,
         snapshot: None,

@@ -275,6 +275,7 @@ impl Service {
             environment: step.definition.environment.clone(),
             environment_variables: step.environment_variables.clone(),
             process_count: body.process_count_per_instance.unwrap_or(1) * body.instance_count,
+            instance_count: body.instance_count,
             distributed: body.process_count_per_instance.is_some(),
             timeout_seconds: step.timeout_seconds,
             snapshot: step.snapshot.clone(),
@@ -363,6 +364,7 @@ impl Service {
             runtime_start: None,
             assigned_gpus: Vec::new(),
             heartbeat_at: None,
+            cluster_state: None,
             events,
             submission: None,
             ..pipeline.clone()

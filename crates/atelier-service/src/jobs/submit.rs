@@ -73,8 +73,8 @@ impl Service {
             }
             None => job_name_from_random(rand::random()),
         };
-        let (compute, per_job_limit) = self.resolve_compute(workspace, spec).await?;
-        self.resolve_resources(spec, &compute, per_job_limit)?;
+        let compute = self.resolve_compute(workspace, spec).await?;
+        self.resolve_resources(spec, &compute)?;
         let mut references = Vec::new();
         self.resolve_inputs(principal, workspace, spec, &submission, &mut references, Checking::BeforeUploads).await?;
         resolve_outputs(spec, &name, &mut references)?;
@@ -117,8 +117,9 @@ impl Service {
             }
             None => job_name_from_random(rand::random()),
         };
-        let (compute, per_job_limit) = self.resolve_compute(workspace, spec).await?;
-        let resources = self.resolve_resources(spec, &compute, per_job_limit)?;
+        let compute = self.resolve_compute(workspace, spec).await?;
+        let resources = self.resolve_resources(spec, &compute)?;
+        let compute = compute.name;
         // What the job points into, so that garbage collection keeps it while the job exists.
         let mut references = Vec::new();
         if let Some(schedule) = &submission.schedule {
@@ -144,6 +145,7 @@ impl Service {
             environment,
             environment_variables: spec.environment_variables.clone(),
             process_count: spec.process_count_per_instance.unwrap_or(1) * spec.instance_count,
+            instance_count: spec.instance_count,
             distributed: spec.process_count_per_instance.is_some(),
             timeout_seconds: spec.timeout,
             snapshot: snapshot.clone(),
@@ -201,6 +203,7 @@ impl Service {
             runtime_start: None,
             assigned_gpus: Vec::new(),
             heartbeat_at: None,
+            cluster_state: None,
             events: super::queued_events(now),
         };
         // No one holds this token: the runtime gets a fresh one when it is launched.
@@ -211,13 +214,10 @@ impl Service {
     }
 
     /// What the job asks of its compute: an Azure VM size, then Atelier's own fields, within
-    /// what its compute allows each job; an error if the machine could never run it.
-    pub(super) fn resolve_resources(
-        &self,
-        spec: &CommandJob,
-        compute: &str,
-        per_job_limit: Option<ResourceRequest>,
-    ) -> Result<ResourceRequest> {
+    /// what its compute allows each job; an error if the machine could never run it (on a
+    /// cluster, the cluster decides, within the compute's nodes per job).
+    pub(super) fn resolve_resources(&self, spec: &CommandJob, compute: &JobCompute) -> Result<ResourceRequest> {
+        let per_job_limit = compute.per_job_limit;
         let mut resources = ResourceRequest::default();
         if let Some(size) = &spec.instance_type {
             resources = vm_size(size).map_err(|error| field_error(spec, "resources.instance_type", error.message))?;
@@ -237,9 +237,32 @@ impl Service {
                 resources.memory_mb = limit.memory_mb;
             }
         }
+        if let Some(cluster) = &compute.cluster {
+            if spec.instance_count > cluster.max_nodes_per_job {
+                return Err(field_error(
+                    spec,
+                    "resources.instance_count",
+                    format!(
+                        "{} nodes: compute '{}' gives a job at most {} (max_nodes_per_job)",
+                        spec.instance_count, compute.name, cluster.max_nodes_per_job
+                    ),
+                ));
+            }
+            if spec.instance_count > 1 {
+                return Err(field_error(
+                    spec,
+                    "resources.instance_count",
+                    format!(
+                        "{} nodes: jobs on Slurm compute '{}' run on one node for now (multi-node jobs are not yet supported)",
+                        spec.instance_count, compute.name
+                    ),
+                ));
+            }
+            return Ok(resources);
+        }
         let capacity = self.compute_capacity();
         capacity.could_fit(&resources).map_err(|why| {
-            field_error(spec, "resources", format!("the job can never start on compute '{compute}': {why}"))
+            field_error(spec, "resources", format!("the job can never start on compute '{}': {why}", compute.name))
         })?;
         Ok(resources)
     }
@@ -372,16 +395,18 @@ impl Service {
     }
 
     /// The compute a job names, and the most each of its jobs may use (a named compute's size).
-    pub(super) async fn resolve_compute(
-        &self,
-        workspace: &WorkspaceName,
-        spec: &CommandJob,
-    ) -> Result<(String, Option<ResourceRequest>)> {
+    pub(super) async fn resolve_compute(&self, workspace: &WorkspaceName, spec: &CommandJob) -> Result<JobCompute> {
         if spec.compute == "local" {
-            return Ok(("local".to_owned(), None));
+            return Ok(JobCompute { name: "local".to_owned(), per_job_limit: None, cluster: None });
         }
         match self.store.get_compute(workspace, &spec.compute).await {
-            Ok(compute) => Ok((compute.name, Some(vm_size(&compute.size)?))),
+            Ok(compute) => {
+                let cluster = match crate::clusters::is_cluster(&compute) {
+                    true => Some(crate::clusters::slurm_settings(&compute)?),
+                    false => None,
+                };
+                Ok(JobCompute { per_job_limit: Some(vm_size(&compute.size)?), cluster, name: compute.name })
+            }
             Err(error) if error.code == ErrorCode::ResourceDoesNotExist => {
                 let known: Vec<String> = std::iter::once("local".to_owned())
                     .chain(self.store.list_computes(Some(workspace)).await?.into_iter().map(|compute| compute.name))
@@ -627,4 +652,13 @@ fn resolve_outputs(
     }
 
     Ok(outputs)
+}
+
+/// The compute a job runs on, as its submission is checked against it.
+pub(super) struct JobCompute {
+    pub(super) name: String,
+    /// The most each of its jobs may use (a named compute's size).
+    pub(super) per_job_limit: Option<ResourceRequest>,
+    /// A cluster's settings, for a compute on a cluster.
+    pub(super) cluster: Option<atelier_spec::compute::SlurmSettings>,
 }

@@ -285,6 +285,7 @@ impl Service {
             runtime_start: None,
             assigned_gpus: Vec::new(),
             heartbeat_at: None,
+            cluster_state: None,
             events: queued_events(now),
             submission: None,
             ..sweep.clone()

@@ -216,6 +216,7 @@ fn new_job(workspace: &WorkspaceName, name: &str, priority: i64) -> (Job, RunInf
         runtime_start: None,
         assigned_gpus: Vec::new(),
         heartbeat_at: None,
+        cluster_state: None,
         events: vec![
             JobEvent { status: JobStatus::NotStarted, time: 10, message: None },
             JobEvent { status: JobStatus::Queued, time: 10, message: None },

@@ -198,6 +198,7 @@ fn compute(workspace: &WorkspaceName, name: &str, size: &str, max_instances: i64
         max_instances,
         description: format!("{name} for training"),
         tags: BTreeMap::from([("cost-center".to_owned(), "42".to_owned())]),
+        settings: None,
         created_by: "alice".to_owned(),
         created_at: 10,
     }
@@ -212,7 +213,11 @@ async fn computes_create_list_get_and_delete(sql: &SqlStore) {
     let second = with_workspace(sql, "compute-b").await;
     let store: &dyn Store = sql;
 
-    let gpu = compute(&first, "gpu-cluster", "Standard_NC6s_v3", 1);
+    let gpu = Compute {
+        kind: "slurm".to_owned(),
+        settings: Some(r#"{"partition":"gpu"}"#.to_owned()),
+        ..compute(&first, "gpu-cluster", "Standard_NC6s_v3", 1)
+    };
     let cpu = compute(&first, "cpu-cluster", "Standard_DS3_v2", 4);
     store.create_compute(&gpu).await.unwrap();
     store.create_compute(&cpu).await.unwrap();

@@ -13,6 +13,8 @@ conformance!(
     components_are_immutable_versions_and_the_same_content_is_one_version,
     schedules_keep_where_they_stand_and_a_fire_is_recorded_forward_only,
     of_servers_claiming_one_fire_at_once_exactly_one_wins,
+    a_lease_has_one_holder_until_it_expires_or_is_released,
+    of_servers_racing_for_a_free_lease_exactly_one_wins,
 );
 
 fn component(workspace: &WorkspaceName, name: &str, version: &str, content: &str, at: i64) -> Component {
@@ -190,5 +192,44 @@ async fn of_servers_claiming_one_fire_at_once_exactly_one_wins(sql: &SqlStore) {
             won += usize::from(task.await.unwrap().unwrap());
         }
         assert_eq!(won, 1, "round {round}: {won} servers took one fire");
+    }
+}
+
+async fn a_lease_has_one_holder_until_it_expires_or_is_released(sql: &SqlStore) {
+    let store: &dyn Store = sql;
+    assert_eq!(store.lease_holder("leader", 0).await.unwrap(), None);
+    assert!(store.take_lease("leader", "server-a", 100, 200).await.unwrap());
+    assert!(!store.take_lease("leader", "server-b", 150, 250).await.unwrap(), "a live lease is not taken");
+    assert_eq!(store.lease_holder("leader", 150).await.unwrap().as_deref(), Some("server-a"));
+    assert!(store.take_lease("leader", "server-a", 190, 290).await.unwrap(), "the holder renews");
+    assert!(!store.take_lease("leader", "server-b", 250, 350).await.unwrap(), "renewed, so still live");
+    assert_eq!(store.lease_holder("leader", 291).await.unwrap(), None, "expired");
+    assert!(store.take_lease("leader", "server-b", 291, 391).await.unwrap(), "an expired lease is taken");
+    assert!(!store.take_lease("leader", "server-a", 300, 400).await.unwrap());
+    // Another lease is another name; releasing is only the holder's.
+    assert!(store.take_lease("other", "server-a", 300, 400).await.unwrap());
+    store.release_lease("leader", "server-a").await.unwrap();
+    assert_eq!(store.lease_holder("leader", 300).await.unwrap().as_deref(), Some("server-b"));
+    store.release_lease("leader", "server-b").await.unwrap();
+    assert_eq!(store.lease_holder("leader", 300).await.unwrap(), None);
+    assert!(store.take_lease("leader", "server-a", 301, 401).await.unwrap(), "released, so free at once");
+}
+
+async fn of_servers_racing_for_a_free_lease_exactly_one_wins(sql: &SqlStore) {
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(sql.clone());
+    for round in 0..5i64 {
+        let name = format!("race{round}");
+        let mut tasks = Vec::new();
+        for server in 0..8 {
+            let (store, name) = (store.clone(), name.clone());
+            tasks.push(tokio::spawn(async move {
+                store.take_lease(&name, &format!("server-{server}"), 1_000, 11_000).await
+            }));
+        }
+        let mut won = 0;
+        for task in tasks {
+            won += usize::from(task.await.unwrap().unwrap());
+        }
+        assert_eq!(won, 1, "round {round}: {won} servers hold one lease");
     }
 }

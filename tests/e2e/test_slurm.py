@@ -1,0 +1,180 @@
+"""Slurm computes: jobs run as Slurm batch jobs by the same job runtime, on the real Slurm that
+scripts/slurm-up.sh starts (scripts/test.sh does).
+
+The server runs on the Slurm node itself here, so `--public-url` names the loopback address."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import pytest
+import requests
+
+from conftest import CONFIG, Cli
+from e2e_util import free_port
+from test_jobs import full_log, job_of, wait_for, write_job
+
+pytestmark = [pytest.mark.atelier_only, pytest.mark.one_client]
+
+
+def slurm_partition() -> str:
+    if shutil.which("sinfo") is None:
+        pytest.fail("Slurm's tools are not installed: run scripts/slurm-up.sh (scripts/test.sh does)")
+    answer = subprocess.run(["sinfo", "-h", "-o", "%R"], capture_output=True, text=True, timeout=30)
+    if answer.returncode != 0 or not answer.stdout.strip():
+        pytest.fail(f"Slurm does not answer ({answer.stderr.strip()}): run scripts/slurm-up.sh")
+    return answer.stdout.split()[0]
+
+
+@pytest.fixture
+def on_slurm(make_server, tmp_path, monkeypatch):
+    """A server whose nodes reach it at --public-url, with a Slurm compute `hpc`."""
+    partition = slurm_partition()
+    srv = make_server()
+    port = free_port()
+    srv.port, srv.keep_port = port, True
+    srv.extra_args = ["--public-url", f"http://127.0.0.1:{port}", "--cancel-grace-seconds", "2"]
+    srv.start()
+    (tmp_path / "cli-home").mkdir()
+    cli = Cli(CONFIG.binary, srv.url, srv.token, tmp_path / "cli-home")
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {srv.token}"
+    compute = tmp_path / "hpc.yml"
+    compute.write_text(
+        f"name: hpc\ntype: slurm\npartition: {partition}\nmax_instances: 4\ndefault_time_limit: '10:00'\n"
+    )
+    created = cli.json("compute", "create", "-f", str(compute), "-o", "json")
+    assert created["type"] == "slurm" and created["slurm"]["partition"] == partition
+    assert created["slurm"]["default_time_limit_minutes"] == 10
+    yield srv, cli, http
+    srv.kill()
+
+
+def slurm_state(job_id: int) -> str:
+    answer = subprocess.run(["squeue", "-h", "-t", "all", "-j", str(job_id), "-o", "%T"],
+                            capture_output=True, text=True, timeout=30)
+    return answer.stdout.strip()
+
+
+def test_a_slurm_compute_is_checked_against_the_cluster_before_it_is_stored(make_server, tmp_path):
+    partition = slurm_partition()
+    srv = make_server()
+    srv.start()
+    (tmp_path / "cli-home").mkdir()
+    cli = Cli(CONFIG.binary, srv.url, srv.token, tmp_path / "cli-home")
+    good = tmp_path / "good.yml"
+    good.write_text(f"name: hpc\ntype: slurm\npartition: {partition}\n")
+    refused = cli("compute", "create", "-f", str(good), check=False)
+    assert refused.returncode != 0
+    assert "--public-url" in refused.stderr, "a server on loopback is out of the nodes' reach"
+
+    srv.kill()
+    srv.extra_args = ["--public-url", srv.url]
+    srv.keep_port = True
+    srv.start()
+    missing = tmp_path / "missing.yml"
+    missing.write_text("name: hpc\ntype: slurm\npartition: no-such-partition\n")
+    refused = cli("compute", "create", "-f", str(missing), check=False)
+    assert refused.returncode != 0
+    assert "no partition 'no-such-partition'" in refused.stderr and partition in refused.stderr, refused.stderr
+    bad = tmp_path / "bad.yml"
+    bad.write_text(f"name: hpc\ntype: slurm\npartition: {partition}\nmax_nodes_per_job: 0\n")
+    refused = cli("compute", "create", "-f", str(bad), check=False)
+    assert "max_nodes_per_job" in refused.stderr and "line 4" in refused.stderr, refused.stderr
+    names = [compute["name"] for compute in cli.json("compute", "list", "-o", "json")]
+    assert names == ["local"], "nothing refused was stored"
+    cli("compute", "create", "-f", str(good))
+    shown = cli.json("compute", "show", "-n", "hpc", "-o", "json")
+    assert shown["type"] == "slurm" and shown["slurm"]["partition"] == partition
+
+
+def test_a_job_runs_as_a_slurm_batch_job_with_its_logs_and_metrics(on_slurm, tmp_path):
+    srv, cli, http = on_slurm
+    job_file = write_job(
+        tmp_path / "on-slurm",
+        """\
+        command: >-
+          python3 -c "import os, atelier_log;
+          print('slurm job', os.environ['SLURM_JOB_ID'], 'cpus', os.environ['SLURM_CPUS_PER_TASK']);
+          atelier_log.log_metric('loss', 0.25)"
+        compute: azureml:hpc
+        resources:
+          cpu: 2
+        """,
+    )
+    created = cli.json("job", "create", "-f", str(job_file), "-o", "json")
+    job = wait_for(http, srv, created["name"], {"Completed", "Failed", "Canceled"}, timeout=120)
+    log = full_log(http, srv, created["name"])
+    assert job["status"] == "Completed", (job, log)
+    assert "slurm job" in log and "cpus 2" in log, log
+    slurm_id = int(log.split("slurm job ")[1].split()[0])
+    assert slurm_state(slurm_id) in {"RUNNING", "COMPLETING", "COMPLETED"}, "Slurm ran it"
+    statuses = [event["status"] for event in job["events"]]
+    assert statuses[:3] == ["NotStarted", "Queued", "Preparing"] and statuses[-1] == "Completed", statuses
+    run = http.get(f"{srv.url}/api/2.0/mlflow/runs/get", params={"run_id": created["name"]}).json()["run"]
+    assert ("loss", 0.25) in [(m["key"], m["value"]) for m in run["data"]["metrics"]], run
+
+
+def test_a_pending_job_shows_slurms_reason_and_cancels_with_scancel(on_slurm, tmp_path):
+    srv, cli, http = on_slurm
+    cpus = int(subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True).stdout.split()[0])
+    hog = write_job(tmp_path / "hog", f"command: echo begun; sleep 300\ncompute: azureml:hpc\nresources:\n  cpu: {cpus}\n")
+    first = cli.json("job", "create", "-f", str(hog), "-o", "json")["name"]
+    deadline = time.monotonic() + 90
+    while "begun" not in full_log(http, srv, first):
+        assert time.monotonic() < deadline, f"the first job never started: {job_of(http, srv, first)}"
+        time.sleep(0.3)
+    second = cli.json("job", "create", "-f", str(hog), "-o", "json")["name"]
+    deadline = time.monotonic() + 60
+    while not (job_of(http, srv, second).get("cluster_state") or "").startswith("PENDING ("):
+        assert time.monotonic() < deadline, f"no pending reason: {job_of(http, srv, second)}"
+        time.sleep(0.3)
+    waiting = job_of(http, srv, second)
+    assert waiting["status"] == "Queued", "a job Slurm holds back is queued"
+    assert waiting["cluster_state"] in {"PENDING (Resources)", "PENDING (Priority)"}, waiting
+    assert "RUNNING" in job_of(http, srv, first)["cluster_state"]
+    shown = cli.json("compute", "show", "-n", "hpc", "-o", "json")
+    assert shown["queued"] == [second] and shown["running"] == [first]
+
+    cli("job", "cancel", "-n", second)
+    ended = wait_for(http, srv, second, {"Completed", "Failed", "Canceled"}, timeout=60)
+    assert ended["status"] == "Canceled", ended
+    cli("job", "cancel", "-n", first)
+    ended = wait_for(http, srv, first, {"Completed", "Failed", "Canceled"}, timeout=60)
+    assert ended["status"] == "Canceled", ended
+    assert "begun" in full_log(http, srv, first), "the log is kept"
+
+
+def started_on_slurm(http, srv, cli, folder) -> tuple[str, str]:
+    """Submits a long job to `hpc`; its name and Slurm job id once it has begun."""
+    job_file = write_job(folder, "command: echo begun; sleep 300\ncompute: azureml:hpc\n")
+    name = cli.json("job", "create", "-f", str(job_file), "-o", "json")["name"]
+    deadline = time.monotonic() + 90
+    while "begun" not in full_log(http, srv, name):
+        assert time.monotonic() < deadline, f"the job never started: {job_of(http, srv, name)}"
+        time.sleep(0.3)
+    slurm_id = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i"], capture_output=True, text=True).stdout.strip()
+    assert slurm_id, "the job is a Slurm job named after it"
+    return name, slurm_id
+
+
+def test_a_job_slurm_ends_behind_the_runtimes_back_ends_with_slurms_state(on_slurm, tmp_path):
+    srv, cli, http = on_slurm
+    # An administrator's scancel: the runtime gets SIGTERM and cancels as on request.
+    name, slurm_id = started_on_slurm(http, srv, cli, tmp_path / "scanceled")
+    subprocess.run(["scancel", slurm_id], check=True, timeout=30)
+    job = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"}, timeout=60)
+    assert job["status"] == "Canceled", job
+    assert "begun" in full_log(http, srv, name)
+
+    # As a node failure would: the runtime dies without a word, and Slurm ends the job.
+    name, slurm_id = started_on_slurm(http, srv, cli, tmp_path / "doomed")
+    runtime = subprocess.run(["pgrep", "-f", f"job-runtime .*/{name}$"], capture_output=True, text=True).stdout.split()
+    assert runtime, "the runtime runs on the node"
+    subprocess.run(["kill", "-9", *runtime], check=True)
+    job = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"}, timeout=90)
+    assert job["status"] == "Failed", job
+    assert f"the cluster ended job {slurm_id} before the runtime reported" in job["error"], job["error"]
+    assert "FAILED" in job["error"], job["error"]
