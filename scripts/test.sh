@@ -3,7 +3,7 @@
 #
 #   1. installs what the tests need: uv and two Python environments with the real mlflow
 #      client (2.22.4 and 3.17.2), PostgreSQL 15 (started on 127.0.0.1:5432), and a one-node
-#      Slurm cluster on this machine (scripts/slurm-up.sh) for the Slurm compute's tests;
+#      two-node Slurm cluster on this machine (scripts/slurm-up.sh) for the Slurm tests;
 #   2. tidy: cargo fmt --check and cargo clippy -D warnings;
 #   3. the Rust suites (unit, in-process HTTP, and the store conformance suite against SQLite
 #      and PostgreSQL);
@@ -31,8 +31,8 @@ case "$ATELIER_TEST_PG_URL" in
   *) echo "== test: postgres-up.sh printed '$ATELIER_TEST_PG_URL', not one postgres:// URL" >&2; exit 1 ;;
 esac
 export ATELIER_TEST_PG_URL
-log "slurm (one node on this machine)"
-scripts/slurm-up.sh >&2
+log "slurm (two nodes on this machine)"
+SLURM_NODES=2 scripts/slurm-up.sh >&2
 
 # The PostgreSQL half of the conformance suite refuses to skip itself when CI is set.
 export CI=${CI:-true}

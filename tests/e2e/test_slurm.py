@@ -43,7 +43,8 @@ def on_slurm(make_server, tmp_path, monkeypatch):
     http.headers["Authorization"] = f"Bearer {srv.token}"
     compute = tmp_path / "hpc.yml"
     compute.write_text(
-        f"name: hpc\ntype: slurm\npartition: {partition}\nmax_instances: 4\ndefault_time_limit: '10:00'\n"
+        f"name: hpc\ntype: slurm\npartition: {partition}\nmax_instances: 4\nmax_nodes_per_job: 2\n"
+        "default_time_limit: '10:00'\n"
     )
     created = cli.json("compute", "create", "-f", str(compute), "-o", "json")
     assert created["type"] == "slurm" and created["slurm"]["partition"] == partition
@@ -120,11 +121,14 @@ def test_a_job_runs_as_a_slurm_batch_job_with_its_logs_and_metrics(on_slurm, tmp
 def test_a_pending_job_shows_slurms_reason_and_cancels_with_scancel(on_slurm, tmp_path):
     srv, cli, http = on_slurm
     cpus = int(subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True).stdout.split()[0])
+    nodes = int(subprocess.run(["sinfo", "-h", "-o", "%D"], capture_output=True, text=True).stdout.split()[0])
     hog = write_job(tmp_path / "hog", f"command: echo begun; sleep 300\ncompute: azureml:hpc\nresources:\n  cpu: {cpus}\n")
-    first = cli.json("job", "create", "-f", str(hog), "-o", "json")["name"]
+    # One job that takes every CPU of each node, then one more.
+    hogs = [cli.json("job", "create", "-f", str(hog), "-o", "json")["name"] for _ in range(nodes)]
+    first = hogs[0]
     deadline = time.monotonic() + 90
-    while "begun" not in full_log(http, srv, first):
-        assert time.monotonic() < deadline, f"the first job never started: {job_of(http, srv, first)}"
+    while not all("begun" in full_log(http, srv, name) for name in hogs):
+        assert time.monotonic() < deadline, f"the first jobs never started: {[job_of(http, srv, n) for n in hogs]}"
         time.sleep(0.3)
     second = cli.json("job", "create", "-f", str(hog), "-o", "json")["name"]
     deadline = time.monotonic() + 60
@@ -136,14 +140,16 @@ def test_a_pending_job_shows_slurms_reason_and_cancels_with_scancel(on_slurm, tm
     assert waiting["cluster_state"] in {"PENDING (Resources)", "PENDING (Priority)"}, waiting
     assert "RUNNING" in job_of(http, srv, first)["cluster_state"]
     shown = cli.json("compute", "show", "-n", "hpc", "-o", "json")
-    assert shown["queued"] == [second] and shown["running"] == [first]
+    assert shown["queued"] == [second] and sorted(shown["running"]) == sorted(hogs)
 
     cli("job", "cancel", "-n", second)
     ended = wait_for(http, srv, second, {"Completed", "Failed", "Canceled"}, timeout=60)
     assert ended["status"] == "Canceled", ended
-    cli("job", "cancel", "-n", first)
-    ended = wait_for(http, srv, first, {"Completed", "Failed", "Canceled"}, timeout=60)
-    assert ended["status"] == "Canceled", ended
+    for name in hogs:
+        cli("job", "cancel", "-n", name)
+    for name in hogs:
+        ended = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"}, timeout=60)
+        assert ended["status"] == "Canceled", ended
     assert "begun" in full_log(http, srv, first), "the log is kept"
 
 
@@ -178,3 +184,56 @@ def test_a_job_slurm_ends_behind_the_runtimes_back_ends_with_slurms_state(on_slu
     assert job["status"] == "Failed", job
     assert f"the cluster ended job {slurm_id} before the runtime reported" in job["error"], job["error"]
     assert "FAILED" in job["error"], job["error"]
+
+
+RENDEZVOUS = """\
+    import os, socket, time
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    print("rank", rank, "local", os.environ["LOCAL_RANK"], "node", os.environ["NODE_RANK"],
+          "world", world, "slurm node", os.environ["SLURMD_NODENAME"], flush=True)
+    address = (os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]))
+    if rank == 0:
+        server = socket.create_server(address)
+        seen = sorted(int(server.accept()[0].recv(16)) for _ in range(world - 1))
+        print("rank 0 met ranks", seen, flush=True)
+    else:
+        for _ in range(300):
+            try:
+                socket.create_connection(address).sendall(str(rank).encode())
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("rank 0 never listened")
+    """
+
+
+def test_a_pytorch_job_over_two_nodes_runs_every_rank_with_azures_variables(on_slurm, tmp_path):
+    srv, cli, http = on_slurm
+    nodes = int(subprocess.run(["sinfo", "-h", "-o", "%D"], capture_output=True, text=True).stdout.split()[0])
+    if nodes < 2:
+        pytest.fail("the Slurm of the tests has two nodes: run SLURM_NODES=2 scripts/slurm-up.sh")
+    job_file = write_job(
+        tmp_path / "ddp",
+        """\
+        code: src
+        command: python3 rendezvous.py
+        compute: azureml:hpc
+        resources:
+          instance_count: 2
+        distribution:
+          type: pytorch
+          process_count_per_instance: 2
+        """,
+        {"src/rendezvous.py": RENDEZVOUS},
+    )
+    name = cli.json("job", "create", "-f", str(job_file), "-o", "json")["name"]
+    job = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"}, timeout=120)
+    assert job["status"] == "Completed", (job, full_log(http, srv, name, "system_logs/runtime.txt"))
+    nodes_seen = set()
+    for rank in range(4):
+        log = full_log(http, srv, name, f"user_logs/std_log_process_{rank}.txt")
+        assert f"rank {rank} local {rank % 2} node {rank // 2} world 4" in log, (rank, log)
+        nodes_seen.add(log.split("slurm node ")[1].split()[0])
+    assert len(nodes_seen) == 2, f"two nodes ran the ranks: {nodes_seen}"
+    assert "rank 0 met ranks [1, 2, 3]" in full_log(http, srv, name), "every rank reached MASTER_ADDR:MASTER_PORT"

@@ -32,7 +32,9 @@ pub struct ClusterRequest {
     pub qos: Option<String>,
     /// `resources.instance_count`.
     pub nodes: i64,
-    /// CPUs of the runtime's one task (the job's CPUs, rounded up).
+    /// `distribution.process_count_per_instance` (1 when not distributed).
+    pub tasks_per_node: i64,
+    /// The job's CPUs per node shared among its processes, rounded up.
     pub cpus_per_task: u32,
     /// Memory per node in MB; `None` leaves the cluster's default.
     pub memory_mb: Option<u64>,
@@ -146,14 +148,17 @@ pub(crate) fn cluster_request(job: &Job, settings: &SlurmSettings) -> Result<Clu
         Some(seconds) => Some((seconds.max(1) + 59) / 60),
         None => settings.default_time_limit_minutes,
     };
+    let nodes = plan.instance_count.max(1);
+    let tasks_per_node = (plan.process_count / nodes).max(1);
     Ok(ClusterRequest {
         job: job.name.clone(),
         workspace: job.workspace.to_string(),
         partition: settings.partition.clone(),
         account: settings.account.clone(),
         qos: settings.qos.clone(),
-        nodes: plan.instance_count.max(1),
-        cpus_per_task: job.resources.cpus.ceil().max(1.0) as u32,
+        nodes,
+        tasks_per_node,
+        cpus_per_task: (job.resources.cpus / tasks_per_node as f64).ceil().max(1.0) as u32,
         memory_mb: Some(job.resources.memory_mb).filter(|memory| *memory > 0),
         gpus: job.resources.gpus,
         time_minutes,

@@ -239,6 +239,28 @@ fn url_path(path: &str) -> String {
 }
 
 /// A free TCP port on the loopback interface, for `MASTER_PORT`.
+/// Ships lines that `srun --label` prefixed with their process's rank (`3: text`) to that
+/// process's log (rank 0's also to the job's main log); other lines are srun's own.
+async fn ship_labelled(shipper: &LogShipper, text: &str) {
+    for line in text.split_inclusive('\n') {
+        match split_rank_label(line) {
+            Some((0, rest)) => {
+                shipper.push(atelier_service::STD_LOG, rest).await;
+                shipper.push("user_logs/std_log_process_0.txt", rest).await;
+            }
+            Some((rank, rest)) => shipper.push(&format!("user_logs/std_log_process_{rank}.txt"), rest).await,
+            None => shipper.push("system_logs/runtime.txt", line).await,
+        }
+    }
+}
+
+/// `" 3: text"` → `(3, "text")`.
+fn split_rank_label(line: &str) -> Option<(u32, &str)> {
+    let trimmed = line.trim_start();
+    let (rank, rest) = trimmed.split_once(": ")?;
+    Some((rank.parse().ok()?, rest))
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -468,7 +490,11 @@ async fn execute(
         return Ok((Ending::Canceled("canceled before the command started".to_owned()), None));
     }
     system(format!("running: {command}")).await;
-    let count = plan.process_count.max(1) as usize;
+    // A job over several nodes of a Slurm allocation: one `srun` starts every process on its
+    // node, each labelled with its rank; this runtime, on the first node, watches them.
+    let across_nodes = plan.instance_count > 1 && std::env::var_os("SLURM_JOB_ID").is_some();
+    let per_node = (plan.process_count.max(1) / plan.instance_count.max(1)).max(1);
+    let count = if across_nodes { 1 } else { plan.process_count.max(1) as usize };
     let master_port = free_port();
     let mut children = Vec::new();
     let mut pgid: Option<i32> = None;
@@ -477,7 +503,16 @@ async fn execute(
     for rank in 0..count {
         // Confined, the command sees its own job folder and the built environments, and
         // neither the server's home nor another process.
-        let shell_args = vec!["-c".to_owned(), command.clone()];
+        let command = match (across_nodes, plan.distributed) {
+            // Each process learns its rank from Slurm, as Azure sets them.
+            (true, true) => format!(
+                "export RANK=\"$SLURM_PROCID\" LOCAL_RANK=\"$SLURM_LOCALID\" NODE_RANK=\"$SLURM_NODEID\" \
+                 WORLD_SIZE=\"$SLURM_NTASKS\" AZUREML_CR_NODE_RANK=\"$SLURM_NODEID\"; {command}"
+            ),
+            (true, false) => format!("export AZUREML_CR_NODE_RANK=\"$SLURM_NODEID\"; {command}"),
+            _ => command.clone(),
+        };
+        let shell_args = vec!["-c".to_owned(), command];
         let (program, args) = match &launch.confinement {
             Some(confinement) => confinement.wrap(
                 Path::new("/bin/sh"),
@@ -491,6 +526,22 @@ async fn execute(
                 },
             ),
             None => (PathBuf::from("/bin/sh"), shell_args),
+        };
+        let (program, args) = if across_nodes {
+            let mut srun = vec![
+                format!("--nodes={}", plan.instance_count),
+                format!("--ntasks-per-node={per_node}"),
+                format!("--ntasks={}", plan.instance_count * per_node),
+                "--label".to_owned(),
+                "--kill-on-bad-exit=1".to_owned(),
+                "--export=ALL".to_owned(),
+                format!("--chdir={}", wd.display()),
+                program.display().to_string(),
+            ];
+            srun.extend(args);
+            (PathBuf::from("srun"), srun)
+        } else {
+            (program, args)
         };
         let mut process = tokio::process::Command::new(&program);
         process
@@ -509,7 +560,15 @@ async fn execute(
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .process_group(pgid.unwrap_or(0));
-        if plan.distributed {
+        if across_nodes && plan.distributed {
+            // The first node, where this runtime runs, holds rank 0.
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            let host = host.trim();
+            process.env("MASTER_ADDR", host).env("MASTER_PORT", master_port.to_string()).env(
+                "AZUREML_CR_DISTRIBUTED_CONFIG",
+                json!({"host_list": std::env::var("SLURM_JOB_NODELIST").unwrap_or_default()}).to_string(),
+            );
+        } else if plan.distributed {
             process
                 .env("RANK", rank.to_string())
                 .env("LOCAL_RANK", rank.to_string())
@@ -522,7 +581,10 @@ async fn execute(
         let mut child = process.spawn().context("cannot start the command")?;
         let pid = child.id().context("the command ended before it could be watched")? as i32;
         pgid.get_or_insert(pid);
-        let files: Vec<String> = if plan.distributed {
+        let files: Vec<String> = if across_nodes {
+            // Routed by each line's rank label.
+            Vec::new()
+        } else if plan.distributed {
             let own = format!("user_logs/std_log_process_{rank}.txt");
             if rank == 0 { vec![atelier_service::STD_LOG.to_owned(), own] } else { vec![own] }
         } else {
@@ -546,11 +608,16 @@ async fn execute(
                         break;
                     }
                     carry.extend_from_slice(&buffer[..read]);
-                    // Hold back an incomplete UTF-8 character for the next read.
-                    let valid = match std::str::from_utf8(&carry) {
-                        Ok(_) => carry.len(),
-                        Err(error) if error.error_len().is_none() => error.valid_up_to(),
-                        Err(_) => carry.len(),
+                    // Hold back an incomplete UTF-8 character (or, for lines labelled by rank,
+                    // an incomplete line) for the next read.
+                    let valid = if across_nodes {
+                        carry.iter().rposition(|byte| *byte == b'\n').map_or(0, |at| at + 1)
+                    } else {
+                        match std::str::from_utf8(&carry) {
+                            Ok(_) => carry.len(),
+                            Err(error) if error.error_len().is_none() => error.valid_up_to(),
+                            Err(_) => carry.len(),
+                        }
                     };
                     let text = String::from_utf8_lossy(&carry[..valid]).into_owned();
                     carry.drain(..valid);
@@ -562,12 +629,19 @@ async fn execute(
                             }
                         }
                     }
+                    if across_nodes {
+                        ship_labelled(&shipper, &text).await;
+                    }
                     for file in &files {
                         shipper.push(file, &text).await;
                     }
                 }
                 if !carry.is_empty() {
-                    let text = String::from_utf8_lossy(&carry).into_owned();
+                    let mut text = String::from_utf8_lossy(&carry).into_owned();
+                    if across_nodes {
+                        text.push('\n');
+                        ship_labelled(&shipper, &text).await;
+                    }
                     for file in &files {
                         shipper.push(file, &text).await;
                     }
@@ -692,4 +766,17 @@ fn safe_join(root: &Path, relative: &str) -> anyhow::Result<PathBuf> {
         bail!("the server named an empty path");
     }
     Ok(root.join(normalized))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_rank_label;
+
+    #[test]
+    fn srun_labels_name_the_rank_of_each_line() {
+        assert_eq!(split_rank_label("0: hello\n"), Some((0, "hello\n")));
+        assert_eq!(split_rank_label(" 12: a: b\n"), Some((12, "a: b\n")));
+        assert_eq!(split_rank_label("srun: error: task 1 exited\n"), None);
+        assert_eq!(split_rank_label("plain line\n"), None);
+    }
 }

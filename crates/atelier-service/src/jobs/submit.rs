@@ -248,16 +248,6 @@ impl Service {
                     ),
                 ));
             }
-            if spec.instance_count > 1 {
-                return Err(field_error(
-                    spec,
-                    "resources.instance_count",
-                    format!(
-                        "{} nodes: jobs on Slurm compute '{}' run on one node for now (multi-node jobs are not yet supported)",
-                        spec.instance_count, compute.name
-                    ),
-                ));
-            }
             return Ok(resources);
         }
         let capacity = self.compute_capacity();
