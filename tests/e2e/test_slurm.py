@@ -141,6 +141,8 @@ def test_a_pending_job_shows_slurms_reason_and_cancels_with_scancel(on_slurm, tm
     assert "RUNNING" in job_of(http, srv, first)["cluster_state"]
     shown = cli.json("compute", "show", "-n", "hpc", "-o", "json")
     assert shown["queued"] == [second] and sorted(shown["running"]) == sorted(hogs)
+    refused = cli("compute", "delete", "-n", "hpc", check=False)
+    assert refused.returncode != 0 and "unfinished job" in refused.stderr, refused.stderr
 
     cli("job", "cancel", "-n", second)
     ended = wait_for(http, srv, second, {"Completed", "Failed", "Canceled"}, timeout=60)

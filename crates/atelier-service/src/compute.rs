@@ -303,6 +303,29 @@ impl Service {
         if name == "local" {
             return Err(Error::invalid("compute 'local' is built in and cannot be deleted"));
         }
+        // A compute's jobs end first: a cluster's would go on running, out of Atelier's sight.
+        let waiting = [
+            JobStatus::Queued,
+            JobStatus::Preparing,
+            JobStatus::Running,
+            JobStatus::Finalizing,
+            JobStatus::CancelRequested,
+        ];
+        let unfinished: Vec<String> = self
+            .store
+            .jobs_in_status(&waiting)
+            .await?
+            .into_iter()
+            .filter(|job| job.workspace == *workspace && job.compute == name && !job.kind.is_parent())
+            .map(|job| job.name)
+            .collect();
+        if !unfinished.is_empty() {
+            return Err(Error::invalid(format!(
+                "compute '{name}' still has {} unfinished job(s) ({}): cancel them or wait for them to end",
+                unfinished.len(),
+                unfinished.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
         self.store.delete_compute(workspace, name).await
     }
 
