@@ -5,6 +5,7 @@ The server runs on the Slurm node itself here, so `--public-url` names the loopb
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -239,3 +240,58 @@ def test_a_pytorch_job_over_two_nodes_runs_every_rank_with_azures_variables(on_s
         nodes_seen.add(log.split("slurm node ")[1].split()[0])
     assert len(nodes_seen) == 2, f"two nodes ran the ranks: {nodes_seen}"
     assert "rank 0 met ranks [1, 2, 3]" in full_log(http, srv, name), "every rank reached MASTER_ADDR:MASTER_PORT"
+
+
+TF_RENDEZVOUS = """\
+    import json, os, socket, time
+    config = json.loads(os.environ["TF_CONFIG"])
+    task, cluster = config["task"], config["cluster"]
+    me = cluster[task["type"]][task["index"]]
+    host, port = me.rsplit(":", 1)
+    print("task", task["type"], task["index"], "cluster", json.dumps(cluster, sort_keys=True), flush=True)
+    server = socket.create_server((host, int(port)))
+    if task == {"type": "worker", "index": 0}:
+        others = [address for kind in cluster for address in cluster[kind] if address != me]
+        for address in others:
+            other_host, other_port = address.rsplit(":", 1)
+            for _ in range(300):
+                try:
+                    socket.create_connection((other_host, int(other_port))).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                raise SystemExit(address + " never listened")
+        print("worker 0 reached", len(others), flush=True)
+    else:
+        server.accept()
+    """
+
+
+@pytest.mark.parametrize("where", ["local", "slurm"])
+def test_a_tensorflow_job_tells_each_process_the_cluster_in_tf_config(on_slurm, tmp_path, where):
+    srv, cli, http = on_slurm
+    compute = "compute: azureml:hpc\nresources:\n  instance_count: 2\n" if where == "slurm" else ""
+    job_file = write_job(
+        tmp_path / "tf",
+        f"code: src\ncommand: python3 rendezvous.py\n{compute}"
+        "distribution:\n  type: tensorflow\n  worker_count: 3\n  parameter_server_count: 1\n",
+        {"src/rendezvous.py": TF_RENDEZVOUS},
+    )
+    name = cli.json("job", "create", "-f", str(job_file), "-o", "json")["name"]
+    job = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"}, timeout=120)
+    assert job["status"] == "Completed", (job, full_log(http, srv, name, "system_logs/runtime.txt"))
+    tasks = []
+    for rank in range(4):
+        log = full_log(http, srv, name, f"user_logs/std_log_process_{rank}.txt")
+        words = log.split()
+        tasks.append((words[1], int(words[2])))
+        cluster = json.loads(log.split("cluster ", 1)[1].splitlines()[0])
+        assert len(cluster["worker"]) == 3 and len(cluster["ps"]) == 1, cluster
+    assert tasks == [("worker", 0), ("worker", 1), ("worker", 2), ("ps", 0)]
+    assert "worker 0 reached 3" in full_log(http, srv, name)
+
+    mistake = write_job(tmp_path / "uneven", "command: echo\ncompute: azureml:hpc\nresources:\n  instance_count: 2\n"
+                        "distribution:\n  type: tensorflow\n  worker_count: 2\n  parameter_server_count: 1\n")
+    refused = cli("job", "create", "-f", str(mistake), check=False)
+    assert refused.returncode != 0 and "do not spread evenly over 2 instances" in refused.stderr, refused.stderr

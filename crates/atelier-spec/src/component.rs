@@ -197,6 +197,9 @@ pub struct ComponentBody {
     /// `pytorch` processes per instance, when distributed.
     #[serde(default)]
     pub process_count_per_instance: Option<i64>,
+    /// `distribution: tensorflow`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensorflow: Option<crate::fields::TensorflowDistribution>,
 }
 
 /// A command component file, checked.
@@ -411,7 +414,7 @@ pub fn parse_component(text: &str) -> Result<ComponentSpec, SpecError> {
     }
     let (environment, inline_environment) = environment_of(raw.environment.as_ref())?;
     let resources = resources_of(raw.resources, &same)?;
-    let process_count_per_instance = distribution_of(raw.distribution.as_ref(), &same)?;
+    let (process_count_per_instance, tensorflow) = distribution_of(raw.distribution.as_ref(), &same)?;
 
     Ok(ComponentSpec {
         name: name.value,
@@ -438,6 +441,7 @@ pub fn parse_component(text: &str) -> Result<ComponentSpec, SpecError> {
             memory_gb: resources.memory_gb,
             gpu_count: resources.gpu_count,
             process_count_per_instance,
+            tensorflow,
         },
         lines,
     })

@@ -165,23 +165,93 @@ pub(crate) fn resources_of(
     })
 }
 
-/// Reads `distribution`: the `pytorch` processes per instance, or `None` when not distributed.
+/// Azure's `tensorflow` distribution: `worker_count` workers (default: one per instance) and
+/// `parameter_server_count` parameter servers, each process told the whole cluster and its own
+/// task in `TF_CONFIG`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TensorflowDistribution {
+    #[serde(default)]
+    pub worker_count: Option<i64>,
+    #[serde(default)]
+    pub parameter_server_count: i64,
+}
+
+impl TensorflowDistribution {
+    /// The workers of a job of `instance_count` instances.
+    pub fn workers(&self, instance_count: i64) -> i64 {
+        self.worker_count.unwrap_or(instance_count)
+    }
+
+    /// Every process: workers, then parameter servers; as many on each instance, so the total
+    /// must divide by the instances.
+    pub fn processes(&self, instance_count: i64) -> Result<i64, String> {
+        let total = self.workers(instance_count) + self.parameter_server_count;
+        if total % instance_count.max(1) != 0 {
+            return Err(format!(
+                "{} workers and {} parameter servers do not spread evenly over {} instances",
+                self.workers(instance_count),
+                self.parameter_server_count,
+                instance_count
+            ));
+        }
+        Ok(total)
+    }
+}
+
+/// Reads `distribution`: the `pytorch` processes per instance, or a `tensorflow` cluster; both
+/// `None` when not distributed.
 pub(crate) fn distribution_of(
     raw: Option<&Spanned<RawDistribution>>,
     field_of: &dyn Fn(&str) -> String,
-) -> Result<Option<i64>, SpecError> {
-    let Some(spanned) = raw else { return Ok(None) };
+) -> Result<(Option<i64>, Option<TensorflowDistribution>), SpecError> {
+    let Some(spanned) = raw else { return Ok((None, None)) };
     let line = spanned.referenced.line();
-    if spanned.value.kind != "pytorch" {
-        return Err(SpecError::new(
+    let raw = &spanned.value;
+    let not_of = |field: &str, kind: &str| {
+        SpecError::new(field_of(&format!("distribution.{field}")), line, format!("{field} is not a field of {kind}"))
+    };
+    match raw.kind.as_str() {
+        "pytorch" => {
+            if raw.worker_count.is_some() {
+                return Err(not_of("worker_count", "pytorch"));
+            }
+            if raw.parameter_server_count.is_some() {
+                return Err(not_of("parameter_server_count", "pytorch"));
+            }
+            let count = raw.process_count_per_instance.unwrap_or(1);
+            if count < 1 {
+                return Err(SpecError::new(
+                    field_of("distribution.process_count_per_instance"),
+                    line,
+                    "must be at least 1",
+                ));
+            }
+            Ok((Some(count), None))
+        }
+        "tensorflow" => {
+            if raw.process_count_per_instance.is_some() {
+                return Err(not_of("process_count_per_instance", "tensorflow (it takes worker_count)"));
+            }
+            if raw.worker_count.is_some_and(|count| count < 1) {
+                return Err(SpecError::new(field_of("distribution.worker_count"), line, "must be at least 1"));
+            }
+            if raw.parameter_server_count.is_some_and(|count| count < 0) {
+                return Err(SpecError::new(
+                    field_of("distribution.parameter_server_count"),
+                    line,
+                    "must be at least 0",
+                ));
+            }
+            let tensorflow = TensorflowDistribution {
+                worker_count: raw.worker_count,
+                parameter_server_count: raw.parameter_server_count.unwrap_or(0),
+            };
+            Ok((None, Some(tensorflow)))
+        }
+        other => Err(SpecError::new(
             field_of("distribution.type"),
             line,
-            format!("distribution '{}' is not supported: expected pytorch", spanned.value.kind),
-        ));
+            format!("distribution '{other}' is not supported: expected pytorch or tensorflow"),
+        )),
     }
-    let count = spanned.value.process_count_per_instance.unwrap_or(1);
-    if count < 1 {
-        return Err(SpecError::new(field_of("distribution.process_count_per_instance"), line, "must be at least 1"));
-    }
-    Ok(Some(count))
 }

@@ -104,6 +104,10 @@ pub(crate) struct RawDistribution {
     pub(crate) kind: String,
     #[serde(default)]
     pub(crate) process_count_per_instance: Option<i64>,
+    #[serde(default)]
+    pub(crate) worker_count: Option<i64>,
+    #[serde(default)]
+    pub(crate) parameter_server_count: Option<i64>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -222,6 +226,8 @@ pub struct CommandJob {
     pub priority: i64,
     /// `pytorch` processes per instance, when distributed.
     pub process_count_per_instance: Option<i64>,
+    /// `distribution: tensorflow`.
+    pub tensorflow: Option<crate::fields::TensorflowDistribution>,
     /// Seconds.
     pub timeout: Option<i64>,
     /// The line each field's value starts on (`compute`, `environment`, `inputs.<name>`, …),
@@ -590,7 +596,7 @@ fn check_command_job(
             }
         },
     };
-    let process_count_per_instance = distribution_of(raw.distribution.as_ref(), &field_of)?;
+    let (process_count_per_instance, tensorflow) = distribution_of(raw.distribution.as_ref(), &field_of)?;
     let timeout = positive("limits.timeout", raw.limits.unwrap_or_default().timeout.as_ref())?;
 
     Ok(CommandJob {
@@ -618,6 +624,7 @@ fn check_command_job(
         gpu_count: resources.gpu_count,
         priority,
         process_count_per_instance,
+        tensorflow,
         timeout,
         lines,
     })
@@ -719,6 +726,19 @@ limits:
         assert_eq!((compute.field.as_str(), compute.line), ("compute", 2));
         let named = parse_command_job("command: echo hi\ncompute: azureml:gpu-cluster\n", "f").unwrap();
         assert_eq!((named.compute.as_str(), named.line_of("compute")), ("gpu-cluster", 2));
+        let mpi = error_of("command: echo\ndistribution:\n  type: mpi\n");
+        assert_eq!((mpi.field.as_str(), mpi.line), ("distribution.type", 3));
+        assert!(mpi.message.contains("expected pytorch or tensorflow"), "{mpi}");
+        let mixed = error_of("command: echo\ndistribution:\n  type: tensorflow\n  process_count_per_instance: 2\n");
+        assert_eq!(mixed.field, "distribution.process_count_per_instance", "{mixed}");
+        let tf = parse_command_job(
+            "command: echo\ndistribution:\n  type: tensorflow\n  worker_count: 3\n  parameter_server_count: 1\n",
+            "f",
+        )
+        .unwrap();
+        let tensorflow = tf.tensorflow.unwrap();
+        assert_eq!((tensorflow.workers(1), tensorflow.processes(2)), (3, Ok(4)));
+        assert!(tensorflow.processes(3).is_err(), "4 processes do not spread over 3 instances");
         let priority = error_of("command: echo\nqueue_settings:\n  priority: urgent\n");
         assert_eq!((priority.field.as_str(), priority.line), ("queue_settings.priority", 3));
         let cpu = error_of("command: echo\nresources:\n  cpu: 0\n");

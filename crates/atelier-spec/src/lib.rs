@@ -33,10 +33,11 @@ pub mod schedule;
 pub mod sweep;
 
 pub use component::{ComponentDefinition, ComponentSpec, parse_component};
+pub use fields::TensorflowDistribution;
 pub use job::{CommandJob, JobInput, JobOutput, parse_command_job};
 pub use plan::{
-    BUILTIN_ENVIRONMENT, JobPlan, PlannedEnvironment, PlannedInput, PlannedOutput, fill_search_space, render_command,
-    search_inputs,
+    BUILTIN_ENVIRONMENT, JobPlan, PlannedEnvironment, PlannedInput, PlannedOutput, TensorflowPlan, fill_search_space,
+    render_command, search_inputs,
 };
 pub use sweep::{SweepJob, parse_sweep_job};
 

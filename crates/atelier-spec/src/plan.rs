@@ -26,11 +26,23 @@ pub struct JobPlan {
     /// Nodes to run on (`resources.instance_count`; a cluster's nodes, or this machine).
     #[serde(default = "one_instance")]
     pub instance_count: i64,
+    /// `distribution: tensorflow`: the workers and parameter servers (`process_count` is their
+    /// sum), each process told the cluster in `TF_CONFIG`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensorflow: Option<TensorflowPlan>,
     /// Whether the job asked for `pytorch` distribution (its processes get `RANK`, …).
     pub distributed: bool,
     pub timeout_seconds: Option<i64>,
     /// The code snapshot's id, when the job has code.
     pub snapshot: Option<String>,
+}
+
+/// A tensorflow job's cluster: processes `0..workers` are its workers, the rest its parameter
+/// servers.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TensorflowPlan {
+    pub workers: i64,
+    pub parameter_servers: i64,
 }
 
 fn one_instance() -> i64 {
@@ -239,6 +251,7 @@ mod tests {
             environment_variables: BTreeMap::new(),
             process_count: 1,
             instance_count: 1,
+            tensorflow: None,
             distributed: false,
             timeout_seconds: None,
             snapshot: None,

@@ -239,6 +239,55 @@ fn url_path(path: &str) -> String {
 }
 
 /// A free TCP port on the loopback interface, for `MASTER_PORT`.
+/// A text quoted for the POSIX shell: one word, whatever it holds.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// The addresses of the nodes of this Slurm allocation, in Slurm's order (the address Slurm
+/// reaches each node at, its `NodeAddr`).
+async fn slurm_node_addresses() -> anyhow::Result<Vec<String>> {
+    let list = std::env::var("SLURM_JOB_NODELIST").context("not in a Slurm allocation")?;
+    let names = tokio::process::Command::new("scontrol").args(["show", "hostnames", &list]).output().await?;
+    let names: Vec<String> = String::from_utf8_lossy(&names.stdout).split_whitespace().map(str::to_owned).collect();
+    let listing = tokio::process::Command::new("sinfo").args(["-h", "-N", "-n", &list, "-o", "%N|%o"]).output().await?;
+    let addresses: std::collections::HashMap<String, String> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .filter_map(|line| line.trim().split_once('|').map(|(name, address)| (name.to_owned(), address.to_owned())))
+        .collect();
+    Ok(names.iter().map(|name| addresses.get(name).cloned().unwrap_or_else(|| name.clone())).collect())
+}
+
+/// Every process's `TF_CONFIG`, as Azure writes it: the cluster's workers and parameter servers
+/// (`host:port`, process `r` on host `r / per_host`, at `base_port + r`) and the process's own
+/// task.
+fn tensorflow_configs(
+    tensorflow: &atelier_spec::TensorflowPlan,
+    per_host: i64,
+    hosts: &[String],
+    base_port: u16,
+) -> Vec<String> {
+    let total = tensorflow.workers + tensorflow.parameter_servers;
+    let address = |rank: i64| {
+        let host = hosts.get((rank / per_host.max(1)) as usize).or(hosts.last()).map_or("127.0.0.1", String::as_str);
+        format!("{host}:{}", i64::from(base_port) + rank)
+    };
+    let workers: Vec<String> = (0..tensorflow.workers).map(address).collect();
+    let servers: Vec<String> = (tensorflow.workers..total).map(address).collect();
+    (0..total)
+        .map(|rank| {
+            let (kind, index) =
+                if rank < tensorflow.workers { ("worker", rank) } else { ("ps", rank - tensorflow.workers) };
+            let mut cluster = serde_json::Map::new();
+            cluster.insert("worker".to_owned(), json!(workers));
+            if !servers.is_empty() {
+                cluster.insert("ps".to_owned(), json!(servers));
+            }
+            json!({"cluster": cluster, "task": {"type": kind, "index": index}, "environment": "cloud"}).to_string()
+        })
+        .collect()
+}
+
 /// Ships lines that `srun --label` prefixed with their process's rank (`3: text`) to that
 /// process's log (rank 0's also to the job's main log); other lines are srun's own.
 async fn ship_labelled(shipper: &LogShipper, text: &str) {
@@ -496,6 +545,24 @@ async fn execute(
     let per_node = (plan.process_count.max(1) / plan.instance_count.max(1)).max(1);
     let count = if across_nodes { 1 } else { plan.process_count.max(1) as usize };
     let master_port = free_port();
+    // A tensorflow job: every process's TF_CONFIG, by rank.
+    let tf_configs: Vec<String> = match &plan.tensorflow {
+        Some(tensorflow) if across_nodes => {
+            let hosts = slurm_node_addresses().await?;
+            let configs = tensorflow_configs(tensorflow, per_node, &hosts, master_port);
+            let folder = dir.join("tf_config");
+            std::fs::create_dir_all(&folder)?;
+            for (rank, config) in configs.iter().enumerate() {
+                std::fs::write(folder.join(format!("{rank}.json")), config)?;
+            }
+            configs
+        }
+        Some(tensorflow) => {
+            let total = plan.process_count.max(1);
+            tensorflow_configs(tensorflow, total, &["127.0.0.1".to_owned()], master_port)
+        }
+        None => Vec::new(),
+    };
     let mut children = Vec::new();
     let mut pgid: Option<i32> = None;
     let tail: Arc<std::sync::Mutex<VecDeque<String>>> = Arc::new(std::sync::Mutex::new(VecDeque::new()));
@@ -508,6 +575,10 @@ async fn execute(
             (true, true) => format!(
                 "export RANK=\"$SLURM_PROCID\" LOCAL_RANK=\"$SLURM_LOCALID\" NODE_RANK=\"$SLURM_NODEID\" \
                  WORLD_SIZE=\"$SLURM_NTASKS\" AZUREML_CR_NODE_RANK=\"$SLURM_NODEID\"; {command}"
+            ),
+            (true, false) if plan.tensorflow.is_some() => format!(
+                "export AZUREML_CR_NODE_RANK=\"$SLURM_NODEID\" TF_CONFIG=\"$(cat {}/\"$SLURM_PROCID\".json)\"; {command}",
+                shell_quote(&dir.join("tf_config").display().to_string())
             ),
             (true, false) => format!("export AZUREML_CR_NODE_RANK=\"$SLURM_NODEID\"; {command}"),
             _ => command.clone(),
@@ -568,6 +639,8 @@ async fn execute(
                 "AZUREML_CR_DISTRIBUTED_CONFIG",
                 json!({"host_list": std::env::var("SLURM_JOB_NODELIST").unwrap_or_default()}).to_string(),
             );
+        } else if let Some(config) = tf_configs.get(rank).filter(|_| !across_nodes) {
+            process.env("TF_CONFIG", config);
         } else if plan.distributed {
             process
                 .env("RANK", rank.to_string())
@@ -584,7 +657,7 @@ async fn execute(
         let files: Vec<String> = if across_nodes {
             // Routed by each line's rank label.
             Vec::new()
-        } else if plan.distributed {
+        } else if plan.distributed || plan.tensorflow.is_some() {
             let own = format!("user_logs/std_log_process_{rank}.txt");
             if rank == 0 { vec![atelier_service::STD_LOG.to_owned(), own] } else { vec![own] }
         } else {
@@ -778,5 +851,20 @@ mod tests {
         assert_eq!(split_rank_label(" 12: a: b\n"), Some((12, "a: b\n")));
         assert_eq!(split_rank_label("srun: error: task 1 exited\n"), None);
         assert_eq!(split_rank_label("plain line\n"), None);
+    }
+
+    #[test]
+    fn tf_config_names_the_cluster_and_each_process_s_task() {
+        let plan = atelier_spec::TensorflowPlan { workers: 3, parameter_servers: 1 };
+        let configs = super::tensorflow_configs(&plan, 2, &["10.0.0.1".to_owned(), "10.0.0.2".to_owned()], 4000);
+        let parsed: Vec<serde_json::Value> = configs.iter().map(|text| serde_json::from_str(text).unwrap()).collect();
+        assert_eq!(parsed.len(), 4);
+        assert_eq!(
+            parsed[0]["cluster"],
+            serde_json::json!({"worker": ["10.0.0.1:4000", "10.0.0.1:4001", "10.0.0.2:4002"], "ps": ["10.0.0.2:4003"]})
+        );
+        assert_eq!(parsed[2]["task"], serde_json::json!({"type": "worker", "index": 2}));
+        assert_eq!(parsed[3]["task"], serde_json::json!({"type": "ps", "index": 0}));
+        assert_eq!(parsed[1]["environment"], "cloud");
     }
 }

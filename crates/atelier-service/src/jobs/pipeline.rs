@@ -520,6 +520,7 @@ pub(crate) fn as_job_plan(plan: &PipelinePlan) -> atelier_spec::JobPlan {
         },
         environment_variables: BTreeMap::new(),
         process_count: 0,
+        tensorflow: None,
         instance_count: 1,
         distributed: false,
         timeout_seconds: None,
@@ -587,6 +588,7 @@ fn inputs_job(job: &PipelineJob, inputs: BTreeMap<String, JobInput>) -> CommandJ
         gpu_count: None,
         priority: 2,
         process_count_per_instance: None,
+        tensorflow: None,
         timeout: None,
         lines,
     }

@@ -274,7 +274,18 @@ impl Service {
                 .collect(),
             environment: step.definition.environment.clone(),
             environment_variables: step.environment_variables.clone(),
-            process_count: body.process_count_per_instance.unwrap_or(1) * body.instance_count,
+            process_count: super::submit::processes_of(
+                body.instance_count,
+                body.process_count_per_instance,
+                body.tensorflow.as_ref(),
+            )
+            .0,
+            tensorflow: super::submit::processes_of(
+                body.instance_count,
+                body.process_count_per_instance,
+                body.tensorflow.as_ref(),
+            )
+            .1,
             instance_count: body.instance_count,
             distributed: body.process_count_per_instance.is_some(),
             timeout_seconds: step.timeout_seconds,

@@ -144,7 +144,9 @@ impl Service {
             outputs,
             environment,
             environment_variables: spec.environment_variables.clone(),
-            process_count: spec.process_count_per_instance.unwrap_or(1) * spec.instance_count,
+            process_count: processes_of(spec.instance_count, spec.process_count_per_instance, spec.tensorflow.as_ref())
+                .0,
+            tensorflow: processes_of(spec.instance_count, spec.process_count_per_instance, spec.tensorflow.as_ref()).1,
             instance_count: spec.instance_count,
             distributed: spec.process_count_per_instance.is_some(),
             timeout_seconds: spec.timeout,
@@ -218,6 +220,9 @@ impl Service {
     /// cluster, the cluster decides, within the compute's nodes per job).
     pub(super) fn resolve_resources(&self, spec: &CommandJob, compute: &JobCompute) -> Result<ResourceRequest> {
         let per_job_limit = compute.per_job_limit;
+        if let Some(tensorflow) = &spec.tensorflow {
+            tensorflow.processes(spec.instance_count).map_err(|message| field_error(spec, "distribution", message))?;
+        }
         let mut resources = ResourceRequest::default();
         if let Some(size) = &spec.instance_type {
             resources = vm_size(size).map_err(|error| field_error(spec, "resources.instance_type", error.message))?;
@@ -651,4 +656,22 @@ pub(super) struct JobCompute {
     pub(super) per_job_limit: Option<ResourceRequest>,
     /// A cluster's settings, for a compute on a cluster.
     pub(super) cluster: Option<atelier_spec::compute::SlurmSettings>,
+}
+
+/// The processes a job starts, and a tensorflow job's cluster: `pytorch` processes per instance
+/// on each instance, or a tensorflow job's workers and parameter servers (checked to spread
+/// evenly over the instances when the job was submitted), or one per instance.
+pub(super) fn processes_of(
+    instance_count: i64,
+    per_instance: Option<i64>,
+    tensorflow: Option<&atelier_spec::TensorflowDistribution>,
+) -> (i64, Option<atelier_spec::TensorflowPlan>) {
+    match tensorflow {
+        Some(tensorflow) => {
+            let workers = tensorflow.workers(instance_count);
+            let plan = atelier_spec::TensorflowPlan { workers, parameter_servers: tensorflow.parameter_server_count };
+            (workers + tensorflow.parameter_server_count, Some(plan))
+        }
+        None => (per_instance.unwrap_or(1) * instance_count, None),
+    }
 }

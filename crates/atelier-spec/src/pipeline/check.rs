@@ -289,5 +289,6 @@ fn infer_interface(
         memory_gb: None,
         gpu_count: None,
         process_count_per_instance: inline.process_count_per_instance,
+        tensorflow: inline.tensorflow,
     })
 }

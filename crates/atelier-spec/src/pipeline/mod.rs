@@ -147,6 +147,7 @@ pub struct InlineCommand {
     pub environment: Option<String>,
     pub inline_environment: Option<(Option<String>, Option<serde_json::Value>)>,
     pub process_count_per_instance: Option<i64>,
+    pub tensorflow: Option<crate::fields::TensorflowDistribution>,
 }
 
 /// What a step input is bound to.
@@ -235,6 +236,7 @@ impl Step {
             gpu_count: self.gpu_count.or(body.gpu_count),
             priority: 2,
             process_count_per_instance: body.process_count_per_instance,
+            tensorflow: body.tensorflow,
             timeout: self.timeout,
             lines,
         }
@@ -648,12 +650,14 @@ fn read_step(
                     ));
                 }
             }
+            let (process_count_per_instance, tensorflow) = distribution_of(raw.distribution.as_ref(), &field_of)?;
             StepComponent::Inline(InlineCommand {
                 command: command.value.clone(),
                 code: raw.code.as_ref().map(|code| code.value.clone()),
                 environment,
                 inline_environment,
-                process_count_per_instance: distribution_of(raw.distribution.as_ref(), &field_of)?,
+                process_count_per_instance,
+                tensorflow,
             })
         }
     };

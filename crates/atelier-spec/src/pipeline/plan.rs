@@ -160,6 +160,7 @@ mod tests {
                     memory_gb: None,
                     gpu_count: None,
                     process_count_per_instance: None,
+                    tensorflow: None,
                 },
                 environment: PlannedEnvironment {
                     name: "sklearn:1".into(),
