@@ -9,6 +9,7 @@
 //! server's), which is all `sbatch` exports to the job.
 
 use crate::launcher::LocalLauncher;
+use crate::runtime::shell_quote;
 use atelier_core::{Error, Result};
 use atelier_service::{ClusterBackend, ClusterJob, ClusterRequest, PortFuture};
 use atelier_spec::compute::SlurmSettings;
@@ -26,11 +27,6 @@ pub struct SlurmBackend {
     /// The URL the cluster's nodes reach this server at: `--public-url`, or the address it
     /// listens on when that is not a loopback one; `None` when nodes cannot reach it.
     pub server_url: Option<String>,
-}
-
-/// A text quoted for the POSIX shell: one word, whatever it holds.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// Runs a Slurm tool with only the inheritable variables; its output, or what went wrong.

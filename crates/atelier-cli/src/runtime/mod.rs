@@ -240,7 +240,7 @@ fn url_path(path: &str) -> String {
 
 /// A free TCP port on the loopback interface, for `MASTER_PORT`.
 /// A text quoted for the POSIX shell: one word, whatever it holds.
-fn shell_quote(text: &str) -> String {
+pub(crate) fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
