@@ -90,6 +90,8 @@ def test_a_slurm_compute_is_checked_against_the_cluster_before_it_is_stored(make
     cli("compute", "create", "-f", str(good))
     shown = cli.json("compute", "show", "-n", "hpc", "-o", "json")
     assert shown["type"] == "slurm" and shown["slurm"]["partition"] == partition
+    table = cli("compute", "list").stdout
+    assert "hpc" in table and "(Slurm)" in table, table
 
 
 def test_a_job_runs_as_a_slurm_batch_job_with_its_logs_and_metrics(on_slurm, tmp_path):

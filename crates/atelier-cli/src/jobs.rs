@@ -515,7 +515,8 @@ async fn follow(client: &Client, workspace: &str, name: &str) -> anyhow::Result<
 pub async fn compute(command: ComputeCommand, args: ClientArgs) -> anyhow::Result<()> {
     let client = Client::new(&args)?;
     let workspace = args.workspace();
-    let fields = ["name", "type", "size", "max_instances", "per_job", "capacity", "in_use", "running", "queued"];
+    let fields =
+        ["name", "type", "size", "max_instances", "per_job", "capacity", "in_use", "running", "queued", "slurm"];
     match command {
         ComputeCommand::List => {
             let computes: Vec<Value> = client.get(&format!("/workspaces/{}/computes", segment(workspace)), &[]).await?;
@@ -525,12 +526,21 @@ pub async fn compute(command: ComputeCommand, args: ClientArgs) -> anyhow::Resul
             let rows: Vec<Value> = computes
                 .iter()
                 .map(|compute| {
+                    // A cluster's capacity is the cluster's to know: show what its jobs use.
+                    let of = |key: &str| match compute["type"].as_str() {
+                        Some("slurm") => format!("{} (Slurm)", cell(key, compute["in_use"].get(key))),
+                        _ => format!(
+                            "{}/{}",
+                            cell(key, compute["in_use"].get(key)),
+                            cell(key, compute["capacity"].get(key))
+                        ),
+                    };
                     json!({
                         "name": compute["name"],
                         "type": compute["type"],
                         "size": compute["size"],
-                        "cpus": format!("{}/{}", cell("cpus", compute["in_use"].get("cpus")), cell("cpus", compute["capacity"].get("cpus"))),
-                        "gpus": format!("{}/{}", cell("gpus", compute["in_use"].get("gpus")), cell("gpus", compute["capacity"].get("gpus"))),
+                        "cpus": of("cpus"),
+                        "gpus": of("gpus"),
                         "running": compute["running"].as_array().map(Vec::len).unwrap_or(0),
                         "queued": compute["queued"].as_array().map(Vec::len).unwrap_or(0),
                     })
