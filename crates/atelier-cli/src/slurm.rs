@@ -102,15 +102,13 @@ fn parse_squeue(text: &str) -> HashMap<i64, ClusterJob> {
 }
 
 impl SlurmBackend {
-    fn jobs_dir(&self, settings: &SlurmSettings) -> PathBuf {
-        settings.job_folder.as_ref().map_or_else(|| self.local.jobs_dir.clone(), PathBuf::from)
+    /// Where jobs' folders are made: the compute's `job_folder`, else the server's.
+    fn jobs_dir(&self, job_folder: Option<&str>) -> PathBuf {
+        job_folder.map_or_else(|| self.local.jobs_dir.clone(), PathBuf::from)
     }
 
-    fn envs_dir(&self, settings: &SlurmSettings) -> PathBuf {
-        settings
-            .job_folder
-            .as_ref()
-            .map_or_else(|| self.local.envs_dir.clone(), |folder| Path::new(folder).join(".envs"))
+    fn envs_dir(&self, job_folder: Option<&str>) -> PathBuf {
+        job_folder.map_or_else(|| self.local.envs_dir.clone(), |folder| Path::new(folder).join(".envs"))
     }
 
     async fn check_settings(&self, settings: &SlurmSettings) -> Result<()> {
@@ -143,13 +141,8 @@ impl SlurmBackend {
         let Some(server_url) = &self.server_url else {
             return Err(Error::invalid("Slurm's nodes cannot reach this server (no --public-url)"));
         };
-        let settings = SlurmSettings {
-            job_folder: request.job_folder.clone(),
-            partition: request.partition.clone(),
-            ..SlurmSettings::default()
-        };
-        let jobs_dir = self.jobs_dir(&settings);
-        let envs_dir = self.envs_dir(&settings);
+        let jobs_dir = self.jobs_dir(request.job_folder.as_deref());
+        let envs_dir = self.envs_dir(request.job_folder.as_deref());
         let names = (request.workspace.as_str(), request.job.as_str());
         let dir = self.local.prepare_job_folder(&jobs_dir, server_url, &envs_dir, names, token, &[])?;
         let program = request.atelier_path.as_ref().map_or_else(|| self.local.exe.display().to_string(), Clone::clone);
@@ -225,7 +218,7 @@ impl ClusterBackend for SlurmBackend {
     }
 
     fn output_tail(&self, job: &str, settings: &SlurmSettings) -> Option<String> {
-        let text = std::fs::read(self.jobs_dir(settings).join(job).join("slurm.out")).ok()?;
+        let text = std::fs::read(self.jobs_dir(settings.job_folder.as_deref()).join(job).join("slurm.out")).ok()?;
         let start = text.len().saturating_sub(2048);
         Some(String::from_utf8_lossy(&text[start..]).trim().to_owned())
     }

@@ -184,7 +184,8 @@ impl Service {
         self.cluster_backend()?.backend.check(settings).await
     }
 
-    /// Submits a queued job to its cluster; `false` if it moved on meanwhile (a cancel).
+    /// Submits a queued job to its cluster; `false` if it did not go (the cluster refused it,
+    /// or it was canceled meanwhile, and its batch job with it).
     pub(crate) async fn submit_to_cluster(&self, compute: &Compute, job: &Job) -> Result<bool> {
         let clusters = self.cluster_backend()?;
         let request = cluster_request(job, &slurm_settings(compute)?)?;
@@ -195,11 +196,18 @@ impl Service {
                 self.store.set_job_launched(&job.name, id, 0).await?;
                 self.store.set_job_cluster_state(&job.name, "PENDING").await?;
                 tracing::info!(job = %job.name, slurm_job = id, "job submitted to the cluster");
+                // A cancel that came while it was submitted ended the job at once (it had no
+                // batch job yet): the batch job goes too.
+                if self.store.get_job(&job.name).await?.status.is_terminal() {
+                    clusters.backend.cancel(id).await?;
+                    return Ok(false);
+                }
                 Ok(true)
             }
             Err(error) => {
                 let message = format!("the cluster refused the job: {}", error.message);
-                Ok(self.transition(&job.name, JobStatus::Failed, Some(&message), None, Some(&message)).await?.is_some())
+                self.transition(&job.name, JobStatus::Failed, Some(&message), None, Some(&message)).await?;
+                Ok(false)
             }
         }
     }
@@ -208,6 +216,9 @@ impl Service {
     /// cancel while pending, and an end the runtime did not report.
     pub(crate) async fn reconcile_cluster_jobs(&self, computes: &HashMap<(String, String), Compute>) -> Result<()> {
         let Some(clusters) = &self.clusters else { return Ok(()) };
+        if !computes.values().any(is_cluster) {
+            return Ok(());
+        }
         let mut held: Vec<Job> = Vec::new();
         for job in self.store.jobs_in_status(&CLUSTER_HELD).await? {
             let key = (job.workspace.to_string(), job.compute.clone());

@@ -238,7 +238,6 @@ fn url_path(path: &str) -> String {
         .join("/")
 }
 
-/// A free TCP port on the loopback interface, for `MASTER_PORT`.
 /// A text quoted for the POSIX shell: one word, whatever it holds.
 pub(crate) fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
@@ -310,6 +309,7 @@ fn split_rank_label(line: &str) -> Option<(u32, &str)> {
     Some((rank.parse().ok()?, rest))
 }
 
+/// A free TCP port on the loopback interface, for `MASTER_PORT`.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
