@@ -2,8 +2,9 @@
 # test.sh - runs every test of Atelier on a fresh machine of the project's kind (Debian 12, root).
 #
 #   1. installs what the tests need: uv and two Python environments with the real mlflow
-#      client (2.22.4 and 3.17.2), PostgreSQL 15 (started on 127.0.0.1:5432), and a one-node
-#      two-node Slurm cluster on this machine (scripts/slurm-up.sh) for the Slurm tests;
+#      client (2.22.4 and 3.17.2), PostgreSQL 15 (started on 127.0.0.1:5432), a two-node Slurm
+#      cluster on this machine (scripts/slurm-up.sh) for the Slurm tests, and Open MPI with
+#      Debian's mpi4py for the mpi distribution's;
 #   2. tidy: cargo fmt --check and cargo clippy -D warnings;
 #   3. the Rust suites (unit, in-process HTTP, and the store conformance suite against SQLite
 #      and PostgreSQL);
@@ -31,8 +32,13 @@ case "$ATELIER_TEST_PG_URL" in
   *) echo "== test: postgres-up.sh printed '$ATELIER_TEST_PG_URL', not one postgres:// URL" >&2; exit 1 ;;
 esac
 export ATELIER_TEST_PG_URL
-log "slurm (two nodes on this machine)"
-SLURM_NODES=2 scripts/slurm-up.sh >&2
+log "slurm (two nodes on this machine, and slurmrestd)"
+SLURM_NODES=2 SLURM_REST=1 scripts/slurm-up.sh >&2
+log "open mpi and mpi4py (the mpi distribution's tests)"
+if ! command -v mpirun >/dev/null || ! /usr/bin/python3 -c 'import mpi4py' 2>/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openmpi-bin python3-mpi4py >/dev/null
+fi
 
 # The PostgreSQL half of the conformance suite refuses to skip itself when CI is set.
 export CI=${CI:-true}

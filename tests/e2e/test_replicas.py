@@ -147,3 +147,35 @@ def test_each_replica_serves_every_deployment_with_its_own_instances(make_server
     assert score(f"{first.url}/endpoints/{path}", key, {"x": 1}).status_code == 401
     wait_until(lambda: score(f"{second.url}/endpoints/{path}", key, {"x": 1}).status_code == 401,
                timeout=15, what="the other replica to refuse the old key")
+
+
+def test_a_schedule_fires_once_whichever_replica_it_was_made_on(make_server, tmp_path):
+    first, second = replica_pair(make_server)
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {first.token}"
+    (tmp_path / "cli-home").mkdir()
+    cli = Cli(CONFIG.binary, second.url, first.token, tmp_path / "cli-home")
+    (tmp_path / "hello.yml").write_text("type: command\ncommand: echo tick\n")
+    (tmp_path / "tick.yml").write_text(
+        "name: tick\ntrigger:\n  type: cron\n  expression: '* * * * *'\ncreate_job:\n  type: command\n  job: ./hello.yml\n"
+    )
+    if 60 - time.time() % 60 < 10:
+        time.sleep(60 - time.time() % 60 + 1)
+    cli("schedule", "create", "-f", str(tmp_path / "tick.yml"), timeout=60)
+    boundary = time.time() - time.time() % 60 + 60
+
+    def fired(srv):
+        shown = http.get(f"{srv.url}/api/v1/workspaces/default/schedules/tick")
+        assert shown.status_code == 200, shown.text
+        return shown.json()["jobs"]
+
+    deadline = boundary + 30
+    while not fired(first) and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(5)  # a second firing, were there one, has had its time
+    cli("schedule", "disable", "-n", "tick")
+    jobs = fired(second)
+    assert len(jobs) == 1, f"one fire, one job, whichever replica answers: {jobs}"
+    assert fired(first) == jobs
+    ran = wait_for(http, first, jobs[0]["name"], {"Completed", "Failed", "Canceled"}, timeout=60)
+    assert ran["status"] == "Completed", ran

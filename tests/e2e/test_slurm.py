@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -297,3 +298,113 @@ def test_a_tensorflow_job_tells_each_process_the_cluster_in_tf_config(on_slurm, 
                         "distribution:\n  type: tensorflow\n  worker_count: 2\n  parameter_server_count: 1\n")
     refused = cli("job", "create", "-f", str(mistake), check=False)
     assert refused.returncode != 0 and "do not spread evenly over 2 instances" in refused.stderr, refused.stderr
+
+
+MPI_ALLREDUCE = """\
+    import os
+    from mpi4py import MPI
+    world = MPI.COMM_WORLD
+    total = world.allreduce(world.Get_rank(), op=MPI.SUM)
+    print("rank", world.Get_rank(), "of", world.Get_size(), "local", os.environ["OMPI_COMM_WORLD_LOCAL_RANK"],
+          "sum", total,
+          "master", os.environ["AZ_BATCHAI_MPI_MASTER_NODE"], "nodes", os.environ["AZUREML_NODE_COUNT"], flush=True)
+    """
+
+
+@pytest.mark.parametrize("where", ["local", "slurm"])
+def test_an_mpi_job_runs_its_processes_with_mpirun_and_they_all_reduce(on_slurm, tmp_path, where):
+    srv, cli, http = on_slurm
+    if shutil.which("mpirun") is None:
+        pytest.fail("Open MPI is not installed: scripts/test.sh installs openmpi-bin and python3-mpi4py")
+    # Debian's mpi4py is built for the system's Python.
+    job_file = write_job(
+        tmp_path / "mpi",
+        f"code: src\ncommand: /usr/bin/python3 allreduce.py\n{'compute: azureml:hpc' if where == 'slurm' else ''}\n"
+        "distribution:\n  type: mpi\n  process_count_per_instance: 2\n",
+        {"src/allreduce.py": MPI_ALLREDUCE},
+    )
+    name = cli.json("job", "create", "-f", str(job_file), "-o", "json")["name"]
+    job = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"}, timeout=120)
+    assert job["status"] == "Completed", (job["error"], full_log(http, srv, name, "system_logs/runtime.txt"))
+    for rank in range(2):
+        log = full_log(http, srv, name, f"user_logs/std_log_process_{rank}.txt")
+        assert f"rank {rank} of 2 local {rank}" in log, (rank, log)
+        assert "sum 1 master 127.0.0.1 nodes 1" in log, "every process took part in the allreduce"
+    # Open MPI keeps Slurm's variables from the processes it starts; Slurm ran the job.
+    assert (job.get("cluster_state") is not None) == (where == "slurm"), job.get("cluster_state")
+    assert "rank 0 of 2" in full_log(http, srv, name) and "rank 1 of 2" not in full_log(http, srv, name)
+
+    bare = write_job(tmp_path / "bare", "command: echo\ndistribution:\n  type: mpi\n")
+    refused = cli("job", "create", "-f", str(bare), check=False)
+    assert refused.returncode != 0 and "needs process_count_per_instance" in refused.stderr, refused.stderr
+    if where == "slurm":
+        spread = write_job(tmp_path / "spread", "command: echo\ncompute: azureml:hpc\nresources:\n  instance_count: 2\n"
+                           "distribution:\n  type: mpi\n  process_count_per_instance: 2\n")
+        refused = cli("job", "create", "-f", str(spread), check=False)
+        assert refused.returncode != 0 and "an mpi job runs on one node" in refused.stderr, refused.stderr
+
+
+def test_a_slurm_compute_reached_through_slurmrestd_runs_and_cancels_jobs(make_server, tmp_path):
+    """A server that is not a submit host: the same batch jobs, over Slurm's REST API."""
+    partition = slurm_partition()
+    rest_env = Path("/run/atelier-slurm/rest.env")
+    if not rest_env.exists():
+        pytest.fail("slurmrestd is not running: run SLURM_REST=1 scripts/slurm-up.sh (scripts/test.sh does)")
+    url = dict(line.split("=", 1) for line in rest_env.read_text().splitlines() if "=" in line)["SLURMRESTD_URL"]
+    minted = subprocess.run(["scontrol", "token", "username=root", "lifespan=7200"],
+                            capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    token_file = tmp_path / "slurm.jwt"
+    token_file.write_text(minted + "\n")
+    token_file.chmod(0o600)
+    srv = make_server()
+    port = free_port()
+    srv.port, srv.keep_port = port, True
+    srv.extra_args = ["--public-url", f"http://127.0.0.1:{port}", "--cancel-grace-seconds", "2"]
+    srv.start()
+    (tmp_path / "cli-home").mkdir()
+    cli = Cli(CONFIG.binary, srv.url, srv.token, tmp_path / "cli-home")
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {srv.token}"
+
+    def compute_file(name, partition_name, token_path):
+        path = tmp_path / f"{name}.yml"
+        path.write_text(f"name: {name}\ntype: slurm\npartition: {partition_name}\nmax_instances: 2\nslurmrestd:\n"
+                        f"  url: {url}\n  user_name: root\n  token_file: {token_path}\n")
+        return path
+
+    # Checked through the REST API before anything is stored: the token, then the partition.
+    (tmp_path / "stale.jwt").write_text("not-a-token\n")
+    refused = cli("compute", "create", "-f", str(compute_file("stale", partition, tmp_path / "stale.jwt")), check=False)
+    assert refused.returncode != 0 and "slurmrestd at" in refused.stderr, refused.stderr
+    assert "not-a-token" not in refused.stderr, "the token is never shown"
+    refused = cli("compute", "create", "-f", str(compute_file("nowhere", "no-such-partition", token_file)), check=False)
+    assert refused.returncode != 0 and f"it has {partition}" in refused.stderr, refused.stderr
+    created = cli.json("compute", "create", "-f", str(compute_file("rest", partition, token_file)), "-o", "json")
+    assert created["slurm"]["slurmrestd"] == {"url": url, "user_name": "root", "token_file": str(token_file)}
+
+    job_file = write_job(tmp_path / "over-rest", """\
+        command: >-
+          python3 -c "import os, atelier_log; print('rest job', os.environ['SLURM_JOB_ID']);
+          atelier_log.log_metric('loss', 0.5)"
+        compute: azureml:rest
+        """)
+    name = cli.json("job", "create", "-f", str(job_file), "-o", "json")["name"]
+    job = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"}, timeout=120)
+    log = full_log(http, srv, name)
+    assert job["status"] == "Completed", (job, log)
+    slurm_id = int(log.split("rest job ")[1].split()[0])
+    assert slurm_state(slurm_id) in {"RUNNING", "COMPLETING", "COMPLETED"}, "Slurm ran it"
+    run = http.get(f"{srv.url}/api/2.0/mlflow/runs/get", params={"run_id": name}).json()["run"]
+    assert ("loss", 0.5) in [(m["key"], m["value"]) for m in run["data"]["metrics"]], run
+
+    # Its state read over REST, and a cancel.
+    long = write_job(tmp_path / "long-rest", "command: echo begun; sleep 300\ncompute: azureml:rest\n")
+    name = cli.json("job", "create", "-f", str(long), "-o", "json")["name"]
+    deadline = time.monotonic() + 90
+    while not (job_of(http, srv, name).get("cluster_state") or "").startswith("RUNNING on "):
+        assert time.monotonic() < deadline, job_of(http, srv, name)
+        time.sleep(0.3)
+    cli("job", "cancel", "-n", name)
+    ended = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"}, timeout=60)
+    assert ended["status"] == "Canceled", ended
+    srv.kill()

@@ -25,6 +25,7 @@ mod sandbox;
 mod schedules;
 mod server;
 mod slurm;
+mod slurmrest;
 mod sso;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};

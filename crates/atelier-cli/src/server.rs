@@ -356,6 +356,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let cluster = crate::slurm::SlurmBackend {
         local: launcher.clone(),
         server_url: cluster_url(args.public_url.as_deref(), local),
+        http: reqwest::Client::new(),
     };
     let service = Arc::new(
         Service::new(Arc::new(store.clone()), blobs)

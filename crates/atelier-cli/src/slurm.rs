@@ -1,7 +1,8 @@
 //! The Slurm backend: a Slurm compute's jobs are batch jobs (`sbatch`) that run the same
 //! `atelier job-runtime` as the local compute, on the node Slurm allocates; the scheduler asks
 //! `squeue` about all of them at once, and cancels with `scancel`. The tools run on this
-//! server's machine, which must be a submit host of the cluster.
+//! server's machine, which must be a submit host of the cluster; a compute with `slurmrestd`
+//! settings reaches Slurm over its REST API instead (`crate::slurmrest`).
 //!
 //! Nothing a user wrote reaches a command line unchecked: job names, partitions, accounts and
 //! QOS are checked names, each passed as one argument; paths are written into the batch script
@@ -10,6 +11,7 @@
 
 use crate::launcher::LocalLauncher;
 use crate::runtime::shell_quote;
+use crate::slurmrest::RestSlurm;
 use atelier_core::{Error, Result};
 use atelier_service::{ClusterBackend, ClusterJob, ClusterRequest, PortFuture};
 use atelier_spec::compute::SlurmSettings;
@@ -27,6 +29,8 @@ pub struct SlurmBackend {
     /// The URL the cluster's nodes reach this server at: `--public-url`, or the address it
     /// listens on when that is not a loopback one; `None` when nodes cannot reach it.
     pub server_url: Option<String>,
+    /// The HTTP client of computes reached through slurmrestd.
+    pub http: reqwest::Client,
 }
 
 /// Runs a Slurm tool with only the inheritable variables; its output, or what went wrong.
@@ -111,6 +115,11 @@ impl SlurmBackend {
         job_folder.map_or_else(|| self.local.envs_dir.clone(), |folder| Path::new(folder).join(".envs"))
     }
 
+    /// The compute's slurmrestd, where it has one.
+    fn rest<'a>(&'a self, settings: &'a SlurmSettings) -> Option<RestSlurm<'a>> {
+        settings.slurmrestd.as_ref().map(|rest| RestSlurm { http: &self.http, rest })
+    }
+
     async fn check_settings(&self, settings: &SlurmSettings) -> Result<()> {
         if self.server_url.is_none() {
             return Err(Error::invalid(
@@ -118,15 +127,23 @@ impl SlurmBackend {
                  --public-url URL (the address the nodes use) or let it listen on another address",
             ));
         }
-        let partitions = run_tool("sinfo", &["-h".to_owned(), "-o".to_owned(), "%R".to_owned()]).await?;
-        if !partitions.status.success() {
-            return Err(Error::invalid(format!("Slurm does not answer: sinfo says {}", stderr_of(&partitions))));
-        }
-        let known: Vec<String> = String::from_utf8_lossy(&partitions.stdout)
-            .lines()
-            .map(|line| line.trim().to_owned())
-            .filter(|line| !line.is_empty())
-            .collect();
+        let known: Vec<String> = match self.rest(settings) {
+            Some(rest) => rest.partitions().await?,
+            None => {
+                let partitions = run_tool("sinfo", &["-h".to_owned(), "-o".to_owned(), "%R".to_owned()]).await?;
+                if !partitions.status.success() {
+                    return Err(Error::invalid(format!(
+                        "Slurm does not answer: sinfo says {}",
+                        stderr_of(&partitions)
+                    )));
+                }
+                String::from_utf8_lossy(&partitions.stdout)
+                    .lines()
+                    .map(|line| line.trim().to_owned())
+                    .filter(|line| !line.is_empty())
+                    .collect()
+            }
+        };
         if !known.contains(&settings.partition) {
             return Err(Error::invalid(format!(
                 "Slurm has no partition '{}': it has {}",
@@ -162,6 +179,9 @@ impl SlurmBackend {
             .map_err(|error| Error::internal(format!("cannot write the batch script: {error}")))?;
         std::io::Write::write_all(&mut file, script.as_bytes())
             .map_err(|error| Error::internal(format!("cannot write the batch script: {error}")))?;
+        if let Some(rest) = &request.slurmrestd {
+            return RestSlurm { http: &self.http, rest }.submit(request, &dir, &script).await;
+        }
         let output = run_tool("sbatch", &sbatch_arguments(request, &dir)).await?;
         if !output.status.success() {
             return Err(Error::invalid(format!("sbatch: {}", stderr_of(&output))));
@@ -174,9 +194,12 @@ impl SlurmBackend {
             .ok_or_else(|| Error::internal(format!("sbatch answered '{}', not a job id", text.trim())))
     }
 
-    async fn survey_ids(&self, ids: &[i64]) -> Result<HashMap<i64, ClusterJob>> {
+    async fn survey_ids(&self, settings: &SlurmSettings, ids: &[i64]) -> Result<HashMap<i64, ClusterJob>> {
         if ids.is_empty() {
             return Ok(HashMap::new());
+        }
+        if let Some(rest) = self.rest(settings) {
+            return rest.survey(ids).await;
         }
         let list: Vec<String> = ids.iter().map(i64::to_string).collect();
         let args = ["-h", "-t", "all", "-j", &list.join(","), "-o", "%i|%T|%r|%N"].map(str::to_owned);
@@ -191,7 +214,10 @@ impl SlurmBackend {
         Ok(parse_squeue(&String::from_utf8_lossy(&output.stdout)))
     }
 
-    async fn cancel_id(&self, id: i64) -> Result<()> {
+    async fn cancel_id(&self, settings: &SlurmSettings, id: i64) -> Result<()> {
+        if let Some(rest) = self.rest(settings) {
+            return rest.cancel(id).await;
+        }
         let output = run_tool("scancel", &[id.to_string()]).await?;
         if !output.status.success() {
             return Err(Error::internal(format!("scancel {id}: {}", stderr_of(&output))));
@@ -209,12 +235,16 @@ impl ClusterBackend for SlurmBackend {
         Box::pin(self.submit_request(request, token))
     }
 
-    fn survey<'a>(&'a self, ids: &'a [i64]) -> PortFuture<'a, Result<HashMap<i64, ClusterJob>>> {
-        Box::pin(self.survey_ids(ids))
+    fn survey<'a>(
+        &'a self,
+        settings: &'a SlurmSettings,
+        ids: &'a [i64],
+    ) -> PortFuture<'a, Result<HashMap<i64, ClusterJob>>> {
+        Box::pin(self.survey_ids(settings, ids))
     }
 
-    fn cancel(&self, id: i64) -> PortFuture<'_, Result<()>> {
-        Box::pin(self.cancel_id(id))
+    fn cancel<'a>(&'a self, settings: &'a SlurmSettings, id: i64) -> PortFuture<'a, Result<()>> {
+        Box::pin(self.cancel_id(settings, id))
     }
 
     fn output_tail(&self, job: &str, settings: &SlurmSettings) -> Option<String> {
@@ -254,6 +284,7 @@ mod tests {
             nice: 100,
             job_folder: None,
             atelier_path: None,
+            slurmrestd: None,
         };
         let args = sbatch_arguments(&request, Path::new("/jobs/train_1"));
         for expected in [

@@ -46,6 +46,8 @@ pub struct ClusterRequest {
     /// Where the job's folder is made, and the program that runs there.
     pub job_folder: Option<String>,
     pub atelier_path: Option<String>,
+    /// The compute's slurmrestd, where Slurm is reached through it.
+    pub slurmrestd: Option<atelier_spec::compute::SlurmRest>,
 }
 
 /// What the cluster says of one of its jobs.
@@ -106,10 +108,15 @@ pub trait ClusterBackend: Send + Sync {
     /// Submits the job runtime of a job as a batch job, with the token it reports with;
     /// returns the cluster's job id.
     fn submit<'a>(&'a self, request: &'a ClusterRequest, token: &'a str) -> PortFuture<'a, Result<i64>>;
-    /// What the cluster says of these jobs, in one call; a job it no longer knows is absent.
-    fn survey<'a>(&'a self, ids: &'a [i64]) -> PortFuture<'a, Result<HashMap<i64, ClusterJob>>>;
+    /// What the cluster of a compute says of these jobs, in one call; a job it no longer
+    /// knows is absent.
+    fn survey<'a>(
+        &'a self,
+        settings: &'a SlurmSettings,
+        ids: &'a [i64],
+    ) -> PortFuture<'a, Result<HashMap<i64, ClusterJob>>>;
     /// Cancels a batch job (`scancel`).
-    fn cancel(&self, id: i64) -> PortFuture<'_, Result<()>>;
+    fn cancel<'a>(&'a self, settings: &'a SlurmSettings, id: i64) -> PortFuture<'a, Result<()>>;
     /// The end of the batch job's own output (what the cluster wrote before the runtime ran,
     /// or after it died), for a job that ended without its runtime's report.
     fn output_tail(&self, job: &str, settings: &SlurmSettings) -> Option<String>;
@@ -165,6 +172,7 @@ pub(crate) fn cluster_request(job: &Job, settings: &SlurmSettings) -> Result<Clu
         nice: (3 - job.priority).clamp(0, 2) * 100,
         job_folder: settings.job_folder.clone(),
         atelier_path: settings.atelier_path.clone(),
+        slurmrestd: settings.slurmrestd.clone(),
     })
 }
 
@@ -188,7 +196,8 @@ impl Service {
     /// or it was canceled meanwhile, and its batch job with it).
     pub(crate) async fn submit_to_cluster(&self, compute: &Compute, job: &Job) -> Result<bool> {
         let clusters = self.cluster_backend()?;
-        let request = cluster_request(job, &slurm_settings(compute)?)?;
+        let settings = slurm_settings(compute)?;
+        let request = cluster_request(job, &settings)?;
         let secret = format!("{}{}", crate::auth::JOB_TOKEN_PREFIX, hex::encode(rand::random::<[u8; 32]>()));
         self.store.set_job_runtime(&job.name, &crate::auth::token_hash(&secret), &[], now_millis()).await?;
         match clusters.backend.submit(&request, &secret).await {
@@ -199,7 +208,7 @@ impl Service {
                 // A cancel that came while it was submitted ended the job at once (it had no
                 // batch job yet): the batch job goes too.
                 if self.store.get_job(&job.name).await?.status.is_terminal() {
-                    clusters.backend.cancel(id).await?;
+                    clusters.backend.cancel(&settings, id).await?;
                     return Ok(false);
                 }
                 Ok(true)
@@ -219,19 +228,37 @@ impl Service {
         if !computes.values().any(is_cluster) {
             return Ok(());
         }
-        let mut held: Vec<Job> = Vec::new();
+        // Each compute's jobs, asked about in one call.
+        let mut held: HashMap<(String, String), Vec<Job>> = HashMap::new();
         for job in self.store.jobs_in_status(&CLUSTER_HELD).await? {
             let key = (job.workspace.to_string(), job.compute.clone());
             if job.kind.is_parent() || job.runtime_pid.is_none() || !computes.get(&key).is_some_and(is_cluster) {
                 continue;
             }
-            held.push(job);
+            held.entry(key).or_default().push(job);
         }
-        if held.is_empty() {
-            return Ok(());
+        for (key, jobs) in held {
+            let Some(settings) = computes.get(&key).and_then(|compute| slurm_settings(compute).ok()) else { continue };
+            match self.reconcile_compute_jobs(clusters, &settings, jobs, computes).await {
+                Ok(()) => {}
+                // One cluster that does not answer holds up no other.
+                Err(error) => {
+                    tracing::warn!(compute = %key.1, error = %error.message, "cannot reconcile the cluster's jobs")
+                }
+            }
         }
+        Ok(())
+    }
+
+    async fn reconcile_compute_jobs(
+        &self,
+        clusters: &Clusters,
+        settings: &SlurmSettings,
+        held: Vec<Job>,
+        computes: &HashMap<(String, String), Compute>,
+    ) -> Result<()> {
         let ids: Vec<i64> = held.iter().filter_map(|job| job.runtime_pid).collect();
-        let seen = clusters.backend.survey(&ids).await?;
+        let seen = clusters.backend.survey(settings, &ids).await?;
         let now = now_millis();
         for job in held {
             let Some(id) = job.runtime_pid else { continue };
@@ -256,7 +283,7 @@ impl Service {
             let cancel = job.status == JobStatus::CancelRequested && (state.is_pending() || silent);
             if cancel && clusters.canceled.lock().map(|mut sent| sent.insert(id)).unwrap_or(true) {
                 tracing::info!(job = %job.name, slurm_job = id, "canceling the batch job");
-                clusters.backend.cancel(id).await?;
+                clusters.backend.cancel(settings, id).await?;
             }
         }
         Ok(())

@@ -194,12 +194,15 @@ pub struct ComponentBody {
     pub memory_gb: Option<f64>,
     #[serde(default)]
     pub gpu_count: Option<i64>,
-    /// `pytorch` processes per instance, when distributed.
+    /// `pytorch` (or `mpi`) processes per instance, when distributed.
     #[serde(default)]
     pub process_count_per_instance: Option<i64>,
     /// `distribution: tensorflow`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tensorflow: Option<crate::fields::TensorflowDistribution>,
+    /// `distribution: mpi`: `mpirun` starts the processes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mpi: bool,
 }
 
 /// A command component file, checked.
@@ -414,7 +417,7 @@ pub fn parse_component(text: &str) -> Result<ComponentSpec, SpecError> {
     }
     let (environment, inline_environment) = environment_of(raw.environment.as_ref())?;
     let resources = resources_of(raw.resources, &same)?;
-    let (process_count_per_instance, tensorflow) = distribution_of(raw.distribution.as_ref(), &same)?;
+    let distribution = distribution_of(raw.distribution.as_ref(), &same)?;
 
     Ok(ComponentSpec {
         name: name.value,
@@ -440,8 +443,9 @@ pub fn parse_component(text: &str) -> Result<ComponentSpec, SpecError> {
             cpu: resources.cpu,
             memory_gb: resources.memory_gb,
             gpu_count: resources.gpu_count,
-            process_count_per_instance,
-            tensorflow,
+            process_count_per_instance: distribution.process_count_per_instance,
+            tensorflow: distribution.tensorflow,
+            mpi: distribution.mpi,
         },
         lines,
     })

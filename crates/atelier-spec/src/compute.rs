@@ -2,7 +2,7 @@
 //! machine, where the fields Atelier has no use for on one machine (`location`, `tier`,
 //! `identity`, …) are accepted; and Atelier's own `type: slurm`, in the same shape, for a Slurm
 //! cluster reached through its command-line tools (`sbatch`, `squeue`, `scancel`, `sinfo`) on
-//! the server's machine:
+//! the server's machine, or through `slurmrestd` where the server is not a submit host:
 //!
 //! ```yaml
 //! name: hpc
@@ -15,6 +15,10 @@
 //! default_time_limit: 4:00:00   # sbatch --time for jobs without limits.timeout
 //! job_folder: /shared/atelier/jobs  # a folder every node sees (default: the server's)
 //! atelier_path: /shared/bin/atelier # this program, as the nodes see it (default: the server's)
+//! slurmrestd:               # optional: Slurm's REST API instead of the tools
+//!   url: http://slurm-head:6820
+//!   user_name: atelier      # the user jobs run as (X-SLURM-USER-NAME)
+//!   token_file: /etc/atelier/slurm.jwt  # its JWT (`scontrol token`), read at each call
 //! ```
 
 use crate::SpecError;
@@ -62,6 +66,25 @@ struct RawCompute {
     job_folder: Option<Spanned<String>>,
     #[serde(default)]
     atelier_path: Option<Spanned<String>>,
+    #[serde(default)]
+    slurmrestd: Option<Spanned<RawSlurmRest>>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawSlurmRest {
+    url: Spanned<String>,
+    user_name: Spanned<String>,
+    token_file: Spanned<String>,
+}
+
+/// How a Slurm compute reaches `slurmrestd`: its URL, the user jobs run as, and the file
+/// holding that user's JWT (re-read at each call, so it can be renewed in place).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SlurmRest {
+    pub url: String,
+    pub user_name: String,
+    pub token_file: String,
 }
 
 /// A Slurm compute's settings (kept with the compute as JSON).
@@ -82,6 +105,9 @@ pub struct SlurmSettings {
     /// This program's path on the nodes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub atelier_path: Option<String>,
+    /// Reach Slurm through `slurmrestd` rather than the command-line tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurmrestd: Option<SlurmRest>,
 }
 
 /// A compute file, checked; also what the service defines a compute from.
@@ -201,6 +227,25 @@ fn slurm_settings(raw: &RawCompute) -> Result<SlurmSettings, SpecError> {
             None => Ok(None),
         }
     };
+    let slurmrestd = match &raw.slurmrestd {
+        Some(rest) => {
+            let rest = &rest.value;
+            let url = rest.url.value.trim_end_matches('/');
+            let scheme_ok = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+            if scheme_ok.is_none_or(|host| host.is_empty() || host.contains(char::is_whitespace)) {
+                return Err(SpecError::new(
+                    "slurmrestd.url",
+                    rest.url.referenced.line(),
+                    format!("'{}': expected http://host:port or https://host:port", rest.url.value),
+                ));
+            }
+            slurm_name("slurmrestd.user_name", &rest.user_name.value)
+                .map_err(|message| SpecError::new("slurmrestd.user_name", rest.user_name.referenced.line(), message))?;
+            let token_file = absolute("slurmrestd.token_file", &Some(rest.token_file.clone()))?.unwrap_or_default();
+            Some(SlurmRest { url: url.to_owned(), user_name: rest.user_name.value.clone(), token_file })
+        }
+        None => None,
+    };
     Ok(SlurmSettings {
         partition,
         account: named("account", &raw.account)?,
@@ -209,6 +254,7 @@ fn slurm_settings(raw: &RawCompute) -> Result<SlurmSettings, SpecError> {
         default_time_limit_minutes,
         job_folder: absolute("job_folder", &raw.job_folder)?,
         atelier_path: absolute("atelier_path", &raw.atelier_path)?,
+        slurmrestd,
     })
 }
 
@@ -245,6 +291,7 @@ pub fn parse_compute(text: &str) -> Result<ComputeSpec, SpecError> {
             ("default_time_limit", raw.default_time_limit.as_ref().map(|value| value.referenced.line())),
             ("job_folder", raw.job_folder.as_ref().map(|value| value.referenced.line())),
             ("atelier_path", raw.atelier_path.as_ref().map(|value| value.referenced.line())),
+            ("slurmrestd", raw.slurmrestd.as_ref().map(|value| value.referenced.line())),
         ];
         if let Some((field, Some(line))) = cluster_fields.into_iter().find(|(_, line)| line.is_some()) {
             return Err(SpecError::new(field, line, format!("{field} is a field of type: slurm, not of {kind}")));
@@ -293,6 +340,19 @@ mod tests {
             ),
             ("name: gpu\ntype: slurm\npartition: a\njob_folder: jobs\n", "job_folder", 4, "absolute"),
             ("name: gpu\ntype: amlcompute\npartition: a\n", "partition", 3, "type: slurm"),
+            (
+                "name: gpu\ntype: slurm\npartition: a\nslurmrestd:\n  url: slurm-head:6820\n  user_name: a\n  token_file: /t\n",
+                "slurmrestd.url",
+                5,
+                "expected http://",
+            ),
+            (
+                "name: gpu\ntype: slurm\npartition: a\nslurmrestd:\n  url: http://h:6820\n  user_name: a\n  token_file: t\n",
+                "slurmrestd.token_file",
+                7,
+                "absolute",
+            ),
+            ("name: gpu\ntype: slurm\npartition: a\nslurmrestd:\n  url: http://h:6820\n", "compute", 5, "user_name"),
             ("name: 1gpu\ntype: amlcompute\n", "name", 1, "starting with a letter"),
             ("name: gpu\ntype: amlcompute\nmin_instances: 3\nmax_instances: 2\n", "max_instances", 4, "<="),
         ];
@@ -311,6 +371,17 @@ mod tests {
         assert_eq!((slurm.account.as_deref(), slurm.qos.as_deref()), (Some("vision"), Some("normal")));
         assert_eq!((slurm.max_nodes_per_job, slurm.default_time_limit_minutes), (2, Some(24 * 60 + 30)));
         assert_eq!(slurm.job_folder.as_deref(), Some("/shared/jobs"));
+        assert_eq!(slurm.slurmrestd, None);
+        let rest = parse_compute(
+            "name: hpc\ntype: slurm\npartition: debug\nslurmrestd:\n  url: http://head:6820/\n  user_name: atelier\n  \
+             token_file: /etc/atelier/slurm.jwt\n",
+        )
+        .unwrap();
+        let rest = rest.slurm.unwrap().slurmrestd.unwrap();
+        assert_eq!(
+            (rest.url.as_str(), rest.user_name.as_str(), rest.token_file.as_str()),
+            ("http://head:6820", "atelier", "/etc/atelier/slurm.jwt")
+        );
     }
 
     #[test]

@@ -198,27 +198,46 @@ impl TensorflowDistribution {
     }
 }
 
-/// Reads `distribution`: the `pytorch` processes per instance, or a `tensorflow` cluster; both
-/// `None` when not distributed.
+/// A job's `distribution`, as the spec keeps it: processes per instance (`pytorch` or `mpi`), or
+/// a `tensorflow` cluster; all empty when not distributed.
+#[derive(Debug, Default)]
+pub(crate) struct Distribution {
+    pub(crate) process_count_per_instance: Option<i64>,
+    pub(crate) tensorflow: Option<TensorflowDistribution>,
+    /// `mpi`: the processes are started by the MPI's own launcher (`mpirun`).
+    pub(crate) mpi: bool,
+}
+
+/// Reads `distribution`.
 pub(crate) fn distribution_of(
     raw: Option<&Spanned<RawDistribution>>,
     field_of: &dyn Fn(&str) -> String,
-) -> Result<(Option<i64>, Option<TensorflowDistribution>), SpecError> {
-    let Some(spanned) = raw else { return Ok((None, None)) };
+) -> Result<Distribution, SpecError> {
+    let Some(spanned) = raw else { return Ok(Distribution::default()) };
     let line = spanned.referenced.line();
     let raw = &spanned.value;
     let not_of = |field: &str, kind: &str| {
         SpecError::new(field_of(&format!("distribution.{field}")), line, format!("{field} is not a field of {kind}"))
     };
     match raw.kind.as_str() {
-        "pytorch" => {
+        kind @ ("pytorch" | "mpi") => {
             if raw.worker_count.is_some() {
-                return Err(not_of("worker_count", "pytorch"));
+                return Err(not_of("worker_count", kind));
             }
             if raw.parameter_server_count.is_some() {
-                return Err(not_of("parameter_server_count", "pytorch"));
+                return Err(not_of("parameter_server_count", kind));
             }
-            let count = raw.process_count_per_instance.unwrap_or(1);
+            let count = match (kind, raw.process_count_per_instance) {
+                // As in Azure: an MPI job says how many processes each instance runs.
+                ("mpi", None) => {
+                    return Err(SpecError::new(
+                        field_of("distribution.process_count_per_instance"),
+                        line,
+                        "an mpi distribution needs process_count_per_instance (processes on each instance)",
+                    ));
+                }
+                (_, count) => count.unwrap_or(1),
+            };
             if count < 1 {
                 return Err(SpecError::new(
                     field_of("distribution.process_count_per_instance"),
@@ -226,7 +245,7 @@ pub(crate) fn distribution_of(
                     "must be at least 1",
                 ));
             }
-            Ok((Some(count), None))
+            Ok(Distribution { process_count_per_instance: Some(count), tensorflow: None, mpi: kind == "mpi" })
         }
         "tensorflow" => {
             if raw.process_count_per_instance.is_some() {
@@ -246,12 +265,12 @@ pub(crate) fn distribution_of(
                 worker_count: raw.worker_count,
                 parameter_server_count: raw.parameter_server_count.unwrap_or(0),
             };
-            Ok((None, Some(tensorflow)))
+            Ok(Distribution { process_count_per_instance: None, tensorflow: Some(tensorflow), mpi: false })
         }
         other => Err(SpecError::new(
             field_of("distribution.type"),
             line,
-            format!("distribution '{other}' is not supported: expected pytorch or tensorflow"),
+            format!("distribution '{other}' is not supported: expected pytorch, mpi or tensorflow"),
         )),
     }
 }

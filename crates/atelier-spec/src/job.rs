@@ -224,10 +224,12 @@ pub struct CommandJob {
     pub gpu_count: Option<i64>,
     /// `queue_settings.priority`: 1 (low), 2 (medium, the default) or 3 (high).
     pub priority: i64,
-    /// `pytorch` processes per instance, when distributed.
+    /// `pytorch` (or `mpi`) processes per instance, when distributed.
     pub process_count_per_instance: Option<i64>,
     /// `distribution: tensorflow`.
     pub tensorflow: Option<crate::fields::TensorflowDistribution>,
+    /// `distribution: mpi`: `mpirun` starts the processes.
+    pub mpi: bool,
     /// Seconds.
     pub timeout: Option<i64>,
     /// The line each field's value starts on (`compute`, `environment`, `inputs.<name>`, …),
@@ -596,7 +598,7 @@ fn check_command_job(
             }
         },
     };
-    let (process_count_per_instance, tensorflow) = distribution_of(raw.distribution.as_ref(), &field_of)?;
+    let distribution = distribution_of(raw.distribution.as_ref(), &field_of)?;
     let timeout = positive("limits.timeout", raw.limits.unwrap_or_default().timeout.as_ref())?;
 
     Ok(CommandJob {
@@ -623,8 +625,9 @@ fn check_command_job(
         memory_gb: resources.memory_gb,
         gpu_count: resources.gpu_count,
         priority,
-        process_count_per_instance,
-        tensorflow,
+        process_count_per_instance: distribution.process_count_per_instance,
+        tensorflow: distribution.tensorflow,
+        mpi: distribution.mpi,
         timeout,
         lines,
     })
@@ -726,9 +729,16 @@ limits:
         assert_eq!((compute.field.as_str(), compute.line), ("compute", 2));
         let named = parse_command_job("command: echo hi\ncompute: azureml:gpu-cluster\n", "f").unwrap();
         assert_eq!((named.compute.as_str(), named.line_of("compute")), ("gpu-cluster", 2));
-        let mpi = error_of("command: echo\ndistribution:\n  type: mpi\n");
-        assert_eq!((mpi.field.as_str(), mpi.line), ("distribution.type", 3));
-        assert!(mpi.message.contains("expected pytorch or tensorflow"), "{mpi}");
+        let ray = error_of("command: echo\ndistribution:\n  type: ray\n");
+        assert_eq!((ray.field.as_str(), ray.line), ("distribution.type", 3));
+        assert!(ray.message.contains("expected pytorch, mpi or tensorflow"), "{ray}");
+        let bare_mpi = error_of("command: echo\ndistribution:\n  type: mpi\n");
+        assert_eq!((bare_mpi.field.as_str(), bare_mpi.line), ("distribution.process_count_per_instance", 3));
+        assert!(bare_mpi.message.contains("needs process_count_per_instance"), "{bare_mpi}");
+        let mpi =
+            parse_command_job("command: echo\ndistribution:\n  type: mpi\n  process_count_per_instance: 3\n", "f")
+                .unwrap();
+        assert_eq!((mpi.mpi, mpi.process_count_per_instance, mpi.tensorflow), (true, Some(3), None));
         let mixed = error_of("command: echo\ndistribution:\n  type: tensorflow\n  process_count_per_instance: 2\n");
         assert_eq!(mixed.field, "distribution.process_count_per_instance", "{mixed}");
         let tf = parse_command_job(

@@ -32,6 +32,10 @@ pub struct JobPlan {
     pub tensorflow: Option<TensorflowPlan>,
     /// Whether the job asked for `pytorch` distribution (its processes get `RANK`, …).
     pub distributed: bool,
+    /// Whether the job asked for `mpi` distribution: one `mpirun` starts its `process_count`
+    /// processes, over the instances.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mpi: bool,
     pub timeout_seconds: Option<i64>,
     /// The code snapshot's id, when the job has code.
     pub snapshot: Option<String>,
@@ -252,6 +256,7 @@ mod tests {
             process_count: 1,
             instance_count: 1,
             tensorflow: None,
+            mpi: false,
             distributed: false,
             timeout_seconds: None,
             snapshot: None,

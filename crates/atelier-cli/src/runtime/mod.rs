@@ -43,6 +43,9 @@ pub struct Launch {
 /// The zero-dependency logging helper every job can import (`import atelier_log`).
 mod telemetry;
 
+/// How a job's processes start, and where their output goes.
+mod processes;
+
 use telemetry::{LogShipper, Sampler, follow_build_log};
 
 const LOGGING_HELPER: &str = include_str!("../../python/atelier_log.py");
@@ -241,80 +244,6 @@ fn url_path(path: &str) -> String {
 /// A text quoted for the POSIX shell: one word, whatever it holds.
 pub(crate) fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
-}
-
-/// The addresses of the nodes of this Slurm allocation, in Slurm's order (the address Slurm
-/// reaches each node at, its `NodeAddr`).
-async fn slurm_node_addresses() -> anyhow::Result<Vec<String>> {
-    let list = std::env::var("SLURM_JOB_NODELIST").context("not in a Slurm allocation")?;
-    let names = tokio::process::Command::new("scontrol").args(["show", "hostnames", &list]).output().await?;
-    let names: Vec<String> = String::from_utf8_lossy(&names.stdout).split_whitespace().map(str::to_owned).collect();
-    let listing = tokio::process::Command::new("sinfo").args(["-h", "-N", "-n", &list, "-o", "%N|%o"]).output().await?;
-    let addresses: std::collections::HashMap<String, String> = String::from_utf8_lossy(&listing.stdout)
-        .lines()
-        .filter_map(|line| line.trim().split_once('|').map(|(name, address)| (name.to_owned(), address.to_owned())))
-        .collect();
-    Ok(names.iter().map(|name| addresses.get(name).cloned().unwrap_or_else(|| name.clone())).collect())
-}
-
-/// Every process's `TF_CONFIG`, as Azure writes it: the cluster's workers and parameter servers
-/// (`host:port`, process `r` on host `r / per_host`, at `base_port + r`) and the process's own
-/// task.
-fn tensorflow_configs(
-    tensorflow: &atelier_spec::TensorflowPlan,
-    per_host: i64,
-    hosts: &[String],
-    base_port: u16,
-) -> Vec<String> {
-    let total = tensorflow.workers + tensorflow.parameter_servers;
-    let address = |rank: i64| {
-        let host = hosts.get((rank / per_host.max(1)) as usize).or(hosts.last()).map_or("127.0.0.1", String::as_str);
-        format!("{host}:{}", i64::from(base_port) + rank)
-    };
-    let workers: Vec<String> = (0..tensorflow.workers).map(address).collect();
-    let servers: Vec<String> = (tensorflow.workers..total).map(address).collect();
-    (0..total)
-        .map(|rank| {
-            let (kind, index) =
-                if rank < tensorflow.workers { ("worker", rank) } else { ("ps", rank - tensorflow.workers) };
-            let mut cluster = serde_json::Map::new();
-            cluster.insert("worker".to_owned(), json!(workers));
-            if !servers.is_empty() {
-                cluster.insert("ps".to_owned(), json!(servers));
-            }
-            json!({"cluster": cluster, "task": {"type": kind, "index": index}, "environment": "cloud"}).to_string()
-        })
-        .collect()
-}
-
-/// Ships lines that `srun --label` prefixed with their process's rank (`3: text`) to that
-/// process's log (rank 0's also to the job's main log); other lines are srun's own.
-async fn ship_labelled(shipper: &LogShipper, text: &str) {
-    for line in text.split_inclusive('\n') {
-        match split_rank_label(line) {
-            Some((0, rest)) => {
-                shipper.push(atelier_service::STD_LOG, rest).await;
-                shipper.push("user_logs/std_log_process_0.txt", rest).await;
-            }
-            Some((rank, rest)) => shipper.push(&format!("user_logs/std_log_process_{rank}.txt"), rest).await,
-            None => shipper.push("system_logs/runtime.txt", line).await,
-        }
-    }
-}
-
-/// `" 3: text"` → `(3, "text")`.
-fn split_rank_label(line: &str) -> Option<(u32, &str)> {
-    let trimmed = line.trim_start();
-    let (rank, rest) = trimmed.split_once(": ")?;
-    Some((rank.parse().ok()?, rest))
-}
-
-/// A free TCP port on the loopback interface, for `MASTER_PORT`.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .unwrap_or(29500)
 }
 
 /// How the command ended.
@@ -539,80 +468,34 @@ async fn execute(
         return Ok((Ending::Canceled("canceled before the command started".to_owned()), None));
     }
     system(format!("running: {command}")).await;
-    // A job over several nodes of a Slurm allocation: one `srun` starts every process on its
-    // node, each labelled with its rank; this runtime, on the first node, watches them.
-    let across_nodes = plan.instance_count > 1 && std::env::var_os("SLURM_JOB_ID").is_some();
-    let per_node = (plan.process_count.max(1) / plan.instance_count.max(1)).max(1);
-    let count = if across_nodes { 1 } else { plan.process_count.max(1) as usize };
-    let master_port = free_port();
-    // A tensorflow job: every process's TF_CONFIG, by rank.
-    let tf_configs: Vec<String> = match &plan.tensorflow {
-        Some(tensorflow) if across_nodes => {
-            let hosts = slurm_node_addresses().await?;
-            let configs = tensorflow_configs(tensorflow, per_node, &hosts, master_port);
-            let folder = dir.join("tf_config");
-            std::fs::create_dir_all(&folder)?;
-            for (rank, config) in configs.iter().enumerate() {
-                std::fs::write(folder.join(format!("{rank}.json")), config)?;
-            }
-            configs
-        }
-        Some(tensorflow) => {
-            let total = plan.process_count.max(1);
-            tensorflow_configs(tensorflow, total, &["127.0.0.1".to_owned()], master_port)
-        }
-        None => Vec::new(),
-    };
+    let start = processes::plan_start(&plan, &command, dir).await?;
+    processes::check_launcher(&start, environment.get("PATH").map_or("", String::as_str))?;
+    let start = Arc::new(start);
+    let labelled = start.labelled();
+    let count = start.processes.len();
     let mut children = Vec::new();
     let mut pgid: Option<i32> = None;
     let tail: Arc<std::sync::Mutex<VecDeque<String>>> = Arc::new(std::sync::Mutex::new(VecDeque::new()));
     let (done_reading, mut readers_done) = mpsc::channel::<()>(count * 2);
-    for rank in 0..count {
+    for each in &start.processes {
         // Confined, the command sees its own job folder and the built environments, and
         // neither the server's home nor another process.
-        let command = match (across_nodes, plan.distributed) {
-            // Each process learns its rank from Slurm, as Azure sets them.
-            (true, true) => format!(
-                "export RANK=\"$SLURM_PROCID\" LOCAL_RANK=\"$SLURM_LOCALID\" NODE_RANK=\"$SLURM_NODEID\" \
-                 WORLD_SIZE=\"$SLURM_NTASKS\" AZUREML_CR_NODE_RANK=\"$SLURM_NODEID\"; {command}"
-            ),
-            (true, false) if plan.tensorflow.is_some() => format!(
-                "export AZUREML_CR_NODE_RANK=\"$SLURM_NODEID\" TF_CONFIG=\"$(cat {}/\"$SLURM_PROCID\".json)\"; {command}",
-                shell_quote(&dir.join("tf_config").display().to_string())
-            ),
-            (true, false) => format!("export AZUREML_CR_NODE_RANK=\"$SLURM_NODEID\"; {command}"),
-            _ => command.clone(),
+        let exposure = atelier_service::Exposure {
+            read_write: vec![dir.to_path_buf()],
+            read_only: [launch.envs_dir.clone()].into_iter().chain(interpreter_folders.iter().cloned()).collect(),
         };
-        let shell_args = vec!["-c".to_owned(), command];
+        let shell = (PathBuf::from("/bin/sh"), vec!["-c".to_owned(), each.command.clone()]);
         let (program, args) = match &launch.confinement {
-            Some(confinement) => confinement.wrap(
-                Path::new("/bin/sh"),
-                &shell_args,
-                &atelier_service::Exposure {
-                    read_write: vec![dir.to_path_buf()],
-                    read_only: [launch.envs_dir.clone()]
-                        .into_iter()
-                        .chain(interpreter_folders.iter().cloned())
-                        .collect(),
-                },
-            ),
-            None => (PathBuf::from("/bin/sh"), shell_args),
-        };
-        let (program, args) = if across_nodes {
-            let mut srun = vec![
-                format!("--nodes={}", plan.instance_count),
-                format!("--ntasks-per-node={per_node}"),
-                format!("--ntasks={}", plan.instance_count * per_node),
-                "--label".to_owned(),
-                "--kill-on-bad-exit=1".to_owned(),
-                "--export=ALL".to_owned(),
-                format!("--chdir={}", wd.display()),
-                program.display().to_string(),
-            ];
-            srun.extend(args);
-            (PathBuf::from("srun"), srun)
-        } else {
-            (program, args)
+            // mpirun on this machine: confined with every process it starts.
+            Some(confinement) if start.confines_launcher() => {
+                let (program, args) = start.launch(&plan, &wd, shell.0, shell.1);
+                confinement.wrap(&program, &args, &exposure)
+            }
+            Some(confinement) => {
+                let (program, args) = confinement.wrap(&shell.0, &shell.1, &exposure);
+                start.launch(&plan, &wd, program, args)
+            }
+            None => start.launch(&plan, &wd, shell.0, shell.1),
         };
         let mut process = tokio::process::Command::new(&program);
         process
@@ -627,48 +510,23 @@ async fn execute(
                 }),
             )
             .envs(&environment)
+            .envs(each.env.iter().cloned())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .process_group(pgid.unwrap_or(0));
-        if across_nodes && plan.distributed {
-            // The first node, where this runtime runs, holds rank 0.
-            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-            let host = host.trim();
-            process.env("MASTER_ADDR", host).env("MASTER_PORT", master_port.to_string()).env(
-                "AZUREML_CR_DISTRIBUTED_CONFIG",
-                json!({"host_list": std::env::var("SLURM_JOB_NODELIST").unwrap_or_default()}).to_string(),
-            );
-        } else if let Some(config) = tf_configs.get(rank).filter(|_| !across_nodes) {
-            process.env("TF_CONFIG", config);
-        } else if plan.distributed {
-            process
-                .env("RANK", rank.to_string())
-                .env("LOCAL_RANK", rank.to_string())
-                .env("WORLD_SIZE", count.to_string())
-                .env("NODE_RANK", "0")
-                .env("MASTER_ADDR", "127.0.0.1")
-                .env("MASTER_PORT", master_port.to_string())
-                .env("AZUREML_CR_DISTRIBUTED_CONFIG", json!({"rank": rank, "host_list": "127.0.0.1"}).to_string());
-        }
-        let mut child = process.spawn().context("cannot start the command")?;
+        let mut child =
+            process.spawn().with_context(|| format!("cannot start the command with {}", program.display()))?;
         let pid = child.id().context("the command ended before it could be watched")? as i32;
         pgid.get_or_insert(pid);
-        let files: Vec<String> = if across_nodes {
-            // Routed by each line's rank label.
-            Vec::new()
-        } else if plan.distributed || plan.tensorflow.is_some() {
-            let own = format!("user_logs/std_log_process_{rank}.txt");
-            if rank == 0 { vec![atelier_service::STD_LOG.to_owned(), own] } else { vec![own] }
-        } else {
-            vec![atelier_service::STD_LOG.to_owned()]
-        };
+        let files = each.files.clone();
         for (stream, is_err) in [
             (child.stdout.take().map(|out| Box::new(out) as Box<dyn tokio::io::AsyncRead + Unpin + Send>), false),
             (child.stderr.take().map(|err| Box::new(err) as Box<dyn tokio::io::AsyncRead + Unpin + Send>), true),
         ] {
             let Some(mut stream) = stream else { continue };
             let shipper = shipper.clone();
+            let start = start.clone();
             let files = files.clone();
             let tail = tail.clone();
             let done = done_reading.clone();
@@ -683,7 +541,7 @@ async fn execute(
                     carry.extend_from_slice(&buffer[..read]);
                     // Hold back an incomplete UTF-8 character (or, for lines labelled by rank,
                     // an incomplete line) for the next read.
-                    let valid = if across_nodes {
+                    let valid = if labelled {
                         carry.iter().rposition(|byte| *byte == b'\n').map_or(0, |at| at + 1)
                     } else {
                         match std::str::from_utf8(&carry) {
@@ -702,8 +560,8 @@ async fn execute(
                             }
                         }
                     }
-                    if across_nodes {
-                        ship_labelled(&shipper, &text).await;
+                    if labelled {
+                        start.ship(&shipper, &text).await;
                     }
                     for file in &files {
                         shipper.push(file, &text).await;
@@ -711,9 +569,9 @@ async fn execute(
                 }
                 if !carry.is_empty() {
                     let mut text = String::from_utf8_lossy(&carry).into_owned();
-                    if across_nodes {
+                    if labelled {
                         text.push('\n');
-                        ship_labelled(&shipper, &text).await;
+                        start.ship(&shipper, &text).await;
                     }
                     for file in &files {
                         shipper.push(file, &text).await;
@@ -839,32 +697,4 @@ fn safe_join(root: &Path, relative: &str) -> anyhow::Result<PathBuf> {
         bail!("the server named an empty path");
     }
     Ok(root.join(normalized))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_rank_label;
-
-    #[test]
-    fn srun_labels_name_the_rank_of_each_line() {
-        assert_eq!(split_rank_label("0: hello\n"), Some((0, "hello\n")));
-        assert_eq!(split_rank_label(" 12: a: b\n"), Some((12, "a: b\n")));
-        assert_eq!(split_rank_label("srun: error: task 1 exited\n"), None);
-        assert_eq!(split_rank_label("plain line\n"), None);
-    }
-
-    #[test]
-    fn tf_config_names_the_cluster_and_each_process_s_task() {
-        let plan = atelier_spec::TensorflowPlan { workers: 3, parameter_servers: 1 };
-        let configs = super::tensorflow_configs(&plan, 2, &["10.0.0.1".to_owned(), "10.0.0.2".to_owned()], 4000);
-        let parsed: Vec<serde_json::Value> = configs.iter().map(|text| serde_json::from_str(text).unwrap()).collect();
-        assert_eq!(parsed.len(), 4);
-        assert_eq!(
-            parsed[0]["cluster"],
-            serde_json::json!({"worker": ["10.0.0.1:4000", "10.0.0.1:4001", "10.0.0.2:4002"], "ps": ["10.0.0.2:4003"]})
-        );
-        assert_eq!(parsed[2]["task"], serde_json::json!({"type": "worker", "index": 2}));
-        assert_eq!(parsed[3]["task"], serde_json::json!({"type": "ps", "index": 0}));
-        assert_eq!(parsed[1]["environment"], "cloud");
-    }
 }

@@ -88,7 +88,9 @@ pub struct ComponentDto {
     requirements: Vec<String>,
     environment_variables: BTreeMap<String, String>,
     instance_count: i64,
-    /// `pytorch` processes per instance, when distributed.
+    /// How its processes are started, when distributed: `pytorch`, `mpi` or `tensorflow`.
+    distribution: Option<&'static str>,
+    /// `pytorch` or `mpi` processes per instance, when distributed.
     process_count_per_instance: Option<i64>,
     /// The hash of the code's content; absent when the component has no code.
     code_hash: Option<String>,
@@ -138,6 +140,12 @@ impl ComponentDto {
             requirements: definition.environment.requirements,
             environment_variables: body.environment_variables,
             instance_count: body.instance_count,
+            distribution: match (&body.tensorflow, body.mpi, body.process_count_per_instance) {
+                (Some(_), _, _) => Some("tensorflow"),
+                (None, true, _) => Some("mpi"),
+                (None, false, Some(_)) => Some("pytorch"),
+                (None, false, None) => None,
+            },
             process_count_per_instance: body.process_count_per_instance,
             code_hash: component.code_hash,
             archived: component.archived,

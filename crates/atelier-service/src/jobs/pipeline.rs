@@ -523,6 +523,7 @@ pub(crate) fn as_job_plan(plan: &PipelinePlan) -> atelier_spec::JobPlan {
         tensorflow: None,
         instance_count: 1,
         distributed: false,
+        mpi: false,
         timeout_seconds: None,
         snapshot: None,
     }
@@ -589,6 +590,7 @@ fn inputs_job(job: &PipelineJob, inputs: BTreeMap<String, JobInput>) -> CommandJ
         priority: 2,
         process_count_per_instance: None,
         tensorflow: None,
+        mpi: false,
         timeout: None,
         lines,
     }

@@ -287,7 +287,8 @@ impl Service {
             )
             .1,
             instance_count: body.instance_count,
-            distributed: body.process_count_per_instance.is_some(),
+            distributed: body.process_count_per_instance.is_some() && !body.mpi,
+            mpi: body.mpi,
             timeout_seconds: step.timeout_seconds,
             snapshot: step.snapshot.clone(),
         };

@@ -148,7 +148,8 @@ impl Service {
                 .0,
             tensorflow: processes_of(spec.instance_count, spec.process_count_per_instance, spec.tensorflow.as_ref()).1,
             instance_count: spec.instance_count,
-            distributed: spec.process_count_per_instance.is_some(),
+            distributed: spec.process_count_per_instance.is_some() && !spec.mpi,
+            mpi: spec.mpi,
             timeout_seconds: spec.timeout,
             snapshot: snapshot.clone(),
         };
@@ -250,6 +251,19 @@ impl Service {
                     format!(
                         "{} nodes: compute '{}' gives a job at most {} (max_nodes_per_job)",
                         spec.instance_count, compute.name, cluster.max_nodes_per_job
+                    ),
+                ));
+            }
+            // A confined MPI job starts its processes from one sandbox; over several nodes its
+            // launcher would have to start the other nodes' daemons from inside it.
+            if spec.mpi && spec.instance_count > 1 {
+                return Err(field_error(
+                    spec,
+                    "resources.instance_count",
+                    format!(
+                        "an mpi job runs on one node of compute '{}' (its process_count_per_instance processes there); \
+                         spread over several nodes with distribution pytorch or tensorflow",
+                        compute.name
                     ),
                 ));
             }

@@ -290,5 +290,6 @@ fn infer_interface(
         gpu_count: None,
         process_count_per_instance: inline.process_count_per_instance,
         tensorflow: inline.tensorflow,
+        mpi: inline.mpi,
     })
 }

@@ -148,6 +148,7 @@ pub struct InlineCommand {
     pub inline_environment: Option<(Option<String>, Option<serde_json::Value>)>,
     pub process_count_per_instance: Option<i64>,
     pub tensorflow: Option<crate::fields::TensorflowDistribution>,
+    pub mpi: bool,
 }
 
 /// What a step input is bound to.
@@ -237,6 +238,7 @@ impl Step {
             priority: 2,
             process_count_per_instance: body.process_count_per_instance,
             tensorflow: body.tensorflow,
+            mpi: body.mpi,
             timeout: self.timeout,
             lines,
         }
@@ -650,14 +652,15 @@ fn read_step(
                     ));
                 }
             }
-            let (process_count_per_instance, tensorflow) = distribution_of(raw.distribution.as_ref(), &field_of)?;
+            let distribution = distribution_of(raw.distribution.as_ref(), &field_of)?;
             StepComponent::Inline(InlineCommand {
                 command: command.value.clone(),
                 code: raw.code.as_ref().map(|code| code.value.clone()),
                 environment,
                 inline_environment,
-                process_count_per_instance,
-                tensorflow,
+                process_count_per_instance: distribution.process_count_per_instance,
+                tensorflow: distribution.tensorflow,
+                mpi: distribution.mpi,
             })
         }
     };

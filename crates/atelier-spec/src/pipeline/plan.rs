@@ -161,6 +161,7 @@ mod tests {
                     gpu_count: None,
                     process_count_per_instance: None,
                     tensorflow: None,
+                    mpi: false,
                 },
                 environment: PlannedEnvironment {
                     name: "sklearn:1".into(),
