@@ -30,10 +30,8 @@ def slurm_partition() -> str:
     return answer.stdout.split()[0]
 
 
-@pytest.fixture
-def on_slurm(make_server, tmp_path, monkeypatch):
-    """A server whose nodes reach it at --public-url, with a Slurm compute `hpc`."""
-    partition = slurm_partition()
+def reachable_server(make_server, tmp_path):
+    """A server whose nodes reach it at --public-url; with a CLI and an HTTP session."""
     srv = make_server()
     port = free_port()
     srv.port, srv.keep_port = port, True
@@ -43,6 +41,14 @@ def on_slurm(make_server, tmp_path, monkeypatch):
     cli = Cli(CONFIG.binary, srv.url, srv.token, tmp_path / "cli-home")
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {srv.token}"
+    return srv, cli, http
+
+
+@pytest.fixture
+def on_slurm(make_server, tmp_path):
+    """A server with a Slurm compute `hpc`."""
+    partition = slurm_partition()
+    srv, cli, http = reachable_server(make_server, tmp_path)
     compute = tmp_path / "hpc.yml"
     compute.write_text(
         f"name: hpc\ntype: slurm\npartition: {partition}\nmax_instances: 4\nmax_nodes_per_job: 2\n"
@@ -356,15 +362,7 @@ def test_a_slurm_compute_reached_through_slurmrestd_runs_and_cancels_jobs(make_s
     token_file = tmp_path / "slurm.jwt"
     token_file.write_text(minted + "\n")
     token_file.chmod(0o600)
-    srv = make_server()
-    port = free_port()
-    srv.port, srv.keep_port = port, True
-    srv.extra_args = ["--public-url", f"http://127.0.0.1:{port}", "--cancel-grace-seconds", "2"]
-    srv.start()
-    (tmp_path / "cli-home").mkdir()
-    cli = Cli(CONFIG.binary, srv.url, srv.token, tmp_path / "cli-home")
-    http = requests.Session()
-    http.headers["Authorization"] = f"Bearer {srv.token}"
+    srv, cli, http = reachable_server(make_server, tmp_path)
 
     def compute_file(name, partition_name, token_path):
         path = tmp_path / f"{name}.yml"
