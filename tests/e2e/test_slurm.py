@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import textwrap
 import time
 from pathlib import Path
 
@@ -185,6 +186,7 @@ def test_a_job_slurm_ends_behind_the_runtimes_back_ends_with_slurms_state(on_slu
     subprocess.run(["scancel", slurm_id], check=True, timeout=30)
     job = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"}, timeout=60)
     assert job["status"] == "Canceled", job
+    assert f"Slurm canceled batch job {slurm_id}" in job["events"][-1]["message"], job["events"]
     assert "begun" in full_log(http, srv, name)
 
     # As a node failure would: the runtime dies without a word, and Slurm ends the job.
@@ -197,6 +199,85 @@ def test_a_job_slurm_ends_behind_the_runtimes_back_ends_with_slurms_state(on_slu
     assert f"the cluster ended job {slurm_id} before the runtime reported" in job["error"], job["error"]
     assert "FAILED" in job["error"], job["error"]
 
+
+def test_a_job_killed_for_memory_fails_with_slurms_reason(on_slurm, tmp_path):
+    srv, cli, http = on_slurm
+    job_file = write_job(
+        tmp_path / "hungry",
+        """\
+        command: python3 -c "print('allocating', flush=True); block = bytearray(900 * 1024 * 1024); print('survived')"
+        compute: azureml:hpc
+        resources:
+          memory_gb: 0.25
+        """,
+    )
+    name = cli.json("job", "create", "-f", str(job_file), "-o", "json")["name"]
+    job = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"}, timeout=120)
+    assert job["status"] == "Failed", job
+    assert "killed for memory (OUT_OF_MEMORY)" in job["error"], job["error"]
+    assert "allocating" in full_log(http, srv, name) and "survived" not in full_log(http, srv, name)
+
+
+def test_a_job_past_slurms_time_limit_ends_with_slurms_reason(on_slurm, tmp_path):
+    srv, cli, http = on_slurm
+    brief = tmp_path / "brief.yml"
+    brief.write_text(f"name: brief\ntype: slurm\npartition: {slurm_partition()}\ndefault_time_limit: 1\n")
+    cli("compute", "create", "-f", str(brief))
+    job_file = write_job(tmp_path / "slow", "command: echo begun; sleep 300\ncompute: azureml:brief\n")
+    name = cli.json("job", "create", "-f", str(job_file), "-o", "json")["name"]
+    job = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"}, timeout=150)
+    assert job["status"] == "Canceled", job
+    assert "at its time limit (TIMEOUT)" in job["events"][-1]["message"], job["events"]
+    assert "begun" in full_log(http, srv, name)
+
+
+def test_a_pipeline_runs_a_step_on_slurm_and_hands_its_output_on(on_slurm, tmp_path):
+    srv, cli, http = on_slurm
+    pipeline = tmp_path / "pipeline.yml"
+    pipeline.write_text(textwrap.dedent("""\
+        type: pipeline
+        experiment_name: slurm-pipeline
+        settings:
+          default_compute: azureml:hpc
+        jobs:
+          make:
+            command: echo "made in batch job $SLURM_JOB_ID" > ${{outputs.out}}/made.txt
+            outputs:
+              out:
+          use:
+            command: cat ${{inputs.got}}/made.txt
+            compute: azureml:local
+            inputs:
+              got: ${{parent.jobs.make.outputs.out}}
+        """))
+    name = cli.json("job", "create", "-f", str(pipeline), "-o", "json")["name"]
+    job = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"}, timeout=120)
+    assert job["status"] == "Completed", job
+    steps = {step: detail["job"] for step, detail in job["pipeline"]["steps"].items()}
+    assert job_of(http, srv, steps["make"]).get("cluster_state"), "the first step ran on Slurm"
+    assert job_of(http, srv, steps["use"]).get("cluster_state") is None, "the second on this machine"
+    assert "made in batch job " in full_log(http, srv, steps["use"])
+
+
+def test_slurm_jobs_running_across_a_server_restart_complete_and_are_recorded(on_slurm, tmp_path):
+    srv, cli, http = on_slurm
+    short = write_job(tmp_path / "short", "command: echo begun; sleep 6; echo finished\ncompute: azureml:hpc\n")
+    running = cli.json("job", "create", "-f", str(short), "-o", "json")["name"]
+    deadline = time.monotonic() + 90
+    while "begun" not in full_log(http, srv, running):
+        assert time.monotonic() < deadline, job_of(http, srv, running)
+        time.sleep(0.3)
+    srv.kill()
+    time.sleep(3)
+    srv.start()
+    # The job Slurm ran while the server was down completes once, and Slurm jobs go on.
+    later = cli.json("job", "create", "-f", str(short), "-o", "json")["name"]
+    for job_name in (running, later):
+        job = wait_for(http, srv, job_name, {"Completed", "Failed", "Canceled"}, timeout=120)
+        assert job["status"] == "Completed", job
+        assert "finished" in full_log(http, srv, job_name)
+        statuses = [event["status"] for event in job["events"]]
+        assert statuses.count("Running") == 1 and statuses[-1] == "Completed", statuses
 
 RENDEZVOUS = """\
     import os, socket, time

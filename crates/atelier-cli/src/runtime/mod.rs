@@ -50,6 +50,9 @@ use telemetry::{LogShipper, Sampler, follow_build_log};
 
 const LOGGING_HELPER: &str = include_str!("../../python/atelier_log.py");
 
+/// Whether the runtime got a SIGTERM (a cluster ending its batch job, an administrator).
+static TERMINATED: AtomicBool = AtomicBool::new(false);
+
 /// How long a report is retried before the runtime gives up on the server.
 const RETRY_FOR: Duration = Duration::from_secs(6 * 3600);
 
@@ -273,6 +276,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         let cancel = cancel.clone();
         tokio::spawn(async move {
             if terminate.recv().await.is_some() {
+                TERMINATED.store(true, Ordering::SeqCst);
                 cancel.store(true, Ordering::SeqCst);
             }
         });
@@ -469,6 +473,8 @@ async fn execute(
     }
     system(format!("running: {command}")).await;
     let start = processes::plan_start(&plan, &command, dir).await?;
+    // A command the kernel kills for memory is told apart from one that failed.
+    let memory_kills_before = telemetry::oom_kills();
     processes::check_launcher(&start, environment.get("PATH").map_or("", String::as_str))?;
     let start = Arc::new(start);
     let labelled = start.labelled();
@@ -606,7 +612,12 @@ async fn execute(
         }
         if ending.is_none() {
             if cancel.load(Ordering::SeqCst) {
-                ending = Some(Ending::Canceled("canceled on request".to_owned()));
+                let reason = if TERMINATED.load(Ordering::SeqCst) {
+                    processes::terminated_reason().await
+                } else {
+                    "canceled on request".to_owned()
+                };
+                ending = Some(Ending::Canceled(reason));
             } else if let Some(limit) = timeout
                 && started.elapsed() > limit
             {
@@ -680,11 +691,15 @@ async fn execute(
     let summary = (code != 0).then(|| {
         let lines = tail.lock().map(|lines| lines.iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
         let last: Vec<String> = lines.into_iter().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect();
-        if last.is_empty() {
-            format!("the command exited with code {code}")
+        let killed_for_memory = matches!((memory_kills_before, telemetry::oom_kills()), (Some(before), Some(after)) if after > before);
+        let ending = if killed_for_memory {
+            format!(
+                "the command was killed for memory (OUT_OF_MEMORY): it went past the job's memory limit, and exited with code {code}"
+            )
         } else {
-            format!("the command exited with code {code}:\n{}", last.join("\n"))
-        }
+            format!("the command exited with code {code}")
+        };
+        if last.is_empty() { ending } else { format!("{ending}:\n{}", last.join("\n")) }
     });
     Ok((Ending::Exited(code), summary))
 }

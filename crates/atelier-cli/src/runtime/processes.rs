@@ -219,6 +219,22 @@ pub(super) fn check_launcher(start: &Start, path_variable: &str) -> anyhow::Resu
     Ok(())
 }
 
+/// Why the runtime was sent SIGTERM: in a Slurm batch job, what Slurm says of it (its time
+/// limit, a preemption, an `scancel`).
+pub(super) async fn terminated_reason() -> String {
+    let Ok(id) = std::env::var("SLURM_JOB_ID") else { return "stopped by a SIGTERM".to_owned() };
+    let asked = tokio::process::Command::new("squeue").args(["-h", "-t", "all", "-j", &id, "-o", "%r"]).output();
+    let reason = match tokio::time::timeout(std::time::Duration::from_secs(5), asked).await {
+        Ok(Ok(output)) => String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        _ => String::new(),
+    };
+    match reason.as_str() {
+        "TimeLimit" => format!("Slurm ended batch job {id} at its time limit (TIMEOUT)"),
+        "" | "None" => format!("Slurm canceled batch job {id} (an scancel or a preemption)"),
+        other => format!("Slurm ended batch job {id} ({other})"),
+    }
+}
+
 /// The addresses of the nodes of this Slurm allocation, in Slurm's order (the address Slurm
 /// reaches each node at, its `NodeAddr`).
 async fn slurm_node_addresses() -> anyhow::Result<Vec<String>> {

@@ -224,3 +224,23 @@ fn gpu_readings() -> Vec<(f64, f64)> {
         })
         .collect()
 }
+
+/// How many processes of this runtime's memory cgroup (where its command runs too: a Slurm
+/// job's, with the job's memory limit) the kernel's OOM killer has killed: `oom_kill` of cgroup
+/// v1's `memory.oom_control` or v2's `memory.events`; `None` where it cannot tell.
+pub(super) fn oom_kills() -> Option<u64> {
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    cgroups.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let file = if controllers.split(',').any(|controller| controller == "memory") {
+            format!("/sys/fs/cgroup/memory{path}/memory.oom_control")
+        } else if controllers.is_empty() {
+            format!("/sys/fs/cgroup{path}/memory.events")
+        } else {
+            return None;
+        };
+        let text = std::fs::read_to_string(file).ok()?;
+        text.lines().find_map(|line| line.strip_prefix("oom_kill ")?.trim().parse().ok())
+    })
+}
