@@ -200,6 +200,57 @@ def test_a_job_slurm_ends_behind_the_runtimes_back_ends_with_slurms_state(on_slu
     assert "FAILED" in job["error"], job["error"]
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+def node_state(node: str) -> str:
+    return subprocess.run(["sinfo", "-h", "-n", node, "-o", "%T"], capture_output=True, text=True).stdout.strip()
+
+
+def test_a_job_whose_node_dies_fails_with_slurms_node_failure(on_slurm, tmp_path):
+    srv, cli, http = on_slurm
+    name, slurm_id = started_on_slurm(http, srv, cli, tmp_path / "stranded")
+    shown = subprocess.run(["scontrol", "show", "job", slurm_id], capture_output=True, text=True).stdout
+    assert "Requeue=0" in shown, "a node failure must not start the job again"
+    node = subprocess.run(["squeue", "-h", "-j", slurm_id, "-o", "%N"], capture_output=True, text=True).stdout.strip()
+    pidfile = Path(f"/run/slurmd-{node}.pid")
+    if not pidfile.exists():
+        pytest.fail(f"node {node}'s slurmd has no pid file at {pidfile}: run SLURM_NODES=2 scripts/slurm-up.sh")
+    # The node dies: its slurmd, and the job's step daemon with everything under it.
+    stepd = subprocess.run(["pgrep", "-f", f"slurmstepd: \\[{slurm_id}\\."], capture_output=True, text=True)
+    doomed = [int(pid) for pid in stepd.stdout.split()]
+    assert doomed, "the batch step runs on the node"
+    doomed += [below for pid in doomed for below in descendants(pid)]
+    subprocess.run(["kill", "-9", pidfile.read_text().strip(), *map(str, doomed)], check=True)
+    try:
+        job = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"}, timeout=150)
+        assert job["status"] == "Failed", job
+        assert f"the cluster ended job {slurm_id} before the runtime reported: NODE_FAIL" in job["error"], job["error"]
+        assert "begun" in full_log(http, srv, name), "what it logged before is kept"
+        assert "down" in node_state(node), node_state(node)
+    finally:
+        # The node comes back, as after a reboot (ReturnToService=2).
+        subprocess.run(["slurmd", "-N", node], check=True, timeout=30)
+        deadline = time.monotonic() + 60
+        while node_state(node) not in {"idle", "mixed", "allocated"}:
+            assert time.monotonic() < deadline, f"node {node} did not return: {node_state(node)}"
+            time.sleep(1)
+
+
 def test_a_job_killed_for_memory_fails_with_slurms_reason(on_slurm, tmp_path):
     srv, cli, http = on_slurm
     job_file = write_job(

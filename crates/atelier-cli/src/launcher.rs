@@ -1,10 +1,15 @@
 //! The local compute backend: starts `atelier job-runtime` as a detached process on this
-//! machine, and finds out what the machine has (CPUs, memory, GPUs).
+//! machine for the `local` and `amlcompute` computes, follows it by its process id and start
+//! time, and finds out what the machine has (CPUs, memory, GPUs).
 
 use crate::runtime::Launch;
 use atelier_core::Error;
 use atelier_core::job::{Capacity, Job};
-use atelier_service::{Launched, Launcher};
+use atelier_service::{
+    BackendJob, ComputeBackend, JobShape, Launched, Phase, Placement, PortFuture, Refusal, Submitted,
+};
+use atelier_store::Compute;
+use std::collections::HashMap;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -22,6 +27,8 @@ pub struct LocalLauncher {
     pub grace_seconds: u64,
     /// How jobs' commands are confined, where this machine can.
     pub confinement: Option<atelier_service::Confinement>,
+    /// What this machine gives its jobs.
+    pub capacity: Capacity,
 }
 
 /// The start time of a process, in clock ticks since boot (field 22 of `/proc/<pid>/stat`), and
@@ -76,7 +83,8 @@ impl LocalLauncher {
     }
 }
 
-impl Launcher for LocalLauncher {
+impl LocalLauncher {
+    /// Starts the runtime of a job as a detached process.
     fn launch(&self, job: &Job, token: &str, gpus: &[u32]) -> atelier_core::Result<Launched> {
         let names = (job.workspace.as_str(), job.name.as_str());
         let dir = self.prepare_job_folder(&self.jobs_dir, &self.server_url, &self.envs_dir, names, token, gpus)?;
@@ -110,8 +118,78 @@ impl Launcher for LocalLauncher {
         Ok(Launched { pid, start })
     }
 
-    fn is_alive(&self, launched: Launched) -> bool {
+    /// Whether a launched runtime still runs: the same process, not one that reused its id.
+    fn is_alive(launched: Launched) -> bool {
         matches!(process_start(launched.pid), Some((start, false)) if start == launched.start)
+    }
+}
+
+impl ComputeBackend for LocalLauncher {
+    fn kinds(&self) -> &'static [&'static str] {
+        &["local", "amlcompute"]
+    }
+
+    fn placement(&self) -> Placement {
+        Placement::Machine(self.capacity.clone())
+    }
+
+    fn check<'a>(&'a self, _compute: &'a Compute) -> PortFuture<'a, atelier_core::Result<()>> {
+        // A compute on this machine is a share of it: its size is checked against the machine
+        // when jobs are submitted.
+        Box::pin(async { Ok(()) })
+    }
+
+    fn admit(&self, _compute: &Compute, _shape: &JobShape) -> Result<(), Refusal> {
+        // Every instance of a job runs on this machine.
+        Ok(())
+    }
+
+    fn submit<'a>(
+        &'a self,
+        _compute: &'a Compute,
+        job: &'a Job,
+        token: &'a str,
+        gpus: &'a [u32],
+    ) -> PortFuture<'a, atelier_core::Result<Submitted>> {
+        Box::pin(async move { Ok(Submitted { launched: self.launch(job, token, gpus)?, shown: None }) })
+    }
+
+    fn survey<'a>(
+        &'a self,
+        _compute: &'a Compute,
+        launched: &'a [Launched],
+    ) -> PortFuture<'a, atelier_core::Result<HashMap<i64, BackendJob>>> {
+        let seen = launched
+            .iter()
+            .map(|launched| {
+                let phase = match Self::is_alive(*launched) {
+                    true => Phase::Running,
+                    false => Phase::Ended {
+                        canceled: false,
+                        summary: "the job runtime stopped without reporting an end".to_owned(),
+                    },
+                };
+                (launched.pid, BackendJob { phase, shown: None })
+            })
+            .collect();
+        Box::pin(async move { Ok(seen) })
+    }
+
+    fn cancel<'a>(&'a self, _compute: &'a Compute, launched: Launched) -> PortFuture<'a, atelier_core::Result<()>> {
+        // A runtime that went silent while its job was canceled: SIGTERM, which it answers by
+        // stopping its command with the grace period, as a cancel it heard of.
+        let sent = match (Self::is_alive(launched), i32::try_from(launched.pid)) {
+            (true, Ok(pid)) => nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGTERM)
+                .map_err(|error| Error::internal(format!("cannot signal the job runtime {pid}: {error}"))),
+            _ => Ok(()),
+        };
+        Box::pin(async move { sent })
+    }
+
+    fn output_tail(&self, _compute: &Compute, job: &str) -> Option<String> {
+        let text = std::fs::read(self.jobs_dir.join(job).join("runtime.log")).ok()?;
+        let start = text.len().saturating_sub(2048);
+        Some(String::from_utf8_lossy(&text[start..]).trim().to_owned())
     }
 }
 

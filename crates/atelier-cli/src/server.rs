@@ -340,6 +340,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         job_user(args.job_user.as_deref())?,
         args.allow_unconfined_jobs,
     )?;
+    let capacity = crate::launcher::machine_capacity(args.local_cpus, args.local_memory_gb, args.local_gpus);
     let launcher = crate::launcher::LocalLauncher {
         exe: std::env::current_exe().context("cannot find this program's path")?,
         server_url: runtime_url.clone(),
@@ -348,8 +349,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         uv: args.uv.clone(),
         grace_seconds: args.cancel_grace_seconds,
         confinement: confinement.clone(),
+        capacity: capacity.clone(),
     };
-    let capacity = crate::launcher::machine_capacity(args.local_cpus, args.local_memory_gb, args.local_gpus);
     tracing::info!(cpus = capacity.cpus, memory_mb = capacity.memory_mb, gpus = capacity.gpus.len(), "local compute");
     let public_url = args.public_url.clone().unwrap_or_else(|| runtime_url.clone());
     let oidc = args.oidc.provider(&public_url)?;
@@ -364,8 +365,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             .with_master_key(master_key)
             .with_environment_builder(builder)
             .refusing_images(args.refuse_images)
-            .with_launcher(capacity, Arc::new(launcher))
-            .with_cluster(Arc::new(cluster))
+            .with_backend(Arc::new(launcher))
+            .with_backend(Arc::new(cluster))
             .with_snapshot_limit(args.max_snapshot_mb * 1024 * 1024)
             .with_audit(args.audit == "on")
             .with_confinement(confinement, args.allow_unconfined_jobs)

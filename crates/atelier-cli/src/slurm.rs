@@ -12,9 +12,14 @@
 use crate::launcher::LocalLauncher;
 use crate::runtime::shell_quote;
 use crate::slurmrest::RestSlurm;
+use atelier_core::job::Job;
 use atelier_core::{Error, Result};
-use atelier_service::{ClusterBackend, ClusterJob, ClusterRequest, PortFuture};
+use atelier_service::{
+    BackendJob, ComputeBackend, JobShape, Launched, Phase, Placement, PortFuture, Refusal, Submitted,
+};
 use atelier_spec::compute::SlurmSettings;
+use atelier_spec::plan::JobPlan;
+use atelier_store::Compute;
 use std::collections::HashMap;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -22,6 +27,135 @@ use std::time::Duration;
 
 /// How long a Slurm command may take before it counts as not answering.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a batch job asks of the cluster: the job's request in Slurm's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterRequest {
+    /// The job's name (the batch job's name too).
+    pub job: String,
+    pub workspace: String,
+    pub partition: String,
+    pub account: Option<String>,
+    pub qos: Option<String>,
+    /// `resources.instance_count`.
+    pub nodes: i64,
+    /// `distribution.process_count_per_instance` (1 when not distributed).
+    pub tasks_per_node: i64,
+    /// The job's CPUs per node shared among its processes, rounded up.
+    pub cpus_per_task: u32,
+    /// Memory per node in MB; `None` leaves the cluster's default.
+    pub memory_mb: Option<u64>,
+    pub gpus: u32,
+    /// `limits.timeout` (rounded up to minutes, as Slurm does), or the compute's default.
+    pub time_minutes: Option<i64>,
+    /// From `queue_settings.priority`: high 0, medium 100, low 200.
+    pub nice: i64,
+}
+
+impl ClusterRequest {
+    /// A job's request in Slurm's terms, on a compute with these settings.
+    pub fn of(job: &Job, settings: &SlurmSettings) -> Result<ClusterRequest> {
+        let plan: JobPlan = serde_json::from_str(&job.plan)
+            .map_err(|error| Error::internal(format!("job '{}' has an unreadable plan: {error}", job.name)))?;
+        let time_minutes = match plan.timeout_seconds {
+            Some(seconds) => Some((seconds.max(1) + 59) / 60),
+            None => settings.default_time_limit_minutes,
+        };
+        let nodes = plan.instance_count.max(1);
+        let tasks_per_node = (plan.process_count / nodes).max(1);
+        Ok(ClusterRequest {
+            job: job.name.clone(),
+            workspace: job.workspace.to_string(),
+            partition: settings.partition.clone(),
+            account: settings.account.clone(),
+            qos: settings.qos.clone(),
+            nodes,
+            tasks_per_node,
+            cpus_per_task: (job.resources.cpus / tasks_per_node as f64).ceil().max(1.0) as u32,
+            memory_mb: Some(job.resources.memory_mb).filter(|memory| *memory > 0),
+            gpus: job.resources.gpus,
+            time_minutes,
+            nice: (3 - job.priority).clamp(0, 2) * 100,
+        })
+    }
+}
+
+/// What Slurm says of one of its jobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterJob {
+    /// Slurm's state: `PENDING`, `RUNNING`, `COMPLETED`, `FAILED`, `CANCELLED`, `TIMEOUT`,
+    /// `OUT_OF_MEMORY`, `NODE_FAIL`, …
+    pub state: String,
+    /// Why it is in that state (`Resources`, `Priority`, `TimeLimit`), if Slurm says.
+    pub reason: Option<String>,
+    /// The nodes it runs on.
+    pub nodes: Option<String>,
+}
+
+impl ClusterJob {
+    /// Whether Slurm has not started it yet.
+    pub fn is_pending(&self) -> bool {
+        matches!(self.state.as_str(), "PENDING" | "CONFIGURING" | "REQUEUED" | "REQUEUE_HOLD" | "RESV_DEL_HOLD")
+    }
+
+    /// Whether Slurm has ended it for good.
+    pub fn has_ended(&self) -> bool {
+        matches!(
+            self.state.as_str(),
+            "COMPLETED"
+                | "FAILED"
+                | "CANCELLED"
+                | "TIMEOUT"
+                | "OUT_OF_MEMORY"
+                | "NODE_FAIL"
+                | "BOOT_FAIL"
+                | "DEADLINE"
+                | "PREEMPTED"
+                | "SPECIAL_EXIT"
+                | "REVOKED"
+        )
+    }
+
+    /// The state as the job page shows it: `PENDING (Resources)`, `RUNNING on n1`.
+    pub fn describe(&self) -> String {
+        let mut text = self.state.clone();
+        if let Some(reason) = self.reason.as_deref().filter(|reason| *reason != "None") {
+            text.push_str(&format!(" ({reason})"));
+        }
+        if let Some(nodes) = self.nodes.as_deref().filter(|nodes| !nodes.is_empty() && !self.is_pending()) {
+            text.push_str(&format!(" on {nodes}"));
+        }
+        text
+    }
+
+    /// The state of batch job `id` as the scheduler follows it.
+    fn backend_job(&self, id: i64) -> BackendJob {
+        let shown = self.describe();
+        let phase = if self.is_pending() {
+            Phase::Pending
+        } else if self.has_ended() {
+            let canceled = self.state == "CANCELLED";
+            let summary = match canceled {
+                true => format!("the cluster canceled job {id}: {shown}"),
+                false => format!("the cluster ended job {id} before the runtime reported: {shown}"),
+            };
+            Phase::Ended { canceled, summary }
+        } else {
+            Phase::Running
+        };
+        BackendJob { phase, shown: Some(shown) }
+    }
+}
+
+/// A Slurm compute's settings, as stored with it.
+fn settings_of(compute: &Compute) -> Result<SlurmSettings> {
+    let text = compute
+        .settings
+        .as_deref()
+        .ok_or_else(|| Error::internal(format!("compute '{}' has no Slurm settings", compute.name)))?;
+    serde_json::from_str(text)
+        .map_err(|error| Error::internal(format!("compute '{}' has unreadable settings: {error}", compute.name)))
+}
 
 pub struct SlurmBackend {
     /// What the local compute writes into a job's folder, reused for a batch job's.
@@ -71,6 +205,9 @@ fn sbatch_arguments(request: &ClusterRequest, dir: &Path) -> Vec<String> {
         format!("--output={}", dir.join("slurm.out").display()),
         // The job gets the environment sbatch runs with: the inheritable variables only.
         "--export=ALL".to_owned(),
+        // A batch job Slurm would start again after a node failure would run the job twice,
+        // with a runtime that already reported: the job ends with Slurm's reason instead.
+        "--no-requeue".to_owned(),
     ];
     if let Some(account) = &request.account {
         args.push(format!("--account={account}"));
@@ -154,15 +291,15 @@ impl SlurmBackend {
         Ok(())
     }
 
-    async fn submit_request(&self, request: &ClusterRequest, token: &str) -> Result<i64> {
+    async fn submit_request(&self, settings: &SlurmSettings, request: &ClusterRequest, token: &str) -> Result<i64> {
         let Some(server_url) = &self.server_url else {
             return Err(Error::invalid("Slurm's nodes cannot reach this server (no --public-url)"));
         };
-        let jobs_dir = self.jobs_dir(request.job_folder.as_deref());
-        let envs_dir = self.envs_dir(request.job_folder.as_deref());
+        let jobs_dir = self.jobs_dir(settings.job_folder.as_deref());
+        let envs_dir = self.envs_dir(settings.job_folder.as_deref());
         let names = (request.workspace.as_str(), request.job.as_str());
         let dir = self.local.prepare_job_folder(&jobs_dir, server_url, &envs_dir, names, token, &[])?;
-        let program = request.atelier_path.as_ref().map_or_else(|| self.local.exe.display().to_string(), Clone::clone);
+        let program = settings.atelier_path.as_ref().map_or_else(|| self.local.exe.display().to_string(), Clone::clone);
         let script = format!(
             "#!/bin/sh\n# The job runtime of Atelier job {job}: it reports to the server with the job's token.\n\
              exec {program} job-runtime {dir}\n",
@@ -179,8 +316,8 @@ impl SlurmBackend {
             .map_err(|error| Error::internal(format!("cannot write the batch script: {error}")))?;
         std::io::Write::write_all(&mut file, script.as_bytes())
             .map_err(|error| Error::internal(format!("cannot write the batch script: {error}")))?;
-        if let Some(rest) = &request.slurmrestd {
-            return RestSlurm { http: &self.http, rest }.submit(request, &dir, &script).await;
+        if let Some(rest) = self.rest(settings) {
+            return rest.submit(request, &dir, &script).await;
         }
         let output = run_tool("sbatch", &sbatch_arguments(request, &dir)).await?;
         if !output.status.success() {
@@ -226,28 +363,79 @@ impl SlurmBackend {
     }
 }
 
-impl ClusterBackend for SlurmBackend {
-    fn check<'a>(&'a self, settings: &'a SlurmSettings) -> PortFuture<'a, Result<()>> {
-        Box::pin(self.check_settings(settings))
+impl ComputeBackend for SlurmBackend {
+    fn kinds(&self) -> &'static [&'static str] {
+        &["slurm"]
     }
 
-    fn submit<'a>(&'a self, request: &'a ClusterRequest, token: &'a str) -> PortFuture<'a, Result<i64>> {
-        Box::pin(self.submit_request(request, token))
+    fn placement(&self) -> Placement {
+        Placement::Own
+    }
+
+    fn check<'a>(&'a self, compute: &'a Compute) -> PortFuture<'a, Result<()>> {
+        Box::pin(async move { self.check_settings(&settings_of(compute)?).await })
+    }
+
+    fn admit(&self, compute: &Compute, shape: &JobShape) -> std::result::Result<(), Refusal> {
+        let settings = settings_of(compute).map_err(|error| Refusal { field: "compute", message: error.message })?;
+        if shape.instance_count > settings.max_nodes_per_job {
+            return Err(Refusal {
+                field: "resources.instance_count",
+                message: format!(
+                    "{} nodes: compute '{}' gives a job at most {} (max_nodes_per_job)",
+                    shape.instance_count, compute.name, settings.max_nodes_per_job
+                ),
+            });
+        }
+        // A confined MPI job starts its processes from one sandbox; over several nodes its
+        // launcher would have to start the other nodes' daemons from inside it.
+        if shape.mpi && shape.instance_count > 1 {
+            return Err(Refusal {
+                field: "resources.instance_count",
+                message: format!(
+                    "an mpi job runs on one node of compute '{}' (its process_count_per_instance processes there); \
+                     spread over several nodes with distribution pytorch or tensorflow",
+                    compute.name
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn submit<'a>(
+        &'a self,
+        compute: &'a Compute,
+        job: &'a Job,
+        token: &'a str,
+        _gpus: &'a [u32],
+    ) -> PortFuture<'a, Result<Submitted>> {
+        Box::pin(async move {
+            let settings = settings_of(compute)?;
+            let request = ClusterRequest::of(job, &settings)?;
+            let id = self.submit_request(&settings, &request, token).await?;
+            Ok(Submitted { launched: Launched { pid: id, start: 0 }, shown: Some("PENDING".to_owned()) })
+        })
     }
 
     fn survey<'a>(
         &'a self,
-        settings: &'a SlurmSettings,
-        ids: &'a [i64],
-    ) -> PortFuture<'a, Result<HashMap<i64, ClusterJob>>> {
-        Box::pin(self.survey_ids(settings, ids))
+        compute: &'a Compute,
+        launched: &'a [Launched],
+    ) -> PortFuture<'a, Result<HashMap<i64, BackendJob>>> {
+        Box::pin(async move {
+            let settings = settings_of(compute)?;
+            let ids: Vec<i64> = launched.iter().map(|launched| launched.pid).collect();
+            let seen = self.survey_ids(&settings, &ids).await?;
+            Ok(seen.into_iter().map(|(id, job)| (id, job.backend_job(id))).collect())
+        })
     }
 
-    fn cancel<'a>(&'a self, settings: &'a SlurmSettings, id: i64) -> PortFuture<'a, Result<()>> {
-        Box::pin(self.cancel_id(settings, id))
+    fn cancel<'a>(&'a self, compute: &'a Compute, launched: Launched) -> PortFuture<'a, Result<()>> {
+        Box::pin(async move { self.cancel_id(&settings_of(compute)?, launched.pid).await })
     }
 
-    fn output_tail(&self, job: &str, settings: &SlurmSettings) -> Option<String> {
+    fn output_tail(&self, compute: &Compute, job: &str) -> Option<String> {
+        let settings = settings_of(compute).ok()?;
         let text = std::fs::read(self.jobs_dir(settings.job_folder.as_deref()).join(job).join("slurm.out")).ok()?;
         let start = text.len().saturating_sub(2048);
         Some(String::from_utf8_lossy(&text[start..]).trim().to_owned())
@@ -265,6 +453,37 @@ mod tests {
         assert_eq!(seen[&48].describe(), "PENDING (Resources)");
         assert_eq!(seen[&49].describe(), "RUNNING on n1");
         assert!(seen[&50].has_ended());
+        assert_eq!(seen[&48].backend_job(48).phase, Phase::Pending);
+        assert_eq!(seen[&49].backend_job(49).phase, Phase::Running);
+        assert_eq!(
+            seen[&50].backend_job(50).phase,
+            Phase::Ended {
+                canceled: false,
+                summary: "the cluster ended job 50 before the runtime reported: OUT_OF_MEMORY (OutOfMemory) on n2"
+                    .to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn a_cluster_state_reads_as_the_job_page_shows_it() {
+        let state = |state: &str, reason: Option<&str>, nodes: Option<&str>| ClusterJob {
+            state: state.to_owned(),
+            reason: reason.map(str::to_owned),
+            nodes: nodes.map(str::to_owned),
+        };
+        assert_eq!(state("PENDING", Some("Resources"), Some("")).describe(), "PENDING (Resources)");
+        assert_eq!(state("RUNNING", Some("None"), Some("n[1-2]")).describe(), "RUNNING on n[1-2]");
+        assert!(state("PENDING", None, None).is_pending() && !state("PENDING", None, None).has_ended());
+        for ended in ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL"] {
+            assert!(state(ended, None, None).has_ended(), "{ended}");
+        }
+        assert!(!state("RUNNING", None, None).has_ended() && !state("COMPLETING", None, None).has_ended());
+        let canceled = state("CANCELLED", Some("None"), Some("n1")).backend_job(7).phase;
+        assert_eq!(
+            canceled,
+            Phase::Ended { canceled: true, summary: "the cluster canceled job 7: CANCELLED on n1".to_owned() }
+        );
     }
 
     #[test]
@@ -282,9 +501,6 @@ mod tests {
             gpus: 2,
             time_minutes: Some(90),
             nice: 100,
-            job_folder: None,
-            atelier_path: None,
-            slurmrestd: None,
         };
         let args = sbatch_arguments(&request, Path::new("/jobs/train_1"));
         for expected in [
@@ -298,6 +514,7 @@ mod tests {
             "--time=90",
             "--nice=100",
             "--output=/jobs/train_1/slurm.out",
+            "--no-requeue",
         ] {
             assert!(args.contains(&expected.to_owned()), "{expected} in {args:?}");
         }

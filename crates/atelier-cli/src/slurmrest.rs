@@ -3,8 +3,8 @@
 //! (OpenAPI `v0.0.38`, Slurm 22.05's) as the compute's `user_name`, with the JWT read from its
 //! `token_file` at each call. The token is sent in a header and never written anywhere else.
 
+use crate::slurm::{ClusterJob, ClusterRequest};
 use atelier_core::{Error, Result};
-use atelier_service::{ClusterJob, ClusterRequest};
 use atelier_spec::compute::SlurmRest;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -140,6 +140,8 @@ fn submission(request: &ClusterRequest, dir: &Path, script: &str) -> Value {
     set("nice", json!(request.nice));
     set("current_working_directory", json!(dir.display().to_string()));
     set("standard_output", json!(dir.join("slurm.out").display().to_string()));
+    // As `sbatch --no-requeue`: a node failure ends the job rather than running it twice.
+    set("requeue", json!(false));
     // As sbatch exports its own: the inheritable variables only (required by v0.0.38).
     let environment: Map<String, Value> = std::env::vars()
         .filter(|(key, _)| atelier_service::inheritable_variable(key))
@@ -191,9 +193,6 @@ mod tests {
             gpus: 1,
             time_minutes: Some(90),
             nice: 100,
-            job_folder: None,
-            atelier_path: None,
-            slurmrestd: None,
         };
         let body = submission(&request, Path::new("/jobs/train_1"), "#!/bin/sh\n");
         let job = &body["job"];
@@ -201,6 +200,7 @@ mod tests {
         assert_eq!((job["nodes"].clone(), job["tasks"].clone()), (json!([2, 2]), json!(6)));
         assert_eq!((job["gres"].as_str(), job["time_limit"].as_i64()), (Some("gpu:1"), Some(90)));
         assert_eq!(job["comment"], "atelier:vision/train_1");
+        assert_eq!(job["requeue"], false);
         assert_eq!(job["standard_output"], "/jobs/train_1/slurm.out");
         assert!(job.get("account").is_none() && job["qos"] == "high" && job["environment"].is_object());
     }

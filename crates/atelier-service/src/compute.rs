@@ -2,18 +2,16 @@
 //!
 //! The built-in `local` compute and the computes a workspace defines from Azure's compute YAML
 //! (`amlcompute`: at most `max_instances` of its jobs at once, each with the CPUs and memory of
-//! its `size`) run on the server's machine and share its capacity. The scheduler takes queued
-//! jobs by priority, then in submission order; a job that does not fit holds back the later
-//! jobs of its compute, so order is kept. GPUs are handed out one job each.
+//! its `size`) run on the server's machine and share its capacity; a `slurm` compute hands at
+//! most `max_instances` of its jobs to its cluster, which decides when and where they run. The
+//! scheduler takes queued jobs by priority, then in submission order; a job that does not fit
+//! holds back the later jobs of its compute, so order is kept. GPUs are handed out one job each.
 //!
-//! Starting a job means asking the [`Launcher`] (the local compute backend) to start the job
-//! runtime with a token for that job alone. The scheduler also notices a runtime that died
-//! without reporting an end, and fails its job.
-//!
-//! A compute on a cluster (`slurm`) hands at most `max_instances` of its jobs to the cluster at
-//! once, and the cluster decides when and where they run (`clusters.rs`): the same job runtime,
-//! submitted as a batch job.
+//! Which backend runs a compute's jobs, and where their capacity is decided, is the backend's
+//! to say (`backends.rs`): the scheduler submits through it with a token for the job alone,
+//! and follows what it says of the jobs it holds.
 
+use crate::backends::{ComputeBackend, HELD, Placement};
 use crate::{Principal, Service, now_millis};
 use atelier_core::authz::Action;
 use atelier_core::job::{Capacity, Job, JobStatus, ResourceRequest, Usage, vm_size};
@@ -23,25 +21,6 @@ use atelier_store::Compute;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A launched job runtime: its process id and the start time the kernel gave it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Launched {
-    pub pid: i64,
-    pub start: i64,
-}
-
-/// A compute backend: starts the job runtime for a job, and tells whether it still runs.
-pub trait Launcher: Send + Sync {
-    /// Starts the runtime of `job` with its token and the GPUs it was given.
-    fn launch(&self, job: &Job, token: &str, gpus: &[u32]) -> Result<Launched>;
-    /// Whether a launched runtime still runs.
-    fn is_alive(&self, launched: Launched) -> bool;
-}
-
-/// A runtime that stopped reporting is taken for dead after this long without a report, once
-/// its process is gone.
-const RUNTIME_SILENCE: Duration = Duration::from_secs(15);
 
 /// A compute, as listed: its definition, capacity, use and queue.
 #[derive(Debug, Clone)]
@@ -69,24 +48,37 @@ pub type NewCompute = atelier_spec::compute::ComputeSpec;
 /// The size a compute YAML gets when it names none, as on Azure.
 const DEFAULT_SIZE: &str = "Standard_DS3_v2";
 
-pub(crate) struct Scheduling {
-    pub(crate) capacity: Capacity,
-    pub(crate) launcher: Arc<dyn Launcher>,
+/// The built-in compute of a workspace: this server's machine, shared by every workspace.
+pub(crate) fn builtin_local(workspace: &WorkspaceName) -> Compute {
+    Compute {
+        workspace: workspace.clone(),
+        name: "local".to_owned(),
+        kind: "local".to_owned(),
+        size: String::new(),
+        min_instances: 0,
+        max_instances: i64::MAX,
+        description: "this server's machine".to_owned(),
+        tags: Default::default(),
+        settings: None,
+        created_by: String::new(),
+        created_at: 0,
+    }
+}
+
+/// A cluster's settings, as stored with its compute (shown with it).
+pub(crate) fn cluster_settings(compute: &Compute) -> Result<Option<atelier_spec::compute::SlurmSettings>> {
+    let Some(text) = compute.settings.as_deref() else { return Ok(None) };
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(|error| Error::internal(format!("compute '{}' has unreadable settings: {error}", compute.name)))
 }
 
 impl Service {
-    /// Gives the service a compute backend and the machine's capacity: without them, jobs are
-    /// accepted and stay queued.
-    pub fn with_launcher(mut self, capacity: Capacity, launcher: Arc<dyn Launcher>) -> Self {
-        self.scheduling = Some(Scheduling { capacity, launcher });
-        self
-    }
-
-    /// The machine's capacity, which every compute shares.
+    /// The machine's capacity, which the computes on it share.
     pub(crate) fn compute_capacity(&self) -> Capacity {
-        match &self.scheduling {
-            Some(scheduling) => scheduling.capacity.clone(),
-            None => Capacity { cpus: 1.0, memory_mb: 0, gpus: Vec::new(), max_jobs: None },
+        match self.backend_of("local").map(|backend| backend.placement()) {
+            Some(Placement::Machine(capacity)) => capacity,
+            _ => Capacity { cpus: 1.0, memory_mb: 0, gpus: Vec::new(), max_jobs: None },
         }
     }
 
@@ -109,9 +101,12 @@ impl Service {
         }
     }
 
-    /// One look at the queue: fail jobs whose runtime died, then start what fits.
+    /// One look at the queue: follow what the backends say of the jobs they hold (ending those
+    /// whose runtime is gone), then start what fits.
     pub async fn schedule_once(&self) -> Result<()> {
-        let Some(scheduling) = &self.scheduling else { return Ok(()) };
+        if !self.has_backends() {
+            return Ok(());
+        }
         // Sweeps and pipelines first: a trial or step they queue now starts in this same pass.
         self.drive_parents().await?;
         let mut computes: HashMap<(String, String), Compute> = self
@@ -121,118 +116,94 @@ impl Service {
             .into_iter()
             .map(|compute| ((compute.workspace.to_string(), compute.name.clone()), compute))
             .collect();
+        let compute_of = |job: &Job| match job.compute.as_str() {
+            "local" => Some(builtin_local(&job.workspace)),
+            name => computes.get(&(job.workspace.to_string(), name.to_owned())).cloned(),
+        };
+        self.reconcile_backends(compute_of).await?;
+        // What the jobs that hold a runtime take: a place on their compute each, and this
+        // machine's resources where the scheduler decides them.
         let mut usage = Usage::default();
         let mut per_compute: HashMap<(String, String), i64> = HashMap::new();
-        let now = now_millis();
-        self.reconcile_cluster_jobs(&computes).await?;
-        let on_cluster = |job: &Job| {
-            computes.get(&(job.workspace.to_string(), job.compute.clone())).is_some_and(crate::clusters::is_cluster)
-        };
-        for job in self.store.jobs_in_status(&ACTIVE).await? {
+        let mut queued = Vec::new();
+        for job in self.store.jobs_in_status(&HELD).await? {
             // A sweep or a pipeline runs nothing itself: its trials or steps hold the resources.
             if job.kind.is_parent() {
                 continue;
             }
-            if on_cluster(&job) {
-                // The cluster's resources, not this machine's; the cluster reconcile follows it.
-                *per_compute.entry((job.workspace.to_string(), job.compute.clone())).or_default() += 1;
+            let key = (job.workspace.to_string(), job.compute.clone());
+            let placement = self.placement_of(&job, &computes);
+            let holds = match job.status {
+                // Waiting in its backend's own queue, it holds a place on its compute.
+                JobStatus::Queued => job.runtime_pid.is_some() && matches!(placement, Some(Placement::Own)),
+                _ => true,
+            };
+            if !holds {
+                queued.push(job);
                 continue;
             }
-            if self.runtime_is_gone(scheduling, &job, now) {
-                let message = "the job runtime stopped without reporting an end";
-                if self.transition(&job.name, JobStatus::Failed, Some(message), None, Some(message)).await?.is_some() {
-                    tracing::warn!(job = %job.name, "job runtime lost");
-                }
-                continue;
+            if let Some(Placement::Machine(_)) = placement {
+                usage.add(&job.resources, &job.assigned_gpus);
             }
-            usage.add(&job.resources, &job.assigned_gpus);
-            *per_compute.entry((job.workspace.to_string(), job.compute.clone())).or_default() += 1;
+            *per_compute.entry(key).or_default() += 1;
         }
         let mut blocked: HashSet<(String, String)> = HashSet::new();
-        for job in self.store.jobs_in_status(&[JobStatus::Queued]).await? {
-            if job.kind.is_parent() {
-                continue;
-            }
+        for job in queued {
             let key = (job.workspace.to_string(), job.compute.clone());
             if blocked.contains(&key) {
                 continue;
             }
-            if job.compute != "local" {
-                if !computes.contains_key(&key) {
+            let compute = match job.compute.as_str() {
+                "local" => builtin_local(&job.workspace),
+                name => match computes.get(&key) {
+                    Some(compute) => compute.clone(),
                     // Listed before this job's compute was made, or deleted since: ask again.
-                    match self.store.get_compute(&job.workspace, &job.compute).await {
+                    None => match self.store.get_compute(&job.workspace, name).await {
                         Ok(compute) => {
-                            computes.insert(key.clone(), compute);
+                            computes.insert(key.clone(), compute.clone());
+                            compute
                         }
                         Err(error) if error.code == atelier_core::ErrorCode::ResourceDoesNotExist => {
-                            let message = format!("compute '{}' no longer exists", job.compute);
+                            let message = format!("compute '{name}' no longer exists");
                             self.transition(&job.name, JobStatus::Failed, Some(&message), None, Some(&message)).await?;
                             continue;
                         }
                         Err(error) => return Err(error),
-                    }
-                }
-                let Some(compute) = computes.get(&key) else { continue };
-                if crate::clusters::is_cluster(compute) && job.runtime_pid.is_some() {
-                    // Handed to the cluster already; it waits there.
-                    *per_compute.entry(key).or_default() += 1;
-                    continue;
-                }
-                if per_compute.get(&key).copied().unwrap_or(0) >= compute.max_instances {
-                    blocked.insert(key);
-                    continue;
-                }
-                if crate::clusters::is_cluster(compute) {
-                    if self.submit_to_cluster(compute, &job).await? {
-                        *per_compute.entry(key).or_default() += 1;
-                    }
-                    continue;
-                }
-            }
-            let Some(gpus) = usage.fit(&scheduling.capacity, &job.resources) else {
+                    },
+                },
+            };
+            let Some(backend) = self.backend_of(&compute.kind).cloned() else { continue };
+            if per_compute.get(&key).copied().unwrap_or(0) >= compute.max_instances {
                 blocked.insert(key);
                 continue;
+            }
+            let gpus = match backend.placement() {
+                Placement::Own => Vec::new(),
+                Placement::Machine(capacity) => match usage.fit(&capacity, &job.resources) {
+                    Some(gpus) => gpus,
+                    None => {
+                        blocked.insert(key);
+                        continue;
+                    }
+                },
             };
-            if self.launch(scheduling, &job, &gpus).await? {
-                usage.add(&job.resources, &gpus);
+            if self.submit_to_backend(backend.as_ref(), &compute, &job, &gpus).await? {
+                if let Placement::Machine(_) = backend.placement() {
+                    usage.add(&job.resources, &gpus);
+                }
                 *per_compute.entry(key).or_default() += 1;
             }
         }
         Ok(())
     }
 
-    /// Whether a launched job's runtime is gone: its process no longer runs and it has been
-    /// silent for a while (a runtime reports every second or so). A job whose launch was
-    /// interrupted (no process recorded) is gone once silent.
-    fn runtime_is_gone(&self, scheduling: &Scheduling, job: &Job, now: i64) -> bool {
-        let silent = job.heartbeat_at.is_none_or(|at| now - at > RUNTIME_SILENCE.as_millis() as i64);
-        if !silent {
-            return false;
-        }
-        match (job.runtime_pid, job.runtime_start) {
-            (Some(pid), Some(start)) => !scheduling.launcher.is_alive(crate::compute::Launched { pid, start }),
-            _ => true,
-        }
-    }
-
-    /// Starts a job's runtime; `false` if the job moved on meanwhile (a cancel).
-    async fn launch(&self, scheduling: &Scheduling, job: &Job, gpus: &[u32]) -> Result<bool> {
-        let secret = format!("{}{}", crate::auth::JOB_TOKEN_PREFIX, hex::encode(rand::random::<[u8; 32]>()));
-        self.store.set_job_runtime(&job.name, &crate::auth::token_hash(&secret), gpus, now_millis()).await?;
-        if self.transition(&job.name, JobStatus::Preparing, Some("job runtime launched"), None, None).await?.is_none() {
-            return Ok(false);
-        }
-        match scheduling.launcher.launch(job, &secret, gpus) {
-            Ok(launched) => {
-                self.store.set_job_launched(&job.name, launched.pid, launched.start).await?;
-                tracing::info!(job = %job.name, pid = launched.pid, "job runtime launched");
-            }
-            Err(error) => {
-                let message = format!("the job runtime could not be started: {}", error.message);
-                self.transition(&job.name, JobStatus::Failed, Some(&message), None, Some(&message)).await?;
-            }
-        }
-        Ok(true)
+    /// Where a job's capacity is decided, from its compute's backend.
+    fn placement_of(&self, job: &Job, computes: &HashMap<(String, String), Compute>) -> Option<Placement> {
+        let kind = match job.compute.as_str() {
+            "local" => "local",
+            name => &computes.get(&(job.workspace.to_string(), name.to_owned()))?.kind,
+        };
+        Some(self.backend_of(kind)?.placement())
     }
 
     /// Defines a compute from the text of Azure's compute YAML, read with the CLI's own
@@ -264,11 +235,9 @@ impl Service {
             return Err(Error::already_exists("compute 'local' is built in"));
         }
         atelier_spec::compute::validate_compute_type(&new_compute.kind).map_err(Error::invalid)?;
+        let backend: Arc<dyn ComputeBackend> = self.require_backend(&new_compute.kind)?.clone();
         let settings = match (&new_compute.kind[..], &new_compute.slurm) {
             ("slurm", Some(slurm)) => {
-                // The cluster answers, has the partition and can reach this server, or nothing
-                // is stored.
-                self.check_cluster(slurm).await?;
                 Some(serde_json::to_string(slurm).map_err(|error| Error::internal(error.to_string()))?)
             }
             ("slurm", None) => return Err(Error::invalid("a slurm compute needs its settings (partition, …)")),
@@ -294,6 +263,9 @@ impl Service {
             created_by: principal.user.to_string(),
             created_at: now_millis(),
         };
+        // The backend accepts the definition (a cluster answers, has the partition and can reach
+        // this server), or nothing is stored.
+        backend.check(&compute).await?;
         self.store.create_compute(&compute).await?;
         self.get_compute(principal, workspace, &new_compute.name).await
     }
@@ -354,10 +326,7 @@ impl Service {
         }];
         for compute in self.store.list_computes(Some(workspace)).await? {
             let per_job = vm_size(&compute.size)?;
-            let cluster = match crate::clusters::is_cluster(&compute) {
-                true => Some(crate::clusters::slurm_settings(&compute)?),
-                false => None,
-            };
+            let cluster = cluster_settings(&compute)?;
             views.push(ComputeView {
                 name: compute.name,
                 kind: compute.kind,

@@ -9,7 +9,7 @@
 mod archives;
 mod audit_log;
 mod auth;
-mod clusters;
+mod backends;
 mod components;
 mod compute;
 mod confinement;
@@ -39,9 +39,9 @@ pub use archives::Archive;
 pub use atelier_store::audit;
 pub use audit_log::MAX_AUDIT_PAGE;
 pub use auth::{BootstrapSecrets, NewToken};
-pub use clusters::{ClusterBackend, ClusterJob, ClusterRequest};
+pub use backends::{BackendJob, ComputeBackend, JobShape, Launched, Phase, Placement, Refusal, Submitted};
 pub use components::ComponentSubmission;
-pub use compute::{ComputeView, Launched, Launcher, NewCompute};
+pub use compute::{ComputeView, NewCompute};
 pub use confinement::{Confinement, Exposure, JobUser};
 pub use data::{DataAssetUpdate, NewDataAsset};
 pub use datastores::NewDatastore;
@@ -206,10 +206,8 @@ pub struct Service {
     environments: Option<environments::EnvironmentBuilder>,
     /// Whether an environment with an image is refused rather than run on the host.
     refuse_images: bool,
-    /// The machine's capacity and the compute backend that launches job runtimes.
-    scheduling: Option<compute::Scheduling>,
-    /// A cluster's workload manager, for Slurm computes.
-    clusters: Option<clusters::Clusters>,
+    /// The compute backends that run jobs' runtimes, by compute type.
+    backends: backends::Backends,
     /// Wakes the scheduler when a job is submitted or ends.
     scheduler_wake: tokio::sync::Notify,
     /// One writer at a time for sweeps' own logs, which grow by appends at their end.
@@ -310,8 +308,7 @@ impl Service {
             master_key: None,
             environments: None,
             refuse_images: false,
-            scheduling: None,
-            clusters: None,
+            backends: backends::Backends::default(),
             scheduler_wake: tokio::sync::Notify::new(),
             sweep_log_lock: tokio::sync::Mutex::new(()),
             snapshot_limit: jobs::SNAPSHOT_LIMIT_BYTES,

@@ -1,7 +1,10 @@
 use atelier_blob::BlobStore;
 use atelier_core::job::{Capacity, Job};
 use atelier_http::{AppState, router};
-use atelier_service::{Launched, Launcher, Service};
+use atelier_service::{
+    BackendJob, ComputeBackend, JobShape, Launched, Phase, Placement, PortFuture, Refusal, Service, Submitted,
+};
+use atelier_store::Compute;
 use atelier_store::SqlStore;
 use axum::Router;
 use axum::body::Body;
@@ -23,9 +26,9 @@ pub struct TestServer {
 
 /// A compute backend that starts nothing: it keeps each job's token, as the job's runtime
 /// would receive it, so that tests can act as the code inside a job.
-#[derive(Default)]
 pub struct TokenKeeper {
     tokens: Mutex<Vec<(String, String)>>,
+    capacity: Capacity,
 }
 
 impl TokenKeeper {
@@ -35,14 +38,52 @@ impl TokenKeeper {
     }
 }
 
-impl Launcher for TokenKeeper {
-    fn launch(&self, job: &Job, token: &str, _gpus: &[u32]) -> atelier_core::Result<Launched> {
-        self.tokens.lock().unwrap().push((job.name.clone(), token.to_owned()));
-        Ok(Launched { pid: i64::from(std::process::id()), start: 0 })
+impl ComputeBackend for TokenKeeper {
+    fn kinds(&self) -> &'static [&'static str] {
+        &["local", "amlcompute"]
     }
 
-    fn is_alive(&self, _launched: Launched) -> bool {
-        true
+    fn placement(&self) -> Placement {
+        Placement::Machine(self.capacity.clone())
+    }
+
+    fn check<'a>(&'a self, _compute: &'a Compute) -> PortFuture<'a, atelier_core::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn admit(&self, _compute: &Compute, _shape: &JobShape) -> Result<(), Refusal> {
+        Ok(())
+    }
+
+    fn submit<'a>(
+        &'a self,
+        _compute: &'a Compute,
+        job: &'a Job,
+        token: &'a str,
+        _gpus: &'a [u32],
+    ) -> PortFuture<'a, atelier_core::Result<Submitted>> {
+        self.tokens.lock().unwrap().push((job.name.clone(), token.to_owned()));
+        let launched = Launched { pid: i64::from(std::process::id()), start: 0 };
+        Box::pin(async move { Ok(Submitted { launched, shown: None }) })
+    }
+
+    /// Every runtime it "started" runs until the test reports its end.
+    fn survey<'a>(
+        &'a self,
+        _compute: &'a Compute,
+        launched: &'a [Launched],
+    ) -> PortFuture<'a, atelier_core::Result<std::collections::HashMap<i64, BackendJob>>> {
+        let seen = launched.iter().map(|launched| (launched.pid, BackendJob { phase: Phase::Running, shown: None }));
+        let seen = seen.collect();
+        Box::pin(async move { Ok(seen) })
+    }
+
+    fn cancel<'a>(&'a self, _compute: &'a Compute, _launched: Launched) -> PortFuture<'a, atelier_core::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn output_tail(&self, _compute: &Compute, _job: &str) -> Option<String> {
+        None
     }
 }
 
@@ -56,9 +97,9 @@ pub async fn server_with(configure: impl FnOnce(Service) -> Service) -> TestServ
     let folder = tempfile::tempdir().unwrap();
     let store = SqlStore::connect(&format!("sqlite://{}?mode=rwc", folder.path().join("db").display())).await.unwrap();
     let blobs = BlobStore::open(folder.path().join("blobs").to_str().unwrap()).unwrap();
-    let launched = Arc::new(TokenKeeper::default());
     let capacity = Capacity { cpus: 4.0, memory_mb: 8192, gpus: Vec::new(), max_jobs: None };
-    let service = Arc::new(configure(Service::new(Arc::new(store), blobs).with_launcher(capacity, launched.clone())));
+    let launched = Arc::new(TokenKeeper { tokens: Mutex::new(Vec::new()), capacity });
+    let service = Arc::new(configure(Service::new(Arc::new(store), blobs).with_backend(launched.clone())));
     let secrets = service.bootstrap().await.unwrap().unwrap();
     assert!(service.bootstrap().await.unwrap().is_none(), "secrets are created only once");
     TestServer {

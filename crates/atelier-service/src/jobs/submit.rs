@@ -243,31 +243,15 @@ impl Service {
                 resources.memory_mb = limit.memory_mb;
             }
         }
-        if let Some(cluster) = &compute.cluster {
-            if spec.instance_count > cluster.max_nodes_per_job {
-                return Err(field_error(
-                    spec,
-                    "resources.instance_count",
-                    format!(
-                        "{} nodes: compute '{}' gives a job at most {} (max_nodes_per_job)",
-                        spec.instance_count, compute.name, cluster.max_nodes_per_job
-                    ),
-                ));
+        // The compute's backend knows what shapes it runs (a cluster's nodes per job).
+        if let Some(backend) = self.backend_of(&compute.definition.kind) {
+            let shape = crate::backends::JobShape { instance_count: spec.instance_count, mpi: spec.mpi };
+            let admitted = backend.admit(&compute.definition, &shape);
+            admitted.map_err(|refusal| field_error(spec, refusal.field, refusal.message))?;
+            if let crate::backends::Placement::Own = backend.placement() {
+                // Its own scheduler decides where the job fits.
+                return Ok(resources);
             }
-            // A confined MPI job starts its processes from one sandbox; over several nodes its
-            // launcher would have to start the other nodes' daemons from inside it.
-            if spec.mpi && spec.instance_count > 1 {
-                return Err(field_error(
-                    spec,
-                    "resources.instance_count",
-                    format!(
-                        "an mpi job runs on one node of compute '{}' (its process_count_per_instance processes there); \
-                         spread over several nodes with distribution pytorch or tensorflow",
-                        compute.name
-                    ),
-                ));
-            }
-            return Ok(resources);
         }
         let capacity = self.compute_capacity();
         capacity.could_fit(&resources).map_err(|why| {
@@ -406,16 +390,15 @@ impl Service {
     /// The compute a job names, and the most each of its jobs may use (a named compute's size).
     pub(super) async fn resolve_compute(&self, workspace: &WorkspaceName, spec: &CommandJob) -> Result<JobCompute> {
         if spec.compute == "local" {
-            return Ok(JobCompute { name: "local".to_owned(), per_job_limit: None, cluster: None });
+            let definition = crate::compute::builtin_local(workspace);
+            return Ok(JobCompute { name: "local".to_owned(), per_job_limit: None, definition });
         }
         match self.store.get_compute(workspace, &spec.compute).await {
-            Ok(compute) => {
-                let cluster = match crate::clusters::is_cluster(&compute) {
-                    true => Some(crate::clusters::slurm_settings(&compute)?),
-                    false => None,
-                };
-                Ok(JobCompute { per_job_limit: Some(vm_size(&compute.size)?), cluster, name: compute.name })
-            }
+            Ok(compute) => Ok(JobCompute {
+                per_job_limit: Some(vm_size(&compute.size)?),
+                name: compute.name.clone(),
+                definition: compute,
+            }),
             Err(error) if error.code == ErrorCode::ResourceDoesNotExist => {
                 let known: Vec<String> = std::iter::once("local".to_owned())
                     .chain(self.store.list_computes(Some(workspace)).await?.into_iter().map(|compute| compute.name))
@@ -668,8 +651,8 @@ pub(super) struct JobCompute {
     pub(super) name: String,
     /// The most each of its jobs may use (a named compute's size).
     pub(super) per_job_limit: Option<ResourceRequest>,
-    /// A cluster's settings, for a compute on a cluster.
-    pub(super) cluster: Option<atelier_spec::compute::SlurmSettings>,
+    /// Its definition, which its backend checks the job's shape against.
+    pub(super) definition: atelier_store::Compute,
 }
 
 /// The processes a job starts, and a tensorflow job's cluster: `pytorch` processes per instance
