@@ -28,8 +28,9 @@ layers: {type: randint, upper: 8}\n  \
 optimizer: {type: choice, values: [adam, sgd, rmsprop]}\n  \
 momentum: {type: normal, mu: 0.9, sigma: 0.05}\n";
 
-/// The TPE settings, Atelier's defaults unless `TPE_CANDIDATES`, `TPE_STARTUP` or
-/// `TPE_PRIOR_WEIGHT` say otherwise (to compare variants; the server always uses the defaults).
+/// The TPE settings, Atelier's defaults unless `TPE_CANDIDATES`, `TPE_STARTUP`,
+/// `TPE_PRIOR_WEIGHT`, `TPE_GAMMA` or `TPE_BANDWIDTH` say otherwise (to compare variants; the
+/// server always uses the defaults).
 fn tpe_settings() -> Result<TpeSettings> {
     let mut tpe = TpeSettings::default();
     if let Ok(text) = std::env::var("TPE_CANDIDATES") {
@@ -40,6 +41,12 @@ fn tpe_settings() -> Result<TpeSettings> {
     }
     if let Ok(text) = std::env::var("TPE_PRIOR_WEIGHT") {
         tpe.prior_weight = text.parse().context("TPE_PRIOR_WEIGHT")?;
+    }
+    if let Ok(text) = std::env::var("TPE_GAMMA") {
+        tpe.gamma = text.parse().context("TPE_GAMMA")?;
+    }
+    if let Ok(text) = std::env::var("TPE_BANDWIDTH") {
+        tpe.bandwidth = text.parse().context("TPE_BANDWIDTH")?;
     }
     Ok(tpe)
 }
