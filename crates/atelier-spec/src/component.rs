@@ -205,6 +205,18 @@ pub struct ComponentBody {
     pub mpi: bool,
 }
 
+impl ComponentBody {
+    /// The `distribution` type its file named, if any: `pytorch`, `mpi` or `tensorflow`.
+    pub fn distribution_type(&self) -> Option<&'static str> {
+        match (&self.tensorflow, self.mpi, self.process_count_per_instance) {
+            (Some(_), _, _) => Some("tensorflow"),
+            (None, true, _) => Some("mpi"),
+            (None, false, Some(_)) => Some("pytorch"),
+            (None, false, None) => None,
+        }
+    }
+}
+
 /// A command component file, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComponentSpec {

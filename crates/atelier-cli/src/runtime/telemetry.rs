@@ -227,8 +227,10 @@ fn gpu_readings() -> Vec<(f64, f64)> {
 
 /// How many processes of this runtime's memory cgroup (where its command runs too: a Slurm
 /// job's, with the job's memory limit) the kernel's OOM killer has killed: `oom_kill` of cgroup
-/// v1's `memory.oom_control` or v2's `memory.events`; `None` where it cannot tell.
+/// v1's `memory.oom_control` or v2's `memory.events`; `None` where it cannot tell, and outside
+/// a Slurm job, where the cgroup is the server's and holds other processes than the job's.
 pub(super) fn oom_kills() -> Option<u64> {
+    std::env::var_os("SLURM_JOB_ID")?;
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     cgroups.lines().find_map(|line| {
         let mut parts = line.splitn(3, ':');

@@ -103,6 +103,7 @@ impl ComponentDto {
     fn new(service: &atelier_service::Service, component: Component) -> atelier_core::Result<Self> {
         let definition = service.component_definition(&component)?;
         let body = definition.body;
+        let distribution = body.distribution_type();
         Ok(ComponentDto {
             name: component.name,
             version: component.version,
@@ -140,12 +141,7 @@ impl ComponentDto {
             requirements: definition.environment.requirements,
             environment_variables: body.environment_variables,
             instance_count: body.instance_count,
-            distribution: match (&body.tensorflow, body.mpi, body.process_count_per_instance) {
-                (Some(_), _, _) => Some("tensorflow"),
-                (None, true, _) => Some("mpi"),
-                (None, false, Some(_)) => Some("pytorch"),
-                (None, false, None) => None,
-            },
+            distribution,
             process_count_per_instance: body.process_count_per_instance,
             code_hash: component.code_hash,
             archived: component.archived,
