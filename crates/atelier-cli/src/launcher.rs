@@ -81,9 +81,7 @@ impl LocalLauncher {
         std::io::Write::write_all(&mut file, &text).map_err(|error| failed("cannot write the launch file", error))?;
         Ok(dir)
     }
-}
 
-impl LocalLauncher {
     /// Starts the runtime of a job as a detached process.
     fn launch(&self, job: &Job, token: &str, gpus: &[u32]) -> atelier_core::Result<Launched> {
         let names = (job.workspace.as_str(), job.name.as_str());
@@ -187,10 +185,16 @@ impl ComputeBackend for LocalLauncher {
     }
 
     fn output_tail(&self, _compute: &Compute, job: &str) -> Option<String> {
-        let text = std::fs::read(self.jobs_dir.join(job).join("runtime.log")).ok()?;
-        let start = text.len().saturating_sub(2048);
-        Some(String::from_utf8_lossy(&text[start..]).trim().to_owned())
+        file_tail(&self.jobs_dir.join(job).join("runtime.log"))
     }
+}
+
+/// The last 2 KB of a file a job's runtime wrote, as text, for the error of a job whose runtime
+/// ended without reporting.
+pub fn file_tail(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read(path).ok()?;
+    let start = text.len().saturating_sub(2048);
+    Some(String::from_utf8_lossy(&text[start..]).trim().to_owned())
 }
 
 /// A program by name on `PATH`, or in the usual system folders when `PATH` lacks them.

@@ -436,9 +436,7 @@ impl ComputeBackend for SlurmBackend {
 
     fn output_tail(&self, compute: &Compute, job: &str) -> Option<String> {
         let settings = settings_of(compute).ok()?;
-        let text = std::fs::read(self.jobs_dir(settings.job_folder.as_deref()).join(job).join("slurm.out")).ok()?;
-        let start = text.len().saturating_sub(2048);
-        Some(String::from_utf8_lossy(&text[start..]).trim().to_owned())
+        crate::launcher::file_tail(&self.jobs_dir(settings.job_folder.as_deref()).join(job).join("slurm.out"))
     }
 }
 

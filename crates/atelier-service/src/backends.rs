@@ -121,16 +121,11 @@ pub trait ComputeBackend: Send + Sync {
     fn output_tail(&self, compute: &Compute, job: &str) -> Option<String>;
 }
 
+#[derive(Default)]
 pub(crate) struct Backends {
     by_kind: HashMap<&'static str, Arc<dyn ComputeBackend>>,
     /// Runtimes a cancel was sent to, so it is sent once per server.
     canceled: Mutex<HashSet<(String, i64)>>,
-}
-
-impl Default for Backends {
-    fn default() -> Self {
-        Backends { by_kind: HashMap::new(), canceled: Mutex::new(HashSet::new()) }
-    }
 }
 
 /// A runtime that has not reported for this long is taken for gone once its backend says it

@@ -203,7 +203,7 @@ impl Service {
             let compute = self.resolve_compute(workspace, &request).await.map_err(|error| step_error(name, error))?;
             let resources: ResourceRequest =
                 self.resolve_resources(&request, &compute).map_err(|error| step_error(name, error))?;
-            let compute = compute.name;
+            let compute = compute.definition.name;
             if let Some(reference) = &one.registered {
                 references.push(format!("component:{reference}"));
             }

@@ -119,7 +119,7 @@ impl Service {
         };
         let compute = self.resolve_compute(workspace, spec).await?;
         let resources = self.resolve_resources(spec, &compute)?;
-        let compute = compute.name;
+        let compute = compute.definition.name;
         // What the job points into, so that garbage collection keeps it while the job exists.
         let mut references = Vec::new();
         if let Some(schedule) = &submission.schedule {
@@ -255,7 +255,11 @@ impl Service {
         }
         let capacity = self.compute_capacity();
         capacity.could_fit(&resources).map_err(|why| {
-            field_error(spec, "resources", format!("the job can never start on compute '{}': {why}", compute.name))
+            field_error(
+                spec,
+                "resources",
+                format!("the job can never start on compute '{}': {why}", compute.definition.name),
+            )
         })?;
         Ok(resources)
     }
@@ -391,14 +395,10 @@ impl Service {
     pub(super) async fn resolve_compute(&self, workspace: &WorkspaceName, spec: &CommandJob) -> Result<JobCompute> {
         if spec.compute == "local" {
             let definition = crate::compute::builtin_local(workspace);
-            return Ok(JobCompute { name: "local".to_owned(), per_job_limit: None, definition });
+            return Ok(JobCompute { per_job_limit: None, definition });
         }
         match self.store.get_compute(workspace, &spec.compute).await {
-            Ok(compute) => Ok(JobCompute {
-                per_job_limit: Some(vm_size(&compute.size)?),
-                name: compute.name.clone(),
-                definition: compute,
-            }),
+            Ok(compute) => Ok(JobCompute { per_job_limit: Some(vm_size(&compute.size)?), definition: compute }),
             Err(error) if error.code == ErrorCode::ResourceDoesNotExist => {
                 let known: Vec<String> = std::iter::once("local".to_owned())
                     .chain(self.store.list_computes(Some(workspace)).await?.into_iter().map(|compute| compute.name))
@@ -648,7 +648,6 @@ fn resolve_outputs(
 
 /// The compute a job runs on, as its submission is checked against it.
 pub(super) struct JobCompute {
-    pub(super) name: String,
     /// The most each of its jobs may use (a named compute's size).
     pub(super) per_job_limit: Option<ResourceRequest>,
     /// Its definition, which its backend checks the job's shape against.
