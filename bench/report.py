@@ -90,6 +90,8 @@ def main():
     row("(b) log-metric 8 clients: p99", "log_metric_8", "p99_ms", "ms", "lower", "{:,.3f}")
     ratios["c"] = row("(c) search 2,000 runs: p50", "search", "p50_ms", "ms", "lower", "{:,.2f}")
     ratios["c99"] = row("(c) search: p99", "search", "p99_ms", "ms", "lower", "{:,.2f}")
+    ratios["c100"] = row("(c) search, filtered page of 100: p50", "search_100", "p50_ms", "ms", "lower", "{:,.2f}")
+    ratios["c1000"] = row("(c) search, newest 1,000: p50", "search_1000", "p50_ms", "ms", "lower", "{:,.2f}")
     ratios["d"] = row("(d) get-history 100k points: p50", "history", "p50_ms", "ms", "lower", "{:,.1f}")
     ratios["d99"] = row("(d) get-history: p99", "history", "p99_ms", "ms", "lower", "{:,.1f}")
 
@@ -104,7 +106,7 @@ def main():
     rss_row("(e) PSS idle, fresh start", "rss_idle_start", "pss_kb")
     rss_row("(e) PSS max under (a)", "rss_ingest", "max_pss_kb")
 
-    scenarios = ["log_batch", "log_metric_1", "log_metric_8", "search", "history"]
+    scenarios = ["log_batch", "log_metric_1", "log_metric_8", "search", "search_100", "search_1000", "history"]
     checks = {}
     for server, data in (("atelier", a), ("mlflow", m)):
         failures = {s: data[s]["failures"] for s in scenarios}
@@ -128,6 +130,10 @@ def main():
         ("(b) log-metric req/s, 1 client >= 50x", ratios["b1"] >= 50, f"{ratios['b1']:.1f}x"),
         ("(b) log-metric req/s, 8 clients >= 30x", ratios["b8"] >= 30, f"{ratios['b8']:.1f}x"),
         ("(c) search >= 20x faster (p50)", ratios["c"] >= 20, f"{ratios['c']:.1f}x (p99 {ratios['c99']:.1f}x)"),
+        ("(c) filtered, ordered page of 100 <= 3 ms (p50, at the client)", a["search_100"]["p50_ms"] <= 3,
+         f"{a['search_100']['p50_ms']:.2f} ms"),
+        ("(c) newest 1,000 runs <= 15 ms (p50, at the client)", a["search_1000"]["p50_ms"] <= 15,
+         f"{a['search_1000']['p50_ms']:.2f} ms"),
         ("(d) get-history >= 20x faster (p50)", ratios["d"] >= 20, f"{ratios['d']:.1f}x (p99 {ratios['d99']:.1f}x)"),
         ("(e) Atelier idle RSS <= 50 MB", mb(a["rss_idle_start"]["rss_kb"]) <= 50,
          f"{mb(a['rss_idle_start']['rss_kb']):.1f} MB at start, {mb(a['rss_idle_setup']['rss_kb']):.1f} MB after setup"),

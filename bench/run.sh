@@ -128,6 +128,16 @@ bench_server() { # NAME
         --filter "metrics.acc > 0.5 and params.lr = '0.01'" --order-by "metrics.acc DESC" \
         --clients 1 --duration "$SHORT" --warmup 1 >"$out/search.json"
     check_alive "$name" search
+    log "$name: (c) search-runs, the same filter and order, a page of 100, ${SHORT} s"
+    lg search --experiment-id "$(jfield "$out/setup_search.json" experiment_id)" \
+        --filter "metrics.acc > 0.5 and params.lr = '0.01'" --order-by "metrics.acc DESC" --max-results 100 \
+        --clients 1 --duration "$SHORT" --warmup 1 >"$out/search_100.json"
+    check_alive "$name" search
+    log "$name: (c) search-runs, no filter, newest first, a page of 1,000, ${SHORT} s"
+    lg search --experiment-id "$(jfield "$out/setup_search.json" experiment_id)" \
+        --filter "" --order-by "attributes.start_time DESC" --max-results 1000 \
+        --clients 1 --duration "$SHORT" --warmup 1 >"$out/search_1000.json"
+    check_alive "$name" search
 
     log "$name: (d) get-history of $HISTORY_POINTS points (pages of 25,000), ${SHORT} s"
     lg history --run-id "$(jfield "$out/setup_history.json" run_id)" --key hist \

@@ -142,6 +142,12 @@ pub(crate) fn row_to_logged_model(row: &AnyRow) -> Result<LoggedModel> {
     })
 }
 
+/// One packed column of [`SqlStore::load_runs`]'s row, decoded.
+fn unpack<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> Result<Vec<T>> {
+    let text: String = row.try_get(column).map_err(db_error)?;
+    serde_json::from_str(&text).map_err(|error| Error::internal(format!("unpacking {column} failed: {error}")))
+}
+
 impl SqlStore {
     /// Runs `inner` (a `SELECT` whose output has the given `columns`, ending in `ORDER BY
     /// <order>`) and returns all its rows packed into one JSON array of arrays, in that order.
@@ -201,137 +207,144 @@ impl SqlStore {
         Ok(by_experiment)
     }
 
-    /// Loads params, tags, latest metrics and inputs for a set of runs in four queries.
-    pub(crate) async fn hydrate_runs(&self, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
-        if infos.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<&str> = infos.iter().map(|info| info.run_id.as_str()).collect();
-        let in_list = placeholder_list(self.dialect(), 1, ids.len());
-        let mut params: HashMap<String, Vec<Param>> = HashMap::new();
-        let mut tags: HashMap<String, Vec<Tag>> = HashMap::new();
-        let mut metrics: HashMap<String, Vec<Metric>> = HashMap::new();
-        let mut inputs: HashMap<String, Vec<DatasetInput>> = HashMap::new();
-        let mut outputs: HashMap<String, Vec<ModelOutput>> = HashMap::new();
-
-        let id_binds: Vec<Bind> = ids.iter().map(|id| Bind::text((*id).to_owned())).collect();
-        let packed_params: Vec<(String, String, String)> = self
-            .fetch_packed(
-                &format!("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({in_list}) ORDER BY key"),
-                &["run_uuid", "key", "value"],
-                "key",
-                &id_binds,
-            )
-            .await?;
-        for (run_uuid, key, value) in packed_params {
-            params.entry(run_uuid).or_default().push(Param { key, value });
-        }
-        let packed_tags: Vec<(String, String, String)> = self
-            .fetch_packed(
-                &format!("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({in_list}) ORDER BY key"),
-                &["run_uuid", "key", "value"],
-                "key",
-                &id_binds,
-            )
-            .await?;
-        for (run_uuid, key, value) in packed_tags {
-            tags.entry(run_uuid).or_default().push(Tag { key, value });
-        }
-        let packed_metrics: Vec<(String, String, i64, i64, i64)> = self
-            .fetch_packed(
-                &format!(
-                    "SELECT run_uuid, key, value_bits, timestamp, step FROM latest_metrics WHERE run_uuid IN ({in_list}) ORDER BY key"
+    /// The runs that `page` selects (a `SELECT` of [`RUN_COLUMNS`] from `runs r`, ordered and
+    /// limited), in its order, each with its params, tags, latest metrics, inputs and outputs.
+    ///
+    /// One statement does it all: the page is materialized once, numbered, and every child
+    /// table is joined to it and packed into one JSON array (as [`SqlStore::fetch_packed`]
+    /// does), so the database thread hands back one row instead of one message per row of six
+    /// queries. Children carry their run's number rather than its id, so grouping them is an
+    /// index, not a lookup; each run's children are sorted here (by key; inputs by name and
+    /// digest; outputs by step), which is cheaper than sorting them in SQL.
+    pub(crate) async fn load_runs(&self, page: &str, binds: &[Bind<'_>]) -> Result<Vec<Run>> {
+        let dialect = self.dialect();
+        // `page CROSS JOIN child WHERE …`: SQLite takes the left side of a CROSS JOIN as the
+        // outer loop. It cannot size a materialized page, and with a plain JOIN it scanned the
+        // whole child table and built a temporary index on the page instead (5 ms, not 0.5).
+        let pack = |columns: &str, from: &str, order: &str| -> String {
+            match dialect {
+                Dialect::Sqlite => {
+                    format!("SELECT COALESCE(json_group_array(json_array({columns}){order}), '[]') FROM {from}")
+                }
+                Dialect::Postgres => format!(
+                    "SELECT COALESCE(CAST(json_agg(json_build_array({columns}){order}) AS TEXT), '[]') FROM {from}"
                 ),
-                &["run_uuid", "key", "value_bits", "timestamp", "step"],
-                "key",
-                &id_binds,
-            )
-            .await?;
-        for (run_uuid, key, value_bits, timestamp, step) in packed_metrics {
-            let value = f64::from_bits(value_bits as u64);
-            metrics.entry(run_uuid).or_default().push(Metric { key, value, timestamp, step });
-        }
-        let rows = bound(format!(
-            "SELECT run_uuid, model_id, step FROM run_model_outputs WHERE run_uuid IN ({in_list}) ORDER BY step, model_id"
-            ),
-            &id_binds,
-        )
-        .fetch_all(&self.read)
-        .await
-        .map_err(db_error)?;
-        for row in rows {
-            outputs.entry(row.try_get("run_uuid").map_err(db_error)?).or_default().push(ModelOutput {
-                model_id: row.try_get("model_id").map_err(db_error)?,
-                step: row.try_get("step").map_err(db_error)?,
-            });
-        }
-        let rows = bound(format!(
-            "SELECT ri.run_uuid, ri.input_uuid, d.name, d.digest, d.source_type, d.source, d.dataset_schema, d.profile \
-             FROM run_inputs ri JOIN datasets d ON d.dataset_uuid = ri.dataset_uuid \
-             WHERE ri.run_uuid IN ({in_list}) ORDER BY d.name, d.digest"
-            ),
-            &id_binds,
-        )
-        .fetch_all(&self.read)
-        .await
-        .map_err(db_error)?;
-        let mut input_ids = Vec::new();
-        for row in rows {
-            let run_uuid: String = row.try_get("run_uuid").map_err(db_error)?;
-            let input_uuid: String = row.try_get("input_uuid").map_err(db_error)?;
-            input_ids.push((run_uuid.clone(), input_uuid));
-            inputs.entry(run_uuid).or_default().push(DatasetInput {
-                tags: Vec::new(),
-                dataset: Dataset {
-                    name: row.try_get("name").map_err(db_error)?,
-                    digest: row.try_get("digest").map_err(db_error)?,
-                    source_type: row.try_get("source_type").map_err(db_error)?,
-                    source: row.try_get("source").map_err(db_error)?,
-                    schema: row.try_get("dataset_schema").map_err(db_error)?,
-                    profile: row.try_get("profile").map_err(db_error)?,
-                },
-            });
-        }
-        if !input_ids.is_empty() {
-            let sql = format!(
-                "SELECT input_uuid, key, value FROM input_tags WHERE input_uuid IN ({}) ORDER BY key",
-                placeholder_list(self.dialect(), 1, input_ids.len())
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for (_, input_uuid) in &input_ids {
-                query = query.bind(input_uuid.as_str());
             }
-            let mut input_tags: HashMap<String, Vec<Tag>> = HashMap::new();
-            for row in query.fetch_all(&self.read).await.map_err(db_error)? {
-                input_tags.entry(row.try_get("input_uuid").map_err(db_error)?).or_default().push(Tag::new(
-                    row.try_get::<String, _>("key").map_err(db_error)?,
-                    row.try_get::<String, _>("value").map_err(db_error)?,
-                ));
-            }
-            // Inputs were pushed in the same order as `input_ids` within each run.
-            let mut positions: HashMap<String, usize> = HashMap::new();
-            for (run_uuid, input_uuid) in &input_ids {
-                let position = positions.entry(run_uuid.clone()).or_default();
-                if let Some(input) = inputs.get_mut(run_uuid).and_then(|run_inputs| run_inputs.get_mut(*position)) {
-                    input.tags = input_tags.remove(input_uuid).unwrap_or_default();
-                }
-                *position += 1;
-            }
-        }
-        Ok(infos
+        };
+        let runs = pack(
+            "page.run_uuid, page.workspace, page.experiment_id, page.name, page.user_id, page.status, \
+             page.start_time, page.end_time, page.lifecycle_stage, page.artifact_uri",
+            "page",
+            " ORDER BY page.pos",
+        );
+        let child = |columns: &str, table: &str| {
+            pack(columns, &format!("page CROSS JOIN {table} x WHERE x.run_uuid = page.run_uuid"), "")
+        };
+        let params = child("page.pos, x.key, x.value", "params");
+        let tags = child("page.pos, x.key, x.value", "tags");
+        let metrics = child("page.pos, x.key, x.value_bits, x.timestamp, x.step", "latest_metrics");
+        let outputs = child("page.pos, x.model_id, x.step", "run_model_outputs");
+        let inputs = pack(
+            "page.pos, x.input_uuid, d.name, d.digest, d.source_type, d.source, d.dataset_schema, d.profile",
+            "page CROSS JOIN run_inputs x JOIN datasets d ON d.dataset_uuid = x.dataset_uuid WHERE x.run_uuid = page.run_uuid",
+            "",
+        );
+        let input_tags = pack(
+            "it.input_uuid, it.key, it.value",
+            "page CROSS JOIN run_inputs x JOIN input_tags it ON it.input_uuid = x.input_uuid WHERE x.run_uuid = page.run_uuid",
+            "",
+        );
+        let sql = format!(
+            "WITH page AS MATERIALIZED (SELECT p.*, ROW_NUMBER() OVER () AS pos FROM ({page}) AS p) \
+             SELECT ({runs}) AS runs, ({params}) AS params, ({tags}) AS tags, ({metrics}) AS metrics, \
+                    ({outputs}) AS outputs, ({inputs}) AS inputs, ({input_tags}) AS input_tags"
+        );
+        let row = bound(sql, binds).fetch_one(&self.read).await.map_err(db_error)?;
+
+        type RunRow = (String, String, i64, String, String, String, Option<i64>, Option<i64>, String, String);
+        let mut runs = unpack::<RunRow>(&row, "runs")?
             .into_iter()
-            .map(|info| {
-                let key = info.run_id.as_str().to_owned();
-                Run {
-                    info,
-                    metrics: metrics.remove(&key).unwrap_or_default(),
-                    params: params.remove(&key).unwrap_or_default(),
-                    tags: tags.remove(&key).unwrap_or_default(),
-                    inputs: inputs.remove(&key).unwrap_or_default(),
-                    outputs: outputs.remove(&key).unwrap_or_default(),
-                }
-            })
-            .collect())
+            .map(
+                |(
+                    run_uuid,
+                    workspace,
+                    experiment_id,
+                    run_name,
+                    user_id,
+                    status,
+                    start_time,
+                    end_time,
+                    stage,
+                    artifact_uri,
+                )| {
+                    Ok(Run {
+                        info: RunInfo {
+                            run_id: RunId::parse(&run_uuid)?,
+                            workspace: workspace_name(workspace)?,
+                            experiment_id,
+                            run_name,
+                            user_id,
+                            status: RunStatus::parse(&status)
+                                .ok_or_else(|| Error::internal(format!("stored run status '{status}' is invalid")))?,
+                            start_time,
+                            end_time,
+                            artifact_uri,
+                            lifecycle_stage: stage_from(&stage)?,
+                        },
+                        metrics: Vec::new(),
+                        params: Vec::new(),
+                        tags: Vec::new(),
+                        inputs: Vec::new(),
+                        outputs: Vec::new(),
+                    })
+                },
+            )
+            .collect::<Result<Vec<Run>>>()?;
+        let count = runs.len();
+        // A child's run, from the 1-based number the page gave it.
+        let run_at = |position: i64| -> Result<usize> {
+            usize::try_from(position - 1)
+                .ok()
+                .filter(|index| *index < count)
+                .ok_or_else(|| Error::internal(format!("a child row names run {position} of a page of {count}")))
+        };
+        for (position, key, value) in unpack::<(i64, String, String)>(&row, "params")? {
+            runs[run_at(position)?].params.push(Param { key, value });
+        }
+        for (position, key, value) in unpack::<(i64, String, String)>(&row, "tags")? {
+            runs[run_at(position)?].tags.push(Tag { key, value });
+        }
+        for (position, key, value_bits, timestamp, step) in unpack::<(i64, String, i64, i64, i64)>(&row, "metrics")? {
+            let value = f64::from_bits(value_bits as u64);
+            runs[run_at(position)?].metrics.push(Metric { key, value, timestamp, step });
+        }
+        for (position, model_id, step) in unpack::<(i64, String, i64)>(&row, "outputs")? {
+            runs[run_at(position)?].outputs.push(ModelOutput { model_id, step });
+        }
+        type InputRow = (i64, String, String, String, String, String, Option<String>, Option<String>);
+        let input_rows = unpack::<InputRow>(&row, "inputs")?;
+        if !input_rows.is_empty() {
+            let mut input_tags: HashMap<String, Vec<Tag>> = HashMap::new();
+            for (input_uuid, key, value) in unpack::<(String, String, String)>(&row, "input_tags")? {
+                input_tags.entry(input_uuid).or_default().push(Tag { key, value });
+            }
+            for (position, input_uuid, name, digest, source_type, source, schema, profile) in input_rows {
+                let mut tags = input_tags.remove(&input_uuid).unwrap_or_default();
+                tags.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+                runs[run_at(position)?].inputs.push(DatasetInput {
+                    tags,
+                    dataset: Dataset { name, digest, source_type, source, schema, profile },
+                });
+            }
+        }
+        for run in &mut runs {
+            run.params.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+            run.tags.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+            run.metrics.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+            run.outputs.sort_unstable_by(|a, b| (a.step, &a.model_id).cmp(&(b.step, &b.model_id)));
+            run.inputs.sort_by(|a, b| (&a.dataset.name, &a.dataset.digest).cmp(&(&b.dataset.name, &b.dataset.digest)));
+        }
+        Ok(runs)
     }
 
     /// Loads tags and params for a set of logged models.

@@ -334,9 +334,9 @@ impl TrackingStore for SqlStore {
     }
 
     async fn get_run(&self, run_id: &RunId) -> Result<Run> {
-        let info = self.get_run_info(run_id).await?;
-        let mut runs = self.hydrate_runs(vec![info]).await?;
-        runs.pop().ok_or_else(|| Error::internal("run disappeared while loading"))
+        let page = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = $1");
+        let mut runs = self.load_runs(&page, &[Bind::text(run_id.as_str())]).await?;
+        runs.pop().ok_or_else(|| Error::not_found(format!("run with id={run_id} not found")))
     }
 
     async fn get_run_info(&self, run_id: &RunId) -> Result<RunInfo> {
@@ -588,10 +588,8 @@ impl TrackingStore for SqlStore {
     }
 
     async fn search_runs(&self, query: &RunQuery<'_>) -> Result<Vec<Run>> {
-        let (sql, binds) = search::run_search_sql(query)?;
-        let rows = bound(sql, &binds).fetch_all(&self.read).await.map_err(db_error)?;
-        let infos = rows.iter().map(row_to_run_info).collect::<Result<Vec<_>>>()?;
-        self.hydrate_runs(infos).await
+        let (page, binds) = search::run_search_sql(query)?;
+        self.load_runs(&page, &binds).await
     }
 
     async fn log_outputs(&self, run_id: &RunId, outputs: &[ModelOutput]) -> Result<()> {
