@@ -56,27 +56,6 @@ SERVER_PID=""
 SAMPLER_PID=""
 trap cleanup EXIT
 
-start_mlflow() {
-    local port
-    port=$(free_port)
-    URL=http://127.0.0.1:$port
-    mkdir -p "$WORK/mlflow"
-    # Default workers (4 uvicorn processes), SQLite backend, proxied artifacts.
-    (cd "$WORK/mlflow" && exec setsid "$VENV/bin/mlflow" server \
-        --backend-store-uri "sqlite:///$WORK/mlflow/mlflow.db" \
-        --serve-artifacts --artifacts-destination "$WORK/mlflow/artifacts" \
-        --host 127.0.0.1 --port "$port") >"$WORK/mlflow.log" 2>&1 &
-    SERVER_PID=$!
-    wait_healthy "$URL/health" "$WORK/mlflow.log"
-    # /health answers as soon as the first worker is up; wait for all of them (default 4).
-    for _ in $(seq 1 600); do
-        (( $(grep -c "Application startup complete" "$WORK/mlflow.log" || true) >= 4 )) && break
-        sleep 0.2
-    done
-    LOADGEN_TOKEN=""
-    export LOADGEN_TOKEN
-}
-
 lg() { "$BIN/loadgen" --url "$URL" "$@"; }
 
 rss_once() { python3 "$BENCH/procstat.py" once "$SERVER_PID"; }

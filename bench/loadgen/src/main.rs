@@ -608,11 +608,11 @@ async fn create_experiment(api: &Api, name: &str) -> Result<String> {
     response["experiment_id"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no experiment_id in {response}"))
 }
 
-async fn create_run(api: &Api, experiment_id: &str, name: &str) -> Result<String> {
+async fn create_run(api: &Api, experiment_id: &str, name: &str, start_time: i64) -> Result<String> {
     let response = api
         .post_json(
             "/runs/create",
-            &json!({ "experiment_id": experiment_id, "run_name": name, "start_time": BASE_TIMESTAMP, "tags": [] }),
+            &json!({ "experiment_id": experiment_id, "run_name": name, "start_time": start_time, "tags": [] }),
         )
         .await?;
     response["run"]["info"]["run_id"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no run_id in {response}"))
@@ -664,7 +664,9 @@ async fn setup_search(api: &Api, experiment: &str, runs: usize, clients: usize) 
     parallel(api, runs as u64, clients, move |api, index| {
         let experiment_id = id.clone();
         async move {
-            let run_id = create_run(&api, &experiment_id, &format!("run-{index}")).await?;
+            // Runs started a second apart, as a team's runs are: no two share a start time.
+            let started = BASE_TIMESTAMP + index as i64 * 1000;
+            let run_id = create_run(&api, &experiment_id, &format!("run-{index}"), started).await?;
             let acc = fraction(index);
             let lr = if index % 2 == 0 { "0.01" } else { "0.001" };
             let body = json!({
@@ -693,7 +695,7 @@ async fn setup_search(api: &Api, experiment: &str, runs: usize, clients: usize) 
 async fn setup_history(api: &Api, experiment: &str, points: u64, key: &str, clients: usize) -> Result<Value> {
     let started = Instant::now();
     let experiment_id = create_experiment(api, experiment).await?;
-    let run_id = create_run(api, &experiment_id, "history").await?;
+    let run_id = create_run(api, &experiment_id, "history", BASE_TIMESTAMP).await?;
     let batches = points.div_ceil(1000);
     let (run, key_owned) = (run_id.clone(), key.to_owned());
     parallel(api, batches, clients, move |api, batch| {
@@ -768,7 +770,7 @@ async fn main() -> Result<()> {
             let experiment_id = create_experiment(&api, &experiment).await?;
             let mut run_ids = Vec::new();
             for index in 0..count {
-                run_ids.push(create_run(&api, &experiment_id, &format!("{experiment}-{index}")).await?);
+                run_ids.push(create_run(&api, &experiment_id, &format!("{experiment}-{index}"), BASE_TIMESTAMP).await?);
             }
             json!({ "experiment_id": experiment_id, "run_ids": run_ids })
         }

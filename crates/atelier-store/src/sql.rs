@@ -190,8 +190,7 @@ impl WriteTx {
 }
 
 /// The migrations of each dialect, embedded in the binary. Plain SQL, forward only; a new
-/// migration is a new file and a new line in its dialect's list (usually both: a change of
-/// storage layout that only one engine has, such as SQLite's `WITHOUT ROWID`, is one file).
+/// migration is a new file and a new line in each list.
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/sqlite/0001_tracking.sql")),
     (2, "sessions", include_str!("../migrations/sqlite/0002_sessions.sql")),
@@ -238,6 +237,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (19, "pipelines", include_str!("../migrations/postgres/0019_pipelines.sql")),
     (20, "schedules", include_str!("../migrations/postgres/0020_schedules.sql")),
     (21, "clusters", include_str!("../migrations/postgres/0021_clusters.sql")),
+    (22, "run search indexes", include_str!("../migrations/postgres/0022_run_search_indexes.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

@@ -588,8 +588,27 @@ impl TrackingStore for SqlStore {
     }
 
     async fn search_runs(&self, query: &RunQuery<'_>) -> Result<Vec<Run>> {
-        let (page, binds) = search::run_search_sql(query)?;
-        self.load_runs(&page, &binds).await
+        // Each phase's runs follow the previous phase's. The page's offset counts through them:
+        // a phase that ends before the page starts is counted and skipped.
+        let mut runs = Vec::new();
+        let mut offset = query.offset;
+        for phase in search::run_search_plan(query)? {
+            let wanted = query.limit - runs.len() as i64;
+            if wanted <= 0 {
+                break;
+            }
+            let (page, binds) = phase.page(wanted, offset);
+            let found = self.load_runs(&page, &binds).await?;
+            if found.is_empty() && offset > 0 {
+                let (count, binds) = phase.count();
+                let row = bound(count, &binds).fetch_one(&self.read).await.map_err(db_error)?;
+                offset = (offset - row.try_get::<i64, _>("runs").map_err(db_error)?).max(0);
+            } else {
+                offset = 0;
+            }
+            runs.extend(found);
+        }
+        Ok(runs)
     }
 
     async fn log_outputs(&self, run_id: &RunId, outputs: &[ModelOutput]) -> Result<()> {

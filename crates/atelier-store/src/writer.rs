@@ -26,8 +26,10 @@ use tokio::sync::{mpsc, oneshot};
 const MAX_GROUP_REQUESTS: usize = 64;
 /// A group stops growing once it holds this many metrics.
 const MAX_GROUP_METRICS: usize = 20_000;
-/// Rows per multi-row insert: 7 parameters a row stays under SQLite's 32,766 parameters.
+/// Rows per multi-row insert of metrics: 7 parameters a row stays under SQLite's 32,766.
 const MAX_ROWS_PER_INSERT: usize = 4_000;
+/// Rows per upsert of latest metrics, which take 10 parameters a row.
+const MAX_LATEST_PER_UPSERT: usize = 3_000;
 /// Requests waiting for the writer; senders wait when it is full.
 const QUEUE_CAPACITY: usize = 1_024;
 
@@ -114,6 +116,7 @@ async fn run(pool: AnyPool, dialect: Dialect, mut receiver: mpsc::Receiver<Job>)
 /// A run as the checks need it.
 struct RunState {
     workspace: String,
+    experiment_id: i64,
     stage: String,
 }
 
@@ -126,7 +129,7 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
     run_ids.sort_unstable();
     run_ids.dedup();
     let sql = format!(
-        "SELECT run_uuid, workspace, lifecycle_stage FROM runs WHERE run_uuid IN ({})",
+        "SELECT run_uuid, workspace, experiment_id, lifecycle_stage FROM runs WHERE run_uuid IN ({})",
         placeholder_list(dialect, 1, run_ids.len())
     );
     let binds: Vec<Bind> = run_ids.iter().map(|id| Bind::text((*id).to_owned())).collect();
@@ -136,6 +139,7 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
             row.try_get("run_uuid").map_err(db_error)?,
             RunState {
                 workspace: row.try_get("workspace").map_err(db_error)?,
+                experiment_id: row.try_get("experiment_id").map_err(db_error)?,
                 stage: row.try_get("lifecycle_stage").map_err(db_error)?,
             },
         );
@@ -273,21 +277,26 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
         OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
         OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp \
             AND excluded.value > latest_metrics.value))";
-    for chunk in latest.chunks(MAX_ROWS_PER_INSERT) {
+    for chunk in latest.chunks(MAX_LATEST_PER_UPSERT) {
         let sql = format!(
-            "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, value_bits, points) VALUES {} \
+            "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, value_bits, points, \
+             workspace, experiment_id) VALUES {} \
              ON CONFLICT (run_uuid, key) DO UPDATE SET points = latest_metrics.points + excluded.points, \
              step = CASE WHEN {LATER} THEN excluded.step ELSE latest_metrics.step END, \
              timestamp = CASE WHEN {LATER} THEN excluded.timestamp ELSE latest_metrics.timestamp END, \
              value = CASE WHEN {LATER} THEN excluded.value ELSE latest_metrics.value END, \
              is_nan = CASE WHEN {LATER} THEN excluded.is_nan ELSE latest_metrics.is_nan END, \
              value_bits = CASE WHEN {LATER} THEN excluded.value_bits ELSE latest_metrics.value_bits END",
-            values_rows(dialect, chunk.len(), 8)
+            values_rows(dialect, chunk.len(), 10)
         );
-        let mut binds = Vec::with_capacity(chunk.len() * 8);
+        let mut binds = Vec::with_capacity(chunk.len() * 10);
         for (run_id, metric, points) in chunk {
+            // Every accepted request's run was read above.
+            let run = runs.get(run_id.as_str()).ok_or_else(|| Error::internal(format!("run {run_id} was not read")))?;
             push_metric_binds(&mut binds, run_id, metric);
             binds.push(Bind::Int(*points));
+            binds.push(Bind::text(run.workspace.as_str()));
+            binds.push(Bind::Int(run.experiment_id));
         }
         bound(sql, &binds).execute(&mut *transaction).await.map_err(db_error)?;
     }

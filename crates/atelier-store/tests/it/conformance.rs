@@ -25,6 +25,8 @@ conformance!(
     metric_history_pages_in_step_order,
     series_points_are_counted_and_read_after_a_mark,
     search_runs_filters_orders_and_pages,
+    search_runs_by_a_metric_pages_through_values_missing_and_nan,
+    search_runs_by_an_attribute_puts_runs_without_it_last,
     search_runs_never_mixes_workspaces,
     search_experiments_filters_and_orders,
     concurrent_writers_never_fail,
@@ -307,6 +309,85 @@ async fn search_runs_filters_orders_and_pages(store: &SqlStore) {
     assert_eq!(search(store, &workspace, &[], &by_name, 2, 0).await, ["a", "b"]);
     assert_eq!(search(store, &workspace, &[], &by_name, 2, 2).await, ["c", "d"]);
     assert!(search(store, &workspace, &[], &by_name, 2, 4).await.is_empty());
+}
+
+/// A search of one experiment ordered by one metric runs in phases (the runs with a value, by
+/// value; those without the metric; those whose latest value is NaN), and its pages must cut
+/// through them exactly as one sorted list would, wherever a page starts.
+async fn search_runs_by_a_metric_pages_through_values_missing_and_nan(store: &SqlStore) {
+    let workspace = with_workspace(store, "by-metric").await;
+    let runs: [(&str, Option<f64>, &str); 8] = [
+        ("v3", Some(0.3), "a"),
+        ("n1", Some(f64::NAN), "a"),
+        ("m1", None, "a"),
+        ("v8", Some(0.8), "b"),
+        ("m2", None, "b"),
+        ("n2", Some(f64::NAN), "b"),
+        ("v5", Some(0.5), "a"),
+        ("v5b", Some(0.5), "b"),
+    ];
+    for (index, (name, value, group)) in runs.into_iter().enumerate() {
+        let info = run_info(&workspace, 0, 40 + index as u8, name, 2000 + index as i64);
+        store.create_run(&info, &[]).await.unwrap();
+        let mut batch = Batch { params: vec![Param { key: "group".into(), value: group.into() }], ..Batch::default() };
+        if let Some(value) = value {
+            // An older, larger point first: the latest point is the one that counts.
+            batch.metrics.push(metric("score", 99.0, 0, 1));
+            batch.metrics.push(metric("score", value, 1, 1));
+        }
+        store.log_batch(&workspace, &info.run_id, batch).await.unwrap();
+    }
+    // Ties on value go newest first; runs without the metric come next, NaN last, each newest first.
+    let descending = [parse_run_order_by("metrics.score DESC").unwrap()];
+    let expected = ["v8", "v5b", "v5", "v3", "m2", "m1", "n2", "n1"];
+    assert_eq!(search(store, &workspace, &[], &descending, 100, 0).await, expected);
+    for size in 1..=3 {
+        let mut pages = Vec::new();
+        for offset in (0..10).step_by(size) {
+            pages.extend(search(store, &workspace, &[], &descending, size as i64, offset as i64).await);
+        }
+        assert_eq!(pages, expected, "pages of {size}");
+    }
+    assert_eq!(search(store, &workspace, &[], &descending, 2, 5).await, ["m1", "n2"]);
+    assert!(search(store, &workspace, &[], &descending, 5, 8).await.is_empty());
+    let ascending = [parse_run_order_by("metrics.score ASC").unwrap()];
+    assert_eq!(
+        search(store, &workspace, &[], &ascending, 100, 0).await,
+        ["v3", "v5b", "v5", "v8", "m2", "m1", "n2", "n1"]
+    );
+    let group_b = filter("params.group = 'b'");
+    assert_eq!(search(store, &workspace, &group_b, &descending, 100, 0).await, ["v8", "v5b", "m2", "n2"]);
+    assert_eq!(search(store, &workspace, &group_b, &descending, 1, 3).await, ["n2"]);
+    let above = filter("metrics.score > 0.4");
+    assert_eq!(search(store, &workspace, &above, &ascending, 100, 0).await, ["v5b", "v5", "v8"]);
+    assert_eq!(search(store, &workspace, &above, &ascending, 2, 1).await, ["v5", "v8"]);
+    let mixed = filter("metrics.score < 0.6 and params.group = 'a'");
+    assert_eq!(search(store, &workspace, &mixed, &descending, 100, 0).await, ["v5", "v3"]);
+}
+
+/// A search ordered by one attribute runs in two phases (runs with the attribute, by it; then
+/// runs without it), and its pages cut through them as one sorted list would.
+async fn search_runs_by_an_attribute_puts_runs_without_it_last(store: &SqlStore) {
+    let workspace = with_workspace(store, "by-attribute").await;
+    for (index, (name, start)) in
+        [("t10", Some(10)), ("none", None), ("t30", Some(30)), ("t20", Some(20))].into_iter().enumerate()
+    {
+        let mut info = run_info(&workspace, 0, 60 + index as u8, name, 0);
+        info.start_time = start;
+        store.create_run(&info, &[]).await.unwrap();
+    }
+    let newest = [parse_run_order_by("attributes.start_time DESC").unwrap()];
+    let oldest = [parse_run_order_by("attributes.start_time ASC").unwrap()];
+    assert_eq!(search(store, &workspace, &[], &newest, 100, 0).await, ["t30", "t20", "t10", "none"]);
+    assert_eq!(search(store, &workspace, &[], &oldest, 100, 0).await, ["t10", "t20", "t30", "none"]);
+    let mut pages = Vec::new();
+    for offset in 0..5 {
+        pages.extend(search(store, &workspace, &[], &oldest, 1, offset).await);
+    }
+    assert_eq!(pages, ["t10", "t20", "t30", "none"]);
+    assert_eq!(search(store, &workspace, &[], &newest, 3, 2).await, ["t10", "none"]);
+    let by_name = [parse_run_order_by("attributes.run_name DESC").unwrap()];
+    assert_eq!(search(store, &workspace, &[], &by_name, 2, 1).await, ["t20", "t10"]);
 }
 
 async fn search_runs_never_mixes_workspaces(store: &SqlStore) {

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Run search at the size of a team's history: Atelier with BENCH_SCALE_RUNS runs (100,000) in
+# one experiment, `mlflow server` with as many as it takes in on this machine in a few minutes
+# (BENCH_SCALE_MLFLOW_RUNS, 5,000: it creates about 35 runs a second here, so 100,000 would take
+# most of an hour). The same three searches against both, one server after the other, in one
+# run. Usage: bash bench/search_scale.sh   (see bench/README.md)
+#
+# Knobs: BENCH_SCALE_RUNS (100000), BENCH_SCALE_MLFLOW_RUNS (5000), BENCH_SHORT_DURATION (10 s
+# a search), BENCH_VENV (the MLflow venv of run.sh), BENCH_SKIP_BUILD=1, and BENCH_PG_URL (a
+# PostgreSQL server, e.g. the one scripts/postgres-up.sh starts: Atelier is then measured on it
+# too, in a database atelier_search_scale made afresh).
+set -euo pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH/.." && pwd)
+RUNS=${BENCH_SCALE_RUNS:-100000}
+MLFLOW_RUNS=${BENCH_SCALE_MLFLOW_RUNS:-5000}
+SHORT=${BENCH_SHORT_DURATION:-10}
+VENV=${BENCH_VENV:-$BENCH/.venv}
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
+LOADGEN_CLK_TCK=$(getconf CLK_TCK)
+export LOADGEN_CLK_TCK
+
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
+
+"$VENV/bin/python" -c "import mlflow" 2>/dev/null || die "no mlflow in $VENV: run bench/run.sh once, or set BENCH_VENV"
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+    log "cargo build --release -p atelier-cli -p atelier-loadgen"
+    (cd "$ROOT" && cargo build --release -p atelier-cli -p atelier-loadgen)
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/atelier-search-scale.XXXXXX")
+RUN_DIR=$BENCH/results/search-scale-$(date +%Y%m%dT%H%M%S)
+mkdir -p "$RUN_DIR"
+SERVER_PID=""
+SAMPLER_PID=""
+trap cleanup EXIT
+
+lg() { "$BIN/loadgen" --url "$URL" "$@"; }
+
+scale_server() { # NAME RUNS
+    local name=$1 runs=$2 out=$RUN_DIR/$1
+    mkdir -p "$out"
+    log "$name: creating $runs runs (2 metrics, 3 params and a tag each; 8 clients)"
+    lg setup-search --experiment scale --runs "$runs" --clients 8 >"$out/setup.json"
+    log "$name: setup took $(jfield "$out/setup.json" setup_s) s"
+    local experiment
+    experiment=$(jfield "$out/setup.json" experiment_id)
+    sleep 2
+    log "$name: filtered, ordered by a metric, page of 100"
+    lg search --experiment-id "$experiment" --filter "metrics.acc > 0.5 and params.lr = '0.01'" \
+        --order-by "metrics.acc DESC" --max-results 100 --clients 1 --duration "$SHORT" --warmup 1 \
+        >"$out/by_metric.json"
+    log "$name: filtered, newest first, page of 100"
+    lg search --experiment-id "$experiment" --filter "metrics.acc > 0.5 and params.lr = '0.01'" \
+        --order-by "attributes.start_time DESC" --max-results 100 --clients 1 --duration "$SHORT" --warmup 1 \
+        >"$out/newest.json"
+    log "$name: no filter, ordered by a metric, page of 100"
+    lg search --experiment-id "$experiment" --filter "" \
+        --order-by "metrics.loss ASC" --max-results 100 --clients 1 --duration "$SHORT" --warmup 1 \
+        >"$out/by_metric_unfiltered.json"
+    kill -0 "$SERVER_PID" 2>/dev/null || die "$name died during the searches"
+}
+
+log "results in $RUN_DIR"
+start_atelier
+scale_server atelier "$RUNS"
+stop_server
+if [[ -n "${BENCH_PG_URL:-}" ]]; then
+    psql "$BENCH_PG_URL" -qc "DROP DATABASE IF EXISTS atelier_search_scale" -c "CREATE DATABASE atelier_search_scale"
+    rm -rf "$WORK/atelier-home"
+    start_atelier --store "${BENCH_PG_URL%/*}/atelier_search_scale"
+    scale_server atelier-postgres "$RUNS"
+    stop_server
+fi
+start_mlflow
+scale_server mlflow "$MLFLOW_RUNS"
+stop_server
+
+python3 - "$RUN_DIR" "$BENCH/results/search-scale-latest.json" <<'PY'
+import json, os, sys
+run_dir, out = sys.argv[1], sys.argv[2]
+servers = [s for s in ("atelier", "atelier-postgres", "mlflow") if os.path.isdir(os.path.join(run_dir, s))]
+read = lambda server, name: json.load(open(os.path.join(run_dir, server, name + ".json")))
+setup = {s: read(s, "setup") for s in servers}
+print()
+print(f"{'search, page of 100 (p50 / p99, ms)':<40}" + "".join(f"{s + ' ' + str(setup[s]['runs'] // 1000) + 'k':>26}" for s in servers))
+rows = []
+for name, label in [("by_metric", "filtered, by metrics.acc DESC"), ("newest", "filtered, newest first"),
+                    ("by_metric_unfiltered", "no filter, by metrics.loss ASC")]:
+    figures = {s: read(s, name) for s in servers}
+    print(f"{label:<40}" + "".join(f"{figures[s]['p50_ms']:>14.2f} / {figures[s]['p99_ms']:>8.2f}" for s in servers))
+    rows.append({"search": label, **{s: {"runs": setup[s]["runs"], "p50_ms": figures[s]["p50_ms"],
+                 "p99_ms": figures[s]["p99_ms"], "failures": figures[s]["failures"], "samples": figures[s]["requests"],
+                 "loadgen_cpu_pct": figures[s]["loadgen_cpu_pct"]} for s in servers}})
+for server, data in setup.items():
+    print(f"{server}: {data['runs']} runs created in {data['setup_s']} s ({data['runs'] / data['setup_s']:.0f} runs/s)")
+json.dump({"run_dir": run_dir, "rows": rows, "setup": setup}, open(out, "w"), indent=2)
+print(f"written: {out}")
+PY
