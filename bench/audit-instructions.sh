@@ -27,18 +27,9 @@ BIN=$TARGET_DIR/release
 source "$BENCH/lib.sh"
 
 command -v valgrind >/dev/null || die "valgrind is not installed (apt-get install valgrind)"
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-    log "cargo build --release -p atelier-cli -p atelier-loadgen"
-    (cd "$ROOT" && cargo build --release -p atelier-cli -p atelier-loadgen)
-fi
-[[ -x "$BIN/atelier" && -x "$BIN/loadgen" ]] || die "missing $BIN/atelier or $BIN/loadgen"
+build_release
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/atelier-audit-instructions.XXXXXX")
-RUN_DIR=$BENCH/results/audit-instructions-$(date +%Y%m%dT%H%M%S)
-mkdir -p "$RUN_DIR"
-SERVER_PID=""
-SAMPLER_PID=""
-trap cleanup EXIT
+begin_run audit-instructions
 
 one() { # MODE NAME SCENARIO CLIENTS [LOADGEN ARGS...]
     local mode=$1 name=$2 scenario=$3 clients=$4 out=$RUN_DIR/$1-$2

@@ -22,20 +22,9 @@ export LOADGEN_CLK_TCK
 # shellcheck source=bench/lib.sh
 source "$BENCH/lib.sh"
 
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-    log "cargo build --release -p atelier-cli -p atelier-loadgen"
-    (cd "$ROOT" && cargo build --release -p atelier-cli -p atelier-loadgen)
-fi
-[[ -x "$BIN/atelier" && -x "$BIN/loadgen" ]] || die "missing $BIN/atelier or $BIN/loadgen"
+build_release
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/atelier-audit-bench.XXXXXX")
-RUN_DIR=$BENCH/results/audit-$(date +%Y%m%dT%H%M%S)
-mkdir -p "$RUN_DIR"
-SERVER_PID=""
-SAMPLER_PID=""
-trap cleanup EXIT
-
-lg() { "$BIN/loadgen" --url "$URL" "$@"; }
+begin_run audit
 
 one() { # MODE ROUND
     local mode=$1 out=$RUN_DIR/$1-$2

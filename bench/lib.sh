@@ -1,7 +1,32 @@
 #!/usr/bin/env bash
-# lib.sh - what the benchmark scripts share: logging, free ports, starting and stopping a server
-# in its own session, and reading the load generator's JSON. Sourced; it expects BIN (the release
-# binaries' folder), WORK (a scratch folder) and SERVER_PID/SAMPLER_PID to be set by the caller.
+# lib.sh - what the benchmark scripts share: the release build, a run's folders, logging, free
+# ports, starting and stopping a server in its own session, and reading the load generator's JSON.
+# Sourced; it expects ROOT (the checkout) and BIN (the release binaries' folder); begin_run sets
+# WORK (a scratch folder), RUN_DIR and SERVER_PID/SAMPLER_PID.
+
+# Builds the server and the load generator in release mode (unless BENCH_SKIP_BUILD=1) and checks
+# that both are there.
+build_release() {
+    if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+        log "cargo build --release -p atelier-cli -p atelier-loadgen"
+        (cd "$ROOT" && cargo build --release -p atelier-cli -p atelier-loadgen)
+    fi
+    [[ -x "$BIN/atelier" && -x "$BIN/loadgen" ]] || die "missing $BIN/atelier or $BIN/loadgen"
+}
+
+# A run's folders: a scratch WORK removed on exit (with the server stopped), and
+# RUN_DIR=bench/results/NAME-<time> for its results.
+begin_run() { # NAME
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/atelier-$1.XXXXXX")
+    RUN_DIR=$BENCH/results/$1-$(date +%Y%m%dT%H%M%S)
+    mkdir -p "$RUN_DIR"
+    SERVER_PID=""
+    SAMPLER_PID=""
+    trap cleanup EXIT
+}
+
+# The load generator against the server started last.
+lg() { "$BIN/loadgen" --url "$URL" "$@"; }
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

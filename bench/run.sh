@@ -41,22 +41,11 @@ fi
 "$VENV/bin/python" -c "import mlflow; print('mlflow', mlflow.__version__)" >&2
 
 # 2. Release builds of the server and the load generator.
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-    log "cargo build --release -p atelier-cli -p atelier-loadgen"
-    (cd "$ROOT" && cargo build --release -p atelier-cli -p atelier-loadgen)
-fi
-[[ -x "$BIN/atelier" && -x "$BIN/loadgen" ]] || die "missing $BIN/atelier or $BIN/loadgen"
+build_release
 BENCH_GIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || true)
 export BENCH_GIT
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/atelier-bench.XXXXXX")
-RUN_DIR=$BENCH/results/run-$(date +%Y%m%dT%H%M%S)
-mkdir -p "$RUN_DIR"
-SERVER_PID=""
-SAMPLER_PID=""
-trap cleanup EXIT
-
-lg() { "$BIN/loadgen" --url "$URL" "$@"; }
+begin_run run
 
 rss_once() { python3 "$BENCH/procstat.py" once "$SERVER_PID"; }
 

@@ -25,19 +25,9 @@ export LOADGEN_CLK_TCK
 source "$BENCH/lib.sh"
 
 "$VENV/bin/python" -c "import mlflow" 2>/dev/null || die "no mlflow in $VENV: run bench/run.sh once, or set BENCH_VENV"
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-    log "cargo build --release -p atelier-cli -p atelier-loadgen"
-    (cd "$ROOT" && cargo build --release -p atelier-cli -p atelier-loadgen)
-fi
+build_release
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/atelier-search-scale.XXXXXX")
-RUN_DIR=$BENCH/results/search-scale-$(date +%Y%m%dT%H%M%S)
-mkdir -p "$RUN_DIR"
-SERVER_PID=""
-SAMPLER_PID=""
-trap cleanup EXIT
-
-lg() { "$BIN/loadgen" --url "$URL" "$@"; }
+begin_run search-scale
 
 scale_server() { # NAME RUNS
     local name=$1 runs=$2 out=$RUN_DIR/$1

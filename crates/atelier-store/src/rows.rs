@@ -18,6 +18,11 @@ use std::collections::{BTreeMap, HashMap};
 pub(crate) const RUN_COLUMNS: &str =
     "run_uuid, workspace, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri";
 
+/// [`RUN_COLUMNS`], each qualified by `alias` (where a join makes the bare names ambiguous).
+pub(crate) fn run_columns_of(alias: &str) -> String {
+    RUN_COLUMNS.split(", ").map(|column| format!("{alias}.{column}")).collect::<Vec<_>>().join(", ")
+}
+
 pub(crate) fn bool_to_int(flag: bool) -> i64 {
     i64::from(flag)
 }
@@ -43,6 +48,10 @@ pub(crate) fn workspace_name(text: String) -> Result<WorkspaceName> {
 
 pub(crate) fn stage_from(text: &str) -> Result<LifecycleStage> {
     LifecycleStage::parse(text).ok_or_else(|| Error::internal(format!("stored lifecycle stage '{text}' is invalid")))
+}
+
+pub(crate) fn status_from(text: &str) -> Result<RunStatus> {
+    RunStatus::parse(text).ok_or_else(|| Error::internal(format!("stored run status '{text}' is invalid")))
 }
 
 pub(crate) fn row_to_workspace(row: &AnyRow) -> Result<Workspace> {
@@ -111,8 +120,7 @@ pub(crate) fn row_to_run_info(row: &AnyRow) -> Result<RunInfo> {
         experiment_id: row.try_get("experiment_id").map_err(db_error)?,
         run_name: row.try_get("name").map_err(db_error)?,
         user_id: row.try_get("user_id").map_err(db_error)?,
-        status: RunStatus::parse(&status)
-            .ok_or_else(|| Error::internal(format!("stored run status '{status}' is invalid")))?,
+        status: status_from(&status)?,
         start_time: row.try_get("start_time").map_err(db_error)?,
         end_time: row.try_get("end_time").map_err(db_error)?,
         artifact_uri: row.try_get("artifact_uri").map_err(db_error)?,
@@ -231,12 +239,7 @@ impl SqlStore {
                 ),
             }
         };
-        let runs = pack(
-            "page.run_uuid, page.workspace, page.experiment_id, page.name, page.user_id, page.status, \
-             page.start_time, page.end_time, page.lifecycle_stage, page.artifact_uri",
-            "page",
-            " ORDER BY page.pos",
-        );
+        let runs = pack(&run_columns_of("page"), "page", " ORDER BY page.pos");
         let child = |columns: &str, table: &str| {
             pack(columns, &format!("page CROSS JOIN {table} x WHERE x.run_uuid = page.run_uuid"), "")
         };
@@ -284,8 +287,7 @@ impl SqlStore {
                             experiment_id,
                             run_name,
                             user_id,
-                            status: RunStatus::parse(&status)
-                                .ok_or_else(|| Error::internal(format!("stored run status '{status}' is invalid")))?,
+                            status: status_from(&status)?,
                             start_time,
                             end_time,
                             artifact_uri,

@@ -3,6 +3,7 @@
 //! fixed tables in this module, never from the request.
 
 use crate::dialect::Bind;
+use crate::rows::run_columns_of;
 use crate::{ExperimentQuery, LoggedModelQuery, RegistryQuery, RunQuery};
 use atelier_core::filter::{Comparison, Entity, Op, OrderBy, Value};
 use atelier_core::model::{LifecycleStage, ViewType};
@@ -238,8 +239,8 @@ impl RunPhase {
         binds.push(Bind::Int(limit));
         binds.push(Bind::Int(offset));
         let sql = format!(
-            "SELECT r.run_uuid, r.workspace, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time, \
-                    r.lifecycle_stage, r.artifact_uri {} ORDER BY {} LIMIT ${} OFFSET ${}",
+            "SELECT {} {} ORDER BY {} LIMIT ${} OFFSET ${}",
+            run_columns_of("r"),
             self.from_where,
             self.order,
             binds.len() - 1,
@@ -320,7 +321,8 @@ fn general_phase(query: &RunQuery<'_>) -> Result<RunPhase> {
 }
 
 /// A search ordered by one attribute, in the general phase's order, as two phases: the runs
-/// that have the attribute, by it, then those without it. Without the general phase's
+/// that have the attribute, by it, then those without it (only the start and end times can be
+/// missing; for the other attributes the first phase is all). Without the general phase's
 /// "missing values last" term, an order by `start_time` is the order of `runs_by_experiment`,
 /// and a page stops after its runs instead of sorting the whole experiment (256 ms for a
 /// filtered page of 100 over 100,000 runs).
@@ -337,7 +339,11 @@ fn attribute_phases(query: &RunQuery<'_>, order: &OrderBy) -> Result<Vec<RunPhas
             binds: builder.binds,
         })
     };
-    Ok(vec![phase(true, format!("{column} {direction}, {RUN_TIE_BREAK}"))?, phase(false, RUN_TIE_BREAK.to_owned())?])
+    let mut phases = vec![phase(true, format!("{column} {direction}, {RUN_TIE_BREAK}"))?];
+    if matches!(order.key.as_str(), "start_time" | "end_time") {
+        phases.push(phase(false, RUN_TIE_BREAK.to_owned())?);
+    }
+    Ok(phases)
 }
 
 /// A search of one experiment ordered by one metric, in the general phase's order, as three

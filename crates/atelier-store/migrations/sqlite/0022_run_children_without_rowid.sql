@@ -27,7 +27,7 @@ ALTER TABLE tags_keyed RENAME TO tags;
 -- Latest metrics also carry their run's workspace and experiment (which never change), so that a
 -- search ordered by a metric walks latest_metrics_by_value in the order asked for and stops
 -- after a page, instead of reading and sorting every run of the experiment: 292 ms for a
--- filtered page of 100 over 100,000 runs before, 7 ms after.
+-- filtered page of 100 over 100,000 runs before, under 3 ms after.
 CREATE TABLE latest_metrics_keyed (
     run_uuid TEXT NOT NULL REFERENCES runs(run_uuid) ON DELETE CASCADE,
     key TEXT NOT NULL,
