@@ -702,7 +702,7 @@ def test_a_sweeps_page_shows_its_trials_charts_and_early_terminated_reasons(page
     page.wait_for_function("document.querySelectorAll('[data-testid=trial-row]').length === 4", timeout=30_000)
     page.wait_for_function(
         "document.querySelector('[data-testid=sweep-summary]').textContent.includes('best:')"
-        " && !document.querySelector('[data-live]')",
+        " && !document.querySelector('[data-live]') && !document.querySelector('[data-live-log]')",
         timeout=60_000,
     )
     rows = page.locator("[data-testid=trial-row]")

@@ -141,9 +141,15 @@ document.addEventListener("mouseover", (event) => {
       badge.className = "status job-" + event.data;
     }
   });
+  // A reload would cancel a navigation the user has already started (a click on a sort
+  // header as the job ends): reload only while the user stays on the page.
+  let leaving = false;
+  window.addEventListener("beforeunload", () => {
+    leaving = true;
+  });
   source.addEventListener("end", () => {
     source.close();
-    window.location.reload();
+    if (!leaving) window.location.reload();
   });
 })();
 
