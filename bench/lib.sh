@@ -25,6 +25,26 @@ begin_run() { # NAME
     trap cleanup EXIT
 }
 
+# MLflow, pinned, in its own venv VENV (default bench/.venv, or BENCH_VENV), installed with uv
+# unless it is there already (3.18.0 does not install from the registry here).
+MLFLOW_VERSION=3.17.2
+VENV=${BENCH_VENV:-$BENCH/.venv}
+mlflow_venv() {
+    if "$VENV/bin/python" -c "import mlflow, sys; sys.exit(mlflow.__version__ != '$MLFLOW_VERSION')" 2>/dev/null; then
+        log "MLflow $MLFLOW_VERSION already in $VENV"
+    else
+        log "installing mlflow==$MLFLOW_VERSION into $VENV with uv"
+        local uv
+        if command -v uv >/dev/null 2>&1; then uv=(uv); else
+            python3 -m pip install --quiet uv
+            uv=(python3 -m uv)
+        fi
+        UV_PYTHON_DOWNLOADS=never "${uv[@]}" venv --quiet --allow-existing --python python3 "$VENV"
+        "${uv[@]}" pip install --quiet --python "$VENV/bin/python" "mlflow==$MLFLOW_VERSION"
+    fi
+    "$VENV/bin/python" -c "import mlflow; print('mlflow', mlflow.__version__)" >&2
+}
+
 # The load generator against the server started last.
 lg() { "$BIN/loadgen" --url "$URL" "$@"; }
 

@@ -15,30 +15,16 @@ SHORT=${BENCH_SHORT_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
 SEARCH_RUNS=${BENCH_SEARCH_RUNS:-2000}
 HISTORY_POINTS=${BENCH_HISTORY_POINTS:-100000}
-MLFLOW_VERSION=3.17.2
-VENV=${BENCH_VENV:-$BENCH/.venv}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
-export UV_PYTHON_DOWNLOADS=never
 LOADGEN_CLK_TCK=$(getconf CLK_TCK)
 export LOADGEN_CLK_TCK
 
 # shellcheck source=bench/lib.sh
 source "$BENCH/lib.sh"
 
-# 1. MLflow, pinned, in its own venv (3.18.0 does not install from the registry here).
-if "$VENV/bin/python" -c "import mlflow, sys; sys.exit(mlflow.__version__ != '$MLFLOW_VERSION')" 2>/dev/null; then
-    log "MLflow $MLFLOW_VERSION already in $VENV"
-else
-    log "installing mlflow==$MLFLOW_VERSION into $VENV with uv"
-    if command -v uv >/dev/null 2>&1; then UV=(uv); else
-        python3 -m pip install --quiet uv
-        UV=(python3 -m uv)
-    fi
-    "${UV[@]}" venv --quiet --allow-existing --python python3 "$VENV"
-    "${UV[@]}" pip install --quiet --python "$VENV/bin/python" "mlflow==$MLFLOW_VERSION"
-fi
-"$VENV/bin/python" -c "import mlflow; print('mlflow', mlflow.__version__)" >&2
+# 1. MLflow, pinned, in its own venv.
+mlflow_venv
 
 # 2. Release builds of the server and the load generator.
 build_release

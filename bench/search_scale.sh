@@ -16,7 +16,6 @@ ROOT=$(cd "$BENCH/.." && pwd)
 RUNS=${BENCH_SCALE_RUNS:-100000}
 MLFLOW_RUNS=${BENCH_SCALE_MLFLOW_RUNS:-5000}
 SHORT=${BENCH_SHORT_DURATION:-10}
-VENV=${BENCH_VENV:-$BENCH/.venv}
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 LOADGEN_CLK_TCK=$(getconf CLK_TCK)
 export LOADGEN_CLK_TCK
@@ -24,7 +23,7 @@ export LOADGEN_CLK_TCK
 # shellcheck source=bench/lib.sh
 source "$BENCH/lib.sh"
 
-"$VENV/bin/python" -c "import mlflow" 2>/dev/null || die "no mlflow in $VENV: run bench/run.sh once, or set BENCH_VENV"
+mlflow_venv
 build_release
 
 begin_run search-scale

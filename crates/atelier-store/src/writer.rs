@@ -3,7 +3,7 @@
 //!
 //! Logging is the hot path of a tracking server: many clients each send small batches. Writing
 //! each request in its own transaction costs a handful of statement round trips per request on
-//! SQLite's single writer connection. The writer drains what is waiting, checks every request
+//! SQLite's single writer connection (see [`GroupTransaction`] for how few a group takes). The writer drains what is waiting, checks every request
 //! against the state (its run exists in its workspace and is active; its params do not change a
 //! value, counting the requests before it in the group), and writes the accepted ones with one
 //! multi-row insert per table. A request that fails its checks gets its own error and writes
@@ -12,12 +12,14 @@
 
 use crate::Batch;
 use crate::audit::AuditContext;
-use crate::dialect::{Bind, Dialect, bound, db_error, placeholder_list, values_rows};
+use crate::dialect::{Bind, Dialect, bound, db_error, placeholder, placeholder_list, values_rows};
 use atelier_core::audit::AuditRecord;
 use atelier_core::model::{LifecycleStage, Metric, RunId};
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, Result};
-use sqlx::{AnyPool, Row};
+use sqlx::any::AnyRow;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Row};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -123,8 +125,26 @@ struct RunState {
 /// Checks every request of the group and writes the accepted ones in one transaction. Returns
 /// each request's outcome; an `Err` of the whole means nothing was written.
 async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<Vec<Result<()>>> {
-    let mut transaction = pool.begin().await.map_err(db_error)?;
+    let mut transaction = GroupTransaction::begin(pool, dialect).await?;
+    let outcomes = match write_checked(&mut transaction, jobs).await {
+        Ok(outcomes) => outcomes,
+        Err(error) => {
+            transaction.rollback().await;
+            return Err(error);
+        }
+    };
+    match transaction.commit().await {
+        Ok(()) => Ok(outcomes),
+        Err(error) => {
+            transaction.rollback().await;
+            Err(error)
+        }
+    }
+}
 
+/// Reads what the checks need, checks every request and queues the accepted ones' writes.
+async fn write_checked<'a>(transaction: &mut GroupTransaction<'a>, jobs: &'a [Job]) -> Result<Vec<Result<()>>> {
+    let dialect = transaction.dialect;
     let mut run_ids: Vec<&str> = jobs.iter().map(|job| job.run_id.as_str()).collect();
     run_ids.sort_unstable();
     run_ids.dedup();
@@ -134,7 +154,7 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
     );
     let binds: Vec<Bind> = run_ids.iter().map(|id| Bind::text((*id).to_owned())).collect();
     let mut runs: HashMap<String, RunState> = HashMap::new();
-    for row in bound(sql, &binds).fetch_all(&mut *transaction).await.map_err(db_error)? {
+    for row in transaction.fetch(sql, binds).await? {
         runs.insert(
             row.try_get("run_uuid").map_err(db_error)?,
             RunState {
@@ -158,7 +178,7 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
             placeholder_list(dialect, run_ids.len() + 1, param_keys.len())
         );
         let binds: Vec<Bind> = run_ids.iter().chain(param_keys.iter()).map(|text| Bind::text(*text)).collect();
-        for row in bound(sql, &binds).fetch_all(&mut *transaction).await.map_err(db_error)? {
+        for row in transaction.fetch(sql, binds).await? {
             known_params.insert(
                 (row.try_get("run_uuid").map_err(db_error)?, row.try_get("key").map_err(db_error)?),
                 row.try_get("value").map_err(db_error)?,
@@ -194,7 +214,7 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
             }
         }
     }
-    insert_key_values(&mut transaction, dialect, "INSERT INTO params", &params, "DO NOTHING").await?;
+    insert_key_values(transaction, "INSERT INTO params", &params, "DO NOTHING").await?;
 
     // Tags: the last value of a key wins, as if the requests had been written one by one.
     let mut tag_positions: HashMap<(&str, &str), usize> = HashMap::new();
@@ -211,29 +231,26 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
             }
         }
     }
-    insert_key_values(&mut transaction, dialect, "INSERT INTO tags", &tags, "DO UPDATE SET value = excluded.value")
-        .await?;
+    insert_key_values(transaction, "INSERT INTO tags", &tags, "DO UPDATE SET value = excluded.value").await?;
 
     for job in &accepted {
         if let Some(name) = &job.batch.new_run_name {
-            sqlx::query("UPDATE runs SET name = $2 WHERE run_uuid = $1")
-                .bind(job.run_id.as_str())
-                .bind(name.as_str())
-                .execute(&mut *transaction)
-                .await
-                .map_err(db_error)?;
+            let sql = format!(
+                "UPDATE runs SET name = {} WHERE run_uuid = {}",
+                placeholder(dialect, 1),
+                placeholder(dialect, 2)
+            );
+            transaction.write(sql, vec![Bind::text(name.as_str()), Bind::text(job.run_id.as_str())]).await?;
         }
     }
 
-    // The requests' audit records go with their changes. On SQLite they ride in the query string
-    // of the first metrics insert (its placeholders are anonymous, so the binds simply follow):
-    // one statement less to hand to SQLite's worker thread, which is most of a record's cost.
-    let mut records: Vec<&AuditRecord> =
+    // The requests' audit records go with their changes, in the same transaction.
+    let records: Vec<&AuditRecord> =
         accepted.iter().filter_map(|job| job.audit.as_ref().map(|(_, record)| &**record)).collect();
     let metrics: Vec<(&RunId, &Metric)> =
         accepted.iter().flat_map(|job| job.batch.metrics.iter().map(move |metric| (&job.run_id, metric))).collect();
     for chunk in metrics.chunks(MAX_ROWS_PER_INSERT) {
-        let mut sql = format!(
+        let sql = format!(
             "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, value_bits) VALUES {}",
             values_rows(dialect, chunk.len(), 7)
         );
@@ -241,14 +258,7 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
         for (run_id, metric) in chunk {
             push_metric_binds(&mut binds, run_id, metric);
         }
-        if dialect == Dialect::Sqlite && !records.is_empty() {
-            let (audit_sql, audit_binds) = crate::audit::append_statement(dialect, &records);
-            sql.push_str("; ");
-            sql.push_str(&audit_sql);
-            binds.extend(audit_binds);
-            records.clear();
-        }
-        bound(sql, &binds).execute(&mut *transaction).await.map_err(db_error)?;
+        transaction.write(sql, binds).await?;
     }
 
     // One candidate per (run, key): the highest step, then timestamp, then value, so that the
@@ -295,37 +305,155 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
             let run = runs.get(run_id.as_str()).ok_or_else(|| Error::internal(format!("run {run_id} was not read")))?;
             push_metric_binds(&mut binds, run_id, metric);
             binds.push(Bind::Int(*points));
-            binds.push(Bind::text(run.workspace.as_str()));
+            binds.push(Bind::text(run.workspace.clone()));
             binds.push(Bind::Int(run.experiment_id));
         }
-        bound(sql, &binds).execute(&mut *transaction).await.map_err(db_error)?;
+        transaction.write(sql, binds).await?;
     }
 
-    crate::audit::append(&mut transaction, dialect, &records).await?;
-
-    transaction.commit().await.map_err(db_error)?;
+    if !records.is_empty() {
+        let (sql, binds) = crate::audit::append_statement(dialect, &records);
+        transaction.write(sql, binds).await?;
+    }
     Ok(outcomes)
 }
 
-/// Inserts `(run_uuid, key, value)` rows into a run's key/value table (`insert` names it; both
-/// callers pass constants) in chunks, resolving conflicts on `(run_uuid, key)` with `on_conflict`.
-async fn insert_key_values(
-    connection: &mut sqlx::AnyConnection,
-    dialect: Dialect,
+/// Queues inserts of `(run_uuid, key, value)` rows into a run's key/value table (`insert` names
+/// it; both callers pass constants), resolving conflicts on `(run_uuid, key)` with `on_conflict`.
+async fn insert_key_values<'a>(
+    transaction: &mut GroupTransaction<'a>,
     insert: &'static str,
-    rows: &[(&str, &str, &str)],
+    rows: &[(&'a str, &'a str, &'a str)],
     on_conflict: &'static str,
 ) -> Result<()> {
     for chunk in rows.chunks(MAX_ROWS_PER_INSERT) {
         let sql = format!(
             "{insert} (run_uuid, key, value) VALUES {} ON CONFLICT (run_uuid, key) {on_conflict}",
-            values_rows(dialect, chunk.len(), 3)
+            values_rows(transaction.dialect, chunk.len(), 3)
         );
         let binds: Vec<Bind> =
             chunk.iter().flat_map(|(run, key, value)| [*run, *key, *value].map(Bind::text)).collect();
-        bound(sql, &binds).execute(&mut *connection).await.map_err(db_error)?;
+        transaction.write(sql, binds).await?;
     }
     Ok(())
+}
+
+/// A group's transaction on the writer connection, begun and ended by hand so that on SQLite it
+/// takes two round trips to sqlx's worker thread instead of one per statement: `BEGIN IMMEDIATE`
+/// rides with the first read, and the writes are queued and sent with `COMMIT` as one query
+/// string (SQLite's placeholders are anonymous, so each statement takes the next binds in turn).
+/// Each round trip wakes two threads, and for one `log_metric` they were most of the server's
+/// time. PostgreSQL sends each statement as it comes. Whoever gets an error from a method calls
+/// [`GroupTransaction::rollback`], which also drops the connection if it cannot say whether a
+/// transaction is still open on it.
+struct GroupTransaction<'a> {
+    connection: Option<PoolConnection<Any>>,
+    dialect: Dialect,
+    begun: bool,
+    queued_sql: String,
+    queued_binds: Vec<Bind<'a>>,
+}
+
+/// Queued writes are sent once they hold this many binds.
+const MAX_QUEUED_BINDS: usize = 30_000;
+
+impl<'a> GroupTransaction<'a> {
+    async fn begin(pool: &AnyPool, dialect: Dialect) -> Result<Self> {
+        let connection = pool.acquire().await.map_err(db_error)?;
+        Ok(GroupTransaction {
+            connection: Some(connection),
+            dialect,
+            begun: false,
+            queued_sql: String::new(),
+            queued_binds: Vec::new(),
+        })
+    }
+
+    fn connection(&mut self) -> Result<&mut PoolConnection<Any>> {
+        self.connection.as_mut().ok_or_else(|| Error::internal("the writer's connection was closed"))
+    }
+
+    /// Opens the transaction with `sql`'s round trip (SQLite) or its own (PostgreSQL).
+    async fn opening(&mut self, sql: String) -> Result<String> {
+        if self.begun {
+            return Ok(sql);
+        }
+        self.begun = true;
+        match self.dialect {
+            Dialect::Sqlite => Ok(format!("BEGIN IMMEDIATE; {sql}")),
+            Dialect::Postgres => {
+                sqlx::query("BEGIN").execute(&mut **self.connection()?).await.map_err(db_error)?;
+                Ok(sql)
+            }
+        }
+    }
+
+    async fn fetch(&mut self, sql: String, binds: Vec<Bind<'_>>) -> Result<Vec<AnyRow>> {
+        let sql = self.opening(sql).await?;
+        bound(sql, &binds).fetch_all(&mut **self.connection()?).await.map_err(db_error)
+    }
+
+    async fn write(&mut self, sql: String, binds: Vec<Bind<'a>>) -> Result<()> {
+        let sql = self.opening(sql).await?;
+        match self.dialect {
+            Dialect::Postgres => {
+                bound(sql, &binds).execute(&mut **self.connection()?).await.map_err(db_error)?;
+            }
+            Dialect::Sqlite => {
+                if !self.queued_sql.is_empty() && self.queued_binds.len() + binds.len() > MAX_QUEUED_BINDS {
+                    self.send_queued(None).await?;
+                }
+                if !self.queued_sql.is_empty() {
+                    self.queued_sql.push_str("; ");
+                }
+                self.queued_sql.push_str(&sql);
+                self.queued_binds.extend(binds);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the queued statements, followed by `last` if given.
+    async fn send_queued(&mut self, last: Option<&str>) -> Result<()> {
+        let mut sql = std::mem::take(&mut self.queued_sql);
+        let binds = std::mem::take(&mut self.queued_binds);
+        if let Some(last) = last {
+            if !sql.is_empty() {
+                sql.push_str("; ");
+            }
+            sql.push_str(last);
+        }
+        bound(sql, &binds).execute(&mut **self.connection()?).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        if !self.begun {
+            return Ok(());
+        }
+        self.send_queued(Some("COMMIT")).await?;
+        self.begun = false;
+        Ok(())
+    }
+
+    /// Rolls back what was begun; a connection on which that fails is closed rather than handed
+    /// back to the pool with a transaction perhaps still open.
+    async fn rollback(&mut self) {
+        self.queued_sql.clear();
+        self.queued_binds.clear();
+        if !self.begun {
+            return;
+        }
+        self.begun = false;
+        let Some(mut connection) = self.connection.take() else { return };
+        match sqlx::query("ROLLBACK").execute(&mut *connection).await {
+            Ok(_) => self.connection = Some(connection),
+            Err(error) => {
+                tracing::warn!(%error, "rolling back a grouped write failed; closing the writer's connection");
+                let _ = connection.close().await;
+            }
+        }
+    }
 }
 
 /// Pushes a metric's binds in the column order of the `metrics` inserts above: `run_uuid, key,

@@ -598,3 +598,77 @@ async fn experiment_stats_count_active_runs(store: &SqlStore) {
     let stats = store.experiment_stats(&workspace).await.unwrap();
     assert_eq!(stats, vec![ExperimentStats { experiment_id: id, runs: 2, last_run_start: Some(300) }]);
 }
+
+/// A group of requests that the database refuses mid-write (here a trigger refuses one metric
+/// key) leaves nothing behind: the group is rolled back, each request is retried alone, so only
+/// the refused one fails, and the writer's connection comes back with no transaction open.
+async fn a_write_the_database_refuses_is_rolled_back_and_the_rest_retried_alone(test: Option<TestStore>) {
+    let Some(test) = test else { return };
+    use sqlx::Connection;
+    let mut connection = sqlx::AnyConnection::connect(&test.url).await.unwrap();
+    let triggers: &[&str] = if test.url.starts_with("postgres") {
+        &[
+            "CREATE FUNCTION refuse_metric() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+            "CREATE TRIGGER refuse_metric BEFORE INSERT ON metrics FOR EACH ROW \
+             WHEN (NEW.key = 'refused') EXECUTE FUNCTION refuse_metric()",
+        ]
+    } else {
+        &["CREATE TRIGGER refuse_metric BEFORE INSERT ON metrics WHEN NEW.key = 'refused' \
+           BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"]
+    };
+    for sql in triggers {
+        sqlx::query(*sql).execute(&mut connection).await.unwrap();
+    }
+    let store = &test.store;
+    let workspace = with_workspace(store, "refused").await;
+    let info = run_info(&workspace, 0, 11, "r", 100);
+    store.create_run(&info, &[]).await.unwrap();
+    let accepted = Batch {
+        metrics: vec![metric("ok", 1.0, 0, 1)],
+        params: vec![Param { key: "p".into(), value: "1".into() }],
+        tags: vec![Tag::new("a", "1")],
+        new_run_name: Some("renamed".into()),
+    };
+    let refused = Batch {
+        metrics: vec![metric("refused", 2.0, 0, 1)],
+        params: vec![Param { key: "q".into(), value: "2".into() }],
+        tags: vec![Tag::new("b", "2")],
+        new_run_name: None,
+    };
+    // Sent together, so that the writer may take them as one group.
+    let (first, second) = tokio::join!(
+        store.log_batch(&workspace, &info.run_id, accepted),
+        store.log_batch(&workspace, &info.run_id, refused)
+    );
+    first.unwrap();
+    let error = second.unwrap_err();
+    assert!(error.message.contains("refused by the test"), "{}", error.message);
+    let run = store.get_run(&info.run_id).await.unwrap();
+    assert_eq!(run.params, vec![Param { key: "p".into(), value: "1".into() }]);
+    assert_eq!(run.tags.iter().map(|tag| tag.key.as_str()).collect::<Vec<_>>(), vec!["a"]);
+    assert_eq!(run.metrics.iter().map(|metric| metric.key.as_str()).collect::<Vec<_>>(), vec!["ok"]);
+    assert_eq!(run.info.run_name, "renamed");
+    // The refused request alone, and then a good one: the writer's connection is usable and no
+    // transaction stayed open on it (another connection sees what was committed, and only that).
+    store
+        .log_batch(&workspace, &info.run_id, Batch { metrics: vec![metric("refused", 3.0, 1, 2)], ..Batch::default() })
+        .await
+        .unwrap_err();
+    store
+        .log_batch(&workspace, &info.run_id, Batch { metrics: vec![metric("ok", 4.0, 1, 2)], ..Batch::default() })
+        .await
+        .unwrap();
+    let (points,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM metrics").fetch_one(&mut connection).await.unwrap();
+    assert_eq!(points, 2);
+}
+
+#[tokio::test]
+async fn sqlite_rolls_back_a_refused_write() {
+    a_write_the_database_refuses_is_rolled_back_and_the_rest_retried_alone(sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_rolls_back_a_refused_write() {
+    a_write_the_database_refuses_is_rolled_back_and_the_rest_retried_alone(postgres().await).await;
+}
