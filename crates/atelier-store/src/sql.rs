@@ -65,6 +65,9 @@ impl SqlStore {
                         .idle_timeout(None)
                         .max_lifetime(None)
                         .acquire_timeout(Duration::from_secs(60))
+                        // A connection to a local file cannot break between uses: no ping (a
+                        // round trip to its worker thread) before each acquire.
+                        .test_before_acquire(false)
                         .after_connect(|connection, _| {
                             Box::pin(async move {
                                 connection.execute(SQLITE_PRAGMAS).await?;
