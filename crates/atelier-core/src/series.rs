@@ -251,9 +251,111 @@ impl SeriesSummary {
     }
 }
 
+/// The first byte of an encoded summary; a stored summary of another version is not read.
+const ENCODING_VERSION: u8 = 1;
+
+impl SeriesSummary {
+    /// The summary as bytes, to be kept by a store: a version byte, then little-endian numbers.
+    /// Values travel as their IEEE 754 bits, so NaN and every last bit survive.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(21 + self.blocks.len() * 130);
+        bytes.push(ENCODING_VERSION);
+        bytes.extend_from_slice(&self.block_points.to_le_bytes());
+        bytes.extend_from_slice(&self.points.to_le_bytes());
+        bytes.extend_from_slice(&(self.blocks.len() as u32).to_le_bytes());
+        let sample = |bytes: &mut Vec<u8>, sample: &Sample| {
+            bytes.extend_from_slice(&sample.step.to_le_bytes());
+            bytes.extend_from_slice(&sample.timestamp.to_le_bytes());
+            bytes.extend_from_slice(&sample.value.to_bits().to_le_bytes());
+        };
+        for block in &self.blocks {
+            bytes.extend_from_slice(&block.points.to_le_bytes());
+            sample(&mut bytes, &block.first);
+            sample(&mut bytes, &block.last);
+            bytes.push(u8::from(block.low.is_some()) | (u8::from(block.high.is_some()) << 1));
+            for kept in [&block.low, &block.high].into_iter().flatten() {
+                sample(&mut bytes, kept);
+            }
+            bytes.extend_from_slice(&block.earliest.to_le_bytes());
+            bytes.extend_from_slice(&block.latest.to_le_bytes());
+        }
+        bytes
+    }
+
+    /// Reads what [`SeriesSummary::to_bytes`] wrote; `None` for anything else (another version,
+    /// a cut or padded text, blocks whose points do not add up).
+    pub fn from_bytes(bytes: &[u8]) -> Option<SeriesSummary> {
+        let mut reader = Reader(bytes);
+        if reader.take::<1>()?[0] != ENCODING_VERSION {
+            return None;
+        }
+        let block_points = u64::from_le_bytes(reader.take()?);
+        let points = u64::from_le_bytes(reader.take()?);
+        let count = u32::from_le_bytes(reader.take()?) as usize;
+        let mut blocks = Vec::with_capacity(count.min(4 * TARGET_BLOCKS));
+        for _ in 0..count {
+            let block_points = u64::from_le_bytes(reader.take()?);
+            let first = reader.sample()?;
+            let last = reader.sample()?;
+            let kept = reader.take::<1>()?[0];
+            let low = if kept & 1 != 0 { Some(reader.sample()?) } else { None };
+            let high = if kept & 2 != 0 { Some(reader.sample()?) } else { None };
+            let earliest = i64::from_le_bytes(reader.take()?);
+            let latest = i64::from_le_bytes(reader.take()?);
+            blocks.push(Block { points: block_points, first, last, low, high, earliest, latest });
+        }
+        let summed = blocks.iter().try_fold(0u64, |sum, block| sum.checked_add(block.points))?;
+        (reader.0.is_empty() && summed == points && block_points >= MIN_BLOCK_POINTS).then_some(SeriesSummary {
+            blocks,
+            block_points,
+            points,
+        })
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_first_chunk::<N>()?;
+        self.0 = rest;
+        Some(*head)
+    }
+
+    fn sample(&mut self) -> Option<Sample> {
+        let step = i64::from_le_bytes(self.take()?);
+        let timestamp = i64::from_le_bytes(self.take()?);
+        let value = f64::from_bits(u64::from_le_bytes(self.take()?));
+        Some(Sample { step, timestamp, value })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_summary_survives_its_bytes_to_the_last_bit() {
+        let mut samples = series(100_000, |step| if step % 997 == 0 { f64::NAN } else { (step as f64).sin() });
+        samples[5].value = -0.0;
+        let mut summary = SeriesSummary::build(&samples);
+        summary.extend(&[Sample { step: 3, timestamp: 1, value: f64::INFINITY }]);
+        let bytes = summary.to_bytes();
+        let read = SeriesSummary::from_bytes(&bytes).expect("its own bytes read back");
+        assert_eq!(read.to_bytes(), bytes, "bit for bit, NaN and -0.0 included");
+        assert_eq!(read.points(), summary.points());
+        assert_eq!(read.blocks(), summary.blocks());
+        let everything = read.samples(None);
+        assert!(everything.iter().any(|sample| sample.value == f64::INFINITY), "the late spike is kept");
+        assert!(SeriesSummary::from_bytes(&bytes[..bytes.len() - 1]).is_none(), "a cut text is refused");
+        let mut padded = bytes.clone();
+        padded.push(0);
+        assert!(SeriesSummary::from_bytes(&padded).is_none(), "a padded text is refused");
+        let mut other_version = bytes;
+        other_version[0] = 2;
+        assert!(SeriesSummary::from_bytes(&other_version).is_none());
+        assert!(SeriesSummary::from_bytes(&[]).is_none());
+    }
 
     fn series(count: i64, value: impl Fn(i64) -> f64) -> Vec<Sample> {
         (0..count).map(|step| Sample { step, timestamp: 1_000 + step * 10, value: value(step) }).collect()

@@ -200,6 +200,9 @@ pub struct Service {
     auth_cache: AuthCache,
     /// Summaries of long metric series, for charts.
     series_cache: series::SeriesCache,
+    /// Series written since the background summariser last looked: when each was first and
+    /// last written ([`Service::run_series_summaries`]).
+    series_written: Mutex<HashMap<series::SeriesKey, (std::time::Instant, std::time::Instant)>>,
     /// The key that seals datastore credentials; without one, credentials are refused.
     master_key: Option<[u8; 32]>,
     /// Builds environments; without one, builds are refused.
@@ -305,6 +308,7 @@ impl Service {
                 workspaces: TtlMap::new(),
             },
             series_cache: series::SeriesCache::default(),
+            series_written: Mutex::new(HashMap::new()),
             master_key: None,
             environments: None,
             refuse_images: false,

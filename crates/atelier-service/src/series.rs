@@ -18,12 +18,18 @@ use atelier_core::series::{Range, Sample, SeriesSummary};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Series with at most this many points are drawn from every point.
 pub(crate) const EXACT_POINTS: usize = 20_000;
 
 /// A zoomed view reads the points of its range itself when at most this many lie in it.
 pub(crate) const ZOOM_EXACT_POINTS: u64 = 250_000;
+
+/// A written series is summarised in the background once it has been quiet this long...
+const SUMMARISE_QUIET: Duration = Duration::from_secs(5);
+/// ...or at least this often while it is being written.
+const SUMMARISE_AT_LEAST: Duration = Duration::from_secs(60);
 
 /// The cache holds summaries of at most this many blocks in all (about 130 bytes each).
 const CACHE_MAX_BLOCKS: usize = 200_000;
@@ -43,6 +49,8 @@ struct Summarised {
     summary: SeriesSummary,
     /// The highest insertion mark the summary has seen.
     last_mark: i64,
+    /// How many points the summary the store keeps covers (0: none is kept).
+    kept: u64,
 }
 
 enum Series {
@@ -51,7 +59,7 @@ enum Series {
 }
 
 /// A run's metric: what the cache is keyed by.
-type SeriesKey = (RunId, String);
+pub(crate) type SeriesKey = (RunId, String);
 
 /// Summaries of long series, least recently used first out; each entry keeps the tick of its
 /// last use.
@@ -132,19 +140,36 @@ impl Service {
     }
 
     async fn series(&self, run_id: &RunId, key: &str) -> Result<Series> {
+        self.series_with(run_id, key, true).await
+    }
+
+    /// A series whole or summarised; `remember` puts a summary in the cache (a view), or leaves
+    /// the cache to the views (the background summariser).
+    async fn series_with(&self, run_id: &RunId, key: &str, remember: bool) -> Result<Series> {
         let cache_key = (run_id.clone(), key.to_owned());
-        if let Some(cached) = self.series_cache.get(&cache_key) {
-            let held = cached.summary.points();
+        let known = match self.series_cache.get(&cache_key) {
+            Some(cached) => Some((cached, true)),
+            None => self.kept_summary(run_id, key).await.map(|kept| (kept, false)),
+        };
+        if let Some((known, cached)) = known {
+            let held = known.summary.points();
             match self.store.metric_points(run_id, key).await? {
-                Some(total) if total as u64 == held => return Ok(Series::Summarised(cached)),
+                Some(total) if total as u64 == held => {
+                    if remember && !cached {
+                        self.series_cache.put(cache_key, known.clone());
+                    }
+                    return Ok(Series::Summarised(known));
+                }
                 Some(total) if total as u64 > held => {
-                    let read = self.store.metric_points_after(run_id, key, cached.last_mark).await?;
+                    let read = self.store.metric_points_after(run_id, key, known.last_mark).await?;
                     if read.total as u64 == held + read.samples.len() as u64 {
-                        let mut grown = (*cached).clone();
+                        let mut grown = (*known).clone();
                         grown.summary.extend(&read.samples);
                         grown.last_mark = grown.last_mark.max(read.last_mark);
-                        let grown = Arc::new(grown);
-                        self.series_cache.put(cache_key, grown.clone());
+                        let grown = self.keep(run_id, key, grown).await;
+                        if remember || cached {
+                            self.series_cache.put(cache_key, grown.clone());
+                        }
                         return Ok(Series::Summarised(grown));
                     }
                     tracing::debug!(run = %run_id, key, "metric series changed out of insertion order; summarising it again");
@@ -158,10 +183,86 @@ impl Service {
             return Ok(Series::Whole(read.samples));
         }
         let summarised =
-            Arc::new(Summarised { summary: SeriesSummary::build(&read.samples), last_mark: read.last_mark });
-        if read.total as u64 == read.samples.len() as u64 {
+            Summarised { summary: SeriesSummary::build(&read.samples), last_mark: read.last_mark, kept: 0 };
+        if read.total as u64 != read.samples.len() as u64 {
+            return Ok(Series::Summarised(Arc::new(summarised)));
+        }
+        let summarised = self.keep(run_id, key, summarised).await;
+        if remember {
             self.series_cache.put(cache_key, summarised.clone());
         }
         Ok(Series::Summarised(summarised))
+    }
+
+    /// The summary the store keeps for a series, if any (one it cannot read counts as none).
+    async fn kept_summary(&self, run_id: &RunId, key: &str) -> Option<Arc<Summarised>> {
+        match self.store.series_summary(run_id, key).await {
+            Ok(kept) => {
+                kept.map(|(summary, last_mark)| Arc::new(Summarised { kept: summary.points(), summary, last_mark }))
+            }
+            Err(error) => {
+                tracing::warn!(run = %run_id, key, %error, "reading a kept metric series summary failed");
+                None
+            }
+        }
+    }
+
+    /// Gives a summary to the store to keep when none is kept or it has grown by a tenth since,
+    /// so that a live series is not rewritten on every view. A failure costs only speed later.
+    async fn keep(&self, run_id: &RunId, key: &str, mut summarised: Summarised) -> Arc<Summarised> {
+        let points = summarised.summary.points();
+        if points >= summarised.kept + (summarised.kept / 10).max(1) {
+            match self.store.put_series_summary(run_id, key, &summarised.summary, summarised.last_mark).await {
+                Ok(()) => summarised.kept = points,
+                Err(error) => tracing::warn!(run = %run_id, key, %error, "keeping a metric series summary failed"),
+            }
+        }
+        Arc::new(summarised)
+    }
+
+    /// Notes that a run's series were written, for the background summariser.
+    pub(crate) fn note_series_written(&self, run_id: &RunId, keys: impl IntoIterator<Item = String>) {
+        let now = Instant::now();
+        let Ok(mut written) = self.series_written.lock() else { return };
+        for key in keys {
+            written.entry((run_id.clone(), key)).and_modify(|(_, last)| *last = now).or_insert((now, now));
+        }
+    }
+
+    /// Keeps the summaries of long series current in the background, so that a chart's first
+    /// view (after a restart too) reads a kept summary and the few points written since, not the
+    /// whole series. A series is summarised once it has been quiet for [`SUMMARISE_QUIET`], or
+    /// every [`SUMMARISE_AT_LEAST`] while it is written without a pause; the work then reads only
+    /// the points written since the kept summary. Runs for the life of the server.
+    pub async fn run_series_summaries(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(SUMMARISE_QUIET);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = Instant::now();
+            let due: Vec<SeriesKey> = match self.series_written.lock() {
+                Ok(mut written) => {
+                    let due: Vec<SeriesKey> = written
+                        .iter()
+                        .filter(|(_, (first, last))| {
+                            now.duration_since(*last) >= SUMMARISE_QUIET
+                                || now.duration_since(*first) >= SUMMARISE_AT_LEAST
+                        })
+                        .map(|(key, _)| key.clone())
+                        .collect();
+                    for key in &due {
+                        written.remove(key);
+                    }
+                    due
+                }
+                Err(_) => Vec::new(),
+            };
+            for (run_id, key) in due {
+                let long = matches!(self.store.metric_points(&run_id, &key).await, Ok(Some(points)) if points as usize > EXACT_POINTS);
+                if long && let Err(error) = self.series_with(&run_id, &key, false).await {
+                    tracing::warn!(run = %run_id, key, %error, "summarising a metric series failed");
+                }
+            }
+        }
     }
 }

@@ -397,7 +397,13 @@ impl Service {
         // The store checks, inside the write transaction, that the run is in this workspace
         // and active; this path is the hottest one and saves a read.
         let run_id = RunId::parse(run_id).map_err(|_| Error::not_found(format!("run with id={run_id} not found")))?;
-        self.store.log_batch(workspace, &run_id, batch).await
+        let mut keys: Vec<&str> = batch.metrics.iter().map(|metric| metric.key.as_str()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let keys: Vec<String> = keys.into_iter().map(str::to_owned).collect();
+        self.store.log_batch(workspace, &run_id, batch).await?;
+        self.note_series_written(&run_id, keys);
+        Ok(())
     }
 
     pub async fn delete_run_tag(

@@ -747,6 +747,21 @@ pub trait TrackingStore: Send + Sync {
     /// series' point count in the same snapshot: when `total` is the points already held plus
     /// those read, nothing was missed.
     async fn metric_points_after(&self, run_id: &RunId, key: &str, after: i64) -> Result<SeriesRead>;
+    /// The kept summary of a long metric series and the insertion mark it has seen up to;
+    /// `None` when none is kept, or one is kept that this build cannot read.
+    async fn series_summary(
+        &self,
+        run_id: &RunId,
+        key: &str,
+    ) -> Result<Option<(atelier_core::series::SeriesSummary, i64)>>;
+    /// Keeps a series' summary, unless one that has seen later points is kept already.
+    async fn put_series_summary(
+        &self,
+        run_id: &RunId,
+        key: &str,
+        summary: &atelier_core::series::SeriesSummary,
+        last_mark: i64,
+    ) -> Result<()>;
     /// The points of a metric series whose steps lie in `first..=last`, in step order.
     async fn metric_points_between(
         &self,

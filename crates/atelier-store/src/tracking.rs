@@ -9,7 +9,7 @@ use crate::{Batch, ExperimentQuery, ExperimentStats, RunQuery, RunUpdate, Series
 use async_trait::async_trait;
 use atelier_core::model::*;
 use atelier_core::names::WorkspaceName;
-use atelier_core::series::Sample;
+use atelier_core::series::{Sample, SeriesSummary};
 use atelier_core::{Error, Result};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -572,6 +572,41 @@ impl TrackingStore for SqlStore {
                 .map(|(_, step, timestamp, bits)| Sample { step, timestamp, value: f64::from_bits(bits as u64) })
                 .collect(),
         })
+    }
+
+    async fn series_summary(&self, run_id: &RunId, key: &str) -> Result<Option<(SeriesSummary, i64)>> {
+        let row = sqlx::query("SELECT last_mark, summary FROM series_summaries WHERE run_uuid = $1 AND key = $2")
+            .bind(run_id.as_str())
+            .bind(key)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let last_mark: i64 = row.try_get("last_mark").map_err(db_error)?;
+        let bytes: Vec<u8> = row.try_get("summary").map_err(db_error)?;
+        Ok(SeriesSummary::from_bytes(&bytes).map(|summary| (summary, last_mark)))
+    }
+
+    async fn put_series_summary(
+        &self,
+        run_id: &RunId,
+        key: &str,
+        summary: &SeriesSummary,
+        last_mark: i64,
+    ) -> Result<()> {
+        self.execute_write(
+            sqlx::query(
+                "INSERT INTO series_summaries (run_uuid, key, last_mark, summary) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (run_uuid, key) DO UPDATE SET last_mark = excluded.last_mark, summary = excluded.summary \
+                 WHERE excluded.last_mark >= series_summaries.last_mark",
+            )
+            .bind(run_id.as_str())
+            .bind(key)
+            .bind(last_mark)
+            .bind(summary.to_bytes()),
+        )
+        .await?;
+        Ok(())
     }
 
     async fn metric_points_between(&self, run_id: &RunId, key: &str, first: i64, last: i64) -> Result<Vec<Sample>> {

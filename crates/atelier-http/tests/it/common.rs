@@ -95,11 +95,8 @@ pub async fn server() -> TestServer {
 /// launched by a [`TokenKeeper`].
 pub async fn server_with(configure: impl FnOnce(Service) -> Service) -> TestServer {
     let folder = tempfile::tempdir().unwrap();
-    let store = SqlStore::connect(&format!("sqlite://{}?mode=rwc", folder.path().join("db").display())).await.unwrap();
-    let blobs = BlobStore::open(folder.path().join("blobs").to_str().unwrap()).unwrap();
-    let capacity = Capacity { cpus: 4.0, memory_mb: 8192, gpus: Vec::new(), max_jobs: None };
-    let launched = Arc::new(TokenKeeper { tokens: Mutex::new(Vec::new()), capacity });
-    let service = Arc::new(configure(Service::new(Arc::new(store), blobs).with_backend(launched.clone())));
+    let (service, launched) = service_in(&folder).await;
+    let service = Arc::new(configure(service));
     let secrets = service.bootstrap().await.unwrap().unwrap();
     assert!(service.bootstrap().await.unwrap().is_none(), "secrets are created only once");
     TestServer {
@@ -109,6 +106,43 @@ pub async fn server_with(configure: impl FnOnce(Service) -> Service) -> TestServ
         admin_password: secrets.admin_password,
         launched,
         _folder: folder,
+    }
+}
+
+async fn service_in(folder: &tempfile::TempDir) -> (Service, Arc<TokenKeeper>) {
+    let store = SqlStore::connect(&database_url(folder)).await.unwrap();
+    let blobs = BlobStore::open(folder.path().join("blobs").to_str().unwrap()).unwrap();
+    let capacity = Capacity { cpus: 4.0, memory_mb: 8192, gpus: Vec::new(), max_jobs: None };
+    let launched = Arc::new(TokenKeeper { tokens: Mutex::new(Vec::new()), capacity });
+    (Service::new(Arc::new(store), blobs).with_backend(launched.clone()), launched)
+}
+
+fn database_url(folder: &tempfile::TempDir) -> String {
+    format!("sqlite://{}?mode=rwc", folder.path().join("db").display())
+}
+
+impl TestServer {
+    /// The same server started again on its database and files, as after a restart: nothing
+    /// that the old process kept in memory is there.
+    pub async fn restarted(self) -> TestServer {
+        let TestServer { app, service, admin_token, admin_password, _folder: folder, .. } = self;
+        drop(app);
+        drop(service);
+        let (service, launched) = service_in(&folder).await;
+        let service = Arc::new(service);
+        TestServer {
+            app: router(AppState::new(service.clone())),
+            service,
+            admin_token,
+            admin_password,
+            launched,
+            _folder: folder,
+        }
+    }
+
+    /// The URL of the server's SQLite database, for tests that go around the server.
+    pub fn database_url(&self) -> String {
+        database_url(&self._folder)
     }
 }
 

@@ -218,6 +218,50 @@ async fn long_series_are_summarised_grow_with_the_run_and_zoom_to_exact_points()
     assert!(!body.contains("data-live"), "a finished run's page stays still");
 }
 
+/// A long series' summary is kept by the store: a restarted server's first view draws it from
+/// the kept summary (and the points written since), not from the whole series. The test takes
+/// the series' points away behind the server's back, so only a kept summary can still show them.
+#[tokio::test]
+async fn a_restarted_server_draws_a_long_series_from_its_kept_summary() {
+    let server = server().await;
+    let token = server.admin_token.clone();
+    let created = server.post("/api/2.0/mlflow/runs/create", &token, json!({ "experiment_id": "0" })).await;
+    let run_id = created.body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+    let log = |from: i64, to: i64, spike: (i64, f64)| {
+        let metrics: Vec<_> = (from..to)
+            .map(|step| {
+                let value = if step == spike.0 { spike.1 } else { 1.0 };
+                json!({ "key": "loss", "value": value, "timestamp": 1_700_000_000_000_i64 + step, "step": step })
+            })
+            .collect();
+        json!({ "run_id": run_id, "metrics": metrics })
+    };
+    for from in (0..25_000).step_by(1_000) {
+        let response =
+            server.post("/api/2.0/mlflow/runs/log-batch", &token, log(from, from + 1_000, (4_321, 200.0))).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    }
+    let cookie = sign_in(&server).await;
+    let uri = format!("/w/default/runs/{run_id}");
+    let (_, body) = page(&server, &cookie, &uri).await;
+    assert!(y_ticks(&body).contains(&"200".to_owned()), "{:?}", y_ticks(&body));
+
+    let server = server.restarted().await;
+    let written = server.post("/api/2.0/mlflow/runs/log-batch", &token, log(25_000, 25_100, (25_050, -100.0))).await;
+    assert_eq!(written.status, StatusCode::OK);
+    {
+        use sqlx::Connection;
+        let mut connection = sqlx::AnyConnection::connect(&server.database_url()).await.unwrap();
+        sqlx::query("DELETE FROM metrics WHERE step < 25000").execute(&mut connection).await.unwrap();
+    }
+    let (status, body) = page(&server, &cookie, &uri).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(r#"data-points="25100""#), "the kept summary and the new points");
+    let ticks = y_ticks(&body);
+    assert!(ticks.contains(&"200".to_owned()), "the old spike, from the kept summary: {ticks:?}");
+    assert!(ticks.contains(&"-100".to_owned()), "the new one, read since: {ticks:?}");
+}
+
 #[tokio::test]
 async fn model_pages_list_versions_and_escape_names() {
     let server = server().await;

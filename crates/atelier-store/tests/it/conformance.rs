@@ -11,7 +11,8 @@ use atelier_core::model::*;
 use atelier_core::names::WorkspaceName;
 use atelier_core::series::Sample;
 use atelier_store::{
-    AccessStore, Batch, ExperimentQuery, ExperimentStats, RunQuery, RunUpdate, SeriesRead, SqlStore, TrackingStore,
+    AccessStore, Batch, ExperimentQuery, ExperimentStats, GcStore, RunQuery, RunUpdate, SeriesRead, SqlStore,
+    TrackingStore,
 };
 use std::collections::BTreeMap;
 
@@ -24,6 +25,7 @@ conformance!(
     latest_metric_is_highest_step_and_nan_round_trips,
     metric_history_pages_in_step_order,
     series_points_are_counted_and_read_after_a_mark,
+    series_summaries_are_kept_newest_and_go_with_their_run,
     search_runs_filters_orders_and_pages,
     search_runs_by_a_metric_pages_through_values_missing_and_nan,
     search_runs_by_an_attribute_puts_runs_without_it_last,
@@ -671,4 +673,30 @@ async fn sqlite_rolls_back_a_refused_write() {
 #[tokio::test]
 async fn postgres_rolls_back_a_refused_write() {
     a_write_the_database_refuses_is_rolled_back_and_the_rest_retried_alone(postgres().await).await;
+}
+
+async fn series_summaries_are_kept_newest_and_go_with_their_run(store: &SqlStore) {
+    use atelier_core::series::SeriesSummary;
+    let workspace = with_workspace(store, "summaries").await;
+    let info = run_info(&workspace, 0, 12, "r", 100);
+    store.create_run(&info, &[]).await.unwrap();
+    assert!(store.series_summary(&info.run_id, "loss").await.unwrap().is_none());
+    let samples = |count: i64| -> Vec<Sample> {
+        (0..count)
+            .map(|step| Sample { step, timestamp: step, value: if step == 7 { f64::NAN } else { step as f64 } })
+            .collect()
+    };
+    let older = SeriesSummary::build(&samples(1_000));
+    let newer = SeriesSummary::build(&samples(2_000));
+    store.put_series_summary(&info.run_id, "loss", &older, 1_000).await.unwrap();
+    store.put_series_summary(&info.run_id, "loss", &newer, 2_000).await.unwrap();
+    // A summary that has seen fewer points (a slower view) does not replace a newer one.
+    store.put_series_summary(&info.run_id, "loss", &older, 1_000).await.unwrap();
+    let (kept, mark) = store.series_summary(&info.run_id, "loss").await.unwrap().unwrap();
+    assert_eq!((kept.to_bytes(), mark), (newer.to_bytes(), 2_000), "kept bit for bit, NaN included");
+    assert!(store.series_summary(&info.run_id, "acc").await.unwrap().is_none(), "kept per key");
+    // Purging the run takes its summaries with it.
+    store.set_run_stage(&info.run_id, LifecycleStage::Deleted, 200).await.unwrap();
+    store.purge_run(&info.run_id).await.unwrap();
+    assert!(store.series_summary(&info.run_id, "loss").await.unwrap().is_none());
 }
