@@ -16,6 +16,7 @@ mod home;
 mod jobs;
 mod launcher;
 mod login;
+mod memory;
 mod models;
 mod output;
 mod pipelines;
@@ -259,6 +260,9 @@ fn main() -> ExitCode {
         Command::Sandbox(args) => return sandbox::run(args),
         command => command,
     };
+    if matches!(command, Command::Server(_)) {
+        memory::limit_arenas();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -426,6 +426,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     }
 
     tokio::spawn(service.clone().run_series_summaries());
+    tokio::spawn(crate::memory::return_freed_memory());
     tokio::spawn(service.clone().run_scheduler());
     tokio::spawn(service.clone().run_schedules());
 

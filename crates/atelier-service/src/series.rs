@@ -1,8 +1,8 @@
 //! Metric series for charts.
 //!
-//! A short series is read whole and drawn from every point. A long one is read whole once, cut
-//! into a [`SeriesSummary`] (every block's first, last, lowest and highest point), and kept in a
-//! bounded cache. Each later view asks the store only for the series' point count (one row by
+//! A short series is read whole and drawn from every point. A long one is read once, a page of
+//! [`READ_PAGE`] points at a time, into a [`SeriesSummary`] (every block's first, last, lowest
+//! and highest point), kept in a bounded cache and by the store (see [`Service::run_series_summaries`]). Each later view asks the store only for the series' point count (one row by
 //! primary key): an unchanged count means an unchanged series, since points are only ever added;
 //! a higher count reads just the points written since the summary's insertion mark and extends
 //! it. The read of new points comes with the count from the same snapshot, so a write that
@@ -15,6 +15,7 @@ use atelier_core::authz::Action;
 use atelier_core::model::RunId;
 use atelier_core::names::WorkspaceName;
 use atelier_core::series::{Range, Sample, SeriesSummary};
+use atelier_store::SeriesCursor;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,9 @@ use std::time::{Duration, Instant};
 
 /// Series with at most this many points are drawn from every point.
 pub(crate) const EXACT_POINTS: usize = 20_000;
+
+/// A long series is read this many points at a time.
+const READ_PAGE: i64 = 20_000;
 
 /// A zoomed view reads the points of its range itself when at most this many lie in it.
 pub(crate) const ZOOM_EXACT_POINTS: u64 = 250_000;
@@ -161,11 +165,9 @@ impl Service {
                     return Ok(Series::Summarised(known));
                 }
                 Some(total) if total as u64 > held => {
-                    let read = self.store.metric_points_after(run_id, key, known.last_mark).await?;
-                    if read.total as u64 == held + read.samples.len() as u64 {
-                        let mut grown = (*known).clone();
-                        grown.summary.extend(&read.samples);
-                        grown.last_mark = grown.last_mark.max(read.last_mark);
+                    let mut grown = (*known).clone();
+                    let (total, read) = self.extend_from_store(run_id, key, &mut grown, known.last_mark, None).await?;
+                    if total == held + read {
                         let grown = self.keep(run_id, key, grown).await;
                         if remember || cached {
                             self.series_cache.put(cache_key, grown.clone());
@@ -178,13 +180,18 @@ impl Service {
             }
             self.series_cache.remove(&cache_key);
         }
-        let read = self.store.metric_points_after(run_id, key, 0).await?;
-        if read.samples.len() <= EXACT_POINTS {
-            return Ok(Series::Whole(read.samples));
+        let first = self.store.metric_points_after(run_id, key, 0, None, READ_PAGE).await?;
+        if first.next.is_none() && first.samples.len() <= EXACT_POINTS {
+            return Ok(Series::Whole(first.samples));
         }
-        let summarised =
-            Summarised { summary: SeriesSummary::build(&read.samples), last_mark: read.last_mark, kept: 0 };
-        if read.total as u64 != read.samples.len() as u64 {
+        let mut summarised =
+            Summarised { summary: SeriesSummary::build(&first.samples), last_mark: first.last_mark, kept: 0 };
+        let (mut total, mut read) = (first.total as u64, first.samples.len() as u64);
+        if first.next.is_some() {
+            let (last_total, rest) = self.extend_from_store(run_id, key, &mut summarised, 0, first.next).await?;
+            (total, read) = (last_total, read + rest);
+        }
+        if total != read {
             return Ok(Series::Summarised(Arc::new(summarised)));
         }
         let summarised = self.keep(run_id, key, summarised).await;
@@ -192,6 +199,32 @@ impl Service {
             self.series_cache.put(cache_key, summarised.clone());
         }
         Ok(Series::Summarised(summarised))
+    }
+
+    /// Extends a summary with the points inserted after the mark `after`, from after `from` in
+    /// series order, a page at a time (a long series never lies in memory whole). Returns the
+    /// series' point count in the last page's snapshot and how many points were read: the count
+    /// equal to the points held before plus those read means none was missed, since every point
+    /// of that snapshot past the cursor was in the last page.
+    async fn extend_from_store(
+        &self,
+        run_id: &RunId,
+        key: &str,
+        summarised: &mut Summarised,
+        after: i64,
+        mut from: Option<SeriesCursor>,
+    ) -> Result<(u64, u64)> {
+        let mut read = 0;
+        loop {
+            let page = self.store.metric_points_after(run_id, key, after, from, READ_PAGE).await?;
+            summarised.summary.extend(&page.samples);
+            summarised.last_mark = summarised.last_mark.max(page.last_mark);
+            read += page.samples.len() as u64;
+            match page.next {
+                Some(next) => from = Some(next),
+                None => return Ok((page.total as u64, read)),
+            }
+        }
     }
 
     /// The summary the store keeps for a series, if any (one it cannot read counts as none).

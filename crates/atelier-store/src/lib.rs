@@ -99,7 +99,13 @@ pub struct SeriesRead {
     pub last_mark: i64,
     /// The points, in step order, then time, then insertion.
     pub samples: Vec<atelier_core::series::Sample>,
+    /// Where the next page starts, when this one was full: pass it as `from`.
+    pub next: Option<SeriesCursor>,
 }
+
+/// A point's place in a series' order: its step, time and insertion mark. A page of
+/// [`TrackingStore::metric_points_after`] starts after it.
+pub type SeriesCursor = (i64, i64, i64);
 
 /// What `log_batch` writes. Values are already validated and truncated by the service.
 #[derive(Debug, Clone, Default)]
@@ -743,10 +749,18 @@ pub trait TrackingStore: Send + Sync {
     ) -> Result<Vec<Metric>>;
     /// How many points a metric series has; `None` when the run has no such metric.
     async fn metric_points(&self, run_id: &RunId, key: &str) -> Result<Option<i64>>;
-    /// The points of a metric series inserted after the mark `after` (0 for all), and the
-    /// series' point count in the same snapshot: when `total` is the points already held plus
-    /// those read, nothing was missed.
-    async fn metric_points_after(&self, run_id: &RunId, key: &str, after: i64) -> Result<SeriesRead>;
+    /// A page of at most `limit` points of a metric series inserted after the mark `after` (0
+    /// for all), in series order from after `from` (the start for `None`), and the series' point
+    /// count in the same snapshot. Paged with `next`, the count of the last page's snapshot
+    /// equal to the points already held plus all those read means nothing was missed.
+    async fn metric_points_after(
+        &self,
+        run_id: &RunId,
+        key: &str,
+        after: i64,
+        from: Option<SeriesCursor>,
+        limit: i64,
+    ) -> Result<SeriesRead>;
     /// The kept summary of a long metric series and the insertion mark it has seen up to;
     /// `None` when none is kept, or one is kept that this build cannot read.
     async fn series_summary(

@@ -5,7 +5,9 @@
 use crate::dialect::{Bind, Dialect, bound, db_error, found};
 use crate::rows::{RUN_COLUMNS, row_to_experiment, row_to_run_info};
 use crate::sql::SqlStore;
-use crate::{Batch, ExperimentQuery, ExperimentStats, RunQuery, RunUpdate, SeriesRead, TrackingStore, search};
+use crate::{
+    Batch, ExperimentQuery, ExperimentStats, RunQuery, RunUpdate, SeriesCursor, SeriesRead, TrackingStore, search,
+};
 use async_trait::async_trait;
 use atelier_core::model::*;
 use atelier_core::names::WorkspaceName;
@@ -533,11 +535,21 @@ impl TrackingStore for SqlStore {
         row.map(|row| row.try_get::<i64, _>("points").map_err(db_error)).transpose()
     }
 
-    async fn metric_points_after(&self, run_id: &RunId, key: &str, after: i64) -> Result<SeriesRead> {
+    async fn metric_points_after(
+        &self,
+        run_id: &RunId,
+        key: &str,
+        after: i64,
+        from: Option<SeriesCursor>,
+        limit: i64,
+    ) -> Result<SeriesRead> {
         // One statement, so that the count and the points come from one snapshot; the points
-        // cross from the database packed into one JSON text, as in `fetch_packed`.
+        // cross from the database packed into one JSON text, as in `fetch_packed`. The page
+        // starts after `from` in the index's own order, so each page is one range of it.
+        let (step, timestamp, id) = from.unwrap_or((i64::MIN, i64::MIN, i64::MIN));
         let inner = "SELECT id, step, timestamp, value_bits FROM metrics \
-                     WHERE run_uuid = $1 AND key = $2 AND id > $3 ORDER BY step, timestamp, id";
+                     WHERE run_uuid = $1 AND key = $2 AND id > $3 AND (step, timestamp, id) > ($4, $5, $6) \
+                     ORDER BY step, timestamp, id LIMIT $7";
         let packed = match self.dialect() {
             Dialect::Sqlite => {
                 format!("SELECT json_group_array(json_array(id, step, timestamp, value_bits)) FROM ({inner})")
@@ -554,6 +566,10 @@ impl TrackingStore for SqlStore {
             .bind(run_id.as_str())
             .bind(key)
             .bind(after)
+            .bind(step)
+            .bind(timestamp)
+            .bind(id)
+            .bind(limit)
             .fetch_one(&self.read)
             .await
             .map_err(db_error)?;
@@ -564,6 +580,8 @@ impl TrackingStore for SqlStore {
             Some(text) => serde_json::from_str(text)
                 .map_err(|error| Error::internal(format!("unpacking metric points failed: {error}")))?,
         };
+        let next =
+            rows.last().filter(|_| rows.len() as i64 >= limit).map(|(id, step, timestamp, _)| (*step, *timestamp, *id));
         Ok(SeriesRead {
             total: total.unwrap_or(0),
             last_mark: rows.iter().map(|row| row.0).max().unwrap_or(0),
@@ -571,6 +589,7 @@ impl TrackingStore for SqlStore {
                 .into_iter()
                 .map(|(_, step, timestamp, bits)| Sample { step, timestamp, value: f64::from_bits(bits as u64) })
                 .collect(),
+            next,
         })
     }
 

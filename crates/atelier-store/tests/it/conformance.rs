@@ -212,13 +212,13 @@ async fn series_points_are_counted_and_read_after_a_mark(store: &SqlStore) {
     let info = run_info(&workspace, 0, 7, "r", 100);
     store.create_run(&info, &[]).await.unwrap();
     assert_eq!(store.metric_points(&info.run_id, "loss").await.unwrap(), None);
-    assert_eq!(store.metric_points_after(&info.run_id, "loss", 0).await.unwrap(), SeriesRead::default());
+    assert_eq!(store.metric_points_after(&info.run_id, "loss", 0, None, 1_000).await.unwrap(), SeriesRead::default());
 
     // Steps 100..200 in reverse, then a second batch that adds a late point at step 5 (not the
     // latest) and later points: the count moves with every point, the latest only forward.
     let first: Vec<Metric> = (100..200).rev().map(|step| metric("loss", step as f64, step, 1_000 + step)).collect();
     store.log_batch(&workspace, &info.run_id, Batch { metrics: first, ..Batch::default() }).await.unwrap();
-    let read = store.metric_points_after(&info.run_id, "loss", 0).await.unwrap();
+    let read = store.metric_points_after(&info.run_id, "loss", 0, None, 1_000).await.unwrap();
     assert_eq!(read.total, 100);
     assert_eq!(read.samples.len(), 100);
     assert_eq!(read.samples.iter().map(|sample| sample.step).collect::<Vec<_>>(), (100..200).collect::<Vec<_>>());
@@ -228,15 +228,36 @@ async fn series_points_are_counted_and_read_after_a_mark(store: &SqlStore) {
     second.extend((200..210).map(|step| metric("loss", step as f64, step, 2_000 + step)));
     store.log_batch(&workspace, &info.run_id, Batch { metrics: second, ..Batch::default() }).await.unwrap();
     assert_eq!(store.metric_points(&info.run_id, "loss").await.unwrap(), Some(112));
-    let since = store.metric_points_after(&info.run_id, "loss", read.last_mark).await.unwrap();
+    let since = store.metric_points_after(&info.run_id, "loss", read.last_mark, None, 1_000).await.unwrap();
     assert_eq!(since.total, 112);
     assert_eq!(since.samples.len(), 12, "only the points written after the mark");
     assert_eq!(since.samples[0], Sample { step: 5, timestamp: 1, value: -1.0 });
     assert!(since.samples[11].value.is_nan());
     let latest = store.get_run(&info.run_id).await.unwrap().metrics;
     assert_eq!(latest.iter().find(|metric| metric.key == "loss").map(|metric| metric.step), Some(250));
-    let nothing = store.metric_points_after(&info.run_id, "loss", since.last_mark).await.unwrap();
+    let nothing = store.metric_points_after(&info.run_id, "loss", since.last_mark, None, 1_000).await.unwrap();
     assert_eq!((nothing.total, nothing.samples.len(), nothing.last_mark), (112, 0, 0));
+    // Page by page, in series order: pages of 50 meet every point once, the last page not full.
+    let mut steps = Vec::new();
+    let mut from = None;
+    let mut pages = 0;
+    loop {
+        let page = store.metric_points_after(&info.run_id, "loss", 0, from, 50).await.unwrap();
+        pages += 1;
+        steps.extend(page.samples.iter().map(|sample| sample.step));
+        match page.next {
+            Some(next) => from = Some(next),
+            None => {
+                assert_eq!(page.total, 112);
+                break;
+            }
+        }
+    }
+    assert_eq!(pages, 3);
+    let mut expected: Vec<i64> = vec![5];
+    expected.extend(100..210);
+    expected.push(250);
+    assert_eq!(steps, expected);
 
     let window = store.metric_points_between(&info.run_id, "loss", 150, 204).await.unwrap();
     assert_eq!(window.iter().map(|sample| sample.step).collect::<Vec<_>>(), (150..205).collect::<Vec<_>>());
