@@ -251,6 +251,41 @@ def test_page_tokens_on_the_wire(api, what):
     assert not page(4).get("next_page_token")
 
 
+@atelier_only
+def test_metric_history_pages_on_the_wire(api):
+    """History pages start after the last point of the page before: points that share a step
+    page in order, and a point logged meanwhile before the cursor shifts no later page. (MLflow
+    3.17.2's tokens are offsets, so there the late point hands a later point out twice.)"""
+    experiment_id = api.post(f"{API}/experiments/create", json={"name": unique("http-history")}).json()["experiment_id"]
+    run_id = api.post(f"{API}/runs/create", json={"experiment_id": experiment_id}).json()["run"]["info"]["run_id"]
+    points = [(step, timestamp) for step in (1, 2, 3) for timestamp in (10, 20)]
+    metrics = [{"key": "m", "value": float(i), "timestamp": t, "step": s} for i, (s, t) in enumerate(points)]
+    assert api.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": metrics}).status_code == 200
+
+    def page(token=None):
+        params = {"run_id": run_id, "metric_key": "m", "max_results": 2}
+        if token:
+            params["page_token"] = token
+        response = api.get(f"{API}/metrics/get-history", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return [(m["step"], m["timestamp"]) for m in body.get("metrics", [])], body.get("next_page_token")
+
+    seen, token = page()
+    assert seen == [(1, 10), (1, 20)] and token
+    # A late point at step 0 lands before the cursor: the following pages do not move.
+    late = {"key": "m", "value": -1.0, "timestamp": 5, "step": 0}
+    assert api.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": [late]}).status_code == 200
+    while token:
+        more, token = page(token)
+        seen += more
+    assert seen == points, "every point once, in step then time order"
+    assert page()[0] == [(0, 5), (1, 10)], "a new first page has the late point"
+    garbage = api.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m", "page_token": "x!"})
+    assert garbage.status_code == 400
+    assert garbage.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
 def test_get_search_routed_too(api):
     response = api.get(f"{API}/experiments/search", params={"max_results": 1})
     assert response.status_code == 200, response.text

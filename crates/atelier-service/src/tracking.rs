@@ -11,7 +11,7 @@ use atelier_core::limits::{self, *};
 use atelier_core::model::*;
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, Result};
-use atelier_store::{Batch, ExperimentQuery, RunQuery, RunUpdate};
+use atelier_store::{Batch, ExperimentQuery, RunQuery, RunUpdate, SeriesCursor};
 use base64::Engine;
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -72,6 +72,38 @@ pub(crate) fn decode_page_token(token: Option<&str>) -> Result<i64> {
         return Err(invalid());
     }
     Ok(offset)
+}
+
+/// Where a page of a metric's history starts: after a point (keyset tokens, which the server
+/// gives out), or at an offset (the tokens servers before them gave out, still read).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum HistoryStart {
+    After(Option<SeriesCursor>),
+    Offset(i64),
+}
+
+fn encode_history_token((step, timestamp, mark): SeriesCursor) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("after:{step}:{timestamp}:{mark}"))
+}
+
+fn decode_history_token(token: Option<&str>) -> Result<HistoryStart> {
+    let Some(token) = token.filter(|token| !token.is_empty()) else { return Ok(HistoryStart::After(None)) };
+    let invalid = || Error::invalid(format!("invalid page token '{token}'"));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    if text.starts_with("offset:") {
+        return Ok(HistoryStart::Offset(decode_page_token(Some(token))?));
+    }
+    let numbers: Vec<i64> = text
+        .strip_prefix("after:")
+        .ok_or_else(invalid)?
+        .split(':')
+        .map(|number| number.parse().map_err(|_| invalid()))
+        .collect::<Result<_>>()?;
+    match numbers[..] {
+        [step, timestamp, mark] => Ok(HistoryStart::After(Some((step, timestamp, mark)))),
+        _ => Err(invalid()),
+    }
 }
 
 pub(crate) fn next_token(returned: usize, limit: i64, offset: i64) -> Option<String> {
@@ -472,9 +504,29 @@ impl Service {
                 )));
             }
         };
-        let offset = decode_page_token(page_token)?;
-        let items = self.store.get_metric_history(&info.run_id, key, limit, offset).await?;
-        let next_page_token = limit.and_then(|limit| next_token(items.len(), limit, offset));
+        // A page starts after the last point of the page before, in the series' index order, so
+        // each page is one range of the index: no page re-reads the points before it, and points
+        // logged while a client pages through a live run do not shift the pages.
+        let from = match decode_history_token(page_token)? {
+            HistoryStart::After(from) => from,
+            HistoryStart::Offset(offset) => {
+                let items = self.store.get_metric_history(&info.run_id, key, limit, offset).await?;
+                let next_page_token = limit.and_then(|limit| next_token(items.len(), limit, offset));
+                return Ok(Page { items, next_page_token });
+            }
+        };
+        let read = self.store.metric_points_after(&info.run_id, key, 0, from, limit.unwrap_or(i64::MAX)).await?;
+        let items = read
+            .samples
+            .into_iter()
+            .map(|sample| Metric {
+                key: key.to_owned(),
+                value: sample.value,
+                timestamp: sample.timestamp,
+                step: sample.step,
+            })
+            .collect();
+        let next_page_token = limit.and(read.next).map(encode_history_token);
         Ok(Page { items, next_page_token })
     }
 
@@ -706,6 +758,22 @@ mod tests {
         assert_eq!(decode_page_token(None).unwrap(), 0);
         assert_eq!(decode_page_token(Some("")).unwrap(), 0);
         assert!(decode_page_token(Some("not-a-token")).is_err());
+    }
+
+    #[test]
+    fn history_tokens_round_trip_read_offsets_and_reject_garbage() {
+        let cursor = (-5, 1_700_000_000_000, 42);
+        assert_eq!(
+            decode_history_token(Some(&encode_history_token(cursor))).unwrap(),
+            HistoryStart::After(Some(cursor))
+        );
+        assert_eq!(decode_history_token(None).unwrap(), HistoryStart::After(None));
+        assert_eq!(decode_history_token(Some(&encode_page_token(25_000))).unwrap(), HistoryStart::Offset(25_000));
+        let encode = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+        for garbage in ["after:1:2", "after:1:2:3:4", "after:a:b:c", "before:1:2:3", "offset:-1"] {
+            assert!(decode_history_token(Some(&encode(garbage))).is_err(), "{garbage}");
+        }
+        assert!(decode_history_token(Some("not a token")).is_err());
     }
 
     #[test]
