@@ -4,7 +4,7 @@ use crate::common::*;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use serde_json::json;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 async fn send(server: &TestServer, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
@@ -162,21 +162,24 @@ fn attribute(body: &str, marker: &str, name: &str) -> f64 {
     value.parse().unwrap()
 }
 
+/// A log-batch body of `loss` at `steps`, valued `value(step)` except for one spike.
+fn loss_batch(run_id: &str, steps: std::ops::Range<i64>, spike: (i64, f64), value: impl Fn(i64) -> f64) -> Value {
+    let metrics: Vec<_> = steps
+        .map(|step| {
+            let value = if step == spike.0 { spike.1 } else { value(step) };
+            json!({ "key": "loss", "value": value, "timestamp": 1_700_000_000_000_i64 + step, "step": step })
+        })
+        .collect();
+    json!({ "run_id": run_id, "metrics": metrics })
+}
+
 #[tokio::test]
 async fn long_series_are_summarised_grow_with_the_run_and_zoom_to_exact_points() {
     let server = server().await;
     let token = server.admin_token.clone();
     let created = server.post("/api/2.0/mlflow/runs/create", &token, json!({ "experiment_id": "0" })).await;
     let run_id = created.body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
-    let log = |from: i64, to: i64, spike: (i64, f64)| {
-        let metrics: Vec<_> = (from..to)
-            .map(|step| {
-                let value = if step == spike.0 { spike.1 } else { 1.0 + (step % 7) as f64 / 10.0 };
-                json!({ "key": "loss", "value": value, "timestamp": 1_700_000_000_000_i64 + step, "step": step })
-            })
-            .collect();
-        json!({ "run_id": run_id, "metrics": metrics })
-    };
+    let log = |from, to, spike| loss_batch(&run_id, from..to, spike, |step| 1.0 + (step % 7) as f64 / 10.0);
     // 30,000 points (more than are drawn exactly), with one spike of 50 at step 12,345.
     for from in (0..30_000).step_by(1_000) {
         let response =
@@ -227,15 +230,7 @@ async fn a_restarted_server_draws_a_long_series_from_its_kept_summary() {
     let token = server.admin_token.clone();
     let created = server.post("/api/2.0/mlflow/runs/create", &token, json!({ "experiment_id": "0" })).await;
     let run_id = created.body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
-    let log = |from: i64, to: i64, spike: (i64, f64)| {
-        let metrics: Vec<_> = (from..to)
-            .map(|step| {
-                let value = if step == spike.0 { spike.1 } else { 1.0 };
-                json!({ "key": "loss", "value": value, "timestamp": 1_700_000_000_000_i64 + step, "step": step })
-            })
-            .collect();
-        json!({ "run_id": run_id, "metrics": metrics })
-    };
+    let log = |from, to, spike| loss_batch(&run_id, from..to, spike, |_| 1.0);
     for from in (0..25_000).step_by(1_000) {
         let response =
             server.post("/api/2.0/mlflow/runs/log-batch", &token, log(from, from + 1_000, (4_321, 200.0))).await;
