@@ -21,6 +21,7 @@ mod gc;
 mod jobs;
 mod leadership;
 mod logged_models;
+mod metric_history;
 mod names;
 mod oidc;
 mod paths;
@@ -57,6 +58,7 @@ pub use jobs::{
 };
 pub use leadership::{LEASE_FOR, RENEW_EVERY};
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
+pub use metric_history::StepInterval;
 pub use oidc::{DeviceSignIn, GroupRoles, Oidc, OidcSettings, SignInStart, constant_time_eq, safe_next};
 pub use registry::{ModelVersionUpdate, NewModelVersion, RegistrySearch};
 pub use roles::RoleView;
@@ -64,7 +66,7 @@ pub use schedules::{FIRE_TIME_TAG, SCHEDULE_TAG, ScheduleSubmission, ScheduleVie
 pub use series::MetricView;
 pub use serving::{EndpointFilter, LogKind, PortFuture, ServingPort};
 pub use sessions::{ExperimentSummary, NewSession, SESSION_LIFETIME_MILLIS, StudioSession};
-pub use tracking::{ArtifactEntry, ExperimentSearch, LoggedRun, RunSearch, StepInterval, parse_experiment_id};
+pub use tracking::{ArtifactEntry, ExperimentSearch, LoggedRun, RunSearch, parse_experiment_id};
 pub use versions::{AssetWithFiles, VersionedAsset};
 
 use atelier_blob::BlobStore;

@@ -180,8 +180,9 @@ impl Service {
             }
             self.series_cache.remove(&cache_key);
         }
-        let first = self.store.metric_points_after(run_id, key, 0, None, READ_PAGE).await?;
-        if first.next.is_none() && first.samples.len() <= EXACT_POINTS {
+        // One point more than is drawn exactly: a first page that is not full is the whole series.
+        let first = self.store.metric_points_after(run_id, key, 0, None, EXACT_POINTS as i64 + 1).await?;
+        if first.next.is_none() {
             return Ok(Series::Whole(first.samples));
         }
         let mut summarised =
