@@ -218,6 +218,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (21, "clusters", include_str!("../migrations/sqlite/0021_clusters.sql")),
     (22, "run children without rowid", include_str!("../migrations/sqlite/0022_run_children_without_rowid.sql")),
     (23, "series summaries", include_str!("../migrations/sqlite/0023_series_summaries.sql")),
+    (24, "metric series", include_str!("../migrations/sqlite/0024_metric_series.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
@@ -243,6 +244,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (21, "clusters", include_str!("../migrations/postgres/0021_clusters.sql")),
     (22, "run search indexes", include_str!("../migrations/postgres/0022_run_search_indexes.sql")),
     (23, "series summaries", include_str!("../migrations/postgres/0023_series_summaries.sql")),
+    (24, "metric series", include_str!("../migrations/postgres/0024_metric_series.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

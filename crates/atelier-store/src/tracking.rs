@@ -504,8 +504,8 @@ impl TrackingStore for SqlStore {
         // Long histories cross from the database thread packed into one JSON text (see
         // `fetch_packed`), with values as their exact bits; the key is not selected, as it is
         // the one asked for.
-        let inner = "SELECT step, timestamp, value_bits, id FROM metrics WHERE run_uuid = $1 AND key = $2 \
-                     ORDER BY step, timestamp, id LIMIT $3 OFFSET $4";
+        let inner = "SELECT step, timestamp, value_bits, id FROM metric_points WHERE series_id = (SELECT series_id \
+                     FROM metric_series WHERE run_uuid = $1 AND key = $2) ORDER BY step, timestamp, id LIMIT $3 OFFSET $4";
         let binds = [
             Bind::text(run_id.as_str().to_owned()),
             Bind::text(key.to_owned()),
@@ -547,8 +547,9 @@ impl TrackingStore for SqlStore {
         // cross from the database packed into one JSON text, as in `fetch_packed`. The page
         // starts after `from` in the index's own order, so each page is one range of it.
         let (step, timestamp, id) = from.unwrap_or((i64::MIN, i64::MIN, i64::MIN));
-        let inner = "SELECT id, step, timestamp, value_bits FROM metrics \
-                     WHERE run_uuid = $1 AND key = $2 AND id > $3 AND (step, timestamp, id) > ($4, $5, $6) \
+        let inner = "SELECT id, step, timestamp, value_bits FROM metric_points \
+                     WHERE series_id = (SELECT series_id FROM metric_series WHERE run_uuid = $1 AND key = $2) \
+                     AND id > $3 AND (step, timestamp, id) > ($4, $5, $6) \
                      ORDER BY step, timestamp, id LIMIT $7";
         let packed = match self.dialect() {
             Dialect::Sqlite => {
@@ -629,8 +630,9 @@ impl TrackingStore for SqlStore {
     }
 
     async fn metric_points_between(&self, run_id: &RunId, key: &str, first: i64, last: i64) -> Result<Vec<Sample>> {
-        let inner = "SELECT step, timestamp, value_bits, id FROM metrics \
-                     WHERE run_uuid = $1 AND key = $2 AND step >= $3 AND step <= $4 ORDER BY step, timestamp, id";
+        let inner = "SELECT step, timestamp, value_bits, id FROM metric_points \
+                     WHERE series_id = (SELECT series_id FROM metric_series WHERE run_uuid = $1 AND key = $2) \
+                     AND step >= $3 AND step <= $4 ORDER BY step, timestamp, id";
         let binds =
             [Bind::text(run_id.as_str().to_owned()), Bind::text(key.to_owned()), Bind::Int(first), Bind::Int(last)];
         let points: Vec<(i64, i64, i64)> =

@@ -28,7 +28,8 @@ use tokio::sync::{mpsc, oneshot};
 const MAX_GROUP_REQUESTS: usize = 64;
 /// A group stops growing once it holds this many metrics.
 const MAX_GROUP_METRICS: usize = 20_000;
-/// Rows per multi-row insert of metrics: 7 parameters a row stays under SQLite's 32,766.
+/// Rows per multi-row insert of metric points (at most 5 parameters a row) and of run keys and
+/// values (3): under SQLite's 32,766 parameters a statement.
 const MAX_ROWS_PER_INSERT: usize = 4_000;
 /// Rows per upsert of latest metrics, which take 10 parameters a row.
 const MAX_LATEST_PER_UPSERT: usize = 3_000;
@@ -148,21 +149,44 @@ async fn write_checked<'a>(transaction: &mut GroupTransaction<'a>, jobs: &'a [Jo
     let mut run_ids: Vec<&str> = jobs.iter().map(|job| job.run_id.as_str()).collect();
     run_ids.sort_unstable();
     run_ids.dedup();
-    let sql = format!(
-        "SELECT run_uuid, workspace, experiment_id, lifecycle_stage FROM runs WHERE run_uuid IN ({})",
+    // The runs, and the series numbers of the (run, key) pairs the group logs metrics to, in one
+    // statement: the group's first read is one round trip.
+    let mut metric_keys: Vec<&str> =
+        jobs.iter().flat_map(|job| job.batch.metrics.iter().map(|metric| metric.key.as_str())).collect();
+    metric_keys.sort_unstable();
+    metric_keys.dedup();
+    let mut sql = format!(
+        "SELECT run_uuid, workspace, experiment_id, lifecycle_stage, NULL AS key, NULL AS series_id \
+         FROM runs WHERE run_uuid IN ({})",
         placeholder_list(dialect, 1, run_ids.len())
     );
-    let binds: Vec<Bind> = run_ids.iter().map(|id| Bind::text((*id).to_owned())).collect();
+    let mut binds: Vec<Bind> = run_ids.iter().map(|id| Bind::text(*id)).collect();
+    if !metric_keys.is_empty() {
+        sql.push_str(&format!(
+            " UNION ALL SELECT run_uuid, NULL, NULL, NULL, key, series_id FROM metric_series \
+             WHERE run_uuid IN ({}) AND key IN ({})",
+            placeholder_list(dialect, run_ids.len() + 1, run_ids.len()),
+            placeholder_list(dialect, 2 * run_ids.len() + 1, metric_keys.len())
+        ));
+        binds.extend(run_ids.iter().chain(metric_keys.iter()).map(|text| Bind::text(*text)));
+    }
     let mut runs: HashMap<String, RunState> = HashMap::new();
+    let mut series: HashMap<(String, String), i64> = HashMap::new();
     for row in transaction.fetch(sql, binds).await? {
-        runs.insert(
-            row.try_get("run_uuid").map_err(db_error)?,
-            RunState {
-                workspace: row.try_get("workspace").map_err(db_error)?,
-                experiment_id: row.try_get("experiment_id").map_err(db_error)?,
-                stage: row.try_get("lifecycle_stage").map_err(db_error)?,
-            },
-        );
+        let run_uuid: String = row.try_get("run_uuid").map_err(db_error)?;
+        match row.try_get::<Option<i64>, _>("series_id").map_err(db_error)? {
+            Some(series_id) => {
+                series.insert((run_uuid, row.try_get("key").map_err(db_error)?), series_id);
+            }
+            None => {
+                let state = RunState {
+                    workspace: row.try_get("workspace").map_err(db_error)?,
+                    experiment_id: row.try_get("experiment_id").map_err(db_error)?,
+                    stage: row.try_get("lifecycle_stage").map_err(db_error)?,
+                };
+                runs.insert(run_uuid, state);
+            }
+        }
     }
 
     // Params already stored for the keys this group logs.
@@ -249,17 +273,9 @@ async fn write_checked<'a>(transaction: &mut GroupTransaction<'a>, jobs: &'a [Jo
         accepted.iter().filter_map(|job| job.audit.as_ref().map(|(_, record)| &**record)).collect();
     let metrics: Vec<(&RunId, &Metric)> =
         accepted.iter().flat_map(|job| job.batch.metrics.iter().map(move |metric| (&job.run_id, metric))).collect();
-    for chunk in metrics.chunks(MAX_ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, value_bits) VALUES {}",
-            values_rows(dialect, chunk.len(), 7)
-        );
-        let mut binds = Vec::with_capacity(chunk.len() * 7);
-        for (run_id, metric) in chunk {
-            push_metric_binds(&mut binds, run_id, metric);
-        }
-        transaction.write(sql, binds).await?;
-    }
+    let series: HashMap<(&str, &str), i64> =
+        series.iter().map(|((run, key), series_id)| ((run.as_str(), key.as_str()), *series_id)).collect();
+    write_points(transaction, &metrics, &series).await?;
 
     // One candidate per (run, key): the highest step, then timestamp, then value, so that the
     // upsert touches each row once; with it, how many points the batch adds to that series.
@@ -316,6 +332,83 @@ async fn write_checked<'a>(transaction: &mut GroupTransaction<'a>, jobs: &'a [Jo
         transaction.write(sql, binds).await?;
     }
     Ok(outcomes)
+}
+
+/// Queues the inserts of the group's metric points. A point of a known series carries its
+/// series' number; the first points of a new series create it and find its number in the same
+/// statement, so no read waits on the insert.
+async fn write_points<'a>(
+    transaction: &mut GroupTransaction<'a>,
+    metrics: &[(&'a RunId, &'a Metric)],
+    series: &HashMap<(&str, &str), i64>,
+) -> Result<()> {
+    let dialect = transaction.dialect;
+    let mut known: Vec<(i64, &Metric)> = Vec::with_capacity(metrics.len());
+    let mut fresh: Vec<(&RunId, &Metric)> = Vec::new();
+    for (run_id, metric) in metrics {
+        match series.get(&(run_id.as_str(), metric.key.as_str())) {
+            Some(series_id) => known.push((*series_id, metric)),
+            None => fresh.push((run_id, metric)),
+        }
+    }
+    if !fresh.is_empty() {
+        let mut pairs: Vec<(&str, &str)> =
+            fresh.iter().map(|(run, metric)| (run.as_str(), metric.key.as_str())).collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        for chunk in pairs.chunks(MAX_ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO metric_series (run_uuid, key) VALUES {} ON CONFLICT (run_uuid, key) DO NOTHING",
+                values_rows(dialect, chunk.len(), 2)
+            );
+            let binds = chunk.iter().flat_map(|(run, key)| [Bind::text(*run), Bind::text(*key)]).collect();
+            transaction.write(sql, binds).await?;
+        }
+    }
+    for chunk in known.chunks(MAX_ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO metric_points (series_id, step, timestamp, value_bits) VALUES {}",
+            values_rows(dialect, chunk.len(), 4)
+        );
+        let mut binds = Vec::with_capacity(chunk.len() * 4);
+        for (series_id, metric) in chunk {
+            binds.extend([
+                Bind::Int(*series_id),
+                Bind::Int(metric.step),
+                Bind::Int(metric.timestamp),
+                Bind::Int(metric.value.to_bits() as i64),
+            ]);
+        }
+        transaction.write(sql, binds).await?;
+    }
+    for chunk in fresh.chunks(MAX_ROWS_PER_INSERT) {
+        let mut rows = String::new();
+        let mut binds = Vec::with_capacity(chunk.len() * 5);
+        for (index, (run_id, metric)) in chunk.iter().enumerate() {
+            let at = index * 5;
+            if index > 0 {
+                rows.push_str(", ");
+            }
+            rows.push_str(&format!(
+                "((SELECT series_id FROM metric_series WHERE run_uuid = {} AND key = {}), {}, {}, {})",
+                placeholder(dialect, at + 1),
+                placeholder(dialect, at + 2),
+                placeholder(dialect, at + 3),
+                placeholder(dialect, at + 4),
+                placeholder(dialect, at + 5)
+            ));
+            binds.extend([
+                Bind::text(run_id.as_str()),
+                Bind::text(metric.key.as_str()),
+                Bind::Int(metric.step),
+                Bind::Int(metric.timestamp),
+                Bind::Int(metric.value.to_bits() as i64),
+            ]);
+        }
+        let sql = format!("INSERT INTO metric_points (series_id, step, timestamp, value_bits) VALUES {rows}");
+        transaction.write(sql, binds).await?;
+    }
+    Ok(())
 }
 
 /// Queues inserts of `(run_uuid, key, value)` rows into a run's key/value table (`insert` names

@@ -247,7 +247,7 @@ async fn a_restarted_server_draws_a_long_series_from_its_kept_summary() {
     {
         use sqlx::Connection;
         let mut connection = sqlx::AnyConnection::connect(&server.database_url()).await.unwrap();
-        sqlx::query("DELETE FROM metrics WHERE step < 25000").execute(&mut connection).await.unwrap();
+        sqlx::query("DELETE FROM metric_points WHERE step < 25000").execute(&mut connection).await.unwrap();
     }
     let (status, body) = page(&server, &cookie, &uri).await;
     assert_eq!(status, StatusCode::OK);

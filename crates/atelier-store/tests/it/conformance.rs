@@ -633,11 +633,11 @@ async fn a_write_the_database_refuses_is_rolled_back_and_the_rest_retried_alone(
         &[
             "CREATE FUNCTION refuse_metric() RETURNS trigger LANGUAGE plpgsql AS \
              $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
-            "CREATE TRIGGER refuse_metric BEFORE INSERT ON metrics FOR EACH ROW \
+            "CREATE TRIGGER refuse_metric BEFORE INSERT ON metric_series FOR EACH ROW \
              WHEN (NEW.key = 'refused') EXECUTE FUNCTION refuse_metric()",
         ]
     } else {
-        &["CREATE TRIGGER refuse_metric BEFORE INSERT ON metrics WHEN NEW.key = 'refused' \
+        &["CREATE TRIGGER refuse_metric BEFORE INSERT ON metric_series WHEN NEW.key = 'refused' \
            BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"]
     };
     for sql in triggers {
@@ -682,7 +682,8 @@ async fn a_write_the_database_refuses_is_rolled_back_and_the_rest_retried_alone(
         .log_batch(&workspace, &info.run_id, Batch { metrics: vec![metric("ok", 4.0, 1, 2)], ..Batch::default() })
         .await
         .unwrap();
-    let (points,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM metrics").fetch_one(&mut connection).await.unwrap();
+    let (points,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM metric_points").fetch_one(&mut connection).await.unwrap();
     assert_eq!(points, 2);
 }
 
