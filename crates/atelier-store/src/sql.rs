@@ -8,7 +8,7 @@ use crate::dialect::{Dialect, db_error};
 use crate::writer::BatchWriter;
 use atelier_core::{Error, Result};
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
 use std::time::Duration;
 
 /// The SQL store. Reads go to `read`; writes go to `write`, which for SQLite is a pool of one
@@ -117,6 +117,17 @@ impl SqlStore {
             .collect::<Result<Vec<(String, String)>>>()?;
         columns.sort();
         Ok(columns)
+    }
+
+    /// How many rows the schema's table `table` holds; the test suite checks with it that
+    /// nothing is left behind. Any other name is refused, never put into the statement.
+    pub async fn count_rows(&self, table: &str) -> Result<i64> {
+        if !self.table_columns().await?.iter().any(|(known, _)| known == table) {
+            return Err(Error::invalid(format!("no table named '{table}'")));
+        }
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        let row = sqlx::query(AssertSqlSafe(sql)).fetch_one(&self.read).await.map_err(db_error)?;
+        row.try_get("n").map_err(db_error)
     }
 
     /// Begins a write transaction, whose commit carries the request's audit record.

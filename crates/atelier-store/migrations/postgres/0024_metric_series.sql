@@ -11,8 +11,10 @@ CREATE TABLE metric_series (
 INSERT INTO metric_series (run_uuid, key) SELECT DISTINCT run_uuid, key FROM metrics ORDER BY run_uuid, key;
 
 CREATE TABLE metric_points (
-    id BIGINT PRIMARY KEY,
-    series_id BIGINT NOT NULL REFERENCES metric_series(series_id) ON DELETE CASCADE,
+    -- Unique by its sequence; no index of its own (each costs every insert), as nothing
+    -- looks a point up by it.
+    id BIGINT NOT NULL,
+    series_id BIGINT NOT NULL,
     step BIGINT NOT NULL,
     timestamp BIGINT NOT NULL,
     -- The exact IEEE 754 bits of the value (NaN included).
@@ -30,3 +32,14 @@ DROP TABLE metrics;
 ALTER SEQUENCE metrics_id_seq RENAME TO metric_points_id_seq;
 
 CREATE INDEX metric_points_by_series ON metric_points (series_id, step, timestamp, id);
+
+-- A point names its series without a foreign key: checking one is a trigger that locks the
+-- series row, about 4 µs a point here, more than the insert itself. A series' points go with it
+-- instead, whatever deletes it (a run's purge cascades to its series).
+CREATE FUNCTION delete_series_points() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM metric_points WHERE series_id = OLD.series_id;
+    RETURN OLD;
+END $$;
+CREATE TRIGGER metric_series_deleted AFTER DELETE ON metric_series
+    FOR EACH ROW EXECUTE FUNCTION delete_series_points();

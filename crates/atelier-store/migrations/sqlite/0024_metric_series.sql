@@ -12,7 +12,7 @@ CREATE TABLE metric_series (
 
 CREATE TABLE metric_points (
     id INTEGER PRIMARY KEY,
-    series_id INTEGER NOT NULL REFERENCES metric_series(series_id) ON DELETE CASCADE,
+    series_id INTEGER NOT NULL,
     step BIGINT NOT NULL,
     timestamp BIGINT NOT NULL,
     -- The exact IEEE 754 bits of the value (NaN included).
@@ -29,3 +29,10 @@ DROP TABLE metrics;
 -- A series' points in the order every reader asks for: step, timestamp, then insertion (the id
 -- every index entry ends with).
 CREATE INDEX metric_points_by_series ON metric_points (series_id, step, timestamp);
+
+-- A point names its series without a foreign key: checking one costs a lookup a point (on
+-- PostgreSQL a trigger that locks the series row, 4 µs a point here). A series' points go with
+-- it instead, whatever deletes it (a run's purge cascades to its series).
+CREATE TRIGGER metric_series_deleted AFTER DELETE ON metric_series BEGIN
+    DELETE FROM metric_points WHERE series_id = OLD.series_id;
+END;

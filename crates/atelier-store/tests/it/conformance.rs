@@ -24,6 +24,7 @@ conformance!(
     log_batch_is_all_or_nothing,
     latest_metric_is_highest_step_and_nan_round_trips,
     metric_history_pages_in_step_order,
+    points_of_one_step_and_time_keep_the_order_they_were_logged_in,
     series_points_are_counted_and_read_after_a_mark,
     series_summaries_are_kept_newest_and_go_with_their_run,
     search_runs_filters_orders_and_pages,
@@ -205,6 +206,37 @@ async fn metric_history_pages_in_step_order(store: &SqlStore) {
     let page = store.get_metric_history(&info.run_id, "loss", Some(300), 900).await.unwrap();
     assert_eq!(page.iter().map(|m| m.step).collect::<Vec<_>>(), (900..1000).collect::<Vec<_>>());
     assert!(store.get_metric_history(&info.run_id, "missing", None, 0).await.unwrap().is_empty());
+}
+
+/// Points that share a step and a timestamp read back in the order they were logged, whether
+/// they created their series (the first batch) or joined it, and whichever run or key they
+/// were logged with in the same batch.
+async fn points_of_one_step_and_time_keep_the_order_they_were_logged_in(store: &SqlStore) {
+    let workspace = with_workspace(store, "ties").await;
+    let (a, b) = (run_info(&workspace, 0, 61, "a", 100), run_info(&workspace, 0, 62, "b", 100));
+    store.create_run(&a, &[]).await.unwrap();
+    store.create_run(&b, &[]).await.unwrap();
+    let first = [3.0, 1.0, f64::NAN, 2.0];
+    let batch = |values: &[f64]| Batch {
+        metrics: values.iter().flat_map(|value| [metric("x", *value, 7, 9), metric("y", -*value, 7, 9)]).collect(),
+        ..Batch::default()
+    };
+    store.log_batch(&workspace, &a.run_id, batch(&first)).await.unwrap();
+    store.log_batch(&workspace, &b.run_id, batch(&[5.0])).await.unwrap();
+    // The same series again, now known, concurrently with a new one: one group or several.
+    let (again, other) = tokio::join!(
+        store.log_batch(&workspace, &a.run_id, batch(&[0.5, 4.0])),
+        store.log_batch(&workspace, &b.run_id, batch(&[6.0])),
+    );
+    again.unwrap();
+    other.unwrap();
+    let values = |history: Vec<Metric>| history.iter().map(|point| point.value.to_bits()).collect::<Vec<_>>();
+    let expected: Vec<u64> = [3.0, 1.0, f64::NAN, 2.0, 0.5, 4.0].iter().map(|value| value.to_bits()).collect();
+    assert_eq!(values(store.get_metric_history(&a.run_id, "x", None, 0).await.unwrap()), expected);
+    let negated: Vec<u64> = [3.0, 1.0, f64::NAN, 2.0, 0.5, 4.0].iter().map(|value| (-value).to_bits()).collect();
+    assert_eq!(values(store.get_metric_history(&a.run_id, "y", None, 0).await.unwrap()), negated);
+    let b_values: Vec<u64> = [5.0, 6.0].iter().map(|value: &f64| value.to_bits()).collect();
+    assert_eq!(values(store.get_metric_history(&b.run_id, "x", None, 0).await.unwrap()), b_values);
 }
 
 async fn series_points_are_counted_and_read_after_a_mark(store: &SqlStore) {

@@ -336,7 +336,13 @@ async fn purge_run_removes_a_deleted_run_and_what_was_logged_to_it(sql: &SqlStor
     store.purge_run(&kept.run_id).await.unwrap();
     assert_eq!(store.get_run(&kept.run_id).await.unwrap(), before_kept);
 
+    let points = sql.count_rows("metric_points").await.unwrap();
+    let series = sql.count_rows("metric_series").await.unwrap();
     store.purge_run(&doomed.run_id).await.unwrap();
+    // Its series and their points are gone with it (the points by the trigger on series).
+    assert_eq!(sql.count_rows("metric_points").await.unwrap(), points - 2);
+    assert_eq!(sql.count_rows("metric_series").await.unwrap(), series - 1);
+    assert!(sql.count_rows("metric_points; DROP TABLE runs").await.is_err());
     assert_eq!(store.get_run(&doomed.run_id).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
     assert_eq!(store.get_run_info(&doomed.run_id).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
     assert!(store.get_metric_history(&doomed.run_id, "loss", None, 0).await.unwrap().is_empty());
