@@ -5,7 +5,9 @@
 # Knobs (environment): BENCH_DURATION (measured seconds of log-batch, default 15),
 # BENCH_SHORT_DURATION (log-metric, search, history; default 10), BENCH_WARMUP (default 2),
 # BENCH_SEARCH_RUNS (2000), BENCH_HISTORY_POINTS (100000), BENCH_VENV (MLflow venv, default
-# bench/.venv), BENCH_SKIP_BUILD=1 (use the release binaries already built).
+# bench/.venv), BENCH_SKIP_BUILD=1 (use the release binaries already built), BENCH_PG_URL (a
+# PostgreSQL URL whose user may create databases: Atelier is then also measured on PostgreSQL,
+# in a database atelier_bench_run made fresh on that server).
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -52,6 +54,7 @@ bench_server() { # NAME
     lg setup-search --experiment bench-search --runs "$SEARCH_RUNS" --clients 8 >"$out/setup_search.json"
     lg setup-history --experiment bench-history --points "$HISTORY_POINTS" --clients 4 >"$out/setup_history.json"
     lg create-runs --experiment bench-ingest --count 4 >"$out/runs_ingest.json"
+    lg create-runs --experiment bench-ingest-python --count 4 >"$out/runs_ingest_python.json"
     lg create-runs --experiment bench-metric-1 --count 1 >"$out/runs_metric_1.json"
     lg create-runs --experiment bench-metric-8 --count 4 >"$out/runs_metric_8.json"
     log "$name: setup took $(jfield "$out/setup_search.json" setup_s) s + $(jfield "$out/setup_history.json" setup_s) s"
@@ -61,12 +64,26 @@ bench_server() { # NAME
     log "$name: (a) log-batch, 8 clients, 1,000 metrics a batch, ${DURATION} s"
     python3 "$BENCH/procstat.py" sample "$SERVER_PID" "$out/rss_ingest.json" &
     SAMPLER_PID=$!
+    rss_once >"$out/cpu_before_ingest.json"
     lg log-batch --runs "$(jfield "$out/runs_ingest.json" run_ids)" --clients 8 --batch 1000 --keys 10 \
         --duration "$DURATION" --warmup "$WARMUP" >"$out/log_batch.json"
+    rss_once >"$out/cpu_after_ingest.json"
     kill -TERM "$SAMPLER_PID"; wait "$SAMPLER_PID" || true; SAMPLER_PID=""
     check_alive "$name" log-batch
+    # What the load leaves behind (Atelier summarises each long series once it is quiet),
+    # measured before anything else runs, and so that the next scenario starts on a quiet server.
+    python3 "$BENCH/procstat.py" quiet "$SERVER_PID" >"$out/after_ingest.json"
+    log "$name: background CPU after (a): $(jfield "$out/after_ingest.json" cpu_s) s"
     lg count --runs "$(jfield "$out/runs_ingest.json" run_ids)" --keys m0,m1,m2,m3,m4,m5,m6,m7,m8,m9 \
         >"$out/log_batch_count.json"
+
+    log "$name: (a) log-batch from 4 Python requests clients, 1,000 metrics a batch, ${SHORT} s"
+    "$VENV/bin/python" "$BENCH/py_ingest.py" --url "$URL" --runs "$(jfield "$out/runs_ingest_python.json" run_ids)" \
+        --server-pid "$SERVER_PID" --clients 4 --duration "$SHORT" >"$out/log_batch_python.json"
+    check_alive "$name" log-batch-python
+    python3 "$BENCH/procstat.py" quiet "$SERVER_PID" >"$out/after_ingest_python.json"
+    lg count --runs "$(jfield "$out/runs_ingest_python.json" run_ids)" --keys m0,m1,m2,m3,m4,m5,m6,m7,m8,m9 \
+        >"$out/log_batch_python_count.json"
 
     for clients in 1 8; do
         log "$name: (b) log-metric, $clients client(s), ${SHORT} s"
@@ -107,6 +124,17 @@ start_atelier
 bench_server atelier
 cp "$WORK/atelier.log" "$RUN_DIR/atelier/server.log"
 stop_server
+
+if [[ -n "${BENCH_PG_URL:-}" ]]; then
+    # The same scenarios against Atelier on PostgreSQL, in a database made fresh for the run.
+    log "starting Atelier on PostgreSQL"
+    psql "$BENCH_PG_URL" -qc "DROP DATABASE IF EXISTS atelier_bench_run" -c "CREATE DATABASE atelier_bench_run"
+    rm -rf "$WORK/atelier-home"
+    start_atelier --store "${BENCH_PG_URL%/*}/atelier_bench_run"
+    bench_server atelier-pg
+    cp "$WORK/atelier.log" "$RUN_DIR/atelier-pg/server.log"
+    stop_server
+fi
 
 log "starting mlflow server $MLFLOW_VERSION"
 start_mlflow
