@@ -199,12 +199,19 @@ async fn write_checked<'a>(transaction: &mut GroupTransaction<'a>, jobs: &'a [Jo
         binds.extend(run_ids.iter().chain(metric_keys.iter()).map(|text| Bind::text(*text)));
     }
     let mut runs: HashMap<String, RunState> = HashMap::new();
-    let mut series: HashMap<(String, String), i64> = HashMap::new();
+    // Keyed by the group's own strings (a row's run and key are among those asked for), so that
+    // looking a point's series up allocates nothing.
+    let mut series: HashMap<(&str, &str), i64> = HashMap::new();
     for row in transaction.fetch(sql, binds).await? {
         let run_uuid: String = row.try_get("run_uuid").map_err(db_error)?;
         match row.try_get::<Option<i64>, _>("series_id").map_err(db_error)? {
             Some(series_id) => {
-                series.insert((run_uuid, row.try_get("key").map_err(db_error)?), series_id);
+                let key: String = row.try_get("key").map_err(db_error)?;
+                if let (Ok(run), Ok(key)) =
+                    (run_ids.binary_search(&run_uuid.as_str()), metric_keys.binary_search(&key.as_str()))
+                {
+                    series.insert((run_ids[run], metric_keys[key]), series_id);
+                }
             }
             None => {
                 let state = RunState {
@@ -315,8 +322,6 @@ async fn write_checked<'a>(transaction: &mut GroupTransaction<'a>, jobs: &'a [Jo
         accepted.iter().filter_map(|job| job.audit.as_ref().map(|(_, record)| &**record)).collect();
     let metrics: Vec<(&RunId, &Metric)> =
         accepted.iter().flat_map(|job| job.batch.metrics.iter().map(move |metric| (&job.run_id, metric))).collect();
-    let series: HashMap<(&str, &str), i64> =
-        series.iter().map(|((run, key), series_id)| ((run.as_str(), key.as_str()), *series_id)).collect();
     write_points(transaction, &metrics, &series).await?;
 
     // One candidate per (run, key): the highest step, then timestamp, then value, so that the
@@ -378,8 +383,8 @@ async fn write_checked<'a>(transaction: &mut GroupTransaction<'a>, jobs: &'a [Jo
 }
 
 /// Queues the inserts of the group's metric points. A point of a known series carries its
-/// series' number; the first points of a new series create it and find its number in the same
-/// statement, so no read waits on the insert.
+/// series' number; a new series is created, and its first points join it by run and key in the
+/// next statement of the same transaction, so no read waits on the insert.
 async fn write_points<'a>(
     transaction: &mut GroupTransaction<'a>,
     metrics: &[(&'a RunId, &'a Metric)],
