@@ -173,7 +173,8 @@ class ServerProcess:
             command += ["--store", self.store_url]
         # Extra flags a test sets before start(), e.g. ["--refuse-images"].
         command += list(getattr(self, "extra_args", []))
-        return command
+        # What runs the server, e.g. setpriv as another user.
+        return list(getattr(self, "command_prefix", [])) + command
 
     def _env(self) -> dict:
         env = {

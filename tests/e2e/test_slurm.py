@@ -6,8 +6,11 @@ The server runs on the Slurm node itself here, so `--public-url` names the loopb
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import shutil
 import subprocess
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -443,43 +446,109 @@ MPI_ALLREDUCE = """\
     from mpi4py import MPI
     world = MPI.COMM_WORLD
     total = world.allreduce(world.Get_rank(), op=MPI.SUM)
+    if os.environ.get("SERVER_HOME"):
+        try:
+            open(os.path.join(os.environ["SERVER_HOME"], "token")).read()
+            print("the server's token is readable", flush=True)
+        except OSError:
+            print("the server's token is hidden", flush=True)
     print("rank", world.Get_rank(), "of", world.Get_size(), "local", os.environ["OMPI_COMM_WORLD_LOCAL_RANK"],
           "sum", total,
-          "master", os.environ["AZ_BATCHAI_MPI_MASTER_NODE"], "nodes", os.environ["AZUREML_NODE_COUNT"], flush=True)
+          "master", os.environ["AZ_BATCHAI_MPI_MASTER_NODE"], "nodes", os.environ["AZUREML_NODE_COUNT"],
+          "slurm node", os.environ.get("SLURMD_NODENAME"), flush=True)
     """
 
 
-@pytest.mark.parametrize("where", ["local", "slurm"])
-def test_an_mpi_job_runs_its_processes_with_mpirun_and_they_all_reduce(on_slurm, tmp_path, where):
-    srv, cli, http = on_slurm
-    if shutil.which("mpirun") is None:
-        pytest.fail("Open MPI is not installed: scripts/test.sh installs openmpi-bin and python3-mpi4py")
+def submit_mpi_job(cli, tmp_path, nodes: int | None, more: str = "") -> str:
+    """An mpi job of 2 processes per instance on `nodes` nodes of `hpc` (None: the local compute)."""
+    compute = f"compute: azureml:hpc\nresources:\n  instance_count: {nodes}\n{more}" if nodes else more
     # Debian's mpi4py is built for the system's Python.
     job_file = write_job(
         tmp_path / "mpi",
-        f"code: src\ncommand: /usr/bin/python3 allreduce.py\n{'compute: azureml:hpc' if where == 'slurm' else ''}\n"
+        f"code: src\ncommand: /usr/bin/python3 allreduce.py\n{compute}"
         "distribution:\n  type: mpi\n  process_count_per_instance: 2\n",
         {"src/allreduce.py": MPI_ALLREDUCE},
     )
-    name = cli.json("job", "create", "-f", str(job_file), "-o", "json")["name"]
+    return cli.json("job", "create", "-f", str(job_file), "-o", "json")["name"]
+
+
+def check_mpi_ranks(http, srv, name, nodes: int, where: str):
     job = wait_for(http, srv, name, {"Completed", "Failed", "Canceled"}, timeout=120)
     assert job["status"] == "Completed", (job["error"], full_log(http, srv, name, "system_logs/runtime.txt"))
-    for rank in range(2):
+    world = 2 * nodes
+    for rank in range(world):
         log = full_log(http, srv, name, f"user_logs/std_log_process_{rank}.txt")
-        assert f"rank {rank} of 2 local {rank}" in log, (rank, log)
-        assert "sum 1 master 127.0.0.1 nodes 1" in log, "every process took part in the allreduce"
-    # Open MPI keeps Slurm's variables from the processes it starts; Slurm ran the job.
-    assert (job.get("cluster_state") is not None) == (where == "slurm"), job.get("cluster_state")
-    assert "rank 0 of 2" in full_log(http, srv, name) and "rank 1 of 2" not in full_log(http, srv, name)
+        assert f"rank {rank} of {world} local {rank % 2} sum {sum(range(world))} " in log, (rank, log)
+        assert f" nodes {nodes} " in log, "every process was told the node count"
+        if nodes == 1:
+            assert "master 127.0.0.1" in log
+        else:
+            # Slurm's nodes here are slurmds on this machine, named n1 and n2.
+            assert f"slurm node n{rank // 2 + 1}" in log, (rank, log)
+    assert (job.get("cluster_state") is not None) == (where != "local"), job.get("cluster_state")
+    assert f"rank 0 of {world}" in full_log(http, srv, name) and f"rank 1 of {world}" not in full_log(http, srv, name)
+
+
+def require_mpi():
+    if shutil.which("mpirun") is None:
+        pytest.fail("Open MPI is not installed: scripts/test.sh installs openmpi-bin and python3-mpi4py")
+
+
+@pytest.mark.parametrize("where", ["local", "slurm"])
+def test_an_mpi_job_on_one_machine_runs_its_processes_with_mpirun_and_they_all_reduce(on_slurm, tmp_path, where):
+    srv, cli, http = on_slurm
+    require_mpi()
+    name = submit_mpi_job(cli, tmp_path, 1 if where == "slurm" else None)
+    check_mpi_ranks(http, srv, name, 1, where)
 
     bare = write_job(tmp_path / "bare", "command: echo\ndistribution:\n  type: mpi\n")
     refused = cli("job", "create", "-f", str(bare), check=False)
     assert refused.returncode != 0 and "needs process_count_per_instance" in refused.stderr, refused.stderr
     if where == "slurm":
+        # This server runs as root and confines jobs as its job user, whom Slurm's PMIx server
+        # would not admit as a rank of root's batch job.
         spread = write_job(tmp_path / "spread", "command: echo\ncompute: azureml:hpc\nresources:\n  instance_count: 2\n"
                            "distribution:\n  type: mpi\n  process_count_per_instance: 2\n")
         refused = cli("job", "create", "-f", str(spread), check=False)
-        assert refused.returncode != 0 and "an mpi job runs on one node" in refused.stderr, refused.stderr
+        assert refused.returncode != 0 and "run the server as an unprivileged user" in refused.stderr, refused.stderr
+
+
+def test_an_mpi_job_over_two_slurm_nodes_runs_its_ranks_with_srun_and_they_all_reduce(make_server, tmp_path):
+    """A server run as an unprivileged user (as on a cluster's login node): Slurm starts the ranks
+    of both nodes (srun --mpi=pmix), each confined, and they reach each other through PMIx."""
+    require_mpi()
+    partition = slurm_partition()
+    nobody = pwd.getpwnam("nobody")
+    srv = make_server()
+    # Its home where that user may go (pytest's folders are root's alone).
+    home = Path(tempfile.mkdtemp(prefix="atelier-unprivileged-"))
+    os.chown(home, nobody.pw_uid, nobody.pw_gid)
+    srv.home = home
+    srv.command_prefix = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups", "--"]
+    srv.extra_env = {"HOME": str(home)}
+    port = free_port()
+    srv.port, srv.keep_port = port, True
+    srv.extra_args = ["--public-url", f"http://127.0.0.1:{port}"]
+    try:
+        srv.start()
+        (tmp_path / "cli-home").mkdir()
+        cli = Cli(CONFIG.binary, srv.url, srv.token, tmp_path / "cli-home")
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {srv.token}"
+        compute = tmp_path / "hpc.yml"
+        compute.write_text(f"name: hpc\ntype: slurm\npartition: {partition}\nmax_nodes_per_job: 2\n")
+        cli.json("compute", "create", "-f", str(compute), "-o", "json")
+        name = submit_mpi_job(cli, tmp_path, 2, f"environment_variables:\n  SERVER_HOME: {home}\n")
+        check_mpi_ranks(http, srv, name, 2, "slurm")
+        for rank in range(4):
+            log = full_log(http, srv, name, f"user_logs/std_log_process_{rank}.txt")
+            assert "the server's token is hidden" in log, (rank, log)
+        # The ranks ran as the server's user, as Slurm's batch job did.
+        owner = (home / "jobs" / name / "slurm.out").stat().st_uid
+        assert owner == nobody.pw_uid, owner
+    finally:
+        srv.kill()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_a_slurm_compute_reached_through_slurmrestd_runs_and_cancels_jobs(make_server, tmp_path):

@@ -48,6 +48,11 @@ pub struct SandboxArgs {
     /// A folder under a hidden one to bind back, read-only.
     #[arg(long = "ro-bind")]
     ro_bind: Vec<PathBuf>,
+    /// A folder of the Slurm node this runs on, named with `${SLURMD_NODENAME}`,
+    /// `${SLURM_JOB_ID}` and `${SLURM_STEP_ID}` (which Slurm sets on each node), bound
+    /// read-write where it exists: the folder Slurm's PMIx server made for the step's ranks.
+    #[arg(long = "bind-on-node")]
+    bind_on_node: Vec<String>,
     /// Run the command as this unprivileged `UID:GID` (the sandbox then starts as real root).
     #[arg(long = "as-user", value_parser = parse_ids)]
     as_user: Option<(u32, u32)>,
@@ -76,7 +81,31 @@ fn c_path(path: &Path) -> Result<CString, Failure> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| Failure(format!("{} holds a NUL byte", path.display())))
 }
 
-pub fn run(args: SandboxArgs) -> ExitCode {
+/// `template` with the Slurm variables it names taken from `variable` (this node's
+/// environment); `None` where one is unset or is not a plain name.
+fn on_node(template: &str, variable: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let mut path = template.to_owned();
+    for name in ["SLURMD_NODENAME", "SLURM_JOB_ID", "SLURM_STEP_ID"] {
+        let placeholder = format!("${{{name}}}");
+        if path.contains(&placeholder) {
+            let value = variable(name)?;
+            let plain = !value.is_empty()
+                && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                && value != "."
+                && value != "..";
+            if !plain {
+                return None;
+            }
+            path = path.replace(&placeholder, &value);
+        }
+    }
+    (!path.contains("${")).then(|| PathBuf::from(path))
+}
+
+pub fn run(mut args: SandboxArgs) -> ExitCode {
+    let on_this_node: Vec<PathBuf> =
+        args.bind_on_node.iter().filter_map(|template| on_node(template, |name| std::env::var(name).ok())).collect();
+    args.bind.extend(on_this_node.into_iter().filter(|path| path.is_dir()));
     match confine(&args) {
         Ok(()) => {}
         Err(Failure(message)) => {
@@ -361,4 +390,26 @@ pub fn landlock_version() -> Option<i64> {
         )
     };
     (version > 0).then_some(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_node;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_node_folder_takes_only_plain_slurm_names() {
+        let node = |name: &str| match name {
+            "SLURMD_NODENAME" => Some("n1".to_owned()),
+            "SLURM_JOB_ID" => Some("42".to_owned()),
+            "SLURM_STEP_ID" => Some("0".to_owned()),
+            _ => None,
+        };
+        let template = "/var/tmp/${SLURMD_NODENAME}/spmix_appdir_1000_${SLURM_JOB_ID}.${SLURM_STEP_ID}";
+        assert_eq!(on_node(template, node), Some(PathBuf::from("/var/tmp/n1/spmix_appdir_1000_42.0")));
+        // A name that would climb out of the folder, an unset variable, another variable.
+        assert_eq!(on_node(template, |name| (name == "SLURMD_NODENAME").then(|| "..".to_owned()).or(node(name))), None);
+        assert_eq!(on_node(template, |name| (name != "SLURM_STEP_ID").then(|| "1".to_owned())), None);
+        assert_eq!(on_node("/tmp/${HOME}", node), None);
+    }
 }

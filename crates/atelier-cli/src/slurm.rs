@@ -387,15 +387,19 @@ impl ComputeBackend for SlurmBackend {
                 ),
             });
         }
-        // A confined MPI job starts its processes from one sandbox; over several nodes its
-        // launcher would have to start the other nodes' daemons from inside it.
-        if shape.mpi && shape.instance_count > 1 {
+        // Slurm's PMIx server admits only ranks of the Slurm job's own user; a server that runs
+        // as root confines code as its job user, which the ranks of a root batch job are not.
+        if let Some(user) = self.local.confinement.as_ref().and_then(|confinement| confinement.user.as_ref())
+            && shape.mpi
+            && shape.instance_count > 1
+        {
             return Err(Refusal {
                 field: "resources.instance_count",
                 message: format!(
-                    "an mpi job runs on one node of compute '{}' (its process_count_per_instance processes there); \
-                     spread over several nodes with distribution pytorch or tensorflow",
-                    compute.name
+                    "an mpi job over several nodes of compute '{}' needs its ranks to run as the Slurm job's \
+                     user, and this server runs as root and confines jobs as user '{}': run the server as an \
+                     unprivileged user (its jobs' ranks are then that user's), or give the job one node",
+                    compute.name, user.name
                 ),
             });
         }

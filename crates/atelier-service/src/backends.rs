@@ -76,7 +76,7 @@ pub struct BackendJob {
 pub struct JobShape {
     /// `resources.instance_count`.
     pub instance_count: i64,
-    /// Whether it starts its processes with `mpirun`.
+    /// Whether it asks for `distribution: mpi`.
     pub mpi: bool,
 }
 

@@ -56,6 +56,10 @@ pub struct Exposure {
     pub read_write: Vec<PathBuf>,
     /// Folders bound back read-only.
     pub read_only: Vec<PathBuf>,
+    /// Folders of the Slurm node the process runs on, bound back read-write where they exist:
+    /// paths with `${SLURMD_NODENAME}`, `${SLURM_JOB_ID}` and `${SLURM_STEP_ID}`, which the
+    /// sandbox reads on that node.
+    pub read_write_on_node: Vec<String>,
 }
 
 impl Confinement {
@@ -146,6 +150,9 @@ impl Confinement {
         }
         for path in exposure.read_only.iter().chain(&self.shared) {
             wrapped.extend(["--ro-bind".to_owned(), path.display().to_string()]);
+        }
+        for template in &exposure.read_write_on_node {
+            wrapped.extend(["--bind-on-node".to_owned(), template.clone()]);
         }
         wrapped.push("--".to_owned());
         wrapped.push(program.display().to_string());
@@ -238,8 +245,11 @@ mod tests {
             python: None,
             shared: vec!["/srv/python".into()],
         };
-        let exposure =
-            Exposure { read_write: vec!["/srv/home with space/jobs/j1".into()], read_only: vec!["/srv/envs".into()] };
+        let exposure = Exposure {
+            read_write: vec!["/srv/home with space/jobs/j1".into()],
+            read_only: vec!["/srv/envs".into()],
+            read_write_on_node: Vec::new(),
+        };
         let (program, args) =
             policy.wrap(Path::new("/bin/sh"), &["-c".into(), "echo $HOME; rm -rf /".into()], &exposure);
         assert_eq!(program, PathBuf::from("/usr/bin/unshare"));

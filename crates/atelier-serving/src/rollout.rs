@@ -148,6 +148,7 @@ impl Serving {
                 let exposure = atelier_service::Exposure {
                     read_write: vec![gen_dir.clone(), self.sockets.path().to_path_buf()],
                     read_only,
+                    read_write_on_node: Vec::new(),
                 };
                 let (program, args) = confinement.wrap(&launch.program, &launch.args, &exposure);
                 launch.program = program;

@@ -16,6 +16,8 @@ pub(super) enum Launcher {
     Direct,
     /// One `srun --label` over the nodes of this Slurm allocation, each process confined.
     Srun,
+    /// The same `srun`, with `--mpi=pmix`: the ranks of an MPI job over several nodes.
+    SrunMpi,
     /// One `mpirun --tag-output`, confined with every process it starts, on this machine.
     Mpirun,
 }
@@ -34,6 +36,8 @@ pub(super) struct Process {
 pub(super) struct Start {
     pub launcher: Launcher,
     pub processes: Vec<Process>,
+    /// Folders of each node its processes may write, completed there by the sandbox.
+    pub node_folders: Vec<String>,
     /// Processes on each instance.
     per_node: i64,
 }
@@ -54,9 +58,38 @@ pub(super) async fn plan_start(plan: &JobPlan, command: &str, dir: &Path) -> any
     let master_port = free_port();
     let one = |command: String, env: Vec<(String, String)>, files: Vec<String>| Process { command, env, files };
 
+    if plan.mpi && across_nodes {
+        // Over several nodes of a Slurm allocation, Slurm starts every rank itself (`srun
+        // --mpi=pmix`) and each reaches the others through the PMIx server of its node's
+        // step, so no mpirun has to start daemons on other nodes from inside a confinement.
+        let hosts = slurm_node_addresses().await?;
+        srun_offers_pmix().await?;
+        let command = format!(
+            "export OMPI_COMM_WORLD_RANK=\"$SLURM_PROCID\" OMPI_COMM_WORLD_SIZE=\"$SLURM_NTASKS\" \
+             OMPI_COMM_WORLD_LOCAL_RANK=\"$SLURM_LOCALID\" OMPI_COMM_WORLD_LOCAL_SIZE={per_node} \
+             OMPI_COMM_WORLD_NODE_RANK=\"$SLURM_NODEID\" AZUREML_CR_NODE_RANK=\"$SLURM_NODEID\"; {command}"
+        );
+        let env = vec![
+            ("AZ_BATCHAI_MPI_MASTER_NODE".to_owned(), hosts[0].clone()),
+            ("AZ_BATCH_HOST_LIST".to_owned(), hosts.join(",")),
+            ("AZUREML_NODE_COUNT".to_owned(), hosts.len().to_string()),
+            // Each rank runs in a confinement of its own, so ranks on one node cannot map each
+            // other's memory: they talk over TCP, as ranks on different nodes do.
+            ("OMPI_MCA_btl".to_owned(), "self,tcp".to_owned()),
+            // Nor the PMIx server's shared store, nor the node's folder for its clients: each
+            // asks the server over its socket, and keeps its session in its own /tmp.
+            ("PMIX_MCA_gds".to_owned(), "hash".to_owned()),
+            ("OMPI_MCA_orte_tmpdir_base".to_owned(), "/tmp".to_owned()),
+        ];
+        return Ok(Start {
+            launcher: Launcher::SrunMpi,
+            processes: vec![one(command, env, Vec::new())],
+            node_folders: vec![pmix_client_folder().await?],
+            per_node,
+        });
+    }
     if plan.mpi {
-        // Every process on this machine (the server refuses an mpi job over several nodes of a
-        // cluster).
+        // Every process on this machine, started by the MPI's own mpirun.
         let env = vec![
             ("AZ_BATCHAI_MPI_MASTER_NODE".to_owned(), "127.0.0.1".to_owned()),
             ("AZ_BATCH_HOST_LIST".to_owned(), "127.0.0.1".to_owned()),
@@ -72,6 +105,7 @@ pub(super) async fn plan_start(plan: &JobPlan, command: &str, dir: &Path) -> any
         return Ok(Start {
             launcher: Launcher::Mpirun,
             processes: vec![one(command.to_owned(), env, Vec::new())],
+            node_folders: Vec::new(),
             per_node,
         });
     }
@@ -107,7 +141,12 @@ pub(super) async fn plan_start(plan: &JobPlan, command: &str, dir: &Path) -> any
                 json!({"host_list": std::env::var("SLURM_JOB_NODELIST").unwrap_or_default()}).to_string(),
             ));
         }
-        return Ok(Start { launcher: Launcher::Srun, processes: vec![one(command, env, Vec::new())], per_node });
+        return Ok(Start {
+            launcher: Launcher::Srun,
+            processes: vec![one(command, env, Vec::new())],
+            node_folders: Vec::new(),
+            per_node,
+        });
     }
     let logs = |rank: i64| if rank == 0 { vec![STD_LOG.to_owned(), process_log(0)] } else { vec![process_log(rank)] };
     let processes = if let Some(tensorflow) = &plan.tensorflow {
@@ -135,7 +174,7 @@ pub(super) async fn plan_start(plan: &JobPlan, command: &str, dir: &Path) -> any
         // As Azure does, the command runs once per instance.
         (0..total).map(|_| one(command.to_owned(), Vec::new(), vec![STD_LOG.to_owned()])).collect()
     };
-    Ok(Start { launcher: Launcher::Direct, processes, per_node })
+    Ok(Start { launcher: Launcher::Direct, processes, node_folders: Vec::new(), per_node })
 }
 
 impl Start {
@@ -153,9 +192,9 @@ impl Start {
         program: PathBuf,
         args: Vec<String>,
     ) -> (PathBuf, Vec<String>) {
-        let mut launcher = match self.launcher {
+        let mut launcher: Vec<String> = match self.launcher {
             Launcher::Direct => return (program, args),
-            Launcher::Srun => vec![
+            Launcher::Srun | Launcher::SrunMpi => vec![
                 format!("--nodes={}", plan.instance_count),
                 format!("--ntasks-per-node={}", self.per_node),
                 format!("--ntasks={}", plan.instance_count * self.per_node),
@@ -163,7 +202,10 @@ impl Start {
                 "--kill-on-bad-exit=1".to_owned(),
                 "--export=ALL".to_owned(),
                 format!("--chdir={}", wd.display()),
-            ],
+            ]
+            .into_iter()
+            .chain((self.launcher == Launcher::SrunMpi).then(|| "--mpi=pmix".to_owned()))
+            .collect(),
             // More processes than this machine's cores is the user's choice.
             Launcher::Mpirun => ["-np", &plan.process_count.max(1).to_string(), "--tag-output", "--oversubscribe"]
                 .into_iter()
@@ -171,7 +213,7 @@ impl Start {
                 .chain(["--wdir".to_owned(), wd.display().to_string()])
                 .collect(),
         };
-        let name = if self.launcher == Launcher::Srun { "srun" } else { "mpirun" };
+        let name = if self.launcher == Launcher::Mpirun { "mpirun" } else { "srun" };
         launcher.push(program.display().to_string());
         launcher.extend(args);
         (PathBuf::from(name), launcher)
@@ -181,7 +223,7 @@ impl Start {
     pub(super) async fn ship(&self, shipper: &LogShipper, text: &str) {
         let segments = match self.launcher {
             Launcher::Direct => vec![(None, text)],
-            Launcher::Srun => text.split_inclusive('\n').map(split_srun_label).collect(),
+            Launcher::Srun | Launcher::SrunMpi => text.split_inclusive('\n').map(split_srun_label).collect(),
             Launcher::Mpirun => split_mpi_tags(text),
         };
         for (rank, rest) in segments {
@@ -193,7 +235,7 @@ impl Start {
                 Some(rank) => shipper.push(&process_log(rank), rest).await,
                 // srun's own lines are the runtime's; mpirun's (a process that died, an MPI
                 // error) are what the user reads first.
-                None if self.launcher == Launcher::Srun => shipper.push("system_logs/runtime.txt", rest).await,
+                None if self.launcher != Launcher::Mpirun => shipper.push("system_logs/runtime.txt", rest).await,
                 None => shipper.push(STD_LOG, rest).await,
             }
         }
@@ -217,6 +259,50 @@ pub(super) fn check_launcher(start: &Start, path_variable: &str) -> anyhow::Resu
         "distribution mpi needs an MPI's mpirun (Open MPI) on the PATH of the job's nodes; none is in {path_variable}"
     );
     Ok(())
+}
+
+/// An MPI job over several nodes needs Slurm's PMIx plugin: a clear error where this cluster's
+/// `srun` does not offer it.
+async fn srun_offers_pmix() -> anyhow::Result<()> {
+    let listing = tokio::process::Command::new("srun").arg("--mpi=list").output().await.context("cannot run srun")?;
+    // srun writes the list to stderr in some versions and to stdout in others.
+    let text = format!("{}{}", String::from_utf8_lossy(&listing.stdout), String::from_utf8_lossy(&listing.stderr));
+    let offered: Vec<&str> =
+        text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.contains(' ')).collect();
+    anyhow::ensure!(
+        offered.iter().any(|plugin| plugin.starts_with("pmix")),
+        "distribution mpi over several nodes starts its ranks with srun --mpi=pmix, and this cluster's srun \
+         offers no PMIx plugin (it offers: {}); run it on one node, where mpirun starts them",
+        offered.join(", ")
+    );
+    Ok(())
+}
+
+/// The folder Slurm's PMIx plugin makes on each node for a step's ranks, where Open MPI keeps
+/// their session: `spmix_appdir_<uid>_<job>.<step>` under `SLURM_PMIX_TMPDIR`, else the
+/// cluster's `PMIxCliTmpDirBase`, else the node's `TmpFS` (`%n`, the node's name). A template
+/// the sandbox completes on each node.
+async fn pmix_client_folder() -> anyhow::Result<String> {
+    let config = tokio::process::Command::new("scontrol").args(["show", "config"]).output().await?;
+    let text = String::from_utf8_lossy(&config.stdout);
+    let setting = |key: &str| {
+        text.lines()
+            .filter_map(|line| line.split_once('='))
+            .find(|(name, _)| name.trim() == key)
+            .map(|(_, value)| value.trim().to_owned())
+            .filter(|value| !value.is_empty() && value != "(null)")
+    };
+    let base = std::env::var("SLURM_PMIX_TMPDIR")
+        .ok()
+        .filter(|value| !value.is_empty())
+        .or_else(|| setting("PMIxCliTmpDirBase"))
+        .or_else(|| setting("TmpFS"))
+        .unwrap_or_else(|| "/tmp".to_owned());
+    let uid = nix::unistd::geteuid();
+    Ok(format!(
+        "{}/spmix_appdir_{uid}_${{SLURM_JOB_ID}}.${{SLURM_STEP_ID}}",
+        base.trim_end_matches('/').replace("%n", "${SLURMD_NODENAME}")
+    ))
 }
 
 /// Why the runtime was sent SIGTERM: in a Slurm batch job, what Slurm says of it (its time
