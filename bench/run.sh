@@ -111,8 +111,10 @@ bench_server() { # NAME
     check_alive "$name" search
 
     log "$name: (d) get-history of $HISTORY_POINTS points (pages of 25,000), ${SHORT} s"
+    rss_once >"$out/cpu_before_history.json"
     lg history --run-id "$(jfield "$out/setup_history.json" run_id)" --key hist \
         --clients 1 --duration "$SHORT" --warmup 1 --max-requests 5000 >"$out/history.json"
+    rss_once >"$out/cpu_after_history.json"
     check_alive "$name" history
 
     rss_once >"$out/rss_end.json"

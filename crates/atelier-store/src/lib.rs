@@ -21,6 +21,7 @@ mod gc;
 mod jobs;
 mod leases;
 mod logged_models;
+mod points;
 mod registry;
 mod roles;
 mod rows;

@@ -5,6 +5,7 @@
 
 use crate::Store;
 use crate::dialect::{Dialect, db_error};
+use crate::points::PointReader;
 use crate::writer::BatchWriter;
 use atelier_core::{Error, Result};
 use sqlx::any::AnyPoolOptions;
@@ -20,6 +21,9 @@ pub struct SqlStore {
     dialect: Dialect,
     /// Groups concurrent `log_batch` requests into shared transactions.
     pub(crate) writer: BatchWriter,
+    /// SQLite's long reads of metric points, on connections of their own (`None` on
+    /// PostgreSQL, and for a database in memory, which another connection would not see).
+    pub(crate) points: Option<PointReader>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -79,7 +83,13 @@ impl SqlStore {
                 // before any reader opens it.
                 let write = sqlite_options(1).connect(url).await.map_err(db_error)?;
                 let read = sqlite_options(8).connect(url).await.map_err(db_error)?;
-                SqlStore { read, writer: BatchWriter::start(write.clone(), dialect), write, dialect }
+                let file = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
+                    .map_err(db_error)?
+                    .get_filename()
+                    .to_path_buf();
+                let in_memory = file.as_os_str().is_empty() || file.as_os_str() == ":memory:";
+                let points = (!in_memory).then(|| PointReader::new(file));
+                SqlStore { read, writer: BatchWriter::start(write.clone(), dialect), write, dialect, points }
             }
             Dialect::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -88,7 +98,13 @@ impl SqlStore {
                     .connect(url)
                     .await
                     .map_err(db_error)?;
-                SqlStore { read: pool.clone(), writer: BatchWriter::start(pool.clone(), dialect), write: pool, dialect }
+                SqlStore {
+                    read: pool.clone(),
+                    writer: BatchWriter::start(pool.clone(), dialect),
+                    write: pool,
+                    dialect,
+                    points: None,
+                }
             }
         };
         migrator(dialect).run(&store.write).await.map_err(migrate_error)?;

@@ -501,19 +501,15 @@ impl TrackingStore for SqlStore {
         limit: Option<i64>,
         offset: i64,
     ) -> Result<Vec<Metric>> {
-        // Long histories cross from the database thread packed into one JSON text (see
-        // `fetch_packed`), with values as their exact bits; the key is not selected, as it is
-        // the one asked for.
-        let inner = "SELECT step, timestamp, value_bits, id FROM metric_points WHERE series_id = (SELECT series_id \
-                     FROM metric_series WHERE run_uuid = $1 AND key = $2) ORDER BY step, timestamp, id LIMIT $3 OFFSET $4";
-        let binds = [
-            Bind::text(run_id.as_str().to_owned()),
-            Bind::text(key.to_owned()),
-            Bind::Int(limit.unwrap_or(i64::MAX)),
-            Bind::Int(offset),
-        ];
-        let points: Vec<(i64, i64, i64)> =
-            self.fetch_packed(inner, &["step", "timestamp", "value_bits"], "step, timestamp, id", &binds).await?;
+        // Values are read as their exact bits; the key is not selected, as it is the one asked
+        // for. On SQLite the points come from a connection of their own (`points.rs`); on
+        // PostgreSQL, packed into one JSON text (see `fetch_packed`).
+        let points: Vec<(i64, i64, i64)> = match &self.points {
+            Some(reader) => {
+                reader.history(run_id.as_str().to_owned(), key.to_owned(), limit.unwrap_or(i64::MAX), offset).await?
+            }
+            None => self.packed_history(run_id, key, limit, offset).await?,
+        };
         Ok(points
             .into_iter()
             .map(|(step, timestamp, value_bits)| Metric {
@@ -543,6 +539,9 @@ impl TrackingStore for SqlStore {
         from: Option<SeriesCursor>,
         limit: i64,
     ) -> Result<SeriesRead> {
+        if let Some(reader) = &self.points {
+            return reader.points_after(run_id.as_str().to_owned(), key.to_owned(), after, from, limit).await;
+        }
         // One statement, so that the count and the points come from one snapshot; the points
         // cross from the database packed into one JSON text, as in `fetch_packed`. The page
         // starts after `from` in the index's own order, so each page is one range of it.
@@ -581,17 +580,7 @@ impl TrackingStore for SqlStore {
             Some(text) => serde_json::from_str(text)
                 .map_err(|error| Error::internal(format!("unpacking metric points failed: {error}")))?,
         };
-        let next =
-            rows.last().filter(|_| rows.len() as i64 >= limit).map(|(id, step, timestamp, _)| (*step, *timestamp, *id));
-        Ok(SeriesRead {
-            total: total.unwrap_or(0),
-            last_mark: rows.iter().map(|row| row.0).max().unwrap_or(0),
-            samples: rows
-                .into_iter()
-                .map(|(_, step, timestamp, bits)| Sample { step, timestamp, value: f64::from_bits(bits as u64) })
-                .collect(),
-            next,
-        })
+        Ok(crate::points::series_read(total.unwrap_or(0), rows, limit))
     }
 
     async fn series_summary(&self, run_id: &RunId, key: &str) -> Result<Option<(SeriesSummary, i64)>> {

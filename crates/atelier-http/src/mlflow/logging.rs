@@ -2,7 +2,8 @@
 //! model outputs and `log-model`, and metric histories (one run's, or several runs' by step
 //! interval).
 
-use super::{Double, KeyValue, MetricOut, required, run_id_of};
+use super::history_body::history_body;
+use super::{KeyValue, required, run_id_of};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiResult;
@@ -250,30 +251,12 @@ async fn get_metric_history(
         .service
         .get_metric_history(&principal, &workspace, &run_id, &key, query.max_results, query.page_token.as_deref())
         .await?;
-    // Histories run to hundreds of thousands of points, so they are written with typed
-    // serialisation rather than through `serde_json::Value`.
-    let body = HistoryPage {
-        metrics: page
-            .items
-            .iter()
-            .map(|metric| MetricOut {
-                key: &metric.key,
-                value: Double(metric.value),
-                timestamp: metric.timestamp,
-                step: metric.step,
-            })
-            .collect(),
-        next_page_token: page.next_page_token,
-    };
-    Ok(Json(body).into_response())
+    // Histories run to hundreds of thousands of points: written straight into one buffer.
+    let body = history_body(&page.items, page.next_page_token.as_deref())
+        .map_err(|error| Error::internal(format!("writing the history failed: {error}")))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-#[derive(serde::Serialize)]
-struct HistoryPage<'a> {
-    metrics: Vec<MetricOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_page_token: Option<String>,
-}
 #[derive(Deserialize)]
 struct ModelOutputMessage {
     model_id: Option<String>,

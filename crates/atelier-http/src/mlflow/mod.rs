@@ -8,6 +8,7 @@
 
 mod artifacts_list;
 mod experiments;
+mod history_body;
 mod logged_models;
 mod logging;
 mod runs;
