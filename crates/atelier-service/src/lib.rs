@@ -58,7 +58,7 @@ pub use jobs::{
 };
 pub use leadership::{LEASE_FOR, RENEW_EVERY};
 pub use logged_models::{LoggedModelSearch, NewLoggedModel};
-pub use metric_history::StepInterval;
+pub use metric_history::{MetricHistory, StepInterval};
 pub use oidc::{DeviceSignIn, GroupRoles, Oidc, OidcSettings, SignInStart, constant_time_eq, safe_next};
 pub use registry::{ModelVersionUpdate, NewModelVersion, RegistrySearch};
 pub use roles::RoleView;

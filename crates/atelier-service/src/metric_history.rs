@@ -5,11 +5,21 @@ use crate::tracking::{decode_page_token, next_token};
 use crate::{Principal, Service};
 use atelier_core::authz::Action;
 use atelier_core::limits::validate_max_results;
-use atelier_core::model::{Metric, Page, RunId};
+use atelier_core::model::{Metric, RunId};
 use atelier_core::names::WorkspaceName;
+use atelier_core::series::Sample;
 use atelier_core::{Error, Result};
 use atelier_store::SeriesCursor;
 use base64::Engine;
+
+/// A page of one metric's history: its key once, and its points in step order, then time,
+/// then insertion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricHistory {
+    pub key: String,
+    pub points: Vec<Sample>,
+    pub next_page_token: Option<String>,
+}
 
 /// Where a page of a metric's history starts: after a point (keyset tokens, which the server
 /// gives out), or at an offset (the tokens servers before them gave out, still read).
@@ -81,7 +91,7 @@ impl Service {
         key: &str,
         max_results: Option<i64>,
         page_token: Option<&str>,
-    ) -> Result<Page<Metric>> {
+    ) -> Result<MetricHistory> {
         let info = self.run_in_workspace(principal, workspace, run_id, Action::ExperimentsRead).await?;
         if key.is_empty() {
             return Err(Error::invalid("missing value for required parameter 'metric_key'"));
@@ -103,22 +113,16 @@ impl Service {
             HistoryStart::Offset(offset) => {
                 let items = self.store.get_metric_history(&info.run_id, key, limit, offset).await?;
                 let next_page_token = limit.and_then(|limit| next_token(items.len(), limit, offset));
-                return Ok(Page { items, next_page_token });
+                let points = items
+                    .into_iter()
+                    .map(|metric| Sample { step: metric.step, timestamp: metric.timestamp, value: metric.value })
+                    .collect();
+                return Ok(MetricHistory { key: key.to_owned(), points, next_page_token });
             }
         };
         let read = self.store.metric_points_after(&info.run_id, key, 0, from, limit.unwrap_or(i64::MAX)).await?;
-        let items = read
-            .samples
-            .into_iter()
-            .map(|sample| Metric {
-                key: key.to_owned(),
-                value: sample.value,
-                timestamp: sample.timestamp,
-                step: sample.step,
-            })
-            .collect();
         let next_page_token = limit.and(read.next).map(encode_history_token);
-        Ok(Page { items, next_page_token })
+        Ok(MetricHistory { key: key.to_owned(), points: read.samples, next_page_token })
     }
 
     /// The history of one metric for several runs, sampled to at most `max_results` steps per

@@ -5,31 +5,27 @@
 //! through serde_json's own formatting, so the text is the one it would write.
 
 use super::Double;
-use atelier_core::model::Metric;
+use atelier_core::series::Sample;
 
-/// `{"metrics":[{"key":…,"value":…,"timestamp":…,"step":…},…],"next_page_token":…}`, the
-/// token left out where there is none.
-pub(super) fn history_body(metrics: &[Metric], next_page_token: Option<&str>) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(32 + metrics.len() * 80);
+/// `{"metrics":[{"key":…,"value":…,"timestamp":…,"step":…},…],"next_page_token":…}` for the
+/// points of metric `key`, the token left out where there is none.
+pub(super) fn history_body(key: &str, points: &[Sample], next_page_token: Option<&str>) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(32 + points.len() * (64 + key.len()));
     out.extend_from_slice(b"{\"metrics\":[");
-    // The key as JSON, escaped once for every point that shares it (all of a page's do).
-    let mut key: Option<(&str, Vec<u8>)> = None;
-    for (index, metric) in metrics.iter().enumerate() {
+    // The key as JSON, escaped once for every point.
+    let escaped = serde_json::to_vec(key)?;
+    for (index, point) in points.iter().enumerate() {
         if index > 0 {
             out.push(b',');
         }
-        let escaped = match &key {
-            Some((text, escaped)) if *text == metric.key => escaped,
-            _ => &key.insert((metric.key.as_str(), serde_json::to_vec(&metric.key)?)).1,
-        };
         out.extend_from_slice(b"{\"key\":");
-        out.extend_from_slice(escaped);
+        out.extend_from_slice(&escaped);
         out.extend_from_slice(b",\"value\":");
-        serde_json::to_writer(&mut out, &Double(metric.value))?;
+        serde_json::to_writer(&mut out, &Double(point.value))?;
         out.extend_from_slice(b",\"timestamp\":");
-        serde_json::to_writer(&mut out, &metric.timestamp)?;
+        serde_json::to_writer(&mut out, &point.timestamp)?;
         out.extend_from_slice(b",\"step\":");
-        serde_json::to_writer(&mut out, &metric.step)?;
+        serde_json::to_writer(&mut out, &point.step)?;
         out.push(b'}');
     }
     out.push(b']');
@@ -45,7 +41,7 @@ pub(super) fn history_body(metrics: &[Metric], next_page_token: Option<&str>) ->
 mod tests {
     use super::history_body;
     use crate::mlflow::{Double, MetricOut};
-    use atelier_core::model::Metric;
+    use atelier_core::series::Sample;
 
     #[derive(serde::Serialize)]
     struct HistoryPage<'a> {
@@ -54,38 +50,34 @@ mod tests {
         next_page_token: Option<&'a str>,
     }
 
-    fn derived(metrics: &[Metric], next_page_token: Option<&str>) -> Vec<u8> {
-        let metrics = metrics
+    fn derived(key: &str, points: &[Sample], next_page_token: Option<&str>) -> Vec<u8> {
+        let metrics = points
             .iter()
-            .map(|m| MetricOut { key: &m.key, value: Double(m.value), timestamp: m.timestamp, step: m.step })
+            .map(|point| MetricOut { key, value: Double(point.value), timestamp: point.timestamp, step: point.step })
             .collect();
         serde_json::to_vec(&HistoryPage { metrics, next_page_token }).unwrap()
     }
 
     #[test]
     fn the_body_is_what_serde_would_write() {
-        let point = |key: &str, value: f64, step: i64| Metric {
-            key: key.to_owned(),
-            value,
-            timestamp: 1_700_000_000_000_i64.wrapping_add(step),
-            step,
-        };
-        let quoted = "loss \"val\"/\u{e9}\n";
-        let metrics = vec![
-            point(quoted, 0.1, 0),
-            point(quoted, f64::NAN, -1),
-            point(quoted, f64::INFINITY, i64::MAX),
-            point(quoted, f64::NEG_INFINITY, i64::MIN),
-            point("other", -0.0, 3),
-            point(quoted, 1e300, 4),
-            point(quoted, 5.0, 5),
+        let point = |value: f64, step: i64| Sample { value, timestamp: 1_700_000_000_000_i64.wrapping_add(step), step };
+        let points = vec![
+            point(0.1, 0),
+            point(f64::NAN, -1),
+            point(f64::INFINITY, i64::MAX),
+            point(f64::NEG_INFINITY, i64::MIN),
+            point(-0.0, 3),
+            point(1e300, 4),
+            point(5.0, 5),
         ];
-        for token in [None, Some("eyJhIjoxfQ==")] {
-            assert_eq!(
-                String::from_utf8(history_body(&metrics, token).unwrap()).unwrap(),
-                String::from_utf8(derived(&metrics, token)).unwrap()
-            );
-            assert_eq!(history_body(&[], token).unwrap(), derived(&[], token));
+        for key in ["loss \"val\"/\u{e9}\n", "acc"] {
+            for token in [None, Some("eyJhIjoxfQ==")] {
+                assert_eq!(
+                    String::from_utf8(history_body(key, &points, token).unwrap()).unwrap(),
+                    String::from_utf8(derived(key, &points, token)).unwrap()
+                );
+                assert_eq!(history_body(key, &[], token).unwrap(), derived(key, &[], token));
+            }
         }
     }
 }

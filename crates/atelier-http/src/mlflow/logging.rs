@@ -252,7 +252,7 @@ async fn get_metric_history(
         .get_metric_history(&principal, &workspace, &run_id, &key, query.max_results, query.page_token.as_deref())
         .await?;
     // Histories run to hundreds of thousands of points: written straight into one buffer.
-    let body = history_body(&page.items, page.next_page_token.as_deref())
+    let body = history_body(&page.key, &page.points, page.next_page_token.as_deref())
         .map_err(|error| Error::internal(format!("writing the history failed: {error}")))?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }

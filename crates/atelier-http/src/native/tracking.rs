@@ -533,13 +533,13 @@ pub(crate) async fn metric_history(
         .get_metric_history(&principal, &workspace(&ws)?, &run_id, &key, query.max_results, query.page_token.as_deref())
         .await?;
     let items = page
-        .items
+        .points
         .into_iter()
-        .map(|metric| MetricDto {
-            key: metric.key,
-            value: Some(metric.value),
-            timestamp: metric.timestamp,
-            step: metric.step,
+        .map(|point| MetricDto {
+            key: page.key.clone(),
+            value: Some(point.value),
+            timestamp: point.timestamp,
+            step: point.step,
         })
         .collect();
     Ok(Json(MetricPage { items, next_page_token: page.next_page_token }))
