@@ -187,26 +187,6 @@ impl SqlStore {
         serde_json::from_str(&text).map_err(|error| Error::internal(format!("unpacking rows failed: {error}")))
     }
 
-    /// Points `offset..offset + limit` of a series, as `(step, timestamp, value bits)`, packed
-    /// (where the store has no [`crate::points::PointReader`]: PostgreSQL).
-    pub(crate) async fn packed_history(
-        &self,
-        run_id: &RunId,
-        key: &str,
-        limit: Option<i64>,
-        offset: i64,
-    ) -> Result<Vec<(i64, i64, i64)>> {
-        let inner = "SELECT step, timestamp, value_bits, id FROM metric_points WHERE series_id = (SELECT series_id \
-                     FROM metric_series WHERE run_uuid = $1 AND key = $2) ORDER BY step, timestamp, id LIMIT $3 OFFSET $4";
-        let binds = [
-            Bind::text(run_id.as_str().to_owned()),
-            Bind::text(key.to_owned()),
-            Bind::Int(limit.unwrap_or(i64::MAX)),
-            Bind::Int(offset),
-        ];
-        self.fetch_packed(inner, &["step", "timestamp", "value_bits"], "step, timestamp, id", &binds).await
-    }
-
     pub(crate) async fn experiment_tags(
         &self,
         workspace: &WorkspaceName,

@@ -508,7 +508,18 @@ impl TrackingStore for SqlStore {
             Some(reader) => {
                 reader.history(run_id.as_str().to_owned(), key.to_owned(), limit.unwrap_or(i64::MAX), offset).await?
             }
-            None => self.packed_history(run_id, key, limit, offset).await?,
+            None => {
+                let inner = "SELECT step, timestamp, value_bits, id FROM metric_points WHERE series_id = (SELECT \
+                             series_id FROM metric_series WHERE run_uuid = $1 AND key = $2) \
+                             ORDER BY step, timestamp, id LIMIT $3 OFFSET $4";
+                let binds = [
+                    Bind::text(run_id.as_str().to_owned()),
+                    Bind::text(key.to_owned()),
+                    Bind::Int(limit.unwrap_or(i64::MAX)),
+                    Bind::Int(offset),
+                ];
+                self.fetch_packed(inner, &["step", "timestamp", "value_bits"], "step, timestamp, id", &binds).await?
+            }
         };
         Ok(points
             .into_iter()

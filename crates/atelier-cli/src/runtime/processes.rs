@@ -76,10 +76,6 @@ pub(super) async fn plan_start(plan: &JobPlan, command: &str, dir: &Path) -> any
             // Each rank runs in a confinement of its own, so ranks on one node cannot map each
             // other's memory: they talk over TCP, as ranks on different nodes do.
             ("OMPI_MCA_btl".to_owned(), "self,tcp".to_owned()),
-            // Nor the PMIx server's shared store, nor the node's folder for its clients: each
-            // asks the server over its socket, and keeps its session in its own /tmp.
-            ("PMIX_MCA_gds".to_owned(), "hash".to_owned()),
-            ("OMPI_MCA_orte_tmpdir_base".to_owned(), "/tmp".to_owned()),
         ];
         return Ok(Start {
             launcher: Launcher::SrunMpi,
