@@ -35,6 +35,8 @@ const MAX_ROWS_PER_INSERT: usize = 4_000;
 const MAX_LATEST_PER_UPSERT: usize = 3_000;
 /// Requests waiting for the writer; senders wait when it is full.
 const QUEUE_CAPACITY: usize = 1_024;
+/// How many times a group that lost a lock conflict on PostgreSQL is written.
+const MAX_ATTEMPTS: u32 = 4;
 
 struct Job {
     workspace: WorkspaceName,
@@ -153,20 +155,29 @@ struct RunState {
 
 /// Checks every request of the group and writes the accepted ones in one transaction. Returns
 /// each request's outcome; an `Err` of the whole means nothing was written.
+///
+/// PostgreSQL may end a transaction that waits in a cycle with others (a deadlock) or that
+/// cannot be serialized; the writer orders its locks so that its own groups do not, but other
+/// writers of the same rows (the run's own updates, another server) can. Such a group is
+/// written again from the start, a few times, before its requests are told.
 async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<Vec<Result<()>>> {
-    let mut transaction = GroupTransaction::begin(pool, dialect).await?;
-    let outcomes = match write_checked(&mut transaction, jobs).await {
-        Ok(outcomes) => outcomes,
-        Err(error) => {
-            transaction.rollback().await;
-            return Err(error);
-        }
-    };
-    match transaction.commit().await {
-        Ok(()) => Ok(outcomes),
-        Err(error) => {
-            transaction.rollback().await;
-            Err(error)
+    let mut attempt = 1;
+    loop {
+        let mut transaction = GroupTransaction::begin(pool, dialect).await?;
+        let written = match write_checked(&mut transaction, jobs).await {
+            Ok(outcomes) => transaction.commit().await.map(|()| outcomes),
+            Err(error) => Err(error),
+        };
+        match written {
+            Ok(outcomes) => return Ok(outcomes),
+            Err(error) => {
+                transaction.rollback().await;
+                if !transaction.contended || attempt == MAX_ATTEMPTS {
+                    return Err(error);
+                }
+                tracing::debug!(attempt, %error, "a grouped write lost a lock conflict; writing it again");
+                attempt += 1;
+            }
         }
     }
 }
@@ -224,21 +235,27 @@ async fn write_checked<'a>(transaction: &mut GroupTransaction<'a>, jobs: &'a [Jo
         }
     }
 
+    // Groups (and servers) write to PostgreSQL at once. A param is checked against the stored
+    // value and then written, so two groups logging one run's params take turns: each holds its
+    // runs' rows from before its check until it commits. A rename updates the run's row, so a
+    // group that renames takes it here too, before any other row, in one order for every group.
+    // `NO KEY UPDATE` leaves the runs to the key-share locks of the foreign keys of other
+    // groups' inserts: a stronger lock made a group that had inserted a run's new series wait
+    // for this one while this one waited for that series (a deadlock).
+    let writes_the_run = jobs.iter().any(|job| !job.batch.params.is_empty() || job.batch.new_run_name.is_some());
+    if dialect == Dialect::Postgres && writes_the_run {
+        let sql = format!(
+            "SELECT run_uuid FROM runs WHERE run_uuid IN ({}) ORDER BY run_uuid FOR NO KEY UPDATE",
+            placeholder_list(dialect, 1, run_ids.len())
+        );
+        transaction.fetch(sql, run_ids.iter().map(|id| Bind::text(*id)).collect()).await?;
+    }
+
     // Params already stored for the keys this group logs.
     let mut known_params: HashMap<(String, String), String> = HashMap::new();
     let mut param_keys: Vec<&str> =
         jobs.iter().flat_map(|job| job.batch.params.iter().map(|param| param.key.as_str())).collect();
     if !param_keys.is_empty() {
-        if dialect == Dialect::Postgres {
-            // Groups (and servers) write to PostgreSQL at once. A param is checked against
-            // the stored value and then written, so two groups logging one run's params take
-            // turns: each holds its runs' rows from before its check until it commits.
-            let sql = format!(
-                "SELECT run_uuid FROM runs WHERE run_uuid IN ({}) ORDER BY run_uuid FOR UPDATE",
-                placeholder_list(dialect, 1, run_ids.len())
-            );
-            transaction.fetch(sql, run_ids.iter().map(|id| Bind::text(*id)).collect()).await?;
-        }
         param_keys.sort_unstable();
         param_keys.dedup();
         let sql = format!(
@@ -520,6 +537,8 @@ struct GroupTransaction<'a> {
     begun: bool,
     queued_sql: String,
     queued_binds: Vec<Bind<'a>>,
+    /// Whether PostgreSQL ended the transaction for a deadlock or a serialization failure.
+    contended: bool,
 }
 
 /// Queued writes are sent once they hold this many binds.
@@ -534,7 +553,20 @@ impl<'a> GroupTransaction<'a> {
             begun: false,
             queued_sql: String::new(),
             queued_binds: Vec::new(),
+            contended: false,
         })
+    }
+
+    /// The database's error as the core's, noting a lost lock conflict, which the group retries
+    /// (and so is not logged as an error here).
+    fn failed(&mut self, error: sqlx::Error) -> Error {
+        if let sqlx::Error::Database(database_error) = &error
+            && matches!(database_error.code().as_deref(), Some("40P01" | "40001"))
+        {
+            self.contended = true;
+            return Error::internal(format!("database error: {error}"));
+        }
+        db_error(error)
     }
 
     fn connection(&mut self) -> Result<&mut PoolConnection<Any>> {
@@ -550,7 +582,8 @@ impl<'a> GroupTransaction<'a> {
         match self.dialect {
             Dialect::Sqlite => Ok(format!("BEGIN IMMEDIATE; {sql}")),
             Dialect::Postgres => {
-                sqlx::query("BEGIN").execute(&mut **self.connection()?).await.map_err(db_error)?;
+                let outcome = sqlx::query("BEGIN").execute(&mut **self.connection()?).await;
+                outcome.map_err(|error| self.failed(error))?;
                 Ok(sql)
             }
         }
@@ -558,14 +591,16 @@ impl<'a> GroupTransaction<'a> {
 
     async fn fetch(&mut self, sql: String, binds: Vec<Bind<'_>>) -> Result<Vec<AnyRow>> {
         let sql = self.opening(sql).await?;
-        bound(sql, &binds).fetch_all(&mut **self.connection()?).await.map_err(db_error)
+        let outcome = bound(sql, &binds).fetch_all(&mut **self.connection()?).await;
+        outcome.map_err(|error| self.failed(error))
     }
 
     async fn write(&mut self, sql: String, binds: Vec<Bind<'a>>) -> Result<()> {
         let sql = self.opening(sql).await?;
         match self.dialect {
             Dialect::Postgres => {
-                bound(sql, &binds).execute(&mut **self.connection()?).await.map_err(db_error)?;
+                let outcome = bound(sql, &binds).execute(&mut **self.connection()?).await;
+                outcome.map_err(|error| self.failed(error))?;
             }
             Dialect::Sqlite => {
                 if !self.queued_sql.is_empty() && self.queued_binds.len() + binds.len() > MAX_QUEUED_BINDS {
@@ -591,7 +626,8 @@ impl<'a> GroupTransaction<'a> {
             }
             sql.push_str(last);
         }
-        bound(sql, &binds).execute(&mut **self.connection()?).await.map_err(db_error)?;
+        let outcome = bound(sql, &binds).execute(&mut **self.connection()?).await;
+        outcome.map_err(|error| self.failed(error))?;
         Ok(())
     }
 
