@@ -13,13 +13,18 @@
 # row as an indication only. Syscalls (the write-ahead log's writes) are counted as the
 # instructions that issue them, not as the kernel's time.
 #
+# Each load is a fixed number of requests (warm-up and measured alike), not a fixed time: what a
+# commit costs SQLite depends on where the write-ahead log stands (its index's hash chains grow
+# as it fills), so on and off are compared after the same number of commits from a fresh home.
+#
 # Usage: bash bench/audit-instructions.sh   (needs valgrind; BENCH_SKIP_BUILD=1 skips the build;
-# BENCH_DURATION sets each load's seconds, default 20)
+# BENCH_REQUESTS sets the measured requests of the log-metric loads, default 6000; log-batch
+# sends a fortieth of that)
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
-DURATION=${BENCH_DURATION:-20}
+REQUESTS=${BENCH_REQUESTS:-6000}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
 
@@ -31,9 +36,9 @@ build_release
 
 begin_run audit-instructions
 
-one() { # MODE NAME SCENARIO CLIENTS [LOADGEN ARGS...]
-    local mode=$1 name=$2 scenario=$3 clients=$4 out=$RUN_DIR/$1-$2
-    shift 4
+one() { # MODE NAME SCENARIO CLIENTS REQUESTS [LOADGEN ARGS...]
+    local mode=$1 name=$2 scenario=$3 clients=$4 requests=$5 out=$RUN_DIR/$1-$2
+    shift 5
     mkdir -p "$out"
     rm -rf "$WORK/atelier-home"
     local port
@@ -51,19 +56,20 @@ one() { # MODE NAME SCENARIO CLIENTS [LOADGEN ARGS...]
     local runs
     runs=$(jfield "$out/runs.json" run_ids)
     log "audit $mode: $name (warming up)"
-    "$BIN/loadgen" --url "$URL" "$scenario" --runs "$runs" --clients "$clients" "$@" --duration 3 --warmup 0 >/dev/null
+    "$BIN/loadgen" --url "$URL" "$scenario" --runs "$runs" --clients "$clients" "$@" --duration 600 \
+        --max-requests $((requests / 10)) --warmup 0 >/dev/null
     callgrind_control --zero "$SERVER_PID" >/dev/null
-    log "audit $mode: $name, ${DURATION} s"
+    log "audit $mode: $name, $requests requests"
     "$BIN/loadgen" --url "$URL" "$scenario" --runs "$runs" --clients "$clients" "$@" \
-        --duration "$DURATION" --warmup 0 >"$out/load.json"
+        --duration 600 --max-requests "$requests" --warmup 0 >"$out/load.json"
     callgrind_control --dump "$SERVER_PID" >/dev/null
     stop_server
 }
 
 for mode in on off; do
-    one "$mode" log-metric-1 log-metric 1
-    one "$mode" log-batch-1 log-batch 1 --batch 1000 --keys 10
-    one "$mode" log-metric-8 log-metric 8
+    one "$mode" log-metric-1 log-metric 1 "$REQUESTS"
+    one "$mode" log-batch-1 log-batch 1 $((REQUESTS / 40)) --batch 1000 --keys 10
+    one "$mode" log-metric-8 log-metric 8 "$REQUESTS"
 done
 
 python3 - "$RUN_DIR" <<'PY'

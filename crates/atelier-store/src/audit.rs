@@ -322,6 +322,7 @@ fn like_pattern(pattern: &str) -> String {
 #[async_trait]
 impl AuditStore for SqlStore {
     async fn append_audit(&self, record: &AuditRecord) -> Result<()> {
+        let _turn = self.turn().await;
         let mut connection = self.write.acquire().await.map_err(db_error)?;
         append(&mut connection, self.dialect(), &[record]).await
     }
@@ -366,6 +367,7 @@ impl AuditStore for SqlStore {
     }
 
     async fn purge_audit(&self, before: Millis) -> Result<u64> {
+        let _turn = self.turn().await;
         let result = sqlx::query("DELETE FROM audit_log WHERE at < $1")
             .bind(before)
             .execute(&self.write)

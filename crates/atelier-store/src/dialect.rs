@@ -34,6 +34,19 @@ impl<'a> Bind<'a> {
     }
 }
 
+/// On SQLite's own connection (the batch writer's), a text is bound as the borrowed string it is.
+impl rusqlite::ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+        Ok(match self {
+            Bind::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+            Bind::Int(number) => ToSqlOutput::Owned(Value::Integer(*number)),
+            Bind::Float(number) => ToSqlOutput::Owned(Value::Real(*number)),
+            Bind::Null => ToSqlOutput::Owned(Value::Null),
+        })
+    }
+}
+
 /// The statement `sql` with `binds` bound, in order. The arguments are gathered first, with
 /// room for all of them, rather than by `Query::bind` one at a time: the batch writer binds
 /// thousands of values a second, and each `bind` moves the query and may grow its buffer.

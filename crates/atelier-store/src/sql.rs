@@ -6,7 +6,7 @@
 use crate::Store;
 use crate::dialect::{Dialect, db_error};
 use crate::points::PointReader;
-use crate::writer::BatchWriter;
+use crate::writer::{BatchWriter, WriteGate};
 use atelier_core::{Error, Result};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
@@ -14,6 +14,8 @@ use std::time::Duration;
 
 /// The SQL store. Reads go to `read`; writes go to `write`, which for SQLite is a pool of one
 /// connection so that writers queue in the process instead of failing with "database is locked".
+/// SQLite's batch writer has a connection of its own, and takes turns with `write` through
+/// `gate`.
 #[derive(Clone)]
 pub struct SqlStore {
     pub(crate) read: AnyPool,
@@ -22,8 +24,10 @@ pub struct SqlStore {
     /// Groups concurrent `log_batch` requests into shared transactions.
     pub(crate) writer: BatchWriter,
     /// SQLite's long reads of metric points, on connections of their own (`None` on
-    /// PostgreSQL, and for a database in memory, which another connection would not see).
+    /// PostgreSQL).
     pub(crate) points: Option<PointReader>,
+    /// SQLite's turns between `write` and the batch writer (`None` on PostgreSQL).
+    gate: Option<WriteGate>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -79,17 +83,33 @@ impl SqlStore {
                             })
                         })
                 };
-                // The writer connects first so that the database file exists, in WAL mode,
-                // before any reader opens it.
-                let write = sqlite_options(1).connect(url).await.map_err(db_error)?;
-                let read = sqlite_options(8).connect(url).await.map_err(db_error)?;
                 let file = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
                     .map_err(db_error)?
                     .get_filename()
                     .to_path_buf();
-                let in_memory = file.as_os_str().is_empty() || file.as_os_str() == ":memory:";
-                let points = (!in_memory).then(|| PointReader::new(file));
-                SqlStore { read, writer: BatchWriter::start(write.clone(), dialect), write, dialect, points }
+                if file.as_os_str().is_empty() || file.as_os_str() == ":memory:" {
+                    return Err(Error::invalid(
+                        "an SQLite store in memory is not supported (each of its connections would see a \
+                         database of its own): give a file, sqlite://PATH"
+                            .to_owned(),
+                    ));
+                }
+                // The writer connects first so that the database file exists, in WAL mode,
+                // before any reader opens it; the batch writer's connection opens once the
+                // schema is there.
+                let write = sqlite_options(1).connect(url).await.map_err(db_error)?;
+                migrator(dialect).run(&write).await.map_err(migrate_error)?;
+                let read = sqlite_options(8).connect(url).await.map_err(db_error)?;
+                let gate = WriteGate::default();
+                let batch_connection = open_batch_connection(&file)?;
+                SqlStore {
+                    read,
+                    writer: BatchWriter::start_sqlite(batch_connection, gate.clone())?,
+                    write,
+                    dialect,
+                    points: Some(PointReader::new(file)),
+                    gate: Some(gate),
+                }
             }
             Dialect::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -98,16 +118,17 @@ impl SqlStore {
                     .connect(url)
                     .await
                     .map_err(db_error)?;
+                migrator(dialect).run(&pool).await.map_err(migrate_error)?;
                 SqlStore {
                     read: pool.clone(),
-                    writer: BatchWriter::start(pool.clone(), dialect),
+                    writer: BatchWriter::start_postgres(pool.clone()),
                     write: pool,
                     dialect,
                     points: None,
+                    gate: None,
                 }
             }
         };
-        migrator(dialect).run(&store.write).await.map_err(migrate_error)?;
         Ok(store)
     }
 
@@ -147,8 +168,26 @@ impl SqlStore {
     }
 
     /// Begins a write transaction, whose commit carries the request's audit record.
+    ///
+    /// On SQLite it waits for its turn with the batch writer and begins `IMMEDIATE`: holding the
+    /// write lock from the start, it never has to upgrade a read, which fails at once (not after
+    /// a wait) when the other connection has committed since.
     pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
-        Ok(WriteTx { transaction: self.write.begin().await.map_err(db_error)?, dialect: self.dialect })
+        let turn = self.turn().await;
+        let transaction = match self.dialect {
+            Dialect::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.write.begin().await,
+        };
+        Ok(WriteTx { transaction: transaction.map_err(db_error)?, dialect: self.dialect, _turn: turn })
+    }
+
+    /// On SQLite, waits for the write connection's turn with the batch writer, kept until the
+    /// guard is dropped; on PostgreSQL, nothing.
+    pub(crate) async fn turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        }
     }
 
     /// Runs one state-changing statement as its own transaction, with the request's audit
@@ -183,6 +222,8 @@ impl SqlStore {
 pub(crate) struct WriteTx {
     transaction: sqlx::Transaction<'static, sqlx::Any>,
     dialect: Dialect,
+    /// SQLite's turn, given back after the transaction ends (fields drop in order).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl std::ops::Deref for WriteTx {
@@ -217,6 +258,21 @@ impl WriteTx {
         }
         Ok(())
     }
+}
+
+/// The batch writer's own connection to the SQLite file, set as the pool's connections are.
+fn open_batch_connection(file: &std::path::Path) -> Result<rusqlite::Connection> {
+    let opened = rusqlite::Connection::open_with_flags(
+        file,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .and_then(|connection| {
+        connection.execute_batch(SQLITE_PRAGMAS)?;
+        // A group's statements differ only with its size: a `log_metric`'s are always the same.
+        connection.set_prepared_statement_cache_capacity(64);
+        Ok(connection)
+    });
+    opened.map_err(|error| Error::internal(format!("opening the metadata store's writer connection failed: {error}")))
 }
 
 /// The migrations of each dialect, embedded in the binary. Plain SQL, forward only; a new

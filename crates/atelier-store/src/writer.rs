@@ -1,14 +1,23 @@
-//! The batch writer: one task takes every `log_batch` and writes the requests that arrived
-//! together in one transaction.
+//! The batch writer: it takes every `log_batch` and writes the requests that arrived together
+//! in one transaction.
 //!
-//! Logging is the hot path of a tracking server: many clients each send small batches. Writing
-//! each request in its own transaction costs a handful of statement round trips per request on
-//! SQLite's single writer connection (see [`GroupTransaction`] for how few a group takes). The writer drains what is waiting, checks every request
+//! Logging is the hot path of a tracking server: many clients each send small batches, and a
+//! commit per request would cost each its own statements and its own pages of the write-ahead
+//! log. The writer drains what is waiting, checks every request
 //! against the state (its run exists in its workspace and is active; its params do not change a
 //! value, counting the requests before it in the group), and writes the accepted ones with one
 //! multi-row insert per table. A request that fails its checks gets its own error and writes
 //! nothing; the others in the group are unaffected. If the group's transaction fails as a whole
 //! (a database error), every request is retried alone, so one request cannot fail another.
+//!
+//! On SQLite the writer is a thread of its own that owns a connection to the database file
+//! (`rusqlite`) and runs each group's statements itself: a `log_metric` is one hand-off from the
+//! request's task to the thread and one back, where sqlx's driver took two round trips to its
+//! worker thread and copied every text it bound. The store's other writes (sqlx's writer
+//! connection) and this thread take turns through one fair lock, [`WriteGate`], so that neither
+//! waits on SQLite's busy handler, which could starve one while the other writes back to back.
+//! On PostgreSQL up to [`POSTGRES_WRITERS`] groups are written at once, each on a connection of
+//! the pool.
 
 use crate::Batch;
 use crate::audit::AuditContext;
@@ -17,12 +26,15 @@ use atelier_core::audit::AuditRecord;
 use atelier_core::model::{LifecycleStage, Metric, RunId};
 use atelier_core::names::WorkspaceName;
 use atelier_core::{Error, Result};
-use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Row};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc, oneshot};
+
+/// The turns of SQLite's two writers: the batch writer's thread and sqlx's writer connection.
+/// Fair: each waits in the order it came.
+pub(crate) type WriteGate = Arc<tokio::sync::Mutex<()>>;
 
 /// The most requests written in one transaction.
 const MAX_GROUP_REQUESTS: usize = 64;
@@ -53,11 +65,21 @@ pub(crate) struct BatchWriter {
 }
 
 impl BatchWriter {
-    /// Starts the writer task on the current tokio runtime.
-    pub(crate) fn start(pool: AnyPool, dialect: Dialect) -> Self {
+    /// Starts the PostgreSQL writer task on the current tokio runtime.
+    pub(crate) fn start_postgres(pool: AnyPool) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(run(pool, dialect, receiver));
+        tokio::spawn(run(pool, receiver));
         BatchWriter { sender }
+    }
+
+    /// Starts SQLite's writer thread, which owns `connection` and writes when `gate` lets it.
+    pub(crate) fn start_sqlite(connection: rusqlite::Connection, gate: WriteGate) -> Result<Self> {
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        std::thread::Builder::new()
+            .name("sqlite-writer".to_owned())
+            .spawn(move || run_sqlite(connection, gate, receiver))
+            .map_err(|error| Error::internal(format!("starting the metadata store's writer failed: {error}")))?;
+        Ok(BatchWriter { sender })
     }
 
     /// Writes one request's batch; returns when it is committed (or refused).
@@ -80,49 +102,73 @@ impl BatchWriter {
     }
 }
 
-/// Groups written at once: SQLite has one writer connection, so its groups go one after
-/// another; PostgreSQL writes several, each its own transaction on its own connection, so that
-/// a group's round trips to the database do not hold up the next.
-fn writers(dialect: Dialect) -> usize {
-    match dialect {
-        Dialect::Sqlite => 1,
-        Dialect::Postgres => 4,
+/// PostgreSQL's groups written at once, each its own transaction on its own connection, so that
+/// a group's round trips to the database do not hold up the next. (SQLite's thread writes one
+/// group after another: the database has one writer.)
+const POSTGRES_WRITERS: usize = 4;
+
+/// Takes the first waiting request and those that arrived with it, up to a group's size.
+fn draw_group(first: Job, receiver: &mut mpsc::Receiver<Job>) -> Vec<Job> {
+    let mut metrics = first.batch.metrics.len();
+    let mut group = vec![first];
+    while group.len() < MAX_GROUP_REQUESTS && metrics < MAX_GROUP_METRICS {
+        match receiver.try_recv() {
+            Ok(job) => {
+                metrics += job.batch.metrics.len();
+                group.push(job);
+            }
+            Err(_) => break,
+        }
     }
+    group
 }
 
-async fn run(pool: AnyPool, dialect: Dialect, mut receiver: mpsc::Receiver<Job>) {
-    let free = Arc::new(Semaphore::new(writers(dialect)));
+async fn run(pool: AnyPool, mut receiver: mpsc::Receiver<Job>) {
+    let free = Arc::new(Semaphore::new(POSTGRES_WRITERS));
     loop {
         // A writer is free before the group is drawn, so that requests arriving while all of
         // them are busy join the next group.
         let Ok(permit) = free.clone().acquire_owned().await else { return };
         let Some(first) = receiver.recv().await else { return };
-        let mut metrics = first.batch.metrics.len();
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP_REQUESTS && metrics < MAX_GROUP_METRICS {
-            match receiver.try_recv() {
-                Ok(job) => {
-                    metrics += job.batch.metrics.len();
-                    group.push(job);
-                }
-                Err(_) => break,
-            }
-        }
-        if writers(dialect) == 1 {
-            write_and_reply(&pool, dialect, group).await;
-        } else {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                write_and_reply(&pool, dialect, group).await;
-                drop(permit);
-            });
-        }
+        let group = draw_group(first, &mut receiver);
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            write_and_reply(&mut Database::Pool(&pool), group).await;
+            drop(permit);
+        });
     }
 }
 
+/// SQLite's writer thread: draws a group once it has its turn, writes it and answers. The
+/// group's statements run on this thread; the runtime only drives them (nothing in them waits).
+fn run_sqlite(mut connection: rusqlite::Connection, gate: WriteGate, mut receiver: mpsc::Receiver<Job>) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "the metadata store's writer could not start");
+            return;
+        }
+    };
+    while let Some(first) = receiver.blocking_recv() {
+        let turn = gate.blocking_lock();
+        // Requests that arrived while the other writer had its turn join this group.
+        let group = draw_group(first, &mut receiver);
+        runtime.block_on(write_and_reply(&mut Database::Sqlite(&mut connection), group));
+        drop(turn);
+    }
+}
+
+/// Where a group is written.
+enum Database<'c> {
+    /// PostgreSQL: a connection of the pool for each transaction.
+    Pool(&'c AnyPool),
+    /// SQLite: the writer thread's own connection.
+    Sqlite(&'c mut rusqlite::Connection),
+}
+
 /// Writes a group and answers each of its requests.
-async fn write_and_reply(pool: &AnyPool, dialect: Dialect, group: Vec<Job>) {
-    match write_group(pool, dialect, &group).await {
+async fn write_and_reply(database: &mut Database<'_>, group: Vec<Job>) {
+    match write_group(database, &group).await {
         Ok(outcomes) => {
             for (job, outcome) in group.into_iter().zip(outcomes) {
                 let _ = job.reply.send(outcome);
@@ -136,7 +182,7 @@ async fn write_and_reply(pool: &AnyPool, dialect: Dialect, group: Vec<Job>) {
         Err(error) => {
             tracing::warn!(requests = group.len(), %error, "a grouped write failed; writing its requests one by one");
             for job in group {
-                let outcome = match write_group(pool, dialect, std::slice::from_ref(&job)).await {
+                let outcome = match write_group(database, std::slice::from_ref(&job)).await {
                     Ok(mut outcomes) => outcomes.pop().unwrap_or(Ok(())),
                     Err(error) => Err(error),
                 };
@@ -160,10 +206,10 @@ struct RunState {
 /// cannot be serialized; the writer orders its locks so that its own groups do not, but other
 /// writers of the same rows (the run's own updates, another server) can. Such a group is
 /// written again from the start, a few times, before its requests are told.
-async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<Vec<Result<()>>> {
+async fn write_group(database: &mut Database<'_>, jobs: &[Job]) -> Result<Vec<Result<()>>> {
     let mut attempt = 1;
     loop {
-        let mut transaction = GroupTransaction::begin(pool, dialect).await?;
+        let mut transaction = GroupTransaction::begin(database).await?;
         let written = match write_checked(&mut transaction, jobs).await {
             Ok(outcomes) => transaction.commit().await.map(|()| outcomes),
             Err(error) => Err(error),
@@ -183,7 +229,7 @@ async fn write_group(pool: &AnyPool, dialect: Dialect, jobs: &[Job]) -> Result<V
 }
 
 /// Reads what the checks need, checks every request and queues the accepted ones' writes.
-async fn write_checked<'a>(transaction: &mut GroupTransaction<'a>, jobs: &'a [Job]) -> Result<Vec<Result<()>>> {
+async fn write_checked(transaction: &mut GroupTransaction<'_>, jobs: &[Job]) -> Result<Vec<Result<()>>> {
     let dialect = transaction.dialect;
     let mut run_ids: Vec<&str> = jobs.iter().map(|job| job.run_id.as_str()).collect();
     run_ids.sort_unstable();
@@ -213,25 +259,28 @@ async fn write_checked<'a>(transaction: &mut GroupTransaction<'a>, jobs: &'a [Jo
     // Keyed by the group's own strings (a row's run and key are among those asked for), so that
     // looking a point's series up allocates nothing.
     let mut series: HashMap<(&str, &str), i64> = HashMap::new();
-    for row in transaction.fetch(sql, binds).await? {
-        let run_uuid: String = row.try_get("run_uuid").map_err(db_error)?;
-        match row.try_get::<Option<i64>, _>("series_id").map_err(db_error)? {
-            Some(series_id) => {
-                let key: String = row.try_get("key").map_err(db_error)?;
+    use Column::{Int, Text};
+    let columns = [Text, Text, Int, Text, Text, Int];
+    for row in transaction.fetch(sql, binds, &columns).await? {
+        let [run_uuid, workspace, experiment_id, stage, key, series_id] =
+            <[Cell; 6]>::try_from(row).map_err(|_| Error::internal("the writer read a row of another shape"))?;
+        match (run_uuid, series_id, key) {
+            (Cell::Text(run_uuid), Cell::Int(series_id), Cell::Text(key)) => {
                 if let (Ok(run), Ok(key)) =
                     (run_ids.binary_search(&run_uuid.as_str()), metric_keys.binary_search(&key.as_str()))
                 {
                     series.insert((run_ids[run], metric_keys[key]), series_id);
                 }
             }
-            None => {
+            (Cell::Text(run_uuid), Cell::Null, _) => {
                 let state = RunState {
-                    workspace: row.try_get("workspace").map_err(db_error)?,
-                    experiment_id: row.try_get("experiment_id").map_err(db_error)?,
-                    stage: row.try_get("lifecycle_stage").map_err(db_error)?,
+                    workspace: workspace.into_text()?,
+                    experiment_id: experiment_id.into_int()?,
+                    stage: stage.into_text()?,
                 };
                 runs.insert(run_uuid, state);
             }
+            _ => return Err(Error::internal("the writer read a run or series without its key")),
         }
     }
 
@@ -248,7 +297,7 @@ async fn write_checked<'a>(transaction: &mut GroupTransaction<'a>, jobs: &'a [Jo
             "SELECT run_uuid FROM runs WHERE run_uuid IN ({}) ORDER BY run_uuid FOR NO KEY UPDATE",
             placeholder_list(dialect, 1, run_ids.len())
         );
-        transaction.fetch(sql, run_ids.iter().map(|id| Bind::text(*id)).collect()).await?;
+        transaction.fetch(sql, run_ids.iter().map(|id| Bind::text(*id)).collect(), &[Text]).await?;
     }
 
     // Params already stored for the keys this group logs.
@@ -264,11 +313,10 @@ async fn write_checked<'a>(transaction: &mut GroupTransaction<'a>, jobs: &'a [Jo
             placeholder_list(dialect, run_ids.len() + 1, param_keys.len())
         );
         let binds: Vec<Bind> = run_ids.iter().chain(param_keys.iter()).map(|text| Bind::text(*text)).collect();
-        for row in transaction.fetch(sql, binds).await? {
-            known_params.insert(
-                (row.try_get("run_uuid").map_err(db_error)?, row.try_get("key").map_err(db_error)?),
-                row.try_get("value").map_err(db_error)?,
-            );
+        for row in transaction.fetch(sql, binds, &[Text, Text, Text]).await? {
+            let [run_uuid, key, value] =
+                <[Cell; 3]>::try_from(row).map_err(|_| Error::internal("the writer read a row of another shape"))?;
+            known_params.insert((run_uuid.into_text()?, key.into_text()?), value.into_text()?);
         }
     }
 
@@ -403,7 +451,7 @@ async fn write_checked<'a>(transaction: &mut GroupTransaction<'a>, jobs: &'a [Jo
 /// series' number; a new series is created, and its first points join it by run and key in the
 /// next statement of the same transaction, so no read waits on the insert.
 async fn write_points<'a>(
-    transaction: &mut GroupTransaction<'a>,
+    transaction: &mut GroupTransaction<'_>,
     metrics: &[(&'a RunId, &'a Metric)],
     series: &HashMap<(&str, &str), i64>,
 ) -> Result<()> {
@@ -506,7 +554,7 @@ async fn write_points<'a>(
 /// Queues inserts of `(run_uuid, key, value)` rows into a run's key/value table (`insert` names
 /// it; both callers pass constants), resolving conflicts on `(run_uuid, key)` with `on_conflict`.
 async fn insert_key_values<'a>(
-    transaction: &mut GroupTransaction<'a>,
+    transaction: &mut GroupTransaction<'_>,
     insert: &'static str,
     rows: &[(&'a str, &'a str, &'a str)],
     on_conflict: &'static str,
@@ -523,38 +571,75 @@ async fn insert_key_values<'a>(
     Ok(())
 }
 
-/// A group's transaction on the writer connection, begun and ended by hand so that on SQLite it
-/// takes two round trips to sqlx's worker thread instead of one per statement: `BEGIN IMMEDIATE`
-/// rides with the first read, and the writes are queued and sent with `COMMIT` as one query
-/// string (SQLite's placeholders are anonymous, so each statement takes the next binds in turn).
-/// Each round trip wakes two threads, and for one `log_metric` they were most of the server's
-/// time. PostgreSQL sends each statement as it comes. Whoever gets an error from a method calls
-/// [`GroupTransaction::rollback`], which also drops the connection if it cannot say whether a
-/// transaction is still open on it.
-struct GroupTransaction<'a> {
-    connection: Option<PoolConnection<Any>>,
+/// A value the writer reads: the columns it asks for are integers or texts, or NULL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Int,
+    Text,
+}
+
+#[derive(Debug)]
+enum Cell {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl Cell {
+    fn into_text(self) -> Result<String> {
+        match self {
+            Cell::Text(text) => Ok(text),
+            other => Err(Error::internal(format!("the writer expected a text and read {other:?}"))),
+        }
+    }
+
+    fn into_int(self) -> Result<i64> {
+        match self {
+            Cell::Int(number) => Ok(number),
+            other => Err(Error::internal(format!("the writer expected an integer and read {other:?}"))),
+        }
+    }
+}
+
+/// The connection a group's transaction runs on.
+enum Link<'c> {
+    /// PostgreSQL's; `None` once closed after a failed rollback.
+    Pool(Option<PoolConnection<Any>>),
+    Sqlite(&'c mut rusqlite::Connection),
+}
+
+/// A group's transaction, begun with its first statement and ended by hand. Whoever gets an
+/// error from a method calls [`GroupTransaction::rollback`], which also drops a pool's
+/// connection if it cannot say whether a transaction is still open on it.
+struct GroupTransaction<'c> {
+    link: Link<'c>,
     dialect: Dialect,
     begun: bool,
-    queued_sql: String,
-    queued_binds: Vec<Bind<'a>>,
     /// Whether PostgreSQL ended the transaction for a deadlock or a serialization failure.
     contended: bool,
 }
 
-/// Queued writes are sent once they hold this many binds.
-const MAX_QUEUED_BINDS: usize = 30_000;
+fn sqlite_error(error: rusqlite::Error) -> Error {
+    if let rusqlite::Error::SqliteFailure(failure, _) = &error
+        && failure.code == rusqlite::ErrorCode::ConstraintViolation
+        && matches!(
+            failure.extended_code,
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        )
+    {
+        return Error::already_exists(format!("already exists: {error}"));
+    }
+    tracing::error!(%error, "database error");
+    Error::internal(format!("database error: {error}"))
+}
 
-impl<'a> GroupTransaction<'a> {
-    async fn begin(pool: &AnyPool, dialect: Dialect) -> Result<Self> {
-        let connection = pool.acquire().await.map_err(db_error)?;
-        Ok(GroupTransaction {
-            connection: Some(connection),
-            dialect,
-            begun: false,
-            queued_sql: String::new(),
-            queued_binds: Vec::new(),
-            contended: false,
-        })
+impl<'c> GroupTransaction<'c> {
+    async fn begin(database: &'c mut Database<'_>) -> Result<Self> {
+        let (link, dialect) = match database {
+            Database::Pool(pool) => (Link::Pool(Some(pool.acquire().await.map_err(db_error)?)), Dialect::Postgres),
+            Database::Sqlite(connection) => (Link::Sqlite(connection), Dialect::Sqlite),
+        };
+        Ok(GroupTransaction { link, dialect, begun: false, contended: false })
     }
 
     /// The database's error as the core's, noting a lost lock conflict, which the group retries
@@ -569,92 +654,136 @@ impl<'a> GroupTransaction<'a> {
         db_error(error)
     }
 
-    fn connection(&mut self) -> Result<&mut PoolConnection<Any>> {
-        self.connection.as_mut().ok_or_else(|| Error::internal("the writer's connection was closed"))
+    fn pooled(&mut self) -> Result<&mut PoolConnection<Any>> {
+        match &mut self.link {
+            Link::Pool(Some(connection)) => Ok(connection),
+            _ => Err(Error::internal("the writer's connection was closed")),
+        }
     }
 
-    /// Opens the transaction with `sql`'s round trip (SQLite) or its own (PostgreSQL).
-    async fn opening(&mut self, sql: String) -> Result<String> {
+    /// Opens the transaction before its first statement.
+    async fn open(&mut self) -> Result<()> {
         if self.begun {
-            return Ok(sql);
+            return Ok(());
         }
         self.begun = true;
-        match self.dialect {
-            Dialect::Sqlite => Ok(format!("BEGIN IMMEDIATE; {sql}")),
-            Dialect::Postgres => {
-                let outcome = sqlx::query("BEGIN").execute(&mut **self.connection()?).await;
-                outcome.map_err(|error| self.failed(error))?;
-                Ok(sql)
+        self.execute_plain(match self.dialect {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        })
+        .await
+    }
+
+    /// Runs a statement without arguments.
+    async fn execute_plain(&mut self, sql: &'static str) -> Result<()> {
+        match &mut self.link {
+            Link::Sqlite(connection) => connection.execute_batch(sql).map_err(sqlite_error),
+            Link::Pool(_) => {
+                let outcome = sqlx::query(sql).execute(&mut **self.pooled()?).await;
+                outcome.map(|_| ()).map_err(|error| self.failed(error))
             }
         }
     }
 
-    async fn fetch(&mut self, sql: String, binds: Vec<Bind<'_>>) -> Result<Vec<AnyRow>> {
-        let sql = self.opening(sql).await?;
-        let outcome = bound(sql, &binds).fetch_all(&mut **self.connection()?).await;
-        outcome.map_err(|error| self.failed(error))
-    }
-
-    async fn write(&mut self, sql: String, binds: Vec<Bind<'a>>) -> Result<()> {
-        let sql = self.opening(sql).await?;
-        match self.dialect {
-            Dialect::Postgres => {
-                let outcome = bound(sql, &binds).execute(&mut **self.connection()?).await;
-                outcome.map_err(|error| self.failed(error))?;
+    /// The rows of `sql`, each as the `columns` it asks for.
+    async fn fetch(&mut self, sql: String, binds: Vec<Bind<'_>>, columns: &[Column]) -> Result<Vec<Vec<Cell>>> {
+        self.open().await?;
+        match &mut self.link {
+            Link::Sqlite(connection) => {
+                let read = || -> rusqlite::Result<Vec<Vec<Cell>>> {
+                    let mut statement = connection.prepare_cached(&sql)?;
+                    let mut rows = statement.query(rusqlite::params_from_iter(binds.iter()))?;
+                    let mut read = Vec::new();
+                    while let Some(row) = rows.next()? {
+                        let mut cells = Vec::with_capacity(columns.len());
+                        for (index, column) in columns.iter().enumerate() {
+                            cells.push(match column {
+                                Column::Int => row.get::<_, Option<i64>>(index)?.map_or(Cell::Null, Cell::Int),
+                                Column::Text => row.get::<_, Option<String>>(index)?.map_or(Cell::Null, Cell::Text),
+                            });
+                        }
+                        read.push(cells);
+                    }
+                    Ok(read)
+                };
+                read().map_err(sqlite_error)
             }
-            Dialect::Sqlite => {
-                if !self.queued_sql.is_empty() && self.queued_binds.len() + binds.len() > MAX_QUEUED_BINDS {
-                    self.send_queued(None).await?;
-                }
-                if !self.queued_sql.is_empty() {
-                    self.queued_sql.push_str("; ");
-                }
-                self.queued_sql.push_str(&sql);
-                self.queued_binds.extend(binds);
+            Link::Pool(_) => {
+                let outcome = bound(sql, &binds).fetch_all(&mut **self.pooled()?).await;
+                let rows = outcome.map_err(|error| self.failed(error))?;
+                rows.iter()
+                    .map(|row| {
+                        columns
+                            .iter()
+                            .enumerate()
+                            .map(|(index, column)| {
+                                Ok(match column {
+                                    Column::Int => row.try_get::<Option<i64>, _>(index)?.map_or(Cell::Null, Cell::Int),
+                                    Column::Text => {
+                                        row.try_get::<Option<String>, _>(index)?.map_or(Cell::Null, Cell::Text)
+                                    }
+                                })
+                            })
+                            .collect::<std::result::Result<Vec<Cell>, sqlx::Error>>()
+                            .map_err(db_error)
+                    })
+                    .collect()
             }
         }
-        Ok(())
     }
 
-    /// Sends the queued statements, followed by `last` if given.
-    async fn send_queued(&mut self, last: Option<&str>) -> Result<()> {
-        let mut sql = std::mem::take(&mut self.queued_sql);
-        let binds = std::mem::take(&mut self.queued_binds);
-        if let Some(last) = last {
-            if !sql.is_empty() {
-                sql.push_str("; ");
+    async fn write(&mut self, sql: String, binds: Vec<Bind<'_>>) -> Result<()> {
+        self.open().await?;
+        match &mut self.link {
+            Link::Sqlite(connection) => {
+                let write = || -> rusqlite::Result<()> {
+                    let mut statement = connection.prepare_cached(&sql)?;
+                    statement.execute(rusqlite::params_from_iter(binds.iter()))?;
+                    Ok(())
+                };
+                write().map_err(sqlite_error)
             }
-            sql.push_str(last);
+            Link::Pool(_) => {
+                let outcome = bound(sql, &binds).execute(&mut **self.pooled()?).await;
+                outcome.map(|_| ()).map_err(|error| self.failed(error))
+            }
         }
-        let outcome = bound(sql, &binds).execute(&mut **self.connection()?).await;
-        outcome.map_err(|error| self.failed(error))?;
-        Ok(())
     }
 
     async fn commit(&mut self) -> Result<()> {
         if !self.begun {
             return Ok(());
         }
-        self.send_queued(Some("COMMIT")).await?;
+        self.execute_plain("COMMIT").await?;
         self.begun = false;
         Ok(())
     }
 
-    /// Rolls back what was begun; a connection on which that fails is closed rather than handed
-    /// back to the pool with a transaction perhaps still open.
+    /// Rolls back what was begun; a pool's connection on which that fails is closed rather than
+    /// handed back with a transaction perhaps still open.
     async fn rollback(&mut self) {
-        self.queued_sql.clear();
-        self.queued_binds.clear();
         if !self.begun {
             return;
         }
         self.begun = false;
-        let Some(mut connection) = self.connection.take() else { return };
-        match sqlx::query("ROLLBACK").execute(&mut *connection).await {
-            Ok(_) => self.connection = Some(connection),
-            Err(error) => {
-                tracing::warn!(%error, "rolling back a grouped write failed; closing the writer's connection");
-                let _ = connection.close().await;
+        match &mut self.link {
+            Link::Sqlite(connection) => {
+                // SQLite may have rolled back already (a full disk, a lost lock).
+                if !connection.is_autocommit()
+                    && let Err(error) = connection.execute_batch("ROLLBACK")
+                {
+                    tracing::error!(%error, "rolling back a grouped write failed");
+                }
+            }
+            Link::Pool(slot) => {
+                let Some(mut connection) = slot.take() else { return };
+                match sqlx::query("ROLLBACK").execute(&mut *connection).await {
+                    Ok(_) => *slot = Some(connection),
+                    Err(error) => {
+                        tracing::warn!(%error, "rolling back a grouped write failed; closing the writer's connection");
+                        let _ = connection.close().await;
+                    }
+                }
             }
         }
     }

@@ -507,9 +507,24 @@ async fn concurrent_writers_never_fail(store: &SqlStore) {
             Ok::<_, atelier_core::Error>(())
         }));
     }
+    // Other writes (on SQLite, another connection than the batch writer's) go on meanwhile, and
+    // neither kind waits the other out.
+    for creator in 0..4u8 {
+        let store = store.clone();
+        let workspace = workspace.clone();
+        tasks.push(tokio::spawn(async move {
+            for round in 0..10u8 {
+                let info = run_info(&workspace, 0, 100 + creator * 10 + round, "created", 2);
+                store.create_run(&info, &[]).await?;
+            }
+            Ok(())
+        }));
+    }
     for task in tasks {
         task.await.unwrap().unwrap();
     }
+    let created = search(store, &workspace, &filter("attributes.run_name = 'created'"), &[], 1000, 0).await;
+    assert_eq!(created.len(), 40, "every run created meanwhile is stored");
     let mut total = 0;
     for run_id in &run_ids {
         for key in ["m0", "m1", "m2"] {
