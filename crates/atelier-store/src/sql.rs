@@ -100,11 +100,10 @@ impl SqlStore {
                 let write = sqlite_options(1).connect(url).await.map_err(db_error)?;
                 migrator(dialect).run(&write).await.map_err(migrate_error)?;
                 let read = sqlite_options(8).connect(url).await.map_err(db_error)?;
-                let gate = WriteGate::default();
-                let batch_connection = open_batch_connection(&file)?;
+                let gate = WriteGate::new(tokio::sync::Mutex::new(open_batch_connection(&file)?));
                 SqlStore {
                     read,
-                    writer: BatchWriter::start_sqlite(batch_connection, gate.clone())?,
+                    writer: BatchWriter::start_sqlite(gate.clone())?,
                     write,
                     dialect,
                     points: Some(PointReader::new(file)),
@@ -183,7 +182,7 @@ impl SqlStore {
 
     /// On SQLite, waits for the write connection's turn with the batch writer, kept until the
     /// guard is dropped; on PostgreSQL, nothing.
-    pub(crate) async fn turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    pub(crate) async fn turn(&self) -> Option<tokio::sync::OwnedMutexGuard<rusqlite::Connection>> {
         match &self.gate {
             Some(gate) => Some(gate.clone().lock_owned().await),
             None => None,
@@ -223,7 +222,7 @@ pub(crate) struct WriteTx {
     transaction: sqlx::Transaction<'static, sqlx::Any>,
     dialect: Dialect,
     /// SQLite's turn, given back after the transaction ends (fields drop in order).
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<rusqlite::Connection>>,
 }
 
 impl std::ops::Deref for WriteTx {
@@ -268,6 +267,9 @@ fn open_batch_connection(file: &std::path::Path) -> Result<rusqlite::Connection>
     )
     .and_then(|connection| {
         connection.execute_batch(SQLITE_PRAGMAS)?;
+        // After the pragmas, whose `wal_autocheckpoint` sets SQLite's own hook: this one
+        // checkpoints at the same size, but never on an async thread.
+        connection.wal_hook(Some(crate::writer::checkpoint_when_due));
         // A group's statements differ only with its size: a `log_metric`'s are always the same.
         connection.set_prepared_statement_cache_capacity(64);
         Ok(connection)

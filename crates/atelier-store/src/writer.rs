@@ -11,11 +11,12 @@
 //! (a database error), every request is retried alone, so one request cannot fail another.
 //!
 //! On SQLite the writer is a thread of its own that owns a connection to the database file
-//! (`rusqlite`) and runs each group's statements itself: a `log_metric` is one hand-off from the
-//! request's task to the thread and one back, where sqlx's driver took two round trips to its
-//! worker thread and copied every text it bound. The store's other writes (sqlx's writer
-//! connection) and this thread take turns through one fair lock, [`WriteGate`], so that neither
-//! waits on SQLite's busy handler, which could starve one while the other writes back to back.
+//! (`rusqlite`) and runs each group's statements itself, where sqlx's driver took two round trips
+//! to its worker thread and copied every text it bound; a small request that finds the writer
+//! idle writes itself, on its own task, with the same connection. The store's other writes
+//! (sqlx's writer connection) and the batch writer take turns through one fair lock,
+//! [`WriteGate`], so that neither waits on SQLite's busy handler, which could starve one while
+//! the other writes back to back.
 //! On PostgreSQL up to [`POSTGRES_WRITERS`] groups are written at once, each on a connection of
 //! the pool.
 
@@ -32,9 +33,43 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-/// The turns of SQLite's two writers: the batch writer's thread and sqlx's writer connection.
-/// Fair: each waits in the order it came.
-pub(crate) type WriteGate = Arc<tokio::sync::Mutex<()>>;
+/// SQLite's turn to write, with the batch writer's connection: the batch writer (its thread, or
+/// a request that finds it idle) and sqlx's writer connection take turns through it. Fair: each
+/// waits in the order it came.
+pub(crate) type WriteGate = Arc<tokio::sync::Mutex<rusqlite::Connection>>;
+
+/// The most metrics a request may write itself, on its own task, when it finds SQLite's writer
+/// idle: a `log_metric` or a small batch, a fraction of a millisecond of the async thread.
+const MOST_METRICS_WRITTEN_INLINE: usize = 100;
+/// How many requests in a row must have found no other pending before they write themselves.
+const LONE_REQUESTS_BEFORE_INLINE: usize = 16;
+/// Pages in the write-ahead log after which the batch writer's commit checkpoints it, as
+/// SQLite's `wal_autocheckpoint` does on the pool's connections (see `sql.rs`).
+const CHECKPOINT_PAGES: std::ffi::c_int = 10_000;
+
+thread_local! {
+    /// Set while a request writes on its own task.
+    static WRITING_INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set when such a write's commit found the log due for a checkpoint.
+    static CHECKPOINT_DUE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The batch writer's connection's write-ahead-log hook, called after each commit with the
+/// pages in the log. It checkpoints as SQLite's own hook would (passively, and whatever the
+/// outcome the commit stands), except after a request's own write, which must not hold the
+/// async thread it runs on for the checkpoint's copy and syncs: that checkpoint is left to a
+/// blocking thread ([`BatchWriter::submit`]).
+pub(crate) fn checkpoint_when_due(wal: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
+    if pages < CHECKPOINT_PAGES {
+        return Ok(());
+    }
+    if WRITING_INLINE.get() {
+        CHECKPOINT_DUE.set(true);
+    } else if let Err(error) = wal.checkpoint() {
+        tracing::warn!(%error, "checkpointing the metadata store's write-ahead log failed");
+    }
+    Ok(())
+}
 
 /// The most requests written in one transaction.
 const MAX_GROUP_REQUESTS: usize = 64;
@@ -62,6 +97,12 @@ struct Job {
 #[derive(Clone)]
 pub(crate) struct BatchWriter {
     sender: mpsc::Sender<Job>,
+    /// SQLite's turn and connection, for a request that finds the writer idle.
+    gate: Option<WriteGate>,
+    /// Requests between their submission and their answer.
+    pending: Arc<std::sync::atomic::AtomicUsize>,
+    /// How many requests in a row found no other pending.
+    alone_in_a_row: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl BatchWriter {
@@ -69,28 +110,65 @@ impl BatchWriter {
     pub(crate) fn start_postgres(pool: AnyPool) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         tokio::spawn(run(pool, receiver));
-        BatchWriter { sender }
+        BatchWriter { sender, gate: None, pending: Arc::default(), alone_in_a_row: Arc::default() }
     }
 
-    /// Starts SQLite's writer thread, which owns `connection` and writes when `gate` lets it.
-    pub(crate) fn start_sqlite(connection: rusqlite::Connection, gate: WriteGate) -> Result<Self> {
+    /// Starts SQLite's writer thread, which writes with the connection in `gate` at its turns.
+    pub(crate) fn start_sqlite(gate: WriteGate) -> Result<Self> {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let thread_gate = gate.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
-            .spawn(move || run_sqlite(connection, gate, receiver))
+            .spawn(move || run_sqlite(thread_gate, receiver))
             .map_err(|error| Error::internal(format!("starting the metadata store's writer failed: {error}")))?;
-        Ok(BatchWriter { sender })
+        Ok(BatchWriter { sender, gate: Some(gate), pending: Arc::default(), alone_in_a_row: Arc::default() })
     }
 
     /// Writes one request's batch; returns when it is committed (or refused).
+    ///
+    /// On SQLite a small batch that finds no request waiting and the connection free is written
+    /// on the request's own task: no hand-off to the writer's thread and back, which was most
+    /// of a lone `log_metric`'s time at the server. Otherwise it joins the next group.
     pub(crate) async fn submit(&self, workspace: &WorkspaceName, run_id: &RunId, batch: Batch) -> Result<()> {
-        let (reply, outcome) = oneshot::channel();
+        let (reply, mut outcome) = oneshot::channel();
         let audit = crate::audit::take_for_commit();
         let context = audit.as_ref().map(|(context, _)| context.clone());
+        let small = batch.metrics.len() <= MOST_METRICS_WRITTEN_INLINE;
         let job = Job { workspace: workspace.clone(), run_id: run_id.clone(), batch, audit, reply };
-        let result = match self.sender.send(job).await {
-            Ok(()) => outcome.await.unwrap_or_else(|_| Err(Error::internal("the metadata store's writer stopped"))),
-            Err(_) => Err(Error::internal("the metadata store is shutting down")),
+        let pending = Pending::enter(&self.pending);
+        // Requests that come one at a time (one client's loop) write themselves; once two are
+        // seen together, the next ones go to the thread, which groups them, until a run of
+        // lone ones shows that the concurrency has passed.
+        let streak = if pending.alone {
+            self.alone_in_a_row.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+        } else {
+            self.alone_in_a_row.store(0, std::sync::atomic::Ordering::Relaxed);
+            0
+        };
+        let idle = streak >= LONE_REQUESTS_BEFORE_INLINE && self.sender.capacity() == self.sender.max_capacity();
+        let result = match self.gate.as_ref().filter(|_| small && idle).and_then(|gate| gate.try_lock().ok()) {
+            Some(mut connection) => {
+                // Nothing in a write on SQLite's connection waits, so it ends on this thread.
+                WRITING_INLINE.set(true);
+                write_and_reply(&mut Database::Sqlite(&mut connection), vec![job]).await;
+                WRITING_INLINE.set(false);
+                drop(connection);
+                if CHECKPOINT_DUE.replace(false)
+                    && let Some(gate) = self.gate.clone()
+                {
+                    tokio::task::spawn_blocking(move || {
+                        let connection = gate.blocking_lock();
+                        if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                            tracing::warn!(%error, "checkpointing the metadata store's write-ahead log failed");
+                        }
+                    });
+                }
+                outcome.try_recv().unwrap_or_else(|_| Err(Error::internal("the metadata store's writer stopped")))
+            }
+            None => match self.sender.send(job).await {
+                Ok(()) => outcome.await.unwrap_or_else(|_| Err(Error::internal("the metadata store's writer stopped"))),
+                Err(_) => Err(Error::internal("the metadata store is shutting down")),
+            },
         };
         // A batch that was not written leaves its record to be written after the answer.
         if result.is_err()
@@ -99,6 +177,26 @@ impl BatchWriter {
             crate::audit::give_back(&context);
         }
         result
+    }
+}
+
+/// A request counted among those the writer has not answered yet, until it is dropped.
+struct Pending<'a> {
+    count: &'a std::sync::atomic::AtomicUsize,
+    /// Whether no other request was pending when this one came.
+    alone: bool,
+}
+
+impl<'a> Pending<'a> {
+    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        let before = count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Pending { count, alone: before == 0 }
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -141,7 +239,7 @@ async fn run(pool: AnyPool, mut receiver: mpsc::Receiver<Job>) {
 
 /// SQLite's writer thread: draws a group once it has its turn, writes it and answers. The
 /// group's statements run on this thread; the runtime only drives them (nothing in them waits).
-fn run_sqlite(mut connection: rusqlite::Connection, gate: WriteGate, mut receiver: mpsc::Receiver<Job>) {
+fn run_sqlite(gate: WriteGate, mut receiver: mpsc::Receiver<Job>) {
     let runtime = match tokio::runtime::Builder::new_current_thread().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -150,11 +248,11 @@ fn run_sqlite(mut connection: rusqlite::Connection, gate: WriteGate, mut receive
         }
     };
     while let Some(first) = receiver.blocking_recv() {
-        let turn = gate.blocking_lock();
-        // Requests that arrived while the other writer had its turn join this group.
+        let mut connection = gate.blocking_lock();
+        // Requests that arrived while another writer had its turn join this group.
         let group = draw_group(first, &mut receiver);
         runtime.block_on(write_and_reply(&mut Database::Sqlite(&mut connection), group));
-        drop(turn);
+        drop(connection);
     }
 }
 
@@ -637,7 +735,13 @@ impl<'c> GroupTransaction<'c> {
     async fn begin(database: &'c mut Database<'_>) -> Result<Self> {
         let (link, dialect) = match database {
             Database::Pool(pool) => (Link::Pool(Some(pool.acquire().await.map_err(db_error)?)), Dialect::Postgres),
-            Database::Sqlite(connection) => (Link::Sqlite(connection), Dialect::Sqlite),
+            Database::Sqlite(connection) => {
+                // A group that stopped midway (a panic) may have left its transaction open.
+                if !connection.is_autocommit() {
+                    connection.execute_batch("ROLLBACK").map_err(sqlite_error)?;
+                }
+                (Link::Sqlite(connection), Dialect::Sqlite)
+            }
         };
         Ok(GroupTransaction { link, dialect, begun: false, contended: false })
     }

@@ -36,6 +36,7 @@ conformance!(
     dataset_inputs_are_deduplicated,
     regression_integer_then_fractional_bounds_on_one_connection,
     concurrent_requests_fail_alone,
+    requests_one_at_a_time_are_checked_and_kept_as_grouped_ones,
     experiment_stats_count_active_runs,
 );
 
@@ -655,6 +656,46 @@ async fn concurrent_requests_fail_alone(store: &SqlStore) {
     assert_eq!(stored, 13, "the good requests and the one accepted param request wrote their metric");
     assert!(store.get_metric_history(&deleted.run_id, "m", None, 0).await.unwrap().is_empty());
     assert!(store.get_metric_history(&foreign.run_id, "m", None, 0).await.unwrap().is_empty());
+}
+
+/// One client's loop: requests that come one at a time (which, on SQLite, write themselves on
+/// their own task once a run of them has come alone) are checked, refused and kept exactly as
+/// grouped ones, and a group of concurrent ones in between changes nothing.
+async fn requests_one_at_a_time_are_checked_and_kept_as_grouped_ones(store: &SqlStore) {
+    let workspace = with_workspace(store, "lone").await;
+    let live = run_info(&workspace, 0, 83, "live", 1);
+    let deleted = run_info(&workspace, 0, 84, "deleted", 1);
+    for info in [&live, &deleted] {
+        store.create_run(info, &[]).await.unwrap();
+    }
+    store.set_run_stage(&deleted.run_id, LifecycleStage::Deleted, 2).await.unwrap();
+    let one = |step: i64| Batch { metrics: vec![metric("m", step as f64, step, 1)], ..Batch::default() };
+    for step in 0..40 {
+        store.log_batch(&workspace, &live.run_id, one(step)).await.unwrap();
+    }
+    let param =
+        |value: &str| Batch { params: vec![Param { key: "p".into(), value: value.into() }], ..Batch::default() };
+    store.log_batch(&workspace, &live.run_id, param("a")).await.unwrap();
+    let changed = store.log_batch(&workspace, &live.run_id, param("b")).await.unwrap_err();
+    assert_eq!(changed.code, ErrorCode::InvalidParameterValue);
+    let refused = store.log_batch(&workspace, &deleted.run_id, one(0)).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidParameterValue);
+    let together: Vec<_> = (40..48)
+        .map(|step| {
+            let (store, workspace, run_id) = (store.clone(), workspace.clone(), live.run_id.clone());
+            tokio::spawn(async move { store.log_batch(&workspace, &run_id, one(step)).await })
+        })
+        .collect();
+    for task in together {
+        task.await.unwrap().unwrap();
+    }
+    for step in 48..60 {
+        store.log_batch(&workspace, &live.run_id, one(step)).await.unwrap();
+    }
+    let history = store.get_metric_history(&live.run_id, "m", None, 0).await.unwrap();
+    let steps: Vec<i64> = history.iter().map(|point| point.step).collect();
+    assert_eq!(steps, (0..60).collect::<Vec<_>>(), "every acknowledged point is stored, once");
+    assert!(store.get_metric_history(&deleted.run_id, "m", None, 0).await.unwrap().is_empty());
 }
 
 async fn experiment_stats_count_active_runs(store: &SqlStore) {
