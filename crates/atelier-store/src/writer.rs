@@ -251,7 +251,14 @@ fn run_sqlite(gate: WriteGate, mut receiver: mpsc::Receiver<Job>) {
         let mut connection = gate.blocking_lock();
         // Requests that arrived while another writer had its turn join this group.
         let group = draw_group(first, &mut receiver);
-        runtime.block_on(write_and_reply(&mut Database::Sqlite(&mut connection), group));
+        // A panic in one group answers its requests with an error (their reply senders are
+        // dropped) and leaves the thread to write the next ones.
+        let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(write_and_reply(&mut Database::Sqlite(&mut connection), group))
+        }));
+        if written.is_err() {
+            tracing::error!("the metadata store's writer failed on a group of requests; it goes on with the next");
+        }
         drop(connection);
     }
 }
