@@ -95,8 +95,20 @@ value = json.load(open(sys.argv[1]))[sys.argv[2]]
 print(",".join(value) if isinstance(value, list) else value)' "$1" "$2"
 }
 
+# Drops a file's pages from the page cache (written back first), so that the next start reads it
+# as a machine does that did not just write it: a server started from a binary the build has
+# just written mapped about 7 MB more of it at start (37 MB against 30 MB of RSS here).
+evict_from_cache() { # FILE
+    python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.fsync(fd)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+os.close(fd)' "$1"
+}
+
 start_atelier() {
     local port
+    evict_from_cache "$BIN/atelier"
     port=$(free_port)
     URL=http://127.0.0.1:$port
     # Extra flags (the audit benchmark's --audit on|off) follow the defaults.
