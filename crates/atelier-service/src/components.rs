@@ -93,9 +93,16 @@ impl Service {
                 (Some(snapshot.clone()), Some(hash))
             }
         };
-        let inline = spec.inline_environment.is_some().then_some(&submission.inline_environment);
+        let inline = crate::jobs::inline_environment(&spec.inline_environment, &submission.inline_environment)
+            .map_err(|error| field_error(spec, "environment", error.message))?;
         let (environment, _warnings) = self
-            .resolve_environment(principal, workspace, spec.environment.as_deref(), inline, "atelier component create")
+            .resolve_environment(
+                principal,
+                workspace,
+                spec.environment.as_deref(),
+                inline.as_ref(),
+                "atelier component create",
+            )
             .await
             .map_err(|error| field_error(spec, "environment", error.message))?;
         let definition = ComponentDefinition { body: spec.body.clone(), environment };

@@ -434,7 +434,9 @@ impl Service {
                 Some(snapshot.clone())
             }
         };
-        let inline = spec.inline_environment.is_some().then_some(&submission.inline_environment);
+        let inline = crate::jobs::inline_environment(&spec.inline_environment, &submission.inline_environment)
+            .map_err(|error| deployment_field_error(&spec, "environment", &error.message))?;
+        let inline = inline.as_ref();
         if serving == Serving::Onnx && (spec.environment.is_some() || inline.is_some()) {
             return Err(deployment_field_error(
                 &spec,

@@ -408,6 +408,21 @@ impl CondaSource {
     }
 }
 
+/// The build spec of an inline environment (a job's, a component's or a deployment's
+/// `environment:` mapping) where the file holds all of it: an image, a conda environment written
+/// inline, or both. `None` where its `conda_file` is a path, which only the client can read (and
+/// then sends the spec it read).
+pub fn inline_environment_spec(
+    image: Option<&String>,
+    conda_file: Option<&serde_json::Value>,
+) -> Result<Option<EnvironmentSpec>, SpecError> {
+    match conda_file.map(CondaSource::from_value).transpose()? {
+        Some(CondaSource::Path(_)) => Ok(None),
+        Some(CondaSource::Inline(conda)) => build_spec(Some(&conda), image.cloned()).map(Some),
+        None => build_spec(None, image.cloned()).map(Some),
+    }
+}
+
 /// Reads a conda environment file.
 pub fn parse_conda(text: &str) -> Result<CondaSpec, SpecError> {
     let raw: RawConda = serde_saphyr::from_str(text).map_err(|error| SpecError::from_yaml(error, "conda_file"))?;
@@ -489,6 +504,24 @@ pub fn parse_environment(text: &str) -> Result<EnvironmentAsset, SpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_inline_environment_written_whole_is_read_by_whoever_reads_the_file() {
+        let conda = serde_json::json!({
+            "channels": ["conda-forge"],
+            "dependencies": ["python=3.11", "pip", {"pip": ["requests==2.34.2"]}],
+        });
+        let image = Some("python:3.11-slim".to_owned());
+        let spec = inline_environment_spec(image.as_ref(), Some(&conda)).unwrap().unwrap();
+        assert_eq!(spec.python.as_deref(), Some("3.11"));
+        assert_eq!(spec.requirements, ["requests==2.34.2"]);
+        assert_eq!(spec.image, image);
+        let image_only = inline_environment_spec(image.as_ref(), None).unwrap().unwrap();
+        assert!(image_only.python.is_none() && image_only.requirements.is_empty());
+        // A conda file named by path is the client's to read.
+        let path = serde_json::json!("conda.yml");
+        assert_eq!(inline_environment_spec(None, Some(&path)).unwrap(), None);
+    }
 
     #[test]
     fn an_azure_model_file_reads() {

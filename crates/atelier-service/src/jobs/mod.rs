@@ -31,6 +31,7 @@ mod submit;
 mod sweep;
 
 pub use pipeline_run::PipelineView;
+pub(crate) use submit::inline_environment;
 pub use sweep::{BEST_TRIAL_TAG, SweepView, TrialView};
 
 /// Output files as listed under the name `from` (their first path segment), named `to`.

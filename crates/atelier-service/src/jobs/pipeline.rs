@@ -134,7 +134,9 @@ impl Service {
         for (name, step) in &job.steps {
             let StepComponent::Inline(inline) = &step.component else { continue };
             let upload = submission.steps.get(name).cloned().unwrap_or_default();
-            let inline_spec = inline.inline_environment.is_some().then_some(&upload.inline_environment);
+            let inline_spec = super::inline_environment(&inline.inline_environment, &upload.inline_environment)
+                .map_err(|error| at_line(&job, &format!("jobs.{name}.environment"), error.message))?;
+            let inline_spec = inline_spec.as_ref();
             let (environment, _) = self
                 .resolve_environment(
                     principal,

@@ -514,10 +514,17 @@ impl Service {
         spec: &CommandJob,
         submission: &JobSubmission,
     ) -> Result<(PlannedEnvironment, Vec<String>)> {
-        let inline = spec.inline_environment.is_some().then_some(&submission.inline_environment);
-        self.resolve_environment(principal, workspace, spec.environment.as_deref(), inline, "atelier job create")
-            .await
-            .map_err(|error| field_error(spec, "environment", error.message))
+        let inline = inline_environment(&spec.inline_environment, &submission.inline_environment)
+            .map_err(|error| field_error(spec, "environment", error.message))?;
+        self.resolve_environment(
+            principal,
+            workspace,
+            spec.environment.as_deref(),
+            inline.as_ref(),
+            "atelier job create",
+        )
+        .await
+        .map_err(|error| field_error(spec, "environment", error.message))
     }
 
     /// Resolves the environment of a job or a deployment: a reference (`azureml:name:version`,
@@ -587,6 +594,23 @@ impl Service {
         };
         Ok((planned, warnings))
     }
+}
+
+/// The spec of a file's inline environment (`declared`: its image and `conda_file`, as the spec
+/// keeps them): the one the client sent, else the one the file holds whole (an image, a conda
+/// environment written inline); `None` where the file declares none. A conda file named by path
+/// and not sent is left for `resolve_environment` to refuse.
+pub(crate) fn inline_environment(
+    declared: &Option<(Option<String>, Option<serde_json::Value>)>,
+    sent: &Option<EnvironmentSpec>,
+) -> Result<Option<Option<EnvironmentSpec>>> {
+    let Some((image, conda_file)) = declared else { return Ok(None) };
+    if sent.is_some() {
+        return Ok(Some(sent.clone()));
+    }
+    let spec = atelier_spec::assets::inline_environment_spec(image.as_ref(), conda_file.as_ref())
+        .map_err(|error| Error::invalid(error.message))?;
+    Ok(Some(spec))
 }
 
 /// The longest name a sweep may have: its trials are named `<sweep>_<index>`, within a job
