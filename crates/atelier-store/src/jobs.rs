@@ -1,6 +1,6 @@
 //! Jobs' tables: jobs, their status events, their logs, what they hold on to, and computes.
 
-use crate::dialect::{db_error, found, placeholder_list};
+use crate::dialect::{Dialect, db_error, found, placeholder_list};
 use crate::sql::SqlStore;
 use crate::tracking::insert_run;
 use crate::{Compute, JobQuery, JobStore, JobTransition, LogPiece};
@@ -357,7 +357,14 @@ impl JobStore for SqlStore {
 
     async fn transition_job(&self, name: &str, transition: &JobTransition<'_>) -> Result<Option<Job>> {
         let mut transaction = self.begin_write().await?;
-        let row = sqlx::query("SELECT status FROM jobs WHERE name = $1")
+        // The status is read under the row's lock: two transitions from one status (a cancel
+        // and the scheduler's start of a queued job) take turns, and the second sees the first's
+        // end. SQLite's write transactions already take turns as a whole.
+        let lock = match self.dialect() {
+            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Sqlite => "",
+        };
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT status FROM jobs WHERE name = $1{lock}")))
             .bind(name)
             .fetch_optional(&mut *transaction)
             .await

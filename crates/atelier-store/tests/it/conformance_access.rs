@@ -19,6 +19,7 @@ conformance!(
     custom_roles_stay_while_assigned,
     sessions_expire_and_end,
     jobs_move_forward_keep_their_logs_and_queue_in_order,
+    a_cancel_and_a_start_of_one_queued_job_take_turns,
     sweep_trials_are_kept_once_each_with_their_values,
     pipeline_steps_are_kept_once_each_and_found_by_reuse_key,
     endpoints_and_deployments_round_trip,
@@ -271,6 +272,28 @@ async fn sweep_trials_are_kept_once_each_with_their_values(store: &SqlStore) {
     };
     let listed: Vec<String> = store.list_jobs(&query).await.unwrap().into_iter().map(|job| job.name).collect();
     assert_eq!(listed, vec!["tune_0", "tune_1"], "newest first");
+}
+
+/// The scheduler starting a queued job while a user cancels it: whichever comes second sees
+/// the first's status, so a canceled job is never started (it stays canceled).
+async fn a_cancel_and_a_start_of_one_queued_job_take_turns(store: &SqlStore) {
+    let workspace = with_workspace(store, "races").await;
+    let to = |status, at| JobTransition { status, at, message: None, exit_code: None, error: None };
+    for index in 0..24 {
+        let name = format!("race_{index}");
+        let (job, run) = new_job(&workspace, &name, 2);
+        store.create_job(&job, &run, &[], &[], &format!("hash-{name}"), &[]).await.unwrap();
+        let cancel = to(JobStatus::Canceled, 10);
+        let start = to(JobStatus::Preparing, 10);
+        let (canceled, started) =
+            tokio::join!(store.transition_job(&name, &cancel), store.transition_job(&name, &start));
+        let (canceled, started) = (canceled.unwrap(), started.unwrap());
+        assert!(canceled.is_some(), "a queued or preparing job may always be canceled");
+        let job = store.get_job(&name).await.unwrap();
+        assert_eq!(job.status, JobStatus::Canceled, "{name}: started after its cancel: {started:?}");
+        let statuses: Vec<JobStatus> = job.events.iter().map(|event| event.status).collect();
+        assert_eq!(statuses.last(), Some(&JobStatus::Canceled), "{name}: {statuses:?}");
+    }
 }
 
 async fn jobs_move_forward_keep_their_logs_and_queue_in_order(store: &SqlStore) {
