@@ -37,6 +37,19 @@ fi
 # shellcheck disable=SC2086  # word splitting of the lists is intended
 "$ROOT/scripts/python-env.sh" $E2E_MLFLOW >/dev/null || die "python environments failed"
 
+# The Python SDK (python/atelier-sdk), built as a wheel and installed into each venv:
+# tests/e2e/test_sdk.py imports what a user would install.
+SDK_DIST="$ROOT/.test-artifacts/sdk"
+rm -rf "$SDK_DIST"
+uv build --quiet --wheel --out-dir "$SDK_DIST" "$ROOT/python/atelier-sdk" >&2 || die "building the SDK's wheel failed"
+# Its type hints hold (it ships py.typed, so users' type checkers read them).
+uv tool run --quiet --from mypy==2.4.1 --with types-requests==2.33.0.20261030 --with types-PyYAML==6.0.12.20261122 \
+  mypy "$ROOT/python/atelier-sdk/src/atelier" >&2 || die "mypy found mistakes in the SDK's type hints"
+for client in $E2E_MLFLOW; do
+  uv pip install --quiet --python "$ROOT/.venv-$client/bin/python" --reinstall-package atelier-sdk \
+    "$SDK_DIST"/atelier_sdk-*.whl >&2 || die "installing the SDK's wheel into .venv-$client failed"
+done
+
 if [[ " $E2E_STORES " == *" postgres "* ]] && [ -z "${ATELIER_TEST_PG_URL:-}" ]; then
   ATELIER_TEST_PG_URL=$(PG_FAST=${PG_FAST:-1} "$ROOT/scripts/postgres-up.sh") \
     || die "postgres-up.sh failed"

@@ -1,0 +1,116 @@
+"""``ml_client.workspaces``, ``.compute`` and ``.schedules``."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, List, Optional
+
+from .._http import segment
+from ..entities._job import Job
+from ..entities._workspace import Compute, JobSchedule, Workspace
+from ..exceptions import ResourceNotFoundError, ValidationError
+from ._base import LROPoller, Operations, done_poller
+from ._prepare import job_request
+
+
+class WorkspaceOperations(Operations):
+    def get(self, name: Optional[str] = None) -> Workspace:
+        """A workspace (default: the client's)."""
+        rest = self._connection.get(f"/workspaces/{segment(name or self._workspace)}")
+        workspace = Workspace._from_rest(rest)
+        path = rest.get("mlflow_tracking_path", "")
+        workspace._rest["mlflow_tracking_uri"] = f"{self._connection.url}{path}"
+        return workspace
+
+    def list(self) -> Iterable[Workspace]:
+        return [Workspace._from_rest(row) for row in self._connection.get("/workspaces")]
+
+    def begin_create(self, workspace: Workspace) -> LROPoller[Workspace]:
+        body = {"name": workspace.name, "description": workspace.description or "", "tags": workspace.tags}
+        return done_poller(Workspace._from_rest(self._connection.post("/workspaces", body)))
+
+    def begin_update(self, workspace: Workspace) -> LROPoller[Workspace]:
+        body = {"description": workspace.description, "tags": workspace.tags}
+        rest = self._connection.patch(f"/workspaces/{segment(workspace.name or self._workspace)}", body)
+        return done_poller(Workspace._from_rest(rest))
+
+    def begin_delete(self, name: str, *, delete_dependent_resources: bool = False, **kwargs: Any) -> LROPoller[None]:
+        self._connection.delete(f"/workspaces/{segment(name)}")
+        return LROPoller(lambda: True)  # type: ignore[arg-type,return-value]
+
+
+class ComputeOperations(Operations):
+    def get(self, name: str) -> Compute:
+        return Compute._from_rest(self._connection.get(f"{self._ws}/computes/{segment(name)}"))
+
+    def list(self) -> Iterable[Compute]:
+        return [Compute._from_rest(row) for row in self._connection.get(f"{self._ws}/computes")]
+
+    def begin_create_or_update(self, compute: Compute) -> LROPoller[Compute]:
+        """Defines a compute; the server checks it (a Slurm compute: that Slurm answers and the
+        partition exists) before it stores anything."""
+        document = compute._to_dict()
+        if not document.get("name") or not document.get("type"):
+            raise ValidationError("a compute needs a name and a type")
+        body = {"name": document["name"], "type": document["type"], "yaml": compute._yaml_text()}
+        return done_poller(Compute._from_rest(self._connection.post(f"{self._ws}/computes", body)))
+
+    def begin_delete(self, name: str) -> LROPoller[None]:
+        self._connection.delete(f"{self._ws}/computes/{segment(name)}")
+        return LROPoller(lambda: True)  # type: ignore[arg-type,return-value]
+
+
+class ScheduleOperations(Operations):
+    def _path(self, name: str) -> str:
+        return f"{self._ws}/schedules/{segment(name)}"
+
+    def get(self, name: str) -> JobSchedule:
+        return JobSchedule._from_rest(self._connection.get(self._path(name)))
+
+    def list(self) -> Iterable[JobSchedule]:
+        rows: List[Any] = self._connection.get(f"{self._ws}/schedules")
+        return [JobSchedule._from_rest(row) for row in rows]
+
+    def begin_create_or_update(self, schedule: JobSchedule) -> LROPoller[JobSchedule]:
+        """Creates a schedule, or replaces an existing one's trigger and job."""
+        if not schedule.name:
+            raise ValidationError("name: a schedule needs a name")
+        document = schedule._to_dict()
+        body: dict = {}
+        if isinstance(schedule.create_job, Job) and not schedule.create_job._rest:
+            job_document = dict(document["create_job"])
+            job_document.pop("name", None)  # each fire names its own job
+            body["job"] = job_request(self._connection, self._workspace, job_document,
+                                      schedule.create_job.base_path)
+            # The schedule's file names the job it submits by the file the CLI would read; the
+            # server takes the job from `job`.
+            document["create_job"] = "./job.yml"
+        import json
+
+        body["yaml"] = json.dumps(document, indent=2, default=str)
+        try:
+            self._connection.get(self._path(schedule.name))
+            exists = True
+        except ResourceNotFoundError:
+            exists = False
+        if exists:
+            rest = self._connection.put(self._path(schedule.name), body)
+        else:
+            rest = self._connection.post(f"{self._ws}/schedules", body)
+        return done_poller(JobSchedule._from_rest(rest))
+
+    def begin_delete(self, name: str) -> LROPoller[None]:
+        self._connection.delete(self._path(name))
+        return LROPoller(lambda: True)  # type: ignore[arg-type,return-value]
+
+    def begin_disable(self, name: str) -> LROPoller[JobSchedule]:
+        return done_poller(JobSchedule._from_rest(self._connection.post(f"{self._path(name)}/disable")))
+
+    def begin_enable(self, name: str) -> LROPoller[JobSchedule]:
+        return done_poller(JobSchedule._from_rest(self._connection.post(f"{self._path(name)}/enable")))
+
+    def trigger(self, name: str) -> Any:
+        """Fires a schedule now; answers the job it submitted."""
+        from ..entities._job import job_from_rest
+
+        rest = self._connection.post(f"{self._path(name)}/trigger")
+        return job_from_rest(rest) if isinstance(rest, dict) and rest.get("yaml") is not None else rest
