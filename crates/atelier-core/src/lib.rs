@@ -14,6 +14,7 @@ pub mod endpoint;
 pub mod environment;
 pub mod error;
 pub mod filter;
+pub mod instance;
 pub mod job;
 pub mod limits;
 pub mod model;

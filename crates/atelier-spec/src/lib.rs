@@ -25,6 +25,7 @@ pub mod compute;
 pub mod datastore;
 pub mod endpoint;
 mod fields;
+pub mod instance;
 pub mod job;
 pub mod pipeline;
 pub mod plan;

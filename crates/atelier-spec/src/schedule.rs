@@ -40,7 +40,7 @@ struct RawRecurrenceSchedule {
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-struct RawTrigger {
+pub(crate) struct RawTrigger {
     #[serde(rename = "type")]
     kind: Spanned<String>,
     #[serde(default)]
@@ -167,7 +167,7 @@ pub fn parse_schedule(text: &str, now: i64) -> Result<ScheduleSpec, SpecError> {
     })
 }
 
-fn read_trigger(spanned: Spanned<RawTrigger>, now: i64) -> Result<Trigger, SpecError> {
+pub(crate) fn read_trigger(spanned: Spanned<RawTrigger>, now: i64) -> Result<Trigger, SpecError> {
     let line = spanned.referenced.line();
     let raw = spanned.value;
     let zone = match &raw.time_zone {

@@ -565,31 +565,41 @@ impl JobStore for SqlStore {
     }
 
     async fn create_compute(&self, compute: &Compute) -> Result<()> {
-        self.execute_write(
-            sqlx::query(
-                "INSERT INTO computes (workspace, name, kind, size, min_instances, max_instances, description, tags, \
-             created_by, created_at, settings) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
+        let taken = || Error::already_exists(format!("compute '{}' already exists", compute.name));
+        let mut transaction = self.begin_write().await?;
+        // Computes and compute instances share their names, as in Azure.
+        let instance = sqlx::query("SELECT 1 FROM compute_instances WHERE workspace = $1 AND name = $2")
             .bind(compute.workspace.as_str())
             .bind(compute.name.as_str())
-            .bind(compute.kind.as_str())
-            .bind(compute.size.as_str())
-            .bind(compute.min_instances)
-            .bind(compute.max_instances)
-            .bind(compute.description.as_str())
-            .bind(json_text(&compute.tags)?)
-            .bind(compute.created_by.as_str())
-            .bind(compute.created_at)
-            .bind(compute.settings.as_deref()),
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(db_error)?;
+        if instance.is_some() {
+            return Err(taken());
+        }
+        sqlx::query(
+            "INSERT INTO computes (workspace, name, kind, size, min_instances, max_instances, description, tags, \
+             created_by, created_at, settings) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
+        .bind(compute.workspace.as_str())
+        .bind(compute.name.as_str())
+        .bind(compute.kind.as_str())
+        .bind(compute.size.as_str())
+        .bind(compute.min_instances)
+        .bind(compute.max_instances)
+        .bind(compute.description.as_str())
+        .bind(json_text(&compute.tags)?)
+        .bind(compute.created_by.as_str())
+        .bind(compute.created_at)
+        .bind(compute.settings.as_deref())
+        .execute(&mut *transaction)
         .await
+        .map_err(db_error)
         .map_err(|error| match error {
-            error if error.code == ErrorCode::ResourceAlreadyExists => {
-                Error::already_exists(format!("compute '{}' already exists", compute.name))
-            }
+            error if error.code == ErrorCode::ResourceAlreadyExists => taken(),
             error => error,
         })?;
-        Ok(())
+        transaction.commit().await
     }
 
     async fn get_compute(&self, workspace: &WorkspaceName, name: &str) -> Result<Compute> {

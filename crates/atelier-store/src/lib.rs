@@ -18,6 +18,7 @@ mod dialect;
 mod endpoints;
 mod environments;
 mod gc;
+mod instances;
 mod jobs;
 mod leases;
 mod logged_models;
@@ -41,6 +42,7 @@ use atelier_core::data::{DataAsset, Datastore};
 use atelier_core::endpoint::{Deployment, Endpoint, ProvisioningState};
 use atelier_core::environment::Environment;
 use atelier_core::filter::{Comparison, OrderBy};
+use atelier_core::instance::{ComputeInstance, InstanceState};
 use atelier_core::job::{Job, JobStatus};
 use atelier_core::model::*;
 use atelier_core::names::{UserName, WorkspaceName};
@@ -305,6 +307,43 @@ pub trait LeaseStore: Send + Sync {
     async fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
     /// Who holds the lease `name` at `now`, if anyone.
     async fn lease_holder(&self, name: &str, now: Millis) -> Result<Option<String>>;
+}
+
+/// Compute instances. Every method is one transaction.
+#[async_trait]
+pub trait InstanceStore: Send + Sync {
+    /// Creates an instance; a name taken by a compute or an instance of the workspace is
+    /// `RESOURCE_ALREADY_EXISTS`.
+    async fn create_instance(&self, instance: &ComputeInstance) -> Result<()>;
+    async fn get_instance(&self, workspace: &WorkspaceName, name: &str) -> Result<ComputeInstance>;
+    /// The instances of one workspace, or of every workspace, by name.
+    async fn list_instances(&self, workspace: Option<&WorkspaceName>) -> Result<Vec<ComputeInstance>>;
+    /// The instance whose server holds the token with this hash.
+    async fn find_instance_by_token(&self, token_hash: &str) -> Result<Option<ComputeInstance>>;
+    /// Moves an instance to `to` (with `reason`, at `at`) if its state is one of `from`: the
+    /// instance as it now is, or `None` when it was in another state. Two moves from one state
+    /// take turns.
+    async fn set_instance_state(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        from: &[InstanceState],
+        to: InstanceState,
+        reason: Option<&str>,
+        at: Millis,
+    ) -> Result<Option<ComputeInstance>>;
+    /// The hash of its server's token and its process (id, start time); `None`s clear them.
+    async fn set_instance_runtime(
+        &self,
+        workspace: &WorkspaceName,
+        name: &str,
+        token_hash: Option<&str>,
+        process: Option<(i64, i64)>,
+    ) -> Result<()>;
+    async fn set_instance_activity(&self, workspace: &WorkspaceName, name: &str, last_activity: Millis) -> Result<()>;
+    async fn set_instance_schedules_checked(&self, workspace: &WorkspaceName, name: &str, at: Millis) -> Result<()>;
+    async fn set_instance_sharing(&self, workspace: &WorkspaceName, name: &str, shared_with: &[String]) -> Result<()>;
+    async fn delete_instance(&self, workspace: &WorkspaceName, name: &str) -> Result<()>;
 }
 
 /// Online endpoints and their deployments. Every method is one transaction.
@@ -824,6 +863,7 @@ pub trait Store:
     + GcStore
     + JobStore
     + EndpointStore
+    + InstanceStore
     + Send
     + Sync
     + 'static

@@ -304,6 +304,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (22, "run children without rowid", include_str!("../migrations/sqlite/0022_run_children_without_rowid.sql")),
     (23, "series summaries", include_str!("../migrations/sqlite/0023_series_summaries.sql")),
     (24, "metric series", include_str!("../migrations/sqlite/0024_metric_series.sql")),
+    (25, "compute instances", include_str!("../migrations/sqlite/0025_compute_instances.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
@@ -330,6 +331,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (22, "run search indexes", include_str!("../migrations/postgres/0022_run_search_indexes.sql")),
     (23, "series summaries", include_str!("../migrations/postgres/0023_series_summaries.sql")),
     (24, "metric series", include_str!("../migrations/postgres/0024_metric_series.sql")),
+    (25, "compute instances", include_str!("../migrations/postgres/0025_compute_instances.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

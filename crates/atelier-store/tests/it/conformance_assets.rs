@@ -9,6 +9,7 @@ use crate::common::*;
 use atelier_core::ErrorCode;
 use atelier_core::data::Datastore;
 use atelier_core::environment::{Environment, EnvironmentSpec};
+use atelier_core::instance::{ComputeInstance, InstanceState};
 use atelier_core::model::*;
 use atelier_core::names::WorkspaceName;
 use atelier_core::registry::{ModelVersion, RegisteredModel};
@@ -19,6 +20,7 @@ conformance!(
     environments_version_list_archive_and_round_trip,
     datastores_keep_sealed_credentials_and_unique_names,
     computes_create_list_get_and_delete,
+    compute_instances_keep_their_state_process_and_sharing,
     purge_run_removes_a_deleted_run_and_what_was_logged_to_it,
 );
 
@@ -366,4 +368,87 @@ async fn purge_run_removes_a_deleted_run_and_what_was_logged_to_it(sql: &SqlStor
     assert_eq!(store.metric_points(&kept.run_id, "loss").await.unwrap(), Some(2));
     let still_deleted = store.get_run(&registered.run_id).await.unwrap();
     assert_eq!((still_deleted.info.lifecycle_stage, still_deleted.params.len()), (LifecycleStage::Deleted, 1));
+}
+
+fn instance(workspace: &WorkspaceName, name: &str, owner: &str) -> ComputeInstance {
+    ComputeInstance {
+        workspace: workspace.clone(),
+        name: name.to_owned(),
+        owner: owner.to_owned(),
+        shared_with: Vec::new(),
+        size: Some("Standard_DS3_v2".to_owned()),
+        description: "a notebook server".to_owned(),
+        tags: BTreeMap::from([("team".to_owned(), "vision".to_owned())]),
+        yaml: format!("name: {name}\ntype: computeinstance\n"),
+        definition: r#"{"idle_minutes":30}"#.to_owned(),
+        state: InstanceState::Creating,
+        reason: None,
+        state_since: 5,
+        token_hash: None,
+        runtime_pid: None,
+        runtime_start: None,
+        last_activity: None,
+        schedules_checked_at: 5,
+        created_by: owner.to_owned(),
+        created_at: 5,
+    }
+}
+
+async fn compute_instances_keep_their_state_process_and_sharing(sql: &SqlStore) {
+    let workspace = with_workspace(sql, "instances").await;
+    let store: &dyn Store = sql;
+    let alice = instance(&workspace, "alice-ci", "alice");
+    store.create_instance(&alice).await.unwrap();
+    store.create_instance(&instance(&workspace, "bob-ci", "bob")).await.unwrap();
+    assert_eq!(store.get_instance(&workspace, "alice-ci").await.unwrap(), alice);
+
+    // Computes and instances share their names.
+    store.create_compute(&compute(&workspace, "cluster", "Standard_DS3_v2", 1)).await.unwrap();
+    let clash = store.create_instance(&instance(&workspace, "cluster", "alice")).await.unwrap_err();
+    assert_eq!(clash.code, ErrorCode::ResourceAlreadyExists, "{}", clash.message);
+    let clash = store.create_compute(&compute(&workspace, "bob-ci", "Standard_DS3_v2", 1)).await.unwrap_err();
+    assert_eq!(clash.code, ErrorCode::ResourceAlreadyExists, "{}", clash.message);
+    let again = store.create_instance(&instance(&workspace, "alice-ci", "bob")).await.unwrap_err();
+    assert_eq!(again.code, ErrorCode::ResourceAlreadyExists);
+
+    // A state moves only from the states given.
+    let running = store
+        .set_instance_state(&workspace, "alice-ci", &[InstanceState::Creating], InstanceState::Running, None, 7)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((running.state, running.state_since), (InstanceState::Running, 7));
+    let refused = store
+        .set_instance_state(&workspace, "alice-ci", &[InstanceState::Stopped], InstanceState::Starting, None, 8)
+        .await
+        .unwrap();
+    assert!(refused.is_none(), "a running instance is not started again");
+    let stopped = store
+        .set_instance_state(&workspace, "alice-ci", &[InstanceState::Running], InstanceState::Stopped, Some("idle"), 9)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stopped.reason.as_deref(), Some("idle"));
+
+    // Its server's token and process; activity; schedules; sharing.
+    store.set_instance_runtime(&workspace, "alice-ci", Some("hash-a"), Some((4242, 77))).await.unwrap();
+    let found = store.find_instance_by_token("hash-a").await.unwrap().unwrap();
+    assert_eq!((found.name.as_str(), found.runtime_pid, found.runtime_start), ("alice-ci", Some(4242), Some(77)));
+    store.set_instance_runtime(&workspace, "alice-ci", None, None).await.unwrap();
+    assert!(store.find_instance_by_token("hash-a").await.unwrap().is_none(), "a cleared token finds nothing");
+    store.set_instance_activity(&workspace, "alice-ci", 11).await.unwrap();
+    store.set_instance_schedules_checked(&workspace, "alice-ci", 12).await.unwrap();
+    store.set_instance_sharing(&workspace, "alice-ci", &["carol".to_owned()]).await.unwrap();
+    let read = store.get_instance(&workspace, "alice-ci").await.unwrap();
+    assert_eq!((read.last_activity, read.schedules_checked_at), (Some(11), 12));
+    assert_eq!(read.shared_with, vec!["carol"]);
+
+    let names: Vec<String> =
+        store.list_instances(Some(&workspace)).await.unwrap().into_iter().map(|i| i.name).collect();
+    assert_eq!(names, vec!["alice-ci", "bob-ci"]);
+    assert!(store.list_instances(None).await.unwrap().len() >= 2);
+    store.delete_instance(&workspace, "bob-ci").await.unwrap();
+    let gone = store.get_instance(&workspace, "bob-ci").await.unwrap_err();
+    assert_eq!(gone.code, ErrorCode::ResourceDoesNotExist);
+    assert_eq!(store.delete_instance(&workspace, "bob-ci").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
 }
