@@ -26,7 +26,8 @@ export UV_PYTHON_DOWNLOADS=never
 # mlflow 2.22.4 requires pandas < 3, so the two venvs pin different pandas versions.
 # azure-storage-blob puts test data into Azurite for the Azure Blob datastore tests.
 # onnx builds the small ONNX graph the endpoint tests deploy.
-COMMON_REQS=(pytest==9.2.0 requests==2.34.2 azure-storage-blob==12.31.1 onnx==1.23.2)
+# websocket-client talks to compute instances' kernels through the proxy, as JupyterLab does.
+COMMON_REQS=(pytest==9.2.0 requests==2.34.2 azure-storage-blob==12.31.1 onnx==1.23.2 websocket-client==1.9.2)
 reqs_for() {
   case "$1" in
     mlflow3) echo mlflow==3.17.2 pandas==3.1.1 "${COMMON_REQS[@]}" ;;

@@ -292,3 +292,16 @@ class ServerProcess:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
 
+
+
+def remove_instances(server: ServerProcess) -> None:
+    """Deletes a test server's compute instances and ends any of their processes left behind:
+    an instance's JupyterLab outlives its server by design."""
+    with contextlib.suppress(Exception):
+        headers = {"Authorization": f"Bearer {server.token}"}
+        workspaces = requests.get(f"{server.url}/api/v1/workspaces", headers=headers, timeout=10).json()
+        for workspace in workspaces:
+            base = f"{server.url}/api/v1/workspaces/{workspace['name']}/compute-instances"
+            for instance in requests.get(base, headers=headers, timeout=10).json():
+                requests.delete(f"{base}/{instance['name']}", headers=headers, timeout=60)
+    subprocess.run(["pkill", "-f", f"{server.home}/instances/"], check=False)

@@ -18,7 +18,7 @@ import pytest
 
 import conftest
 from conftest import CONFIG, Cli
-from e2e_util import REPO_ROOT, unique_ident
+from e2e_util import REPO_ROOT, remove_instances, unique_ident
 
 try:
     import atelier
@@ -27,8 +27,8 @@ except ImportError:
         raise
     pytest.skip("the SDK is not installed: scripts/test-e2e.sh installs its wheel", allow_module_level=True)
 from atelier import Input, MLClient, Output, command, dsl, load_job, load_model  # noqa: E402
-from atelier.entities import (AmlCompute, CronTrigger, Data, Environment, JobSchedule, Model,  # noqa: E402
-                              Workspace)
+from atelier.entities import (AmlCompute, ComputeInstance, CronTrigger, Data, Environment, JobSchedule,  # noqa: E402
+                              Model, Workspace)
 from atelier.exceptions import (ClientAuthenticationError, JobException, PermissionDeniedError,  # noqa: E402
                                 ResourceExistsError, ResourceNotFoundError, ValidationError)
 from atelier.sweep import Choice  # noqa: E402
@@ -51,6 +51,7 @@ def srv(tmp_path_factory, databases):
     server.extra_args = ["--local-cpus", "2", "--cancel-grace-seconds", "2"]
     server.start()
     yield server
+    remove_instances(server)
     server.kill()
 
 
@@ -347,3 +348,17 @@ def test_components_schedules_workspaces_and_computes(ml, tmp_path):
     ml.compute.begin_delete("small").result()
     with pytest.raises(ResourceNotFoundError):
         ml.compute.get("small")
+
+
+def test_a_compute_instance_is_created_stopped_started_and_deleted(ml):
+    poller = ml.compute.begin_create_or_update(
+        ComputeInstance(name="sdk-ci", size="Standard_DS3_v2", idle_time_before_shutdown_minutes=30))
+    running = poller.result(timeout=600)
+    assert running.state == "Running" and running.jupyterlab_url == f"/ci/{ml.workspace_name}/sdk-ci/lab"
+    assert isinstance(ml.compute.get("sdk-ci"), ComputeInstance)
+    assert ml.compute.begin_stop("sdk-ci").result(timeout=60).state == "Stopped"
+    assert ml.compute.begin_start("sdk-ci").result(timeout=120).state == "Running"
+    assert "sdk-ci" in {compute.name for compute in ml.compute.list()}
+    ml.compute.begin_delete("sdk-ci").result()
+    with pytest.raises(ResourceNotFoundError):
+        ml.compute.get("sdk-ci")

@@ -1,16 +1,15 @@
-//! `atelier job` and `atelier compute`, shaped like `az ml job` and `az ml compute`.
+//! `atelier job`, shaped like `az ml job`.
 //!
 //! `job create` checks the file here first (the same parser the server uses, so mistakes show
 //! before anything is uploaded), uploads the `code` folder as a snapshot (honouring
 //! `.amlignore` and `.gitignore`) and local input paths, reads an inline environment's conda
 //! file, and submits the YAML as written.
 
+use crate::ClientArgs;
 use crate::assets::{assignment, upload_tree};
 use crate::client::{Client, segment};
-use crate::output::{cell, print_fields, print_rows};
-use crate::{ClientArgs, OutputFormat};
+use crate::output::{print_fields, print_rows};
 use anyhow::{Context, bail};
-use atelier_spec::compute::parse_compute;
 use atelier_spec::{JobInput, parse_job};
 use clap::Subcommand;
 use serde_json::{Value, json};
@@ -91,27 +90,6 @@ pub enum JobCommand {
     },
     /// Show an archived job in listings again.
     Restore {
-        #[arg(short = 'n', long)]
-        name: String,
-    },
-}
-
-#[derive(Subcommand)]
-pub enum ComputeCommand {
-    /// List computes: capacity, use and queue.
-    List,
-    /// Show a compute.
-    Show {
-        #[arg(short = 'n', long)]
-        name: String,
-    },
-    /// Define a compute from Azure's compute YAML (`type: amlcompute`).
-    Create {
-        #[arg(short = 'f', long = "file")]
-        file: PathBuf,
-    },
-    /// Delete a compute.
-    Delete {
         #[arg(short = 'n', long)]
         name: String,
     },
@@ -508,72 +486,6 @@ async fn follow(client: &Client, workspace: &str, name: &str) -> anyhow::Result<
                 Some(reason) => bail!("job {name} ended {status}: {reason}"),
                 None => bail!("job {name} ended {status}"),
             }
-        }
-    }
-}
-
-pub async fn compute(command: ComputeCommand, args: ClientArgs) -> anyhow::Result<()> {
-    let client = Client::new(&args)?;
-    let workspace = args.workspace();
-    let fields =
-        ["name", "type", "size", "max_instances", "per_job", "capacity", "in_use", "running", "queued", "slurm"];
-    match command {
-        ComputeCommand::List => {
-            let computes: Vec<Value> = client.get(&format!("/workspaces/{}/computes", segment(workspace)), &[]).await?;
-            if args.output == OutputFormat::Json {
-                return print_rows(&computes, &fields, args.output);
-            }
-            let rows: Vec<Value> = computes
-                .iter()
-                .map(|compute| {
-                    // A cluster's capacity is the cluster's to know: show what its jobs use.
-                    let of = |key: &str| match compute["type"].as_str() {
-                        Some("slurm") => format!("{} (Slurm)", cell(key, compute["in_use"].get(key))),
-                        _ => format!(
-                            "{}/{}",
-                            cell(key, compute["in_use"].get(key)),
-                            cell(key, compute["capacity"].get(key))
-                        ),
-                    };
-                    json!({
-                        "name": compute["name"],
-                        "type": compute["type"],
-                        "size": compute["size"],
-                        "cpus": of("cpus"),
-                        "gpus": of("gpus"),
-                        "running": compute["running"].as_array().map(Vec::len).unwrap_or(0),
-                        "queued": compute["queued"].as_array().map(Vec::len).unwrap_or(0),
-                    })
-                })
-                .collect();
-            print_rows(&rows, &["name", "type", "size", "cpus", "gpus", "running", "queued"], args.output)
-        }
-        ComputeCommand::Show { name } => {
-            let compute: Value =
-                client.get(&format!("/workspaces/{}/computes/{}", segment(workspace), segment(&name)), &[]).await?;
-            print_fields(&compute, &fields, args.output)
-        }
-        ComputeCommand::Create { file } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let spec = parse_compute(&text).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
-            let body = json!({
-                "name": spec.name,
-                "type": spec.kind,
-                "size": spec.size,
-                "min_instances": spec.min_instances,
-                "max_instances": spec.max_instances,
-                "description": spec.description,
-                "tags": spec.tags,
-                // The server reads the file again, with the same parser, and defines that.
-                "yaml": text,
-            });
-            let created: Value = client.post(&format!("/workspaces/{}/computes", segment(workspace)), &body).await?;
-            print_fields(&created, &fields, args.output)
-        }
-        ComputeCommand::Delete { name } => {
-            client.delete(&format!("/workspaces/{}/computes/{}", segment(workspace), segment(&name))).await?;
-            eprintln!("Deleted compute {name}");
-            Ok(())
         }
     }
 }

@@ -33,7 +33,7 @@ pub struct LocalLauncher {
 
 /// The start time of a process, in clock ticks since boot (field 22 of `/proc/<pid>/stat`), and
 /// whether it is a zombie.
-fn process_start(pid: i64) -> Option<(i64, bool)> {
+pub(crate) fn process_start(pid: i64) -> Option<(i64, bool)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = after.split(' ').collect();

@@ -8,11 +8,13 @@ mod audit;
 mod client;
 mod commands;
 mod components;
+mod computes;
 mod data;
 mod datastores;
 mod endpoints;
 mod environments;
 mod home;
+mod instances;
 mod jobs;
 mod launcher;
 mod login;
@@ -24,6 +26,7 @@ mod roles;
 mod runtime;
 mod sandbox;
 mod schedules;
+mod sdk_files;
 mod server;
 mod slurm;
 mod slurmrest;
@@ -185,7 +188,7 @@ enum Command {
     /// Computes: capacity, use and queue.
     Compute {
         #[command(subcommand)]
-        command: jobs::ComputeCommand,
+        command: computes::ComputeCommand,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -207,6 +210,12 @@ enum Command {
     #[command(hide = true)]
     JobRuntime {
         /// The job's folder, holding its launch file.
+        dir: std::path::PathBuf,
+    },
+    /// Run one compute instance's server (started by the server, not by hand).
+    #[command(hide = true)]
+    InstanceRuntime {
+        /// The instance's folder, holding its launch file.
         dir: std::path::PathBuf,
     },
     /// Run a command confined (started by the server for jobs and deployments, not by hand).
@@ -289,10 +298,11 @@ fn main() -> ExitCode {
             Command::Schedule { command, client } => schedules::schedule(command, client).await,
             Command::Gc { grace_minutes, client } => commands::gc(grace_minutes, client).await,
             Command::Job { command, client } => jobs::job(command, client).await,
-            Command::Compute { command, client } => jobs::compute(command, client).await,
+            Command::Compute { command, client } => computes::compute(command, client).await,
             Command::OnlineEndpoint { command, client } => endpoints::endpoint(command, client).await,
             Command::OnlineDeployment { command, client } => endpoints::deployment(command, client).await,
             Command::Sandbox(_) => Err(anyhow::anyhow!("the sandbox runs before the async runtime starts")),
+            Command::InstanceRuntime { dir } => instances::run(&dir).await,
             Command::JobRuntime { dir } => {
                 tracing_subscriber::fmt().with_writer(std::io::stderr).init();
                 runtime::run(&dir).await

@@ -359,8 +359,17 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         server_url: cluster_url(args.public_url.as_deref(), local),
         http: reqwest::Client::new(),
     };
+    let instances = crate::instances::LocalInstances {
+        exe: std::env::current_exe().context("cannot find this program's path")?,
+        server_url: runtime_url.clone(),
+        instances_dir: home.join("instances"),
+        envs_dir: home.join("envs"),
+        uv: args.uv.clone(),
+        confinement: confinement.clone(),
+    };
     let service = Arc::new(
         Service::new(Arc::new(store.clone()), blobs)
+            .with_instance_host(Arc::new(instances))
             .with_oidc(oidc)
             .with_master_key(master_key)
             .with_environment_builder(builder)
@@ -429,6 +438,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     tokio::spawn(crate::memory::return_freed_memory());
     tokio::spawn(service.clone().run_scheduler());
     tokio::spawn(service.clone().run_schedules());
+    tokio::spawn(service.clone().run_instances());
 
     std::fs::write(home.join("url"), format!("{url}\n"))
         .with_context(|| format!("cannot write {}", home.join("url").display()))?;

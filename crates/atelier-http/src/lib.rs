@@ -15,6 +15,7 @@ mod artifacts;
 mod audit;
 mod auth;
 mod error;
+mod instance_proxy;
 mod mlflow;
 mod mlflow_registry;
 mod native;
@@ -107,6 +108,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(native::openapi_json))
         .route("/endpoints/{name}/score", axum::routing::post(native::endpoints::score))
         .merge(studio::routes())
+        .route("/ci/{ws}/{name}", get(instance_proxy::instance_root))
+        .route("/ci/{ws}/{name}/", get(instance_proxy::instance_root))
+        .route(
+            "/ci/{ws}/{name}/{*rest}",
+            get(instance_proxy::proxy)
+                .post(instance_proxy::proxy)
+                .put(instance_proxy::proxy)
+                .patch(instance_proxy::proxy)
+                .delete(instance_proxy::proxy),
+        )
         .nest("/api/v1", native::sso::public_routes().layer(middleware::map_response(error::json_errors)))
         .merge(authenticated)
         .fallback(not_found)

@@ -116,6 +116,9 @@ impl Service {
         if secret.starts_with(JOB_TOKEN_PREFIX) {
             return self.authenticate_job_token(secret).await;
         }
+        if secret.starts_with(crate::instances::INSTANCE_TOKEN_PREFIX) {
+            return self.authenticate_instance_token(secret).await;
+        }
         if !secret.starts_with(TOKEN_PREFIX) {
             return Err(Error::unauthenticated("invalid or expired token"));
         }
@@ -159,6 +162,29 @@ impl Service {
                 tracing::debug!(error = %error, "noting a token's use failed");
             }
         });
+    }
+
+    /// A compute instance's token: its owner, while its server runs.
+    async fn authenticate_instance_token(&self, secret: &str) -> Result<Principal> {
+        let hash = token_hash(secret);
+        if let Some((principal, _)) = self.auth_cache.tokens.get(&hash) {
+            return Ok(principal.noted());
+        }
+        let Some(instance) = self.instance_of_token(&hash).await? else {
+            return Err(Error::unauthenticated("invalid or expired token"));
+        };
+        let user = UserName::parse(&instance.owner)?;
+        let record = self.store.get_user(&user).await?;
+        if record.user.disabled_at.is_some() {
+            return Err(Error::unauthenticated(format!(
+                "the token of compute instance '{}' is refused: its owner '{user}' is disabled",
+                instance.name
+            )));
+        }
+        let scope = crate::InstanceScope { workspace: instance.workspace.clone(), name: instance.name.clone() };
+        let principal = Principal::instance_token(user, record.user.is_admin, scope);
+        self.auth_cache.tokens.insert(hash, (principal.clone(), None));
+        Ok(principal.noted())
     }
 
     /// A job's token: the job's submitter, bound to the job, while the job has not ended.

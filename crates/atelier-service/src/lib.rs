@@ -18,6 +18,7 @@ mod datastores;
 mod endpoints;
 mod environments;
 mod gc;
+mod instances;
 mod jobs;
 mod leadership;
 mod logged_models;
@@ -52,6 +53,10 @@ pub use endpoints::{
 };
 pub use environments::{EnvironmentBuild, EnvironmentBuilder, NewEnvironment, inheritable_variable};
 pub use gc::GcReport;
+pub use instances::{
+    INSTANCE_REQUIREMENTS, InstanceDefinition, InstanceHost, InstanceLaunch, InstanceProcess, InstanceScripts,
+    InstanceView, JupyterConnection, STOP_GRACE_SECONDS, ScriptText, instance_folder,
+};
 pub use jobs::{
     BEST_TRIAL_TAG, JobControl, JobFilter, JobSubmission, PipelineView, SNAPSHOT_LIMIT_BYTES, STD_LOG, StatusReport,
     StepUpload, SweepView, TrialView,
@@ -90,6 +95,9 @@ pub struct Principal {
     is_admin: bool,
     /// Set when the caller is a job's runtime or the code it runs.
     job: Option<JobScope>,
+    /// Set when the caller is a compute instance's notebooks: its owner's rights in the
+    /// workspaces, without managing accounts, tokens or access.
+    instance: Option<InstanceScope>,
     /// What the caller's API token may do.
     scope: TokenScope,
     /// The id of the API token the caller used, for the audit log.
@@ -99,17 +107,22 @@ pub struct Principal {
 impl Principal {
     /// A signed-in user, with every power of their account.
     pub(crate) fn signed_in(user: UserName, is_admin: bool) -> Self {
-        Principal { user, is_admin, job: None, scope: TokenScope::All, token_id: None }
+        Principal { user, is_admin, job: None, instance: None, scope: TokenScope::All, token_id: None }
     }
 
     /// A user's API token (by its id), with what it may do.
     pub(crate) fn token(user: UserName, is_admin: bool, scope: TokenScope, token_id: String) -> Self {
-        Principal { user, is_admin, job: None, scope, token_id: Some(token_id) }
+        Principal { user, is_admin, job: None, instance: None, scope, token_id: Some(token_id) }
+    }
+
+    /// A compute instance's token: its owner, without managing accounts.
+    pub(crate) fn instance_token(user: UserName, is_admin: bool, instance: InstanceScope) -> Self {
+        Principal { user, is_admin, job: None, instance: Some(instance), scope: TokenScope::All, token_id: None }
     }
 
     /// A job's token: it acts for the job's submitter, on the job alone.
     pub(crate) fn job_token(user: UserName, job: JobScope) -> Self {
-        Principal { user, is_admin: false, job: Some(job), scope: TokenScope::All, token_id: None }
+        Principal { user, is_admin: false, job: Some(job), instance: None, scope: TokenScope::All, token_id: None }
     }
 
     /// Tells the current request's audit record who calls.
@@ -149,6 +162,13 @@ impl Principal {
     }
 }
 
+/// What a compute instance's token is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceScope {
+    pub workspace: WorkspaceName,
+    pub name: String,
+}
+
 /// What a job's token is bound to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobScope {
@@ -185,6 +205,9 @@ pub(crate) enum Target<'a> {
     Metrics,
     /// A server-wide action, tied to no workspace.
     Server,
+    /// A compute instance: its JupyterLab opens for its owner and those they share it with
+    /// only; acting on another's takes the right to change computes.
+    Instance { owner: &'a str, shared_with: &'a [String] },
 }
 
 /// The service: the store, the blob store, and small caches.
@@ -237,6 +260,10 @@ pub struct Service {
     server_id: String,
     /// Until when this server leads (epoch milliseconds; 0: it does not).
     leader_until: std::sync::atomic::AtomicI64,
+    /// Runs compute instances' servers, where this server runs them.
+    instance_host: Option<Arc<dyn instances::InstanceHost>>,
+    /// Wakes the instances' reconcile pass when one starts or stops.
+    instances_wake: tokio::sync::Notify,
 }
 
 /// How long an answer about tokens, roles and workspaces is reused. Changes made through this
@@ -326,6 +353,8 @@ impl Service {
             oidc: None,
             server_id: uuid::Uuid::new_v4().simple().to_string(),
             leader_until: std::sync::atomic::AtomicI64::new(0),
+            instance_host: None,
+            instances_wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -442,6 +471,19 @@ impl Service {
                 "only the runtime of job '{name}', with the job's own token, reports its status, log and outputs"
             )));
         }
+        if let Target::Instance { owner, shared_with } = target {
+            let own = principal.user.as_str() == owner;
+            if action == Action::ComputesApplicationAccess {
+                if !own && !shared_with.iter().any(|user| user == principal.user.as_str()) {
+                    return Err(Error::permission_denied(format!(
+                        "this compute instance is '{owner}''s: only its owner and those they share it with open it"
+                    )));
+                }
+            } else if !own {
+                // Another's instance: acting on it takes the right to change computes too.
+                Box::pin(self.decide_on(principal, workspace, Action::ComputesWrite, Target::Workspace)).await?;
+            }
+        }
         if principal.is_admin {
             if action != Action::ServerAdmin && self.auth_cache.workspaces.get(&workspace.to_string()).is_none() {
                 self.store.get_workspace(workspace).await?;
@@ -518,7 +560,7 @@ impl Service {
                     _ => false,
                 }
             }
-            Target::Assets | Target::Account | Target::Metrics | Target::Server => false,
+            Target::Assets | Target::Account | Target::Metrics | Target::Server | Target::Instance { .. } => false,
         };
         if permitted {
             return Ok(());
@@ -533,6 +575,7 @@ impl Service {
             Target::Account => denied("on accounts"),
             Target::Metrics => denied("on metrics"),
             Target::Server => denied("on the server"),
+            Target::Instance { .. } => denied("on compute instances"),
         }
     }
 
@@ -549,6 +592,18 @@ impl Service {
     /// no accounts (tokens, passwords, sessions, users, roles, workspaces) and reads no
     /// metrics; a token scoped to metrics does nothing but read them.
     fn refuse_narrow_tokens(&self, principal: &Principal, action: Action, target: Target<'_>) -> Result<()> {
+        // An instance's notebooks see the workspaces their owner sees, and change no account,
+        // token, role or workspace.
+        let changes_accounts = matches!(target, Target::Account) && !action.is_read();
+        if let Some(scope) = &principal.instance
+            && (changes_accounts || matches!(target, Target::Metrics | Target::Server))
+        {
+            return Err(Error::permission_denied(format!(
+                "the token of compute instance '{}' may not manage accounts, tokens, roles or workspaces, nor perform '{}'",
+                scope.name,
+                action.as_str()
+            )));
+        }
         if let Some(scope) = &principal.job {
             match target {
                 Target::Account => {
@@ -631,9 +686,9 @@ impl Service {
 
     fn decide_server_on(&self, principal: &Principal, action: Action, target: Target<'_>) -> Result<()> {
         self.refuse_narrow_tokens(principal, action, target)?;
-        if principal.job.is_some() {
+        if principal.job.is_some() || principal.instance.is_some() {
             return Err(Error::permission_denied(format!(
-                "a job's token may not perform '{}': it needs a server administrator",
+                "a job's or compute instance's token may not perform '{}': it needs a server administrator",
                 action.as_str()
             )));
         }

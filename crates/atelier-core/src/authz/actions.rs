@@ -32,6 +32,10 @@ pub enum Action {
     ComputesRead,
     ComputesWrite,
     ComputesDelete,
+    ComputesStart,
+    ComputesStop,
+    ComputesRestart,
+    ComputesApplicationAccess,
     EndpointsRead,
     EndpointsWrite,
     EndpointsDelete,
@@ -175,6 +179,26 @@ pub const ACTIONS: &[ActionInfo] = &[
         "create and change computes",
     ),
     row(Action::ComputesDelete, "Microsoft.MachineLearningServices/workspaces/computes/delete", "delete computes"),
+    row(
+        Action::ComputesStart,
+        "Microsoft.MachineLearningServices/workspaces/computes/start/action",
+        "start compute instances (one's own, or any for those who may change computes)",
+    ),
+    row(
+        Action::ComputesStop,
+        "Microsoft.MachineLearningServices/workspaces/computes/stop/action",
+        "stop compute instances (one's own, or any for those who may change computes)",
+    ),
+    row(
+        Action::ComputesRestart,
+        "Microsoft.MachineLearningServices/workspaces/computes/restart/action",
+        "restart compute instances (one's own, or any for those who may change computes)",
+    ),
+    row(
+        Action::ComputesApplicationAccess,
+        "Microsoft.MachineLearningServices/workspaces/computes/applicationaccess/action",
+        "open a compute instance's JupyterLab (one's own, or one shared with them)",
+    ),
     row(
         Action::EndpointsRead,
         "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/read",

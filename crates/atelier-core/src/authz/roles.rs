@@ -339,16 +339,36 @@ mod tests {
         assert_eq!(granted("contributor"), contributor);
         let reads: Vec<Action> = all_assignable.iter().copied().filter(|action| action.is_read()).collect();
         assert_eq!(granted("Reader"), reads);
-        assert_eq!(granted("AzureML Compute Operator"), [ComputesRead, ComputesWrite, ComputesDelete]);
+        assert_eq!(
+            granted("AzureML Compute Operator"),
+            [
+                ComputesRead,
+                ComputesWrite,
+                ComputesDelete,
+                ComputesStart,
+                ComputesStop,
+                ComputesRestart,
+                ComputesApplicationAccess
+            ]
+        );
         let scientist = granted("AzureML Data Scientist");
         for refused in
             [WorkspaceWrite, WorkspaceDelete, ComputesWrite, ComputesDelete, RoleAssignmentsRead, RoleAssignmentsWrite]
         {
             assert!(!scientist.contains(&refused), "Data Scientist may not {refused}");
         }
-        for allowed in
-            [WorkspaceRead, ComputesRead, JobsWrite, JobsCancel, EndpointsListKeys, DatastoresWrite, ModelsDelete]
-        {
+        for allowed in [
+            WorkspaceRead,
+            ComputesRead,
+            ComputesStart,
+            ComputesStop,
+            ComputesApplicationAccess,
+            JobsWrite,
+            JobsCancel,
+            EndpointsListKeys,
+            DatastoresWrite,
+            ModelsDelete,
+        ] {
             assert!(scientist.contains(&allowed), "Data Scientist may {allowed}");
         }
         assert!(built_in_roles().iter().all(|role| !role.permits(ServerAdmin)), "no role makes an administrator");

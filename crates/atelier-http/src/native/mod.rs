@@ -13,6 +13,7 @@ mod datastores;
 pub(crate) mod endpoints;
 mod environments;
 mod gc;
+mod instances;
 mod job_children;
 pub(crate) mod jobs;
 mod models;
@@ -49,6 +50,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(components::routes())
         .merge(schedules::routes())
         .merge(gc::routes())
+        .merge(instances::routes())
 }
 
 #[derive(OpenApi)]
@@ -77,6 +79,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     document.merge(components::Doc::openapi());
     document.merge(schedules::Doc::openapi());
     document.merge(gc::Doc::openapi());
+    document.merge(instances::Doc::openapi());
     document.merge(jobs::JobsApiDoc::openapi());
     document.merge(endpoints::EndpointsApiDoc::openapi());
     document_errors(&mut document);

@@ -21,6 +21,7 @@ mod run;
 mod runs;
 mod schedules;
 mod session;
+pub(crate) use session::{session_secret, urlencode};
 mod sweeps;
 mod workspaces;
 

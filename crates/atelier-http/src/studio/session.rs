@@ -60,6 +60,12 @@ fn cookie_secret(headers: &HeaderMap) -> Option<String> {
     cookie_value(headers, COOKIE_NAME)
 }
 
+/// The studio session's secret a request's cookie holds, for what else a session opens (the
+/// compute instances' proxy).
+pub(crate) fn session_secret(headers: &HeaderMap) -> Option<String> {
+    cookie_secret(headers)
+}
+
 /// A signed-in browser. Pages that take it send anonymous visitors to the sign-in page and
 /// back afterwards.
 pub(crate) struct Browser {

@@ -164,6 +164,7 @@ fn concrete(template: &str) -> String {
         .replace("{run_id}", RUN)
         .replace("{model_id}", "m-0123456789abcdef0123456789abcdef")
         .replace("{*path}", "a.txt")
+        .replace("{*rest}", "api/status")
         .replace("{version}", "1")
         .replace("{id}", "999")
         .replace("{tag_key}", "k")

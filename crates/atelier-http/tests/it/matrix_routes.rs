@@ -509,6 +509,33 @@ pub const ROUTES: &[Route] = &[
     rb("POST", "/api/v1/workspaces/{ws}/computes", r#"{"name":"madehere","type":"amlcompute"}"#, act(ComputesWrite)),
     r("GET", "/api/v1/workspaces/{ws}/computes/{name}", act(ComputesRead)),
     r("DELETE", "/api/v1/workspaces/{ws}/computes/{name}", act(ComputesDelete)),
+    r("GET", "/api/v1/workspaces/{ws}/compute-instances", act(ComputesRead)),
+    rb(
+        "POST",
+        "/api/v1/workspaces/{ws}/compute-instances",
+        r#"{"yaml":"name: madehere\ntype: computeinstance\n"}"#,
+        act(ComputesWrite),
+    ),
+    r("GET", "/api/v1/workspaces/{ws}/compute-instances/{name}", act(ComputesRead)),
+    r("DELETE", "/api/v1/workspaces/{ws}/compute-instances/{name}", act(ComputesDelete)),
+    r("POST", "/api/v1/workspaces/{ws}/compute-instances/{name}/start", act(ComputesStart)),
+    r("POST", "/api/v1/workspaces/{ws}/compute-instances/{name}/stop", act(ComputesStop)),
+    r("POST", "/api/v1/workspaces/{ws}/compute-instances/{name}/restart", act(ComputesRestart)),
+    rb(
+        "PUT",
+        "/api/v1/workspaces/{ws}/compute-instances/{name}/sharing",
+        r#"{"users":[]}"#,
+        act(ComputesApplicationAccess),
+    ),
+    // Compute instances' JupyterLab: its owner's, or shared with them (only the role is
+    // decided here, as no instance exists: the e2e suite checks owners).
+    r("GET", "/ci/{ws}/{name}", Public),
+    r("GET", "/ci/{ws}/{name}/", Public),
+    r("GET", "/ci/{ws}/{name}/{*rest}", private(ComputesApplicationAccess)),
+    r("POST", "/ci/{ws}/{name}/{*rest}", private(ComputesApplicationAccess)),
+    r("PUT", "/ci/{ws}/{name}/{*rest}", private(ComputesApplicationAccess)),
+    r("PATCH", "/ci/{ws}/{name}/{*rest}", private(ComputesApplicationAccess)),
+    r("DELETE", "/ci/{ws}/{name}/{*rest}", private(ComputesApplicationAccess)),
     // Native: models.
     r("GET", "/api/v1/workspaces/{ws}/models", private(ModelsRead)),
     rb(

@@ -7,7 +7,7 @@ from ._endpoint import (CodeConfiguration, EndpointAuthKeys, EndpointAuthToken, 
 from ._io import Input, Output
 from ._job import (Command, CommandJob, CommandJobLimits, Job, JobResourceConfiguration, MpiDistribution,
                    PipelineJob, PyTorchDistribution, SweepJob, TensorFlowDistribution)
-from ._workspace import (AmlCompute, CommandComponent, Compute, CronTrigger, JobSchedule, RecurrencePattern,
+from ._workspace import (AmlCompute, CommandComponent, Compute, ComputeInstance, CronTrigger, JobSchedule, RecurrencePattern,
                          RecurrenceTrigger, Workspace)
 
 # Azure's names for the same things.
@@ -17,7 +17,7 @@ ResourceConfiguration = JobResourceConfiguration
 
 __all__ = [
     "AmlCompute", "BuildContext", "CodeConfiguration", "Command", "CommandComponent", "CommandJob",
-    "CommandJobLimits", "Compute", "CronTrigger", "Data", "EndpointAuthKeys", "EndpointAuthToken", "Environment",
+    "CommandJobLimits", "Compute", "ComputeInstance", "CronTrigger", "Data", "EndpointAuthKeys", "EndpointAuthToken", "Environment",
     "Input", "Job", "JobResourceConfiguration", "JobSchedule", "ManagedOnlineDeployment", "ManagedOnlineEndpoint",
     "Model", "MpiDistribution", "OnlineDeployment", "OnlineEndpoint", "OnlineRequestSettings", "Output",
     "PipelineJob", "ProbeSettings", "PyTorchDistribution", "RecurrencePattern", "RecurrenceTrigger", "Resource",

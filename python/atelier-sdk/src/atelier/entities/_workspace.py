@@ -71,6 +71,32 @@ class AmlCompute(Compute):
                                       "idle_time_before_scale_down": idle_time_before_scale_down}))
 
 
+class ComputeInstance(Compute):
+    """A compute instance: a JupyterLab for one person (``assigned_to``, default its creator),
+    reached through the server at ``/ci/<workspace>/<name>/lab``. ``state`` is ``Creating``,
+    ``Starting``, ``Running``, ``Stopping``, ``Stopped`` or ``Failed``."""
+
+    type = "computeinstance"
+
+    def __init__(self, *, name: Optional[str] = None, size: Optional[str] = None,
+                 idle_time_before_shutdown_minutes: Optional[int] = None, schedules: Any = None,
+                 setup_scripts: Optional[Dict[str, Any]] = None, environment: Optional[str] = None,
+                 assigned_to: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        self._extra.update(drop_none({
+            "size": size, "idle_time_before_shutdown_minutes": idle_time_before_shutdown_minutes,
+            "schedules": schedules, "setup_scripts": setup_scripts, "environment": environment,
+            "assigned_to": assigned_to}))
+
+    @property
+    def state(self) -> Optional[str]:
+        return self._rest.get("state")
+
+    @property
+    def jupyterlab_url(self) -> Optional[str]:
+        return self._rest.get("jupyterlab_url")
+
+
 class CronTrigger:
     def __init__(self, *, expression: str, start_time: Optional[str] = None, end_time: Optional[str] = None,
                  time_zone: Optional[str] = None) -> None:

@@ -6,8 +6,8 @@ from typing import Any, Iterable, List, Optional
 
 from .._http import segment
 from ..entities._job import Job
-from ..entities._workspace import Compute, JobSchedule, Workspace
-from ..exceptions import ResourceNotFoundError, ValidationError
+from ..entities._workspace import Compute, ComputeInstance, JobSchedule, Workspace
+from ..exceptions import HttpResponseError, ResourceNotFoundError, ValidationError
 from ._base import LROPoller, Operations, done_poller
 from ._prepare import job_request
 
@@ -39,23 +39,77 @@ class WorkspaceOperations(Operations):
 
 
 class ComputeOperations(Operations):
+    """Computes that jobs run on, and compute instances (which share their names)."""
+
+    def _instance(self, name: str) -> str:
+        return f"{self._ws}/compute-instances/{segment(name)}"
+
+    def _entity(self, rest: Any) -> Compute:
+        if rest.get("type") == "computeinstance":
+            instance = ComputeInstance(name=rest.get("name"), description=rest.get("description"),
+                                       tags=rest.get("tags"))
+            return instance._set_rest(rest)  # type: ignore[return-value]
+        return Compute._from_rest(rest)
+
     def get(self, name: str) -> Compute:
-        return Compute._from_rest(self._connection.get(f"{self._ws}/computes/{segment(name)}"))
+        try:
+            return self._entity(self._connection.get(self._instance(name)))
+        except ResourceNotFoundError:
+            return self._entity(self._connection.get(f"{self._ws}/computes/{segment(name)}"))
 
     def list(self) -> Iterable[Compute]:
-        return [Compute._from_rest(row) for row in self._connection.get(f"{self._ws}/computes")]
+        rows = list(self._connection.get(f"{self._ws}/computes"))
+        rows += self._connection.get(f"{self._ws}/compute-instances")
+        return [self._entity(row) for row in rows]
+
+    def _until(self, name: str, states: tuple) -> LROPoller[Compute]:
+        def settled() -> Optional[Compute]:
+            rest = self._connection.get(self._instance(name))
+            if rest.get("state") == "Failed" and "Failed" not in states:
+                raise HttpResponseError(f"compute instance {name} failed: {rest.get('reason')}",
+                                        error_code="ComputeInstanceFailed")
+            return self._entity(rest) if rest.get("state") in states else None
+
+        return LROPoller(settled, interval=1.0)
 
     def begin_create_or_update(self, compute: Compute) -> LROPoller[Compute]:
-        """Defines a compute; the server checks it (a Slurm compute: that Slurm answers and the
-        partition exists) before it stores anything."""
+        """Defines a compute (a Slurm one is checked against the cluster first), or creates a
+        compute instance: its poller's result is the instance once it runs."""
         document = compute._to_dict()
         if not document.get("name") or not document.get("type"):
             raise ValidationError("a compute needs a name and a type")
+        if document["type"].lower() == "computeinstance":
+            scripts = {}
+            for field, script in (document.get("setup_scripts") or {}).items():
+                if isinstance(script, dict) and script.get("path"):
+                    path = compute._path(str(script["path"]))
+                    try:
+                        scripts[field] = path.read_text()
+                    except OSError as error:
+                        raise ValidationError(f"setup_scripts.{field}.path: cannot read {path}: {error}") from error
+            created = self._connection.post(f"{self._ws}/compute-instances",
+                                            {"yaml": compute._yaml_text(), "setup_scripts": scripts})
+            return self._until(created["name"], ("Running",))
         body = {"name": document["name"], "type": document["type"], "yaml": compute._yaml_text()}
         return done_poller(Compute._from_rest(self._connection.post(f"{self._ws}/computes", body)))
 
+    def begin_start(self, name: str) -> LROPoller[Compute]:
+        self._connection.post(f"{self._instance(name)}/start")
+        return self._until(name, ("Running",))
+
+    def begin_stop(self, name: str) -> LROPoller[Compute]:
+        self._connection.post(f"{self._instance(name)}/stop")
+        return self._until(name, ("Stopped",))
+
+    def begin_restart(self, name: str) -> LROPoller[Compute]:
+        self._connection.post(f"{self._instance(name)}/restart")
+        return self._until(name, ("Running",))
+
     def begin_delete(self, name: str) -> LROPoller[None]:
-        self._connection.delete(f"{self._ws}/computes/{segment(name)}")
+        try:
+            self._connection.delete(self._instance(name))
+        except ResourceNotFoundError:
+            self._connection.delete(f"{self._ws}/computes/{segment(name)}")
         return LROPoller(lambda: True)  # type: ignore[arg-type,return-value]
 
 

@@ -1,0 +1,337 @@
+//! Compute instances on this machine: the host that starts, follows and stops each instance's
+//! server (`atelier instance-runtime`, detached, as jobs' runtimes are), and that server: it
+//! builds the instance's uv environment with JupyterLab and the workspace's clients, runs the
+//! setup scripts, then JupyterLab on a loopback port with a token only the Atelier server
+//! knows, confined like a job, with the instance's home folder as its home.
+//!
+//! An instance's folder (`$ATELIER_HOME/instances/<workspace>/<name>/`): `launch.json` and
+//! `connection.json` (mode 0600: the tokens), `runtime.log`, `python/` (the SDK) and `home/`,
+//! which lasts from one start to the next and goes only with the instance.
+
+use anyhow::Context;
+use atelier_core::Error;
+use atelier_core::names::WorkspaceName;
+use atelier_service::{InstanceHost, InstanceLaunch, InstanceProcess, JupyterConnection, instance_folder};
+use serde::{Deserialize, Serialize};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What an instance's server reads from its launch file.
+#[derive(Serialize, Deserialize)]
+struct RuntimeLaunch {
+    launch: InstanceLaunch,
+    server_url: String,
+    envs_dir: PathBuf,
+    uv: PathBuf,
+    confinement: Option<atelier_service::Confinement>,
+    jupyter: JupyterConnection,
+}
+
+/// The host of this machine's compute instances.
+pub struct LocalInstances {
+    pub exe: PathBuf,
+    /// The URL notebooks reach the server at.
+    pub server_url: String,
+    pub instances_dir: PathBuf,
+    pub envs_dir: PathBuf,
+    pub uv: PathBuf,
+    pub confinement: Option<atelier_service::Confinement>,
+}
+
+fn failed(what: &str, error: impl std::fmt::Display) -> Error {
+    Error::internal(format!("{what}: {error}"))
+}
+
+/// Writes a file only its owner reads.
+fn write_private(path: &Path, bytes: &[u8]) -> atelier_core::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|error| failed(&format!("cannot write {}", path.display()), error))?;
+    std::io::Write::write_all(&mut file, bytes)
+        .map_err(|error| failed(&format!("cannot write {}", path.display()), error))
+}
+
+/// A loopback port nothing listens on now.
+fn free_port() -> atelier_core::Result<u16> {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").map_err(|error| failed("cannot find a free port", error))?;
+    Ok(listener.local_addr().map_err(|error| failed("cannot find a free port", error))?.port())
+}
+
+impl LocalInstances {
+    fn folder(&self, workspace: &WorkspaceName, name: &str) -> PathBuf {
+        instance_folder(&self.instances_dir, workspace, name)
+    }
+}
+
+impl InstanceHost for LocalInstances {
+    fn start(&self, launch: &InstanceLaunch) -> atelier_core::Result<InstanceProcess> {
+        let workspace = WorkspaceName::parse(&launch.workspace)?;
+        let dir = self.folder(&workspace, &launch.name);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|error| failed("cannot create the instance's folder", error))?;
+        let jupyter = JupyterConnection { port: free_port()?, token: hex::encode(rand::random::<[u8; 24]>()) };
+        let connection = serde_json::to_vec(&jupyter).map_err(|error| failed("cannot write the connection", error))?;
+        write_private(&dir.join("connection.json"), &connection)?;
+        let runtime = RuntimeLaunch {
+            launch: launch.clone(),
+            server_url: self.server_url.clone(),
+            envs_dir: self.envs_dir.clone(),
+            uv: self.uv.clone(),
+            confinement: self.confinement.clone(),
+            jupyter,
+        };
+        let text = serde_json::to_vec(&runtime).map_err(|error| failed("cannot write the launch file", error))?;
+        write_private(&dir.join("launch.json"), &text)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(dir.join("runtime.log"))
+            .map_err(|error| failed("cannot open the instance's log", error))?;
+        let log_err = log.try_clone().map_err(|error| failed("cannot open the instance's log", error))?;
+        let mut child = std::process::Command::new(&self.exe)
+            .arg("instance-runtime")
+            .arg(&dir)
+            // What it needs to run Python and uv, and none of the server's secrets.
+            .env_clear()
+            .envs(std::env::vars().filter(|(key, _)| atelier_service::inheritable_variable(key)))
+            .stdin(std::process::Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            // Its own process group: it outlives a server that stops.
+            .process_group(0)
+            .spawn()
+            .map_err(|error| failed("cannot start the instance's server", error))?;
+        let pid = i64::from(child.id());
+        let start = crate::launcher::process_start(pid).map(|(start, _)| start).unwrap_or_default();
+        std::thread::spawn(move || {
+            let _ = child.wait();
+        });
+        Ok(InstanceProcess { pid, start })
+    }
+
+    fn is_alive(&self, process: InstanceProcess) -> bool {
+        matches!(crate::launcher::process_start(process.pid), Some((start, false)) if start == process.start)
+    }
+
+    fn stop(&self, process: InstanceProcess, grace: u64) {
+        let Ok(pid) = i32::try_from(process.pid) else { return };
+        if !self.is_alive(process) {
+            return;
+        }
+        let group = nix::unistd::Pid::from_raw(-pid);
+        let _ = nix::sys::signal::kill(group, nix::sys::signal::SIGTERM);
+        let alive = move || matches!(crate::launcher::process_start(process.pid), Some((start, false)) if start == process.start);
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(grace);
+            while alive() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if alive() {
+                let _ = nix::sys::signal::kill(group, nix::sys::signal::SIGKILL);
+            }
+        });
+    }
+
+    fn connection(&self, workspace: &WorkspaceName, name: &str) -> Option<JupyterConnection> {
+        let text = std::fs::read(self.folder(workspace, name).join("connection.json")).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    fn log_tail(&self, workspace: &WorkspaceName, name: &str) -> Option<String> {
+        crate::launcher::file_tail(&self.folder(workspace, name).join("runtime.log"))
+    }
+
+    fn remove(&self, workspace: &WorkspaceName, name: &str) -> atelier_core::Result<()> {
+        match std::fs::remove_dir_all(self.folder(workspace, name)) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(failed("cannot remove the instance's folder", error)),
+        }
+    }
+}
+
+/// Runs a setup script in the instance's environment, confined as JupyterLab will be, within
+/// its time limit; its output goes to the instance's log.
+async fn run_script(
+    what: &str,
+    script: &atelier_service::ScriptText,
+    runtime: &RuntimeLaunch,
+    exposure: &atelier_service::Exposure,
+    home: &Path,
+    environment: &[(String, String)],
+) -> anyhow::Result<()> {
+    println!("running the {what} script");
+    let shell = (PathBuf::from("/bin/sh"), vec!["-c".to_owned(), script.text.clone()]);
+    let (program, args) = match &runtime.confinement {
+        Some(confinement) => confinement.wrap(&shell.0, &shell.1, exposure),
+        None => shell,
+    };
+    let mut child = tokio::process::Command::new(&program)
+        .args(&args)
+        .current_dir(home)
+        .env_clear()
+        .envs(environment.iter().cloned())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot start the {what} script"))?;
+    let limit = Duration::from_secs(u64::from(script.timeout_minutes) * 60);
+    match tokio::time::timeout(limit, child.wait()).await {
+        Ok(status) => {
+            let status = status?;
+            anyhow::ensure!(status.success(), "the {what} script failed ({status})");
+            Ok(())
+        }
+        Err(_) => anyhow::bail!("the {what} script ran past its {} minutes", script.timeout_minutes),
+    }
+}
+
+/// `atelier instance-runtime <folder>`: the instance's server, until it is stopped.
+pub async fn run(dir: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read(dir.join("launch.json")).context("cannot read the instance's launch file")?;
+    let runtime: RuntimeLaunch = serde_json::from_slice(&text).context("the instance's launch file is not valid")?;
+    let launch = &runtime.launch;
+    println!("instance {} of workspace {} starting", launch.name, launch.workspace);
+
+    // The environment: the instance's packages, JupyterLab and the workspace's clients.
+    let planned = &launch.definition.environment;
+    let mut requirements = planned.requirements.clone();
+    for extra in atelier_service::INSTANCE_REQUIREMENTS {
+        let package = extra.split("==").next().unwrap_or(extra);
+        let named = |requirement: &String| {
+            let name = requirement.split(['=', '<', '>', '!', '~', ';', '[', ' ']).next().unwrap_or_default();
+            name.eq_ignore_ascii_case(package) || (package == "mlflow-skinny" && name.eq_ignore_ascii_case("mlflow"))
+        };
+        if !requirements.iter().any(named) {
+            requirements.push((*extra).to_owned());
+        }
+    }
+    let spec = atelier_core::environment::EnvironmentSpec {
+        python: planned.python.clone(),
+        requirements,
+        image: planned.image.clone(),
+        channels: Vec::new(),
+    };
+    let builder = atelier_service::EnvironmentBuilder::new(runtime.envs_dir.clone(), runtime.uv.clone());
+    println!("building the environment ({})", planned.name);
+    let build = builder
+        .build(&spec)
+        .await
+        .map_err(|error| anyhow::anyhow!("the environment did not build: {}", error.message))?;
+    let python = build.python.context("the environment has no Python")?;
+    let bin = python.parent().map(Path::to_path_buf).unwrap_or_default();
+    println!("environment ready at {}{}", bin.display(), if build.cached { " (cached)" } else { "" });
+
+    // The SDK beside the notebooks, and the home that lasts.
+    let sdk = dir.join("python");
+    crate::sdk_files::write_sdk(&sdk).context("cannot write the SDK")?;
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).context("cannot create the instance's home")?;
+    let root = runtime.server_url.trim_end_matches('/');
+    let mlflow =
+        if launch.workspace == "default" { root.to_owned() } else { format!("{root}/ws/{}", launch.workspace) };
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut environment: Vec<(String, String)> =
+        std::env::vars().filter(|(key, _)| matches!(key.as_str(), "LANG" | "LC_ALL" | "TERM" | "TZ")).collect();
+    environment.extend(
+        [
+            ("HOME", home.display().to_string()),
+            ("PATH", path),
+            ("VIRTUAL_ENV", bin.parent().map(|root| root.display().to_string()).unwrap_or_default()),
+            ("PYTHONPATH", sdk.display().to_string()),
+            ("MLFLOW_TRACKING_URI", mlflow),
+            ("MLFLOW_TRACKING_TOKEN", launch.token.clone()),
+            ("ATELIER_URL", root.to_owned()),
+            ("ATELIER_TOKEN", launch.token.clone()),
+            ("ATELIER_WORKSPACE", launch.workspace.clone()),
+            ("ATELIER_COMPUTE_INSTANCE", launch.name.clone()),
+            ("USER", launch.owner.clone()),
+        ]
+        .map(|(key, value)| (key.to_owned(), value)),
+    );
+    let exposure = atelier_service::Exposure {
+        read_write: vec![home.clone()],
+        read_only: [runtime.envs_dir.clone(), sdk.clone()]
+            .into_iter()
+            .chain(atelier_service::Confinement::interpreter_folders(&python))
+            .collect(),
+        read_write_on_node: Vec::new(),
+    };
+
+    let created_marker = dir.join(".created");
+    if let Some(script) = &launch.definition.creation_script
+        && !created_marker.exists()
+    {
+        run_script("creation", script, &runtime, &exposure, &home, &environment).await?;
+    }
+    std::fs::write(&created_marker, b"").context("cannot mark the instance created")?;
+    if let Some(script) = &launch.definition.startup_script {
+        run_script("startup", script, &runtime, &exposure, &home, &environment).await?;
+    }
+
+    // JupyterLab, on a loopback port, with the token the Atelier server adds to what it proxies.
+    let args: Vec<String> = [
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        &format!("--port={}", runtime.jupyter.port),
+        "--ServerApp.port_retries=0",
+        &format!("--ServerApp.base_url={}", launch.base_url),
+        &format!("--ServerApp.root_dir={}", home.display()),
+        // Requests come through Atelier's proxy, under its host name; they still need the token.
+        "--ServerApp.allow_remote_access=True",
+        "--ServerApp.trust_xheaders=True",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let (program, args) = match &runtime.confinement {
+        Some(confinement) => confinement.wrap(&python, &args, &exposure),
+        None => (python.clone(), args),
+    };
+    let mut child = tokio::process::Command::new(&program)
+        .args(&args)
+        .current_dir(&home)
+        .env_clear()
+        .envs(environment.iter().cloned())
+        // The token in its environment, not on its command line.
+        .env("JUPYTER_TOKEN", &runtime.jupyter.token)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start JupyterLab")?;
+    println!("JupyterLab starting on 127.0.0.1:{} under {}", runtime.jupyter.port, launch.base_url);
+
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        status = child.wait() => {
+            let status = status?;
+            anyhow::bail!("JupyterLab ended on its own ({status})");
+        }
+        _ = terminate.recv() => {
+            println!("stopping JupyterLab");
+            if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGTERM);
+            }
+            let grace = Duration::from_secs(atelier_service::STOP_GRACE_SECONDS.saturating_sub(2));
+            if tokio::time::timeout(grace, child.wait()).await.is_err() {
+                let _ = child.kill().await;
+            }
+            println!("stopped");
+            Ok(())
+        }
+    }
+}
