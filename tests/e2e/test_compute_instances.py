@@ -150,11 +150,13 @@ def test_an_instances_notebooks_track_into_its_owners_workspace_with_mlflow_and_
                                headers={"Authorization": "Bearer " + os.environ["ATELIER_TOKEN"]}, json={})
         print("mint:", minted.status_code)
         print("created:", open("created.txt").read().strip(), "starts:", open("starts.txt").read().count("started"))
+        print("home:", os.path.expanduser("~"))
         """))
     assert error is None, error
     assert "read: a note for the notebook" in out and "workspace: default" in out, out
     assert "mint: 403" in out, "an instance's token mints no tokens"
     assert "created: created starts: 1" in out, out
+    assert f"home: {srv.home}/instances/default/{name}/home" in out, "notebooks' home is the instance's, which lasts"
 
     # The notebook's code cannot read the server's secrets.
     out, error = run_cell(srv, name, f"print(open({str(srv.home / 'token')!r}).read())")

@@ -197,6 +197,19 @@ async fn run_script(
     }
 }
 
+/// JupyterLab's own defaults for an instance: no prompt to fetch news from the internet, which
+/// the machine may not reach. A setting the user changed is left as it is.
+fn quiet_jupyterlab(home: &Path) {
+    let folder = home.join(".jupyter/lab/user-settings/@jupyterlab/apputils-extension");
+    let file = folder.join("notification.jupyterlab-settings");
+    if file.exists() {
+        return;
+    }
+    if std::fs::create_dir_all(&folder).and_then(|()| std::fs::write(&file, br#"{"fetchNews": "false"}"#)).is_err() {
+        println!("could not turn JupyterLab's news prompt off in {}", folder.display());
+    }
+}
+
 /// `atelier instance-runtime <folder>`: the instance's server, until it is stopped.
 pub async fn run(dir: &Path) -> anyhow::Result<()> {
     let text = std::fs::read(dir.join("launch.json")).context("cannot read the instance's launch file")?;
@@ -267,6 +280,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
             .chain(atelier_service::Confinement::interpreter_folders(&python))
             .collect(),
         read_write_on_node: Vec::new(),
+        home: Some(home.clone()),
     };
 
     let created_marker = dir.join(".created");
@@ -276,6 +290,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         run_script("creation", script, &runtime, &exposure, &home, &environment).await?;
     }
     std::fs::write(&created_marker, b"").context("cannot mark the instance created")?;
+    quiet_jupyterlab(&home);
     if let Some(script) = &launch.definition.startup_script {
         run_script("startup", script, &runtime, &exposure, &home, &environment).await?;
     }

@@ -59,6 +59,10 @@ pub struct SandboxArgs {
     /// The name of that user, for `USER` and `LOGNAME`.
     #[arg(long = "user-name")]
     user_name: Option<String>,
+    /// The command's home folder (`HOME`), one of the folders bound read-write; without it, its
+    /// private `/tmp`.
+    #[arg(long)]
+    home: Option<PathBuf>,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<OsString>,
@@ -122,6 +126,9 @@ pub fn run(mut args: SandboxArgs) -> ExitCode {
     if args.private.iter().any(|path| path == Path::new("/tmp")) {
         // The only place, with the process's own folders, where it may write.
         command.env("TMPDIR", "/tmp").env("HOME", "/tmp");
+    }
+    if let Some(home) = args.home.as_ref().filter(|home| args.bind.contains(home)) {
+        command.env("HOME", home);
     }
     if let Some(name) = &args.user_name {
         command.env("USER", name).env("LOGNAME", name);

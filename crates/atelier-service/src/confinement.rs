@@ -60,6 +60,9 @@ pub struct Exposure {
     /// paths with `${SLURMD_NODENAME}`, `${SLURM_JOB_ID}` and `${SLURM_STEP_ID}`, which the
     /// sandbox reads on that node.
     pub read_write_on_node: Vec<String>,
+    /// The process's home folder, one of `read_write` (a compute instance's home); `None`: its
+    /// private `/tmp`.
+    pub home: Option<PathBuf>,
 }
 
 impl Confinement {
@@ -153,6 +156,9 @@ impl Confinement {
         }
         for template in &exposure.read_write_on_node {
             wrapped.extend(["--bind-on-node".to_owned(), template.clone()]);
+        }
+        if let Some(home) = &exposure.home {
+            wrapped.extend(["--home".to_owned(), home.display().to_string()]);
         }
         wrapped.push("--".to_owned());
         wrapped.push(program.display().to_string());
@@ -249,6 +255,7 @@ mod tests {
             read_write: vec!["/srv/home with space/jobs/j1".into()],
             read_only: vec!["/srv/envs".into()],
             read_write_on_node: Vec::new(),
+            home: None,
         };
         let (program, args) =
             policy.wrap(Path::new("/bin/sh"), &["-c".into(), "echo $HOME; rm -rf /".into()], &exposure);

@@ -149,6 +149,7 @@ impl Serving {
                     read_write: vec![gen_dir.clone(), self.sockets.path().to_path_buf()],
                     read_only,
                     read_write_on_node: Vec::new(),
+                    home: None,
                 };
                 let (program, args) = confinement.wrap(&launch.program, &launch.args, &exposure);
                 launch.program = program;

@@ -490,6 +490,7 @@ async fn execute(
             read_write: vec![dir.to_path_buf()],
             read_only: [launch.envs_dir.clone()].into_iter().chain(interpreter_folders.iter().cloned()).collect(),
             read_write_on_node: start.node_folders.clone(),
+            home: None,
         };
         let shell = (PathBuf::from("/bin/sh"), vec!["-c".to_owned(), each.command.clone()]);
         let (program, args) = match &launch.confinement {

@@ -12,6 +12,7 @@ mod audit;
 mod common;
 mod compare;
 mod components;
+mod compute;
 mod endpoints;
 mod jobs;
 mod models;
@@ -63,6 +64,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{ws}/environments/{name}", get(assets::environment))
         .route("/w/{ws}/components", get(components::components))
         .route("/w/{ws}/schedules", get(schedules::schedules))
+        .route("/w/{ws}/compute", get(compute::compute))
+        .route("/w/{ws}/compute/{name}/start", post(compute::start_instance))
+        .route("/w/{ws}/compute/{name}/stop", post(compute::stop_instance))
         .route("/w/{ws}/schedules/{name}", get(schedules::schedule))
         .route("/w/{ws}/components/{name}", get(components::component))
         .route("/w/{ws}/components/{name}/versions/{version}/files/{*path}", get(components::file))
