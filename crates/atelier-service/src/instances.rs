@@ -501,17 +501,24 @@ impl Service {
             return;
         }
         loop {
-            if let Err(error) = self.reconcile_instances().await {
-                tracing::warn!(error = %error, "reconciling compute instances failed");
-            }
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.instances_wake.notified()).await;
+            let starting = match self.reconcile_instances().await {
+                Ok(starting) => starting,
+                Err(error) => {
+                    tracing::warn!(error = %error, "reconciling compute instances failed");
+                    false
+                }
+            };
+            // An instance on its way up is looked at often, so that it opens as soon as it can.
+            let pause = if starting { 200 } else { 2000 };
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(pause), self.instances_wake.notified()).await;
         }
     }
 
     /// One pass over every instance: see its server answer or end, stop it when idle, apply its
-    /// schedules.
-    pub async fn reconcile_instances(&self) -> Result<()> {
-        let Ok(host) = self.instance_host() else { return Ok(()) };
+    /// schedules. Whether one is still on its way up.
+    pub async fn reconcile_instances(&self) -> Result<bool> {
+        let Ok(host) = self.instance_host() else { return Ok(false) };
+        let mut starting = false;
         let now = now_millis();
         for instance in self.store.list_instances(None).await? {
             let (workspace, name) = (&instance.workspace, instance.name.as_str());
@@ -550,6 +557,8 @@ impl Service {
                             self.store
                                 .set_instance_state(workspace, name, &from, InstanceState::Running, None, now)
                                 .await?;
+                        } else {
+                            starting = true;
                         }
                     }
                     InstanceState::Running => self.check_idle(&instance, now).await?,
@@ -558,7 +567,7 @@ impl Service {
             }
             self.apply_instance_schedules(&instance, now).await?;
         }
-        Ok(())
+        Ok(starting)
     }
 
     /// Stops a running instance whose kernels have been idle longer than its idle time.
