@@ -14,7 +14,6 @@ use atelier_core::names::WorkspaceName;
 use atelier_service::{InstanceHost, InstanceLaunch, InstanceProcess, JupyterConnection, instance_folder};
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -92,31 +91,8 @@ impl InstanceHost for LocalInstances {
         };
         let text = serde_json::to_vec(&runtime).map_err(|error| failed("cannot write the launch file", error))?;
         write_private(&dir.join("launch.json"), &text)?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(dir.join("runtime.log"))
-            .map_err(|error| failed("cannot open the instance's log", error))?;
-        let log_err = log.try_clone().map_err(|error| failed("cannot open the instance's log", error))?;
-        let mut child = std::process::Command::new(&self.exe)
-            .arg("instance-runtime")
-            .arg(&dir)
-            // What it needs to run Python and uv, and none of the server's secrets.
-            .env_clear()
-            .envs(std::env::vars().filter(|(key, _)| atelier_service::inheritable_variable(key)))
-            .stdin(std::process::Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            // Its own process group: it outlives a server that stops.
-            .process_group(0)
-            .spawn()
+        let (pid, start) = crate::launcher::spawn_detached(&self.exe, "instance-runtime", &dir, false)
             .map_err(|error| failed("cannot start the instance's server", error))?;
-        let pid = i64::from(child.id());
-        let start = crate::launcher::process_start(pid).map(|(start, _)| start).unwrap_or_default();
-        std::thread::spawn(move || {
-            let _ = child.wait();
-        });
         Ok(InstanceProcess { pid, start })
     }
 

@@ -86,33 +86,8 @@ impl LocalLauncher {
     fn launch(&self, job: &Job, token: &str, gpus: &[u32]) -> atelier_core::Result<Launched> {
         let names = (job.workspace.as_str(), job.name.as_str());
         let dir = self.prepare_job_folder(&self.jobs_dir, &self.server_url, &self.envs_dir, names, token, gpus)?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("runtime.log"))
-            .map_err(|error| failed("cannot open the runtime's log", error))?;
-        let log_err = log.try_clone().map_err(|error| failed("cannot open the runtime's log", error))?;
-        let mut child = std::process::Command::new(&self.exe)
-            .arg("job-runtime")
-            .arg(&dir)
-            // The runtime gets what it needs to run Python and uv, and none of the server's
-            // secrets (its master key, its store's URL, its cloud credentials).
-            .env_clear()
-            .envs(std::env::vars().filter(|(key, _)| atelier_service::inheritable_variable(key)))
-            .stdin(std::process::Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            // Its own process group: a signal to the server's group does not reach it, so it
-            // outlives a server that stops.
-            .process_group(0)
-            .spawn()
+        let (pid, start) = spawn_detached(&self.exe, "job-runtime", &dir, true)
             .map_err(|error| failed("cannot start the job runtime", error))?;
-        let pid = i64::from(child.id());
-        let start = process_start(pid).map(|(start, _)| start).unwrap_or_default();
-        // Reap it when it ends, so it does not linger as a zombie while this server lives.
-        std::thread::spawn(move || {
-            let _ = child.wait();
-        });
         Ok(Launched { pid, start })
     }
 
@@ -187,6 +162,43 @@ impl ComputeBackend for LocalLauncher {
     fn output_tail(&self, _compute: &Compute, job: &str) -> Option<String> {
         file_tail(&self.jobs_dir.join(job).join("runtime.log"))
     }
+}
+
+/// Starts `atelier <command> <dir>` detached, its output appended to `<dir>/runtime.log` (or
+/// replacing it): its process id and start time. It gets what it needs to run Python and uv,
+/// and none of the server's secrets (its master key, its store's URL, its cloud credentials);
+/// its own process group, so a signal to the server's group does not reach it and it outlives a
+/// server that stops.
+pub(crate) fn spawn_detached(
+    exe: &std::path::Path,
+    command: &str,
+    dir: &std::path::Path,
+    append: bool,
+) -> std::io::Result<(i64, i64)> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(append)
+        .write(true)
+        .truncate(!append)
+        .open(dir.join("runtime.log"))?;
+    let log_err = log.try_clone()?;
+    let mut child = std::process::Command::new(exe)
+        .arg(command)
+        .arg(dir)
+        .env_clear()
+        .envs(std::env::vars().filter(|(key, _)| atelier_service::inheritable_variable(key)))
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .process_group(0)
+        .spawn()?;
+    let pid = i64::from(child.id());
+    let start = process_start(pid).map(|(start, _)| start).unwrap_or_default();
+    // Reap it when it ends, so it does not linger as a zombie while this server lives.
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok((pid, start))
 }
 
 /// The last 2 KB of a file a job's runtime wrote, as text, for the error of a job whose runtime
