@@ -173,8 +173,8 @@ async fn run_script(
     }
 }
 
-/// JupyterLab's own defaults for an instance: no prompt to fetch news from the internet, which
-/// the machine may not reach. A setting the user changed is left as it is.
+/// JupyterLab's own defaults for a new instance: no prompt to fetch news from the internet, which
+/// the machine may not reach. Written once, into the new home; the user may change it.
 fn quiet_jupyterlab(home: &Path) {
     let folder = home.join(".jupyter/lab/user-settings/@jupyterlab/apputils-extension");
     let file = folder.join("notification.jupyterlab-settings");
@@ -260,13 +260,15 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     };
 
     let created_marker = dir.join(".created");
-    if let Some(script) = &launch.definition.creation_script
-        && !created_marker.exists()
-    {
-        run_script("creation", script, &runtime, &exposure, &home, &environment).await?;
+    if !created_marker.exists() {
+        // Before any of the user's code has run: the home holds nothing this process (root,
+        // where the server is) could be led astray by.
+        quiet_jupyterlab(&home);
+        if let Some(script) = &launch.definition.creation_script {
+            run_script("creation", script, &runtime, &exposure, &home, &environment).await?;
+        }
     }
     std::fs::write(&created_marker, b"").context("cannot mark the instance created")?;
-    quiet_jupyterlab(&home);
     if let Some(script) = &launch.definition.startup_script {
         run_script("startup", script, &runtime, &exposure, &home, &environment).await?;
     }

@@ -116,6 +116,10 @@ pub(crate) async fn proxy(
         parts.headers.remove(hop);
     }
     parts.headers.remove(header::COOKIE);
+    // What a caller says of the hops before it is not passed on as if this server had said it.
+    for forwarded in ["forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip"] {
+        parts.headers.remove(forwarded);
+    }
     if let Some(cookies) = cookies {
         parts.headers.insert(header::COOKIE, cookies);
     }
