@@ -55,6 +55,7 @@ def test_an_owner_opens_jupyterlab_from_the_compute_page_and_a_cell_logs_a_metri
         page.click("[data-testid=compute-link]")
         row = page.locator(f"[data-testid=instance-{name}]")
         assert row.locator("[data-testid=instance-state]").inner_text() == "Running"
+        assert row.locator("[data-testid=instance-runs-on]").inner_text() == "this server"
         assert row.locator("[data-testid=stop-form]").count() == 1, "its owner may stop it"
         screenshot(page, "compute")
         with page.context.expect_page() as opened:

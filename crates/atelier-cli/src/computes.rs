@@ -64,9 +64,10 @@ pub enum ComputeCommand {
 const COMPUTE_FIELDS: [&str; 10] =
     ["name", "type", "size", "max_instances", "per_job", "capacity", "in_use", "running", "queued", "slurm"];
 
-const INSTANCE_FIELDS: [&str; 13] = [
+const INSTANCE_FIELDS: [&str; 14] = [
     "name",
     "type",
+    "compute",
     "state",
     "reason",
     "owner",

@@ -2,16 +2,22 @@
 //! server (`atelier instance-runtime`, detached, as jobs' runtimes are), and that server: it
 //! builds the instance's uv environment with JupyterLab and the workspace's clients, runs the
 //! setup scripts, then JupyterLab on a loopback port with a token only the Atelier server
-//! knows, confined like a job, with the instance's home folder as its home.
+//! knows, confined like a job, with the instance's home folder as its home. On a Slurm node
+//! (`crate::slurm_instances`) the same server listens on the node's address that reaches the
+//! Atelier server, on a port it picks, and writes where into `address.json`.
 //!
-//! An instance's folder (`$ATELIER_HOME/instances/<workspace>/<name>/`): `launch.json` and
-//! `connection.json` (mode 0600: the tokens), `runtime.log`, `python/` (the SDK) and `home/`,
-//! which lasts from one start to the next and goes only with the instance.
+//! An instance's folder (`$ATELIER_HOME/instances/<workspace>/<name>/`, or under a Slurm
+//! compute's `job_folder`): `launch.json` and `connection.json` (mode 0600: the tokens),
+//! `runtime.log` (`slurm.out` on a node), `python/` (the SDK) and `home/`, which lasts from one
+//! start to the next and goes only with the instance.
 
 use anyhow::Context;
 use atelier_core::Error;
 use atelier_core::names::WorkspaceName;
-use atelier_service::{InstanceHost, InstanceLaunch, InstanceProcess, JupyterConnection, instance_folder};
+use atelier_service::{
+    InstanceHost, InstanceLaunch, InstancePlace, InstanceProcess, InstanceRun, JupyterConnection, PortFuture,
+    instance_folder,
+};
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -19,13 +25,68 @@ use std::time::Duration;
 
 /// What an instance's server reads from its launch file.
 #[derive(Serialize, Deserialize)]
-struct RuntimeLaunch {
-    launch: InstanceLaunch,
-    server_url: String,
-    envs_dir: PathBuf,
-    uv: PathBuf,
-    confinement: Option<atelier_service::Confinement>,
-    jupyter: JupyterConnection,
+pub(crate) struct RuntimeLaunch {
+    pub launch: InstanceLaunch,
+    pub server_url: String,
+    pub envs_dir: PathBuf,
+    pub uv: PathBuf,
+    pub confinement: Option<atelier_service::Confinement>,
+    /// Its JupyterLab's token, and where it listens on this machine; on a cluster's node the
+    /// server picks the address and port itself and writes them into `address.json`.
+    pub jupyter: JupyterConnection,
+    #[serde(default)]
+    pub on_node: bool,
+}
+
+/// Where a node's JupyterLab listens, written by its server once it starts.
+pub(crate) const ADDRESS_FILE: &str = "address.json";
+
+/// Makes an instance's folder (mode 0700) and writes its launch and connection files, fresh.
+pub(crate) fn prepare_folder(dir: &Path, runtime: &RuntimeLaunch) -> atelier_core::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|error| failed("cannot create the instance's folder", error))?;
+    // Where an earlier start listened says nothing of where this one will.
+    match std::fs::remove_file(dir.join(ADDRESS_FILE)) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return Err(failed("cannot remove the instance's old address", error));
+        }
+        _ => {}
+    }
+    let connection =
+        serde_json::to_vec(&runtime.jupyter).map_err(|error| failed("cannot write the connection", error))?;
+    write_private(&dir.join("connection.json"), &connection)?;
+    let text = serde_json::to_vec(runtime).map_err(|error| failed("cannot write the launch file", error))?;
+    write_private(&dir.join("launch.json"), &text)
+}
+
+/// Where the JupyterLab of the instance in `dir` listens: its connection file, and on a node
+/// the address its server wrote.
+pub(crate) fn read_connection(dir: &Path, on_node: bool) -> Option<JupyterConnection> {
+    let mut connection: JupyterConnection =
+        serde_json::from_slice(&std::fs::read(dir.join("connection.json")).ok()?).ok()?;
+    if on_node {
+        let address: NodeAddress = serde_json::from_slice(&std::fs::read(dir.join(ADDRESS_FILE)).ok()?).ok()?;
+        (connection.host, connection.port) = (address.host, address.port);
+    }
+    Some(connection)
+}
+
+#[derive(Serialize, Deserialize)]
+struct NodeAddress {
+    host: String,
+    port: u16,
+}
+
+/// Removes an instance's folder, home included.
+pub(crate) fn remove_folder(dir: &Path) -> atelier_core::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(failed("cannot remove the instance's folder", error)),
+    }
 }
 
 /// The host of this machine's compute instances.
@@ -39,7 +100,7 @@ pub struct LocalInstances {
     pub confinement: Option<atelier_service::Confinement>,
 }
 
-fn failed(what: &str, error: impl std::fmt::Display) -> Error {
+pub(crate) fn failed(what: &str, error: impl std::fmt::Display) -> Error {
     Error::internal(format!("{what}: {error}"))
 }
 
@@ -63,24 +124,19 @@ fn free_port() -> atelier_core::Result<u16> {
     Ok(listener.local_addr().map_err(|error| failed("cannot find a free port", error))?.port())
 }
 
+/// A JupyterLab token: only the Atelier server knows it.
+pub(crate) fn jupyter_token() -> String {
+    hex::encode(rand::random::<[u8; 24]>())
+}
+
 impl LocalInstances {
     fn folder(&self, workspace: &WorkspaceName, name: &str) -> PathBuf {
         instance_folder(&self.instances_dir, workspace, name)
     }
-}
 
-impl InstanceHost for LocalInstances {
-    fn start(&self, launch: &InstanceLaunch) -> atelier_core::Result<InstanceProcess> {
-        let workspace = WorkspaceName::parse(&launch.workspace)?;
-        let dir = self.folder(&workspace, &launch.name);
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|error| failed("cannot create the instance's folder", error))?;
-        let jupyter = JupyterConnection { port: free_port()?, token: hex::encode(rand::random::<[u8; 24]>()) };
-        let connection = serde_json::to_vec(&jupyter).map_err(|error| failed("cannot write the connection", error))?;
-        write_private(&dir.join("connection.json"), &connection)?;
+    fn start_now(&self, place: &InstancePlace, launch: &InstanceLaunch) -> atelier_core::Result<InstanceProcess> {
+        let dir = self.folder(&place.workspace, &place.name);
+        let jupyter = JupyterConnection { host: "127.0.0.1".to_owned(), port: free_port()?, token: jupyter_token() };
         let runtime = RuntimeLaunch {
             launch: launch.clone(),
             server_url: self.server_url.clone(),
@@ -88,53 +144,94 @@ impl InstanceHost for LocalInstances {
             uv: self.uv.clone(),
             confinement: self.confinement.clone(),
             jupyter,
+            on_node: false,
         };
-        let text = serde_json::to_vec(&runtime).map_err(|error| failed("cannot write the launch file", error))?;
-        write_private(&dir.join("launch.json"), &text)?;
+        prepare_folder(&dir, &runtime)?;
         let (pid, start) = crate::launcher::spawn_detached(&self.exe, "instance-runtime", &dir, false)
             .map_err(|error| failed("cannot start the instance's server", error))?;
         Ok(InstanceProcess { pid, start })
     }
+}
 
-    fn is_alive(&self, process: InstanceProcess) -> bool {
-        matches!(crate::launcher::process_start(process.pid), Some((start, false)) if start == process.start)
+fn is_alive(process: InstanceProcess) -> bool {
+    matches!(crate::launcher::process_start(process.pid), Some((start, false)) if start == process.start)
+}
+
+impl InstanceHost for LocalInstances {
+    fn kinds(&self) -> &'static [&'static str] {
+        &["local"]
     }
 
-    fn stop(&self, process: InstanceProcess, grace: u64) {
-        let Ok(pid) = i32::try_from(process.pid) else { return };
-        if !self.is_alive(process) {
-            return;
+    fn start<'a>(
+        &'a self,
+        place: &'a InstancePlace,
+        launch: &'a InstanceLaunch,
+    ) -> PortFuture<'a, atelier_core::Result<InstanceProcess>> {
+        Box::pin(async move { self.start_now(place, launch) })
+    }
+
+    fn survey<'a>(
+        &'a self,
+        servers: &'a [(InstancePlace, InstanceProcess)],
+    ) -> PortFuture<'a, atelier_core::Result<Vec<InstanceRun>>> {
+        Box::pin(async move {
+            Ok(servers
+                .iter()
+                .map(|(_, process)| match is_alive(*process) {
+                    true => InstanceRun::Alive,
+                    false => InstanceRun::Ended(None),
+                })
+                .collect())
+        })
+    }
+
+    fn stop<'a>(
+        &'a self,
+        _place: &'a InstancePlace,
+        process: InstanceProcess,
+        grace: u64,
+    ) -> PortFuture<'a, atelier_core::Result<()>> {
+        Box::pin(async move {
+            stop_process(process, grace);
+            Ok(())
+        })
+    }
+
+    fn follows(&self, place: &InstancePlace) -> bool {
+        self.folder(&place.workspace, &place.name).join("connection.json").exists()
+    }
+
+    fn connection(&self, place: &InstancePlace) -> Option<JupyterConnection> {
+        read_connection(&self.folder(&place.workspace, &place.name), false)
+    }
+
+    fn log_tail(&self, place: &InstancePlace) -> Option<String> {
+        crate::launcher::file_tail(&self.folder(&place.workspace, &place.name).join("runtime.log"))
+    }
+
+    fn remove(&self, place: &InstancePlace) -> atelier_core::Result<()> {
+        remove_folder(&self.folder(&place.workspace, &place.name))
+    }
+}
+
+/// Asks a server on this machine to stop (SIGTERM to its process group), and kills it after
+/// `grace` seconds if it has not.
+fn stop_process(process: InstanceProcess, grace: u64) {
+    let Ok(pid) = i32::try_from(process.pid) else { return };
+    if !is_alive(process) {
+        return;
+    }
+    let group = nix::unistd::Pid::from_raw(-pid);
+    let _ = nix::sys::signal::kill(group, nix::sys::signal::SIGTERM);
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(grace);
+        while is_alive(process) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
         }
-        let group = nix::unistd::Pid::from_raw(-pid);
-        let _ = nix::sys::signal::kill(group, nix::sys::signal::SIGTERM);
-        let alive = move || matches!(crate::launcher::process_start(process.pid), Some((start, false)) if start == process.start);
-        std::thread::spawn(move || {
-            let deadline = std::time::Instant::now() + Duration::from_secs(grace);
-            while alive() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            if alive() {
-                let _ = nix::sys::signal::kill(group, nix::sys::signal::SIGKILL);
-            }
-        });
-    }
-
-    fn connection(&self, workspace: &WorkspaceName, name: &str) -> Option<JupyterConnection> {
-        let text = std::fs::read(self.folder(workspace, name).join("connection.json")).ok()?;
-        serde_json::from_slice(&text).ok()
-    }
-
-    fn log_tail(&self, workspace: &WorkspaceName, name: &str) -> Option<String> {
-        crate::launcher::file_tail(&self.folder(workspace, name).join("runtime.log"))
-    }
-
-    fn remove(&self, workspace: &WorkspaceName, name: &str) -> atelier_core::Result<()> {
-        match std::fs::remove_dir_all(self.folder(workspace, name)) {
-            Ok(()) => Ok(()),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(error) => Err(failed("cannot remove the instance's folder", error)),
+        if is_alive(process) {
+            let _ = nix::sys::signal::kill(group, nix::sys::signal::SIGKILL);
         }
-    }
+    });
 }
 
 /// Runs a setup script in the instance's environment, confined as JupyterLab will be, within
@@ -231,8 +328,12 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     let mlflow =
         if launch.workspace == "default" { root.to_owned() } else { format!("{root}/ws/{}", launch.workspace) };
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-    let mut environment: Vec<(String, String)> =
-        std::env::vars().filter(|(key, _)| matches!(key.as_str(), "LANG" | "LC_ALL" | "TERM" | "TZ")).collect();
+    // On a node, what Slurm says of the allocation (its job id, the GPUs it gave) too.
+    let passed = |key: &str| {
+        matches!(key, "LANG" | "LC_ALL" | "TERM" | "TZ")
+            || (runtime.on_node && (key.starts_with("SLURM_") || key == "CUDA_VISIBLE_DEVICES"))
+    };
+    let mut environment: Vec<(String, String)> = std::env::vars().filter(|(key, _)| passed(key)).collect();
     environment.extend(
         [
             ("HOME", home.display().to_string()),
@@ -273,13 +374,18 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         run_script("startup", script, &runtime, &exposure, &home, &environment).await?;
     }
 
-    // JupyterLab, on a loopback port, with the token the Atelier server adds to what it proxies.
+    // JupyterLab, on a loopback port (on a node: the address that reaches the Atelier server),
+    // with the token the Atelier server adds to what it proxies.
+    let (host, port) = match runtime.on_node {
+        true => node_address(&runtime.server_url)?,
+        false => (runtime.jupyter.host.clone(), runtime.jupyter.port),
+    };
     let args: Vec<String> = [
         "-m",
         "jupyterlab",
         "--no-browser",
-        "--ip=127.0.0.1",
-        &format!("--port={}", runtime.jupyter.port),
+        &format!("--ip={host}"),
+        &format!("--port={port}"),
         "--ServerApp.port_retries=0",
         &format!("--ServerApp.base_url={}", launch.base_url),
         &format!("--ServerApp.root_dir={}", home.display()),
@@ -306,7 +412,11 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         .kill_on_drop(true)
         .spawn()
         .context("cannot start JupyterLab")?;
-    println!("JupyterLab starting on 127.0.0.1:{} under {}", runtime.jupyter.port, launch.base_url);
+    println!("JupyterLab starting on {host}:{port} under {}", launch.base_url);
+    if runtime.on_node {
+        let address = serde_json::to_vec(&NodeAddress { host, port })?;
+        write_private(&dir.join(ADDRESS_FILE), &address).map_err(|error| anyhow::anyhow!(error.message))?;
+    }
 
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
@@ -327,4 +437,23 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The address of this node that reaches the Atelier server at `server_url` (so the server
+/// reaches it back), and a port free on it now.
+fn node_address(server_url: &str) -> anyhow::Result<(String, u16)> {
+    let url =
+        reqwest::Url::parse(server_url).with_context(|| format!("the server's URL '{server_url}' is not valid"))?;
+    let server = url
+        .socket_addrs(|| None)
+        .with_context(|| format!("cannot resolve the server's address in '{server_url}'"))?
+        .into_iter()
+        .next()
+        .with_context(|| format!("'{server_url}' resolves to no address"))?;
+    let any: std::net::SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let probe = std::net::UdpSocket::bind(any).context("cannot open a socket")?;
+    probe.connect(server).with_context(|| format!("no route from this node to {server}"))?;
+    let ip = probe.local_addr()?.ip();
+    let listener = std::net::TcpListener::bind((ip, 0)).with_context(|| format!("cannot listen on {ip}"))?;
+    Ok((ip.to_string(), listener.local_addr()?.port()))
 }

@@ -29,6 +29,7 @@ mod schedules;
 mod sdk_files;
 mod server;
 mod slurm;
+mod slurm_instances;
 mod slurmrest;
 mod sso;
 

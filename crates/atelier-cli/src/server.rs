@@ -354,11 +354,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     tracing::info!(cpus = capacity.cpus, memory_mb = capacity.memory_mb, gpus = capacity.gpus.len(), "local compute");
     let public_url = args.public_url.clone().unwrap_or_else(|| runtime_url.clone());
     let oidc = args.oidc.provider(&public_url)?;
-    let cluster = crate::slurm::SlurmBackend {
+    let cluster = Arc::new(crate::slurm::SlurmBackend {
         local: launcher.clone(),
         server_url: cluster_url(args.public_url.as_deref(), local),
         http: reqwest::Client::new(),
-    };
+    });
+    let cluster_instances =
+        crate::slurm_instances::SlurmInstances { cluster: cluster.clone(), instances_dir: home.join("instances") };
     let instances = crate::instances::LocalInstances {
         exe: std::env::current_exe().context("cannot find this program's path")?,
         server_url: runtime_url.clone(),
@@ -370,12 +372,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let service = Arc::new(
         Service::new(Arc::new(store.clone()), blobs)
             .with_instance_host(Arc::new(instances))
+            .with_instance_host(Arc::new(cluster_instances))
             .with_oidc(oidc)
             .with_master_key(master_key)
             .with_environment_builder(builder)
             .refusing_images(args.refuse_images)
             .with_backend(Arc::new(launcher))
-            .with_backend(Arc::new(cluster))
+            .with_backend(cluster)
             .with_snapshot_limit(args.max_snapshot_mb * 1024 * 1024)
             .with_audit(args.audit == "on")
             .with_confinement(confinement, args.allow_unconfined_jobs)

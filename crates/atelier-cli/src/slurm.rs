@@ -148,7 +148,7 @@ impl ClusterJob {
 }
 
 /// A Slurm compute's settings, as stored with it.
-fn settings_of(compute: &Compute) -> Result<SlurmSettings> {
+pub(crate) fn settings_of(compute: &Compute) -> Result<SlurmSettings> {
     let text = compute
         .settings
         .as_deref()
@@ -244,11 +244,11 @@ fn parse_squeue(text: &str) -> HashMap<i64, ClusterJob> {
 
 impl SlurmBackend {
     /// Where jobs' folders are made: the compute's `job_folder`, else the server's.
-    fn jobs_dir(&self, job_folder: Option<&str>) -> PathBuf {
+    pub(crate) fn jobs_dir(&self, job_folder: Option<&str>) -> PathBuf {
         job_folder.map_or_else(|| self.local.jobs_dir.clone(), PathBuf::from)
     }
 
-    fn envs_dir(&self, job_folder: Option<&str>) -> PathBuf {
+    pub(crate) fn envs_dir(&self, job_folder: Option<&str>) -> PathBuf {
         job_folder.map_or_else(|| self.local.envs_dir.clone(), |folder| Path::new(folder).join(".envs"))
     }
 
@@ -299,11 +299,24 @@ impl SlurmBackend {
         let envs_dir = self.envs_dir(settings.job_folder.as_deref());
         let names = (request.workspace.as_str(), request.job.as_str());
         let dir = self.local.prepare_job_folder(&jobs_dir, server_url, &envs_dir, names, token, &[])?;
+        let what =
+            format!("The job runtime of Atelier job {}: it reports to the server with the job's token.", request.job);
+        self.submit_runtime(settings, request, &dir, "job-runtime", &what).await
+    }
+
+    /// Submits a batch job that runs `atelier <command> <dir>` on the node Slurm allocates (its
+    /// script in `dir`, described by `what`); the batch job's id.
+    pub(crate) async fn submit_runtime(
+        &self,
+        settings: &SlurmSettings,
+        request: &ClusterRequest,
+        dir: &Path,
+        command: &str,
+        what: &str,
+    ) -> Result<i64> {
         let program = settings.atelier_path.as_ref().map_or_else(|| self.local.exe.display().to_string(), Clone::clone);
         let script = format!(
-            "#!/bin/sh\n# The job runtime of Atelier job {job}: it reports to the server with the job's token.\n\
-             exec {program} job-runtime {dir}\n",
-            job = request.job,
+            "#!/bin/sh\n# {what}\nexec {program} {command} {dir}\n",
             program = shell_quote(&program),
             dir = shell_quote(&dir.display().to_string()),
         );
@@ -317,9 +330,9 @@ impl SlurmBackend {
         std::io::Write::write_all(&mut file, script.as_bytes())
             .map_err(|error| Error::internal(format!("cannot write the batch script: {error}")))?;
         if let Some(rest) = self.rest(settings) {
-            return rest.submit(request, &dir, &script).await;
+            return rest.submit(request, dir, &script).await;
         }
-        let output = run_tool("sbatch", &sbatch_arguments(request, &dir)).await?;
+        let output = run_tool("sbatch", &sbatch_arguments(request, dir)).await?;
         if !output.status.success() {
             return Err(Error::invalid(format!("sbatch: {}", stderr_of(&output))));
         }
@@ -331,7 +344,7 @@ impl SlurmBackend {
             .ok_or_else(|| Error::internal(format!("sbatch answered '{}', not a job id", text.trim())))
     }
 
-    async fn survey_ids(&self, settings: &SlurmSettings, ids: &[i64]) -> Result<HashMap<i64, ClusterJob>> {
+    pub(crate) async fn survey_ids(&self, settings: &SlurmSettings, ids: &[i64]) -> Result<HashMap<i64, ClusterJob>> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -351,7 +364,7 @@ impl SlurmBackend {
         Ok(parse_squeue(&String::from_utf8_lossy(&output.stdout)))
     }
 
-    async fn cancel_id(&self, settings: &SlurmSettings, id: i64) -> Result<()> {
+    pub(crate) async fn cancel_id(&self, settings: &SlurmSettings, id: i64) -> Result<()> {
         if let Some(rest) = self.rest(settings) {
             return rest.cancel(id).await;
         }

@@ -129,7 +129,7 @@ pub(crate) async fn proxy(
     };
     let forwarded = axum::http::Request::from_parts(parts, body);
 
-    let stream = match tokio::net::TcpStream::connect(("127.0.0.1", connection.port)).await {
+    let stream = match tokio::net::TcpStream::connect((connection.host.as_str(), connection.port)).await {
         Ok(stream) => stream,
         Err(error) => return bad_gateway(format!("compute instance '{name}' does not answer: {error}")),
     };

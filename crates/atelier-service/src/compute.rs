@@ -298,6 +298,24 @@ impl Service {
                 unfinished.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
             )));
         }
+        // Its compute instances' servers would go on running on its nodes, out of sight too.
+        let hosted: Vec<String> = self
+            .store
+            .list_instances(Some(workspace))
+            .await?
+            .into_iter()
+            .filter(|instance| {
+                serde_json::from_str::<crate::InstanceDefinition>(&instance.definition)
+                    .is_ok_and(|definition| definition.compute.as_deref() == Some(name))
+            })
+            .map(|instance| instance.name)
+            .collect();
+        if !hosted.is_empty() {
+            return Err(Error::invalid(format!(
+                "compute '{name}' runs compute instance(s) {}: delete them first",
+                hosted.join(", ")
+            )));
+        }
         self.store.delete_compute(workspace, name).await
     }
 

@@ -3,12 +3,17 @@
 //! reached only through the server's proxy (`/ci/<workspace>/<name>/…`), where only its owner
 //! and those they share it with pass.
 //!
+//! An instance runs on this server's machine, or, where its file names a Slurm compute
+//! (`compute: azureml:hpc`), as a long batch job on one of the cluster's nodes: one
+//! [`InstanceHost`] per kind of place, as jobs have one backend per kind of compute.
+//!
 //! The service keeps each instance's record and state; a reconcile pass, on the server whose
-//! machine runs the instance, sees a started server answer and marks it `Running`, marks one
-//! whose process ended `Stopped` or `Failed` (with the end of its log), stops one idle for longer
-//! than its idle time (kernel activity, read from JupyterLab's own API), and applies the
-//! start/stop schedules.
+//! machine runs the instance (the leader, for a cluster's), sees a started server answer and marks
+//! it `Running`, marks one whose server ended `Stopped` or `Failed` (with the end of its log, and
+//! the cluster's words), stops one idle for longer than its idle time (kernel activity, read from
+//! JupyterLab's own API), and applies the start/stop schedules.
 
+use crate::serving::PortFuture;
 use crate::{Principal, Service, Target, now_millis};
 use atelier_core::authz::Action;
 use atelier_core::instance::{ComputeInstance, InstanceState};
@@ -17,8 +22,11 @@ use atelier_core::names::{UserName, WorkspaceName};
 use atelier_core::{Error, Result};
 use atelier_spec::instance::{InstanceAction, InstanceSpec, parse_instance};
 use atelier_spec::plan::PlannedEnvironment;
+use atelier_store::Compute;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What the instance's server installs beside its environment's packages: JupyterLab, and the
 /// clients its notebooks use (`mlflow`'s tracking client and what the SDK needs).
@@ -45,6 +53,9 @@ pub struct InstanceDefinition {
     pub creation_script: Option<ScriptText>,
     pub startup_script: Option<ScriptText>,
     pub idle_minutes: Option<u32>,
+    /// The Slurm compute whose nodes run it; `None`: this server's machine.
+    #[serde(default)]
+    pub compute: Option<String>,
 }
 
 /// What the host needs to start an instance's server.
@@ -61,13 +72,48 @@ pub struct InstanceLaunch {
     pub first: bool,
     /// The path JupyterLab serves under: `/ci/<workspace>/<name>/`.
     pub base_url: String,
+    /// Its `size` (an Azure VM size): what a cluster's node gives it.
+    #[serde(default)]
+    pub size: Option<String>,
 }
 
 /// Where an instance's JupyterLab listens, and the token it asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JupyterConnection {
+    /// The address: loopback on this machine, a node's address on a cluster.
+    #[serde(default = "loopback")]
+    pub host: String,
     pub port: u16,
     pub token: String,
+}
+
+fn loopback() -> String {
+    "127.0.0.1".to_owned()
+}
+
+/// Where an instance runs: its workspace and name, and the compute whose nodes run it (`None`:
+/// this server's machine).
+#[derive(Debug, Clone)]
+pub struct InstancePlace {
+    pub workspace: WorkspaceName,
+    pub name: String,
+    pub compute: Option<Compute>,
+}
+
+impl InstancePlace {
+    /// The kind of host that runs it: `local`, or its compute's type.
+    pub fn kind(&self) -> &str {
+        self.compute.as_ref().map_or("local", |compute| compute.kind.as_str())
+    }
+}
+
+/// What became of an instance's server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstanceRun {
+    /// Running, or waiting in a cluster's queue to.
+    Alive,
+    /// Ended; with the host's words where it has some (a cluster's state and reason).
+    Ended(Option<String>),
 }
 
 /// The process that runs an instance's server.
@@ -77,20 +123,34 @@ pub struct InstanceProcess {
     pub start: i64,
 }
 
-/// Starts, follows and stops instances' servers on this machine.
+/// Starts, follows and stops instances' servers: on this machine, or on a cluster's nodes.
 pub trait InstanceHost: Send + Sync {
-    /// Starts the server detached (its JupyterLab on a loopback port with a fresh token).
-    fn start(&self, launch: &InstanceLaunch) -> Result<InstanceProcess>;
-    /// Whether that process still runs.
-    fn is_alive(&self, process: InstanceProcess) -> bool;
+    /// The kinds of place it runs instances in (`local`, `slurm`).
+    fn kinds(&self) -> &'static [&'static str];
+    /// Starts the server detached (its JupyterLab with a fresh token), or hands it to the
+    /// cluster's queue; a process id, or the cluster's job id (start 0).
+    fn start<'a>(
+        &'a self,
+        place: &'a InstancePlace,
+        launch: &'a InstanceLaunch,
+    ) -> PortFuture<'a, Result<InstanceProcess>>;
+    /// What became of these servers, in one look, in the order given.
+    fn survey<'a>(
+        &'a self,
+        servers: &'a [(InstancePlace, InstanceProcess)],
+    ) -> PortFuture<'a, Result<Vec<InstanceRun>>>;
     /// Asks it to stop (SIGTERM), then kills it after `grace` seconds if it has not.
-    fn stop(&self, process: InstanceProcess, grace: u64);
-    /// Where its JupyterLab listens, once it was started.
-    fn connection(&self, workspace: &WorkspaceName, name: &str) -> Option<JupyterConnection>;
+    fn stop<'a>(&'a self, place: &'a InstancePlace, process: InstanceProcess, grace: u64)
+    -> PortFuture<'a, Result<()>>;
+    /// Whether this server follows it: its folder is on this machine (a cluster's instances
+    /// are followed by the leader).
+    fn follows(&self, place: &InstancePlace) -> bool;
+    /// Where its JupyterLab listens, once it was started (on a cluster: once it said where).
+    fn connection(&self, place: &InstancePlace) -> Option<JupyterConnection>;
     /// The end of its server's log.
-    fn log_tail(&self, workspace: &WorkspaceName, name: &str) -> Option<String>;
+    fn log_tail(&self, place: &InstancePlace) -> Option<String>;
     /// Removes its folder, home included.
-    fn remove(&self, workspace: &WorkspaceName, name: &str) -> Result<()>;
+    fn remove(&self, place: &InstancePlace) -> Result<()>;
 }
 
 /// The texts of a file's setup scripts given by path, which the client read.
@@ -112,6 +172,8 @@ pub struct InstanceView {
     pub environment: String,
     /// Its JupyterLab's path on this server.
     pub url: String,
+    /// Where it runs: `local` (this server's machine) or the Slurm compute whose node runs it.
+    pub compute: String,
 }
 
 fn definition_of(instance: &ComputeInstance) -> Result<InstanceDefinition> {
@@ -145,14 +207,32 @@ fn script_text(
 }
 
 impl Service {
-    /// Gives the service the host that runs compute instances' servers.
-    pub fn with_instance_host(mut self, host: std::sync::Arc<dyn InstanceHost>) -> Self {
-        self.instance_host = Some(host);
+    /// Gives the service a host of compute instances' servers, for the kinds of place it runs.
+    pub fn with_instance_host(mut self, host: Arc<dyn InstanceHost>) -> Self {
+        for kind in host.kinds() {
+            self.instance_hosts.insert(kind, host.clone());
+        }
         self
     }
 
-    fn instance_host(&self) -> Result<&std::sync::Arc<dyn InstanceHost>> {
-        self.instance_host.as_ref().ok_or_else(|| Error::invalid("this server runs no compute instances"))
+    fn instance_host(&self, place: &InstancePlace) -> Result<&Arc<dyn InstanceHost>> {
+        self.instance_hosts.get(place.kind()).ok_or_else(|| match &place.compute {
+            None => Error::invalid("this server runs no compute instances"),
+            Some(compute) => Error::invalid(format!(
+                "compute '{}' is of type '{}': compute instances run on this server's machine (leave `compute` \
+                 out) or on a Slurm compute",
+                compute.name, compute.kind
+            )),
+        })
+    }
+
+    /// Where an instance runs.
+    async fn place_of(&self, instance: &ComputeInstance) -> Result<InstancePlace> {
+        let compute = match definition_of(instance)?.compute {
+            Some(name) => Some(self.store.get_compute(&instance.workspace, &name).await?),
+            None => None,
+        };
+        Ok(InstancePlace { workspace: instance.workspace.clone(), name: instance.name.clone(), compute })
     }
 
     /// Creates a compute instance from its file (`yaml`) and starts it. `scripts` holds the texts
@@ -168,7 +248,19 @@ impl Service {
         let now = now_millis();
         let spec: InstanceSpec = parse_instance(yaml, now).map_err(crate::jobs::spec_error)?;
         self.require_confinement(principal, "compute instances")?;
-        self.instance_host()?;
+        let compute =
+            match &spec.compute {
+                Some(name) => Some(self.store.get_compute(workspace, name).await.map_err(|_| {
+                    Error::invalid(format!("compute: workspace '{workspace}' has no compute '{name}'"))
+                })?),
+                None => None,
+            };
+        let place = InstancePlace { workspace: workspace.clone(), name: spec.name.clone(), compute };
+        self.instance_host(&place).map_err(|error| Error::invalid(format!("compute: {}", error.message)))?;
+        // On a cluster, the size is what its batch job asks for.
+        if let (Some(_), Some(size)) = (&place.compute, &spec.size) {
+            atelier_core::job::vm_size(size).map_err(|error| Error::invalid(format!("size: {}", error.message)))?;
+        }
         let owner = match &spec.assigned_to {
             Some(user) => {
                 let user =
@@ -194,6 +286,7 @@ impl Service {
             )?,
             startup_script: script_text("setup_scripts.startup_script", &spec.startup_script, &scripts.startup_script)?,
             idle_minutes: spec.idle_minutes,
+            compute: spec.compute.clone(),
         };
         let instance = ComputeInstance {
             workspace: workspace.clone(),
@@ -224,7 +317,8 @@ impl Service {
 
     /// Starts the instance's server (the record is `Creating` or `Starting`).
     async fn launch_instance(&self, instance: &ComputeInstance, first: bool) -> Result<ComputeInstance> {
-        let host = self.instance_host()?;
+        let place = self.place_of(instance).await?;
+        let host = self.instance_host(&place)?;
         let secret = format!("{INSTANCE_TOKEN_PREFIX}{}", hex::encode(rand::random::<[u8; 32]>()));
         let launch = InstanceLaunch {
             workspace: instance.workspace.to_string(),
@@ -234,10 +328,11 @@ impl Service {
             definition: definition_of(instance)?,
             first,
             base_url: base_url(&instance.workspace, &instance.name),
+            size: instance.size.clone(),
         };
         let hash = crate::auth::token_hash(&secret);
         self.store.set_instance_runtime(&instance.workspace, &instance.name, Some(&hash), None).await?;
-        match host.start(&launch) {
+        match host.start(&place, &launch).await {
             Ok(process) => {
                 self.store
                     .set_instance_runtime(
@@ -314,6 +409,10 @@ impl Service {
         };
         InstanceView {
             url: base_url(&instance.workspace, &instance.name) + "lab",
+            compute: definition
+                .as_ref()
+                .and_then(|definition| definition.compute.clone())
+                .unwrap_or_else(|| "local".to_owned()),
             environment: definition.map(|definition| definition.environment.name).unwrap_or_default(),
             idle_minutes,
             idle_minutes_left,
@@ -379,7 +478,8 @@ impl Service {
             )));
         };
         if let (Some(pid), Some(start)) = (stopping.runtime_pid, stopping.runtime_start) {
-            self.instance_host()?.stop(InstanceProcess { pid, start }, STOP_GRACE_SECONDS);
+            let place = self.place_of(&stopping).await?;
+            self.instance_host(&place)?.stop(&place, InstanceProcess { pid, start }, STOP_GRACE_SECONDS).await?;
         }
         self.wake_instances();
         Ok(stopping)
@@ -422,17 +522,21 @@ impl Service {
     pub async fn delete_instance(&self, principal: &Principal, workspace: &WorkspaceName, name: &str) -> Result<()> {
         let instance = self.instance_for(principal, workspace, name, Action::ComputesDelete).await?;
         crate::audit::note_target(&format!("compute instance {name}"));
-        let host = self.instance_host()?;
+        let place = self.place_of(&instance).await?;
+        let host = self.instance_host(&place)?;
         if let (Some(pid), Some(start)) = (instance.runtime_pid, instance.runtime_start) {
             let process = InstanceProcess { pid, start };
-            host.stop(process, STOP_GRACE_SECONDS);
+            host.stop(&place, process, STOP_GRACE_SECONDS).await?;
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(STOP_GRACE_SECONDS + 5);
-            while host.is_alive(process) && std::time::Instant::now() < deadline {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let servers = [(place.clone(), process)];
+            while std::time::Instant::now() < deadline
+                && host.survey(&servers).await?.first().is_none_or(|run| *run == InstanceRun::Alive)
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
         }
         self.store.delete_instance(workspace, name).await?;
-        host.remove(workspace, name)
+        host.remove(&place)
     }
 
     /// Sets who besides its owner may open an instance; only its owner shares it.
@@ -479,8 +583,9 @@ impl Service {
                 instance.reason.as_deref().map(|reason| format!(" ({reason})")).unwrap_or_default()
             )));
         }
-        self.instance_host()?
-            .connection(workspace, name)
+        let place = self.place_of(&instance).await?;
+        self.instance_host(&place)?
+            .connection(&place)
             .ok_or_else(|| Error::internal(format!("compute instance '{name}' has no JupyterLab to reach")))
     }
 
@@ -496,8 +601,8 @@ impl Service {
     /// Reconciles this machine's instances every 2 seconds, and at once when one starts or
     /// stops. Every server follows the instances it runs (those whose folder is on its
     /// machine), leader or not.
-    pub async fn run_instances(self: std::sync::Arc<Self>) {
-        if self.instance_host.is_none() {
+    pub async fn run_instances(self: Arc<Self>) {
+        if self.instance_hosts.is_empty() {
             return;
         }
         loop {
@@ -514,41 +619,77 @@ impl Service {
         }
     }
 
-    /// One pass over every instance: see its server answer or end, stop it when idle, apply its
-    /// schedules. Whether one is still on its way up.
+    /// One pass over every instance this server follows: see its server answer or end, stop it
+    /// when idle, apply its schedules. Whether one is still on its way up.
     pub async fn reconcile_instances(&self) -> Result<bool> {
-        let Ok(host) = self.instance_host() else { return Ok(false) };
-        let mut starting = false;
-        let now = now_millis();
+        if self.instance_hosts.is_empty() {
+            return Ok(false);
+        }
+        let leader = self.is_leader();
+        let mut followed = Vec::new();
         for instance in self.store.list_instances(None).await? {
-            let (workspace, name) = (&instance.workspace, instance.name.as_str());
-            // Another machine's instance (several servers on one database): its server follows it.
-            if host.connection(workspace, name).is_none() {
-                continue;
-            }
-            if instance.state.has_process() {
-                let process = match (instance.runtime_pid, instance.runtime_start) {
-                    (Some(pid), Some(start)) => Some(InstanceProcess { pid, start }),
-                    _ => None,
-                };
-                let alive = process.is_some_and(|process| host.is_alive(process));
-                if !alive && process.is_some() {
-                    self.store.set_instance_runtime(workspace, name, None, None).await?;
-                    let (to, reason) = match instance.state {
-                        InstanceState::Stopping => (InstanceState::Stopped, instance.reason.clone()),
-                        _ => {
-                            let tail = host.log_tail(workspace, name).unwrap_or_default();
-                            (InstanceState::Failed, Some(format!("its server ended on its own: {}", tail.trim())))
-                        }
-                    };
-                    self.store
-                        .set_instance_state(workspace, name, &[instance.state], to, reason.as_deref(), now)
-                        .await?;
+            let place = match self.place_of(&instance).await {
+                Ok(place) => place,
+                Err(error) => {
+                    tracing::warn!(instance = %instance.name, error = %error.message, "cannot place a compute instance");
                     continue;
                 }
+            };
+            let Ok(host) = self.instance_host(&place) else { continue };
+            // Another machine's instance (several servers on one database) is followed by its
+            // server; a cluster's, by the leader.
+            if (place.compute.is_some() && !leader) || !host.follows(&place) {
+                continue;
+            }
+            followed.push((instance, place));
+        }
+        // One look per kind of host at every server that should run.
+        let mut runs: HashMap<(String, String), InstanceRun> = HashMap::new();
+        let mut by_kind: HashMap<String, Vec<(InstancePlace, InstanceProcess)>> = HashMap::new();
+        for (instance, place) in &followed {
+            if let (true, Some(pid), Some(start)) =
+                (instance.state.has_process(), instance.runtime_pid, instance.runtime_start)
+            {
+                by_kind
+                    .entry(place.kind().to_owned())
+                    .or_default()
+                    .push((place.clone(), InstanceProcess { pid, start }));
+            }
+        }
+        for (kind, servers) in by_kind {
+            let Some(host) = self.instance_hosts.get(kind.as_str()) else { continue };
+            match host.survey(&servers).await {
+                Ok(seen) => {
+                    for ((place, _), run) in servers.into_iter().zip(seen) {
+                        runs.insert((place.workspace.to_string(), place.name), run);
+                    }
+                }
+                Err(error) => tracing::warn!(kind, error = %error.message, "cannot survey compute instances"),
+            }
+        }
+        let mut starting = false;
+        let now = now_millis();
+        for (instance, place) in followed {
+            let (workspace, name) = (&instance.workspace, instance.name.as_str());
+            let host = self.instance_host(&place)?;
+            let run = runs.get(&(workspace.to_string(), name.to_owned()));
+            if let Some(InstanceRun::Ended(words)) = run {
+                self.store.set_instance_runtime(workspace, name, None, None).await?;
+                let (to, reason) = match instance.state {
+                    InstanceState::Stopping => (InstanceState::Stopped, instance.reason.clone()),
+                    _ => {
+                        let tail = host.log_tail(&place).unwrap_or_default();
+                        let words = words.as_deref().map(|words| format!("{words}; ")).unwrap_or_default();
+                        (InstanceState::Failed, Some(format!("its server ended on its own: {words}{}", tail.trim())))
+                    }
+                };
+                self.store.set_instance_state(workspace, name, &[instance.state], to, reason.as_deref(), now).await?;
+                continue;
+            }
+            if run.is_some() {
                 match instance.state {
                     InstanceState::Creating | InstanceState::Starting => {
-                        if let Some(connection) = host.connection(workspace, name)
+                        if let Some(connection) = host.connection(&place)
                             && jupyter_get(&connection, &format!("{}api/status", base_url(workspace, name)))
                                 .await
                                 .is_ok()
@@ -561,7 +702,7 @@ impl Service {
                             starting = true;
                         }
                     }
-                    InstanceState::Running => self.check_idle(&instance, now).await?,
+                    InstanceState::Running => self.check_idle(&instance, &place, now).await?,
                     _ => {}
                 }
             }
@@ -571,9 +712,9 @@ impl Service {
     }
 
     /// Stops a running instance whose kernels have been idle longer than its idle time.
-    async fn check_idle(&self, instance: &ComputeInstance, now: Millis) -> Result<()> {
+    async fn check_idle(&self, instance: &ComputeInstance, place: &InstancePlace, now: Millis) -> Result<()> {
         let Some(minutes) = definition_of(instance)?.idle_minutes else { return Ok(()) };
-        let Some(connection) = self.instance_host()?.connection(&instance.workspace, &instance.name) else {
+        let Some(connection) = self.instance_host(place)?.connection(place) else {
             return Ok(());
         };
         let kernels_path = format!("{}api/kernels", base_url(&instance.workspace, &instance.name));
@@ -639,14 +780,14 @@ async fn jupyter_get(connection: &JupyterConnection, path: &str) -> std::result:
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::time::timeout(
         std::time::Duration::from_secs(2),
-        tokio::net::TcpStream::connect(("127.0.0.1", connection.port)),
+        tokio::net::TcpStream::connect((connection.host.as_str(), connection.port)),
     )
     .await
     .map_err(|_| "timed out".to_owned())?
     .map_err(|error| error.to_string())?;
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: token {}\r\nConnection: close\r\n\r\n",
-        connection.port, connection.token
+        "GET {path} HTTP/1.1\r\nHost: {}:{}\r\nAuthorization: token {}\r\nConnection: close\r\n\r\n",
+        connection.host, connection.port, connection.token
     );
     stream.write_all(request.as_bytes()).await.map_err(|error| error.to_string())?;
     let mut answer = Vec::new();

@@ -54,8 +54,8 @@ pub use endpoints::{
 pub use environments::{EnvironmentBuild, EnvironmentBuilder, NewEnvironment, inheritable_variable};
 pub use gc::GcReport;
 pub use instances::{
-    INSTANCE_REQUIREMENTS, InstanceDefinition, InstanceHost, InstanceLaunch, InstanceProcess, InstanceScripts,
-    InstanceView, JupyterConnection, STOP_GRACE_SECONDS, ScriptText, instance_folder,
+    INSTANCE_REQUIREMENTS, InstanceDefinition, InstanceHost, InstanceLaunch, InstancePlace, InstanceProcess,
+    InstanceRun, InstanceScripts, InstanceView, JupyterConnection, STOP_GRACE_SECONDS, ScriptText, instance_folder,
 };
 pub use jobs::{
     BEST_TRIAL_TAG, JobControl, JobFilter, JobSubmission, PipelineView, SNAPSHOT_LIMIT_BYTES, STD_LOG, StatusReport,
@@ -261,7 +261,7 @@ pub struct Service {
     /// Until when this server leads (epoch milliseconds; 0: it does not).
     leader_until: std::sync::atomic::AtomicI64,
     /// Runs compute instances' servers, where this server runs them.
-    instance_host: Option<Arc<dyn instances::InstanceHost>>,
+    instance_hosts: HashMap<&'static str, Arc<dyn instances::InstanceHost>>,
     /// Wakes the instances' reconcile pass when one starts or stops.
     instances_wake: tokio::sync::Notify,
 }
@@ -353,7 +353,7 @@ impl Service {
             oidc: None,
             server_id: uuid::Uuid::new_v4().simple().to_string(),
             leader_until: std::sync::atomic::AtomicI64::new(0),
-            instance_host: None,
+            instance_hosts: HashMap::new(),
             instances_wake: tokio::sync::Notify::new(),
         }
     }

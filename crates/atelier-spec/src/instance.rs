@@ -9,6 +9,7 @@
 //! idle_time_before_shutdown_minutes: 60      # stopped after this long without kernel activity
 //! environment: azureml:sklearn-env@latest    # default: the built-in environment
 //! assigned_to: alice                         # default: its creator
+//! compute: azureml:hpc                       # default: this server's machine; or a Slurm compute
 //! schedules:
 //!   compute_start_stop:
 //!     - action: start
@@ -72,6 +73,8 @@ struct RawInstance {
     environment: Option<Spanned<String>>,
     #[serde(default)]
     assigned_to: Option<Spanned<String>>,
+    #[serde(default)]
+    compute: Option<Spanned<String>>,
     // Azure's fields that have no meaning on Atelier's machines are accepted.
     #[serde(rename = "location", default)]
     _location: Option<String>,
@@ -161,6 +164,9 @@ pub struct InstanceSpec {
     /// A reference to an environment (`azureml:name:version`, `azureml:name@latest`).
     pub environment: Option<String>,
     pub assigned_to: Option<String>,
+    /// The Slurm compute whose nodes run it (`compute: azureml:hpc`); `None`: this server's
+    /// machine.
+    pub compute: Option<String>,
 }
 
 fn script(field: &str, raw: Option<Spanned<RawScript>>) -> Result<Option<SetupScript>, SpecError> {
@@ -240,6 +246,15 @@ pub fn parse_instance(text: &str, now: i64) -> Result<InstanceSpec, SpecError> {
             ),
         ));
     }
+    let compute = match raw.compute {
+        Some(compute) => {
+            let name = compute.value.strip_prefix("azureml:").unwrap_or(&compute.value);
+            crate::compute::validate_compute_name(name)
+                .map_err(|message| SpecError::new("compute", compute.referenced.line(), message))?;
+            Some(name.to_owned()).filter(|name| name != "local")
+        }
+        None => None,
+    };
     Ok(InstanceSpec {
         name: raw.name.value,
         size: raw.size,
@@ -251,6 +266,7 @@ pub fn parse_instance(text: &str, now: i64) -> Result<InstanceSpec, SpecError> {
         startup_script,
         environment: raw.environment.map(|environment| environment.value),
         assigned_to: raw.assigned_to.map(|user| user.value),
+        compute,
     })
 }
 
@@ -279,6 +295,7 @@ mod tests {
         "  startup_script: {command: pip list}\n",
         "environment: azureml:sk@latest\n",
         "assigned_to: alice\n",
+        "compute: azureml:hpc\n",
         "location: westeurope\n",
     );
 
@@ -294,6 +311,9 @@ mod tests {
         assert_eq!((creation.path.as_deref(), creation.timeout_minutes), (Some("setup.sh"), 5));
         assert_eq!(spec.startup_script.unwrap().command.as_deref(), Some("pip list"));
         assert_eq!(spec.assigned_to.as_deref(), Some("alice"));
+        assert_eq!(spec.compute.as_deref(), Some("hpc"));
+        let local = parse_instance("name: ci\ntype: computeinstance\ncompute: local\n", 0).unwrap();
+        assert_eq!(local.compute, None, "the local compute is this server's machine");
     }
 
     #[test]
@@ -308,6 +328,7 @@ mod tests {
                 "1 to 43200",
             ),
             ("name: ci\ntype: computeinstance\nenvironment: sk\n", "environment", 3, "azureml:"),
+            ("name: ci\ntype: computeinstance\ncompute: azureml:a/b\n", "compute", 3, "a/b"),
             (
                 "name: ci\ntype: computeinstance\nsetup_scripts:\n  creation_script: {timeout_minutes: 3}\n",
                 "setup_scripts.creation_script",

@@ -68,6 +68,8 @@ pub struct InstanceDto {
     last_activity: Option<i64>,
     /// Its JupyterLab, on this server.
     jupyterlab_url: String,
+    /// Where it runs: `local` (the server's machine) or the Slurm compute whose node runs it.
+    compute: String,
     created_by: String,
     created_at: i64,
 }
@@ -91,6 +93,7 @@ impl From<InstanceView> for InstanceDto {
             idle_minutes_left: view.idle_minutes_left,
             last_activity: instance.last_activity,
             jupyterlab_url: view.url,
+            compute: view.compute,
             created_by: instance.created_by,
             created_at: instance.created_at,
         }

@@ -28,6 +28,8 @@ struct InstanceRow {
     reason: String,
     owner: String,
     size: String,
+    /// Where it runs: this server's machine, or a Slurm compute's node.
+    runs_on: String,
     idle_left: String,
     since: String,
     /// Whether the visitor opens its JupyterLab (theirs, or shared with them).
@@ -82,6 +84,10 @@ pub(crate) async fn compute(State(state): State<AppState>, browser: Browser, Pat
                 state: instance.state.as_str().to_owned(),
                 reason: instance.reason.unwrap_or_default(),
                 size: instance.size.unwrap_or_default(),
+                runs_on: match view.compute.as_str() {
+                    "local" => "this server".to_owned(),
+                    compute => compute.to_owned(),
+                },
                 idle_left: view.idle_minutes_left.map(|minutes| format!("{minutes} min")).unwrap_or_default(),
                 since: when(Some(instance.state_since)),
                 url: view.url,

@@ -81,12 +81,13 @@ class ComputeInstance(Compute):
     def __init__(self, *, name: Optional[str] = None, size: Optional[str] = None,
                  idle_time_before_shutdown_minutes: Optional[int] = None, schedules: Any = None,
                  setup_scripts: Optional[Dict[str, Any]] = None, environment: Optional[str] = None,
-                 assigned_to: Optional[str] = None, **kwargs: Any) -> None:
+                 assigned_to: Optional[str] = None, compute: Optional[str] = None, **kwargs: Any) -> None:
+        """``compute`` (Atelier's): a Slurm compute whose node runs it; default this server's machine."""
         super().__init__(name=name, **kwargs)
         self._extra.update(drop_none({
             "size": size, "idle_time_before_shutdown_minutes": idle_time_before_shutdown_minutes,
             "schedules": schedules, "setup_scripts": setup_scripts, "environment": environment,
-            "assigned_to": assigned_to}))
+            "assigned_to": assigned_to, "compute": compute}))
 
     @property
     def state(self) -> Optional[str]:

@@ -1,0 +1,115 @@
+"""Compute instances on a Slurm compute: the instance's JupyterLab runs as a long batch job on a
+node of the real Slurm that scripts/slurm-up.sh starts, listens on the node's address, and is
+reached only through the server's proxy, as on this machine; stop is scancel, a job Slurm ends
+behind the instance's back fails it with Slurm's words, and its home lasts from one start to
+the next."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from e2e_util import remove_instances
+from test_compute_instances import FIRST_START, run_cell
+from test_slurm import on_slurm  # noqa: F401 (a fixture)
+
+pytestmark = [pytest.mark.atelier_only, pytest.mark.one_client]
+
+
+def shown(http, srv, name):
+    answer = http.get(f"{srv.url}/api/v1/workspaces/default/compute-instances/{name}", timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def wait_state(http, srv, name, states, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        now = shown(http, srv, name)
+        if now["state"] in states:
+            return now
+        assert time.monotonic() < deadline, f"{name} stayed {now['state']} ({now.get('reason')})"
+        assert now["state"] != "Failed", now
+        time.sleep(0.5)
+
+
+def batch_jobs(name: str) -> list[tuple[str, str]]:
+    """The Slurm jobs of an instance that have not ended: (id, state)."""
+    answer = subprocess.run(["squeue", "-h", "-n", f"ci-{name}", "-o", "%i|%T"],
+                            capture_output=True, text=True, timeout=30, check=True)
+    return [tuple(line.split("|")) for line in answer.stdout.split()]
+
+
+def test_a_compute_instance_runs_as_a_slurm_batch_job_reached_through_the_proxy(on_slurm, tmp_path):
+    srv, cli, http = on_slurm
+    name = "hpc-notebook"
+    try:
+        file = tmp_path / "ci.yml"
+        file.write_text(f"name: {name}\ntype: computeinstance\ncompute: azureml:hpc\nsize: Standard_DS1_v2\n")
+        created = cli.json("compute", "create", "-f", str(file), "-o", "json")
+        assert created["state"] == "Creating" and created["compute"] == "hpc", created
+        [(first_id, state)] = batch_jobs(name)
+        assert state in ("PENDING", "RUNNING"), state
+        wait_state(http, srv, name, {"Running"}, FIRST_START)
+
+        # JupyterLab listens where the node reaches the server, behind Atelier's proxy and token.
+        status = http.get(f"{srv.url}/ci/default/{name}/api/status", timeout=30)
+        assert status.status_code == 200 and "started" in status.json(), status.text
+        out, error = run_cell(srv, name, "import os\nopen('kept.txt', 'w').write('on the cluster')\n"
+                                         "print('job', os.environ.get('SLURM_JOB_ID'))")
+        assert error is None and f"job {first_id}" in out, (out, error)
+        out, error = run_cell(srv, name, "import mlflow\nmlflow.set_experiment('from-slurm')\n"
+                                         "with mlflow.start_run() as run:\n    mlflow.log_metric('loss', 0.5)\n"
+                                         "print('RUN_ID=' + run.info.run_id)")
+        assert error is None, error
+        run_id = out.split("RUN_ID=")[1].split()[0]
+        got = http.get(f"{srv.url}/api/2.0/mlflow/runs/get", params={"run_id": run_id}, timeout=30).json()
+        assert got["run"]["data"]["metrics"][0]["value"] == 0.5, "the notebook tracked into the workspace"
+
+        # The compute cannot go while it runs an instance.
+        refused = cli("compute", "delete", "-n", "hpc", "--yes", check=False)
+        assert refused.returncode != 0 and name in refused.stderr, refused.stderr
+
+        # Stop is scancel; start is a new batch job; the home lasts.
+        cli("compute", "stop", "-n", name)
+        wait_state(http, srv, name, {"Stopped"}, 90)
+        assert batch_jobs(name) == [], "the batch job ended"
+        cli("compute", "start", "-n", name)
+        wait_state(http, srv, name, {"Running"}, 300)
+        [(second_id, _)] = batch_jobs(name)
+        assert second_id != first_id
+        out, error = run_cell(srv, name, "print(open('kept.txt').read())")
+        assert error is None and "on the cluster" in out, "the home lasts from one start to the next"
+
+        # A batch job Slurm ends behind the instance's back fails it, in Slurm's words.
+        subprocess.run(["scancel", second_id], check=True, timeout=30)
+        deadline = time.monotonic() + 90
+        while (now := shown(http, srv, name))["state"] != "Failed":
+            assert time.monotonic() < deadline and now["state"] == "Running", now
+            time.sleep(0.5)
+        assert f"Slurm job {second_id}: CANCELLED" in now["reason"], now["reason"]
+
+        cli("compute", "delete", "-n", name, "--yes")
+        assert not (srv.home / "instances" / "default" / name).exists()
+        cli("compute", "delete", "-n", "hpc", "--yes")
+    finally:
+        remove_instances(srv)
+        for job_id, _ in batch_jobs(name):
+            subprocess.run(["scancel", job_id], check=False, timeout=30)
+
+
+def test_a_slurm_instance_file_is_checked_against_its_compute(on_slurm, tmp_path):
+    srv, cli, http = on_slurm
+    cases = [
+        ("compute: azureml:nowhere\n", "no compute 'nowhere'"),
+        ("compute: azureml:hpc\nsize: Standard_XL\n", "unknown size 'Standard_XL'"),
+    ]
+    for body, expected in cases:
+        file = tmp_path / "bad.yml"
+        file.write_text("name: bad-ci\ntype: computeinstance\n" + body)
+        refused = cli("compute", "create", "-f", str(file), check=False)
+        assert refused.returncode != 0 and expected in refused.stderr, refused.stderr
+    assert batch_jobs("bad-ci") == []
+    assert http.get(f"{srv.url}/api/v1/workspaces/default/compute-instances", timeout=30).json() == []
