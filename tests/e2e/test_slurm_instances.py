@@ -68,6 +68,15 @@ def test_a_compute_instance_runs_as_a_slurm_batch_job_reached_through_the_proxy(
         got = http.get(f"{srv.url}/api/2.0/mlflow/runs/get", params={"run_id": run_id}, timeout=30).json()
         assert got["run"]["data"]["metrics"][0]["value"] == 0.5, "the notebook tracked into the workspace"
 
+        # The server's restart leaves it running on its node; the new server reaches it.
+        started = status.json()["started"]
+        assert srv.stop() == 0
+        srv.start()
+        assert shown(http, srv, name)["state"] == "Running"
+        again = http.get(f"{srv.url}/ci/default/{name}/api/status", timeout=30)
+        assert again.status_code == 200 and again.json()["started"] == started, again.text
+        assert batch_jobs(name) == [(first_id, "RUNNING")]
+
         # The compute cannot go while it runs an instance.
         refused = cli("compute", "delete", "-n", "hpc", "--yes", check=False)
         assert refused.returncode != 0 and name in refused.stderr, refused.stderr
