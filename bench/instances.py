@@ -13,7 +13,11 @@ an instance (its environment built once; later starts find it built), then:
           `requests` session each, as a notebook page's fetches are; and /healthz on Atelier,
           the same client's floor.
 
-Usage: python3 bench/instances.py [--cycles 5] [--requests 300]
+With --slurm PARTITION the instance runs on a Slurm compute of that partition instead: its
+JupyterLab is a batch job on a node (scripts/slurm-up.sh starts a cluster on this machine), and
+"start" includes Slurm's scheduling of the batch job.
+
+Usage: python3 bench/instances.py [--cycles 5] [--requests 300] [--slurm PARTITION]
 Needs `requests` and `websocket-client` (the e2e venv has both)."""
 
 from __future__ import annotations
@@ -52,14 +56,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--slurm", metavar="PARTITION", help="run the instance on a Slurm compute")
     args = parser.parse_args()
     binary = os.environ.get("ATELIER_BIN", str(ROOT / "target" / "release" / "atelier"))
     home = Path(tempfile.mkdtemp(prefix="atelier-bench-instances-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(home / "server.log", "w")
-    server = subprocess.Popen([binary, "server", "--home", str(home / "home"), "--addr", f"127.0.0.1:{port}"],
-                              stdout=log, stderr=subprocess.STDOUT)
+    command = [binary, "server", "--home", str(home / "home"), "--addr", f"127.0.0.1:{port}"]
+    if args.slurm:
+        command += ["--public-url", url]
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
         for _ in range(300):
             try:
@@ -84,8 +91,13 @@ def main() -> None:
                     raise SystemExit(f"the instance is {current}: see {home}/home/instances/default/{name}/runtime.log")
                 time.sleep(0.05)
 
+        body = f"name: {name}\ntype: computeinstance\n"
+        if args.slurm:
+            compute = f"name: hpc\ntype: slurm\npartition: {args.slurm}\n"
+            api.post(f"{url}/api/v1/workspaces/default/computes", json={"yaml": compute}, timeout=60).raise_for_status()
+            body += "compute: azureml:hpc\n"
         created = time.monotonic()
-        api.post(base, json={"yaml": f"name: {name}\ntype: computeinstance\n"}, timeout=60).raise_for_status()
+        api.post(base, json={"yaml": body}, timeout=60).raise_for_status()
         wait({"Running"})
         first = time.monotonic() - created
         proxied = f"{url}/ci/default/{name}"
@@ -123,10 +135,13 @@ def main() -> None:
             run_kernel()
             usable.append(time.monotonic() - started)
 
-        connection = json.loads((home / "home" / "instances" / "default" / name / "connection.json").read_text())
+        folder = home / "home" / "instances" / "default" / name
+        connection = json.loads((folder / "connection.json").read_text())
+        if args.slurm:  # where the node's JupyterLab said it listens
+            connection.update(json.loads((folder / "address.json").read_text()))
         direct = requests.Session()
         direct.headers["Authorization"] = f"token {connection['token']}"
-        direct_url = f"http://127.0.0.1:{connection['port']}/ci/default/{name}/api/kernels"
+        direct_url = f"http://{connection['host']}:{connection['port']}/ci/default/{name}/api/kernels"
         through = requests.Session()
         through.headers["Authorization"] = f"Bearer {token}"
         floor = requests.Session()
@@ -144,7 +159,7 @@ def main() -> None:
                     session.get(target, timeout=30).raise_for_status()
                     timings[label].append((time.perf_counter() - began) * 1000)
 
-        print(f"server: {binary}")
+        print(f"server: {binary}" + (f" (the instance on Slurm partition {args.slurm})" if args.slurm else ""))
         print(f"first start (environment built from uv's cache, JupyterLab answering): {first:.2f} s")
         print(f"compute start -> JupyterLab answers through the proxy: median {statistics.median(running):.2f} s "
               f"(min {min(running):.2f}, max {max(running):.2f}, {len(running)} starts)")
