@@ -109,6 +109,37 @@ def test_a_compute_instance_runs_as_a_slurm_batch_job_reached_through_the_proxy(
             subprocess.run(["scancel", job_id], check=False, timeout=30)
 
 
+def test_an_instance_waiting_for_a_node_shows_slurms_reason_until_it_runs(on_slurm, tmp_path):
+    srv, cli, http = on_slurm
+    cpus = int(subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True).stdout.split()[0])
+    nodes = int(subprocess.run(["sinfo", "-h", "-o", "%D"], capture_output=True, text=True).stdout.split()[0])
+    partition = subprocess.run(["sinfo", "-h", "-o", "%R"], capture_output=True, text=True).stdout.split()[0]
+    # Batch jobs of Slurm's own that take every CPU of every node.
+    hogs = [subprocess.run(["sbatch", "--parsable", "-p", partition, "-c", str(cpus), "--wrap", "sleep 300"],
+                           capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+            for _ in range(nodes)]
+    name = "waiting-ci"
+    try:
+        file = tmp_path / "ci.yml"
+        file.write_text(f"name: {name}\ntype: computeinstance\ncompute: azureml:hpc\n")
+        cli("compute", "create", "-f", str(file))
+        deadline = time.monotonic() + 60
+        while not ((now := shown(http, srv, name)).get("reason") or "").startswith("PENDING ("):
+            assert time.monotonic() < deadline and now["state"] == "Creating", now
+            time.sleep(0.3)
+        assert now["reason"] in {"PENDING (Resources)", "PENDING (Priority)"}, now
+        for hog in hogs:
+            subprocess.run(["scancel", hog], check=True, timeout=30)
+        running = wait_state(http, srv, name, {"Running"}, FIRST_START)
+        assert running["reason"] is None, "a running instance has nothing holding it back"
+        cli("compute", "delete", "-n", name, "--yes")
+        assert batch_jobs(name) == []
+    finally:
+        for hog in hogs:
+            subprocess.run(["scancel", hog], check=False, timeout=30)
+        remove_instances(srv)
+
+
 def test_a_slurm_instance_file_is_checked_against_its_compute(on_slurm, tmp_path):
     srv, cli, http = on_slurm
     cases = [

@@ -108,6 +108,7 @@ impl SlurmInstances {
                     Some(job) if job.has_ended() => {
                         InstanceRun::Ended(Some(format!("Slurm job {}: {}", process.pid, job.describe())))
                     }
+                    Some(job) if job.is_pending() => InstanceRun::Waiting(job.describe()),
                     Some(_) => InstanceRun::Alive,
                     None => InstanceRun::Ended(Some(format!("Slurm no longer knows job {}", process.pid))),
                 }

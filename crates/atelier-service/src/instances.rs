@@ -110,7 +110,8 @@ impl InstancePlace {
 /// What became of an instance's server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InstanceRun {
-    /// Running, or waiting in a cluster's queue to.
+    /// Waiting in a cluster's queue, in the cluster's words (`PENDING (Resources)`).
+    Waiting(String),
     Alive,
     /// Ended; with the host's words where it has some (a cluster's state and reason).
     Ended(Option<String>),
@@ -530,7 +531,7 @@ impl Service {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(STOP_GRACE_SECONDS + 5);
             let servers = [(place.clone(), process)];
             while std::time::Instant::now() < deadline
-                && host.survey(&servers).await?.first().is_none_or(|run| *run == InstanceRun::Alive)
+                && host.survey(&servers).await?.first().is_none_or(|run| !matches!(run, InstanceRun::Ended(_)))
             {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
@@ -686,7 +687,19 @@ impl Service {
                 self.store.set_instance_state(workspace, name, &[instance.state], to, reason.as_deref(), now).await?;
                 continue;
             }
-            if run.is_some() {
+            if let Some(InstanceRun::Waiting(words)) = run {
+                // What holds it back shows as its reason while it starts.
+                if instance.state.has_process()
+                    && instance.state != InstanceState::Stopping
+                    && instance.reason.as_deref() != Some(words.as_str())
+                {
+                    let state = [instance.state];
+                    self.store
+                        .set_instance_state(workspace, name, &state, instance.state, Some(words), instance.state_since)
+                        .await?;
+                }
+                starting = true;
+            } else if run.is_some() {
                 match instance.state {
                     InstanceState::Creating | InstanceState::Starting => {
                         if let Some(connection) = host.connection(&place)
