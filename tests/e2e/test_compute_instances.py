@@ -138,6 +138,8 @@ def test_an_instances_notebooks_track_into_its_owners_workspace_with_mlflow_and_
     run_id = out.split("RUN_ID=")[1].split()[0]
     logged = mlflow.MlflowClient(tracking_uri=srv.url).get_run(run_id)
     assert logged.data.metrics["accuracy"] == 0.93, "the metric landed in the owner's workspace"
+    assert logged.info.user_id == "admin" and logged.data.tags["mlflow.user"] == "admin", \
+        "a notebook's run is its owner's, not the confined process's user's"
 
     out, error = run_cell(srv, name, textwrap.dedent("""\
         import os, requests

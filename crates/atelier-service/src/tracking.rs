@@ -320,11 +320,19 @@ impl Service {
         if !tags.iter().any(|tag| tag.key == RUN_NAME_TAG) {
             tags.push(Tag::new(RUN_NAME_TAG, run_name.clone()));
         }
-        let user_id = new_run
-            .user_id
-            .filter(|user| !user.is_empty())
-            .or_else(|| tags.iter().find(|tag| tag.key == USER_TAG).map(|tag| tag.value.clone()))
-            .unwrap_or_else(|| principal.user.to_string());
+        // Code a job or a compute instance runs is confined as a user of the machine's own,
+        // whose name the client would record: its runs are its submitter's or owner's.
+        let user_id = if principal.job.is_some() || principal.instance.is_some() {
+            tags.retain(|tag| tag.key != USER_TAG);
+            tags.push(Tag::new(USER_TAG, principal.user.to_string()));
+            principal.user.to_string()
+        } else {
+            new_run
+                .user_id
+                .filter(|user| !user.is_empty())
+                .or_else(|| tags.iter().find(|tag| tag.key == USER_TAG).map(|tag| tag.value.clone()))
+                .unwrap_or_else(|| principal.user.to_string())
+        };
         let run_id = RunId::from_random(rand::random());
         let info = RunInfo {
             artifact_uri: format!("{}/{run_id}/artifacts", experiment.artifact_location),
