@@ -359,8 +359,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         server_url: cluster_url(args.public_url.as_deref(), local),
         http: reqwest::Client::new(),
     });
-    let cluster_instances =
-        crate::slurm_instances::SlurmInstances { cluster: cluster.clone(), instances_dir: home.join("instances") };
+    let cluster_instances = crate::slurm_instances::SlurmInstances::new(cluster.clone(), home.join("instances"));
     let instances = crate::instances::LocalInstances {
         exe: std::env::current_exe().context("cannot find this program's path")?,
         server_url: runtime_url.clone(),

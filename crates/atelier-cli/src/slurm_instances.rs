@@ -4,27 +4,48 @@
 //! node's address that reaches the Atelier server, with the token only that server knows, and
 //! writes where into the instance's folder, which is on the compute's shared `job_folder` (or
 //! this server's home, where the nodes share it). The leader asks `squeue` about every instance
-//! of a compute at once; a stop is `scancel`, whose SIGTERM the server handles.
+//! of a compute at once, at most every [`SURVEY_EVERY`]; a stop is `scancel`, whose SIGTERM the
+//! server handles.
 
 use crate::instances::{RuntimeLaunch, failed, jupyter_token, prepare_folder, read_connection, remove_folder};
-use crate::slurm::{ClusterRequest, SlurmBackend, settings_of};
+use crate::slurm::{ClusterJob, ClusterRequest, SlurmBackend, settings_of};
 use atelier_core::Result;
 use atelier_service::{
     InstanceHost, InstanceLaunch, InstancePlace, InstanceProcess, InstanceRun, JupyterConnection, PortFuture,
 };
 use atelier_spec::compute::SlurmSettings;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A compute's jobs are asked about at most this often (an instance on its way up is looked at
+/// every 200 ms).
+const SURVEY_EVERY: Duration = Duration::from_secs(2);
+
+/// A compute, as (workspace, name).
+type ComputeKey = (String, String);
+
+/// What a survey of a compute saw, and when.
+type Survey = (Instant, HashMap<i64, ClusterJob>);
 
 /// The host of compute instances on Slurm computes.
 pub struct SlurmInstances {
     pub cluster: Arc<SlurmBackend>,
     /// Where instances' folders are when the compute has no `job_folder`.
     pub instances_dir: PathBuf,
+    /// What each compute's last survey saw, and when.
+    seen: Mutex<HashMap<ComputeKey, Survey>>,
+    /// Batch jobs the last survey of their compute did not list: one not listed twice in a row
+    /// has ended (a survey that missed one by accident does not fail its instance).
+    missing: Mutex<HashSet<i64>>,
 }
 
 impl SlurmInstances {
+    pub fn new(cluster: Arc<SlurmBackend>, instances_dir: PathBuf) -> Self {
+        SlurmInstances { cluster, instances_dir, seen: Mutex::default(), missing: Mutex::default() }
+    }
+
     fn folder(&self, settings: &SlurmSettings, place: &InstancePlace) -> PathBuf {
         let root = match &settings.job_folder {
             Some(folder) => PathBuf::from(folder).join(".instances"),
@@ -87,33 +108,76 @@ impl SlurmInstances {
     }
 
     async fn survey_now(&self, servers: &[(InstancePlace, InstanceProcess)]) -> Result<Vec<InstanceRun>> {
-        // One squeue per compute, for all of its instances.
-        let mut by_compute: HashMap<String, (SlurmSettings, Vec<i64>)> = HashMap::new();
+        let key_of = |place: &InstancePlace| -> ComputeKey {
+            let compute = place.compute.as_ref().map(|compute| compute.name.clone()).unwrap_or_default();
+            (place.workspace.to_string(), compute)
+        };
+        // One squeue per compute, for all of its instances; one compute that does not answer
+        // holds up no other.
+        let mut by_compute: HashMap<ComputeKey, (&InstancePlace, Vec<i64>)> = HashMap::new();
         for (place, process) in servers {
-            let key = place.compute.as_ref().map(|compute| compute.name.clone()).unwrap_or_default();
-            let settings = Self::settings(place)?;
-            by_compute.entry(key).or_insert_with(|| (settings, Vec::new())).1.push(process.pid);
+            by_compute.entry(key_of(place)).or_insert_with(|| (place, Vec::new())).1.push(process.pid);
         }
-        let mut seen = HashMap::new();
-        for (compute, (settings, ids)) in by_compute {
-            for (id, job) in self.cluster.survey_ids(&settings, &ids).await? {
-                seen.insert((compute.clone(), id), job);
+        let mut surveyed: HashMap<ComputeKey, HashMap<i64, ClusterJob>> = HashMap::new();
+        for (key, (place, ids)) in by_compute {
+            match self.survey_compute(&key, place, &ids).await {
+                Ok(seen) => {
+                    surveyed.insert(key, seen);
+                }
+                Err(error) => {
+                    tracing::warn!(compute = %key.1, workspace = %key.0, error = %error.message, "cannot survey a Slurm compute's instances")
+                }
             }
         }
+        let Ok(mut missing) = self.missing.lock() else { return Ok(vec![InstanceRun::Unknown; servers.len()]) };
         Ok(servers
             .iter()
             .map(|(place, process)| {
-                let key = place.compute.as_ref().map(|compute| compute.name.clone()).unwrap_or_default();
-                match seen.get(&(key, process.pid)) {
-                    Some(job) if job.has_ended() => {
-                        InstanceRun::Ended(Some(format!("Slurm job {}: {}", process.pid, job.describe())))
+                let Some(seen) = surveyed.get(&key_of(place)) else { return InstanceRun::Unknown };
+                match seen.get(&process.pid) {
+                    Some(job) => {
+                        missing.remove(&process.pid);
+                        if job.has_ended() {
+                            InstanceRun::Ended(Some(format!("Slurm job {}: {}", process.pid, job.describe())))
+                        } else if job.is_pending() {
+                            InstanceRun::Waiting(job.describe())
+                        } else {
+                            InstanceRun::Alive
+                        }
                     }
-                    Some(job) if job.is_pending() => InstanceRun::Waiting(job.describe()),
-                    Some(_) => InstanceRun::Alive,
-                    None => InstanceRun::Ended(Some(format!("Slurm no longer knows job {}", process.pid))),
+                    None if missing.remove(&process.pid) => {
+                        InstanceRun::Ended(Some(format!("Slurm no longer knows job {}", process.pid)))
+                    }
+                    None => {
+                        missing.insert(process.pid);
+                        InstanceRun::Unknown
+                    }
                 }
             })
             .collect())
+    }
+
+    /// What Slurm says of these batch jobs of one compute: its last survey's answer when that is
+    /// recent and covers them, else a new one.
+    async fn survey_compute(
+        &self,
+        key: &ComputeKey,
+        place: &InstancePlace,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, ClusterJob>> {
+        if let Ok(seen) = self.seen.lock()
+            && let Some((at, jobs)) = seen.get(key)
+            && at.elapsed() < SURVEY_EVERY
+            && ids.iter().all(|id| jobs.contains_key(id))
+        {
+            return Ok(jobs.clone());
+        }
+        let settings = Self::settings(place)?;
+        let jobs = self.cluster.survey_ids(&settings, ids).await?;
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.insert(key.clone(), (Instant::now(), jobs.clone()));
+        }
+        Ok(jobs)
     }
 }
 

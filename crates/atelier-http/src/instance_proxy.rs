@@ -129,9 +129,12 @@ pub(crate) async fn proxy(
     };
     let forwarded = axum::http::Request::from_parts(parts, body);
 
-    let stream = match tokio::net::TcpStream::connect((connection.host.as_str(), connection.port)).await {
-        Ok(stream) => stream,
-        Err(error) => return bad_gateway(format!("compute instance '{name}' does not answer: {error}")),
+    // A node that is gone does not hold the caller for the system's connect timeout.
+    let connect = tokio::net::TcpStream::connect((connection.host.as_str(), connection.port));
+    let stream = match tokio::time::timeout(std::time::Duration::from_secs(10), connect).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => return bad_gateway(format!("compute instance '{name}' does not answer: {error}")),
+        Err(_) => return bad_gateway(format!("compute instance '{name}' did not answer within 10 s")),
     };
     let _ = stream.set_nodelay(true);
     let (mut sender, link) = match hyper::client::conn::http1::handshake::<_, Body>(TokioIo::new(stream)).await {

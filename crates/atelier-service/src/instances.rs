@@ -39,6 +39,13 @@ pub(crate) const INSTANCE_TOKEN_PREFIX: &str = "atc_";
 /// How long a stopping instance's server gets before it is killed, in seconds.
 pub const STOP_GRACE_SECONDS: u64 = 10;
 
+/// How long a restart or a delete waits for a server to end (a cluster's batch job takes a
+/// while to complete after its server stopped).
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How often a stop is sent again to a stopping instance whose server still runs, in ms.
+const STOP_AGAIN_MILLIS: i64 = 10_000;
+
 /// A setup script's text and time limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScriptText {
@@ -113,6 +120,8 @@ pub enum InstanceRun {
     /// Waiting in a cluster's queue, in the cluster's words (`PENDING (Resources)`).
     Waiting(String),
     Alive,
+    /// Its host cannot tell now (a cluster that does not answer): nothing changes.
+    Unknown,
     /// Ended; with the host's words where it has some (a cluster's state and reason).
     Ended(Option<String>),
 }
@@ -344,7 +353,12 @@ impl Service {
                     )
                     .await?;
                 self.wake_instances();
-                self.store.get_instance(&instance.workspace, &instance.name).await
+                let now = self.store.get_instance(&instance.workspace, &instance.name).await?;
+                // A stop that came while it started found no server to signal.
+                if now.state == InstanceState::Stopping {
+                    host.stop(&place, process, STOP_GRACE_SECONDS).await?;
+                }
+                Ok(now)
             }
             Err(error) => {
                 let reason = format!("its server could not be started: {}", error.message);
@@ -497,7 +511,7 @@ impl Service {
         crate::audit::note_target(&format!("compute instance {name}"));
         if instance.state.has_process() {
             self.stop_instance_now(&instance, Some("restarting")).await?;
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(STOP_GRACE_SECONDS + 5);
+            let deadline = std::time::Instant::now() + STOP_WAIT;
             loop {
                 self.reconcile_instances().await?;
                 let now = self.store.get_instance(workspace, name).await?;
@@ -528,7 +542,7 @@ impl Service {
         if let (Some(pid), Some(start)) = (instance.runtime_pid, instance.runtime_start) {
             let process = InstanceProcess { pid, start };
             host.stop(&place, process, STOP_GRACE_SECONDS).await?;
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(STOP_GRACE_SECONDS + 5);
+            let deadline = std::time::Instant::now() + STOP_WAIT;
             let servers = [(place.clone(), process)];
             while std::time::Instant::now() < deadline
                 && host.survey(&servers).await?.first().is_none_or(|run| !matches!(run, InstanceRun::Ended(_)))
@@ -675,7 +689,6 @@ impl Service {
             let host = self.instance_host(&place)?;
             let run = runs.get(&(workspace.to_string(), name.to_owned()));
             if let Some(InstanceRun::Ended(words)) = run {
-                self.store.set_instance_runtime(workspace, name, None, None).await?;
                 let (to, reason) = match instance.state {
                     InstanceState::Stopping => (InstanceState::Stopped, instance.reason.clone()),
                     _ => {
@@ -684,8 +697,23 @@ impl Service {
                         (InstanceState::Failed, Some(format!("its server ended on its own: {words}{}", tail.trim())))
                     }
                 };
-                self.store.set_instance_state(workspace, name, &[instance.state], to, reason.as_deref(), now).await?;
+                // The state first: a pass that read the instance before a restart started it
+                // again changes nothing, and clears only the server it saw end.
+                let moved = self
+                    .store
+                    .set_instance_state(workspace, name, &[instance.state], to, reason.as_deref(), now)
+                    .await?;
+                if moved.is_some()
+                    && let Some(pid) = instance.runtime_pid
+                {
+                    self.store.clear_instance_runtime(workspace, name, pid).await?;
+                }
                 continue;
+            }
+            if matches!(run, Some(InstanceRun::Alive | InstanceRun::Waiting(_)))
+                && instance.state == InstanceState::Stopping
+            {
+                self.stop_again(&instance, &place, now).await;
             }
             if let Some(InstanceRun::Waiting(words)) = run {
                 // What holds it back shows as its reason while it starts.
@@ -698,8 +726,7 @@ impl Service {
                         .set_instance_state(workspace, name, &state, instance.state, Some(words), instance.state_since)
                         .await?;
                 }
-                starting = true;
-            } else if run.is_some() {
+            } else if matches!(run, Some(InstanceRun::Alive)) {
                 match instance.state {
                     InstanceState::Creating | InstanceState::Starting => {
                         if let Some(connection) = host.connection(&place)
@@ -722,6 +749,36 @@ impl Service {
             self.apply_instance_schedules(&instance, now).await?;
         }
         Ok(starting)
+    }
+
+    /// Sends a stop again to a stopping instance whose server still runs after its grace (the
+    /// stop was lost, or came while it started), at most every [`STOP_AGAIN_MILLIS`].
+    async fn stop_again(&self, instance: &ComputeInstance, place: &InstancePlace, now: Millis) {
+        let (Some(pid), Some(start)) = (instance.runtime_pid, instance.runtime_start) else { return };
+        if now - instance.state_since < (STOP_GRACE_SECONDS as i64 + 5) * 1000 {
+            return;
+        }
+        let key = (instance.workspace.to_string(), instance.name.clone());
+        let due = match self.instance_stops.lock() {
+            Ok(mut sent) => {
+                sent.retain(|_, at| now - *at < 10 * STOP_AGAIN_MILLIS);
+                let due = sent.get(&key).is_none_or(|at| now - *at >= STOP_AGAIN_MILLIS);
+                if due {
+                    sent.insert(key, now);
+                }
+                due
+            }
+            Err(_) => false,
+        };
+        if !due {
+            return;
+        }
+        tracing::info!(instance = %instance.name, workspace = %instance.workspace, "stopping the instance's server again");
+        if let Ok(host) = self.instance_host(place)
+            && let Err(error) = host.stop(place, InstanceProcess { pid, start }, STOP_GRACE_SECONDS).await
+        {
+            tracing::warn!(instance = %instance.name, error = %error.message, "stopping an instance's server failed");
+        }
     }
 
     /// Stops a running instance whose kernels have been idle longer than its idle time.
@@ -798,9 +855,13 @@ async fn jupyter_get(connection: &JupyterConnection, path: &str) -> std::result:
     .await
     .map_err(|_| "timed out".to_owned())?
     .map_err(|error| error.to_string())?;
+    let host = match connection.host.contains(':') {
+        true => format!("[{}]", connection.host),
+        false => connection.host.clone(),
+    };
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {}:{}\r\nAuthorization: token {}\r\nConnection: close\r\n\r\n",
-        connection.host, connection.port, connection.token
+        "GET {path} HTTP/1.1\r\nHost: {host}:{}\r\nAuthorization: token {}\r\nConnection: close\r\n\r\n",
+        connection.port, connection.token
     );
     stream.write_all(request.as_bytes()).await.map_err(|error| error.to_string())?;
     let mut answer = Vec::new();

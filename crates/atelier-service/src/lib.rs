@@ -264,6 +264,8 @@ pub struct Service {
     instance_hosts: HashMap<&'static str, Arc<dyn instances::InstanceHost>>,
     /// Wakes the instances' reconcile pass when one starts or stops.
     instances_wake: tokio::sync::Notify,
+    /// When a stop was last sent to each stopping instance's server still running.
+    instance_stops: Mutex<HashMap<(String, String), Millis>>,
 }
 
 /// How long an answer about tokens, roles and workspaces is reused. Changes made through this
@@ -355,6 +357,7 @@ impl Service {
             leader_until: std::sync::atomic::AtomicI64::new(0),
             instance_hosts: HashMap::new(),
             instances_wake: tokio::sync::Notify::new(),
+            instance_stops: Mutex::new(HashMap::new()),
         }
     }
 

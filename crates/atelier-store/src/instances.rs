@@ -194,6 +194,21 @@ impl InstanceStore for SqlStore {
         found(result.rows_affected(), || missing(workspace, name))
     }
 
+    async fn clear_instance_runtime(&self, workspace: &WorkspaceName, name: &str, pid: i64) -> Result<bool> {
+        let result = self
+            .execute_write(
+                sqlx::query(
+                    "UPDATE compute_instances SET token_hash = NULL, runtime_pid = NULL, runtime_start = NULL \
+                     WHERE workspace = $1 AND name = $2 AND runtime_pid = $3",
+                )
+                .bind(workspace.as_str())
+                .bind(name)
+                .bind(pid),
+            )
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
     async fn set_instance_activity(&self, workspace: &WorkspaceName, name: &str, last_activity: Millis) -> Result<()> {
         let result = self
             .execute_write(

@@ -340,6 +340,8 @@ pub trait InstanceStore: Send + Sync {
         token_hash: Option<&str>,
         process: Option<(i64, i64)>,
     ) -> Result<()>;
+    /// Clears an instance's server (token and process) if it is still process `pid`.
+    async fn clear_instance_runtime(&self, workspace: &WorkspaceName, name: &str, pid: i64) -> Result<bool>;
     async fn set_instance_activity(&self, workspace: &WorkspaceName, name: &str, last_activity: Millis) -> Result<()>;
     async fn set_instance_schedules_checked(&self, workspace: &WorkspaceName, name: &str, at: Millis) -> Result<()>;
     async fn set_instance_sharing(&self, workspace: &WorkspaceName, name: &str, shared_with: &[String]) -> Result<()>;

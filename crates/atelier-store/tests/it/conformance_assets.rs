@@ -434,8 +434,11 @@ async fn compute_instances_keep_their_state_process_and_sharing(sql: &SqlStore) 
     store.set_instance_runtime(&workspace, "alice-ci", Some("hash-a"), Some((4242, 77))).await.unwrap();
     let found = store.find_instance_by_token("hash-a").await.unwrap().unwrap();
     assert_eq!((found.name.as_str(), found.runtime_pid, found.runtime_start), ("alice-ci", Some(4242), Some(77)));
-    store.set_instance_runtime(&workspace, "alice-ci", None, None).await.unwrap();
+    assert!(!store.clear_instance_runtime(&workspace, "alice-ci", 4243).await.unwrap(), "another process's");
+    assert!(store.find_instance_by_token("hash-a").await.unwrap().is_some(), "is left alone");
+    assert!(store.clear_instance_runtime(&workspace, "alice-ci", 4242).await.unwrap());
     assert!(store.find_instance_by_token("hash-a").await.unwrap().is_none(), "a cleared token finds nothing");
+    store.set_instance_runtime(&workspace, "alice-ci", None, None).await.unwrap();
     store.set_instance_activity(&workspace, "alice-ci", 11).await.unwrap();
     store.set_instance_schedules_checked(&workspace, "alice-ci", 12).await.unwrap();
     store.set_instance_sharing(&workspace, "alice-ci", &["carol".to_owned()]).await.unwrap();
