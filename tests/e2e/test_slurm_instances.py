@@ -143,10 +143,10 @@ def test_an_instance_waiting_for_a_node_shows_slurms_reason_until_it_runs(notebo
         file.write_text(f"name: {name}\ntype: computeinstance\ncompute: azureml:nb\n")
         cli("compute", "create", "-f", str(file))
         deadline = time.monotonic() + 60
-        while not ((now := shown(http, srv, name)).get("reason") or "").startswith("PENDING ("):
+        while not ((now := shown(http, srv, name)).get("reason") or "").startswith("waiting for a node: PENDING ("):
             assert time.monotonic() < deadline and now["state"] == "Creating", now
             time.sleep(0.3)
-        assert now["reason"] in {"PENDING (Resources)", "PENDING (Priority)"}, now
+        assert now["reason"] in {f"waiting for a node: PENDING ({why})" for why in ("Resources", "Priority")}, now
         for hog in hogs:
             subprocess.run(["scancel", hog], check=True, timeout=30)
         running = wait_state(http, srv, name, {"Running"}, FIRST_START)

@@ -43,6 +43,9 @@ pub const STOP_GRACE_SECONDS: u64 = 10;
 /// while to complete after its server stopped).
 const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// The start of an instance's reason while a cluster holds its server back.
+const WAITING: &str = "waiting for a node: ";
+
 /// How often a stop is sent again to a stopping instance whose server still runs, in ms.
 const STOP_AGAIN_MILLIS: i64 = 10_000;
 
@@ -717,18 +720,33 @@ impl Service {
             }
             if let Some(InstanceRun::Waiting(words)) = run {
                 // What holds it back shows as its reason while it starts.
+                let reason = format!("{WAITING}{words}");
                 if instance.state.has_process()
                     && instance.state != InstanceState::Stopping
-                    && instance.reason.as_deref() != Some(words.as_str())
+                    && instance.reason.as_deref() != Some(reason.as_str())
                 {
                     let state = [instance.state];
                     self.store
-                        .set_instance_state(workspace, name, &state, instance.state, Some(words), instance.state_since)
+                        .set_instance_state(
+                            workspace,
+                            name,
+                            &state,
+                            instance.state,
+                            Some(&reason),
+                            instance.state_since,
+                        )
                         .await?;
                 }
             } else if matches!(run, Some(InstanceRun::Alive)) {
                 match instance.state {
                     InstanceState::Creating | InstanceState::Starting => {
+                        // Its node was given: nothing holds it back any more.
+                        if instance.reason.as_deref().is_some_and(|reason| reason.starts_with(WAITING)) {
+                            let state = [instance.state];
+                            self.store
+                                .set_instance_state(workspace, name, &state, instance.state, None, instance.state_since)
+                                .await?;
+                        }
                         if let Some(connection) = host.connection(&place)
                             && jupyter_get(&connection, &format!("{}api/status", base_url(workspace, name)))
                                 .await
