@@ -18,6 +18,7 @@ mod datastores;
 mod endpoints;
 mod environments;
 mod gc;
+mod instance_reconcile;
 mod instances;
 mod jobs;
 mod leadership;
