@@ -147,15 +147,28 @@ pub struct SeriesSummary {
     blocks: Vec<Block>,
     block_points: u64,
     points: u64,
+    /// The most blocks it holds: adjacent blocks are merged before one more would go past.
+    room: usize,
 }
 
 impl SeriesSummary {
     /// Summarises samples given in step order (then time).
     pub fn build(samples: &[Sample]) -> SeriesSummary {
         let block_points = (samples.len() as u64).div_ceil(TARGET_BLOCKS as u64).max(MIN_BLOCK_POINTS);
-        let mut summary = SeriesSummary { blocks: Vec::new(), block_points, points: 0 };
+        let mut summary = SeriesSummary { blocks: Vec::new(), block_points, points: 0, room: 2 * TARGET_BLOCKS };
         summary.extend(samples);
         summary
+    }
+
+    /// The same summary in at most `blocks` blocks (at least 2), which it keeps to as it grows:
+    /// coarser, for summaries held in memory while their series are written.
+    pub fn with_room(mut self, blocks: usize) -> SeriesSummary {
+        self.room = blocks.max(2);
+        while self.blocks.len() > self.room {
+            self.halve();
+        }
+        self.blocks.shrink_to(self.room);
+        self
     }
 
     /// Adds samples, in any order. A sample after the summary's last one goes to the last block
@@ -163,9 +176,6 @@ impl SeriesSummary {
     pub fn extend(&mut self, samples: &[Sample]) {
         for sample in samples {
             self.add(*sample);
-        }
-        while self.blocks.len() > 2 * TARGET_BLOCKS {
-            self.halve();
         }
     }
 
@@ -178,6 +188,13 @@ impl SeriesSummary {
         if sample.position() >= last.last.position() {
             if last.points < self.block_points {
                 last.add(sample);
+                return;
+            }
+            // Halved before the push, never after: the blocks never outgrow their room (a push
+            // past a full vector would double it).
+            if self.blocks.len() >= self.room {
+                self.halve();
+                self.add_to_last(sample);
             } else {
                 self.blocks.push(Block::of(sample));
             }
@@ -188,16 +205,29 @@ impl SeriesSummary {
         self.blocks[at].add(sample);
     }
 
+    /// Adds a sample at or after the last one, just after halving: the last block has room
+    /// unless it was the odd one out, kept alone.
+    fn add_to_last(&mut self, sample: Sample) {
+        match self.blocks.last_mut() {
+            Some(last) if last.points < self.block_points => last.add(sample),
+            _ => self.blocks.push(Block::of(sample)),
+        }
+    }
+
+    /// Merges adjacent blocks in pairs, in place: the vector keeps its room, so a summary that
+    /// grows for hours does not allocate again.
     fn halve(&mut self) {
-        let mut merged = Vec::with_capacity(self.blocks.len().div_ceil(2));
-        for pair in self.blocks.chunks(2) {
-            let mut block = pair[0].clone();
-            if let Some(second) = pair.get(1) {
+        let count = self.blocks.len();
+        let mut kept = 0;
+        for at in (0..count).step_by(2) {
+            let mut block = self.blocks[at].clone();
+            if let Some(second) = self.blocks.get(at + 1) {
                 block.merge(second);
             }
-            merged.push(block);
+            self.blocks[kept] = block;
+            kept += 1;
         }
-        self.blocks = merged;
+        self.blocks.truncate(kept);
         self.block_points *= 2;
     }
 
@@ -309,6 +339,7 @@ impl SeriesSummary {
             blocks,
             block_points,
             points,
+            room: 2 * TARGET_BLOCKS,
         })
     }
 }
@@ -378,6 +409,29 @@ mod tests {
         assert_eq!(kept.first().map(|sample| sample.step), Some(0));
         assert_eq!(kept.last().map(|sample| sample.step), Some(999_999));
         assert!(kept.windows(2).all(|pair| pair[0].position() < pair[1].position()), "kept samples are in step order");
+
+        // Grown a point at a time, as a series being written is, it never holds more blocks
+        // than its bound either, nor more room for them.
+        let mut grown = SeriesSummary::build(&[]);
+        for sample in &samples {
+            grown.extend(std::slice::from_ref(sample));
+            assert!(grown.blocks.capacity() <= 2 * TARGET_BLOCKS, "{} blocks of room", grown.blocks.capacity());
+        }
+        assert_eq!(grown.points(), 1_000_000);
+        let kept = grown.samples(None);
+        assert!(spikes.iter().all(|spike| kept.iter().any(|sample| sample.step == *spike)));
+
+        // With less room, fewer blocks, every spike still kept.
+        let mut coarse = SeriesSummary::build(&samples[..100]).with_room(TARGET_BLOCKS);
+        for chunk in samples[100..].chunks(1_000) {
+            coarse.extend(chunk);
+            assert!(coarse.blocks.capacity() <= TARGET_BLOCKS, "{} blocks of room", coarse.blocks.capacity());
+        }
+        assert_eq!(coarse.points(), 1_000_000);
+        assert!(coarse.blocks() > TARGET_BLOCKS / 2, "{} blocks", coarse.blocks());
+        let kept = coarse.samples(None);
+        assert!(spikes.iter().all(|spike| kept.iter().any(|sample| sample.step == *spike)));
+        assert!(SeriesSummary::build(&samples).with_room(TARGET_BLOCKS).blocks() <= TARGET_BLOCKS);
     }
 
     #[test]

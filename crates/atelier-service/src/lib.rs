@@ -226,9 +226,9 @@ pub struct Service {
     auth_cache: AuthCache,
     /// Summaries of long metric series, for charts.
     series_cache: series::SeriesCache,
-    /// Series written since the background summariser last looked: when each was first and
-    /// last written ([`Service::run_series_summaries`]).
-    series_written: Mutex<HashMap<series::SeriesKey, (std::time::Instant, std::time::Instant)>>,
+    /// Series being written, with their summaries kept current from the points this server
+    /// writes ([`Service::run_series_summaries`]).
+    series_written: Mutex<series::LiveSeries>,
     /// The key that seals datastore credentials; without one, credentials are refused.
     master_key: Option<[u8; 32]>,
     /// Builds environments; without one, builds are refused.
@@ -340,7 +340,7 @@ impl Service {
                 workspaces: TtlMap::new(),
             },
             series_cache: series::SeriesCache::default(),
-            series_written: Mutex::new(HashMap::new()),
+            series_written: Mutex::new(series::LiveSeries::default()),
             master_key: None,
             environments: None,
             refuse_images: false,

@@ -1,8 +1,11 @@
 //! Metric series for charts.
 //!
-//! A short series is read whole and drawn from every point. A long one is read once, a page of
-//! [`READ_PAGE`] points at a time, into a [`SeriesSummary`] (every block's first, last, lowest
-//! and highest point), kept in a bounded cache and by the store (see [`Service::run_series_summaries`]). Each later view asks the store only for the series' point count (one row by
+//! A short series is read whole and drawn from every point. A long one is summarised into a
+//! [`SeriesSummary`] (every block's first, last, lowest and highest point), kept in a bounded
+//! cache and by the store. The summaries the store keeps are written in the background from the
+//! points this server writes, kept current as they arrive (see [`Service::run_series_summaries`]);
+//! a series the server did not see whole is read back once, a page of [`READ_PAGE`] points at a
+//! time. Each view asks the store only for the series' point count (one row by
 //! primary key): an unchanged count means an unchanged series, since points are only ever added;
 //! a higher count reads just the points written since the summary's insertion mark and extends
 //! it. The read of new points comes with the count from the same snapshot, so a write that
@@ -12,11 +15,13 @@
 use crate::{Principal, Service};
 use atelier_core::Result;
 use atelier_core::authz::Action;
+use atelier_core::model::Metric;
 use atelier_core::model::RunId;
 use atelier_core::names::WorkspaceName;
 use atelier_core::series::{Range, Sample, SeriesSummary};
 use atelier_store::SeriesCursor;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,8 +40,16 @@ const SUMMARISE_QUIET: Duration = Duration::from_secs(5);
 /// ...or at least this often while it is being written.
 const SUMMARISE_AT_LEAST: Duration = Duration::from_secs(60);
 
-/// The cache holds summaries of at most this many blocks in all (about 130 bytes each).
+/// The cache holds summaries of at most this many blocks in all (about 136 bytes each).
 const CACHE_MAX_BLOCKS: usize = 200_000;
+
+/// The summary of a series being written holds at most this many blocks (about 280 KB), half
+/// what a view's may: still several blocks to a pixel of a chart.
+const LIVE_ROOM: usize = atelier_core::series::TARGET_BLOCKS;
+
+/// The summaries of series being written hold at most this many blocks in all (about 14 MB);
+/// a series whose summary would go past it is read back when it is summarised instead.
+const LIVE_MAX_BLOCKS: usize = 100_000;
 
 /// A metric series as a chart needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +115,104 @@ impl SeriesCache {
             entries.remove(key);
         }
     }
+}
+
+/// A series being written: when its writes began and last came, and its summary, extended with
+/// every point this server has written to it since it was first seen (`None` once it would go
+/// past the budget of [`LIVE_MAX_BLOCKS`]). A write notes its points only after they committed,
+/// and nothing else ever goes into the summary, so its points are always some of the series';
+/// whether they are all of them is checked against the store's count before it is kept.
+struct Written {
+    first: Instant,
+    last: Instant,
+    summary: Option<SeriesSummary>,
+}
+
+/// The series being written, and how many blocks their summaries hold in all.
+#[derive(Default)]
+pub(crate) struct LiveSeries {
+    series: HashMap<SeriesKey, Written>,
+    blocks: usize,
+}
+
+impl LiveSeries {
+    fn extend(&mut self, run_id: &RunId, written: Vec<(String, Vec<Sample>)>, now: Instant) {
+        for (key, samples) in written {
+            match self.series.entry((run_id.clone(), key)) {
+                Entry::Occupied(mut entry) => {
+                    let entry = entry.get_mut();
+                    entry.last = now;
+                    if let Some(summary) = &mut entry.summary {
+                        let before = summary.blocks();
+                        summary.extend(&samples);
+                        self.blocks = self.blocks - before + summary.blocks();
+                        if self.blocks > LIVE_MAX_BLOCKS {
+                            self.blocks -= summary.blocks();
+                            entry.summary = None;
+                        }
+                    }
+                }
+                Entry::Vacant(entry) => {
+                    let summary = SeriesSummary::build(&samples).with_room(LIVE_ROOM);
+                    let summary = (self.blocks + summary.blocks() <= LIVE_MAX_BLOCKS).then_some(summary);
+                    self.blocks += summary.as_ref().map_or(0, SeriesSummary::blocks);
+                    entry.insert(Written { first: now, last: now, summary });
+                }
+            }
+        }
+    }
+
+    /// The series due to be summarised: those quiet for [`SUMMARISE_QUIET`] leave, with their
+    /// summaries (a later write starts them again); those written for [`SUMMARISE_AT_LEAST`]
+    /// without a pause stay, are due again that much later, and have their summaries copied
+    /// just before they are counted ([`LiveSeries::current`]), so that few writes fall between.
+    fn take_due(&mut self, now: Instant) -> Vec<(SeriesKey, Due)> {
+        let quiet: Vec<SeriesKey> = self
+            .series
+            .iter()
+            .filter(|(_, written)| now.duration_since(written.last) >= SUMMARISE_QUIET)
+            .map(|(key, _)| key.clone())
+            .collect();
+        let mut due = Vec::with_capacity(quiet.len());
+        for key in quiet {
+            if let Some(written) = self.series.remove(&key) {
+                self.blocks -= written.summary.as_ref().map_or(0, SeriesSummary::blocks);
+                due.push((key, Due::Quiet(written.summary)));
+            }
+        }
+        for (key, written) in &mut self.series {
+            if now.duration_since(written.first) >= SUMMARISE_AT_LEAST {
+                written.first = now;
+                due.push((key.clone(), Due::Writing));
+            }
+        }
+        due
+    }
+
+    /// A copy of the summary of a series being written, as it is now.
+    fn current(&self, key: &SeriesKey) -> Option<SeriesSummary> {
+        self.series.get(key).and_then(|written| written.summary.clone())
+    }
+}
+
+/// Why a series is due, and for a quiet one its summary.
+#[derive(Debug)]
+enum Due {
+    Quiet(Option<SeriesSummary>),
+    Writing,
+}
+
+/// A batch's metric points, by key (sorted), for [`Service::note_series_written`].
+pub(crate) fn series_points(metrics: &[Metric]) -> Vec<(String, Vec<Sample>)> {
+    let mut written: Vec<(String, Vec<Sample>)> = Vec::new();
+    for metric in metrics {
+        let sample = Sample { step: metric.step, timestamp: metric.timestamp, value: metric.value };
+        match written.binary_search_by(|(key, _)| key.as_str().cmp(&metric.key)) {
+            Ok(at) => written[at].1.push(sample),
+            Err(at) => written.insert(at, (metric.key.clone(), vec![sample])),
+        }
+    }
+    written
 }
 
 impl Service {
@@ -254,49 +365,153 @@ impl Service {
         Arc::new(summarised)
     }
 
-    /// Notes that a run's series were written, for the background summariser.
-    pub(crate) fn note_series_written(&self, run_id: &RunId, keys: impl IntoIterator<Item = String>) {
+    /// Notes the points a write stored (after it committed), for the background summariser.
+    pub(crate) fn note_series_written(&self, run_id: &RunId, written: Vec<(String, Vec<Sample>)>) {
+        if written.is_empty() {
+            return;
+        }
         let now = Instant::now();
-        let Ok(mut written) = self.series_written.lock() else { return };
-        for key in keys {
-            written.entry((run_id.clone(), key)).and_modify(|(_, last)| *last = now).or_insert((now, now));
+        if let Ok(mut live) = self.series_written.lock() {
+            live.extend(run_id, written, now);
         }
     }
 
-    /// Keeps the summaries of long series current in the background, so that a chart's first
-    /// view (after a restart too) reads a kept summary and the few points written since, not the
-    /// whole series. A series is summarised once it has been quiet for [`SUMMARISE_QUIET`], or
-    /// every [`SUMMARISE_AT_LEAST`] while it is written without a pause; the work then reads only
-    /// the points written since the kept summary. Runs for the life of the server.
+    /// Keeps the summaries of long series in the store current in the background, so that a
+    /// chart's first view (after a restart too) reads a kept summary and the few points written
+    /// since, not the whole series. A series is summarised once it has been quiet for
+    /// [`SUMMARISE_QUIET`], or every [`SUMMARISE_AT_LEAST`] while it is written without a pause.
+    /// Its summary was kept current as its points were written, so the work is a count and a
+    /// write, unless the count says the summary is not the whole series (points from before a
+    /// restart or from another server, or a write that committed and is not noted yet): then the
+    /// points since the kept summary are read back, as before, and the summary in memory stays
+    /// as it was, to be tried again next time. Runs for the life of the server.
     pub async fn run_series_summaries(self: Arc<Self>) {
         let mut tick = tokio::time::interval(SUMMARISE_QUIET);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let now = Instant::now();
-            let due: Vec<SeriesKey> = match self.series_written.lock() {
-                Ok(mut written) => {
-                    let due: Vec<SeriesKey> = written
-                        .iter()
-                        .filter(|(_, (first, last))| {
-                            now.duration_since(*last) >= SUMMARISE_QUIET
-                                || now.duration_since(*first) >= SUMMARISE_AT_LEAST
-                        })
-                        .map(|(key, _)| key.clone())
-                        .collect();
-                    for key in &due {
-                        written.remove(key);
-                    }
-                    due
-                }
+            let due = match self.series_written.lock() {
+                Ok(mut live) => live.take_due(Instant::now()),
                 Err(_) => Vec::new(),
             };
-            for (run_id, key) in due {
+            for (series, due) in due {
+                let summary = match due {
+                    Due::Quiet(summary) => summary,
+                    Due::Writing => self.series_written.lock().ok().and_then(|live| live.current(&series)),
+                };
+                let (run_id, key) = series;
+                if let Some(summary) = summary
+                    && summary.points() as usize > EXACT_POINTS
+                    && self.keep_written(&run_id, &key, &summary).await
+                {
+                    continue;
+                }
                 let long = matches!(self.store.metric_points(&run_id, &key).await, Ok(Some(points)) if points as usize > EXACT_POINTS);
-                if long && let Err(error) = self.series_with(&run_id, &key, false).await {
+                if !long {
+                    continue;
+                }
+                if let Err(error) = self.series_with(&run_id, &key, false).await {
                     tracing::warn!(run = %run_id, key, %error, "summarising a metric series failed");
                 }
             }
         }
+    }
+
+    /// Gives the store a summary kept current from written points, when it holds as many points
+    /// as the series has. The summary's points were all committed before the count was taken
+    /// (a write notes them after its commit), so equal counts mean the same points. Returns
+    /// whether it was kept.
+    async fn keep_written(&self, run_id: &RunId, key: &str, summary: &SeriesSummary) -> bool {
+        match self.store.series_extent(run_id, key).await {
+            Ok(Some((points, mark))) if points as u64 == summary.points() => {
+                match self.store.put_series_summary(run_id, key, summary, mark).await {
+                    Ok(()) => true,
+                    Err(error) => {
+                        tracing::warn!(run = %run_id, key, %error, "keeping a metric series summary failed");
+                        true
+                    }
+                }
+            }
+            Ok(_) => {
+                tracing::debug!(run = %run_id, key, "this server did not write the whole metric series; reading it back");
+                false
+            }
+            Err(error) => {
+                tracing::warn!(run = %run_id, key, %error, "counting a metric series' points failed");
+                false
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn points(key: &str, steps: std::ops::Range<i64>) -> Vec<(String, Vec<Sample>)> {
+        let samples = steps.map(|step| Sample { step, timestamp: step, value: step as f64 }).collect();
+        vec![(key.to_owned(), samples)]
+    }
+
+    #[test]
+    fn a_written_series_is_due_when_quiet_or_written_long_and_stays_only_while_written() {
+        let run = RunId::parse("0123456789abcdef0123456789abcdef").unwrap();
+        let mut live = LiveSeries::default();
+        let start = Instant::now();
+        live.extend(&run, points("loss", 0..100), start);
+        live.extend(&run, points("acc", 0..10), start);
+        live.extend(&run, points("loss", 100..150), start + Duration::from_secs(3));
+        assert!(live.take_due(start + Duration::from_secs(4)).is_empty());
+
+        // `acc` has been quiet for 5 s and leaves; `loss` was written 2 s before.
+        let due = live.take_due(start + Duration::from_secs(5));
+        assert_eq!(due.len(), 1);
+        assert!(matches!(&due[0], ((_, key), Due::Quiet(Some(summary))) if key == "acc" && summary.points() == 10));
+
+        // Written without a pause for a minute: due, and kept, with every point so far.
+        let mut at = start + Duration::from_secs(3);
+        while at < start + SUMMARISE_AT_LEAST {
+            at += Duration::from_secs(2);
+            live.extend(&run, points("loss", 0..1), at);
+        }
+        let due = live.take_due(at);
+        assert_eq!(due.len(), 1);
+        assert!(matches!(due[0].1, Due::Writing));
+        let written = 150 + (SUMMARISE_AT_LEAST.as_secs() - 3).div_ceil(2);
+        assert_eq!(live.current(&due[0].0).map(|summary| summary.points()), Some(written));
+        assert!(live.take_due(at + Duration::from_secs(1)).is_empty(), "not due again at once");
+        let due = live.take_due(at + SUMMARISE_QUIET);
+        assert!(matches!(&due[0].1, Due::Quiet(Some(summary)) if summary.points() == written));
+        assert_eq!((live.series.len(), live.blocks), (0, 0), "nothing stays once quiet");
+    }
+
+    #[test]
+    fn series_past_the_budget_are_noted_without_a_summary() {
+        let run = RunId::parse("0123456789abcdef0123456789abcdef").unwrap();
+        let mut live = LiveSeries { blocks: LIVE_MAX_BLOCKS, ..LiveSeries::default() };
+        live.extend(&run, points("loss", 0..100), Instant::now());
+        let due = live.take_due(Instant::now() + SUMMARISE_QUIET);
+        assert_eq!(due.len(), 1);
+        assert!(matches!(due[0].1, Due::Quiet(None)), "read back instead");
+
+        // A series that grows past the budget gives its summary up; the others keep theirs.
+        let mut live = LiveSeries::default();
+        let now = Instant::now();
+        live.extend(&run, points("small", 0..100), now);
+        live.extend(&run, points("big", 0..8), now);
+        live.blocks = LIVE_MAX_BLOCKS - 1;
+        live.extend(&run, points("big", 8..100), now);
+        assert!(live.series[&(run.clone(), "big".to_owned())].summary.is_none());
+        assert!(live.series[&(run.clone(), "small".to_owned())].summary.is_some());
+        assert!(live.blocks <= LIVE_MAX_BLOCKS);
+    }
+
+    #[test]
+    fn a_batch_is_split_into_series_by_key() {
+        let metric = |key: &str, step| Metric { key: key.to_owned(), value: 0.5, timestamp: 7, step };
+        let written = series_points(&[metric("b", 1), metric("a", 2), metric("b", 3)]);
+        let keys: Vec<_> = written.iter().map(|(key, samples)| (key.as_str(), samples.len())).collect();
+        assert_eq!(keys, [("a", 1), ("b", 2)]);
+        assert_eq!(written[1].1[1], Sample { step: 3, timestamp: 7, value: 0.5 });
     }
 }

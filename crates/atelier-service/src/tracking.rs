@@ -3,6 +3,7 @@
 
 use crate::names::random_run_name;
 use crate::paths::{ARTIFACT_ROOT, JOB_OUTPUTS_ARTIFACT_PREFIX, blob_error, blob_key};
+use crate::series::series_points;
 use crate::{Principal, Service, Target, now_millis};
 use atelier_blob::Download;
 use atelier_core::authz::Action;
@@ -405,12 +406,9 @@ impl Service {
         // The store checks, inside the write transaction, that the run is in this workspace
         // and active; this path is the hottest one and saves a read.
         let run_id = RunId::parse(run_id).map_err(|_| Error::not_found(format!("run with id={run_id} not found")))?;
-        let mut keys: Vec<&str> = batch.metrics.iter().map(|metric| metric.key.as_str()).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let keys: Vec<String> = keys.into_iter().map(str::to_owned).collect();
+        let written = series_points(&batch.metrics);
         self.store.log_batch(workspace, &run_id, batch).await?;
-        self.note_series_written(&run_id, keys);
+        self.note_series_written(&run_id, written);
         Ok(())
     }
 

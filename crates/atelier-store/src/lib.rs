@@ -791,6 +791,11 @@ pub trait TrackingStore: Send + Sync {
     ) -> Result<Vec<Metric>>;
     /// How many points a metric series has; `None` when the run has no such metric.
     async fn metric_points(&self, run_id: &RunId, key: &str) -> Result<Option<i64>>;
+    /// How many points a metric series has and, from the same snapshot, an insertion mark at
+    /// least as high as any of them: a summary of exactly those points can be kept with that
+    /// mark. On PostgreSQL the mark is the sequence's, which a transaction still open may have
+    /// drawn below; a point it then commits is found by the count check of the next extension.
+    async fn series_extent(&self, run_id: &RunId, key: &str) -> Result<Option<(i64, i64)>>;
     /// A page of at most `limit` points of a metric series inserted after the mark `after` (0
     /// for all), in series order from after `from` (the start for `None`), and the series' point
     /// count in the same snapshot. Paged with `next`, the count of the last page's snapshot
@@ -810,7 +815,8 @@ pub trait TrackingStore: Send + Sync {
         run_id: &RunId,
         key: &str,
     ) -> Result<Option<(atelier_core::series::SeriesSummary, i64)>>;
-    /// Keeps a series' summary, unless one that has seen later points is kept already.
+    /// Keeps a series' summary, unless one that covers more points is kept already (a series
+    /// only gains points, so that one is newer).
     async fn put_series_summary(
         &self,
         run_id: &RunId,

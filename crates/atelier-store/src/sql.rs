@@ -305,6 +305,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (23, "series summaries", include_str!("../migrations/sqlite/0023_series_summaries.sql")),
     (24, "metric series", include_str!("../migrations/sqlite/0024_metric_series.sql")),
     (25, "compute instances", include_str!("../migrations/sqlite/0025_compute_instances.sql")),
+    (26, "series summary points", include_str!("../migrations/sqlite/0026_series_summary_points.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "tracking", include_str!("../migrations/postgres/0001_tracking.sql")),
@@ -332,6 +333,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (23, "series summaries", include_str!("../migrations/postgres/0023_series_summaries.sql")),
     (24, "metric series", include_str!("../migrations/postgres/0024_metric_series.sql")),
     (25, "compute instances", include_str!("../migrations/postgres/0025_compute_instances.sql")),
+    (26, "series summary points", include_str!("../migrations/postgres/0026_series_summary_points.sql")),
 ];
 
 pub(crate) fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

@@ -542,6 +542,25 @@ impl TrackingStore for SqlStore {
         row.map(|row| row.try_get::<i64, _>("points").map_err(db_error)).transpose()
     }
 
+    async fn series_extent(&self, run_id: &RunId, key: &str) -> Result<Option<(i64, i64)>> {
+        let sql = match self.dialect() {
+            Dialect::Sqlite => {
+                "SELECT points, (SELECT COALESCE(max(id), 0) FROM metric_points) AS mark \
+                 FROM latest_metrics WHERE run_uuid = $1 AND key = $2"
+            }
+            Dialect::Postgres => {
+                "SELECT points, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM metric_points_id_seq) \
+                 AS mark FROM latest_metrics WHERE run_uuid = $1 AND key = $2"
+            }
+        };
+        let row =
+            sqlx::query(sql).bind(run_id.as_str()).bind(key).fetch_optional(&self.read).await.map_err(db_error)?;
+        row.map(|row| -> Result<(i64, i64)> {
+            Ok((row.try_get("points").map_err(db_error)?, row.try_get("mark").map_err(db_error)?))
+        })
+        .transpose()
+    }
+
     async fn metric_points_after(
         &self,
         run_id: &RunId,
@@ -616,14 +635,15 @@ impl TrackingStore for SqlStore {
     ) -> Result<()> {
         self.execute_write(
             sqlx::query(
-                "INSERT INTO series_summaries (run_uuid, key, last_mark, summary) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (run_uuid, key) DO UPDATE SET last_mark = excluded.last_mark, summary = excluded.summary \
-                 WHERE excluded.last_mark >= series_summaries.last_mark",
+                "INSERT INTO series_summaries (run_uuid, key, last_mark, summary, points) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (run_uuid, key) DO UPDATE SET last_mark = excluded.last_mark, summary = excluded.summary, \
+                 points = excluded.points WHERE excluded.points >= series_summaries.points",
             )
             .bind(run_id.as_str())
             .bind(key)
             .bind(last_mark)
-            .bind(summary.to_bytes()),
+            .bind(summary.to_bytes())
+            .bind(i64::try_from(summary.points()).unwrap_or(i64::MAX)),
         )
         .await?;
         Ok(())

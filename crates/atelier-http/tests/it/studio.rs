@@ -257,6 +257,93 @@ async fn a_restarted_server_draws_a_long_series_from_its_kept_summary() {
     assert!(ticks.contains(&"-100".to_owned()), "the new one, read since: {ticks:?}");
 }
 
+/// The background summariser keeps a long series' summary from the points the server wrote, as
+/// they came, without reading them back: the test takes the points away behind the server's
+/// back before the summariser runs, so a summary read back from the store would be missing them
+/// (and would not be kept at all, its count not adding up).
+#[tokio::test]
+async fn the_summariser_keeps_a_summary_of_the_points_as_they_were_written() {
+    let server = server().await;
+    let token = server.admin_token.clone();
+    let created = server.post("/api/2.0/mlflow/runs/create", &token, json!({ "experiment_id": "0" })).await;
+    let run_id = created.body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+    let log = |from, to, spike| loss_batch(&run_id, from..to, spike, |_| 1.0);
+    for from in (0..25_000).step_by(1_000) {
+        let response =
+            server.post("/api/2.0/mlflow/runs/log-batch", &token, log(from, from + 1_000, (4_321, 200.0))).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    }
+    use sqlx::Connection;
+    let mut connection = sqlx::AnyConnection::connect(&server.database_url()).await.unwrap();
+    sqlx::query("DELETE FROM metric_points").execute(&mut connection).await.unwrap();
+
+    let summariser = tokio::spawn(server.service.clone().run_series_summaries());
+    let started = std::time::Instant::now();
+    loop {
+        let kept: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM series_summaries").fetch_one(&mut connection).await.unwrap();
+        if kept == 1 {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "no summary was kept");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    summariser.abort();
+    let _ = summariser.await;
+
+    let server = server.restarted().await;
+    let cookie = sign_in(&server).await;
+    let (status, body) = page(&server, &cookie, &format!("/w/default/runs/{run_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(r#"data-points="25000""#), "every written point is in the kept summary");
+    assert!(y_ticks(&body).contains(&"200".to_owned()), "the spike too: {:?}", y_ticks(&body));
+}
+
+/// A series this server did not see whole (its first points were written before a restart)
+/// is not kept from the few points it saw: the summariser's count says so, and it reads the
+/// series back instead.
+#[tokio::test]
+async fn the_summariser_reads_back_a_series_it_did_not_see_whole() {
+    let server = server().await;
+    let token = server.admin_token.clone();
+    let created = server.post("/api/2.0/mlflow/runs/create", &token, json!({ "experiment_id": "0" })).await;
+    let run_id = created.body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+    let log = |from, to, spike| loss_batch(&run_id, from..to, spike, |_| 1.0);
+    for from in (0..25_000).step_by(1_000) {
+        let response =
+            server.post("/api/2.0/mlflow/runs/log-batch", &token, log(from, from + 1_000, (4_321, 200.0))).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    }
+    let server = server.restarted().await;
+    let written = server.post("/api/2.0/mlflow/runs/log-batch", &token, log(25_000, 26_000, (25_500, -100.0))).await;
+    assert_eq!(written.status, StatusCode::OK);
+
+    use sqlx::Connection;
+    let mut connection = sqlx::AnyConnection::connect(&server.database_url()).await.unwrap();
+    let summariser = tokio::spawn(server.service.clone().run_series_summaries());
+    let started = std::time::Instant::now();
+    loop {
+        let kept: Option<i64> =
+            sqlx::query_scalar("SELECT points FROM series_summaries").fetch_optional(&mut connection).await.unwrap();
+        if let Some(points) = kept {
+            assert_eq!(points, 26_000, "the whole series, not the points this server wrote");
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "no summary was kept");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    summariser.abort();
+    let _ = summariser.await;
+
+    let server = server.restarted().await;
+    let cookie = sign_in(&server).await;
+    let (status, body) = page(&server, &cookie, &format!("/w/default/runs/{run_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(r#"data-points="26000""#));
+    let ticks = y_ticks(&body);
+    assert!(ticks.contains(&"200".to_owned()) && ticks.contains(&"-100".to_owned()), "{ticks:?}");
+}
+
 #[tokio::test]
 async fn model_pages_list_versions_and_escape_names() {
     let server = server().await;

@@ -245,6 +245,7 @@ async fn series_points_are_counted_and_read_after_a_mark(store: &SqlStore) {
     let info = run_info(&workspace, 0, 7, "r", 100);
     store.create_run(&info, &[]).await.unwrap();
     assert_eq!(store.metric_points(&info.run_id, "loss").await.unwrap(), None);
+    assert_eq!(store.series_extent(&info.run_id, "loss").await.unwrap(), None);
     assert_eq!(store.metric_points_after(&info.run_id, "loss", 0, None, 1_000).await.unwrap(), SeriesRead::default());
 
     // Steps 100..200 in reverse, then a second batch that adds a late point at step 5 (not the
@@ -256,11 +257,19 @@ async fn series_points_are_counted_and_read_after_a_mark(store: &SqlStore) {
     assert_eq!(read.samples.len(), 100);
     assert_eq!(read.samples.iter().map(|sample| sample.step).collect::<Vec<_>>(), (100..200).collect::<Vec<_>>());
     assert!(read.last_mark > 0);
+    // The extent's mark is at least every point's: nothing is read after it, and a summary kept
+    // with it is extended by exactly the points written later.
+    let (points, mark) = store.series_extent(&info.run_id, "loss").await.unwrap().unwrap();
+    assert_eq!(points, 100);
+    assert!(mark >= read.last_mark, "mark {mark} below the last point's {}", read.last_mark);
+    let after_mark = store.metric_points_after(&info.run_id, "loss", mark, None, 1_000).await.unwrap();
+    assert_eq!((after_mark.total, after_mark.samples.len()), (100, 0));
 
     let mut second = vec![metric("loss", -1.0, 5, 1), metric("loss", f64::NAN, 250, 3_000)];
     second.extend((200..210).map(|step| metric("loss", step as f64, step, 2_000 + step)));
     store.log_batch(&workspace, &info.run_id, Batch { metrics: second, ..Batch::default() }).await.unwrap();
     assert_eq!(store.metric_points(&info.run_id, "loss").await.unwrap(), Some(112));
+    assert_eq!(store.metric_points_after(&info.run_id, "loss", mark, None, 1_000).await.unwrap().samples.len(), 12);
     let since = store.metric_points_after(&info.run_id, "loss", read.last_mark, None, 1_000).await.unwrap();
     assert_eq!(since.total, 112);
     assert_eq!(since.samples.len(), 12, "only the points written after the mark");
@@ -804,6 +813,14 @@ async fn series_summaries_are_kept_newest_and_go_with_their_run(store: &SqlStore
     store.put_series_summary(&info.run_id, "loss", &older, 1_000).await.unwrap();
     let (kept, mark) = store.series_summary(&info.run_id, "loss").await.unwrap().unwrap();
     assert_eq!((kept.to_bytes(), mark), (newer.to_bytes(), 2_000), "kept bit for bit, NaN included");
+    // Points, not marks, tell which is newer: a summary of more points with a lower mark (ids
+    // reused after a purge, a sequence drawn out of commit order) replaces the kept one.
+    let newest = SeriesSummary::build(&samples(2_500));
+    store.put_series_summary(&info.run_id, "loss", &newest, 1_500).await.unwrap();
+    let (kept, mark) = store.series_summary(&info.run_id, "loss").await.unwrap().unwrap();
+    assert_eq!((kept.points(), mark), (2_500, 1_500));
+    store.put_series_summary(&info.run_id, "loss", &newer, 3_000).await.unwrap();
+    assert_eq!(store.series_summary(&info.run_id, "loss").await.unwrap().unwrap().0.points(), 2_500);
     assert!(store.series_summary(&info.run_id, "acc").await.unwrap().is_none(), "kept per key");
     // Purging the run takes its summaries with it.
     store.set_run_stage(&info.run_id, LifecycleStage::Deleted, 200).await.unwrap();
