@@ -257,6 +257,27 @@ async fn a_restarted_server_draws_a_long_series_from_its_kept_summary() {
     assert!(ticks.contains(&"-100".to_owned()), "the new one, read since: {ticks:?}");
 }
 
+/// Runs the server's background summariser until the store keeps a summary (of the one series
+/// these tests write), and returns how many points it covers.
+async fn summarised_in_background(server: &TestServer) -> i64 {
+    use sqlx::Connection;
+    let mut connection = sqlx::AnyConnection::connect(&server.database_url()).await.unwrap();
+    let summariser = tokio::spawn(server.service.clone().run_series_summaries());
+    let started = std::time::Instant::now();
+    let points = loop {
+        let kept: Option<i64> =
+            sqlx::query_scalar("SELECT points FROM series_summaries").fetch_optional(&mut connection).await.unwrap();
+        if let Some(points) = kept {
+            break points;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "no summary was kept");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    summariser.abort();
+    let _ = summariser.await;
+    points
+}
+
 /// The background summariser keeps a long series' summary from the points the server wrote, as
 /// they came, without reading them back: the test takes the points away behind the server's
 /// back before the summariser runs, so a summary read back from the store would be missing them
@@ -276,20 +297,7 @@ async fn the_summariser_keeps_a_summary_of_the_points_as_they_were_written() {
     use sqlx::Connection;
     let mut connection = sqlx::AnyConnection::connect(&server.database_url()).await.unwrap();
     sqlx::query("DELETE FROM metric_points").execute(&mut connection).await.unwrap();
-
-    let summariser = tokio::spawn(server.service.clone().run_series_summaries());
-    let started = std::time::Instant::now();
-    loop {
-        let kept: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM series_summaries").fetch_one(&mut connection).await.unwrap();
-        if kept == 1 {
-            break;
-        }
-        assert!(started.elapsed() < std::time::Duration::from_secs(30), "no summary was kept");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    summariser.abort();
-    let _ = summariser.await;
+    assert_eq!(summarised_in_background(&server).await, 25_000);
 
     let server = server.restarted().await;
     let cookie = sign_in(&server).await;
@@ -318,22 +326,7 @@ async fn the_summariser_reads_back_a_series_it_did_not_see_whole() {
     let written = server.post("/api/2.0/mlflow/runs/log-batch", &token, log(25_000, 26_000, (25_500, -100.0))).await;
     assert_eq!(written.status, StatusCode::OK);
 
-    use sqlx::Connection;
-    let mut connection = sqlx::AnyConnection::connect(&server.database_url()).await.unwrap();
-    let summariser = tokio::spawn(server.service.clone().run_series_summaries());
-    let started = std::time::Instant::now();
-    loop {
-        let kept: Option<i64> =
-            sqlx::query_scalar("SELECT points FROM series_summaries").fetch_optional(&mut connection).await.unwrap();
-        if let Some(points) = kept {
-            assert_eq!(points, 26_000, "the whole series, not the points this server wrote");
-            break;
-        }
-        assert!(started.elapsed() < std::time::Duration::from_secs(30), "no summary was kept");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    summariser.abort();
-    let _ = summariser.await;
+    assert_eq!(summarised_in_background(&server).await, 26_000, "the whole series, not the points this server wrote");
 
     let server = server.restarted().await;
     let cookie = sign_in(&server).await;
