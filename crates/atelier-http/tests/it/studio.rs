@@ -221,6 +221,19 @@ async fn long_series_are_summarised_grow_with_the_run_and_zoom_to_exact_points()
     assert!(!body.contains("data-live"), "a finished run's page stays still");
 }
 
+/// A new run whose `loss` has 25,000 points, all 1.0 but a spike of 200 at step 4,321.
+async fn run_with_a_long_series(server: &TestServer) -> String {
+    let token = &server.admin_token;
+    let created = server.post("/api/2.0/mlflow/runs/create", token, json!({ "experiment_id": "0" })).await;
+    let run_id = created.body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+    for from in (0..25_000).step_by(1_000) {
+        let batch = loss_batch(&run_id, from..from + 1_000, (4_321, 200.0), |_| 1.0);
+        let response = server.post("/api/2.0/mlflow/runs/log-batch", token, batch).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    }
+    run_id
+}
+
 /// A long series' summary is kept by the store: a restarted server's first view draws it from
 /// the kept summary (and the points written since), not from the whole series. The test takes
 /// the series' points away behind the server's back, so only a kept summary can still show them.
@@ -228,14 +241,8 @@ async fn long_series_are_summarised_grow_with_the_run_and_zoom_to_exact_points()
 async fn a_restarted_server_draws_a_long_series_from_its_kept_summary() {
     let server = server().await;
     let token = server.admin_token.clone();
-    let created = server.post("/api/2.0/mlflow/runs/create", &token, json!({ "experiment_id": "0" })).await;
-    let run_id = created.body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+    let run_id = run_with_a_long_series(&server).await;
     let log = |from, to, spike| loss_batch(&run_id, from..to, spike, |_| 1.0);
-    for from in (0..25_000).step_by(1_000) {
-        let response =
-            server.post("/api/2.0/mlflow/runs/log-batch", &token, log(from, from + 1_000, (4_321, 200.0))).await;
-        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
-    }
     let cookie = sign_in(&server).await;
     let uri = format!("/w/default/runs/{run_id}");
     let (_, body) = page(&server, &cookie, &uri).await;
@@ -285,15 +292,7 @@ async fn summarised_in_background(server: &TestServer) -> i64 {
 #[tokio::test]
 async fn the_summariser_keeps_a_summary_of_the_points_as_they_were_written() {
     let server = server().await;
-    let token = server.admin_token.clone();
-    let created = server.post("/api/2.0/mlflow/runs/create", &token, json!({ "experiment_id": "0" })).await;
-    let run_id = created.body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
-    let log = |from, to, spike| loss_batch(&run_id, from..to, spike, |_| 1.0);
-    for from in (0..25_000).step_by(1_000) {
-        let response =
-            server.post("/api/2.0/mlflow/runs/log-batch", &token, log(from, from + 1_000, (4_321, 200.0))).await;
-        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
-    }
+    let run_id = run_with_a_long_series(&server).await;
     use sqlx::Connection;
     let mut connection = sqlx::AnyConnection::connect(&server.database_url()).await.unwrap();
     sqlx::query("DELETE FROM metric_points").execute(&mut connection).await.unwrap();
@@ -314,14 +313,8 @@ async fn the_summariser_keeps_a_summary_of_the_points_as_they_were_written() {
 async fn the_summariser_reads_back_a_series_it_did_not_see_whole() {
     let server = server().await;
     let token = server.admin_token.clone();
-    let created = server.post("/api/2.0/mlflow/runs/create", &token, json!({ "experiment_id": "0" })).await;
-    let run_id = created.body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+    let run_id = run_with_a_long_series(&server).await;
     let log = |from, to, spike| loss_batch(&run_id, from..to, spike, |_| 1.0);
-    for from in (0..25_000).step_by(1_000) {
-        let response =
-            server.post("/api/2.0/mlflow/runs/log-batch", &token, log(from, from + 1_000, (4_321, 200.0))).await;
-        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
-    }
     let server = server.restarted().await;
     let written = server.post("/api/2.0/mlflow/runs/log-batch", &token, log(25_000, 26_000, (25_500, -100.0))).await;
     assert_eq!(written.status, StatusCode::OK);
