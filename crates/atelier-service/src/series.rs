@@ -202,14 +202,17 @@ enum Due {
     Writing,
 }
 
-/// A batch's metric points, by key (sorted), for [`Service::note_series_written`].
+/// A batch's metric points, by key (sorted; each key's points in the batch's order), for
+/// [`Service::note_series_written`].
 pub(crate) fn series_points(metrics: &[Metric]) -> Vec<(String, Vec<Sample>)> {
+    let mut order: Vec<&Metric> = metrics.iter().collect();
+    order.sort_by(|a, b| a.key.cmp(&b.key));
     let mut written: Vec<(String, Vec<Sample>)> = Vec::new();
-    for metric in metrics {
+    for metric in order {
         let sample = Sample { step: metric.step, timestamp: metric.timestamp, value: metric.value };
-        match written.binary_search_by(|(key, _)| key.as_str().cmp(&metric.key)) {
-            Ok(at) => written[at].1.push(sample),
-            Err(at) => written.insert(at, (metric.key.clone(), vec![sample])),
+        match written.last_mut() {
+            Some((key, samples)) if *key == metric.key => samples.push(sample),
+            _ => written.push((metric.key.clone(), vec![sample])),
         }
     }
     written
@@ -420,7 +423,8 @@ impl Service {
     /// Gives the store a summary kept current from written points, when it holds as many points
     /// as the series has. The summary's points were all committed before the count was taken
     /// (a write notes them after its commit), so equal counts mean the same points. Returns
-    /// whether it was kept.
+    /// false when the series must be read back instead; a store that refuses the write costs
+    /// only speed later, as in [`Service::keep`].
     async fn keep_written(&self, run_id: &RunId, key: &str, summary: &SeriesSummary) -> bool {
         match self.store.series_extent(run_id, key).await {
             Ok(Some((points, mark))) if points as u64 == summary.points() => {
