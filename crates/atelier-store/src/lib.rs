@@ -22,6 +22,7 @@ mod instances;
 mod jobs;
 mod leases;
 mod logged_models;
+mod packed;
 mod points;
 mod registry;
 mod roles;

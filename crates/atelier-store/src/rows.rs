@@ -157,36 +157,6 @@ fn unpack<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> Result<
 }
 
 impl SqlStore {
-    /// Runs `inner` (a `SELECT` whose output has the given `columns`, ending in `ORDER BY
-    /// <order>`) and returns all its rows packed into one JSON array of arrays, in that order.
-    /// sqlx hands every row from the database thread to the async side one message at a time,
-    /// which cost more than the query; packing sends one message for thousands of rows.
-    pub(crate) async fn fetch_packed<T: serde::de::DeserializeOwned>(
-        &self,
-        inner: &str,
-        columns: &[&str],
-        order: &str,
-        binds: &[Bind<'_>],
-    ) -> Result<Vec<T>> {
-        let array = columns.join(", ");
-        let sql = match self.dialect() {
-            // SQLite aggregates the rows of an ordered subquery in its order (the ordering test
-            // of the conformance suite holds it to that); an ORDER BY inside the aggregate
-            // would sort them a second time.
-            Dialect::Sqlite => {
-                format!(
-                    "SELECT COALESCE(json_group_array(json_array({array})), '[]') AS packed FROM ({inner}) AS packed_rows"
-                )
-            }
-            Dialect::Postgres => format!(
-                "SELECT COALESCE(CAST(json_agg(json_build_array({array}) ORDER BY {order}) AS TEXT), '[]') AS packed FROM ({inner}) AS packed_rows"
-            ),
-        };
-        let row = bound(sql, binds).fetch_one(&self.read).await.map_err(db_error)?;
-        let text: String = row.try_get("packed").map_err(db_error)?;
-        serde_json::from_str(&text).map_err(|error| Error::internal(format!("unpacking rows failed: {error}")))
-    }
-
     pub(crate) async fn experiment_tags(
         &self,
         workspace: &WorkspaceName,
@@ -219,7 +189,7 @@ impl SqlStore {
     /// limited), in its order, each with its params, tags, latest metrics, inputs and outputs.
     ///
     /// One statement does it all: the page is materialized once, numbered, and every child
-    /// table is joined to it and packed into one JSON array (as [`SqlStore::fetch_packed`]
+    /// table is joined to it and packed into one JSON array (as [`crate::packed`]
     /// does), so the database thread hands back one row instead of one message per row of six
     /// queries. Children carry their run's number rather than its id, so grouping them is an
     /// index, not a lookup; each run's children are sorted here (by key; inputs by name and

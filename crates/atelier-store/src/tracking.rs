@@ -503,7 +503,7 @@ impl TrackingStore for SqlStore {
     ) -> Result<Vec<Metric>> {
         // Values are read as their exact bits; the key is not selected, as it is the one asked
         // for. On SQLite the points come from a connection of their own (`points.rs`); on
-        // PostgreSQL, packed into one JSON text (see `fetch_packed`).
+        // PostgreSQL, packed into one value (see `packed.rs`).
         let points: Vec<(i64, i64, i64)> = match &self.points {
             Some(reader) => {
                 reader.history(run_id.as_str().to_owned(), key.to_owned(), limit.unwrap_or(i64::MAX), offset).await?
@@ -573,22 +573,20 @@ impl TrackingStore for SqlStore {
             return reader.points_after(run_id.as_str().to_owned(), key.to_owned(), after, from, limit).await;
         }
         // One statement, so that the count and the points come from one snapshot; the points
-        // cross from the database packed into one JSON text, as in `fetch_packed`. The page
-        // starts after `from` in the index's own order, so each page is one range of it.
+        // cross from the database packed into one value (`packed.rs`). The page starts after
+        // `from` in the index's own order, so each page is one range of it.
         let (step, timestamp, id) = from.unwrap_or((i64::MIN, i64::MIN, i64::MIN));
         let inner = "SELECT id, step, timestamp, value_bits FROM metric_points \
                      WHERE series_id = (SELECT series_id FROM metric_series WHERE run_uuid = $1 AND key = $2) \
                      AND id > $3 AND (step, timestamp, id) > ($4, $5, $6) \
                      ORDER BY step, timestamp, id LIMIT $7";
-        let packed = match self.dialect() {
-            Dialect::Sqlite => {
-                format!("SELECT json_group_array(json_array(id, step, timestamp, value_bits)) FROM ({inner})")
-            }
-            Dialect::Postgres => format!(
-                "SELECT CAST(json_agg(json_build_array(id, step, timestamp, value_bits) ORDER BY step, timestamp, id) AS TEXT) \
-                 FROM ({inner}) AS packed_rows"
-            ),
-        };
+        let dialect = self.dialect();
+        let packed = crate::packed::packed_rows(
+            dialect,
+            inner,
+            &["id", "step", "timestamp", "value_bits"],
+            "step, timestamp, id",
+        );
         let sql = format!(
             "SELECT (SELECT points FROM latest_metrics WHERE run_uuid = $1 AND key = $2) AS total, ({packed}) AS packed"
         );
@@ -604,12 +602,7 @@ impl TrackingStore for SqlStore {
             .await
             .map_err(db_error)?;
         let total: Option<i64> = row.try_get("total").map_err(db_error)?;
-        let text: Option<String> = row.try_get("packed").map_err(db_error)?;
-        let rows: Vec<(i64, i64, i64, i64)> = match text.as_deref() {
-            None | Some("") => Vec::new(),
-            Some(text) => serde_json::from_str(text)
-                .map_err(|error| Error::internal(format!("unpacking metric points failed: {error}")))?,
-        };
+        let rows: Vec<(i64, i64, i64, i64)> = crate::packed::unpack_rows(dialect, &row, "packed")?;
         Ok(crate::points::series_read(total.unwrap_or(0), rows, limit))
     }
 
