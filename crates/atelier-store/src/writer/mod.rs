@@ -339,7 +339,7 @@ async fn write_group(database: &mut Database<'_>, jobs: &[Job]) -> Result<Vec<Re
 }
 
 /// Reads what the checks need, checks every request and queues the accepted ones' writes.
-async fn write_checked(transaction: &mut GroupTransaction<'_>, jobs: &[Job]) -> Result<Vec<Result<()>>> {
+async fn write_checked<'a>(transaction: &mut GroupTransaction<'_, 'a>, jobs: &'a [Job]) -> Result<Vec<Result<()>>> {
     let dialect = transaction.dialect;
     let mut run_ids: Vec<&str> = jobs.iter().map(|job| job.run_id.as_str()).collect();
     run_ids.sort_unstable();
@@ -407,7 +407,7 @@ async fn write_checked(transaction: &mut GroupTransaction<'_>, jobs: &[Job]) -> 
             "SELECT run_uuid FROM runs WHERE run_uuid IN ({}) ORDER BY run_uuid FOR NO KEY UPDATE",
             placeholder_list(dialect, 1, run_ids.len())
         );
-        transaction.fetch(sql, run_ids.iter().map(|id| Bind::text(*id)).collect(), &[Text]).await?;
+        transaction.fetch_locking(sql, run_ids.iter().map(|id| Bind::text(*id)).collect(), &[Text]).await?;
     }
 
     // Params already stored for the keys this group logs.
@@ -481,15 +481,21 @@ async fn write_checked(transaction: &mut GroupTransaction<'_>, jobs: &[Job]) -> 
     tags.sort_unstable();
     insert_key_values(transaction, "INSERT INTO tags", &tags, "DO UPDATE SET value = excluded.value").await?;
 
+    // A run's last rename wins, as if the requests had been written one by one; one update a
+    // run (PostgreSQL's writes go as one statement, in which two updates of a row would race).
+    let mut renames: Vec<(&str, &str)> = Vec::new();
     for job in &accepted {
         if let Some(name) = &job.batch.new_run_name {
-            let sql = format!(
-                "UPDATE runs SET name = {} WHERE run_uuid = {}",
-                placeholder(dialect, 1),
-                placeholder(dialect, 2)
-            );
-            transaction.write(sql, vec![Bind::text(name.as_str()), Bind::text(job.run_id.as_str())]).await?;
+            match renames.iter_mut().find(|(run, _)| *run == job.run_id.as_str()) {
+                Some(rename) => rename.1 = name.as_str(),
+                None => renames.push((job.run_id.as_str(), name.as_str())),
+            }
         }
+    }
+    for (run_id, name) in renames {
+        let sql =
+            format!("UPDATE runs SET name = {} WHERE run_uuid = {}", placeholder(dialect, 1), placeholder(dialect, 2));
+        transaction.write(sql, vec![Bind::text(name), Bind::text(run_id)]).await?;
     }
 
     // The requests' audit records go with their changes, in the same transaction.
@@ -561,7 +567,7 @@ async fn write_checked(transaction: &mut GroupTransaction<'_>, jobs: &[Job]) -> 
 /// series' number; a new series is created, and its first points join it by run and key in the
 /// next statement of the same transaction, so no read waits on the insert.
 async fn write_points<'a>(
-    transaction: &mut GroupTransaction<'_>,
+    transaction: &mut GroupTransaction<'_, 'a>,
     metrics: &[(&'a RunId, &'a Metric)],
     series: &HashMap<(&str, &str), i64>,
 ) -> Result<()> {
@@ -637,7 +643,11 @@ async fn write_points<'a>(
         transaction.write(sql, binds).await?;
     }
     // The points of new series join the series just created, in the order they came (the
-    // sixth column), so that insertion marks follow the request as for known series.
+    // sixth column), so that insertion marks follow the request as for known series. They read
+    // the series' rows, so the series' insert goes first (PostgreSQL queues writes).
+    if !fresh.is_empty() {
+        transaction.settle().await?;
+    }
     for (chunk_index, chunk) in fresh.chunks(MAX_ROWS_PER_INSERT).enumerate() {
         let mut binds = Vec::with_capacity(chunk.len() * 6);
         for (index, (run_id, metric)) in chunk.iter().enumerate() {
@@ -664,7 +674,7 @@ async fn write_points<'a>(
 /// Queues inserts of `(run_uuid, key, value)` rows into a run's key/value table (`insert` names
 /// it; both callers pass constants), resolving conflicts on `(run_uuid, key)` with `on_conflict`.
 async fn insert_key_values<'a>(
-    transaction: &mut GroupTransaction<'_>,
+    transaction: &mut GroupTransaction<'_, 'a>,
     insert: &'static str,
     rows: &[(&'a str, &'a str, &'a str)],
     on_conflict: &'static str,
