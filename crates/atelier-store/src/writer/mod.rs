@@ -284,22 +284,33 @@ async fn write_and_reply(database: &mut Database<'_>, group: Vec<Job>) {
                 let _ = job.reply.send(outcome);
             }
         }
-        Err(error) if group.len() == 1 => {
+        Err(GroupFailed { error, may_have_committed }) if group.len() == 1 || may_have_committed => {
+            // Writing a group again that may have been written would write it twice.
+            if may_have_committed {
+                tracing::error!(requests = group.len(), %error, "a grouped write may have been committed before its connection failed; its requests are answered with the error");
+            }
             for job in group {
                 let _ = job.reply.send(Err(error.clone()));
             }
         }
-        Err(error) => {
+        Err(GroupFailed { error, .. }) => {
             tracing::warn!(requests = group.len(), %error, "a grouped write failed; writing its requests one by one");
             for job in group {
                 let outcome = match write_group(database, std::slice::from_ref(&job)).await {
                     Ok(mut outcomes) => outcomes.pop().unwrap_or(Ok(())),
-                    Err(error) => Err(error),
+                    Err(failed) => Err(failed.error),
                 };
                 let _ = job.reply.send(outcome);
             }
         }
     }
+}
+
+/// A group that failed as a whole.
+struct GroupFailed {
+    error: Error,
+    /// Whether it may have been written all the same (see `GroupTransaction`).
+    may_have_committed: bool,
 }
 
 /// A run as the checks need it.
@@ -310,16 +321,19 @@ struct RunState {
 }
 
 /// Checks every request of the group and writes the accepted ones in one transaction. Returns
-/// each request's outcome; an `Err` of the whole means nothing was written.
+/// each request's outcome; an `Err` of the whole means nothing was written, unless it says it
+/// may have been.
 ///
 /// PostgreSQL may end a transaction that waits in a cycle with others (a deadlock) or that
 /// cannot be serialized; the writer orders its locks so that its own groups do not, but other
 /// writers of the same rows (the run's own updates, another server) can. Such a group is
 /// written again from the start, a few times, before its requests are told.
-async fn write_group(database: &mut Database<'_>, jobs: &[Job]) -> Result<Vec<Result<()>>> {
+async fn write_group(database: &mut Database<'_>, jobs: &[Job]) -> std::result::Result<Vec<Result<()>>, GroupFailed> {
     let mut attempt = 1;
     loop {
-        let mut transaction = GroupTransaction::begin(database).await?;
+        let mut transaction = GroupTransaction::begin(database)
+            .await
+            .map_err(|error| GroupFailed { error, may_have_committed: false })?;
         let written = match write_checked(&mut transaction, jobs).await {
             Ok(outcomes) => transaction.commit().await.map(|()| outcomes),
             Err(error) => Err(error),
@@ -329,7 +343,7 @@ async fn write_group(database: &mut Database<'_>, jobs: &[Job]) -> Result<Vec<Re
             Err(error) => {
                 transaction.rollback().await;
                 if !transaction.contended || attempt == MAX_ATTEMPTS {
-                    return Err(error);
+                    return Err(GroupFailed { error, may_have_committed: transaction.may_have_committed });
                 }
                 tracing::debug!(attempt, %error, "a grouped write lost a lock conflict; writing it again");
                 attempt += 1;

@@ -67,6 +67,9 @@ pub(super) struct GroupTransaction<'c, 'q> {
     begun: bool,
     /// Whether PostgreSQL ended the transaction for a deadlock or a serialization failure.
     pub(super) contended: bool,
+    /// Whether the writes, sent as one statement outside a transaction, may have been committed
+    /// although they failed here: the connection failed before PostgreSQL's answer came.
+    pub(super) may_have_committed: bool,
     /// PostgreSQL's writes not sent yet, with how many parameters they take together.
     queued: Vec<(String, Vec<Bind<'q>>)>,
     queued_binds: usize,
@@ -98,7 +101,15 @@ impl<'c, 'q> GroupTransaction<'c, 'q> {
                 (Link::Sqlite(connection), Dialect::Sqlite)
             }
         };
-        Ok(GroupTransaction { link, dialect, begun: false, contended: false, queued: Vec::new(), queued_binds: 0 })
+        Ok(GroupTransaction {
+            link,
+            dialect,
+            begun: false,
+            contended: false,
+            may_have_committed: false,
+            queued: Vec::new(),
+            queued_binds: 0,
+        })
     }
 
     /// The database's error as the core's, noting a lost lock conflict, which the group retries
@@ -261,7 +272,13 @@ impl<'c, 'q> GroupTransaction<'c, 'q> {
         let sql = one_statement(&queued);
         let binds: Vec<Bind<'q>> = queued.into_iter().flat_map(|(_, binds)| binds).collect();
         let outcome = bound(sql, &binds).execute(&mut **self.pooled()?).await;
-        outcome.map(|_| ()).map_err(|error| self.failed(error))
+        outcome.map(|_| ()).map_err(|error| {
+            // PostgreSQL's own error means the statement failed, and with it what it wrote.
+            if !self.begun && !matches!(error, sqlx::Error::Database(_)) {
+                self.may_have_committed = true;
+            }
+            self.failed(error)
+        })
     }
 
     pub(super) async fn commit(&mut self) -> Result<()> {
@@ -311,28 +328,40 @@ impl<'c, 'q> GroupTransaction<'c, 'q> {
     }
 }
 
-/// PostgreSQL statements (each numbering its parameters from `$1`) as one: each but the last a
-/// data-modifying `WITH` of the next, parameters numbered on through them all.
+/// PostgreSQL statements (each numbering its parameters from `$1`) as one, run in the order
+/// given, parameters numbered on through them all in that order.
+///
+/// PostgreSQL runs a statement's own part first and then its data-modifying `WITH` clauses from
+/// the last to the first (`ExecPostprocessPlan` runs them in the reverse of the order they were
+/// set up in; its documentation calls the order unpredictable). So the first statement is the
+/// main one and the rest are the `WITH` clauses in reverse: the statements then take their row
+/// locks in the order they were given, as when each was sent alone, which keeps the writer's
+/// lock order (tables in one order, each table's rows in key order) between concurrent groups.
+/// The conformance suite checks the order through the points' insertion marks. Were it ever
+/// different, concurrent groups could deadlock, which PostgreSQL detects and the writer retries.
 fn one_statement(statements: &[(String, Vec<Bind<'_>>)]) -> String {
-    let [.., (last, _)] = statements else { return String::new() };
-    if statements.len() == 1 {
-        return last.clone();
+    let [(first, _), rest @ ..] = statements else { return String::new() };
+    if rest.is_empty() {
+        return first.clone();
     }
-    let mut sql = String::with_capacity(statements.iter().map(|(text, _)| text.len() + 12).sum());
+    let mut offsets = Vec::with_capacity(statements.len());
     let mut offset = 0;
-    for (index, (text, binds)) in statements.iter().enumerate() {
-        if index == 0 {
-            sql.push_str("WITH ");
-        }
-        if index + 1 < statements.len() {
-            sql.push_str(&format!("w{index} AS ("));
-            renumbered(&mut sql, text, offset);
-            sql.push_str(if index + 2 < statements.len() { "), " } else { ") " });
-        } else {
-            renumbered(&mut sql, text, offset);
-        }
+    for (_, binds) in statements {
+        offsets.push(offset);
         offset += binds.len();
     }
+    let mut sql = String::with_capacity(statements.iter().map(|(text, _)| text.len() + 12).sum());
+    sql.push_str("WITH ");
+    for (clause, index) in (1..statements.len()).rev().enumerate() {
+        if clause > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("w{clause} AS ("));
+        renumbered(&mut sql, &statements[index].0, offsets[index]);
+        sql.push(')');
+    }
+    sql.push(' ');
+    renumbered(&mut sql, first, 0);
     sql
 }
 
@@ -364,11 +393,12 @@ mod tests {
             ("INSERT INTO b (x) SELECT * FROM unnest(CAST($1 AS TEXT)::BIGINT[])".to_owned(), vec![Bind::Int(3)]),
             ("INSERT INTO c (x, y) VALUES ($1, $2), ($3, $10)".to_owned(), vec![Bind::Int(4); 10]),
         ];
+        // The first runs first, then the WITH clauses from the last: b, then c.
         assert_eq!(
             one_statement(&statements),
-            "WITH w0 AS (INSERT INTO a (x, y) VALUES ($1, $2)), \
+            "WITH w0 AS (INSERT INTO c (x, y) VALUES ($4, $5), ($6, $13)), \
              w1 AS (INSERT INTO b (x) SELECT * FROM unnest(CAST($3 AS TEXT)::BIGINT[])) \
-             INSERT INTO c (x, y) VALUES ($4, $5), ($6, $13)"
+             INSERT INTO a (x, y) VALUES ($1, $2)"
         );
         assert_eq!(one_statement(&statements[..1]), statements[0].0);
         assert_eq!(one_statement(&[]), "");

@@ -238,6 +238,14 @@ async fn points_of_one_step_and_time_keep_the_order_they_were_logged_in(store: &
     assert_eq!(values(store.get_metric_history(&a.run_id, "y", None, 0).await.unwrap()), negated);
     let b_values: Vec<u64> = [5.0, 6.0].iter().map(|value: &f64| value.to_bits()).collect();
     assert_eq!(values(store.get_metric_history(&b.run_id, "x", None, 0).await.unwrap()), b_values);
+    // A new series longer than one insert (4,000 rows a statement) keeps its order too. On
+    // PostgreSQL the inserts go to the database as one statement, whose parts must run in the
+    // order they were given.
+    let long: Vec<f64> = (0..9_000).map(f64::from).collect();
+    let metrics = long.iter().map(|value| metric("z", *value, 1, 1)).collect();
+    store.log_batch(&workspace, &b.run_id, Batch { metrics, ..Batch::default() }).await.unwrap();
+    let long_values: Vec<u64> = long.iter().map(|value| value.to_bits()).collect();
+    assert_eq!(values(store.get_metric_history(&b.run_id, "z", None, 0).await.unwrap()), long_values);
 }
 
 async fn series_points_are_counted_and_read_after_a_mark(store: &SqlStore) {
