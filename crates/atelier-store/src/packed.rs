@@ -38,7 +38,8 @@ impl PackedRow for (i64, i64, i64, i64) {
 
 /// A `SELECT` of one value, named `packed`, that packs the rows of `inner` (a `SELECT` whose
 /// output has the integer `columns`, ending in `ORDER BY <order>`) in that order; NULL when
-/// there are none. Read it back with [`unpack_rows`].
+/// there are none. Read it back with [`unpack_rows`]. The columns must not be NULL: on
+/// PostgreSQL a row with a NULL would be left out of the aggregate without a word.
 pub(crate) fn packed_rows(dialect: Dialect, inner: &str, columns: &[&str], order: &str) -> String {
     match dialect {
         // SQLite aggregates the rows of an ordered subquery in its order (the ordering test of
