@@ -189,8 +189,8 @@ impl SqlStore {
     /// limited), in its order, each with its params, tags, latest metrics, inputs and outputs.
     ///
     /// One statement does it all: the page is materialized once, numbered, and every child
-    /// table is joined to it and packed into one JSON array (as [`crate::packed`]
-    /// does), so the database thread hands back one row instead of one message per row of six
+    /// table is joined to it and packed into one JSON array (as `packed.rs` packs metric
+    /// points), so the database thread hands back one row instead of one message per row of six
     /// queries. Children carry their run's number rather than its id, so grouping them is an
     /// index, not a lookup; each run's children are sorted here (by key; inputs by name and
     /// digest; outputs by step), which is cheaper than sorting them in SQL.

@@ -4,8 +4,9 @@
 //! On SQLite every statement runs when it is given, in a transaction begun (`IMMEDIATE`) with
 //! the first. On PostgreSQL a statement is a round trip to another process, each costing both
 //! sides more than a small statement's own work, so writes are queued and sent together as one
-//! statement (each a data-modifying `WITH` of the next: they see one snapshot, so none may read
-//! what another writes; the writer sends [`GroupTransaction::settle`] between two that must).
+//! statement (data-modifying `WITH` clauses, placed to run in the order given: see
+//! [`one_statement`]; they see one snapshot, so none may read what another writes, and the
+//! writer sends [`GroupTransaction::settle`] between two that must).
 //! The transaction is begun only when something must follow a write or hold a lock: a group
 //! whose writes go as one statement after plain reads sends the reads and that statement, each
 //! atomic on its own, and no `BEGIN` or `COMMIT` (at PostgreSQL's default isolation, read
@@ -244,7 +245,6 @@ impl<'c, 'q> GroupTransaction<'c, 'q> {
             }
             Link::Pool(_) => {
                 if self.queued_binds + binds.len() > MAX_POSTGRES_BINDS {
-                    self.open().await?;
                     self.settle().await?;
                 }
                 self.queued_binds += binds.len();
