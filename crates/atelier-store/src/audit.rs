@@ -237,33 +237,37 @@ pub(crate) fn give_back(context: &AuditContext) {
     context.state().written = false;
 }
 
-const COLUMNS: &str = "at, user_name, token_id, job, address, workspace, action, target, outcome, error, request_id";
-const COLUMN_COUNT: usize = 11;
+/// The audit log's columns, as records are written.
+pub(crate) const COLUMNS: &str =
+    "at, user_name, token_id, job, address, workspace, action, target, outcome, error, request_id";
+pub(crate) const COLUMN_COUNT: usize = 11;
 
 /// The statement that appends `records` and its binds; SQLite's placeholders are anonymous, so
 /// on SQLite it may follow another statement in one query string (see the batch writer).
 pub(crate) fn append_statement<'a>(dialect: Dialect, records: &[&'a AuditRecord]) -> (String, Vec<Bind<'a>>) {
     let sql = format!("INSERT INTO audit_log ({COLUMNS}) VALUES {}", values_rows(dialect, records.len(), COLUMN_COUNT));
-    let mut binds: Vec<Bind> = Vec::with_capacity(records.len() * COLUMN_COUNT);
-    for record in records {
-        // What is absent goes in as NULL, which binds without copying anything (rows written
-        // before hold "" instead: no column holds a meaningful "", so both read as `None`).
-        let text = |value: &'a Option<String>| value.as_deref().map_or(Bind::Null, Bind::text);
-        binds.extend([
-            Bind::Int(record.at),
-            text(&record.user),
-            text(&record.token_id),
-            text(&record.job),
-            text(&record.address),
-            text(&record.workspace),
-            Bind::text(record.action.as_str()),
-            Bind::text(record.target.as_str()),
-            Bind::text(record.outcome.as_str()),
-            text(&record.error),
-            Bind::text(record.request_id.as_str()),
-        ]);
-    }
+    let binds = records.iter().flat_map(|record| record_binds(record)).collect();
     (sql, binds)
+}
+
+/// A record's values, in the order of [`COLUMNS`].
+pub(crate) fn record_binds<'a>(record: &'a AuditRecord) -> [Bind<'a>; COLUMN_COUNT] {
+    // What is absent goes in as NULL, which binds without copying anything (rows written before
+    // hold "" instead: no column holds a meaningful "", so both read as `None`).
+    let text = |value: &'a Option<String>| value.as_deref().map_or(Bind::Null, Bind::text);
+    [
+        Bind::Int(record.at),
+        text(&record.user),
+        text(&record.token_id),
+        text(&record.job),
+        text(&record.address),
+        text(&record.workspace),
+        Bind::text(record.action.as_str()),
+        Bind::text(record.target.as_str()),
+        Bind::text(record.outcome.as_str()),
+        text(&record.error),
+        Bind::text(record.request_id.as_str()),
+    ]
 }
 
 /// Appends `records` through `connection` (a transaction's, where a change goes with them).

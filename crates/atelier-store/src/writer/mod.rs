@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use transaction::{Cell, Column, GroupTransaction};
 
+mod at_once;
 mod transaction;
 
 /// SQLite's turn to write, with the batch writer's connection: the batch writer (its thread, or
@@ -355,6 +356,9 @@ async fn write_group(database: &mut Database<'_>, jobs: &[Job]) -> std::result::
 /// Reads what the checks need, checks every request and queues the accepted ones' writes.
 async fn write_checked<'a>(transaction: &mut GroupTransaction<'_, 'a>, jobs: &'a [Job]) -> Result<Vec<Result<()>>> {
     let dialect = transaction.dialect;
+    if dialect == Dialect::Postgres && at_once::fits(jobs) && at_once::write(transaction, jobs).await? {
+        return Ok(jobs.iter().map(|_| Ok(())).collect());
+    }
     let mut run_ids: Vec<&str> = jobs.iter().map(|job| job.run_id.as_str()).collect();
     run_ids.sort_unstable();
     run_ids.dedup();
@@ -477,22 +481,7 @@ async fn write_checked<'a>(transaction: &mut GroupTransaction<'_, 'a>, jobs: &'a
     params.sort_unstable();
     insert_key_values(transaction, "INSERT INTO params", &params, "DO NOTHING").await?;
 
-    // Tags: the last value of a key wins, as if the requests had been written one by one.
-    let mut tag_positions: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut tags: Vec<(&str, &str, &str)> = Vec::new();
-    for job in &accepted {
-        for tag in &job.batch.tags {
-            let key = (job.run_id.as_str(), tag.key.as_str());
-            match tag_positions.get(&key) {
-                Some(position) => tags[*position].2 = &tag.value,
-                None => {
-                    tag_positions.insert(key, tags.len());
-                    tags.push((job.run_id.as_str(), &tag.key, &tag.value));
-                }
-            }
-        }
-    }
-    tags.sort_unstable();
+    let tags = tags_to_write(&accepted);
     insert_key_values(transaction, "INSERT INTO tags", &tags, "DO UPDATE SET value = excluded.value").await?;
 
     // A run's last rename wins, as if the requests had been written one by one; one update a
@@ -519,43 +508,10 @@ async fn write_checked<'a>(transaction: &mut GroupTransaction<'_, 'a>, jobs: &'a
         accepted.iter().flat_map(|job| job.batch.metrics.iter().map(move |metric| (&job.run_id, metric))).collect();
     write_points(transaction, &metrics, &series).await?;
 
-    // One candidate per (run, key): the highest step, then timestamp, then value, so that the
-    // upsert touches each row once; with it, how many points the batch adds to that series.
-    let mut latest_positions: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut latest: Vec<(&RunId, &Metric, i64)> = Vec::new();
-    for (run_id, metric) in &metrics {
-        let key = (run_id.as_str(), metric.key.as_str());
-        match latest_positions.get(&key) {
-            Some(position) => {
-                let candidate = &mut latest[*position];
-                candidate.2 += 1;
-                if metric_is_later(metric, candidate.1) {
-                    candidate.1 = metric;
-                }
-            }
-            None => {
-                latest_positions.insert(key, latest.len());
-                latest.push((run_id, metric, 1));
-            }
-        }
-    }
-    // The point count always grows; the latest value changes only for a later point. (Every
-    // SET expression reads the row as it was before the update.)
-    const LATER: &str = "(excluded.step > latest_metrics.step \
-        OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
-        OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp \
-            AND excluded.value > latest_metrics.value))";
-    latest.sort_unstable_by(|a, b| (a.0.as_str(), a.1.key.as_str()).cmp(&(b.0.as_str(), b.1.key.as_str())));
+    let latest = latest_candidates(&metrics);
     for chunk in latest.chunks(MAX_LATEST_PER_UPSERT) {
         let sql = format!(
-            "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, value_bits, points, \
-             workspace, experiment_id) VALUES {} \
-             ON CONFLICT (run_uuid, key) DO UPDATE SET points = latest_metrics.points + excluded.points, \
-             step = CASE WHEN {LATER} THEN excluded.step ELSE latest_metrics.step END, \
-             timestamp = CASE WHEN {LATER} THEN excluded.timestamp ELSE latest_metrics.timestamp END, \
-             value = CASE WHEN {LATER} THEN excluded.value ELSE latest_metrics.value END, \
-             is_nan = CASE WHEN {LATER} THEN excluded.is_nan ELSE latest_metrics.is_nan END, \
-             value_bits = CASE WHEN {LATER} THEN excluded.value_bits ELSE latest_metrics.value_bits END",
+            "INSERT INTO latest_metrics ({LATEST_COLUMNS}) VALUES {} {LATEST_UPSERT}",
             values_rows(dialect, chunk.len(), 10)
         );
         let mut binds = Vec::with_capacity(chunk.len() * 10);
@@ -575,6 +531,92 @@ async fn write_checked<'a>(transaction: &mut GroupTransaction<'_, 'a>, jobs: &'a
         transaction.write(sql, binds).await?;
     }
     Ok(outcomes)
+}
+
+/// The columns of `latest_metrics` as the writer fills them: a metric's (see
+/// [`push_metric_binds`]), how many points the write adds, and the run's workspace and
+/// experiment.
+const LATEST_COLUMNS: &str =
+    "run_uuid, key, step, timestamp, value, is_nan, value_bits, points, workspace, experiment_id";
+
+/// Whether the candidate (`excluded`) is later than the stored latest value: by step, then
+/// timestamp, then value, as [`metric_is_later`].
+macro_rules! later {
+    () => {
+        "(excluded.step > latest_metrics.step \
+        OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
+        OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp \
+            AND excluded.value > latest_metrics.value))"
+    };
+}
+
+/// How a candidate meets the stored latest value of its run and key: the point count always
+/// grows; the latest value changes only for a later point. (Every SET expression reads the row
+/// as it was before the update.)
+const LATEST_UPSERT: &str = concat!(
+    "ON CONFLICT (run_uuid, key) DO UPDATE SET points = latest_metrics.points + excluded.points, ",
+    "step = CASE WHEN ",
+    later!(),
+    " THEN excluded.step ELSE latest_metrics.step END, ",
+    "timestamp = CASE WHEN ",
+    later!(),
+    " THEN excluded.timestamp ELSE latest_metrics.timestamp END, ",
+    "value = CASE WHEN ",
+    later!(),
+    " THEN excluded.value ELSE latest_metrics.value END, ",
+    "is_nan = CASE WHEN ",
+    later!(),
+    " THEN excluded.is_nan ELSE latest_metrics.is_nan END, ",
+    "value_bits = CASE WHEN ",
+    later!(),
+    " THEN excluded.value_bits ELSE latest_metrics.value_bits END"
+);
+
+/// The tags the accepted requests write, in key order: the last value of a key wins, as if the
+/// requests had been written one by one.
+fn tags_to_write<'a>(accepted: &[&'a Job]) -> Vec<(&'a str, &'a str, &'a str)> {
+    let mut tag_positions: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut tags: Vec<(&str, &str, &str)> = Vec::new();
+    for job in accepted {
+        for tag in &job.batch.tags {
+            let key = (job.run_id.as_str(), tag.key.as_str());
+            match tag_positions.get(&key) {
+                Some(position) => tags[*position].2 = &tag.value,
+                None => {
+                    tag_positions.insert(key, tags.len());
+                    tags.push((job.run_id.as_str(), &tag.key, &tag.value));
+                }
+            }
+        }
+    }
+    tags.sort_unstable();
+    tags
+}
+
+/// One candidate per (run, key) for `latest_metrics`, in key order (so that the upsert touches
+/// each row once, and concurrent groups lock rows in one order): the highest step, then
+/// timestamp, then value; with it, how many points the write adds to that series.
+fn latest_candidates<'a>(metrics: &[(&'a RunId, &'a Metric)]) -> Vec<(&'a RunId, &'a Metric, i64)> {
+    let mut latest_positions: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut latest: Vec<(&RunId, &Metric, i64)> = Vec::new();
+    for (run_id, metric) in metrics {
+        let key = (run_id.as_str(), metric.key.as_str());
+        match latest_positions.get(&key) {
+            Some(position) => {
+                let candidate = &mut latest[*position];
+                candidate.2 += 1;
+                if metric_is_later(metric, candidate.1) {
+                    candidate.1 = metric;
+                }
+            }
+            None => {
+                latest_positions.insert(key, latest.len());
+                latest.push((run_id, metric, 1));
+            }
+        }
+    }
+    latest.sort_unstable_by(|a, b| (a.0.as_str(), a.1.key.as_str()).cmp(&(b.0.as_str(), b.1.key.as_str())));
+    latest
 }
 
 /// Queues the inserts of the group's metric points. A point of a known series carries its

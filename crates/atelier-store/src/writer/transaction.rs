@@ -57,7 +57,7 @@ enum Link<'c> {
 }
 
 /// PostgreSQL's most parameters a statement.
-const MAX_POSTGRES_BINDS: usize = 65_535;
+pub(super) const MAX_POSTGRES_BINDS: usize = 65_535;
 
 /// A group's transaction, ended by hand. Whoever gets an error from a method calls
 /// [`GroupTransaction::rollback`], which also drops a pool's connection if it cannot say whether
@@ -71,6 +71,9 @@ pub(super) struct GroupTransaction<'c, 'q> {
     /// Whether the writes, sent as one statement outside a transaction, may have been committed
     /// although they failed here: the connection failed before PostgreSQL's answer came.
     pub(super) may_have_committed: bool,
+    /// Whether the last statement that failed failed for want of PostgreSQL's answer (the
+    /// connection), not with an error of PostgreSQL's.
+    answer_lost: bool,
     /// PostgreSQL's writes not sent yet, with how many parameters they take together.
     queued: Vec<(String, Vec<Bind<'q>>)>,
     queued_binds: usize,
@@ -108,6 +111,7 @@ impl<'c, 'q> GroupTransaction<'c, 'q> {
             begun: false,
             contended: false,
             may_have_committed: false,
+            answer_lost: false,
             queued: Vec::new(),
             queued_binds: 0,
         })
@@ -116,6 +120,7 @@ impl<'c, 'q> GroupTransaction<'c, 'q> {
     /// The database's error as the core's, noting a lost lock conflict, which the group retries
     /// (and so is not logged as an error here).
     fn failed(&mut self, error: sqlx::Error) -> Error {
+        self.answer_lost = !matches!(error, sqlx::Error::Database(_));
         if let sqlx::Error::Database(database_error) = &error
             && matches!(database_error.code().as_deref(), Some("40P01" | "40001"))
         {
@@ -181,6 +186,24 @@ impl<'c, 'q> GroupTransaction<'c, 'q> {
         self.open().await?;
         self.settle().await?;
         self.read(sql, binds, columns).await
+    }
+
+    /// PostgreSQL: a statement that writes and answers rows, sent as the group's only write,
+    /// outside a transaction (atomic by itself, as [`Self::commit`] sends a lone statement).
+    pub(super) async fn write_and_read(
+        &mut self,
+        sql: String,
+        binds: Vec<Bind<'_>>,
+        columns: &[Column],
+    ) -> Result<Vec<Vec<Cell>>> {
+        if self.begun || !self.queued.is_empty() || self.dialect != Dialect::Postgres {
+            return Err(Error::internal("a statement that writes and reads must be a group's first, on PostgreSQL"));
+        }
+        self.answer_lost = false;
+        let rows = self.read(sql, binds, columns).await;
+        // PostgreSQL's own error means the statement failed, and with it what it wrote.
+        self.may_have_committed = self.answer_lost;
+        rows
     }
 
     async fn read(&mut self, sql: String, binds: Vec<Bind<'_>>, columns: &[Column]) -> Result<Vec<Vec<Cell>>> {
@@ -273,11 +296,12 @@ impl<'c, 'q> GroupTransaction<'c, 'q> {
         let binds: Vec<Bind<'q>> = queued.into_iter().flat_map(|(_, binds)| binds).collect();
         let outcome = bound(sql, &binds).execute(&mut **self.pooled()?).await;
         outcome.map(|_| ()).map_err(|error| {
+            let error = self.failed(error);
             // PostgreSQL's own error means the statement failed, and with it what it wrote.
-            if !self.begun && !matches!(error, sqlx::Error::Database(_)) {
+            if !self.begun && self.answer_lost {
                 self.may_have_committed = true;
             }
-            self.failed(error)
+            error
         })
     }
 

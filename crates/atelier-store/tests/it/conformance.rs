@@ -246,6 +246,26 @@ async fn points_of_one_step_and_time_keep_the_order_they_were_logged_in(store: &
     store.log_batch(&workspace, &b.run_id, Batch { metrics, ..Batch::default() }).await.unwrap();
     let long_values: Vec<u64> = long.iter().map(|value| value.to_bits()).collect();
     assert_eq!(values(store.get_metric_history(&b.run_id, "z", None, 0).await.unwrap()), long_values);
+    // And as many again to the series, now known (on PostgreSQL, by the statement that checks
+    // and writes at once), then a point of a new series alone (which that statement leaves to
+    // the usual way).
+    let metrics = long.iter().map(|value| metric("z", -*value, 1, 1)).collect();
+    store.log_batch(&workspace, &b.run_id, Batch { metrics, ..Batch::default() }).await.unwrap();
+    store
+        .log_batch(&workspace, &b.run_id, Batch { metrics: vec![metric("w", 1.0, 1, 1)], ..Batch::default() })
+        .await
+        .unwrap();
+    store.log_batch(&workspace, &b.run_id, batch(&[8.0])).await.unwrap();
+    let both: Vec<u64> = long
+        .iter()
+        .chain(long.iter())
+        .enumerate()
+        .map(|(index, value)| if index < long.len() { value.to_bits() } else { (-value).to_bits() })
+        .collect();
+    assert_eq!(values(store.get_metric_history(&b.run_id, "z", None, 0).await.unwrap()), both);
+    let run = store.get_run(&b.run_id).await.unwrap();
+    let latest = |key: &str| run.metrics.iter().find(|metric| metric.key == key).map(|metric| metric.value);
+    assert_eq!((latest("z"), latest("w"), latest("x")), (Some(8_999.0), Some(1.0), Some(8.0)));
 }
 
 async fn series_points_are_counted_and_read_after_a_mark(store: &SqlStore) {
