@@ -5,10 +5,11 @@
 # most of an hour). The same three searches against both, one server after the other, in one
 # run. Usage: bash bench/search_scale.sh   (see bench/README.md)
 #
-# Knobs: BENCH_SCALE_RUNS (100000), BENCH_SCALE_MLFLOW_RUNS (5000), BENCH_SHORT_DURATION (10 s
-# a search), BENCH_VENV (the MLflow venv of run.sh), BENCH_SKIP_BUILD=1, and BENCH_PG_URL (a
-# PostgreSQL server, e.g. the one scripts/postgres-up.sh starts: Atelier is then measured on it
-# too, in a database atelier_search_scale made afresh).
+# Knobs: BENCH_SCALE_SERVERS (which are measured, see below), BENCH_SCALE_RUNS (100000),
+# BENCH_SCALE_MLFLOW_RUNS (5000), BENCH_SHORT_DURATION (10 s a search), BENCH_VENV (the MLflow
+# venv of run.sh), BENCH_SKIP_BUILD=1, and BENCH_PG_URL (a PostgreSQL server, e.g. the one
+# scripts/postgres-up.sh starts: Atelier is then measured on it too, in a database
+# atelier_search_scale made afresh).
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -53,19 +54,29 @@ scale_server() { # NAME RUNS
 }
 
 log "results in $RUN_DIR"
-start_atelier
-scale_server atelier "$RUNS"
-stop_server
-if [[ -n "${BENCH_PG_URL:-}" ]]; then
+# BENCH_SCALE_SERVERS chooses which are measured (default all three: atelier, atelier-postgres
+# when BENCH_PG_URL is set, mlflow), e.g. "atelier-postgres" alone for a million runs on
+# PostgreSQL, whose population takes most of the run; figures from separate runs are then
+# compared across runs, which the note beside them must say.
+SERVERS=${BENCH_SCALE_SERVERS:-atelier atelier-postgres mlflow}
+wanted() { [[ " $SERVERS " == *" $1 "* ]]; }
+if wanted atelier; then
+    start_atelier
+    scale_server atelier "$RUNS"
+    stop_server
+fi
+if [[ -n "${BENCH_PG_URL:-}" ]] && wanted atelier-postgres; then
     psql "$BENCH_PG_URL" -qc "DROP DATABASE IF EXISTS atelier_search_scale" -c "CREATE DATABASE atelier_search_scale"
     rm -rf "$WORK/atelier-home"
     start_atelier --store "${BENCH_PG_URL%/*}/atelier_search_scale"
     scale_server atelier-postgres "$RUNS"
     stop_server
 fi
-start_mlflow
-scale_server mlflow "$MLFLOW_RUNS"
-stop_server
+if wanted mlflow; then
+    start_mlflow
+    scale_server mlflow "$MLFLOW_RUNS"
+    stop_server
+fi
 
 python3 - "$RUN_DIR" "$BENCH/results/search-scale-latest.json" <<'PY'
 import json, os, sys

@@ -171,10 +171,12 @@ pub(super) async fn write<'a>(transaction: &mut GroupTransaction<'_, 'a>, jobs: 
         );
     }
     if !tags.is_empty() {
+        // In byte order, as the usual way's sorted rows (the database's collation may differ).
         statement.push(", w_tags AS (INSERT INTO tags (run_uuid, key, value) SELECT * FROM (");
         statement.values(tags.iter().map(|(run, key, value)| [*run, *key, *value].map(Bind::text)));
         statement.push(
-            ") AS v (run_uuid, key, value) WHERE (SELECT ok FROM ok) ORDER BY 1, 2 \
+            ") AS v (run_uuid, key, value) WHERE (SELECT ok FROM ok) \
+             ORDER BY v.run_uuid COLLATE \"C\", v.key COLLATE \"C\" \
              ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value)",
         );
     }

@@ -199,10 +199,11 @@ impl<'c, 'q> GroupTransaction<'c, 'q> {
         if self.begun || !self.queued.is_empty() || self.dialect != Dialect::Postgres {
             return Err(Error::internal("a statement that writes and reads must be a group's first, on PostgreSQL"));
         }
-        self.answer_lost = false;
+        // Only PostgreSQL's own error (which `failed` notes) says that the statement failed, and
+        // with it what it wrote; any other, reading the answer included, leaves it unknown.
+        self.answer_lost = true;
         let rows = self.read(sql, binds, columns).await;
-        // PostgreSQL's own error means the statement failed, and with it what it wrote.
-        self.may_have_committed = self.answer_lost;
+        self.may_have_committed = rows.is_err() && self.answer_lost;
         rows
     }
 
@@ -315,7 +316,11 @@ impl<'c, 'q> GroupTransaction<'c, 'q> {
             return Ok(());
         }
         self.settle().await?;
-        self.execute_plain("COMMIT").await?;
+        if let Err(error) = self.execute_plain("COMMIT").await {
+            // A `COMMIT` whose answer was lost may have committed.
+            self.may_have_committed = self.answer_lost;
+            return Err(error);
+        }
         self.begun = false;
         Ok(())
     }

@@ -733,6 +733,18 @@ async fn requests_one_at_a_time_are_checked_and_kept_as_grouped_ones(store: &Sql
     let steps: Vec<i64> = history.iter().map(|point| point.step).collect();
     assert_eq!(steps, (0..60).collect::<Vec<_>>(), "every acknowledged point is stored, once");
     assert!(store.get_metric_history(&deleted.run_id, "m", None, 0).await.unwrap().is_empty());
+    // A run whose series exists is still checked: named from another workspace, then deleted.
+    let other = with_workspace(store, "lone-other").await;
+    let foreign = store.log_batch(&other, &live.run_id, one(60)).await.unwrap_err();
+    assert_eq!(foreign.code, ErrorCode::ResourceDoesNotExist);
+    store.set_run_stage(&live.run_id, LifecycleStage::Deleted, 3).await.unwrap();
+    let refused = store.log_batch(&workspace, &live.run_id, one(61)).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidParameterValue);
+    assert_eq!(
+        store.get_metric_history(&live.run_id, "m", None, 0).await.unwrap().len(),
+        60,
+        "nothing refused was written"
+    );
 }
 
 async fn experiment_stats_count_active_runs(store: &SqlStore) {

@@ -74,10 +74,30 @@ async fn audit_records_commit_with_their_change(store: &SqlStore) {
     assert_eq!(records.len(), 3, "one record for 50 metrics");
     assert_eq!(records[0].workspace.as_deref(), Some("audited"));
     assert!(records[0].target.ends_with(&format!("run {}", info.run_id)), "{}", records[0].target);
+    // Again, to the series now known (on PostgreSQL, the statement that checks and writes at
+    // once), with a tag: one more record, which goes with the points.
+    let context = AuditContext::new("req-4".into(), None, "POST", "/api/2.0/mlflow/runs/log-batch", 80);
+    context
+        .within(async {
+            note_principal("alice", None, None);
+            note_action(Some("audited"), "Microsoft.MachineLearningServices/workspaces/experiments/write", true);
+            note_target(&format!("run {}", info.run_id));
+            let batch = Batch {
+                metrics: (50..60).map(|step| metric("loss", 1.0, step, 1)).collect(),
+                tags: vec![Tag::new("t", "v")],
+                ..Batch::default()
+            };
+            store.log_batch(&workspace, &info.run_id, batch).await.unwrap();
+        })
+        .await;
+    let records = store.list_audit(&everything()).await.unwrap();
+    assert_eq!(records.len(), 4, "one record for the second request");
+    assert_eq!((records[0].request_id.as_str(), records[0].at), ("req-4", 80));
+    assert_eq!(store.get_metric_history(&info.run_id, "loss", None, 0).await.unwrap().len(), 60);
 
     // A write outside any request (the scheduler's, say) records nothing.
     store.create_user(&user("erin", 3), None).await.unwrap();
-    assert_eq!(store.list_audit(&everything()).await.unwrap().len(), 3);
+    assert_eq!(store.list_audit(&everything()).await.unwrap().len(), 4);
 }
 
 /// The database itself refuses to change a record, whoever asks.
