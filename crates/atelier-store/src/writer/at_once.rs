@@ -19,7 +19,7 @@
 //! `transaction::one_statement`), each table's rows in key order.
 
 use super::transaction::{Cell, Column, GroupTransaction, MAX_POSTGRES_BINDS};
-use super::{Job, LATEST_COLUMNS, LATEST_UPSERT, latest_candidates, push_metric_binds, tags_to_write};
+use super::{Job, LATEST_COLUMNS, LATEST_UPSERT, latest_candidates, point_arrays, push_metric_binds, tags_to_write};
 use crate::audit::{COLUMNS as AUDIT_COLUMNS, record_binds};
 use crate::dialect::Bind;
 use atelier_core::model::{Metric, RunId};
@@ -134,29 +134,19 @@ pub(super) async fn write<'a>(transaction: &mut GroupTransaction<'_, 'a>, jobs: 
             .enumerate()
             .map(|(index, (run_id, metric, _))| ((run_id.as_str(), metric.key.as_str()), index))
             .collect();
-        let mut columns = [const { String::new() }; 4];
-        for column in &mut columns {
-            column.reserve(metrics.len() * 12);
-            column.push('{');
-        }
-        for (index, (run_id, metric)) in metrics.iter().enumerate() {
+        let mut points = Vec::with_capacity(metrics.len());
+        for (run_id, metric) in &metrics {
             let series = numbers
                 .get(&(run_id.as_str(), metric.key.as_str()))
                 .ok_or_else(|| Error::internal("a point's series has no number"))?;
-            let values = [*series as i64, metric.step, metric.timestamp, metric.value.to_bits() as i64];
-            for (column, value) in columns.iter_mut().zip(values) {
-                if index > 0 {
-                    column.push(',');
-                }
-                let _ = write!(column, "{value}");
-            }
+            points.push((*series as i64, *metric));
         }
+        let columns = point_arrays(points.into_iter());
         statement.push(
             ", w_points AS (INSERT INTO metric_points (series_id, step, timestamp, value_bits) \
              SELECT s.series_id, p.step, p.timestamp, p.value_bits FROM unnest(",
         );
-        for (index, mut column) in columns.into_iter().enumerate() {
-            column.push('}');
+        for (index, column) in columns.into_iter().enumerate() {
             statement.binds.push(Bind::text(column));
             let _ = write!(
                 statement.sql,
