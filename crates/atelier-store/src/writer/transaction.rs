@@ -68,8 +68,8 @@ pub(super) struct GroupTransaction<'c, 'q> {
     begun: bool,
     /// Whether PostgreSQL ended the transaction for a deadlock or a serialization failure.
     pub(super) contended: bool,
-    /// Whether the writes, sent as one statement outside a transaction, may have been committed
-    /// although they failed here: the connection failed before PostgreSQL's answer came.
+    /// Whether the writes may have been committed although they failed here: a statement sent
+    /// outside a transaction, or the `COMMIT`, whose answer never came or could not be read.
     pub(super) may_have_committed: bool,
     /// Whether the last statement that failed failed for want of PostgreSQL's answer (the
     /// connection), not with an error of PostgreSQL's.
