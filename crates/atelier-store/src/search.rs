@@ -2,7 +2,7 @@
 //! SQL. Every user-supplied value is a bind parameter; identifiers in the SQL text come only from
 //! fixed tables in this module, never from the request.
 
-use crate::dialect::Bind;
+use crate::dialect::{Bind, Dialect};
 use crate::rows::run_columns_of;
 use crate::{ExperimentQuery, LoggedModelQuery, RegistryQuery, RunQuery};
 use atelier_core::filter::{Comparison, Entity, Op, OrderBy, Value};
@@ -144,36 +144,81 @@ fn column_kind(numeric: bool) -> Column {
     if numeric { Column::Integer } else { Column::Text }
 }
 
+/// How a phase's filter names its run and writes its subqueries.
+#[derive(Debug, Clone, Copy)]
+struct Checks<'a> {
+    /// The column that holds the run's id: `r.run_uuid`, or in a walk of
+    /// `latest_metrics_by_value` the walked row's `o.run_uuid`, so that each row can be checked
+    /// as it is read, before its run is looked up.
+    owner: &'static str,
+    /// Closes each `EXISTS` subquery: empty, or ` OFFSET 0` where a phase walks an index
+    /// on PostgreSQL. PostgreSQL turns a plain `EXISTS` into a semi-join and, over an
+    /// experiment's runs, plans it as a hash join that reads them all before the page's first
+    /// row; with an `OFFSET` the subquery stays a check of one run by primary key, made per
+    /// row of the walk, which stops once the page is full, as on SQLite (a filtered page of
+    /// 100 over 2,000 runs: 1,600 buffers read, not 4,700 to 11,000).
+    fence: &'static str,
+    /// The metric whose latest value the phase walks as `o.value`: a comparison of it is a
+    /// bound on the walk rather than a subquery (the same row, by `latest_metrics`' key).
+    walked: Option<&'a str>,
+}
+
+impl<'a> Checks<'a> {
+    /// A phase that reads every matching run and sorts them.
+    const SORTED: Checks<'static> = Checks { owner: "r.run_uuid", fence: "", walked: None };
+
+    /// A phase that walks an index of runs in its order and stops after the page.
+    fn walk(dialect: Dialect) -> Checks<'a> {
+        let fence = match dialect {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " OFFSET 0",
+        };
+        Checks { owner: "r.run_uuid", fence, walked: None }
+    }
+
+    /// A phase that walks `latest_metrics o`, the latest values of `metric`, in value order.
+    fn walk_metric(dialect: Dialect, metric: &'a str) -> Checks<'a> {
+        Checks { owner: "o.run_uuid", walked: Some(metric), ..Checks::walk(dialect) }
+    }
+}
+
 /// A condition on a key/value child table (`params`, `tags`, `latest_metrics`) of a run.
 fn render_keyed(
     builder: &mut SqlBuilder,
     table: &str,
-    owner: &str,
+    checks: Checks<'_>,
     comparison: &Comparison,
     kind: Column,
 ) -> Result<String> {
+    let Checks { owner, fence, .. } = checks;
     let key = builder.push(Bind::text(comparison.key.clone()));
     match comparison.op {
         Op::IsNull => {
-            return Ok(format!("NOT EXISTS (SELECT 1 FROM {table} x WHERE x.run_uuid = {owner} AND x.key = {key})"));
+            return Ok(format!(
+                "NOT EXISTS (SELECT 1 FROM {table} x WHERE x.run_uuid = {owner} AND x.key = {key}{fence})"
+            ));
         }
         Op::IsNotNull => {
-            return Ok(format!("EXISTS (SELECT 1 FROM {table} x WHERE x.run_uuid = {owner} AND x.key = {key})"));
+            return Ok(format!("EXISTS (SELECT 1 FROM {table} x WHERE x.run_uuid = {owner} AND x.key = {key}{fence})"));
         }
         _ => {}
     }
     let nan_guard = if table == "latest_metrics" { " AND x.is_nan = 0" } else { "" };
     let predicate = render_predicate(builder, "x.value", kind, comparison.op, &comparison.value)?;
     Ok(format!(
-        "EXISTS (SELECT 1 FROM {table} x WHERE x.run_uuid = {owner} AND x.key = {key}{nan_guard} AND {predicate})"
+        "EXISTS (SELECT 1 FROM {table} x WHERE x.run_uuid = {owner} AND x.key = {key}{nan_guard} AND {predicate}{fence})"
     ))
 }
 
-fn render_run_comparison(builder: &mut SqlBuilder, comparison: &Comparison) -> Result<String> {
+fn render_run_comparison(builder: &mut SqlBuilder, comparison: &Comparison, checks: Checks<'_>) -> Result<String> {
+    let compares = matches!(comparison.op, Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge);
+    if comparison.entity == Entity::Metric && compares && checks.walked == Some(comparison.key.as_str()) {
+        return render_predicate(builder, "o.value", Column::Float, comparison.op, &comparison.value);
+    }
     match comparison.entity {
-        Entity::Metric => render_keyed(builder, "latest_metrics", "r.run_uuid", comparison, Column::Float),
-        Entity::Param => render_keyed(builder, "params", "r.run_uuid", comparison, Column::Text),
-        Entity::Tag => render_keyed(builder, "tags", "r.run_uuid", comparison, Column::Text),
+        Entity::Metric => render_keyed(builder, "latest_metrics", checks, comparison, Column::Float),
+        Entity::Param => render_keyed(builder, "params", checks, comparison, Column::Text),
+        Entity::Tag => render_keyed(builder, "tags", checks, comparison, Column::Text),
         Entity::Attribute => {
             let (column, numeric) = run_attribute_column(&comparison.key)?;
             render_predicate(builder, column, column_kind(numeric), comparison.op, &comparison.value)
@@ -195,9 +240,10 @@ fn render_run_comparison(builder: &mut SqlBuilder, comparison: &Comparison) -> R
             } else {
                 ""
             };
+            let Checks { owner, fence, .. } = checks;
             Ok(format!(
                 "EXISTS (SELECT 1 FROM run_inputs ri JOIN datasets d ON d.dataset_uuid = ri.dataset_uuid{context_join} \
-                 WHERE ri.run_uuid = r.run_uuid AND {predicate})"
+                 WHERE ri.run_uuid = {owner} AND {predicate}{fence})"
             ))
         }
     }
@@ -217,10 +263,12 @@ fn lifecycle_condition(builder: &mut SqlBuilder, column: &str, view: ViewType) -
 
 /// A run search, as one or more phases whose results follow each other: a page takes what it
 /// needs from the first phase, then the next (see [`RunPhase`]).
-pub(crate) fn run_search_plan(query: &RunQuery<'_>) -> Result<Vec<RunPhase>> {
+pub(crate) fn run_search_plan(query: &RunQuery<'_>, dialect: Dialect) -> Result<Vec<RunPhase>> {
     match (query.experiment_ids, query.order_by) {
-        ([experiment_id], [order]) if order.entity == Entity::Metric => metric_walk(query, *experiment_id, order),
-        (_, [order]) if order.entity == Entity::Attribute => attribute_phases(query, order),
+        ([experiment_id], [order]) if order.entity == Entity::Metric => {
+            metric_walk(query, dialect, *experiment_id, order)
+        }
+        (_, [order]) if order.entity == Entity::Attribute => attribute_phases(query, dialect, order),
         _ => Ok(vec![general_phase(query)?]),
     }
 }
@@ -256,8 +304,8 @@ impl RunPhase {
 }
 
 /// The conditions every run of a search meets: the workspace, the experiments, the lifecycle
-/// stage and the filter.
-fn run_conditions(builder: &mut SqlBuilder, query: &RunQuery<'_>) -> Result<Vec<String>> {
+/// stage and the filter, checked as `checks` says.
+fn run_conditions(builder: &mut SqlBuilder, query: &RunQuery<'_>, checks: Checks<'_>) -> Result<Vec<String>> {
     let mut conditions = Vec::new();
     let workspace = builder.push(Bind::text(query.workspace.as_str().to_owned()));
     conditions.push(format!("r.workspace = {workspace}"));
@@ -271,7 +319,7 @@ fn run_conditions(builder: &mut SqlBuilder, query: &RunQuery<'_>) -> Result<Vec<
         conditions.push(condition);
     }
     for comparison in query.filter {
-        conditions.push(render_run_comparison(builder, comparison)?);
+        conditions.push(render_run_comparison(builder, comparison, checks)?);
     }
     Ok(conditions)
 }
@@ -283,7 +331,7 @@ const RUN_TIE_BREAK: &str = "r.start_time DESC, r.run_uuid ASC";
 fn general_phase(query: &RunQuery<'_>) -> Result<RunPhase> {
     let mut builder = SqlBuilder::new();
     let mut joins = String::new();
-    let conditions = run_conditions(&mut builder, query)?;
+    let conditions = run_conditions(&mut builder, query, Checks::SORTED)?;
     let mut order_terms = Vec::new();
     for (index, order) in query.order_by.iter().enumerate() {
         let direction = if order.ascending { "ASC" } else { "DESC" };
@@ -326,12 +374,12 @@ fn general_phase(query: &RunQuery<'_>) -> Result<RunPhase> {
 /// "missing values last" term, an order by `start_time` is the order of `runs_by_experiment`,
 /// and a page stops after its runs instead of sorting the whole experiment (256 ms for a
 /// filtered page of 100 over 100,000 runs).
-fn attribute_phases(query: &RunQuery<'_>, order: &OrderBy) -> Result<Vec<RunPhase>> {
+fn attribute_phases(query: &RunQuery<'_>, dialect: Dialect, order: &OrderBy) -> Result<Vec<RunPhase>> {
     let (column, _) = run_attribute_column(&order.key)?;
     let direction = if order.ascending { "ASC" } else { "DESC" };
     let phase = |present: bool, sort: String| -> Result<RunPhase> {
         let mut builder = SqlBuilder::new();
-        let mut conditions = run_conditions(&mut builder, query)?;
+        let mut conditions = run_conditions(&mut builder, query, Checks::walk(dialect))?;
         conditions.push(format!("{column} IS {}NULL", if present { "NOT " } else { "" }));
         Ok(RunPhase {
             from_where: format!("FROM runs r WHERE {}", conditions.join(" AND ")),
@@ -351,7 +399,9 @@ fn attribute_phases(query: &RunQuery<'_>, order: &OrderBy) -> Result<Vec<RunPhas
 /// `latest_metrics_by_value`, so a page reads about as many runs as it returns, divided by
 /// the share that pass the filter); then the runs without the metric; then those whose
 /// latest value is NaN. Each is ordered by an index or a short sort, so a page stops early.
-fn metric_walk(query: &RunQuery<'_>, experiment_id: i64, order: &OrderBy) -> Result<Vec<RunPhase>> {
+/// The first phase checks each walked row before it looks up its run ([`Checks::walk_metric`]),
+/// and a comparison of the walked metric is a range of the index.
+fn metric_walk(query: &RunQuery<'_>, dialect: Dialect, experiment_id: i64, order: &OrderBy) -> Result<Vec<RunPhase>> {
     let direction = if order.ascending { "ASC" } else { "DESC" };
     let with_value = |is_nan: i64, sort: String| -> Result<RunPhase> {
         let mut builder = SqlBuilder::new();
@@ -365,7 +415,11 @@ fn metric_walk(query: &RunQuery<'_>, experiment_id: i64, order: &OrderBy) -> Res
             format!("o.is_nan = {is_nan}"),
             "r.run_uuid = o.run_uuid".to_owned(),
         ];
-        conditions.extend(run_conditions(&mut builder, query)?);
+        // The NaN phase runs only without a comparison of the walked metric (see below); its
+        // rows' values are not numbers to compare.
+        let checks = Checks::walk_metric(dialect, &order.key);
+        let checks = if is_nan == 0 { checks } else { Checks { walked: None, ..checks } };
+        conditions.extend(run_conditions(&mut builder, query, checks)?);
         // `latest_metrics o CROSS JOIN runs r`: SQLite keeps the index walk as the outer loop.
         Ok(RunPhase {
             from_where: format!("FROM latest_metrics o CROSS JOIN runs r WHERE {}", conditions.join(" AND ")),
@@ -376,10 +430,12 @@ fn metric_walk(query: &RunQuery<'_>, experiment_id: i64, order: &OrderBy) -> Res
     let valued = with_value(0, format!("o.value {direction}, {RUN_TIE_BREAK}"))?;
     let missing = {
         let mut builder = SqlBuilder::new();
-        let mut conditions = run_conditions(&mut builder, query)?;
+        let checks = Checks::walk(dialect);
+        let mut conditions = run_conditions(&mut builder, query, checks)?;
         let key = builder.push(Bind::text(order.key.clone()));
         conditions.push(format!(
-            "NOT EXISTS (SELECT 1 FROM latest_metrics x WHERE x.run_uuid = r.run_uuid AND x.key = {key})"
+            "NOT EXISTS (SELECT 1 FROM latest_metrics x WHERE x.run_uuid = r.run_uuid AND x.key = {key}{})",
+            checks.fence
         ));
         RunPhase {
             from_where: format!("FROM runs r WHERE {}", conditions.join(" AND ")),

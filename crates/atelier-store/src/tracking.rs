@@ -661,7 +661,7 @@ impl TrackingStore for SqlStore {
         // a phase that ends before the page starts is counted and skipped.
         let mut runs = Vec::new();
         let mut offset = query.offset;
-        for phase in search::run_search_plan(query)? {
+        for phase in search::run_search_plan(query, self.dialect())? {
             let wanted = query.limit - runs.len() as i64;
             if wanted <= 0 {
                 break;

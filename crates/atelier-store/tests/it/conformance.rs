@@ -456,6 +456,14 @@ async fn search_runs_by_a_metric_pages_through_values_missing_and_nan(store: &Sq
     assert_eq!(search(store, &workspace, &above, &ascending, 2, 1).await, ["v5", "v8"]);
     let mixed = filter("metrics.score < 0.6 and params.group = 'a'");
     assert_eq!(search(store, &workspace, &mixed, &descending, 100, 0).await, ["v5", "v3"]);
+    // A comparison of the ordering metric bounds the walk itself: the same runs as a check of
+    // each run's latest value, never a run without the metric or with NaN.
+    let not_half = filter("metrics.score != 0.5");
+    assert_eq!(search(store, &workspace, &not_half, &descending, 100, 0).await, ["v8", "v3"]);
+    let half_in_b = filter("metrics.score = 0.5 and params.group = 'b'");
+    assert_eq!(search(store, &workspace, &half_in_b, &ascending, 100, 0).await, ["v5b"]);
+    let at_most_half = filter("metrics.score <= 0.5");
+    assert_eq!(search(store, &workspace, &at_most_half, &descending, 2, 1).await, ["v5", "v3"]);
 }
 
 /// A search ordered by one attribute runs in two phases (runs with the attribute, by it; then
