@@ -40,6 +40,9 @@ const SUMMARISE_QUIET: Duration = Duration::from_secs(5);
 /// ...or at least this often while it is being written.
 const SUMMARISE_AT_LEAST: Duration = Duration::from_secs(60);
 
+/// The background summariser counts the points of at most this many series in one statement.
+const COUNT_AT_ONCE: usize = 1_000;
+
 /// The cache holds summaries of at most this many blocks in all (about 136 bytes each).
 const CACHE_MAX_BLOCKS: usize = 200_000;
 
@@ -397,24 +400,35 @@ impl Service {
                 Ok(mut live) => live.take_due(Instant::now()),
                 Err(_) => Vec::new(),
             };
+            // The series not kept from their written points are counted together, so that a
+            // burst of short series (thousands of new runs) costs a few statements, not one each.
+            let mut to_count = Vec::new();
             for (series, due) in due {
                 let summary = match due {
                     Due::Quiet(summary) => summary,
                     Due::Writing => self.series_written.lock().ok().and_then(|live| live.current(&series)),
                 };
-                let (run_id, key) = series;
+                let (run_id, key) = &series;
                 if let Some(summary) = summary
                     && summary.points() as usize > EXACT_POINTS
-                    && self.keep_written(&run_id, &key, &summary).await
+                    && self.keep_written(run_id, key, &summary).await
                 {
                     continue;
                 }
-                let long = matches!(self.store.metric_points(&run_id, &key).await, Ok(Some(points)) if points as usize > EXACT_POINTS);
-                if !long {
-                    continue;
-                }
-                if let Err(error) = self.series_with(&run_id, &key, false).await {
-                    tracing::warn!(run = %run_id, key, %error, "summarising a metric series failed");
+                to_count.push(series);
+            }
+            for chunk in to_count.chunks(COUNT_AT_ONCE) {
+                let long = match self.store.long_series(chunk, EXACT_POINTS as i64).await {
+                    Ok(long) => long,
+                    Err(error) => {
+                        tracing::warn!(series = chunk.len(), %error, "counting metric series' points failed");
+                        continue;
+                    }
+                };
+                for (run_id, key) in long {
+                    if let Err(error) = self.series_with(&run_id, &key, false).await {
+                        tracing::warn!(run = %run_id, key, %error, "summarising a metric series failed");
+                    }
                 }
             }
         }

@@ -542,6 +542,34 @@ impl TrackingStore for SqlStore {
         row.map(|row| row.try_get::<i64, _>("points").map_err(db_error)).transpose()
     }
 
+    async fn long_series(&self, series: &[(RunId, String)], longer_than: i64) -> Result<Vec<(RunId, String)>> {
+        if series.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The series as one JSON array of [run, key] pairs: one statement text whatever their
+        // number, each looked up by primary key.
+        let pairs: Vec<[&str; 2]> = series.iter().map(|(run_id, key)| [run_id.as_str(), key.as_str()]).collect();
+        let pairs = serde_json::to_string(&pairs).map_err(|error| Error::internal(error.to_string()))?;
+        let sql = match self.dialect() {
+            Dialect::Sqlite => {
+                "SELECT l.run_uuid, l.key FROM json_each($1) s CROSS JOIN latest_metrics l \
+                 WHERE l.run_uuid = json_extract(s.value, '$[0]') AND l.key = json_extract(s.value, '$[1]') \
+                 AND l.points > $2"
+            }
+            Dialect::Postgres => {
+                "SELECT l.run_uuid, l.key FROM json_array_elements(CAST($1 AS json)) AS s (pair) \
+                 JOIN latest_metrics l ON l.run_uuid = s.pair->>0 AND l.key = s.pair->>1 WHERE l.points > $2"
+            }
+        };
+        let rows = sqlx::query(sql).bind(pairs).bind(longer_than).fetch_all(&self.read).await.map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let run_uuid: String = row.try_get("run_uuid").map_err(db_error)?;
+                Ok((RunId::parse(&run_uuid)?, row.try_get("key").map_err(db_error)?))
+            })
+            .collect()
+    }
+
     async fn series_extent(&self, run_id: &RunId, key: &str) -> Result<Option<(i64, i64)>> {
         let sql = match self.dialect() {
             Dialect::Sqlite => {

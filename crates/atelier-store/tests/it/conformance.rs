@@ -333,6 +333,22 @@ async fn series_points_are_counted_and_read_after_a_mark(store: &SqlStore) {
     assert_eq!(window.iter().map(|sample| sample.step).collect::<Vec<_>>(), (150..205).collect::<Vec<_>>());
     assert_eq!(window[0].timestamp, 1_150);
     assert!(store.metric_points_between(&info.run_id, "loss", 300, 400).await.unwrap().is_empty());
+
+    // Counted together: only the series past the bound come back, keys of any spelling.
+    let odd = "it's \"odd\" ünïcode";
+    let short = vec![metric(odd, 1.0, 0, 1), metric(odd, 2.0, 1, 1)];
+    store.log_batch(&workspace, &info.run_id, Batch { metrics: short, ..Batch::default() }).await.unwrap();
+    let other = run_info(&workspace, 0, 8, "other", 100).run_id;
+    let asked: Vec<(RunId, String)> =
+        [(&info.run_id, "loss"), (&info.run_id, odd), (&info.run_id, "none"), (&other, "loss")]
+            .map(|(run_id, key)| (run_id.clone(), key.to_owned()))
+            .into();
+    assert_eq!(store.long_series(&asked, 111).await.unwrap(), [(info.run_id.clone(), "loss".to_owned())]);
+    let mut both = store.long_series(&asked, 1).await.unwrap();
+    both.sort();
+    assert_eq!(both, [(info.run_id.clone(), odd.to_owned()), (info.run_id.clone(), "loss".to_owned())]);
+    assert!(store.long_series(&asked, 112).await.unwrap().is_empty());
+    assert!(store.long_series(&[], 0).await.unwrap().is_empty());
 }
 
 fn filter(text: &str) -> Vec<Comparison> {
