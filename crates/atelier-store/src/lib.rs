@@ -792,7 +792,8 @@ pub trait TrackingStore: Send + Sync {
     ) -> Result<Vec<Metric>>;
     /// How many points a metric series has; `None` when the run has no such metric.
     async fn metric_points(&self, run_id: &RunId, key: &str) -> Result<Option<i64>>;
-    /// Of the series named, those with more than `longer_than` points, in one statement.
+    /// Of the series named, those with more than `longer_than` points, in one statement, in no
+    /// particular order (a series named twice may come back twice).
     async fn long_series(&self, series: &[(RunId, String)], longer_than: i64) -> Result<Vec<(RunId, String)>>;
     /// How many points a metric series has and, from the same snapshot, an insertion mark at
     /// least as high as any of them: a summary of exactly those points can be kept with that

@@ -379,7 +379,10 @@ fn attribute_phases(query: &RunQuery<'_>, dialect: Dialect, order: &OrderBy) -> 
     let direction = if order.ascending { "ASC" } else { "DESC" };
     let phase = |present: bool, sort: String| -> Result<RunPhase> {
         let mut builder = SqlBuilder::new();
-        let mut conditions = run_conditions(&mut builder, query, Checks::walk(dialect))?;
+        // Only `start_time` has an index to walk (`runs_by_experiment`); by any other attribute
+        // every match is read and sorted, where PostgreSQL's semi-joins serve better.
+        let checks = if order.key == "start_time" { Checks::walk(dialect) } else { Checks::SORTED };
+        let mut conditions = run_conditions(&mut builder, query, checks)?;
         conditions.push(format!("{column} IS {}NULL", if present { "NOT " } else { "" }));
         Ok(RunPhase {
             from_where: format!("FROM runs r WHERE {}", conditions.join(" AND ")),
@@ -400,7 +403,8 @@ fn attribute_phases(query: &RunQuery<'_>, dialect: Dialect, order: &OrderBy) -> 
 /// the share that pass the filter); then the runs without the metric; then those whose
 /// latest value is NaN. Each is ordered by an index or a short sort, so a page stops early.
 /// The first phase checks each walked row before it looks up its run ([`Checks::walk_metric`]),
-/// and a comparison of the walked metric is a range of the index.
+/// and a comparison of the walked metric is a condition on `o.value` (a range of the index,
+/// but for `!=`).
 fn metric_walk(query: &RunQuery<'_>, dialect: Dialect, experiment_id: i64, order: &OrderBy) -> Result<Vec<RunPhase>> {
     let direction = if order.ascending { "ASC" } else { "DESC" };
     let with_value = |is_nan: i64, sort: String| -> Result<RunPhase> {

@@ -335,7 +335,7 @@ async fn series_points_are_counted_and_read_after_a_mark(store: &SqlStore) {
     assert!(store.metric_points_between(&info.run_id, "loss", 300, 400).await.unwrap().is_empty());
 
     // Counted together: only the series past the bound come back, keys of any spelling.
-    let odd = "it's \"odd\" ünïcode";
+    let odd = "it's \"odd\" ünïcode \\ and\ta tab";
     let short = vec![metric(odd, 1.0, 0, 1), metric(odd, 2.0, 1, 1)];
     store.log_batch(&workspace, &info.run_id, Batch { metrics: short, ..Batch::default() }).await.unwrap();
     let other = run_info(&workspace, 0, 8, "other", 100).run_id;
