@@ -1,6 +1,6 @@
 //! Long reads of metric points on SQLite: a metric's history and the pages the series
 //! summaries are built from. sqlx hands each row from its database thread to the async side
-//! as a message, and packing the rows into one JSON text instead (`fetch_packed`) costs more
+//! as a message, and packing the rows into one JSON text instead (`fetch_points`) costs more
 //! than the scan itself: turning 100,000 points into text and back took about twice the
 //! scan's time. These reads run on connections of their own, opened read-only on a blocking
 //! thread, with each column read as the integer it is.

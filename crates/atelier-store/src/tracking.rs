@@ -509,7 +509,7 @@ impl TrackingStore for SqlStore {
                 reader.history(run_id.as_str().to_owned(), key.to_owned(), limit.unwrap_or(i64::MAX), offset).await?
             }
             None => {
-                let inner = "SELECT step, timestamp, value_bits, id FROM metric_points WHERE series_id = (SELECT \
+                let inner = "SELECT id, step, timestamp, value_bits FROM metric_points WHERE series_id = (SELECT \
                              series_id FROM metric_series WHERE run_uuid = $1 AND key = $2) \
                              ORDER BY step, timestamp, id LIMIT $3 OFFSET $4";
                 let binds = [
@@ -518,7 +518,8 @@ impl TrackingStore for SqlStore {
                     Bind::Int(limit.unwrap_or(i64::MAX)),
                     Bind::Int(offset),
                 ];
-                self.fetch_packed(inner, &["step", "timestamp", "value_bits"], "step, timestamp, id", &binds).await?
+                let points = self.fetch_points(inner, &binds).await?;
+                points.into_iter().map(|(_, step, timestamp, bits)| (step, timestamp, bits)).collect()
             }
         };
         Ok(points
@@ -609,12 +610,7 @@ impl TrackingStore for SqlStore {
                      AND id > $3 AND (step, timestamp, id) > ($4, $5, $6) \
                      ORDER BY step, timestamp, id LIMIT $7";
         let dialect = self.dialect();
-        let packed = crate::packed::packed_rows(
-            dialect,
-            inner,
-            &["id", "step", "timestamp", "value_bits"],
-            "step, timestamp, id",
-        );
+        let packed = crate::packed::packed_points(dialect, inner);
         let sql = format!(
             "SELECT (SELECT points FROM latest_metrics WHERE run_uuid = $1 AND key = $2) AS total, ({packed}) AS packed"
         );
@@ -630,7 +626,7 @@ impl TrackingStore for SqlStore {
             .await
             .map_err(db_error)?;
         let total: Option<i64> = row.try_get("total").map_err(db_error)?;
-        let rows: Vec<(i64, i64, i64, i64)> = crate::packed::unpack_rows(dialect, &row, "packed")?;
+        let rows = crate::packed::unpack_points(dialect, &row, "packed")?;
         Ok(crate::points::series_read(total.unwrap_or(0), rows, limit))
     }
 
@@ -671,16 +667,15 @@ impl TrackingStore for SqlStore {
     }
 
     async fn metric_points_between(&self, run_id: &RunId, key: &str, first: i64, last: i64) -> Result<Vec<Sample>> {
-        let inner = "SELECT step, timestamp, value_bits, id FROM metric_points \
+        let inner = "SELECT id, step, timestamp, value_bits FROM metric_points \
                      WHERE series_id = (SELECT series_id FROM metric_series WHERE run_uuid = $1 AND key = $2) \
-                     AND step >= $3 AND step <= $4 ORDER BY step, timestamp, id";
+                     AND step >= $3 AND step <= $4";
         let binds =
             [Bind::text(run_id.as_str().to_owned()), Bind::text(key.to_owned()), Bind::Int(first), Bind::Int(last)];
-        let points: Vec<(i64, i64, i64)> =
-            self.fetch_packed(inner, &["step", "timestamp", "value_bits"], "step, timestamp, id", &binds).await?;
+        let points = self.fetch_points(inner, &binds).await?;
         Ok(points
             .into_iter()
-            .map(|(step, timestamp, bits)| Sample { step, timestamp, value: f64::from_bits(bits as u64) })
+            .map(|(_, step, timestamp, bits)| Sample { step, timestamp, value: f64::from_bits(bits as u64) })
             .collect())
     }
 
