@@ -103,6 +103,8 @@ pub(crate) struct BatchWriter {
     sender: mpsc::Sender<Job>,
     /// SQLite's turn and connection, for a request that finds the writer idle.
     gate: Option<WriteGate>,
+    /// PostgreSQL's pool, for a request that finds the writer idle.
+    pool: Option<AnyPool>,
     /// Requests between their submission and their answer.
     pending: Arc<AtomicUsize>,
     /// How many requests in a row found no other pending.
@@ -113,8 +115,8 @@ impl BatchWriter {
     /// Starts the PostgreSQL writer task on the current tokio runtime.
     pub(crate) fn start_postgres(pool: AnyPool) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(run(pool, receiver));
-        BatchWriter { sender, gate: None, pending: Arc::default(), alone_in_a_row: Arc::default() }
+        tokio::spawn(run(pool.clone(), receiver));
+        BatchWriter { sender, gate: None, pool: Some(pool), pending: Arc::default(), alone_in_a_row: Arc::default() }
     }
 
     /// Starts SQLite's writer thread, which writes with the connection in `gate` at its turns.
@@ -125,57 +127,69 @@ impl BatchWriter {
             .name("sqlite-writer".to_owned())
             .spawn(move || run_sqlite(thread_gate, receiver))
             .map_err(|error| Error::internal(format!("starting the metadata store's writer failed: {error}")))?;
-        Ok(BatchWriter { sender, gate: Some(gate), pending: Arc::default(), alone_in_a_row: Arc::default() })
+        Ok(BatchWriter {
+            sender,
+            gate: Some(gate),
+            pool: None,
+            pending: Arc::default(),
+            alone_in_a_row: Arc::default(),
+        })
     }
 
     /// Writes one request's batch; returns when it is committed (or refused).
     ///
-    /// On SQLite a small batch that finds no request waiting and the connection free is written
-    /// on the request's own task: no hand-off to the writer's thread and back, which was most
-    /// of a lone `log_metric`'s time at the server. Otherwise it joins the next group.
+    /// A small batch that finds no request waiting is written on the request's own task: no
+    /// hand-off to the writer and back. On SQLite that hand-off was most of a lone `log_metric`'s
+    /// time at the server; on PostgreSQL it was two wake-ups of other tasks (the writer's, and
+    /// the one it spawns for the group) around the round trip. Otherwise it joins the next group.
     pub(crate) async fn submit(&self, workspace: &WorkspaceName, run_id: &RunId, batch: Batch) -> Result<()> {
         let (reply, mut outcome) = oneshot::channel();
         let audit = crate::audit::take_for_commit();
         let context = audit.as_ref().map(|(context, _)| context.clone());
         let small = batch.metrics.len() <= MOST_METRICS_WRITTEN_INLINE;
         let job = Job { workspace: workspace.clone(), run_id: run_id.clone(), batch, audit, reply };
-        // On SQLite, requests that come one at a time (one client's loop) write themselves;
-        // once two are seen together, the next ones go to the thread, which groups them, until a
-        // run of lone ones shows that the concurrency has passed. (PostgreSQL counts nothing.)
-        let pending = self.gate.is_some().then(|| Pending::enter(&self.pending));
-        let streak = match &pending {
-            Some(pending) if pending.alone => self.alone_in_a_row.fetch_add(1, Ordering::Relaxed) + 1,
-            Some(_) => {
-                self.alone_in_a_row.store(0, Ordering::Relaxed);
-                0
-            }
-            None => 0,
+        // Requests that come one at a time (one client's loop) write themselves; once two are
+        // seen together, the next ones go to the writer, which groups them, until a run of lone
+        // ones shows that the concurrency has passed.
+        let pending = Pending::enter(&self.pending);
+        let streak = if pending.alone {
+            self.alone_in_a_row.fetch_add(1, Ordering::Relaxed) + 1
+        } else {
+            self.alone_in_a_row.store(0, Ordering::Relaxed);
+            0
         };
-        let idle = streak >= LONE_REQUESTS_BEFORE_INLINE && self.sender.capacity() == self.sender.max_capacity();
-        let result = match self.gate.as_ref().filter(|_| small && idle).and_then(|gate| gate.try_lock().ok()) {
-            Some(mut connection) => {
-                // Nothing in a write on SQLite's connection waits, so it ends on this thread.
-                WRITING_INLINE.set(true);
-                write_and_reply(&mut Database::Sqlite(&mut connection), vec![job]).await;
-                WRITING_INLINE.set(false);
-                drop(connection);
-                if CHECKPOINT_DUE.replace(false)
-                    && let Some(gate) = self.gate.clone()
-                {
-                    tokio::task::spawn_blocking(move || {
-                        let connection = gate.blocking_lock();
-                        if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
-                            tracing::warn!(%error, "checkpointing the metadata store's write-ahead log failed");
-                        }
-                    });
-                }
-                outcome.try_recv().unwrap_or_else(|_| Err(Error::internal("the metadata store's writer stopped")))
+        let idle =
+            small && streak >= LONE_REQUESTS_BEFORE_INLINE && self.sender.capacity() == self.sender.max_capacity();
+        let sqlite = self.gate.as_ref().filter(|_| idle).and_then(|gate| gate.try_lock().ok());
+        let postgres = self.pool.as_ref().filter(|_| idle);
+        let stopped = || Err(Error::internal("the metadata store's writer stopped"));
+        let result = if let Some(mut connection) = sqlite {
+            // Nothing in a write on SQLite's connection waits, so it ends on this thread.
+            WRITING_INLINE.set(true);
+            write_and_reply(&mut Database::Sqlite(&mut connection), vec![job]).await;
+            WRITING_INLINE.set(false);
+            drop(connection);
+            if CHECKPOINT_DUE.replace(false)
+                && let Some(gate) = self.gate.clone()
+            {
+                tokio::task::spawn_blocking(move || {
+                    let connection = gate.blocking_lock();
+                    if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                        tracing::warn!(%error, "checkpointing the metadata store's write-ahead log failed");
+                    }
+                });
             }
-            None => match self.sender.send(job).await {
-                Ok(()) => outcome.await.unwrap_or_else(|_| Err(Error::internal("the metadata store's writer stopped"))),
+            outcome.try_recv().unwrap_or_else(|_| stopped())
+        } else if let Some(pool) = postgres {
+            write_and_reply(&mut Database::Pool(pool), vec![job]).await;
+            outcome.try_recv().unwrap_or_else(|_| stopped())
+        } else {
+            match self.sender.send(job).await {
+                Ok(()) => outcome.await.unwrap_or_else(|_| stopped()),
                 Err(_) => Err(Error::internal("the metadata store is shutting down")),
-            },
+            }
         };
+        drop(pending);
         // A batch that was not written leaves its record to be written after the answer.
         if result.is_err()
             && let Some(context) = context
