@@ -126,7 +126,8 @@ pub(super) async fn write<'a>(transaction: &mut GroupTransaction<'_, 'a>, jobs: 
             ", w_latest AS (INSERT INTO latest_metrics ({LATEST_COLUMNS}) \
              SELECT k.run_uuid, k.key, k.step, k.timestamp, k.value, k.is_nan, k.value_bits, k.points, \
              r.workspace, r.experiment_id FROM k JOIN runs r ON r.run_uuid = k.run_uuid \
-             WHERE (SELECT ok FROM ok) ORDER BY k.i {LATEST_UPSERT})"
+             WHERE (SELECT ok FROM ok){} {LATEST_UPSERT})",
+            in_order(latest.len(), "k.i")
         );
         // The points as four arrays (as the usual way's known series), in the order they came.
         let numbers: HashMap<(&str, &str), usize> = latest
@@ -155,19 +156,22 @@ pub(super) async fn write<'a>(transaction: &mut GroupTransaction<'_, 'a>, jobs: 
                 statement.binds.len()
             );
         }
-        statement.push(
+        let _ = write!(
+            statement.sql,
             ") WITH ORDINALITY AS p (i, step, timestamp, value_bits, n) JOIN s ON s.i = p.i \
-             WHERE (SELECT ok FROM ok) ORDER BY p.n)",
+             WHERE (SELECT ok FROM ok){})",
+            in_order(metrics.len(), "p.n")
         );
     }
     if !tags.is_empty() {
         // In byte order, as the usual way's sorted rows (the database's collation may differ).
         statement.push(", w_tags AS (INSERT INTO tags (run_uuid, key, value) SELECT * FROM (");
         statement.values(tags.iter().map(|(run, key, value)| [*run, *key, *value].map(Bind::text)));
-        statement.push(
-            ") AS v (run_uuid, key, value) WHERE (SELECT ok FROM ok) \
-             ORDER BY v.run_uuid COLLATE \"C\", v.key COLLATE \"C\" \
+        let _ = write!(
+            statement.sql,
+            ") AS v (run_uuid, key, value) WHERE (SELECT ok FROM ok){} \
              ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value)",
+            in_order(tags.len(), "v.run_uuid COLLATE \"C\", v.key COLLATE \"C\"")
         );
     }
     statement.push(" SELECT CASE WHEN ok THEN 1 ELSE 0 END FROM ok");
@@ -176,4 +180,11 @@ pub(super) async fn write<'a>(transaction: &mut GroupTransaction<'_, 'a>, jobs: 
         Some(Some(Cell::Int(written))) => Ok(*written == 1),
         _ => Err(Error::internal("the writer's checked write answered no row")),
     }
+}
+
+/// The `ORDER BY` that makes an insert of `rows` rows take its locks in one order, or nothing for
+/// one row: a sort is a plan node PostgreSQL sets up at every execution, about 6 % of its CPU for
+/// a lone `log_metric`.
+fn in_order(rows: usize, order: &str) -> String {
+    if rows > 1 { format!(" ORDER BY {order}") } else { String::new() }
 }
