@@ -18,7 +18,8 @@
 //! [`WriteGate`], so that neither waits on SQLite's busy handler, which could starve one while
 //! the other writes back to back.
 //! On PostgreSQL up to [`POSTGRES_WRITERS`] groups are written at once, each on a connection of
-//! the pool.
+//! the pool; a small request that finds the writer idle is written on a task spawned for it,
+//! outside that count.
 
 use crate::Batch;
 use crate::audit::AuditContext;
@@ -42,8 +43,9 @@ mod transaction;
 /// waits in the order it came.
 pub(crate) type WriteGate = Arc<tokio::sync::Mutex<rusqlite::Connection>>;
 
-/// The most metrics a request may write itself, on its own task, when it finds SQLite's writer
-/// idle: a `log_metric` or a small batch, a fraction of a millisecond of the async thread.
+/// The most metrics a request may write without the writer when it finds the writer idle (a
+/// `log_metric` or a small batch): on SQLite on the request's own task, a fraction of a
+/// millisecond of the async thread; on PostgreSQL on a task spawned for it.
 const MOST_METRICS_WRITTEN_INLINE: usize = 100;
 /// How many requests in a row must have found no other pending before they write themselves.
 const LONE_REQUESTS_BEFORE_INLINE: usize = 16;
@@ -138,10 +140,11 @@ impl BatchWriter {
 
     /// Writes one request's batch; returns when it is committed (or refused).
     ///
-    /// A small batch that finds no request waiting is written on the request's own task: no
-    /// hand-off to the writer and back. On SQLite that hand-off was most of a lone `log_metric`'s
-    /// time at the server; on PostgreSQL it was two wake-ups of other tasks (the writer's, and
-    /// the one it spawns for the group) around the round trip. Otherwise it joins the next group.
+    /// A small batch that finds no request waiting skips the writer. On SQLite it is written on
+    /// the request's own task: the hand-off to the writer's thread and back was most of a lone
+    /// `log_metric`'s time at the server. On PostgreSQL it is written on a task spawned for it:
+    /// one wake-up around the round trip instead of two (the writer's task, and the one it
+    /// spawns for the group). Otherwise it joins the next group.
     pub(crate) async fn submit(&self, workspace: &WorkspaceName, run_id: &RunId, batch: Batch) -> Result<()> {
         let (reply, mut outcome) = oneshot::channel();
         let audit = crate::audit::take_for_commit();
@@ -181,8 +184,13 @@ impl BatchWriter {
             }
             outcome.try_recv().unwrap_or_else(|_| stopped())
         } else if let Some(pool) = postgres {
-            write_and_reply(&mut Database::Pool(pool), vec![job]).await;
-            outcome.try_recv().unwrap_or_else(|_| stopped())
+            // On a task of its own, as the writer's groups: the request's future is dropped when
+            // its client goes away, and a write cut short there could hand a connection back to
+            // the pool inside its open transaction. Spawned, it commits (record included) or
+            // rolls back whatever the client does.
+            let pool = pool.clone();
+            tokio::spawn(async move { write_and_reply(&mut Database::Pool(&pool), vec![job]).await });
+            outcome.await.unwrap_or_else(|_| stopped())
         } else {
             match self.sender.send(job).await {
                 Ok(()) => outcome.await.unwrap_or_else(|_| stopped()),

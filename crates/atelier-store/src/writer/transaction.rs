@@ -61,7 +61,9 @@ pub(super) const MAX_POSTGRES_BINDS: usize = 65_535;
 
 /// A group's transaction, ended by hand. Whoever gets an error from a method calls
 /// [`GroupTransaction::rollback`], which also drops a pool's connection if it cannot say whether
-/// a transaction is still open on it.
+/// a transaction is still open on it. Dropped while its transaction is open (a panic, or a future
+/// cut short), it closes a pool's connection rather than hand it back inside the transaction,
+/// where the next borrower's statements would run.
 pub(super) struct GroupTransaction<'c, 'q> {
     link: Link<'c>,
     pub(super) dialect: Dialect,
@@ -77,6 +79,16 @@ pub(super) struct GroupTransaction<'c, 'q> {
     /// PostgreSQL's writes not sent yet, with how many parameters they take together.
     queued: Vec<(String, Vec<Bind<'q>>)>,
     queued_binds: usize,
+}
+
+impl Drop for GroupTransaction<'_, '_> {
+    fn drop(&mut self) {
+        if self.begun
+            && let Link::Pool(Some(connection)) = &mut self.link
+        {
+            connection.close_on_drop();
+        }
+    }
 }
 
 fn sqlite_error(error: rusqlite::Error) -> Error {
